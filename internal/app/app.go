@@ -1,0 +1,253 @@
+// Package app wires drwatch together: it loads the config, runs one watcher
+// per pair, serves metrics, health and the status API, and reloads the
+// config on SIGHUP or POST /-/reload (a bad config is rejected and the old
+// one keeps running). It holds no business rules.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/drwatch/drwatch/internal/config"
+	"github.com/drwatch/drwatch/internal/metrics"
+	"github.com/drwatch/drwatch/internal/report"
+)
+
+// Options configure Run.
+type Options struct {
+	ConfigPath string
+	Logger     *zap.Logger // required
+	Metrics    *metrics.Metrics
+	// Listener overrides listen_address (tests use 127.0.0.1:0).
+	Listener net.Listener
+	// Reload receives a value for every SIGHUP.
+	Reload <-chan struct{}
+	// Ready, if set, is called with the server's address once it serves.
+	Ready func(addr string)
+	// ShutdownTimeout bounds graceful shutdown (default 10s).
+	ShutdownTimeout time.Duration
+}
+
+// App is a running daemon.
+type App struct {
+	opts    Options
+	log     *zap.Logger
+	metrics *metrics.Metrics
+
+	reloadReq chan chan error
+
+	mu       sync.RWMutex
+	cfg      *config.Config
+	watchers []*watcher
+	stop     context.CancelFunc
+	done     chan struct{}
+}
+
+// Run loads the config and runs until ctx ends. It returns an error when
+// the config cannot be loaded or the listener cannot be opened.
+func Run(ctx context.Context, opts Options) error {
+	if opts.Logger == nil {
+		return errors.New("app: Options.Logger is required")
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = metrics.New()
+	}
+	if opts.ShutdownTimeout == 0 {
+		opts.ShutdownTimeout = 10 * time.Second
+	}
+	a := &App{opts: opts, log: opts.Logger, metrics: opts.Metrics, reloadReq: make(chan chan error, 1)}
+
+	cfg, err := config.Load(opts.ConfigPath)
+	if err != nil {
+		a.metrics.ConfigReloadSuccessful.Set(0)
+		return fmt.Errorf("load config %s:\n%w", opts.ConfigPath, err)
+	}
+	a.metrics.ConfigReloadSuccessful.Set(1)
+	a.metrics.ConfigReloadTimestamp.SetToCurrentTime()
+	warnInsecure(a.log, cfg)
+
+	ln := opts.Listener
+	if ln == nil {
+		ln, err = net.Listen("tcp", cfg.ListenAddress)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", cfg.ListenAddress, err)
+		}
+	}
+	srv := &http.Server{
+		Handler:           a.routes(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          zap.NewStdLog(a.log.Named("http")),
+	}
+	srvErr := make(chan error, 1)
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			srvErr <- err
+		}
+		close(srvErr)
+	}()
+	a.log.Info("drwatch started", zap.String("listen", ln.Addr().String()), zap.String("config", opts.ConfigPath), zap.Int("pairs", len(cfg.Pairs)))
+	if opts.Ready != nil {
+		opts.Ready(ln.Addr().String())
+	}
+
+	a.start(ctx, cfg)
+
+	var runErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err, ok := <-srvErr:
+			if ok && err != nil {
+				runErr = fmt.Errorf("http server: %w", err)
+				break loop
+			}
+		case <-opts.Reload:
+			if err := a.reload(ctx); err != nil {
+				a.log.Error("config reload rejected; the previous config keeps running", zap.Error(err))
+			}
+		case res := <-a.reloadReq:
+			res <- a.reload(ctx)
+		}
+	}
+
+	// Shut down in reverse order of start: watchers, then the server.
+	a.log.Info("shutting down")
+	a.stopWatchers()
+	sctx, cancel := context.WithTimeout(context.Background(), opts.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		a.log.Warn("http server shutdown", zap.Error(err))
+	}
+	return runErr
+}
+
+// start runs one watcher per pair of cfg.
+func (a *App) start(ctx context.Context, cfg *config.Config) {
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	watchers := make([]*watcher, 0, len(cfg.Pairs))
+	for i := range cfg.Pairs {
+		p := &cfg.Pairs[i]
+		pr, err := NewProber(p)
+		if err != nil {
+			// Config validation makes this unreachable in practice; log
+			// and keep the other pairs watched.
+			a.log.Error("cannot build prober", zap.String("pair", p.Name), zap.Error(err))
+			continue
+		}
+		a.metrics.InitPair(p.Name)
+		watchers = append(watchers, &watcher{
+			pair: p, prober: pr, metrics: a.metrics, interval: p.Resolved.ProbeInterval.D(),
+			log: a.log.Named("watcher").With(zap.String("pair", p.Name)),
+		})
+	}
+	var wg sync.WaitGroup
+	for _, w := range watchers {
+		wg.Go(func() { _ = w.Start(wctx) })
+	}
+	go func() { wg.Wait(); close(done) }()
+	a.mu.Lock()
+	a.cfg, a.watchers, a.stop, a.done = cfg, watchers, cancel, done
+	a.mu.Unlock()
+}
+
+func (a *App) stopWatchers() {
+	a.mu.RLock()
+	stop, done := a.stop, a.done
+	a.mu.RUnlock()
+	if stop != nil {
+		stop()
+		<-done
+	}
+}
+
+// reload loads the config file again. On failure the running config and
+// watchers are left untouched.
+func (a *App) reload(ctx context.Context) error {
+	cfg, err := config.Load(a.opts.ConfigPath)
+	if err != nil {
+		a.metrics.ConfigReloadSuccessful.Set(0)
+		return err
+	}
+	a.mu.RLock()
+	old := a.cfg
+	a.mu.RUnlock()
+	if cfg.ListenAddress != old.ListenAddress {
+		a.log.Warn("listen_address changed; it takes effect at the next restart", zap.String("running", old.ListenAddress), zap.String("new", cfg.ListenAddress))
+	}
+	warnInsecure(a.log, cfg)
+	a.stopWatchers()
+	for _, p := range old.Pairs {
+		if _, still := cfg.Pair(p.Name); !still {
+			a.metrics.ForgetPair(p.Name)
+		}
+	}
+	a.start(ctx, cfg)
+	a.metrics.ConfigReloadSuccessful.Set(1)
+	a.metrics.ConfigReloadTimestamp.SetToCurrentTime()
+	a.log.Info("config reloaded", zap.Int("pairs", len(cfg.Pairs)))
+	return nil
+}
+
+// requestReload asks the run loop to reload and waits for the outcome.
+func (a *App) requestReload(ctx context.Context) error {
+	res := make(chan error, 1)
+	select {
+	case a.reloadReq <- res:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-res:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (a *App) status() report.Status {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	st := report.Status{Time: time.Now(), Pairs: make([]report.PairStatus, 0, len(a.watchers))}
+	for _, w := range a.watchers {
+		st.Pairs = append(st.Pairs, w.status())
+	}
+	return st
+}
+
+func (a *App) ready() bool {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	if a.cfg == nil {
+		return false
+	}
+	for _, w := range a.watchers {
+		if !w.observed() {
+			return false
+		}
+	}
+	return true
+}
+
+func warnInsecure(log *zap.Logger, cfg *config.Config) {
+	for _, p := range cfg.Pairs {
+		for role, ep := range map[string]config.Endpoint{"leader": p.Leader, "follower": p.Follower} {
+			if ep.InsecureSkipVerify {
+				log.Warn("TLS verification is OFF for this endpoint (insecure_skip_verify)", zap.String("pair", p.Name), zap.String("role", role))
+			}
+		}
+	}
+}

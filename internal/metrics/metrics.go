@@ -1,0 +1,258 @@
+// Package metrics defines drwatch's Prometheus metrics on a registry the
+// caller owns. Metrics observe; nothing in drwatch reads them to decide.
+package metrics
+
+import (
+	"strconv"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/drwatch/drwatch/internal/buildinfo"
+	"github.com/drwatch/drwatch/internal/opensearch"
+	"github.com/drwatch/drwatch/internal/probe"
+)
+
+// Probe targets (label values of target).
+const (
+	TargetLeader   = "leader"
+	TargetFollower = "follower"
+	TargetCycle    = "cycle"
+)
+
+// Metrics holds every drwatch metric.
+type Metrics struct {
+	Reg *prometheus.Registry
+
+	BuildInfo               *prometheus.GaugeVec
+	ConfigReloadSuccessful  prometheus.Gauge
+	ConfigReloadTimestamp   prometheus.Gauge
+	LeaderUp                *prometheus.GaugeVec
+	LeaderHealth            *prometheus.GaugeVec
+	FollowerUp              *prometheus.GaugeVec
+	RemoteConnected         *prometheus.GaugeVec
+	RemoteNodesConnected    *prometheus.GaugeVec
+	ReplicationLag          *prometheus.GaugeVec
+	ReplicationLagTotal     *prometheus.GaugeVec
+	ReplicationLagUnknown   *prometheus.GaugeVec
+	ReplicationIndices      *prometheus.GaugeVec
+	ReplicationFailedReads  *prometheus.GaugeVec
+	ReplicationReadable     *prometheus.GaugeVec
+	AutofollowRules         *prometheus.GaugeVec
+	ProbeDuration           *prometheus.HistogramVec
+	ProbeFailures           *prometheus.CounterVec
+	ProbeRequests           *prometheus.CounterVec
+	LastObservationTimestmp *prometheus.GaugeVec
+
+	mu      sync.Mutex
+	indices map[string]map[string]bool // pair -> index label values set
+}
+
+// New creates the metrics and registers them, with the Go and process
+// collectors, on a fresh registry.
+func New() *Metrics {
+	m := &Metrics{
+		Reg:     prometheus.NewRegistry(),
+		indices: map[string]map[string]bool{},
+		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "drwatch_build_info", Help: "Build information; the value is always 1.",
+		}, []string{"version", "revision", "goversion"}),
+		ConfigReloadSuccessful: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "drwatch_config_last_reload_successful", Help: "1 if the last configuration load or reload succeeded, 0 if it was rejected (the previous configuration keeps running).",
+		}),
+		ConfigReloadTimestamp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "drwatch_config_last_reload_success_timestamp_seconds", Help: "When the configuration was last loaded successfully.",
+		}),
+		LeaderUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "drwatch_leader_up", Help: "1 if the last probe reached the leader cluster and it answered its health, else 0.",
+		}, []string{"pair"}),
+		LeaderHealth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "drwatch_leader_health_status", Help: "Leader cluster health colour from the last probe: 1 for the current colour, 0 for the others (all 0 when unreachable).",
+		}, []string{"pair", "status"}),
+		FollowerUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "drwatch_follower_up", Help: "1 if the last probe reached the follower cluster, else 0.",
+		}, []string{"pair"}),
+		RemoteConnected: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "drwatch_follower_remote_connected", Help: "1 if the follower reports its remote-cluster connection to the leader alias as connected (the witness), else 0.",
+		}, []string{"pair"}),
+		RemoteNodesConnected: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "drwatch_follower_remote_connections", Help: "Nodes (sniff mode) or sockets (proxy mode) the follower holds open to the leader.",
+		}, []string{"pair"}),
+		ReplicationLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "drwatch_replication_lag_operations", Help: "Operations the follower index is behind its leader index (leader checkpoint - follower checkpoint). Keeps its last known value while the lag cannot be read; see drwatch_replication_lag_unknown_indices.",
+		}, []string{"pair", "index"}),
+		ReplicationLagTotal: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "drwatch_replication_lag_operations_total_known", Help: "Sum of the known lag of all in-scope follower indices of the pair.",
+		}, []string{"pair"}),
+		ReplicationLagUnknown: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "drwatch_replication_lag_unknown_indices", Help: "In-scope follower indices whose lag could not be read in the last probe.",
+		}, []string{"pair"}),
+		ReplicationIndices: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "drwatch_replication_indices", Help: "In-scope follower indices by state (syncing: running shard tasks; not_syncing: paused, failed or bootstrapping).",
+		}, []string{"pair", "state"}),
+		ReplicationFailedReads: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "drwatch_replication_failed_read_requests", Help: "failed_read_requests summed over in-scope syncing indices, as follower_stats reports it (resets when shard tasks restart). Rising while the leader checkpoint is frozen: the follower has lost the leader.",
+		}, []string{"pair"}),
+		ReplicationReadable: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "drwatch_replication_stats_up", Help: "1 if the last probe could read replication state from the follower, else 0.",
+		}, []string{"pair"}),
+		AutofollowRules: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "drwatch_autofollow_rules", Help: "Autofollow rules on the follower.",
+		}, []string{"pair"}),
+		ProbeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "drwatch_probe_duration_seconds", Help: "Probe latency: leader health call, follower remote-info call, and the whole cycle.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"pair", "target"}),
+		ProbeFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "drwatch_probe_failures_total", Help: "Failed probe calls by target and failure class.",
+		}, []string{"pair", "target", "class"}),
+		ProbeRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "drwatch_probe_http_requests_total", Help: "HTTP requests made by probe cycles.",
+		}, []string{"pair"}),
+		LastObservationTimestmp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "drwatch_last_probe_timestamp_seconds", Help: "When the last probe cycle of the pair started.",
+		}, []string{"pair"}),
+	}
+	m.Reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.BuildInfo, m.ConfigReloadSuccessful, m.ConfigReloadTimestamp,
+		m.LeaderUp, m.LeaderHealth, m.FollowerUp, m.RemoteConnected, m.RemoteNodesConnected,
+		m.ReplicationLag, m.ReplicationLagTotal, m.ReplicationLagUnknown, m.ReplicationIndices,
+		m.ReplicationFailedReads, m.ReplicationReadable, m.AutofollowRules,
+		m.ProbeDuration, m.ProbeFailures, m.ProbeRequests, m.LastObservationTimestmp,
+	)
+	m.BuildInfo.WithLabelValues(buildinfo.Version, buildinfo.Revision, buildinfo.GoVersion()).Set(1)
+	return m
+}
+
+var healthColours = []string{"green", "yellow", "red"}
+
+// InitPair creates every label combination of a pair at 0, so dashboards
+// and alerts see series before the first probe.
+func (m *Metrics) InitPair(pair string) {
+	m.LeaderUp.WithLabelValues(pair)
+	m.FollowerUp.WithLabelValues(pair)
+	m.RemoteConnected.WithLabelValues(pair)
+	m.RemoteNodesConnected.WithLabelValues(pair)
+	m.ReplicationLagTotal.WithLabelValues(pair)
+	m.ReplicationLagUnknown.WithLabelValues(pair)
+	m.ReplicationFailedReads.WithLabelValues(pair)
+	m.ReplicationReadable.WithLabelValues(pair)
+	m.AutofollowRules.WithLabelValues(pair)
+	m.ProbeRequests.WithLabelValues(pair)
+	m.LastObservationTimestmp.WithLabelValues(pair)
+	for _, c := range healthColours {
+		m.LeaderHealth.WithLabelValues(pair, c)
+	}
+	for _, s := range []string{probe.StateSyncing, probe.StateNotSyncing} {
+		m.ReplicationIndices.WithLabelValues(pair, s)
+	}
+	for _, t := range []string{TargetLeader, TargetFollower, TargetCycle} {
+		m.ProbeDuration.WithLabelValues(pair, t)
+	}
+	for _, t := range []string{TargetLeader, TargetFollower} {
+		for _, c := range opensearch.Classes {
+			m.ProbeFailures.WithLabelValues(pair, t, string(c))
+		}
+	}
+}
+
+// ForgetPair deletes every series of a pair (it left the config).
+func (m *Metrics) ForgetPair(pair string) {
+	l := prometheus.Labels{"pair": pair}
+	for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{
+		m.LeaderUp, m.LeaderHealth, m.FollowerUp, m.RemoteConnected, m.RemoteNodesConnected,
+		m.ReplicationLag, m.ReplicationLagTotal, m.ReplicationLagUnknown, m.ReplicationIndices,
+		m.ReplicationFailedReads, m.ReplicationReadable, m.AutofollowRules, m.ProbeDuration,
+		m.ProbeFailures, m.ProbeRequests, m.LastObservationTimestmp,
+	} {
+		v.DeletePartialMatch(l)
+	}
+	m.mu.Lock()
+	delete(m.indices, pair)
+	m.mu.Unlock()
+}
+
+// Observe records one observation.
+func (m *Metrics) Observe(o probe.Observation) {
+	p := o.Pair
+	m.LastObservationTimestmp.WithLabelValues(p).Set(float64(o.Time.UnixNano()) / 1e9)
+	m.ProbeRequests.WithLabelValues(p).Add(float64(o.Requests))
+	m.ProbeDuration.WithLabelValues(p, TargetCycle).Observe(o.Duration.Seconds())
+
+	m.LeaderUp.WithLabelValues(p).Set(b2f(o.Leader.Reachable))
+	for _, c := range healthColours {
+		m.LeaderHealth.WithLabelValues(p, c).Set(b2f(o.Leader.Health == c))
+	}
+	m.ProbeDuration.WithLabelValues(p, TargetLeader).Observe(o.Leader.Latency.Seconds())
+	m.fail(p, TargetLeader, o.Leader.Failure)
+
+	f := o.Follower
+	m.FollowerUp.WithLabelValues(p).Set(b2f(f.Reachable))
+	m.ProbeDuration.WithLabelValues(p, TargetFollower).Observe(f.Latency.Seconds())
+	m.fail(p, TargetFollower, firstFailure(f.Remote.Failure, f.Replication.Failure, f.Autofollow.Failure))
+	if f.Remote.Failure == nil {
+		m.RemoteConnected.WithLabelValues(p).Set(b2f(f.Remote.Connected))
+		m.RemoteNodesConnected.WithLabelValues(p).Set(float64(f.Remote.NodesConnected + f.Remote.ProxySocketsConnected))
+	}
+	if f.Autofollow.Failure == nil {
+		m.AutofollowRules.WithLabelValues(p).Set(float64(len(f.Autofollow.Rules)))
+	}
+
+	r := f.Replication
+	m.ReplicationReadable.WithLabelValues(p).Set(b2f(r.Failure == nil))
+	if r.Failure != nil {
+		return // keep the last known lag
+	}
+	m.ReplicationIndices.WithLabelValues(p, probe.StateSyncing).Set(float64(r.Syncing))
+	m.ReplicationIndices.WithLabelValues(p, probe.StateNotSyncing).Set(float64(r.Stopped))
+	m.ReplicationLagTotal.WithLabelValues(p).Set(float64(r.TotalLag))
+	m.ReplicationFailedReads.WithLabelValues(p).Set(float64(r.FailedReadRequests))
+	unknown := 0
+	seen := make(map[string]bool, len(r.Indices))
+	for _, ix := range r.Indices {
+		seen[ix.Name] = true
+		if !ix.LagKnown {
+			unknown++
+			m.ReplicationLag.WithLabelValues(p, ix.Name) // keep the last value
+			continue
+		}
+		m.ReplicationLag.WithLabelValues(p, ix.Name).Set(float64(ix.Lag))
+	}
+	m.ReplicationLagUnknown.WithLabelValues(p).Set(float64(unknown))
+	m.mu.Lock()
+	for name := range m.indices[p] {
+		if !seen[name] {
+			m.ReplicationLag.DeleteLabelValues(p, name) // no longer a follower index in scope
+		}
+	}
+	m.indices[p] = seen
+	m.mu.Unlock()
+}
+
+func (m *Metrics) fail(pair, target string, f *probe.Failure) {
+	if f != nil {
+		m.ProbeFailures.WithLabelValues(pair, target, string(f.Class)).Inc()
+	}
+}
+
+func firstFailure(fs ...*probe.Failure) *probe.Failure {
+	for _, f := range fs {
+		if f != nil {
+			return f
+		}
+	}
+	return nil
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// FormatFloat is used by tests to compare metric values.
+func FormatFloat(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }

@@ -1,0 +1,211 @@
+package opensearch
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"github.com/opensearch-project/opensearch-go/v4"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+)
+
+// Class is why a call failed, in words an SRE can act on. The set is closed
+// and small: it is a metric label.
+type Class string
+
+// Failure classes.
+const (
+	ClassConnRefused   Class = "connection_refused"
+	ClassTimeout       Class = "timeout"
+	ClassTLS           Class = "tls"
+	ClassDNS           Class = "dns"
+	ClassNetwork       Class = "network"  // reset, unreachable, closed mid-answer
+	ClassAuth          Class = "auth"     // 401 or 403
+	ClassHTTP4xx       Class = "http_4xx" // any other 4xx
+	ClassHTTP5xx       Class = "http_5xx"
+	ClassMalformed     Class = "malformed_response"
+	ClassPluginMissing Class = "plugin_missing" // the replication plugin is not installed
+	ClassCanceled      Class = "canceled"
+)
+
+// Classes lists every class, for initialising metric labels.
+var Classes = []Class{
+	ClassConnRefused, ClassTimeout, ClassTLS, ClassDNS, ClassNetwork, ClassAuth,
+	ClassHTTP4xx, ClassHTTP5xx, ClassMalformed, ClassPluginMissing, ClassCanceled,
+}
+
+// Error is a failed call to a cluster.
+type Error struct {
+	Op     string // what was asked, e.g. "cluster health"
+	Class  Class
+	Status int    // HTTP status, when there was an answer
+	Type   string // OpenSearch error type, e.g. "replication_exception"
+	Detail string // short, credential-free explanation
+	Err    error  // the underlying transport error, if any
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Op)
+	b.WriteString(": ")
+	b.WriteString(string(e.Class))
+	if e.Status != 0 {
+		fmt.Fprintf(&b, " (HTTP %d)", e.Status)
+	}
+	if e.Type != "" {
+		b.WriteString(" ")
+		b.WriteString(e.Type)
+	}
+	if e.Detail != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Detail)
+	}
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ClassOf returns the class of err, or "" when err is not an *Error.
+func ClassOf(err error) Class {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Class
+	}
+	return ""
+}
+
+// AsError returns err as an *Error.
+func AsError(err error) (*Error, bool) {
+	var e *Error
+	ok := errors.As(err, &e)
+	return e, ok
+}
+
+func classifyTransport(op string, err error) *Error {
+	e := &Error{Op: op, Err: err, Class: ClassNetwork}
+	var (
+		dnsErr   *net.DNSError
+		netErr   net.Error
+		certErr  *tls.CertificateVerificationError
+		recErr   tls.RecordHeaderError
+		uaErr    x509.UnknownAuthorityError
+		hostErr  x509.HostnameError
+		invalErr x509.CertificateInvalidError
+	)
+	switch {
+	case errors.Is(err, context.Canceled):
+		e.Class, e.Detail = ClassCanceled, "request canceled"
+	case errors.Is(err, context.DeadlineExceeded):
+		e.Class, e.Detail = ClassTimeout, "no answer before the probe timeout"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		e.Class, e.Detail = ClassConnRefused, "connection refused"
+	case errors.As(err, &dnsErr):
+		e.Class, e.Detail = ClassDNS, "cannot resolve "+dnsErr.Name
+	case errors.As(err, &certErr), errors.As(err, &uaErr), errors.As(err, &hostErr), errors.As(err, &invalErr):
+		e.Class, e.Detail = ClassTLS, "certificate verification failed: "+tlsReason(err)
+	case errors.As(err, &recErr):
+		e.Class, e.Detail = ClassTLS, "TLS handshake failed (is the server speaking plain HTTP?)"
+	case strings.Contains(err.Error(), "tls:") || strings.Contains(err.Error(), "x509:"):
+		e.Class, e.Detail = ClassTLS, "TLS handshake failed"
+	case errors.As(err, &netErr) && netErr.Timeout():
+		e.Class, e.Detail = ClassTimeout, "network timeout"
+	case errors.Is(err, syscall.ECONNRESET):
+		e.Detail = "connection reset"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		e.Detail = "host unreachable"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		e.Detail = "connection closed before a complete answer"
+	default:
+		e.Detail = "network error"
+	}
+	return e
+}
+
+func tlsReason(err error) string {
+	var (
+		uaErr   x509.UnknownAuthorityError
+		hostErr x509.HostnameError
+	)
+	switch {
+	case errors.As(err, &uaErr):
+		return "unknown authority (set ca_file)"
+	case errors.As(err, &hostErr):
+		return "certificate does not match the host name"
+	default:
+		return "invalid certificate"
+	}
+}
+
+// errorBody is OpenSearch's error envelope. "error" is an object for most
+// errors, and a plain string for some (e.g. "no handler found for uri").
+type errorBody struct {
+	Error  json.RawMessage `json:"error"`
+	Status int             `json:"status"`
+}
+
+type errorDetail struct {
+	Type   string `json:"type"`
+	Reason string `json:"reason"`
+}
+
+func classifyStatus(op string, status int, body []byte) *Error {
+	e := &Error{Op: op, Status: status}
+	typ, reason := parseErrorBody(body)
+	e.Type, e.Detail = typ, truncate(reason, 300)
+	switch {
+	case status == 401 || status == 403:
+		e.Class = ClassAuth
+	case (status == 400 || status == 404 || status == 405) && strings.Contains(reason, "no handler found"):
+		e.Class = ClassPluginMissing
+		e.Detail = "the cross-cluster-replication plugin is not installed on this cluster"
+	case status >= 500:
+		e.Class = ClassHTTP5xx
+	default:
+		e.Class = ClassHTTP4xx
+	}
+	return e
+}
+
+func parseErrorBody(body []byte) (typ, reason string) {
+	var eb errorBody
+	if json.Unmarshal(body, &eb) != nil || len(eb.Error) == 0 {
+		return "", ""
+	}
+	var s string
+	if json.Unmarshal(eb.Error, &s) == nil {
+		return "", s
+	}
+	var d errorDetail
+	if json.Unmarshal(eb.Error, &d) == nil {
+		return d.Type, d.Reason
+	}
+	return "", ""
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+func isJSONError(err error) bool {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	return errors.As(err, &se) || errors.As(err, &te) || strings.Contains(err.Error(), "failed to unmarshal")
+}
+
+func parsedReason(err error) string {
+	var se *opensearchStructError
+	if errors.As(err, &se) {
+		return se.Err.Reason
+	}
+	return ""
+}
+
+type opensearchStructError = opensearch.StructError

@@ -1,0 +1,146 @@
+// Package probe takes one observation of a leader/follower pair per cycle:
+// the leader's health, the follower's own view of the leader (the witness),
+// and the replication lag of every in-scope follower index. It keeps no
+// decision state: an Observation is plain data for the policy engine, the
+// status command and the metrics.
+//
+// A cycle costs a bounded number of HTTP requests whatever the number of
+// indices: lag for every running follower index comes from one
+// follower_stats call; only indices that are not syncing (paused, failed,
+// bootstrapping) need checkpoints read from index stats, and those are read
+// in one call per cluster.
+package probe
+
+import (
+	"time"
+
+	"github.com/drwatch/drwatch/internal/opensearch"
+)
+
+// Observation is what one probe cycle saw of one pair.
+type Observation struct {
+	Pair     string        `json:"pair"`
+	Time     time.Time     `json:"time"`
+	Duration time.Duration `json:"duration_ns"`
+	Requests int64         `json:"http_requests"`
+	Leader   Leader        `json:"leader"`
+	Follower Follower      `json:"follower"`
+}
+
+// Failure is a classified failed call.
+type Failure struct {
+	Class   opensearch.Class `json:"class"`
+	Status  int              `json:"status,omitempty"`
+	Message string           `json:"message"`
+}
+
+// Leader is the leader as drwatch sees it directly.
+type Leader struct {
+	Reachable   bool          `json:"reachable"`
+	Health      string        `json:"health,omitempty"` // green, yellow, red
+	ClusterName string        `json:"cluster_name,omitempty"`
+	Latency     time.Duration `json:"latency_ns"`
+	Failure     *Failure      `json:"failure,omitempty"`
+}
+
+// Follower is the follower cluster and its view of the leader.
+type Follower struct {
+	Reachable   bool          `json:"reachable"`
+	Latency     time.Duration `json:"latency_ns"`
+	Failure     *Failure      `json:"failure,omitempty"`
+	Remote      Remote        `json:"remote"`
+	Replication Replication   `json:"replication"`
+	Autofollow  Autofollow    `json:"autofollow"`
+}
+
+// Remote is the follower's remote-cluster connection to the leader alias:
+// drwatch's witness. Connected false while drwatch cannot reach the leader
+// either means the leader is really gone; connected true means drwatch is
+// the one cut off.
+type Remote struct {
+	Alias                 string   `json:"alias"`
+	Known                 bool     `json:"known"` // the alias exists on the follower
+	Connected             bool     `json:"connected"`
+	Mode                  string   `json:"mode,omitempty"`
+	NodesConnected        int      `json:"nodes_connected"`
+	ProxySocketsConnected int      `json:"proxy_sockets_connected"`
+	Failure               *Failure `json:"failure,omitempty"`
+}
+
+// Replication is the lag and state of the in-scope follower indices.
+type Replication struct {
+	Failure *Failure `json:"failure,omitempty"`
+	Indices []Index  `json:"indices"`
+	// Sums over in-scope syncing indices; the policy compares them across
+	// cycles (a frozen leader checkpoint while failed reads rise means the
+	// follower has lost the leader).
+	LeaderCheckpoint   int64 `json:"leader_checkpoint"`
+	FollowerCheckpoint int64 `json:"follower_checkpoint"`
+	FailedReadRequests int64 `json:"failed_read_requests"`
+	// TotalLag sums the lag of every in-scope index whose lag is known;
+	// MaxLag is the largest. LagComplete is false when some index's lag is
+	// unknown (its checkpoints could not be read): an RPO guard must not
+	// treat an unknown as zero.
+	TotalLag    int64 `json:"total_lag_operations"`
+	MaxLag      int64 `json:"max_lag_operations"`
+	LagComplete bool  `json:"lag_complete"`
+	// Counts by state, over the in-scope indices.
+	Syncing int `json:"syncing"`
+	Stopped int `json:"not_syncing"`
+	// Cluster-wide counters of follower_stats (all indices, not only
+	// those in scope).
+	ClusterSyncing       int64 `json:"cluster_syncing_indices"`
+	ClusterBootstrapping int64 `json:"cluster_bootstrapping_indices"`
+	ClusterPaused        int64 `json:"cluster_paused_indices"`
+	ClusterFailed        int64 `json:"cluster_failed_indices"`
+}
+
+// Index states.
+const (
+	// StateSyncing: the index has running shard tasks (it is in
+	// follower_stats). Its checkpoints come from there.
+	StateSyncing = "syncing"
+	// StateNotSyncing: a follower index with no running shard tasks -
+	// paused, failed or still bootstrapping. follower_stats does not list
+	// it; its checkpoints come from index stats on both clusters.
+	StateNotSyncing = "not_syncing"
+)
+
+// Index is one in-scope follower index.
+type Index struct {
+	Name               string `json:"name"`
+	LeaderIndex        string `json:"leader_index"`
+	State              string `json:"state"`
+	LeaderCheckpoint   int64  `json:"leader_checkpoint"`
+	FollowerCheckpoint int64  `json:"follower_checkpoint"`
+	Lag                int64  `json:"lag_operations"`
+	LagKnown           bool   `json:"lag_known"`
+	FailedReadRequests int64  `json:"failed_read_requests"`
+	OperationsWritten  int64  `json:"operations_written"`
+}
+
+// Autofollow is the follower's autofollow rules.
+type Autofollow struct {
+	Failure       *Failure `json:"failure,omitempty"`
+	Rules         []Rule   `json:"rules"`
+	FailedIndices []string `json:"failed_indices,omitempty"`
+}
+
+// Rule is one autofollow rule.
+type Rule struct {
+	Name    string `json:"name"`
+	Pattern string `json:"pattern"`
+}
+
+// LaggingIndices returns the in-scope indices whose lag is above zero or
+// unknown, largest first.
+func (r Replication) LaggingIndices() []Index {
+	var out []Index
+	for _, ix := range r.Indices {
+		if !ix.LagKnown || ix.Lag > 0 {
+			out = append(out, ix)
+		}
+	}
+	sortByLag(out)
+	return out
+}

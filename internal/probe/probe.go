@@ -1,0 +1,266 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/drwatch/drwatch/internal/opensearch"
+)
+
+// Cluster is what a probe needs from one cluster. *opensearch.Client
+// implements it; tests may substitute their own.
+type Cluster interface {
+	ClusterHealth(ctx context.Context) (opensearch.Health, error)
+	RemoteInfo(ctx context.Context) (map[string]opensearch.RemoteCluster, error)
+	FollowerStats(ctx context.Context) ([]byte, error)
+	AutofollowStats(ctx context.Context) (opensearch.AutofollowStats, error)
+	FollowerIndices(ctx context.Context, patterns []string) (map[string]opensearch.FollowerIndex, error)
+	IndexCheckpoints(ctx context.Context, indices []string, which opensearch.Checkpoint) (map[string]opensearch.IndexCheckpoint, error)
+	Requests() int64
+}
+
+// Prober observes one pair.
+type Prober struct {
+	Pair        string
+	Leader      Cluster
+	Follower    Cluster
+	LeaderAlias string
+	Indices     []string // follower index patterns in scope
+	Timeout     time.Duration
+	Now         func() time.Time
+}
+
+// Cycle takes one observation. It never fails: every failed call is
+// recorded, classified, in the observation. The whole cycle is bounded by
+// p.Timeout.
+func (p *Prober) Cycle(ctx context.Context) Observation {
+	now := time.Now
+	if p.Now != nil {
+		now = p.Now
+	}
+	start := now()
+	reqBefore := p.Leader.Requests() + p.Follower.Requests()
+	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
+	defer cancel()
+
+	obs := Observation{Pair: p.Pair, Time: start}
+	obs.Follower.Remote.Alias = p.LeaderAlias
+
+	var (
+		wg        sync.WaitGroup
+		fsBody    []byte
+		fsErr     error
+		followers map[string]opensearch.FollowerIndex
+		fiErr     error
+		remote    map[string]opensearch.RemoteCluster
+		riErr     error
+		af        opensearch.AutofollowStats
+		afErr     error
+		leaderLat time.Duration
+		riLat     time.Duration
+	)
+	wg.Go(func() {
+		t := time.Now()
+		h, err := p.Leader.ClusterHealth(ctx)
+		leaderLat = time.Since(t)
+		if err != nil {
+			obs.Leader.Failure = failureOf(err)
+			return
+		}
+		obs.Leader.Reachable = true
+		obs.Leader.Health = h.Status
+		obs.Leader.ClusterName = h.ClusterName
+	})
+	wg.Go(func() {
+		t := time.Now()
+		remote, riErr = p.Follower.RemoteInfo(ctx)
+		riLat = time.Since(t)
+	})
+	wg.Go(func() { fsBody, fsErr = p.Follower.FollowerStats(ctx) })
+	wg.Go(func() { followers, fiErr = p.Follower.FollowerIndices(ctx, p.Indices) })
+	wg.Go(func() { af, afErr = p.Follower.AutofollowStats(ctx) })
+	wg.Wait()
+	obs.Leader.Latency = leaderLat
+	obs.Follower.Latency = riLat
+
+	p.remote(&obs.Follower, remote, riErr)
+	obs.Follower.Reachable = riErr == nil || !unreachable(riErr)
+	if !obs.Follower.Reachable {
+		obs.Follower.Failure = failureOf(riErr)
+	}
+	p.autofollow(&obs.Follower.Autofollow, af, afErr)
+	p.replication(ctx, &obs, fsBody, fsErr, followers, fiErr)
+
+	obs.Duration = now().Sub(start)
+	obs.Requests = p.Leader.Requests() + p.Follower.Requests() - reqBefore
+	return obs
+}
+
+func (p *Prober) remote(f *Follower, info map[string]opensearch.RemoteCluster, err error) {
+	r := &f.Remote
+	if err != nil {
+		r.Failure = failureOf(err)
+		return
+	}
+	rc, ok := info[p.LeaderAlias]
+	if !ok {
+		return // Known=false: the follower has no such alias
+	}
+	r.Known = true
+	r.Connected = rc.Connected
+	r.Mode = rc.Mode
+	r.NodesConnected = rc.NumNodesConnected
+	r.ProxySocketsConnected = rc.NumProxySocketsConnected
+}
+
+func (p *Prober) autofollow(a *Autofollow, st opensearch.AutofollowStats, err error) {
+	if err != nil {
+		a.Failure = failureOf(err)
+		return
+	}
+	a.Rules = make([]Rule, 0, len(st.Rules))
+	for _, r := range st.Rules {
+		a.Rules = append(a.Rules, Rule{Name: r.Name, Pattern: r.Pattern})
+	}
+	a.FailedIndices = st.FailedIndices
+}
+
+// replication joins the follower index list (settings) with follower_stats,
+// and reads checkpoints from index stats for follower indices that are not
+// syncing - at most one extra request per cluster.
+func (p *Prober) replication(ctx context.Context, obs *Observation, body []byte, fsErr error,
+	followers map[string]opensearch.FollowerIndex, fiErr error,
+) {
+	r := &obs.Follower.Replication
+	r.Indices = []Index{}
+	var fs *opensearch.FollowerStats
+	if fsErr == nil {
+		fs, fsErr = opensearch.ParseFollowerStats(body)
+	}
+	if err := errors.Join(fsErr, fiErr); err != nil {
+		// Report the follower_stats failure first: it is the one that
+		// says whether replication can be read at all.
+		if fsErr != nil {
+			r.Failure = failureOf(fsErr)
+		} else {
+			r.Failure = failureOf(fiErr)
+		}
+		return
+	}
+	r.ClusterSyncing = fs.NumSyncingIndices
+	r.ClusterBootstrapping = fs.NumBootstrappingIndices
+	r.ClusterPaused = fs.NumPausedIndices
+	r.ClusterFailed = fs.NumFailedIndices
+
+	var idle []string // in scope, follower, not syncing
+	for name, fi := range followers {
+		ix := Index{Name: name, LeaderIndex: fi.LeaderIndex}
+		if st, ok := fs.IndexStats[name]; ok {
+			ix.State = StateSyncing
+			ix.LeaderCheckpoint = st.LeaderCheckpoint
+			ix.FollowerCheckpoint = st.FollowerCheckpoint
+			ix.FailedReadRequests = st.FailedReadRequests
+			ix.OperationsWritten = st.OperationsWritten
+			ix.Lag = max(0, st.LeaderCheckpoint-st.FollowerCheckpoint)
+			ix.LagKnown = true
+			r.Syncing++
+			r.LeaderCheckpoint += st.LeaderCheckpoint
+			r.FollowerCheckpoint += st.FollowerCheckpoint
+			r.FailedReadRequests += st.FailedReadRequests
+		} else {
+			ix.State = StateNotSyncing
+			idle = append(idle, name)
+			r.Stopped++
+		}
+		r.Indices = append(r.Indices, ix)
+	}
+	sort.Slice(r.Indices, func(i, j int) bool { return r.Indices[i].Name < r.Indices[j].Name })
+	if len(idle) > 0 {
+		p.idleLag(ctx, obs, idle, followers)
+	}
+	r.LagComplete = true
+	for _, ix := range r.Indices {
+		if !ix.LagKnown {
+			r.LagComplete = false
+			continue
+		}
+		r.TotalLag += ix.Lag
+		r.MaxLag = max(r.MaxLag, ix.Lag)
+	}
+}
+
+// idleLag reads leader and follower checkpoints of not-syncing indices from
+// index stats. The leader side fails while the leader is down: those lags
+// stay unknown.
+func (p *Prober) idleLag(ctx context.Context, obs *Observation, idle []string, followers map[string]opensearch.FollowerIndex) {
+	slices.Sort(idle)
+	leaderNames := make([]string, 0, len(idle))
+	for _, n := range idle {
+		leaderNames = append(leaderNames, followers[n].LeaderIndex)
+	}
+	var (
+		wg         sync.WaitGroup
+		lcp, fcp   map[string]opensearch.IndexCheckpoint
+		lErr, fErr error
+	)
+	if obs.Leader.Reachable {
+		wg.Go(func() { lcp, lErr = p.Leader.IndexCheckpoints(ctx, leaderNames, opensearch.GlobalCheckpoint) })
+	}
+	wg.Go(func() { fcp, fErr = p.Follower.IndexCheckpoints(ctx, idle, opensearch.LocalCheckpoint) })
+	wg.Wait()
+	if lErr != nil || fErr != nil {
+		return
+	}
+	for i := range obs.Follower.Replication.Indices {
+		ix := &obs.Follower.Replication.Indices[i]
+		if ix.State != StateNotSyncing || lcp == nil {
+			continue
+		}
+		shards := followers[ix.Name].Shards
+		l, lok := lcp[ix.LeaderIndex]
+		f, fok := fcp[ix.Name]
+		if !lok || !fok || l.Primaries != shards || f.Primaries != shards {
+			continue // a primary is not started: the sum would be partial
+		}
+		ix.LeaderCheckpoint, ix.FollowerCheckpoint = l.Sum, f.Sum
+		ix.Lag = max(0, l.Sum-f.Sum)
+		ix.LagKnown = true
+	}
+}
+
+func failureOf(err error) *Failure {
+	if err == nil {
+		return nil
+	}
+	f := &Failure{Class: opensearch.ClassNetwork, Message: err.Error()}
+	if e, ok := opensearch.AsError(err); ok {
+		f.Class, f.Status = e.Class, e.Status
+	}
+	return f
+}
+
+// unreachable reports whether err means the cluster did not answer at all
+// (as opposed to answering with an error).
+func unreachable(err error) bool {
+	e, ok := opensearch.AsError(err)
+	if !ok {
+		return true
+	}
+	return e.Status == 0
+}
+
+func sortByLag(ixs []Index) {
+	sort.SliceStable(ixs, func(i, j int) bool {
+		if ixs[i].LagKnown != ixs[j].LagKnown {
+			return !ixs[i].LagKnown // unknown first: it is the worst case
+		}
+		if ixs[i].Lag != ixs[j].Lag {
+			return ixs[i].Lag > ixs[j].Lag
+		}
+		return ixs[i].Name < ixs[j].Name
+	})
+}

@@ -1,0 +1,182 @@
+// Package report renders observations for people (a terminal) and for
+// programs (JSON). It formats; it decides nothing beyond naming problems.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/drwatch/drwatch/internal/probe"
+)
+
+// Status is the status document of a set of pairs.
+type Status struct {
+	Time  time.Time    `json:"time"`
+	Pairs []PairStatus `json:"pairs"`
+}
+
+// PairStatus is one pair's latest observation and the problems it shows.
+type PairStatus struct {
+	Name        string             `json:"name"`
+	Mode        string             `json:"mode"`
+	Problems    []string           `json:"problems"`
+	Observation *probe.Observation `json:"observation,omitempty"`
+}
+
+// Problems names what is wrong in an observation, most serious first. An
+// empty list means the pair looks healthy.
+func Problems(o probe.Observation) []string {
+	var p []string
+	f := o.Follower
+	if !o.Leader.Reachable {
+		p = append(p, "leader unreachable: "+msg(o.Leader.Failure))
+	} else if o.Leader.Health == "red" {
+		p = append(p, "leader health is red")
+	}
+	if !f.Reachable {
+		p = append(p, "follower unreachable: "+msg(f.Failure))
+		return p
+	}
+	switch {
+	case f.Remote.Failure != nil:
+		p = append(p, "follower remote info unreadable: "+msg(f.Remote.Failure))
+	case !f.Remote.Known:
+		p = append(p, fmt.Sprintf("follower has no remote cluster %q (check leader_alias)", f.Remote.Alias))
+	case !f.Remote.Connected:
+		p = append(p, fmt.Sprintf("follower lost its connection to the leader (remote %q disconnected)", f.Remote.Alias))
+	}
+	r := f.Replication
+	if r.Failure != nil {
+		p = append(p, "replication state unreadable: "+msg(r.Failure))
+		return p
+	}
+	if len(r.Indices) == 0 {
+		p = append(p, "no follower index in scope")
+	}
+	if r.Stopped > 0 {
+		p = append(p, fmt.Sprintf("%d follower index(es) not syncing (paused, failed or bootstrapping)", r.Stopped))
+	}
+	if !r.LagComplete {
+		p = append(p, "lag unknown for some indices")
+	}
+	if f.Autofollow.Failure != nil {
+		p = append(p, "autofollow rules unreadable: "+msg(f.Autofollow.Failure))
+	}
+	return p
+}
+
+func msg(f *probe.Failure) string {
+	if f == nil {
+		return "unknown"
+	}
+	return f.Message
+}
+
+// JSON writes the status as indented JSON.
+func JSON(w io.Writer, s Status) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(s)
+}
+
+// Text writes the status for a terminal.
+func Text(w io.Writer, s Status) error {
+	var b strings.Builder
+	for i, ps := range s.Pairs {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		pairText(&b, ps)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func pairText(b *strings.Builder, ps PairStatus) {
+	verdict := "OK"
+	if len(ps.Problems) > 0 {
+		verdict = "PROBLEM"
+	}
+	o := ps.Observation
+	if o == nil {
+		fmt.Fprintf(b, "pair %s [%s]: no observation yet\n", ps.Name, ps.Mode)
+		return
+	}
+	fmt.Fprintf(b, "pair %s [%s]  %s   (probed %s, %s, %d HTTP requests)\n",
+		ps.Name, ps.Mode, verdict, o.Time.Format(time.RFC3339), round(o.Duration), o.Requests)
+
+	l := o.Leader
+	if l.Reachable {
+		fmt.Fprintf(b, "  leader     UP    health %s, cluster %s, %s\n", l.Health, l.ClusterName, round(l.Latency))
+	} else {
+		fmt.Fprintf(b, "  leader     DOWN  %s: %s\n", l.Failure.Class, l.Failure.Message)
+	}
+
+	f := o.Follower
+	switch {
+	case !f.Reachable:
+		fmt.Fprintf(b, "  follower   DOWN  %s: %s\n", f.Failure.Class, f.Failure.Message)
+	case f.Remote.Failure != nil:
+		fmt.Fprintf(b, "  witness    ?     %s\n", f.Remote.Failure.Message)
+	case !f.Remote.Known:
+		fmt.Fprintf(b, "  witness    ?     follower has no remote cluster %q\n", f.Remote.Alias)
+	case f.Remote.Connected:
+		fmt.Fprintf(b, "  witness    UP    follower sees the leader (%q %s, %d connected)\n", f.Remote.Alias, f.Remote.Mode, f.Remote.NodesConnected+f.Remote.ProxySocketsConnected)
+	default:
+		fmt.Fprintf(b, "  witness    DOWN  follower lost the leader (%q %s disconnected)\n", f.Remote.Alias, f.Remote.Mode)
+	}
+
+	r := f.Replication
+	if f.Reachable {
+		if r.Failure != nil {
+			fmt.Fprintf(b, "  lag        ?     %s: %s\n", r.Failure.Class, r.Failure.Message)
+		} else {
+			lagLine(b, r)
+		}
+		if f.Autofollow.Failure == nil {
+			rules := make([]string, len(f.Autofollow.Rules))
+			for i, ru := range f.Autofollow.Rules {
+				rules[i] = fmt.Sprintf("%s (%s)", ru.Name, ru.Pattern)
+			}
+			if len(rules) == 0 {
+				rules = []string{"none"}
+			}
+			fmt.Fprintf(b, "  autofollow %s\n", strings.Join(rules, ", "))
+		}
+	}
+	for _, p := range ps.Problems {
+		fmt.Fprintf(b, "  ! %s\n", p)
+	}
+}
+
+func lagLine(b *strings.Builder, r probe.Replication) {
+	maxNote := ""
+	if !r.LagComplete {
+		maxNote = " (some unknown)"
+	}
+	fmt.Fprintf(b, "  lag        max %d ops, total %d%s; %d indices: %d syncing, %d not syncing\n",
+		r.MaxLag, r.TotalLag, maxNote, len(r.Indices), r.Syncing, r.Stopped)
+	const show = 10
+	lagging := r.LaggingIndices()
+	for i, ix := range lagging {
+		if i == show {
+			fmt.Fprintf(b, "             ... and %d more\n", len(lagging)-show)
+			break
+		}
+		lag := fmt.Sprintf("%d ops", ix.Lag)
+		if !ix.LagKnown {
+			lag = "unknown"
+		}
+		fmt.Fprintf(b, "             %-28s %-12s %-11s (leader %d, follower %d)\n", ix.Name, lag, ix.State, ix.LeaderCheckpoint, ix.FollowerCheckpoint)
+	}
+}
+
+func round(d time.Duration) time.Duration {
+	if d > time.Second {
+		return d.Round(10 * time.Millisecond)
+	}
+	return d.Round(100 * time.Microsecond)
+}
