@@ -133,19 +133,21 @@ func (c *Client) FollowerIndices(ctx context.Context, patterns []string) (map[st
 		return nil, err
 	}
 	var raw map[string]struct {
-		Settings map[string]any `json:"settings"`
+		Settings struct {
+			LeaderIndex string `json:"index.plugins.replication.follower.leader_index"`
+			Shards      string `json:"index.number_of_shards"`
+		} `json:"settings"`
 	}
 	if err := decode(op, body, &raw); err != nil {
 		return nil, err
 	}
 	out := make(map[string]FollowerIndex, len(raw))
 	for idx, v := range raw {
-		leader, ok := v.Settings[LeaderIndexSetting].(string)
-		if !ok || leader == "" {
+		leader := v.Settings.LeaderIndex
+		if leader == "" {
 			continue
 		}
-		shards, _ := v.Settings["index.number_of_shards"].(string)
-		n, err := strconv.Atoi(shards)
+		n, err := strconv.Atoi(v.Settings.Shards)
 		if err != nil || n < 1 {
 			return nil, &Error{Op: op, Class: ClassMalformed, Detail: "index " + idx + " has no valid index.number_of_shards"}
 		}

@@ -1,7 +1,7 @@
 package opensearch
 
 // Types of the cross-cluster-replication plugin's responses. Field names
-// follow the plugin's toXContent code (see internal/probe/testdata/SOURCES.md).
+// follow the plugin's toXContent code (see internal/testutil/fakeos/testdata/SOURCES.md).
 
 // ReplicationCounters are the counters follower_stats reports per index and,
 // summed, at the top level.

@@ -1,0 +1,324 @@
+package probe_test
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/drwatch/drwatch/internal/config"
+	"github.com/drwatch/drwatch/internal/opensearch"
+	"github.com/drwatch/drwatch/internal/probe"
+	"github.com/drwatch/drwatch/internal/testutil/fakeos"
+)
+
+type lab struct {
+	leader, follower *fakeos.Cluster
+	prober           *probe.Prober
+}
+
+func newLab(t testing.TB) *lab {
+	t.Helper()
+	l := &lab{leader: fakeos.NewLeader(t), follower: fakeos.NewFollower(t)}
+	lc, err := opensearch.New(l.leader.Endpoint(), opensearch.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc, err := opensearch.New(l.follower.Endpoint(), opensearch.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.prober = &probe.Prober{Pair: "orders", Leader: lc, Follower: fc, LeaderAlias: "leader", Indices: []string{"*"}, Timeout: 2 * time.Second}
+	return l
+}
+
+func index(t *testing.T, o probe.Observation, name string) probe.Index {
+	t.Helper()
+	for _, ix := range o.Follower.Replication.Indices {
+		if ix.Name == name {
+			return ix
+		}
+	}
+	t.Fatalf("index %s not in observation: %+v", name, o.Follower.Replication.Indices)
+	return probe.Index{}
+}
+
+func TestCycleRunning(t *testing.T) {
+	l := newLab(t)
+	o := l.prober.Cycle(context.Background())
+	if !o.Leader.Reachable || o.Leader.Health != "green" || o.Leader.Failure != nil {
+		t.Fatalf("leader = %+v", o.Leader)
+	}
+	f := o.Follower
+	if !f.Reachable || !f.Remote.Known || !f.Remote.Connected || f.Remote.Mode != "sniff" || f.Remote.NodesConnected != 1 {
+		t.Fatalf("remote = %+v", f.Remote)
+	}
+	r := f.Replication
+	if r.Failure != nil || len(r.Indices) != 3 || r.Syncing != 3 || r.Stopped != 0 || !r.LagComplete || r.MaxLag != 0 || r.TotalLag != 0 {
+		t.Fatalf("replication = %+v", r)
+	}
+	for _, ix := range r.Indices {
+		if ix.State != probe.StateSyncing || ix.Lag != 0 || !ix.LagKnown {
+			t.Errorf("index %+v", ix)
+		}
+	}
+	if len(f.Autofollow.Rules) != 1 || f.Autofollow.Rules[0].Name != "logs" || f.Autofollow.Rules[0].Pattern != "logs-*" {
+		t.Errorf("autofollow = %+v", f.Autofollow)
+	}
+	// leader health + remote info + follower_stats + autofollow + settings.
+	if o.Requests != 5 {
+		t.Errorf("requests = %d, want 5", o.Requests)
+	}
+}
+
+func TestCycleLagging(t *testing.T) {
+	l := newLab(t)
+	l.follower.Fixture(fakeos.RouteFollowerStats, "follower_stats_lagging.json")
+	o := l.prober.Cycle(context.Background())
+	r := o.Follower.Replication
+	if ix := index(t, o, "orders-2"); ix.Lag != 25 || ix.LeaderCheckpoint-ix.FollowerCheckpoint != 25 {
+		t.Fatalf("orders-2 = %+v, want lag 25", ix)
+	}
+	if index(t, o, "orders-1").Lag != 0 || index(t, o, "logs-1").Lag != 0 {
+		t.Fatal("other indices should not lag")
+	}
+	if r.MaxLag != 25 || r.TotalLag != 25 {
+		t.Fatalf("max %d total %d", r.MaxLag, r.TotalLag)
+	}
+	if lag := r.LaggingIndices(); len(lag) != 1 || lag[0].Name != "orders-2" {
+		t.Fatalf("lagging = %+v", lag)
+	}
+}
+
+func TestCyclePausedIndexLagFromIndexStats(t *testing.T) {
+	l := newLab(t)
+	l.follower.Fixture(fakeos.RouteFollowerStats, "follower_stats_paused.json")
+	// orders-2 is paused: absent from follower_stats. Its checkpoints come
+	// from index stats: leader global 100+60, follower local 90+30 -> 40.
+	l.leader.Set("GET /orders-2/_stats/docs", 200, fakeos.Stats("orders-2", 100, 60))
+	l.follower.Set("GET /orders-2/_stats/docs", 200, fakeos.Stats("orders-2", 90, 30))
+	o := l.prober.Cycle(context.Background())
+	ix := index(t, o, "orders-2")
+	if ix.State != probe.StateNotSyncing || !ix.LagKnown || ix.Lag != 40 {
+		t.Fatalf("orders-2 = %+v, want not_syncing with lag 40", ix)
+	}
+	r := o.Follower.Replication
+	if r.Syncing != 2 || r.Stopped != 1 || r.MaxLag != 40 || !r.LagComplete || r.ClusterPaused != 1 {
+		t.Fatalf("replication = %+v", r)
+	}
+	// 5 + one index-stats call per cluster: constant whatever the count.
+	if o.Requests != 7 {
+		t.Errorf("requests = %d, want 7", o.Requests)
+	}
+}
+
+func TestCyclePausedIndexLagUnknownWhenLeaderDown(t *testing.T) {
+	l := newLab(t)
+	l.follower.Fixture(fakeos.RouteFollowerStats, "follower_stats_paused.json")
+	l.follower.Set("GET /orders-2/_stats/docs", 200, fakeos.Stats("orders-2", 90, 30))
+	l.leader.Server.Close() // leader gone
+	o := l.prober.Cycle(context.Background())
+	if o.Leader.Reachable || o.Leader.Failure == nil || o.Leader.Failure.Class != opensearch.ClassConnRefused {
+		t.Fatalf("leader = %+v", o.Leader)
+	}
+	ix := index(t, o, "orders-2")
+	if ix.LagKnown {
+		t.Fatalf("orders-2 lag must be unknown while the leader is down: %+v", ix)
+	}
+	if o.Follower.Replication.LagComplete {
+		t.Fatal("LagComplete must be false: an unknown lag is not zero")
+	}
+}
+
+func TestCyclePartialPrimariesMakeLagUnknown(t *testing.T) {
+	l := newLab(t)
+	l.follower.Fixture(fakeos.RouteFollowerStats, "follower_stats_paused.json")
+	l.leader.Set("GET /orders-2/_stats/docs", 200, fakeos.Stats("orders-2", 100)) // one of two primaries started
+	l.follower.Set("GET /orders-2/_stats/docs", 200, fakeos.Stats("orders-2", 90, 30))
+	o := l.prober.Cycle(context.Background())
+	if ix := index(t, o, "orders-2"); ix.LagKnown {
+		t.Fatalf("a partial checkpoint sum must not give a lag: %+v", ix)
+	}
+}
+
+func TestCycleLeaderDownWitness(t *testing.T) {
+	l := newLab(t)
+	l.follower.Fixture(fakeos.RouteRemoteInfo, "remote_info_sniff_disconnected.json")
+	l.follower.Fixture(fakeos.RouteFollowerStats, "follower_stats_leader_down.json")
+	l.leader.Server.Close()
+	o := l.prober.Cycle(context.Background())
+	if o.Leader.Reachable || o.Leader.Failure.Class != opensearch.ClassConnRefused {
+		t.Fatalf("leader = %+v", o.Leader)
+	}
+	if !o.Follower.Reachable || !o.Follower.Remote.Known || o.Follower.Remote.Connected {
+		t.Fatalf("remote = %+v", o.Follower.Remote)
+	}
+	r := o.Follower.Replication
+	if r.FailedReadRequests == 0 || !r.LagComplete {
+		t.Fatalf("replication = %+v", r)
+	}
+}
+
+func TestCycleProxyModeWitness(t *testing.T) {
+	l := newLab(t)
+	l.follower.Fixture(fakeos.RouteRemoteInfo, "remote_info_proxy_connected.json")
+	o := l.prober.Cycle(context.Background())
+	if rm := o.Follower.Remote; !rm.Connected || rm.Mode != "proxy" || rm.ProxySocketsConnected == 0 {
+		t.Fatalf("remote = %+v", rm)
+	}
+	l.follower.Fixture(fakeos.RouteRemoteInfo, "remote_info_proxy_disconnected.json")
+	o = l.prober.Cycle(context.Background())
+	if rm := o.Follower.Remote; rm.Connected || rm.ProxySocketsConnected != 0 {
+		t.Fatalf("remote = %+v", rm)
+	}
+}
+
+func TestCycleUnknownAlias(t *testing.T) {
+	l := newLab(t)
+	l.prober.LeaderAlias = "nope"
+	o := l.prober.Cycle(context.Background())
+	if o.Follower.Remote.Known || o.Follower.Remote.Connected {
+		t.Fatalf("remote = %+v", o.Follower.Remote)
+	}
+}
+
+// A malformed answer from a cluster is an observation error - never a
+// reading of zero lag.
+func TestCycleMalformedReplication(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+	}{
+		{"wrong types", "malformed_follower_stats.json"},
+		{"truncated", "truncated_follower_stats.json"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLab(t)
+			l.follower.Fixture(fakeos.RouteFollowerStats, tc.body)
+			o := l.prober.Cycle(context.Background())
+			r := o.Follower.Replication
+			if r.Failure == nil || r.Failure.Class != opensearch.ClassMalformed {
+				t.Fatalf("failure = %+v, want malformed_response", r.Failure)
+			}
+			if len(r.Indices) != 0 || r.LagComplete {
+				t.Fatalf("a malformed body must give no lag reading: %+v", r)
+			}
+		})
+	}
+}
+
+func TestCycleFailureClasses(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		setup  func(l *lab)
+		target string // leader or replication
+		class  opensearch.Class
+		status int
+	}{
+		{"leader 503", func(l *lab) {
+			l.leader.Set(fakeos.RouteHealth, 503, `{"error":{"root_cause":[{"type":"cluster_block_exception","reason":"blocked"}],"type":"cluster_block_exception","reason":"blocked by: [SERVICE_UNAVAILABLE/1/state not recovered]"},"status":503}`)
+		}, "leader", opensearch.ClassHTTP5xx, 503},
+		{"leader 401", func(l *lab) {
+			l.leader.Set(fakeos.RouteHealth, 401, `{"error":{"type":"security_exception","reason":"missing authentication credentials"},"status":401}`)
+		}, "leader", opensearch.ClassAuth, 401},
+		{"leader 403", func(l *lab) {
+			l.leader.Set(fakeos.RouteHealth, 403, `{"error":{"type":"security_exception","reason":"no permissions"},"status":403}`)
+		}, "leader", opensearch.ClassAuth, 403},
+		{"leader malformed health", func(l *lab) {
+			l.leader.Set(fakeos.RouteHealth, 200, `{"cluster_name":"x","status":"purple"}`)
+		}, "leader", opensearch.ClassMalformed, 0},
+		{"leader not json", func(l *lab) {
+			l.leader.Set(fakeos.RouteHealth, 200, `<html>proxy error</html>`)
+		}, "leader", opensearch.ClassMalformed, 0},
+		{"leader timeout", func(l *lab) {
+			l.leader.SetDelay(3 * time.Second)
+			l.prober.Timeout = 200 * time.Millisecond
+		}, "leader", opensearch.ClassTimeout, 0},
+		{"plugin missing", func(l *lab) {
+			l.follower.Remove(fakeos.RouteFollowerStats)
+		}, "replication", opensearch.ClassPluginMissing, 400},
+		{"follower_stats 500", func(l *lab) {
+			l.follower.Set(fakeos.RouteFollowerStats, 500, `{"error":{"type":"replication_exception","reason":"boom"},"status":500}`)
+		}, "replication", opensearch.ClassHTTP5xx, 500},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLab(t)
+			tc.setup(l)
+			o := l.prober.Cycle(context.Background())
+			var f *probe.Failure
+			if tc.target == "leader" {
+				if o.Leader.Reachable {
+					t.Fatal("leader must not be reachable")
+				}
+				f = o.Leader.Failure
+			} else {
+				f = o.Follower.Replication.Failure
+			}
+			if f == nil || f.Class != tc.class || f.Status != tc.status {
+				t.Fatalf("failure = %+v, want class %s status %d", f, tc.class, tc.status)
+			}
+			if f.Message == "" {
+				t.Fatal("failure has no message")
+			}
+		})
+	}
+}
+
+func TestCycleTLSVerificationOnByDefault(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(fakeos.Health("green")))
+	}))
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL)
+	c, err := opensearch.New(config.Endpoint{Addresses: []*url.URL{u}}, opensearch.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.ClusterHealth(context.Background())
+	if opensearch.ClassOf(err) != opensearch.ClassTLS {
+		t.Fatalf("err = %v (class %q), want tls", err, opensearch.ClassOf(err))
+	}
+	// With the server's CA it verifies and works.
+	ca := pemCert(t, srv)
+	c, err = opensearch.New(config.Endpoint{Addresses: []*url.URL{u}, CACert: ca}, opensearch.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, err := c.ClusterHealth(context.Background()); err != nil || h.Status != "green" {
+		t.Fatalf("health = %+v, %v", h, err)
+	}
+}
+
+func TestConnectionRefusedClass(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	u, _ := url.Parse("http://" + addr)
+	c, _ := opensearch.New(config.Endpoint{Addresses: []*url.URL{u}}, opensearch.Options{})
+	_, err = c.ClusterHealth(context.Background())
+	if opensearch.ClassOf(err) != opensearch.ClassConnRefused {
+		t.Fatalf("err = %v, want connection_refused", err)
+	}
+}
+
+// The number of HTTP requests of a cycle does not grow with the number of
+// follower indices.
+func TestCycleRequestsConstantInIndexCount(t *testing.T) {
+	for _, n := range []int{1, 100, 2000} {
+		l := newLab(t)
+		l.follower.Set(fakeos.RouteFollowerStats, 200, fakeos.SyntheticFollowerStats(n, 3))
+		l.follower.Set(fakeos.RouteSettingsAll, 200, fakeos.SyntheticSettings(n))
+		o := l.prober.Cycle(context.Background())
+		if len(o.Follower.Replication.Indices) != n || o.Follower.Replication.MaxLag != min(int64(n-1), 3) {
+			t.Fatalf("n=%d: %d indices, max lag %d", n, len(o.Follower.Replication.Indices), o.Follower.Replication.MaxLag)
+		}
+		if o.Requests != 5 {
+			t.Fatalf("n=%d: %d requests, want 5", n, o.Requests)
+		}
+	}
+}
