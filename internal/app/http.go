@@ -36,9 +36,10 @@ func (a *App) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /api/v1/status/{pair}", func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("pair")
-		for _, ps := range a.status().Pairs {
+		st := a.status()
+		for _, ps := range st.Pairs {
 			if ps.Name == name {
-				writeJSON(w, http.StatusOK, report.Status{Time: a.status().Time, Pairs: []report.PairStatus{ps}})
+				writeJSON(w, http.StatusOK, report.Status{Time: st.Time, Pairs: []report.PairStatus{ps}})
 				return
 			}
 		}
