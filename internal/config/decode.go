@@ -2,7 +2,9 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,6 +21,25 @@ import (
 type decoder struct {
 	errs  Errors
 	lines map[string]int
+	// budget is how many more nodes decode may visit. Aliases can make a
+	// small document expand to a huge one ("billion laughs"); yaml.v3 guards
+	// against that when it decodes into Go values, but not into nodes.
+	budget int
+}
+
+// decodeBudget allows ten times the nodes written, plenty for anchors
+// shared between pairs and policies, and bounded for an alias bomb.
+func decodeBudget(doc *yaml.Node) int {
+	count := 0
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		count++
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(doc)
+	return 10*count + 10_000
 }
 
 var (
@@ -35,10 +56,15 @@ func (d *decoder) fail(path string, n *yaml.Node, format string, args ...any) {
 }
 
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
+	if d.budget--; d.budget < 0 {
+		return
+	}
 	for n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
-	d.lines[path] = n.Line
+	if _, ok := d.lines[path]; !ok {
+		d.lines[path] = n.Line // list items and the root; keys set their own
+	}
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		return // "key:" with no value leaves the default
 	}
@@ -97,19 +123,26 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	fields := yamlFields(v.Type())
+	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
-		key := k.Value
-		p := join(path, key)
-		idx, ok := fields[key]
-		if !ok {
-			msg := "unknown field"
-			if s := suggest(key, fields); s != "" {
-				msg += fmt.Sprintf(" (did you mean %q?)", s)
-			}
-			d.fail(p, k, "%s", msg)
+		if k.Kind != yaml.ScalarNode {
+			d.fail(path, k, "keys must be plain names, not %s", describe(k))
 			continue
 		}
+		key := k.Value
+		p := join(path, key)
+		if d.duplicate(seen, key, p, k) {
+			continue
+		}
+		idx, ok := fields[key]
+		if !ok {
+			d.fail(p, k, "unknown field%s", didYouMean(suggest(key, fields)))
+			continue
+		}
+		// Validation errors about a field point at its key: for a
+		// mapping or list value that is the line naming it.
+		d.lines[p] = k.Line
 		d.decode(val, v.Field(idx), p)
 	}
 }
@@ -122,16 +155,33 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 	if v.IsNil() {
 		v.Set(reflect.MakeMap(v.Type()))
 	}
+	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
-			d.fail(path, k, "keys must be strings")
+			d.fail(path, k, "keys must be plain names, not %s", describe(k))
+			continue
+		}
+		if d.duplicate(seen, k.Value, join(path, k.Value), k) {
 			continue
 		}
 		elem := reflect.New(v.Type().Elem()).Elem()
+		d.lines[join(path, k.Value)] = k.Line
 		d.decode(val, elem, join(path, k.Value))
 		v.SetMapIndex(reflect.ValueOf(k.Value), elem)
 	}
+}
+
+// duplicate reports (and records as an error) a key already seen in the
+// same mapping. The YAML parser accepts duplicates when it builds nodes, and
+// silently letting the last one win would hide a mistake.
+func (d *decoder) duplicate(seen map[string]int, key, path string, k *yaml.Node) bool {
+	if first, dup := seen[key]; dup {
+		d.fail(path, k, "duplicate key (first at line %d)", first)
+		return true
+	}
+	seen[key] = k.Line
+	return false
 }
 
 func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
@@ -170,10 +220,25 @@ func (d *decoder) decodeSchedule(n *yaml.Node, v reflect.Value, path string) {
 	}
 	s, err := cron.ParseStandard(n.Value)
 	if err != nil {
-		d.fail(path, n, "invalid cron schedule %q: %v", n.Value, err)
+		d.fail(path, n, "invalid cron schedule %s: %s; want \"minute hour day-of-month month day-of-week\" such as \"0 3 * * MON\", or a descriptor such as @daily", describe(n), cronProblem(err))
 		return
 	}
 	v.Set(reflect.ValueOf(Schedule{Spec: n.Value, Sched: s}))
+}
+
+// cronProblem rewords robfig/cron's parse errors where they show internals.
+func cronProblem(err error) string {
+	msg := err.Error()
+	// "failed to parse int from SUNDAY: strconv.Atoi: parsing ..."
+	if rest, ok := strings.CutPrefix(msg, "failed to parse int from "); ok {
+		field, _, _ := strings.Cut(rest, ":")
+		return fmt.Sprintf("%q is neither a number nor a name such as MON or JAN", field)
+	}
+	// "expected exactly 5 fields, found 4: [0 3 * *]"
+	if i := strings.Index(msg, ": ["); i >= 0 && strings.HasPrefix(msg, "expected exactly") {
+		return msg[:i]
+	}
+	return msg
 }
 
 // yamlFields maps the yaml tag names of a struct to field indexes.
@@ -221,24 +286,81 @@ func kindName(n *yaml.Node) string {
 	}
 }
 
+// describe names a node for an error message: a scalar by its value (a URL
+// with its password redacted, and a long value cut short), anything else by
+// its kind.
 func describe(n *yaml.Node) string {
-	if n.Kind == yaml.ScalarNode {
-		return strconv.Quote(n.Value)
+	if n.Kind != yaml.ScalarNode {
+		return "a " + kindName(n)
 	}
-	return "a " + kindName(n)
+	v := n.Value
+	if u, err := url.Parse(v); err == nil && u.User != nil {
+		v = u.Redacted()
+		if _, hasPassword := u.User.Password(); !hasPassword {
+			// Redacted keeps a user without a password, which may be a token.
+			u.User = url.User("xxxxx")
+			v = u.String()
+		}
+	}
+	const maxLen = 80
+	if len(v) > maxLen {
+		v = strings.ToValidUTF8(v[:maxLen], "") + "..."
+	}
+	return strconv.Quote(v)
 }
 
-// suggest returns the known key closest to an unknown one, if it is close.
-func suggest(key string, fields map[string]int) string {
+// suggest returns the known keys an unknown one was probably meant to be:
+// the closest one, or the variants it is the stem of ("password" for
+// password_file and password_env).
+func suggest(key string, fields map[string]int) []string {
 	names := make([]string, 0, len(fields))
 	for f := range fields {
 		names = append(names, f)
 	}
-	sort.Strings(names)
-	best, bestDist := "", 3
+	if c := closest(key, names); c != "" {
+		return []string{c}
+	}
+	var stems []string
 	for _, f := range names {
-		if dist := levenshtein(key, f); dist < bestDist {
-			best, bestDist = f, dist
+		if strings.HasPrefix(f, key+"_") {
+			stems = append(stems, f)
+		}
+	}
+	sort.Strings(stems)
+	return stems
+}
+
+// didYouMean formats suggestions for the end of a message.
+func didYouMean(names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	return " (did you mean " + strings.Join(q, " or ") + "?)"
+}
+
+// closest returns the name nearest to s, or "" when none is near enough to
+// be a typo. camelCase and kebab-case spellings of a name match it.
+func closest(s string, names []string) string {
+	names = slices.Clone(names)
+	sort.Strings(names)
+	norm := func(x string) string {
+		return strings.NewReplacer("_", "", "-", "").Replace(strings.ToLower(x))
+	}
+	for _, name := range names {
+		if norm(name) == norm(s) {
+			return name
+		}
+	}
+	// Two edits at most, and fewer for short names, where two edits turn
+	// any word into any other.
+	best, bestDist := "", min(3, len(s)/2+1)
+	for _, name := range names {
+		if dist := levenshtein(s, name); dist < bestDist {
+			best, bestDist = name, dist
 		}
 	}
 	return best

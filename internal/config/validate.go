@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // validator applies defaults and cross-field rules, resolves secrets, and
@@ -76,8 +77,9 @@ func (v *validator) config(c *Config) {
 		if !nameRE.MatchString(name) {
 			v.fail(path, "policy name must be lower-case letters, digits, '-' or '_'")
 		}
+		written := *p
 		fillPolicyDefaults(p)
-		v.policy(p, path)
+		v.policy(p, &written, path)
 	}
 	if _, ok := c.Policies["default"]; !ok {
 		c.Policies["default"] = DefaultPolicy()
@@ -157,6 +159,8 @@ func (v *validator) endpoint(e *Endpoint, path string, follower bool) {
 		}
 		u, err := url.Parse(s)
 		switch {
+		case !strings.Contains(s, "://"):
+			v.fail(p, "must start with https:// or http://")
 		case err != nil:
 			v.fail(p, "not a valid URL")
 		case u.Scheme != "http" && u.Scheme != "https":
@@ -194,10 +198,10 @@ func (v *validator) endpoint(e *Endpoint, path string, follower bool) {
 		v.fail(path+".username", "has no password: set password_file or password_env")
 	}
 	if e.CAFile != "" {
-		b, err := os.ReadFile(e.CAFile) // #nosec G304 -- operator-supplied path
+		b, err := readFileLimited(e.CAFile, maxCAFileSize)
 		switch {
 		case err != nil:
-			v.fail(path+".ca_file", "cannot read %q: %v", e.CAFile, unwrapPathError(err))
+			v.fail(path+".ca_file", "cannot read %q: %v", e.CAFile, err)
 		case !x509.NewCertPool().AppendCertsFromPEM(b):
 			v.fail(path+".ca_file", "%q holds no PEM certificate", e.CAFile)
 		default:
@@ -243,12 +247,14 @@ func (v *validator) aiven(a *Aiven, path string) {
 	}
 	if a.APIURL != "" {
 		if u, err := url.Parse(a.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			v.fail(path+".api_url", "must be an http(s) URL, not %q", a.APIURL)
+			v.fail(path+".api_url", "must be an http(s) URL, not %s", describe(&yaml.Node{Kind: yaml.ScalarNode, Value: a.APIURL}))
 		}
 	}
 }
 
-func (v *validator) policy(p *Policy, path string) {
+// policy checks p, whose defaults are filled; written is p as the file had
+// it, so that a message can say when a value at fault is a default.
+func (v *validator) policy(p, written *Policy, path string) {
 	modes := []string{ModeAuto, ModeSemiAuto, ModeManual, ModeDryRun}
 	if !slices.Contains(modes, p.Mode) {
 		v.fail(path+".mode", "must be one of %s, not %q", strings.Join(modes, ", "), p.Mode)
@@ -256,11 +262,26 @@ func (v *validator) policy(p *Policy, path string) {
 	if p.ProbeInterval.D() < 100*time.Millisecond {
 		v.fail(path+".probe_interval", "must be at least 100ms")
 	}
+	// The bounds below compare with probe_interval. When the value at fault
+	// was not written, say it is a default: the operator set only
+	// probe_interval and needs to know what else to set.
+	interval := shortDuration(p.ProbeInterval)
+	if written.ProbeInterval == 0 {
+		interval += ", the default"
+	}
 	if p.ProbeTimeout.D() >= p.ProbeInterval.D() {
-		v.fail(path+".probe_timeout", "must be shorter than probe_interval (%s)", p.ProbeInterval)
+		if written.ProbeTimeout == 0 {
+			v.fail(path+".probe_timeout", "defaults to %s, which is not shorter than probe_interval (%s): set probe_timeout", shortDuration(p.ProbeTimeout), interval)
+		} else {
+			v.fail(path+".probe_timeout", "must be shorter than probe_interval (%s)", interval)
+		}
 	}
 	if p.LeaderDownAfter.D() < p.ProbeInterval.D() {
-		v.fail(path+".leader_down_after", "must be at least probe_interval (%s)", p.ProbeInterval)
+		if written.LeaderDownAfter == 0 {
+			v.fail(path+".leader_down_after", "defaults to %s, which is shorter than probe_interval (%s): set leader_down_after", shortDuration(p.LeaderDownAfter), interval)
+		} else {
+			v.fail(path+".leader_down_after", "must be at least probe_interval (%s)", interval)
+		}
 	}
 	if p.MinFailedProbes < 1 {
 		v.fail(path+".min_failed_probes", "must be at least 1")
@@ -269,7 +290,11 @@ func (v *validator) policy(p *Policy, path string) {
 		v.fail(path+".max_lag_operations", "must not be negative")
 	}
 	if p.MaxObservationAge.D() < p.ProbeInterval.D() {
-		v.fail(path+".max_observation_age", "must be at least probe_interval (%s): a fresher reading can never exist", p.ProbeInterval)
+		if written.MaxObservationAge == 0 {
+			v.fail(path+".max_observation_age", "defaults to %s, which is shorter than probe_interval (%s): set max_observation_age", shortDuration(p.MaxObservationAge), interval)
+		} else {
+			v.fail(path+".max_observation_age", "must be at least probe_interval (%s): a fresher reading can never exist", interval)
+		}
 	}
 	if p.OnApprovalTimeout != "hold" && p.OnApprovalTimeout != "promote" {
 		v.fail(path+".on_approval_timeout", "must be hold or promote, not %q", p.OnApprovalTimeout)
@@ -299,7 +324,11 @@ func (v *validator) hook(h *Hook, path string, names map[string]string) {
 	}
 	for i, e := range h.Events {
 		if !slices.Contains(Events, e) {
-			v.fail(fmt.Sprintf("%s.events[%d]", path, i), "unknown event %q", e)
+			if s := closest(e, Events); s != "" {
+				v.fail(fmt.Sprintf("%s.events[%d]", path, i), "unknown event %q (did you mean %q?)", e, s)
+			} else {
+				v.fail(fmt.Sprintf("%s.events[%d]", path, i), "unknown event %q (events: %s)", e, strings.Join(Events, ", "))
+			}
 		}
 	}
 	if h.Timeout == 0 {
@@ -322,9 +351,10 @@ func (v *validator) hook(h *Hook, path string, names map[string]string) {
 			}
 			h.Secret = s
 		case required:
-			v.fail(path+"."+fileKey, "is required for a %s hook (or %s)", h.Type, envKey)
+			v.fail(path+"."+fileKey, "is required for %s hook (or %s)", hookKind(h.Type), envKey)
 		}
 	}
+	v.hookKeys(h, path)
 	switch h.Type {
 	case "pagerduty":
 		secret("routing_key_file", h.RoutingKeyFile, "routing_key_env", h.RoutingKeyEnv, true)
@@ -351,12 +381,62 @@ func (v *validator) hook(h *Hook, path string, names map[string]string) {
 	}
 }
 
+// hookKeys reports keys that h's type does not use: they would be ignored,
+// and a credential ignored is a page never sent.
+func (v *validator) hookKeys(h *Hook, path string) {
+	for _, f := range []struct {
+		key   string
+		set   bool
+		types []string
+	}{
+		{"routing_key_file", h.RoutingKeyFile != "", []string{"pagerduty"}},
+		{"routing_key_env", h.RoutingKeyEnv != "", []string{"pagerduty"}},
+		{"api_key_file", h.APIKeyFile != "", []string{"opsgenie"}},
+		{"api_key_env", h.APIKeyEnv != "", []string{"opsgenie"}},
+		{"url_file", h.URLFile != "", []string{"slack"}},
+		{"url_env", h.URLEnv != "", []string{"slack"}},
+		{"headers", len(h.Headers) > 0, []string{"webhook"}},
+		{"command", len(h.Command) > 0, []string{"exec"}},
+		{"url", h.URL != "", []string{"pagerduty", "opsgenie", "slack", "webhook"}},
+	} {
+		if f.set && !slices.Contains(f.types, h.Type) {
+			v.fail(path+"."+f.key, "is not used by %s hook (only by %s)", hookKind(h.Type), strings.Join(f.types, ", "))
+		}
+	}
+}
+
+// shortDuration writes d as an operator would: "2m", not "2m0s".
+func shortDuration(d Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// hookKind returns "a pagerduty", "an exec".
+func hookKind(typ string) string {
+	if typ != "" && strings.ContainsRune("aeiou", rune(typ[0])) {
+		return "an " + typ
+	}
+	return "a " + typ
+}
+
 func (v *validator) drill(c *Config, d *Drill, path string, names map[string]string) {
 	v.unique("drill", d.Name, path, names)
 	if d.Pair == "" {
 		v.fail(path+".pair", "is required")
 	} else if _, ok := c.Pair(d.Pair); !ok {
-		v.fail(path+".pair", "unknown pair %q", d.Pair)
+		names := make([]string, 0, len(c.Pairs))
+		for _, p := range c.Pairs {
+			if p.Name != "" {
+				names = append(names, p.Name)
+			}
+		}
+		v.fail(path+".pair", "unknown pair %q (defined: %s)", d.Pair, strings.Join(names, ", "))
 	}
 	if d.Schedule.Sched == nil {
 		v.fail(path+".schedule", "is required")
