@@ -1,0 +1,107 @@
+package cli_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/drwatch/drwatch/internal/cli"
+	"github.com/drwatch/drwatch/internal/report"
+	"github.com/drwatch/drwatch/internal/testutil/fakeos"
+)
+
+func run(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := cli.Main(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func writeCfg(t *testing.T, leader, follower string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "c.yml")
+	cfg := fmt.Sprintf(`pairs:
+  - name: orders
+    leader: {url: %s}
+    follower: {url: %s, leader_alias: leader}
+`, leader, follower)
+	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestUsageAndVersion(t *testing.T) {
+	if code, _, errOut := run(); code != cli.ExitUsage || !strings.Contains(errOut, "Usage:") {
+		t.Fatalf("no args: %d %s", code, errOut)
+	}
+	if code, _, _ := run("frobnicate"); code != cli.ExitUsage {
+		t.Fatalf("unknown command exit = %d", code)
+	}
+	if code, out, _ := run("version"); code != 0 || !strings.HasPrefix(out, "drwatch ") {
+		t.Fatalf("version: %d %q", code, out)
+	}
+	if code, _, errOut := run("check"); code != cli.ExitUsage || !strings.Contains(errOut, "--config FILE is required") {
+		t.Fatalf("check without --config: %d %s", code, errOut)
+	}
+	if code, _, _ := run("check", "--config", "x", "extra"); code != cli.ExitUsage {
+		t.Fatalf("stray argument exit = %d", code)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	good := writeCfg(t, "http://127.0.0.1:1", "http://127.0.0.1:2")
+	if code, out, errOut := run("check", "--config", good); code != 0 || !strings.Contains(out, "OK (1 pairs") {
+		t.Fatalf("good: %d %s %s", code, out, errOut)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yml")
+	os.WriteFile(bad, []byte("pairs:\n  - name: orders\n    leader: {url: ftp://x}\n"), 0o600)
+	code, _, errOut := run("check", "--config", bad)
+	if code != cli.ExitFailure {
+		t.Fatalf("bad config exit = %d", code)
+	}
+	for _, want := range []string{`pairs[0].leader.url (line 3): scheme must be`, `pairs[0].follower`} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("check output lacks %q:\n%s", want, errOut)
+		}
+	}
+	if code, _, errOut := run("check", "--config", "/nonexistent/drwatch.yml"); code != cli.ExitFailure || !strings.Contains(errOut, "no such file") {
+		t.Fatalf("missing file: %d %s", code, errOut)
+	}
+}
+
+func TestStatusExitCodesAndJSON(t *testing.T) {
+	leader, follower := fakeos.NewLeader(t), fakeos.NewFollower(t)
+	cfg := writeCfg(t, leader.URL(), follower.URL())
+
+	code, out, errOut := run("status", "--config", cfg, "--json")
+	if code != 0 {
+		t.Fatalf("healthy pair: exit %d\n%s%s", code, out, errOut)
+	}
+	var st report.Status
+	if err := json.Unmarshal([]byte(out), &st); err != nil || len(st.Pairs) != 1 || len(st.Pairs[0].Problems) != 0 {
+		t.Fatalf("json: %v %s", err, out)
+	}
+
+	follower.Fixture(fakeos.RouteFollowerStats, "follower_stats_lagging.json")
+	code, out, _ = run("status", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "orders-2") || !strings.Contains(out, "25 ops") || !strings.Contains(out, "max 25 ops") {
+		t.Fatalf("lagging text (exit %d):\n%s", code, out)
+	}
+
+	leader.Server.Close()
+	code, out, _ = run("status", "--config", cfg)
+	if code != cli.ExitDegraded || !strings.Contains(out, "leader     DOWN  connection_refused") {
+		t.Fatalf("leader down (exit %d):\n%s", code, out)
+	}
+}
+
+func TestRunRejectsBadFlags(t *testing.T) {
+	cfg := writeCfg(t, "http://127.0.0.1:1", "http://127.0.0.1:2")
+	if code, _, errOut := run("run", "--config", cfg, "--log-format", "xml"); code != cli.ExitUsage || !strings.Contains(errOut, "--log-format") {
+		t.Fatalf("bad log format: %d %s", code, errOut)
+	}
+}

@@ -1,0 +1,89 @@
+package metrics_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/drwatch/drwatch/internal/metrics"
+	"github.com/drwatch/drwatch/internal/opensearch"
+	"github.com/drwatch/drwatch/internal/probe"
+)
+
+func obs(indices ...probe.Index) probe.Observation {
+	o := probe.Observation{Pair: "p", Time: time.Unix(1700000000, 0), Requests: 5}
+	o.Leader = probe.Leader{Reachable: true, Health: "yellow"}
+	o.Follower.Reachable = true
+	o.Follower.Remote = probe.Remote{Alias: "leader", Known: true, Connected: true, NodesConnected: 1}
+	o.Follower.Replication.Indices = indices
+	return o
+}
+
+func TestObserveLagKeepsLastKnownAndForgetsDeparted(t *testing.T) {
+	m := metrics.New()
+	m.InitPair("p")
+	m.Observe(obs(probe.Index{Name: "a", Lag: 7, LagKnown: true}, probe.Index{Name: "b", Lag: 0, LagKnown: true}))
+	if v := testutil.ToFloat64(m.ReplicationLag.WithLabelValues("p", "a")); v != 7 {
+		t.Fatalf("lag a = %v", v)
+	}
+	if v := testutil.ToFloat64(m.LeaderHealth.WithLabelValues("p", "yellow")); v != 1 {
+		t.Fatalf("health yellow = %v", v)
+	}
+	// a's lag becomes unknown: keeps 7; b leaves scope: its series goes.
+	m.Observe(obs(probe.Index{Name: "a", LagKnown: false}))
+	if v := testutil.ToFloat64(m.ReplicationLag.WithLabelValues("p", "a")); v != 7 {
+		t.Fatalf("lag a = %v, want last known 7", v)
+	}
+	if v := testutil.ToFloat64(m.ReplicationLagUnknown.WithLabelValues("p")); v != 1 {
+		t.Fatalf("unknown = %v", v)
+	}
+	if n := testutil.CollectAndCount(m.ReplicationLag); n != 1 {
+		t.Fatalf("lag series = %d, want 1 (b deleted)", n)
+	}
+}
+
+func TestObserveLeaderDown(t *testing.T) {
+	m := metrics.New()
+	m.InitPair("p")
+	o := obs()
+	o.Leader = probe.Leader{Failure: &probe.Failure{Class: opensearch.ClassTimeout, Message: "x"}}
+	o.Follower.Remote.Connected = false
+	m.Observe(o)
+	if v := testutil.ToFloat64(m.LeaderUp.WithLabelValues("p")); v != 0 {
+		t.Fatal("leader_up should be 0")
+	}
+	if v := testutil.ToFloat64(m.RemoteConnected.WithLabelValues("p")); v != 0 {
+		t.Fatal("remote_connected should be 0")
+	}
+	if v := testutil.ToFloat64(m.ProbeFailures.WithLabelValues("p", "leader", "timeout")); v != 1 {
+		t.Fatalf("timeout failures = %v", v)
+	}
+	for _, c := range []string{"green", "yellow", "red"} {
+		if v := testutil.ToFloat64(m.LeaderHealth.WithLabelValues("p", c)); v != 0 {
+			t.Fatalf("health %s = %v while unreachable", c, v)
+		}
+	}
+}
+
+// Every label combination exists at 0 before the first probe, and
+// ForgetPair removes them all.
+func TestInitAndForgetPair(t *testing.T) {
+	m := metrics.New()
+	m.InitPair("p")
+	if err := testutil.GatherAndCompare(m.Reg, strings.NewReader(`
+# HELP drwatch_leader_up 1 if the last probe reached the leader cluster and it answered its health, else 0.
+# TYPE drwatch_leader_up gauge
+drwatch_leader_up{pair="p"} 0
+`), "drwatch_leader_up"); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.CollectAndCount(m.ProbeFailures); n != 2*len(opensearch.Classes) {
+		t.Fatalf("failure series = %d", n)
+	}
+	m.ForgetPair("p")
+	if n := testutil.CollectAndCount(m.LeaderUp) + testutil.CollectAndCount(m.ProbeFailures); n != 0 {
+		t.Fatalf("%d series left after ForgetPair", n)
+	}
+}
