@@ -1,0 +1,81 @@
+# drwatch - the front door. `make help` lists the targets.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+MODULE      := github.com/drwatch/drwatch
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS     := -s -w -X $(MODULE)/internal/buildinfo.Version=$(VERSION) -X $(MODULE)/internal/buildinfo.Revision=$(REVISION)
+BIN         := bin/drwatch
+GOLANGCI    := bin/golangci-lint
+GOLANGCI_V  := v2.15.0
+LAB         := deploy/lab/lab.sh
+
+export GOFLAGS ?= -mod=mod
+
+.PHONY: help
+help: ## list the targets
+	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z0-9_-]+:.*## /{printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## build bin/drwatch with the version stamped in
+	go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/drwatch
+
+.PHONY: test
+test: vet tidy-check unit e2e ## every test: vet, unit tests (race), end-to-end tests against a real lab
+
+.PHONY: unit
+unit: ## unit tests with the race detector
+	go test -race -count=1 ./...
+
+.PHONY: e2e
+e2e: build ## end-to-end tests: starts the real OpenSearch lab (fetched via Maven), runs drwatch against it, stops it
+	deploy/e2e.sh
+
+.PHONY: test-ccr
+test-ccr: build ## end-to-end tests incl. those that need the replication plugin; fails without it
+	DRWATCH_REQUIRE_CCR=1 deploy/e2e.sh
+
+.PHONY: vet
+vet: ## go vet
+	go vet ./...
+	go vet -tags 'e2e ccr' ./e2e/
+
+.PHONY: tidy-check
+tidy-check: ## go mod tidy leaves no diff
+	@cp go.mod bin/go.mod.bak 2>/dev/null || (mkdir -p bin && cp go.mod bin/go.mod.bak); cp go.sum bin/go.sum.bak
+	@go mod tidy
+	@if ! diff -q go.mod bin/go.mod.bak >/dev/null || ! diff -q go.sum bin/go.sum.bak >/dev/null; then \
+		echo "go mod tidy changed go.mod/go.sum: commit the tidy result"; diff go.mod bin/go.mod.bak || true; exit 1; fi
+
+.PHONY: lint
+lint: $(GOLANGCI) vet ## golangci-lint (pinned) with revive, errorlint, staticcheck
+	$(GOLANGCI) run ./...
+
+$(GOLANGCI):
+	GOBIN=$(CURDIR)/bin go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_V)
+
+.PHONY: bench
+bench: ## benchmarks (probe parsing and a whole cycle for 5,000 indices)
+	go test -run '^$$' -bench . -benchmem ./internal/...
+
+.PHONY: fuzz
+fuzz: ## fuzz the config loader for 60s
+	go test ./internal/config -run '^$$' -fuzz FuzzParse -fuzztime 60s
+
+.PHONY: lab-up
+lab-up: ## start the local leader and follower (OpenSearch via Maven) on 127.0.0.1
+	$(LAB) up
+
+.PHONY: lab-down
+lab-down: ## stop the lab and delete its data
+	$(LAB) down
+
+.PHONY: demo
+demo: build ## lab up, drwatch watching it; prints where to look
+	deploy/demo.sh
+
+.PHONY: clean
+clean: ## remove build output (not the download cache)
+	rm -rf bin
