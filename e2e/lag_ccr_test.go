@@ -165,10 +165,10 @@ func TestCCRRequestCountConstantInIndexCount(t *testing.T) {
 	count := func() (int64, int) {
 		lp, fp := newCountingProxy(t, lab.LeaderURL), newCountingProxy(t, lab.FollowerURL)
 		cfg := config(t, lp.srv.URL, "")
-		st := waitCaughtUpVia(t, cfg, lab.FollowerURL, fp.srv.URL)
+		waitCaughtUpVia(t, cfg, lab.FollowerURL, fp.srv.URL)
 		lp.n.Store(0)
 		fp.n.Store(0)
-		_, st = statusVia(t, cfg, lab.FollowerURL, fp.srv.URL)
+		_, st := statusVia(t, cfg, lab.FollowerURL, fp.srv.URL)
 		return lp.n.Load() + fp.n.Load(), len(st.Pairs[0].Observation.Follower.Replication.Indices)
 	}
 	before, n1 := count()

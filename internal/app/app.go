@@ -75,7 +75,7 @@ func Run(ctx context.Context, opts Options) error {
 
 	ln := opts.Listener
 	if ln == nil {
-		ln, err = net.Listen("tcp", cfg.ListenAddress)
+		ln, err = (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.ListenAddress)
 		if err != nil {
 			return fmt.Errorf("listen on %s: %w", cfg.ListenAddress, err)
 		}

@@ -239,8 +239,7 @@ func TestReloadRejectsBadConfigAndKeepsOld(t *testing.T) {
 
 	// A good config with a second pair: both watched.
 	leader2, follower2 := fakeos.NewLeader(t), fakeos.NewFollower(t)
-	writeConfig(t, d.cfgPath, leader.URL(), follower.URL(), fmt.Sprintf(`    fence_leader: false
-`))
+	writeConfig(t, d.cfgPath, leader.URL(), follower.URL(), "    fence_leader: false\n")
 	cfg, _ := os.ReadFile(d.cfgPath)
 	cfg = bytes.Replace(cfg, []byte("policies:"), []byte(fmt.Sprintf(`  - name: billing
     leader: {url: %s}

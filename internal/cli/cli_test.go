@@ -58,7 +58,9 @@ func TestCheck(t *testing.T) {
 		t.Fatalf("good: %d %s %s", code, out, errOut)
 	}
 	bad := filepath.Join(t.TempDir(), "bad.yml")
-	os.WriteFile(bad, []byte("pairs:\n  - name: orders\n    leader: {url: ftp://x}\n"), 0o600)
+	if err := os.WriteFile(bad, []byte("pairs:\n  - name: orders\n    leader: {url: ftp://x}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	code, _, errOut := run("check", "--config", bad)
 	if code != cli.ExitFailure {
 		t.Fatalf("bad config exit = %d", code)

@@ -7,11 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/opensearch-project/opensearch-go/v4"
 	"io"
 	"net"
 	"strings"
 	"syscall"
+
+	"github.com/opensearch-project/opensearch-go/v4"
 )
 
 // Class is why a call failed, in words an SRE can act on. The set is closed
