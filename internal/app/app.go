@@ -16,7 +16,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/drwatch/drwatch/internal/config"
+	"github.com/drwatch/drwatch/internal/journal"
 	"github.com/drwatch/drwatch/internal/metrics"
+	"github.com/drwatch/drwatch/internal/policy"
+	"github.com/drwatch/drwatch/internal/promote"
 	"github.com/drwatch/drwatch/internal/report"
 )
 
@@ -42,6 +45,11 @@ type App struct {
 	metrics *metrics.Metrics
 
 	reloadReq chan chan error
+
+	journal *journal.Journal
+	// records is each pair's journal record, kept across reloads so that
+	// a reload does not lose the watchers' progress.
+	records map[string]*journal.Record
 
 	mu       sync.RWMutex
 	cfg      *config.Config
@@ -72,6 +80,20 @@ func Run(ctx context.Context, opts Options) error {
 	a.metrics.ConfigReloadSuccessful.Set(1)
 	a.metrics.ConfigReloadTimestamp.SetToCurrentTime()
 	warnInsecure(a.log, cfg)
+
+	a.journal, err = journal.Open(cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	defer a.journal.Close()
+	a.records = map[string]*journal.Record{}
+	// Every journal must be readable before anything runs: a corrupt one
+	// stops drwatch, it never starts fresh over it.
+	for _, p := range cfg.Pairs {
+		if _, err := a.record(p.Name); err != nil {
+			return err
+		}
+	}
 
 	ln := opts.Listener
 	if ln == nil {
@@ -141,17 +163,26 @@ func (a *App) start(ctx context.Context, cfg *config.Config) {
 	watchers := make([]*watcher, 0, len(cfg.Pairs))
 	for i := range cfg.Pairs {
 		p := &cfg.Pairs[i]
+		log := a.log.Named("watcher").With(zap.String("pair", p.Name))
 		pr, err := NewProber(p)
+		var ex *promote.Executor
+		if err == nil {
+			ex, err = NewExecutor(p, a.journal, log.Named("promote"))
+		}
+		rec, rerr := a.record(p.Name)
+		if err == nil {
+			err = rerr
+		}
 		if err != nil {
-			// Config validation makes this unreachable in practice; log
-			// and keep the other pairs watched.
-			a.log.Error("cannot build prober", zap.String("pair", p.Name), zap.Error(err))
+			// Config validation and the start-up journal check make this
+			// unreachable in practice; log and keep the other pairs.
+			a.log.Error("cannot watch pair", zap.String("pair", p.Name), zap.Error(err))
 			continue
 		}
 		a.metrics.InitPair(p.Name)
 		watchers = append(watchers, &watcher{
-			pair: p, prober: pr, metrics: a.metrics, interval: p.Resolved.ProbeInterval.D(),
-			log: a.log.Named("watcher").With(zap.String("pair", p.Name)),
+			pair: p, prober: pr, exec: ex, journal: a.journal, rec: rec, metrics: a.metrics,
+			interval: p.Resolved.ProbeInterval.D(), log: log, now: time.Now, kick: make(chan struct{}, 1),
 		})
 	}
 	var wg sync.WaitGroup
@@ -162,6 +193,29 @@ func (a *App) start(ctx context.Context, cfg *config.Config) {
 	a.mu.Lock()
 	a.cfg, a.watchers, a.stop, a.done = cfg, watchers, cancel, done
 	a.mu.Unlock()
+}
+
+// record returns a pair's journal record, loading it (or starting a new
+// one) the first time.
+func (a *App) record(pair string) (*journal.Record, error) {
+	if r, ok := a.records[pair]; ok {
+		return r, nil
+	}
+	r, err := a.journal.Load(pair)
+	if err != nil {
+		return nil, err
+	}
+	if r == nil {
+		r = &journal.Record{Pair: pair, State: policy.Initial(time.Now())}
+		if err := a.journal.Save(r); err != nil {
+			return nil, err
+		}
+	} else {
+		r.State = policy.Restarted(r.State)
+		a.log.Info("journal loaded", zap.String("pair", pair), zap.String("state", string(r.State.Phase)), zap.Time("since", r.State.Since))
+	}
+	a.records[pair] = r
+	return r, nil
 }
 
 func (a *App) stopWatchers() {
@@ -185,10 +239,19 @@ func (a *App) reload(ctx context.Context) error {
 	a.mu.RLock()
 	old := a.cfg
 	a.mu.RUnlock()
+	if cfg.StateDir != old.StateDir {
+		a.log.Warn("state_dir changed; it takes effect at the next restart", zap.String("running", old.StateDir), zap.String("new", cfg.StateDir))
+	}
 	if cfg.ListenAddress != old.ListenAddress {
 		a.log.Warn("listen_address changed; it takes effect at the next restart", zap.String("running", old.ListenAddress), zap.String("new", cfg.ListenAddress))
 	}
 	warnInsecure(a.log, cfg)
+	for _, p := range cfg.Pairs {
+		if _, err := a.record(p.Name); err != nil {
+			a.metrics.ConfigReloadSuccessful.Set(0)
+			return err
+		}
+	}
 	a.stopWatchers()
 	for _, p := range old.Pairs {
 		if _, still := cfg.Pair(p.Name); !still {

@@ -45,6 +45,7 @@ func (a *App) routes() http.Handler {
 		}
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown pair " + name})
 	})
+	mux.HandleFunc("POST /api/v1/pairs/{pair}/{action}", a.pairAction)
 	return mux
 }
 

@@ -2,14 +2,18 @@ package app
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/drwatch/drwatch/internal/config"
+	"github.com/drwatch/drwatch/internal/journal"
 	"github.com/drwatch/drwatch/internal/metrics"
+	"github.com/drwatch/drwatch/internal/policy"
 	"github.com/drwatch/drwatch/internal/probe"
+	"github.com/drwatch/drwatch/internal/promote"
 	"github.com/drwatch/drwatch/internal/report"
 )
 
@@ -18,20 +22,48 @@ type cycler interface {
 	Cycle(ctx context.Context) probe.Observation
 }
 
-// watcher probes one pair on its interval and keeps its latest observation.
+// promoter runs a promotion.
+type promoter interface {
+	Run(ctx context.Context, p *journal.Promotion) (promote.Result, error)
+}
+
+// watcher probes one pair on its interval, feeds each observation to the
+// policy, journals every change before acting on it, and runs promotions.
 type watcher struct {
 	pair     *config.Pair
 	prober   cycler
+	exec     promoter
+	journal  *journal.Journal
 	metrics  *metrics.Metrics
 	log      *zap.Logger
 	interval time.Duration
+	now      func() time.Time
+	kick     chan struct{} // a command changed the state: act now
 
 	mu   sync.RWMutex
 	last *probe.Observation
+	rec  *journal.Record // shared with the app across reloads
 }
 
-// Start probes at once and then every interval until ctx ends.
+var phaseNames = func() []string {
+	out := make([]string, len(policy.Phases))
+	for i, p := range policy.Phases {
+		out[i] = string(p)
+	}
+	return out
+}()
+
+// Start runs until ctx ends. A promotion in progress is finished first
+// (its steps are bounded; a hard exit leaves it to resume from the journal).
 func (w *watcher) Start(ctx context.Context) error {
+	w.mu.RLock()
+	w.metrics.SetState(w.pair.Name, string(w.rec.State.Phase), phaseNames)
+	resume := w.rec.State.Phase == policy.Promoting
+	w.mu.RUnlock()
+	if resume {
+		w.log.Warn("resuming an interrupted promotion from the journal")
+		w.promote(ctx)
+	}
 	t := time.NewTicker(w.interval)
 	defer t.Stop()
 	for {
@@ -40,6 +72,13 @@ func (w *watcher) Start(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-w.kick:
+			w.mu.RLock()
+			promoting := w.rec.State.Phase == policy.Promoting
+			w.mu.RUnlock()
+			if promoting {
+				w.promote(ctx)
+			}
 		}
 	}
 }
@@ -52,13 +91,153 @@ func (w *watcher) tick(ctx context.Context) {
 	w.mu.Lock()
 	prev := w.last
 	w.last = &obs
+	d := policy.Decide(w.rec.State, obs, w.pair.Resolved, w.now())
+	err := w.applyLocked(d, "")
 	w.mu.Unlock()
 	w.metrics.Observe(obs)
 	w.logChanges(prev, obs)
+	if err != nil {
+		w.log.Error("journal write failed: not acting on this decision", zap.Error(err))
+		return
+	}
+	if d.WouldPromote {
+		w.metrics.WouldPromote.WithLabelValues(w.pair.Name).Inc()
+		w.log.Warn("dry-run: would promote now", zap.Strings("reasons", d.State.Reasons))
+	}
+	if d.Promote {
+		w.promote(ctx)
+	}
 }
 
-// logChanges logs what changed since the previous observation, so the log
-// tells the story without one line per probe.
+// applyLocked journals a decision (when anything a restart needs changed)
+// and then makes it the current state. The journal write comes first: if it
+// fails, the state is not changed and nothing is acted on.
+func (w *watcher) applyLocked(d policy.Decision, by string) error {
+	old := w.rec.State
+	changed := d.State.Phase != old.Phase || len(d.Events) > 0
+	if changed {
+		next := *w.rec
+		next.State = d.State
+		next.History = append(append([]journal.Transition(nil), w.rec.History...), journal.Transition{
+			At: d.State.Since, From: old.Phase, To: d.State.Phase, Events: d.Events, Reasons: d.State.Reasons,
+		})
+		if err := w.journal.Save(&next); err != nil {
+			return err
+		}
+		*w.rec = next
+	} else {
+		w.rec.State = d.State
+	}
+	s := d.State
+	p := w.pair.Name
+	w.metrics.SetState(p, string(s.Phase), phaseNames)
+	outage := 0.0
+	if !s.OutageStart.IsZero() {
+		outage = w.now().Sub(s.OutageStart).Seconds()
+	}
+	w.metrics.LeaderOutage.WithLabelValues(p).Set(outage)
+	w.metrics.LeaderFailedProbes.WithLabelValues(p).Set(float64(s.FailedProbes))
+	ok, _ := policy.RPOGuard(&s, w.pair.Resolved, w.now())
+	w.metrics.RPOGuardPassing.WithLabelValues(p).Set(b2f(ok))
+	if s.LastGoodLag != nil {
+		w.metrics.LastGoodLagAge.WithLabelValues(p).Set(float64(s.LastGoodLag.At.UnixNano()) / 1e9)
+	}
+	for _, ev := range d.Events {
+		w.metrics.Events.WithLabelValues(p, ev).Inc()
+	}
+	if changed {
+		fields := []zap.Field{zap.String("from", string(old.Phase)), zap.String("to", string(s.Phase)),
+			zap.Strings("events", d.Events), zap.Strings("reasons", s.Reasons)}
+		if by != "" {
+			fields = append(fields, zap.String("by", by))
+		}
+		w.log.Info("decision", fields...)
+	}
+	return nil
+}
+
+// command applies a human's command (approve, deny, pause, resume,
+// promote) and wakes the loop.
+func (w *watcher) command(f func(policy.State, time.Time) (policy.Decision, error), by string) (policy.State, error) {
+	w.mu.Lock()
+	d, err := f(w.rec.State, w.now())
+	if err == nil {
+		err = w.applyLocked(d, by)
+	}
+	st := w.rec.State
+	w.mu.Unlock()
+	if err != nil {
+		return st, err
+	}
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+	return st, nil
+}
+
+// promote runs (or resumes) the pair's promotion and records the outcome.
+func (w *watcher) promote(ctx context.Context) {
+	w.mu.Lock()
+	if w.rec.State.Phase != policy.Promoting {
+		w.mu.Unlock()
+		return
+	}
+	if w.rec.Promotion == nil {
+		now := w.now()
+		by := "drwatch"
+		if a := w.rec.State.Approval; a != nil {
+			by = a.By
+		}
+		next := *w.rec
+		next.Promotion = &journal.Promotion{ID: w.pair.Name + "-" + strconv.FormatInt(now.UnixNano(), 36), Started: now, By: by}
+		if err := w.journal.Save(&next); err != nil {
+			w.mu.Unlock()
+			w.log.Error("journal write failed: not promoting", zap.Error(err))
+			return
+		}
+		*w.rec = next
+	}
+	p := w.rec.Promotion
+	w.mu.Unlock()
+
+	start := time.Now()
+	w.log.Warn("promotion started", zap.String("id", p.ID))
+	// Not canceled by reload or shutdown: every step is bounded, and
+	// stopping half-way only delays what the journal will resume.
+	res, err := w.exec.Run(context.WithoutCancel(ctx), p)
+	took := time.Since(start)
+
+	w.mu.Lock()
+	var d policy.Decision
+	result := "success"
+	if err != nil {
+		result = "failure"
+		d = policy.PromotionFailed(w.rec.State, err.Error(), w.now())
+	} else {
+		p.Finished = w.now()
+		d = policy.PromotionSucceeded(w.rec.State, res.Detail, w.now())
+	}
+	jerr := w.applyLocked(d, "")
+	w.mu.Unlock()
+
+	n := w.pair.Name
+	w.metrics.Promotions.WithLabelValues(n, result).Inc()
+	w.metrics.PromotionDuration.WithLabelValues(n).Observe(took.Seconds())
+	w.metrics.PromotionIndices.WithLabelValues(n, "promoted").Set(float64(len(res.Promoted)))
+	w.metrics.PromotionIndices.WithLabelValues(n, "failed").Set(float64(len(res.Failed)))
+	if jerr != nil {
+		w.log.Error("journal write failed after the promotion", zap.Error(jerr))
+	}
+	if err != nil {
+		w.log.Error("promotion failed", zap.Duration("took", took), zap.Error(err))
+		return
+	}
+	w.log.Warn("promotion succeeded", zap.Duration("took", took), zap.Strings("indices", res.Promoted), zap.Bool("leader_fenced", res.Fenced))
+}
+
+// logChanges logs what changed in the observations, so the log tells the
+// story without one line per probe.
 func (w *watcher) logChanges(prev *probe.Observation, cur probe.Observation) {
 	first := prev == nil
 	if first || prev.Leader.Reachable != cur.Leader.Reachable || prev.Leader.Health != cur.Leader.Health {
@@ -94,7 +273,8 @@ func (w *watcher) logChanges(prev *probe.Observation, cur probe.Observation) {
 func (w *watcher) status() report.PairStatus {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	ps := report.PairStatus{Name: w.pair.Name, Mode: w.pair.Resolved.Mode, Problems: []string{}}
+	st := w.rec.State
+	ps := report.PairStatus{Name: w.pair.Name, Mode: w.pair.Resolved.Mode, Problems: []string{}, Decision: decisionOf(&st, w.pair.Resolved, w.now())}
 	if w.last != nil {
 		o := *w.last
 		ps.Observation = &o
@@ -105,8 +285,20 @@ func (w *watcher) status() report.PairStatus {
 	return ps
 }
 
+func decisionOf(st *policy.State, pol *config.Policy, now time.Time) *report.Decision {
+	ok, why := policy.RPOGuard(st, pol, now)
+	return &report.Decision{State: string(st.Phase), Since: st.Since, Reasons: nonNil(st.Reasons), RPOGuard: ok, RPOGuardReason: why}
+}
+
 func (w *watcher) observed() bool {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	return w.last != nil
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

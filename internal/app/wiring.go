@@ -8,9 +8,12 @@ import (
 
 	"github.com/drwatch/drwatch/internal/buildinfo"
 	"github.com/drwatch/drwatch/internal/config"
+	"github.com/drwatch/drwatch/internal/journal"
 	"github.com/drwatch/drwatch/internal/opensearch"
 	"github.com/drwatch/drwatch/internal/probe"
+	"github.com/drwatch/drwatch/internal/promote"
 	"github.com/drwatch/drwatch/internal/report"
+	"go.uber.org/zap"
 )
 
 // NewProber builds the prober of a pair from its config.
@@ -64,4 +67,77 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// NewExecutor builds the OpenSearch-native promotion executor of a pair.
+// Its clients retry 502/503/504 (a retried _stop that already happened
+// answers "No replication in progress", which counts as done).
+func NewExecutor(p *config.Pair, j *journal.Journal, log *zap.Logger) (*promote.Executor, error) {
+	ua := "drwatch/" + buildinfo.Version
+	leader, err := opensearch.New(p.Leader, opensearch.Options{UserAgent: ua, Retry: true})
+	if err != nil {
+		return nil, fmt.Errorf("pair %s: leader: %w", p.Name, err)
+	}
+	follower, err := opensearch.New(p.Follower, opensearch.Options{UserAgent: ua, Retry: true})
+	if err != nil {
+		return nil, fmt.Errorf("pair %s: follower: %w", p.Name, err)
+	}
+	pol := p.Resolved
+	return &promote.Executor{
+		Pair: p.Name, Leader: leader, Follower: follower, Alias: p.Follower.LeaderAlias,
+		Indices: p.Indices, Concurrency: pol.PromoteConcurrency, FenceLeader: *pol.FenceLeader,
+		Journal: j, Log: log, StepTimeout: 30 * time.Second,
+		CatchUp: catchUp(p, follower),
+	}, nil
+}
+
+// CatchUpTimeout bounds a graceful promotion's wait for the follower.
+const CatchUpTimeout = 5 * time.Minute
+
+// catchUp waits until every planned follower index is syncing with lag 0
+// (the leader is fenced, so lag can only fall).
+func catchUp(p *config.Pair, _ *opensearch.Client) func(ctx context.Context, plan map[string]string) error {
+	return func(ctx context.Context, plan map[string]string) error {
+		pr, err := NewProber(p)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(ctx, CatchUpTimeout)
+		defer cancel()
+		for {
+			obs := pr.Cycle(ctx)
+			pending := lagging(obs, plan)
+			if pending == "" {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("follower did not catch up within %s: %s", CatchUpTimeout, pending)
+			case <-time.After(time.Second):
+			}
+		}
+	}
+}
+
+func lagging(obs probe.Observation, plan map[string]string) string {
+	r := obs.Follower.Replication
+	if r.Failure != nil {
+		return "replication state unreadable: " + r.Failure.Message
+	}
+	seen := map[string]bool{}
+	for _, ix := range r.Indices {
+		seen[ix.Name] = true
+		if _, planned := plan[ix.Name]; !planned {
+			continue
+		}
+		if !ix.LagKnown || ix.Lag > 0 {
+			return fmt.Sprintf("%s lag %d (known %v)", ix.Name, ix.Lag, ix.LagKnown)
+		}
+	}
+	for idx := range plan {
+		if !seen[idx] {
+			return idx + " not seen as a follower index"
+		}
+	}
+	return ""
 }

@@ -36,7 +36,13 @@ Usage:
   drwatch run    --config FILE [--log-format json|console] [--log-level info]
   drwatch check  --config FILE
   drwatch status --config FILE [--json]
+  drwatch promote --config FILE --pair NAME [--graceful] [--dry-run] [--yes] [--reason R]
+  drwatch approve|deny|resume --server URL --pair NAME [--reason R] [--token-file F]
+  drwatch pause --server URL --pair NAME [--for 2h] [--reason R] [--token-file F]
   drwatch version
+
+The API token for approve/deny/pause/resume comes from --token-file or
+$DRWATCH_API_TOKEN.
 
 Run "drwatch COMMAND -h" for a command's flags.
 `
@@ -44,6 +50,11 @@ Run "drwatch COMMAND -h" for a command's flags.
 // Main runs drwatch with args (without the program name) and returns the
 // exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
+	return MainIO(args, os.Stdin, stdout, stderr)
+}
+
+// MainIO is Main with standard input (for confirmations).
+func MainIO(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return ExitUsage
@@ -56,6 +67,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return checkCmd(rest, stdout, stderr)
 	case "status":
 		return statusCmd(rest, stdout, stderr)
+	case "promote":
+		return promoteCmd(rest, stdin, stdout, stderr)
+	case "approve", "deny", "pause", "resume":
+		return remoteCmd(cmd, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "drwatch %s (revision %s, %s)\n", buildinfo.Version, buildinfo.Revision, buildinfo.GoVersion())
 		return ExitOK

@@ -45,6 +45,17 @@ type Metrics struct {
 	ProbeRequests           *prometheus.CounterVec
 	LastObservationTimestmp *prometheus.GaugeVec
 
+	PairState          *prometheus.GaugeVec
+	Promotions         *prometheus.CounterVec
+	PromotionDuration  *prometheus.HistogramVec
+	PromotionIndices   *prometheus.GaugeVec
+	LeaderOutage       *prometheus.GaugeVec
+	LeaderFailedProbes *prometheus.GaugeVec
+	RPOGuardPassing    *prometheus.GaugeVec
+	LastGoodLagAge     *prometheus.GaugeVec
+	Events             *prometheus.CounterVec
+	WouldPromote       *prometheus.CounterVec
+
 	mu      sync.Mutex
 	indices map[string]map[string]bool // pair -> index label values set
 }
@@ -113,7 +124,42 @@ func New() *Metrics {
 		LastObservationTimestmp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "drwatch_last_probe_timestamp_seconds", Help: "When the last probe cycle of the pair started.",
 		}, []string{"pair"}),
+		PairState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "drwatch_pair_state", Help: "The pair's decision state: 1 for the current state, 0 for the others.",
+		}, []string{"pair", "state"}),
+		Promotions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "drwatch_promotions_total", Help: "Promotion attempts by result (success or failure).",
+		}, []string{"pair", "result"}),
+		PromotionDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "drwatch_promotion_duration_seconds", Help: "How long promotion attempts took.",
+			Buckets: []float64{.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600},
+		}, []string{"pair"}),
+		PromotionIndices: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "drwatch_promotion_indices", Help: "Indices of the last promotion attempt by outcome (promoted, failed).",
+		}, []string{"pair", "outcome"}),
+		LeaderOutage: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "drwatch_leader_unreachable_seconds", Help: "How long drwatch's leader probes have been failing without a break (0 when the leader answers). Compare with leader_down_after.",
+		}, []string{"pair"}),
+		LeaderFailedProbes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "drwatch_leader_failed_probes", Help: "Leader probes failed in a row. Compare with min_failed_probes.",
+		}, []string{"pair"}),
+		RPOGuardPassing: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "drwatch_rpo_guard_passing", Help: "1 if the RPO guard would allow an unattended promotion now, else 0.",
+		}, []string{"pair"}),
+		LastGoodLagAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "drwatch_last_good_lag_timestamp_seconds", Help: "When the last complete lag reading was taken with the leader and the follower's link up (the RPO guard's input).",
+		}, []string{"pair"}),
+		Events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "drwatch_events_total", Help: "Events emitted, by name (product.md's event names).",
+		}, []string{"pair", "event"}),
+		WouldPromote: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "drwatch_dry_run_would_promote_total", Help: "Decisions in dry-run mode where any other mode would have promoted.",
+		}, []string{"pair"}),
 	}
+	m.Reg.MustRegister(
+		m.PairState, m.Promotions, m.PromotionDuration, m.PromotionIndices, m.LeaderOutage,
+		m.LeaderFailedProbes, m.RPOGuardPassing, m.LastGoodLagAge, m.Events, m.WouldPromote,
+	)
 	m.Reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -152,6 +198,18 @@ func (m *Metrics) InitPair(pair string) {
 	for _, t := range []string{TargetLeader, TargetFollower, TargetCycle} {
 		m.ProbeDuration.WithLabelValues(pair, t)
 	}
+	for _, r := range []string{"success", "failure"} {
+		m.Promotions.WithLabelValues(pair, r)
+	}
+	for _, o := range []string{"promoted", "failed"} {
+		m.PromotionIndices.WithLabelValues(pair, o)
+	}
+	m.PromotionDuration.WithLabelValues(pair)
+	m.LeaderOutage.WithLabelValues(pair)
+	m.LeaderFailedProbes.WithLabelValues(pair)
+	m.RPOGuardPassing.WithLabelValues(pair)
+	m.LastGoodLagAge.WithLabelValues(pair)
+	m.WouldPromote.WithLabelValues(pair)
 	for _, t := range []string{TargetLeader, TargetFollower} {
 		for _, c := range opensearch.Classes {
 			m.ProbeFailures.WithLabelValues(pair, t, string(c))
@@ -167,12 +225,22 @@ func (m *Metrics) ForgetPair(pair string) {
 		m.ReplicationLag, m.ReplicationLagTotal, m.ReplicationLagUnknown, m.ReplicationIndices,
 		m.ReplicationFailedReads, m.ReplicationReadable, m.AutofollowRules, m.ProbeDuration,
 		m.ProbeFailures, m.ProbeRequests, m.LastObservationTimestmp,
+		m.PairState, m.Promotions, m.PromotionDuration, m.PromotionIndices, m.LeaderOutage,
+		m.LeaderFailedProbes, m.RPOGuardPassing, m.LastGoodLagAge, m.Events, m.WouldPromote,
 	} {
 		v.DeletePartialMatch(l)
 	}
 	m.mu.Lock()
 	delete(m.indices, pair)
 	m.mu.Unlock()
+}
+
+// SetState sets drwatch_pair_state: 1 for the current phase, 0 for the
+// others (phases is the full list, so every series exists).
+func (m *Metrics) SetState(pair, current string, phases []string) {
+	for _, p := range phases {
+		m.PairState.WithLabelValues(pair, p).Set(b2f(p == current))
+	}
 }
 
 // Observe records one observation.

@@ -18,12 +18,23 @@ type Status struct {
 	Pairs []PairStatus `json:"pairs"`
 }
 
-// PairStatus is one pair's latest observation and the problems it shows.
+// PairStatus is one pair's latest observation, the problems it shows, and
+// (in the daemon) the decision state and why.
 type PairStatus struct {
 	Name        string             `json:"name"`
 	Mode        string             `json:"mode"`
+	Decision    *Decision          `json:"decision,omitempty"`
 	Problems    []string           `json:"problems"`
 	Observation *probe.Observation `json:"observation,omitempty"`
+}
+
+// Decision is a pair's decision state and its reasons.
+type Decision struct {
+	State          string    `json:"state"`
+	Since          time.Time `json:"since"`
+	Reasons        []string  `json:"reasons"`
+	RPOGuard       bool      `json:"rpo_guard_passes"`
+	RPOGuardReason string    `json:"rpo_guard"`
 }
 
 // Problems names what is wrong in an observation, most serious first. An
@@ -107,6 +118,13 @@ func pairText(b *strings.Builder, ps PairStatus) {
 	}
 	fmt.Fprintf(b, "pair %s [%s]  %s   (probed %s, %s, %d HTTP requests)\n",
 		ps.Name, ps.Mode, verdict, o.Time.Format(time.RFC3339), round(o.Duration), o.Requests)
+	if d := ps.Decision; d != nil {
+		fmt.Fprintf(b, "  state      %s since %s\n", strings.ToUpper(d.State), d.Since.Format(time.RFC3339))
+		for _, r := range d.Reasons {
+			fmt.Fprintf(b, "             - %s\n", r)
+		}
+		fmt.Fprintf(b, "  rpo guard  %s\n", d.RPOGuardReason)
+	}
 
 	l := o.Leader
 	if l.Reachable {

@@ -1,0 +1,289 @@
+// Package journal keeps drwatch's decisions durable: one record per pair
+// in state_dir, holding the pair's policy state, the progress of its
+// promotion and a bounded history of transitions. Every save is atomic and
+// durable (write a temp file, fsync, rename, fsync the directory) and
+// happens before drwatch acts on what it records. A record that cannot be
+// read stops drwatch with an error: it never silently starts fresh.
+//
+// One process owns a state_dir at a time (an flock on state_dir/.lock), so
+// the daemon and a manual `drwatch promote` cannot both write.
+package journal
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/drwatch/drwatch/internal/policy"
+)
+
+// Version of the record format.
+const Version = 1
+
+// HistoryLimit bounds the transitions kept per pair.
+const HistoryLimit = 200
+
+// Record is everything drwatch remembers about one pair.
+type Record struct {
+	Version   int          `json:"version"`
+	Pair      string       `json:"pair"`
+	State     policy.State `json:"state"`
+	Promotion *Promotion   `json:"promotion,omitempty"`
+	History   []Transition `json:"history"`
+}
+
+// Transition is one journaled change of phase (or a command's answer).
+type Transition struct {
+	At      time.Time    `json:"at"`
+	From    policy.Phase `json:"from"`
+	To      policy.Phase `json:"to"`
+	Events  []string     `json:"events,omitempty"`
+	Reasons []string     `json:"reasons"`
+}
+
+// Promotion is the plan and progress of a promotion.
+type Promotion struct {
+	ID       string    `json:"id"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished,omitzero"`
+	By       string    `json:"by"`
+	Graceful bool      `json:"graceful,omitempty"`
+	// Plan is the follower indices to promote (follower index -> leader
+	// index), fixed when the promotion starts.
+	Plan map[string]string `json:"plan"`
+	// Steps are kept in an append-only log beside the record
+	// (<pair>.steps.jsonl), so that promoting thousands of indices costs
+	// O(n) writes; Load fills them in.
+	Steps []Step `json:"-"`
+}
+
+// Step outcomes.
+const (
+	StepStarted = "started"
+	StepDone    = "done"
+	StepSkipped = "skipped"
+	StepFailed  = "failed"
+)
+
+// Step is one action of a promotion. Target is an index or rule name, or
+// empty for pair-wide steps.
+type Step struct {
+	Name   string    `json:"name"`
+	Target string    `json:"target,omitempty"`
+	Status string    `json:"status"`
+	Detail string    `json:"detail,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+// Last returns the latest step with name and target.
+func (p *Promotion) Last(name, target string) (Step, bool) {
+	for i := len(p.Steps) - 1; i >= 0; i-- {
+		if s := p.Steps[i]; s.Name == name && s.Target == target {
+			return s, true
+		}
+	}
+	return Step{}, false
+}
+
+// Journal is an open state_dir.
+type Journal struct {
+	dir  string
+	lock *os.File
+}
+
+// ErrLocked means another drwatch process owns the state_dir.
+var ErrLocked = errors.New("state_dir is in use by another drwatch process")
+
+// Open creates state_dir if needed and takes its lock.
+func Open(dir string) (*Journal, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("state_dir %s: %w", dir, err)
+	}
+	lockPath := filepath.Join(dir, ".lock")
+	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o600) // #nosec G304 -- state_dir from config
+	if err != nil {
+		return nil, fmt.Errorf("state_dir lock %s: %w", lockPath, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		holder, _ := os.ReadFile(lockPath) // #nosec G304
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: %s (held by pid %s)", ErrLocked, dir, strings.TrimSpace(string(holder)))
+		}
+		return nil, fmt.Errorf("state_dir lock %s: %w", lockPath, err)
+	}
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return &Journal{dir: dir, lock: f}, nil
+}
+
+// Close releases the lock.
+func (j *Journal) Close() error {
+	if j.lock == nil {
+		return nil
+	}
+	err := j.lock.Close()
+	j.lock = nil
+	return err
+}
+
+// Dir is the state_dir.
+func (j *Journal) Dir() string { return j.dir }
+
+func (j *Journal) path(pair string) string { return filepath.Join(j.dir, pair+".json") }
+
+// Load reads a pair's record; (nil, nil) when the pair has none yet. A
+// record that exists but cannot be read or parsed is an error.
+func (j *Journal) Load(pair string) (*Record, error) {
+	p := j.path(pair)
+	b, err := os.ReadFile(p) // #nosec G304 -- pair names are validated
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("journal %s: %w", p, err)
+	}
+	var r Record
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("journal %s is corrupt (%v); drwatch will not start fresh over it: inspect it, and move it aside only if the pair's real state is known", p, err)
+	}
+	if r.Version != Version {
+		return nil, fmt.Errorf("journal %s has version %d; this drwatch reads version %d", p, r.Version, Version)
+	}
+	if r.Pair != pair {
+		return nil, fmt.Errorf("journal %s belongs to pair %q, not %q", p, r.Pair, pair)
+	}
+	if r.State.Phase == "" {
+		return nil, fmt.Errorf("journal %s is corrupt: no phase", p)
+	}
+	if r.Promotion != nil {
+		steps, err := j.loadSteps(pair, r.Promotion.ID)
+		if err != nil {
+			return nil, err
+		}
+		r.Promotion.Steps = steps
+	}
+	return &r, nil
+}
+
+func (j *Journal) stepsPath(pair string) string { return filepath.Join(j.dir, pair+".steps.jsonl") }
+
+type stepLine struct {
+	Promotion string `json:"promotion"`
+	Step      Step   `json:"step"`
+}
+
+// loadSteps reads the steps of promotion id. A torn last line (a crash in
+// the middle of an append, before its fsync) is ignored; a bad line before
+// it is corruption.
+func (j *Journal) loadSteps(pair, id string) ([]Step, error) {
+	p := j.stepsPath(pair)
+	b, err := os.ReadFile(p) // #nosec G304 -- pair names are validated
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("journal %s: %w", p, err)
+	}
+	lines := strings.Split(string(b), "\n")
+	var steps []Step
+	for i, line := range lines {
+		if line == "" {
+			continue
+		}
+		var sl stepLine
+		if err := json.Unmarshal([]byte(line), &sl); err != nil {
+			if i == len(lines)-1 {
+				break // torn final append: never acted on (fsync comes first)
+			}
+			return nil, fmt.Errorf("journal %s is corrupt at line %d (%v); drwatch will not guess the promotion's progress", p, i+1, err)
+		}
+		if sl.Promotion == id {
+			steps = append(steps, sl.Step)
+		}
+	}
+	return steps, nil
+}
+
+// AppendSteps durably appends steps of promotion id to the pair's step log
+// (one fsync for the batch) and to p.Steps.
+func (j *Journal) AppendSteps(pair string, p *Promotion, steps ...Step) error {
+	if len(steps) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	for _, st := range steps {
+		line, err := json.Marshal(stepLine{Promotion: p.ID, Step: st})
+		if err != nil {
+			return fmt.Errorf("journal: encode step: %w", err)
+		}
+		b.Write(line)
+		b.WriteByte('\n')
+	}
+	f, err := os.OpenFile(j.stepsPath(pair), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600) // #nosec G304
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	if _, err := f.WriteString(b.String()); err != nil {
+		f.Close()
+		return fmt.Errorf("journal: append steps: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("journal: fsync steps: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("journal: close steps: %w", err)
+	}
+	p.Steps = append(p.Steps, steps...)
+	return nil
+}
+
+// Save writes a pair's record durably: temp file, fsync, rename, fsync dir.
+func (j *Journal) Save(r *Record) error {
+	r.Version = Version
+	if n := len(r.History); n > HistoryLimit {
+		r.History = r.History[n-HistoryLimit:]
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("journal: encode %s: %w", r.Pair, err)
+	}
+	final := j.path(r.Pair)
+	tmp, err := os.CreateTemp(j.dir, "."+r.Pair+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("journal: write %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("journal: fsync %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("journal: close %s: %w", tmp.Name(), err)
+	}
+	if err := os.Rename(tmp.Name(), final); err != nil {
+		return fmt.Errorf("journal: rename to %s: %w", final, err)
+	}
+	d, err := os.Open(j.dir)
+	if err != nil {
+		return fmt.Errorf("journal: open dir: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("journal: fsync dir %s: %w", j.dir, err)
+	}
+	return nil
+}

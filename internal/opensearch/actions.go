@@ -1,0 +1,128 @@
+package opensearch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// ErrNotReplicating is what _stop answers for an index that is not (or no
+// longer) replicating: HTTP 400 "No replication in progress for index:X".
+// After a retry or a restart it means the stop already happened.
+var ErrNotReplicating = errors.New("no replication in progress")
+
+// StopReplication calls POST _plugins/_replication/{index}/_stop with the
+// {} body 2.19 requires. It makes the follower index a normal writable
+// index. It is not idempotent on the server; ErrNotReplicating (wrapped)
+// reports the "already stopped" answer.
+func (c *Client) StopReplication(ctx context.Context, index string) error {
+	op := "stop replication of " + index
+	_, err := c.do(ctx, op, http.MethodPost, request{
+		path: "/_plugins/_replication/" + url.PathEscape(index) + "/_stop",
+		body: []byte("{}"),
+	})
+	if e, ok := AsError(err); ok && e.Status == http.StatusBadRequest && strings.Contains(e.Detail, "No replication in progress") {
+		return errors.Join(ErrNotReplicating, err)
+	}
+	return err
+}
+
+// DeleteAutofollow deletes an autofollow rule (indices it started keep
+// replicating). The body carries leader_alias and name, no pattern.
+func (c *Client) DeleteAutofollow(ctx context.Context, alias, name string) error {
+	body, _ := json.Marshal(map[string]string{"leader_alias": alias, "name": name})
+	_, err := c.do(ctx, "delete autofollow rule "+name, http.MethodDelete, request{
+		path: "/_plugins/_replication/_autofollow", body: body,
+	})
+	return err
+}
+
+// BlockWrite adds a write block to indices (fencing the old leader). The
+// block is not replicated to followers.
+func (c *Client) BlockWrite(ctx context.Context, indices []string) error {
+	for _, chunk := range chunkNames(indices) {
+		q := url.Values{}
+		q.Set("ignore_unavailable", "true")
+		if _, err := c.do(ctx, "write-block leader indices", http.MethodPut, request{
+			path: "/" + chunk + "/_block/write", query: q,
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// IndexState is what verification reads about an index.
+type IndexState struct {
+	Exists bool
+	Open   bool
+	// Blocks are the descriptions of the index's cluster blocks (the
+	// replication block reads "index read-only (cross-cluster-replication)").
+	Blocks []string
+}
+
+// IndexStates reads the open/close state and blocks of indices from the
+// cluster state, one request per chunk of names.
+func (c *Client) IndexStates(ctx context.Context, indices []string) (map[string]IndexState, error) {
+	const op = "cluster state"
+	out := make(map[string]IndexState, len(indices))
+	for _, chunk := range chunkNames(indices) {
+		q := url.Values{}
+		q.Set("filter_path", "metadata.indices.*.state,blocks.indices")
+		q.Set("ignore_unavailable", "true")
+		q.Set("expand_wildcards", "open,closed")
+		body, err := c.do(ctx, op, http.MethodGet, request{path: "/_cluster/state/metadata,blocks/" + chunk, query: q})
+		if err != nil {
+			return nil, err
+		}
+		var raw struct {
+			Metadata struct {
+				Indices map[string]struct {
+					State string `json:"state"`
+				} `json:"indices"`
+			} `json:"metadata"`
+			Blocks struct {
+				Indices map[string]map[string]struct {
+					Description string `json:"description"`
+				} `json:"indices"`
+			} `json:"blocks"`
+		}
+		if err := decode(op, body, &raw); err != nil {
+			return nil, err
+		}
+		for name, m := range raw.Metadata.Indices {
+			st := IndexState{Exists: true, Open: m.State == "open"}
+			for id, b := range raw.Blocks.Indices[name] {
+				st.Blocks = append(st.Blocks, id+": "+b.Description)
+			}
+			out[name] = st
+		}
+	}
+	return out, nil
+}
+
+// chunkNames joins escaped index names into comma lists that keep URLs
+// short (thousands of indices make several requests of ~3 KB paths).
+func chunkNames(indices []string) []string {
+	const maxLen = 3000
+	var chunks []string
+	var b strings.Builder
+	for _, n := range indices {
+		e := url.PathEscape(n)
+		if b.Len() > 0 && b.Len()+1+len(e) > maxLen {
+			chunks = append(chunks, b.String())
+			b.Reset()
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(e)
+	}
+	if b.Len() > 0 {
+		chunks = append(chunks, b.String())
+	}
+	return chunks
+}

@@ -1,0 +1,137 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrConflict means a command does not apply in the pair's current phase
+// (the API answers 409).
+var ErrConflict = errors.New("not allowed in the current state")
+
+func conflict(cmd string, p Phase) error {
+	return fmt.Errorf("%w: cannot %s a pair that is %s", ErrConflict, cmd, p)
+}
+
+// Approve answers a pending approval: the pair is promoted now. It is also
+// accepted while leader_down (manual mode, denied, expired or held): a
+// human's approval overrides the holds.
+func Approve(st State, by, reason string, now time.Time) (Decision, error) {
+	if st.Phase != AwaitingApproval && st.Phase != LeaderDown {
+		return Decision{State: st}, conflict("approve", st.Phase)
+	}
+	d := Decision{State: st}
+	d.State.Approval = &Answer{By: by, At: now, Reason: reason}
+	d.State.Denial = nil
+	d.emit(EvApprovalGranted)
+	d.emit(EvPromotionStarted)
+	d.enter(Promoting, now, fmt.Sprintf("promotion approved by %s%s", by, suffix(reason)))
+	d.Promote = true
+	return d, nil
+}
+
+// Deny answers a pending approval with no: drwatch holds until the leader
+// recovers (or someone approves after all).
+func Deny(st State, by, reason string, now time.Time) (Decision, error) {
+	if st.Phase != AwaitingApproval {
+		return Decision{State: st}, conflict("deny", st.Phase)
+	}
+	d := Decision{State: st}
+	d.State.Denial = &Answer{By: by, At: now, Reason: reason}
+	d.emit(EvApprovalDenied)
+	d.enter(LeaderDown, now, fmt.Sprintf("promotion denied by %s%s; holding until the leader recovers", by, suffix(reason)))
+	return d, nil
+}
+
+// Pause stops decisions until `until` (zero: until resumed).
+func Pause(st State, until time.Time, by, reason string, now time.Time) (Decision, error) {
+	switch st.Phase {
+	case Promoting, Promoted:
+		return Decision{State: st}, conflict("pause", st.Phase)
+	}
+	d := Decision{State: st}
+	d.State.PausedUntil, d.State.PausedBy, d.State.PauseReason = until, by, reason
+	msg := "paused by " + by + suffix(reason)
+	if !until.IsZero() {
+		msg += " until " + until.Format(time.RFC3339)
+	}
+	d.enter(Paused, now, msg)
+	return d, nil
+}
+
+// Resume ends a pause. Outage tracking starts afresh.
+func Resume(st State, by string, now time.Time) (Decision, error) {
+	if st.Phase != Paused {
+		return Decision{State: st}, conflict("resume", st.Phase)
+	}
+	d := Decision{State: st}
+	resetTracking(&d.State)
+	d.State.PausedUntil, d.State.PausedBy, d.State.PauseReason = time.Time{}, "", ""
+	d.enter(Healthy, now, "resumed by "+by)
+	return d, nil
+}
+
+// ManualPromote starts a promotion on a human's command, whatever the
+// observations say - except twice.
+func ManualPromote(st State, by, reason string, now time.Time) (Decision, error) {
+	switch st.Phase {
+	case Promoting, Promoted:
+		return Decision{State: st}, conflict("promote", st.Phase)
+	}
+	d := Decision{State: st}
+	d.emit(EvPromotionStarted)
+	d.enter(Promoting, now, fmt.Sprintf("manual promotion by %s%s", by, suffix(reason)))
+	d.Promote = true
+	return d, nil
+}
+
+// PromotionSucceeded records the end of a promotion. The pair stays
+// promoted for good.
+func PromotionSucceeded(st State, summary string, now time.Time) Decision {
+	d := Decision{State: st}
+	d.State.PromotedAt = now
+	d.State.LastError = ""
+	d.emit(EvPromotionSucceeded)
+	d.enter(Promoted, now, "promoted: "+summary)
+	return d
+}
+
+// Backoff between promotion attempts.
+const (
+	RetryInitial = 30 * time.Second
+	RetryMax     = 10 * time.Minute
+)
+
+// PromotionFailed records a failed attempt; it is retried after a backoff
+// (never rolled back into a follower).
+func PromotionFailed(st State, err string, now time.Time) Decision {
+	d := Decision{State: st}
+	d.State.PromotionAttempts++
+	backoff := RetryInitial << min(d.State.PromotionAttempts-1, 10)
+	d.State.RetryAt = now.Add(min(backoff, RetryMax))
+	d.State.LastError = err
+	d.emit(EvPromotionFailed)
+	d.enter(Failed, now, fmt.Sprintf("promotion attempt %d failed: %s; retrying at %s", d.State.PromotionAttempts, err, d.State.RetryAt.Format(time.RFC3339)))
+	return d
+}
+
+// Restarted adjusts a state loaded from the journal after drwatch
+// restarts: observation progress made before the restart is not trusted
+// (the leader may have come and gone meanwhile), so thresholds are met
+// afresh. Promoting, promoted, failed and paused carry on as they were.
+func Restarted(st State) State {
+	switch st.Phase {
+	case Promoting, Promoted, Failed, Paused:
+		return st
+	}
+	resetTracking(&st)
+	return st
+}
+
+func suffix(reason string) string {
+	if reason == "" {
+		return ""
+	}
+	return " (" + reason + ")"
+}

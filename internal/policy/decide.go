@@ -1,0 +1,369 @@
+package policy
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/drwatch/drwatch/internal/config"
+	"github.com/drwatch/drwatch/internal/probe"
+)
+
+// Event names (product.md).
+const (
+	EvLeaderSuspect        = "leader_suspect"
+	EvLeaderDown           = "leader_down"
+	EvLeaderRecovered      = "leader_recovered"
+	EvWatcherIsolated      = "watcher_isolated"
+	EvReplicationDegraded  = "replication_degraded"
+	EvReplicationRecovered = "replication_recovered"
+	EvApprovalRequired     = "approval_required"
+	EvApprovalGranted      = "approval_granted"
+	EvApprovalDenied       = "approval_denied"
+	EvApprovalExpired      = "approval_expired"
+	EvPromotionStarted     = "promotion_started"
+	EvPromotionSucceeded   = "promotion_succeeded"
+	EvPromotionFailed      = "promotion_failed"
+)
+
+// Decision is the outcome of one step of the decision core.
+type Decision struct {
+	State State
+	// Events to journal and deliver, in order.
+	Events []string
+	// Promote asks the caller to run (or resume) the promotion now.
+	Promote bool
+	// WouldPromote is set in dry-run mode when any other mode would have
+	// promoted (auto with the guard passing); nothing is done.
+	WouldPromote bool
+}
+
+// Changed reports whether the phase differs from before.
+func (d Decision) Changed(prev State) bool { return d.State.Phase != prev.Phase }
+
+func (d *Decision) emit(ev string) { d.Events = append(d.Events, ev) }
+
+// enter moves the state to phase p at now (keeping Since when unchanged).
+func (d *Decision) enter(p Phase, now time.Time, reasons ...string) {
+	if d.State.Phase != p {
+		d.State.Since = now
+	}
+	d.State.Phase = p
+	d.State.Reasons = reasons
+}
+
+// Decide folds one observation into the state and says what to do. It is
+// pure: the same inputs always give the same decision.
+func Decide(st State, obs probe.Observation, pol *config.Policy, now time.Time) Decision {
+	d := Decision{State: st}
+	s := &d.State
+	switch st.Phase {
+	case Promoted:
+		return d // never promoted again
+	case Promoting:
+		return d // the executor drives this phase; see PromotionSucceeded/Failed
+	case Failed:
+		if !now.Before(s.RetryAt) {
+			d.enter(Promoting, now, fmt.Sprintf("retrying the promotion (attempt %d) after: %s", s.PromotionAttempts+1, s.LastError))
+			d.Promote = true
+			d.emit(EvPromotionStarted)
+		}
+		return d
+	case Paused:
+		if s.PausedUntil.IsZero() || now.Before(s.PausedUntil) {
+			return d
+		}
+		resetTracking(s)
+		d.enter(Healthy, now, "pause expired")
+	}
+
+	w := track(s, obs)
+	prev := s.Phase
+	inEpisode := prev == LeaderDown || prev == AwaitingApproval
+
+	if obs.Leader.Reachable {
+		if prev == Suspect || prev == Isolated || inEpisode {
+			d.emit(EvLeaderRecovered)
+		}
+		if inEpisode {
+			s.EpisodeEnd = now
+		}
+		clearApproval(s)
+		d.enter(Healthy, now, healthyReasons(obs, pol)...)
+		replicationHealth(&d, obs, pol)
+		return d
+	}
+
+	down := fmt.Sprintf("leader unreachable for %s (%d failed probes in a row, last: %s)",
+		dur(now.Sub(s.OutageStart)), s.FailedProbes, failureText(obs.Leader.Failure))
+	requireWitness := *pol.RequireFollowerWitness
+
+	if requireWitness && w.sees {
+		if prev != Isolated {
+			d.emit(EvWatcherIsolated)
+		}
+		clearApproval(s)
+		d.enter(Isolated, now, down, "but the follower still sees the leader ("+w.why+"): drwatch itself is cut off; never acting on this")
+		return d
+	}
+
+	need := []string{}
+	if s.FailedProbes < pol.MinFailedProbes {
+		need = append(need, fmt.Sprintf("%d failed probes", pol.MinFailedProbes))
+	}
+	if now.Sub(s.OutageStart) < pol.LeaderDownAfter.D() {
+		need = append(need, "unreachable for "+pol.LeaderDownAfter.String())
+	}
+	if requireWitness && !w.lost {
+		need = append(need, "the follower to lose the leader too ("+w.why+")")
+	}
+	if len(need) > 0 {
+		if prev == Healthy || prev == Isolated {
+			d.emit(EvLeaderSuspect)
+		}
+		clearApproval(s)
+		d.enter(Suspect, now, down, "not yet down: needs "+strings.Join(need, ", "))
+		return d
+	}
+
+	// The leader is down.
+	if !inEpisode {
+		d.emit(EvLeaderDown)
+	}
+	reasons := []string{down}
+	if requireWitness {
+		reasons = append(reasons, w.why)
+	}
+	guardOK, guardWhy := RPOGuard(s, pol, now)
+	reasons = append(reasons, guardWhy)
+	held, heldWhy := holds(s, pol, now)
+	if held {
+		reasons = append(reasons, heldWhy)
+	}
+
+	switch pol.Mode {
+	case config.ModeDryRun:
+		if guardOK && !held {
+			d.WouldPromote = true
+			reasons = append(reasons, "dry-run: would promote now; doing nothing")
+		} else {
+			reasons = append(reasons, "dry-run: would ask for approval; doing nothing")
+		}
+		d.enter(LeaderDown, now, reasons...)
+	case config.ModeManual:
+		d.enter(LeaderDown, now, append(reasons, "manual mode: paging only; promote with `drwatch promote`")...)
+	case config.ModeAuto:
+		if guardOK && !held && s.Denial == nil {
+			d.enter(Promoting, now, append(reasons, "auto mode: promoting")...)
+			d.Promote = true
+			d.emit(EvPromotionStarted)
+			return d
+		}
+		approvalFlow(&d, prev, pol, now, guardOK && !held, reasons)
+	default: // semi-auto
+		approvalFlow(&d, prev, pol, now, guardOK && !held, reasons)
+	}
+	return d
+}
+
+// approvalFlow asks a human, waits, and applies on_approval_timeout.
+func approvalFlow(d *Decision, prev Phase, pol *config.Policy, now time.Time, unattendedOK bool, reasons []string) {
+	s := &d.State
+	switch {
+	case s.Denial != nil:
+		d.enter(LeaderDown, now, append(reasons, fmt.Sprintf("promotion denied by %s at %s; holding until the leader recovers", s.Denial.By, s.Denial.At.Format(time.RFC3339)))...)
+	case s.ApprovalExpired:
+		d.enter(LeaderDown, now, append(reasons, "approval expired; holding (approve or promote by hand)")...)
+	case prev != AwaitingApproval:
+		s.ApprovalRequested = now
+		d.emit(EvApprovalRequired)
+		d.enter(AwaitingApproval, now, append(reasons, "awaiting approval (expires in "+pol.ApprovalTimeout.String()+")")...)
+	case now.Sub(s.ApprovalRequested) >= pol.ApprovalTimeout.D():
+		d.emit(EvApprovalExpired)
+		if pol.OnApprovalTimeout == "promote" && unattendedOK {
+			d.enter(Promoting, now, append(reasons, "approval timed out; on_approval_timeout: promote and the RPO guard passes: promoting")...)
+			d.Promote = true
+			d.emit(EvPromotionStarted)
+			return
+		}
+		s.ApprovalExpired = true
+		why := "approval timed out; on_approval_timeout: hold"
+		if pol.OnApprovalTimeout == "promote" {
+			why = "approval timed out; on_approval_timeout is promote but the RPO guard does not pass: holding"
+		}
+		d.enter(LeaderDown, now, append(reasons, why)...)
+	default:
+		left := pol.ApprovalTimeout.D() - now.Sub(s.ApprovalRequested)
+		d.enter(AwaitingApproval, now, append(reasons, "awaiting approval (expires in "+dur(left)+")")...)
+	}
+}
+
+// RPOGuard reports whether the last good lag reading allows an unattended
+// promotion, and why. Its age is measured at the moment the leader was lost
+// (now, when the leader is up): no reading can be fresher after that, and
+// the data at risk is what the leader acknowledged after it.
+func RPOGuard(s *State, pol *config.Policy, now time.Time) (bool, string) {
+	r := s.LastGoodLag
+	if r == nil {
+		return false, "RPO guard fails: no complete lag reading (lag unknown)"
+	}
+	ref, when := now, "old"
+	if !s.OutageStart.IsZero() {
+		ref, when = s.OutageStart, "before the leader was lost"
+	}
+	age := ref.Sub(r.At)
+	if age > pol.MaxObservationAge.D() {
+		return false, fmt.Sprintf("RPO guard fails: last lag reading (%d ops) is %s %s, max_observation_age %s", r.TotalOperations, dur(age), when, pol.MaxObservationAge)
+	}
+	if r.TotalOperations > *pol.MaxLagOperations {
+		return false, fmt.Sprintf("RPO guard fails: last lag %d ops (max %d, in %d indices) > max_lag_operations %d: estimated loss %d operations",
+			r.TotalOperations, r.MaxOperations, r.Indices, *pol.MaxLagOperations, r.TotalOperations)
+	}
+	return true, fmt.Sprintf("last lag %d ops, read %s %s", r.TotalOperations, dur(age), when)
+}
+
+// holds reports whether automatic action is held (cooldown, maintenance).
+func holds(s *State, pol *config.Policy, now time.Time) (bool, string) {
+	if !s.EpisodeEnd.IsZero() && now.Sub(s.EpisodeEnd) < pol.Cooldown.D() {
+		return true, fmt.Sprintf("in cooldown until %s (last episode ended %s ago): no automatic action", s.EpisodeEnd.Add(pol.Cooldown.D()).Format(time.RFC3339), dur(now.Sub(s.EpisodeEnd)))
+	}
+	for _, w := range pol.MaintenanceWindows {
+		if start := w.Schedule.Sched.Next(now.Add(-w.Duration.D())); !start.After(now) {
+			return true, fmt.Sprintf("in maintenance window %q until %s: no automatic action", w.Schedule.Spec, start.Add(w.Duration.D()).Format(time.RFC3339))
+		}
+	}
+	return false, ""
+}
+
+// witness is the follower's view of the leader in one observation.
+type witness struct {
+	sees bool // the follower is connected and replication is not stalled
+	lost bool // the follower has lost the leader
+	why  string
+}
+
+// track updates the outage, checkpoint and lag tracking from an
+// observation, and returns the witness.
+func track(s *State, obs probe.Observation) witness {
+	if obs.Leader.Reachable {
+		s.OutageStart, s.FailedProbes, s.WitnessLostSince = time.Time{}, 0, time.Time{}
+	} else {
+		if s.OutageStart.IsZero() {
+			s.OutageStart = obs.Time
+		}
+		s.FailedProbes++
+	}
+
+	f := obs.Follower
+	r := f.Replication
+	if f.Reachable && r.Failure == nil && r.Syncing > 0 {
+		switch {
+		case s.CheckpointFrozenSince.IsZero() || r.LeaderCheckpoint != s.LeaderCheckpoint || r.FailedReadRequests < s.FailedReads:
+			// moved (or counters reset): not frozen
+			s.CheckpointFrozenSince, s.FailedReadsRising = obs.Time, false
+		case r.FailedReadRequests > s.FailedReads:
+			s.FailedReadsRising = true
+		}
+		s.LeaderCheckpoint, s.FailedReads = r.LeaderCheckpoint, r.FailedReadRequests
+	}
+	frozen := s.FailedReadsRising && !s.CheckpointFrozenSince.IsZero()
+
+	var w witness
+	switch {
+	case !f.Reachable:
+		w.why = "follower unreachable: cannot ask it (" + failureText(f.Failure) + ")"
+	case f.Remote.Failure != nil:
+		w.why = "follower's remote info unreadable (" + failureText(f.Remote.Failure) + ")"
+	case !f.Remote.Known:
+		w.why = fmt.Sprintf("follower has no remote cluster %q", f.Remote.Alias)
+	case !f.Remote.Connected:
+		w.lost = true
+		w.why = fmt.Sprintf("follower lost the leader (remote %q disconnected)", f.Remote.Alias)
+	case frozen:
+		w.lost = true
+		w.why = fmt.Sprintf("follower's leader checkpoint frozen since %s while failed reads rise (%d)", s.CheckpointFrozenSince.Format(time.RFC3339), s.FailedReads)
+	default:
+		w.sees = true
+		w.why = fmt.Sprintf("follower still connected to %q", f.Remote.Alias)
+	}
+	if w.lost && !obs.Leader.Reachable && s.WitnessLostSince.IsZero() {
+		s.WitnessLostSince = obs.Time
+	}
+	if w.lost && !s.WitnessLostSince.IsZero() {
+		w.why += " since " + s.WitnessLostSince.Format(time.RFC3339)
+	}
+
+	// A good lag reading: complete, with the leader answering and the
+	// follower's link up, so that its leader checkpoints are current.
+	if obs.Leader.Reachable && w.sees && r.Failure == nil && r.LagComplete && len(r.Indices) > 0 {
+		s.LastGoodLag = &LagReading{TotalOperations: r.TotalLag, MaxOperations: r.MaxLag, Indices: len(r.Indices), At: obs.Time}
+	}
+	return w
+}
+
+// replicationHealth emits replication_degraded/recovered while the leader
+// is up.
+func replicationHealth(d *Decision, obs probe.Observation, pol *config.Policy) {
+	s := &d.State
+	r := obs.Follower.Replication
+	var bad string
+	switch {
+	case !obs.Follower.Reachable:
+		bad = "follower unreachable"
+	case r.Failure != nil:
+		bad = "replication state unreadable: " + failureText(r.Failure)
+	case len(r.Indices) == 0:
+		bad = "no follower index in scope"
+	case !r.LagComplete:
+		bad = "lag unknown for some indices"
+	case r.Stopped > 0:
+		bad = fmt.Sprintf("%d follower index(es) not syncing", r.Stopped)
+	case r.TotalLag > *pol.MaxLagOperations:
+		bad = fmt.Sprintf("lag %d ops > max_lag_operations %d", r.TotalLag, *pol.MaxLagOperations)
+	}
+	switch {
+	case bad != "" && !s.Degraded:
+		s.Degraded = true
+		d.emit(EvReplicationDegraded)
+	case bad == "" && s.Degraded:
+		s.Degraded = false
+		d.emit(EvReplicationRecovered)
+	}
+	if bad != "" {
+		s.Reasons = append(s.Reasons, "replication degraded: "+bad)
+	}
+}
+
+func healthyReasons(obs probe.Observation, pol *config.Policy) []string {
+	out := []string{"leader answers (health " + obs.Leader.Health + ")"}
+	if obs.Follower.Remote.Connected {
+		out = append(out, "follower connected to the leader")
+	}
+	if r := obs.Follower.Replication; r.Failure == nil && r.LagComplete && len(r.Indices) > 0 {
+		out = append(out, fmt.Sprintf("lag %d ops over %d indices (max_lag_operations %d)", r.TotalLag, len(r.Indices), *pol.MaxLagOperations))
+	}
+	return out
+}
+
+func clearApproval(s *State) {
+	s.ApprovalRequested, s.Approval, s.Denial, s.ApprovalExpired = time.Time{}, nil, nil, false
+}
+
+// resetTracking forgets outage and witness progress: after a pause or a
+// restart, thresholds must be met again from fresh observations.
+func resetTracking(s *State) {
+	s.OutageStart, s.FailedProbes, s.WitnessLostSince = time.Time{}, 0, time.Time{}
+	s.CheckpointFrozenSince, s.FailedReadsRising = time.Time{}, false
+	clearApproval(s)
+}
+
+func failureText(f *probe.Failure) string {
+	if f == nil {
+		return "unknown"
+	}
+	return string(f.Class)
+}
+
+func dur(d time.Duration) string {
+	return max(d, 0).Round(time.Second).String()
+}

@@ -1,0 +1,115 @@
+// Package policy is drwatch's decision core: observations, the pair's
+// durable state, the policy and the time go in; the next state, the reasons
+// and the actions to take come out. It does no I/O, reads no clock and
+// starts no goroutines, so every path that can promote is a table test.
+//
+// Safety rules it enforces:
+//   - The leader is down only when drwatch's probes have failed for
+//     leader_down_after AND min_failed_probes in a row, and (with
+//     require_follower_witness) the follower has lost the leader too. A
+//     leader that answers once resets the clock.
+//   - If drwatch loses the leader but the follower still sees it, drwatch is
+//     the one cut off: isolated, never act.
+//   - Unattended promotion needs the RPO guard: a complete lag reading, taken
+//     while the leader and the follower's link were up, at most
+//     max_observation_age before the leader was lost, within
+//     max_lag_operations. An unknown lag never passes.
+//   - A promoted pair is never promoted again.
+package policy
+
+import "time"
+
+// Phase is a pair's decision state (product.md's states).
+type Phase string
+
+// Phases.
+const (
+	Healthy          Phase = "healthy"
+	Suspect          Phase = "suspect"
+	Isolated         Phase = "isolated"
+	LeaderDown       Phase = "leader_down"
+	AwaitingApproval Phase = "awaiting_approval"
+	Promoting        Phase = "promoting"
+	Promoted         Phase = "promoted"
+	Failed           Phase = "failed"
+	Paused           Phase = "paused"
+)
+
+// Phases lists every phase, for metrics.
+var Phases = []Phase{Healthy, Suspect, Isolated, LeaderDown, AwaitingApproval, Promoting, Promoted, Failed, Paused}
+
+// State is what drwatch remembers about a pair between cycles and across
+// restarts (the journal stores it).
+type State struct {
+	Phase Phase     `json:"phase"`
+	Since time.Time `json:"since"`
+
+	// The current leader outage, as drwatch sees it: when probes started
+	// failing and how many failed in a row. Zero when the leader answers.
+	OutageStart  time.Time `json:"outage_start,omitzero"`
+	FailedProbes int       `json:"failed_probes"`
+
+	// The follower's witness. WitnessLostSince is when the follower was
+	// first seen without the leader in this outage.
+	WitnessLostSince time.Time `json:"witness_lost_since,omitzero"`
+	// Checkpoint tracking for the frozen-checkpoint witness.
+	LeaderCheckpoint      int64     `json:"leader_checkpoint"`
+	FailedReads           int64     `json:"failed_reads"`
+	CheckpointFrozenSince time.Time `json:"checkpoint_frozen_since,omitzero"`
+	FailedReadsRising     bool      `json:"failed_reads_rising"`
+
+	// LastGoodLag is the last complete lag reading taken while the leader
+	// answered and the follower's link to it was up.
+	LastGoodLag *LagReading `json:"last_good_lag,omitempty"`
+
+	// Approval of the current episode.
+	ApprovalRequested time.Time `json:"approval_requested,omitzero"`
+	Approval          *Answer   `json:"approval,omitempty"`
+	Denial            *Answer   `json:"denial,omitempty"`
+	ApprovalExpired   bool      `json:"approval_expired,omitempty"`
+
+	// Degraded is set while replication is unhealthy with the leader up
+	// (lag over max_lag_operations, or an index not syncing or of unknown
+	// lag): it drives replication_degraded / replication_recovered.
+	Degraded bool `json:"degraded,omitempty"`
+
+	// EpisodeEnd is when the last outage episode ended (cooldown).
+	EpisodeEnd time.Time `json:"episode_end,omitzero"`
+
+	// Pause.
+	PausedUntil time.Time `json:"paused_until,omitzero"`
+	PausedBy    string    `json:"paused_by,omitempty"`
+	PauseReason string    `json:"pause_reason,omitempty"`
+
+	// Promotion attempts (promoting/failed).
+	PromotionAttempts int       `json:"promotion_attempts,omitempty"`
+	RetryAt           time.Time `json:"retry_at,omitzero"`
+	LastError         string    `json:"last_error,omitempty"`
+	PromotedAt        time.Time `json:"promoted_at,omitzero"`
+
+	// Reasons for the current phase, human-readable.
+	Reasons []string `json:"reasons"`
+}
+
+// LagReading is a lag measurement and when it was taken.
+type LagReading struct {
+	TotalOperations int64     `json:"total_operations"`
+	MaxOperations   int64     `json:"max_operations"`
+	Indices         int       `json:"indices"`
+	At              time.Time `json:"at"`
+}
+
+// Answer is a human's answer to an approval request.
+type Answer struct {
+	By     string    `json:"by"`
+	At     time.Time `json:"at"`
+	Reason string    `json:"reason,omitempty"`
+}
+
+// Terminal reports whether no decision can leave the phase.
+func (p Phase) Terminal() bool { return p == Promoted }
+
+// Initial is the state of a pair drwatch has never seen.
+func Initial(now time.Time) State {
+	return State{Phase: Healthy, Since: now, Reasons: []string{"first start"}}
+}

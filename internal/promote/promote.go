@@ -1,0 +1,460 @@
+// Package promote turns a follower into a standalone cluster: it fences the
+// old leader when it can, deletes the autofollow rules, stops replication on
+// every follower index in scope with bounded concurrency, and verifies that
+// every index is writable. Every step is journaled before and after it runs,
+// and every step is idempotent, so a crash at any point resumes where it
+// stopped without doing anything twice with a different outcome. It never
+// decides whether to promote (internal/policy does) and never rolls a
+// promoted index back into a follower.
+package promote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/drwatch/drwatch/internal/journal"
+	"github.com/drwatch/drwatch/internal/opensearch"
+)
+
+// Step names.
+const (
+	StepPlan       = "plan"
+	StepFence      = "fence"
+	StepAutofollow = "delete_autofollow"
+	StepStop       = "stop"
+	StepCatchUp    = "catch_up"
+	StepVerify     = "verify"
+)
+
+// Leader is what promotion needs of the old leader.
+type Leader interface {
+	ClusterHealth(ctx context.Context) (opensearch.Health, error)
+	BlockWrite(ctx context.Context, indices []string) error
+}
+
+// Follower is what promotion needs of the follower.
+type Follower interface {
+	FollowerIndices(ctx context.Context, patterns []string) (map[string]opensearch.FollowerIndex, error)
+	AutofollowStats(ctx context.Context) (opensearch.AutofollowStats, error)
+	DeleteAutofollow(ctx context.Context, alias, name string) error
+	StopReplication(ctx context.Context, index string) error
+	IndexStates(ctx context.Context, indices []string) (map[string]opensearch.IndexState, error)
+}
+
+// Journal records promotion steps durably.
+type Journal interface {
+	AppendSteps(pair string, p *journal.Promotion, steps ...journal.Step) error
+}
+
+// Executor runs OpenSearch-native promotions for one pair.
+type Executor struct {
+	Pair        string
+	Leader      Leader
+	Follower    Follower
+	Alias       string
+	Indices     []string // follower index patterns in scope
+	Concurrency int
+	FenceLeader bool
+	Journal     Journal
+	Log         *zap.Logger
+	Now         func() time.Time
+	// StepTimeout bounds each cluster call (default 30s).
+	StepTimeout time.Duration
+	// CatchUp, for graceful promotions, waits until every planned index has
+	// caught up with the (fenced) leader. Nil: not supported.
+	CatchUp func(ctx context.Context, plan map[string]string) error
+
+	// afterStop is a test hook called after each journaled successful stop.
+	afterStop func(done int)
+}
+
+// Result summarises a promotion run.
+type Result struct {
+	Promoted []string // indices now writable
+	Failed   map[string]string
+	Fenced   bool
+	Detail   string
+}
+
+func (e *Executor) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+func (e *Executor) record(p *journal.Promotion, steps ...journal.Step) error {
+	for i := range steps {
+		if steps[i].At.IsZero() {
+			steps[i].At = e.now()
+		}
+	}
+	if err := e.Journal.AppendSteps(e.Pair, p, steps...); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	return nil
+}
+
+func (e *Executor) call(ctx context.Context, f func(context.Context) error) error {
+	t := e.StepTimeout
+	if t == 0 {
+		t = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, t)
+	defer cancel()
+	return f(ctx)
+}
+
+// Run runs (or resumes) promotion p. The error is nil only when every
+// planned index is verified writable and every autofollow rule is gone.
+func (e *Executor) Run(ctx context.Context, p *journal.Promotion) (Result, error) {
+	res := Result{Failed: map[string]string{}}
+	if err := e.plan(ctx, p); err != nil {
+		return res, err
+	}
+	fenced, err := e.fence(ctx, p)
+	res.Fenced = fenced
+	if err != nil {
+		return res, err
+	}
+	if p.Graceful {
+		if err := e.catchUp(ctx, p); err != nil {
+			return res, err
+		}
+	}
+	afErr := e.deleteAutofollow(ctx, p)
+	// Autofollow may have started new follower indices until its rule was
+	// deleted: add them to the plan.
+	if err := e.extendPlan(ctx, p); err != nil {
+		return res, err
+	}
+	stopErrs := e.stopAll(ctx, p)
+	for idx, msg := range stopErrs {
+		res.Failed[idx] = msg
+	}
+	verifyErrs, err := e.verify(ctx, p)
+	if err != nil {
+		return res, err
+	}
+	for idx, msg := range verifyErrs {
+		if _, ok := res.Failed[idx]; !ok {
+			res.Failed[idx] = msg
+		}
+	}
+	for idx := range p.Plan {
+		if _, bad := res.Failed[idx]; !bad {
+			res.Promoted = append(res.Promoted, idx)
+		}
+	}
+	slices.Sort(res.Promoted)
+	res.Detail = fmt.Sprintf("%d of %d indices writable", len(res.Promoted), len(p.Plan))
+	if fenced {
+		res.Detail += ", leader fenced"
+	} else {
+		res.Detail += ", leader not fenced"
+	}
+	switch {
+	case len(res.Failed) > 0:
+		return res, fmt.Errorf("%d of %d indices not promoted: %s", len(res.Failed), len(p.Plan), summarize(res.Failed))
+	case afErr != nil:
+		return res, afErr
+	}
+	return res, nil
+}
+
+// plan fixes the set of follower indices to promote, once. The plan is
+// journaled as one step per index, so a restart rebuilds it from the log.
+func (e *Executor) plan(ctx context.Context, p *journal.Promotion) error {
+	if p.Plan == nil {
+		for _, s := range p.Steps {
+			if s.Name == StepPlan && s.Target != "" {
+				if p.Plan == nil {
+					p.Plan = map[string]string{}
+				}
+				p.Plan[s.Target] = s.Detail
+			}
+		}
+	}
+	if p.Plan != nil {
+		return nil
+	}
+	var fis map[string]opensearch.FollowerIndex
+	err := e.call(ctx, func(ctx context.Context) (err error) {
+		fis, err = e.Follower.FollowerIndices(ctx, e.Indices)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("plan: list follower indices: %w", err)
+	}
+	p.Plan = make(map[string]string, len(fis))
+	for idx, fi := range fis {
+		p.Plan[idx] = fi.LeaderIndex
+	}
+	return e.recordPlan(p, p.Plan)
+}
+
+func (e *Executor) recordPlan(p *journal.Promotion, entries map[string]string) error {
+	names := make([]string, 0, len(entries))
+	for idx := range entries {
+		names = append(names, idx)
+	}
+	slices.Sort(names)
+	steps := make([]journal.Step, 0, len(names)+1)
+	for _, idx := range names {
+		steps = append(steps, journal.Step{Name: StepPlan, Target: idx, Status: journal.StepDone, Detail: entries[idx]})
+	}
+	steps = append(steps, journal.Step{Name: StepPlan, Status: journal.StepDone, Detail: fmt.Sprintf("%d follower indices planned", len(p.Plan))})
+	return e.record(p, steps...)
+}
+
+func (e *Executor) extendPlan(ctx context.Context, p *journal.Promotion) error {
+	var fis map[string]opensearch.FollowerIndex
+	err := e.call(ctx, func(ctx context.Context) (err error) {
+		fis, err = e.Follower.FollowerIndices(ctx, e.Indices)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("list follower indices: %w", err)
+	}
+	added := map[string]string{}
+	for idx, fi := range fis {
+		if _, ok := p.Plan[idx]; !ok {
+			p.Plan[idx] = fi.LeaderIndex
+			added[idx] = fi.LeaderIndex
+		}
+	}
+	if len(added) == 0 {
+		return nil
+	}
+	return e.recordPlan(p, added)
+}
+
+// fence write-blocks the leader copies of the planned indices when the
+// leader is reachable. A failover goes on without it (the leader is down);
+// a graceful promotion requires it.
+func (e *Executor) fence(ctx context.Context, p *journal.Promotion) (bool, error) {
+	if s, ok := p.Last(StepFence, ""); ok && (s.Status == journal.StepDone || s.Status == journal.StepSkipped) {
+		return s.Status == journal.StepDone, nil
+	}
+	skip := func(why string) (bool, error) {
+		if p.Graceful {
+			_ = e.record(p, journal.Step{Name: StepFence, Status: journal.StepFailed, Detail: why})
+			return false, fmt.Errorf("graceful promotion needs the leader fenced: %s", why)
+		}
+		return false, e.record(p, journal.Step{Name: StepFence, Status: journal.StepSkipped, Detail: why})
+	}
+	if !e.FenceLeader && !p.Graceful {
+		return skip("fence_leader is false")
+	}
+	if err := e.call(ctx, func(ctx context.Context) error { _, err := e.Leader.ClusterHealth(ctx); return err }); err != nil {
+		return skip("leader unreachable (" + string(opensearch.ClassOf(err)) + "): not fenced")
+	}
+	leaders := make([]string, 0, len(p.Plan))
+	for _, l := range p.Plan {
+		leaders = append(leaders, l)
+	}
+	slices.Sort(leaders)
+	if err := e.record(p, journal.Step{Name: StepFence, Status: journal.StepStarted, Detail: strings.Join(leaders, ",")}); err != nil {
+		return false, err
+	}
+	if err := e.call(ctx, func(ctx context.Context) error { return e.Leader.BlockWrite(ctx, leaders) }); err != nil {
+		return skip("write block failed: " + err.Error())
+	}
+	return true, e.record(p, journal.Step{Name: StepFence, Status: journal.StepDone, Detail: fmt.Sprintf("write-blocked %d leader indices", len(leaders))})
+}
+
+func (e *Executor) catchUp(ctx context.Context, p *journal.Promotion) error {
+	if s, ok := p.Last(StepCatchUp, ""); ok && s.Status == journal.StepDone {
+		return nil
+	}
+	if e.CatchUp == nil {
+		return errors.New("graceful promotion: no catch-up check configured")
+	}
+	if err := e.record(p, journal.Step{Name: StepCatchUp, Status: journal.StepStarted}); err != nil {
+		return err
+	}
+	if err := e.CatchUp(ctx, p.Plan); err != nil {
+		_ = e.record(p, journal.Step{Name: StepCatchUp, Status: journal.StepFailed, Detail: err.Error()})
+		return fmt.Errorf("graceful promotion: %w", err)
+	}
+	return e.record(p, journal.Step{Name: StepCatchUp, Status: journal.StepDone, Detail: "every index caught up with the fenced leader"})
+}
+
+// deleteAutofollow deletes every autofollow rule of the follower, so the
+// old leader's new indices are not followed again.
+func (e *Executor) deleteAutofollow(ctx context.Context, p *journal.Promotion) error {
+	var st opensearch.AutofollowStats
+	err := e.call(ctx, func(ctx context.Context) (err error) {
+		st, err = e.Follower.AutofollowStats(ctx)
+		return err
+	})
+	if err != nil {
+		_ = e.record(p, journal.Step{Name: StepAutofollow, Status: journal.StepFailed, Detail: "list rules: " + err.Error()})
+		return fmt.Errorf("list autofollow rules: %w", err)
+	}
+	var errs []error
+	for _, r := range st.Rules {
+		if err := e.record(p, journal.Step{Name: StepAutofollow, Target: r.Name, Status: journal.StepStarted}); err != nil {
+			return err
+		}
+		err := e.call(ctx, func(ctx context.Context) error { return e.Follower.DeleteAutofollow(ctx, e.Alias, r.Name) })
+		status, detail := journal.StepDone, "deleted"
+		if err != nil {
+			status, detail = journal.StepFailed, err.Error()
+			errs = append(errs, fmt.Errorf("autofollow rule %s: %w", r.Name, err))
+		}
+		if err := e.record(p, journal.Step{Name: StepAutofollow, Target: r.Name, Status: status, Detail: detail}); err != nil {
+			return err
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// stopAll stops replication on every planned index not already stopped,
+// at most Concurrency at a time. It returns the indices it could not stop.
+func (e *Executor) stopAll(ctx context.Context, p *journal.Promotion) map[string]string {
+	var todo []string
+	for idx := range p.Plan {
+		if s, ok := p.Last(StepStop, idx); ok && s.Status == journal.StepDone {
+			continue // stopped before a restart: not touched again
+		}
+		todo = append(todo, idx)
+	}
+	slices.Sort(todo)
+	failed := map[string]string{}
+	conc := max(e.Concurrency, 1)
+	var mu sync.Mutex
+	done := 0
+	for i := 0; i < len(todo); i += conc {
+		batch := todo[i:min(i+conc, len(todo))]
+		started := make([]journal.Step, len(batch))
+		for j, idx := range batch {
+			started[j] = journal.Step{Name: StepStop, Target: idx, Status: journal.StepStarted}
+		}
+		if err := e.record(p, started...); err != nil {
+			for _, idx := range todo[i:] {
+				failed[idx] = err.Error()
+			}
+			return failed
+		}
+		results := make([]journal.Step, len(batch))
+		var wg sync.WaitGroup
+		for j, idx := range batch {
+			wg.Go(func() {
+				err := e.call(ctx, func(ctx context.Context) error { return e.Follower.StopReplication(ctx, idx) })
+				st := journal.Step{Name: StepStop, Target: idx, Status: journal.StepDone, Detail: "replication stopped"}
+				switch {
+				case errors.Is(err, opensearch.ErrNotReplicating):
+					st.Detail = "no replication in progress: already stopped"
+				case err != nil:
+					st.Status, st.Detail = journal.StepFailed, err.Error()
+					mu.Lock()
+					failed[idx] = err.Error()
+					mu.Unlock()
+				}
+				results[j] = st
+			})
+		}
+		wg.Wait()
+		if err := e.record(p, results...); err != nil {
+			for _, idx := range todo[i:] {
+				if _, ok := failed[idx]; !ok {
+					failed[idx] = err.Error()
+				}
+			}
+			return failed
+		}
+		for _, r := range results {
+			if r.Status == journal.StepDone {
+				done++
+				e.Log.Info("replication stopped", zap.String("index", r.Target), zap.String("detail", r.Detail))
+				if hook := e.afterStop; hook != nil {
+					hook(done)
+				} else if crashAfterStops != nil {
+					crashAfterStops(done)
+				}
+			} else {
+				e.Log.Warn("stop failed", zap.String("index", r.Target), zap.String("error", r.Detail))
+			}
+		}
+	}
+	return failed
+}
+
+// verify checks every planned index: open, no longer a follower, and free
+// of the replication block.
+func (e *Executor) verify(ctx context.Context, p *journal.Promotion) (map[string]string, error) {
+	names := make([]string, 0, len(p.Plan))
+	for idx := range p.Plan {
+		names = append(names, idx)
+	}
+	slices.Sort(names)
+	bad := map[string]string{}
+	if len(names) == 0 {
+		return bad, e.record(p, journal.Step{Name: StepVerify, Status: journal.StepDone, Detail: "no follower index in scope"})
+	}
+	var (
+		states    map[string]opensearch.IndexState
+		followers map[string]opensearch.FollowerIndex
+	)
+	err := e.call(ctx, func(ctx context.Context) (err error) {
+		if states, err = e.Follower.IndexStates(ctx, names); err != nil {
+			return err
+		}
+		followers, err = e.Follower.FollowerIndices(ctx, names)
+		return err
+	})
+	if err != nil {
+		_ = e.record(p, journal.Step{Name: StepVerify, Status: journal.StepFailed, Detail: err.Error()})
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	for _, idx := range names {
+		st := states[idx]
+		switch {
+		case !st.Exists:
+			bad[idx] = "index not found"
+		case !st.Open:
+			bad[idx] = "index is closed"
+		case followers[idx].LeaderIndex != "":
+			bad[idx] = "still a follower index (replication settings present)"
+		default:
+			for _, b := range st.Blocks {
+				if strings.Contains(b, "cross-cluster-replication") || strings.HasPrefix(b, "1000:") {
+					bad[idx] = "replication block still present: " + b
+				}
+			}
+		}
+	}
+	status, detail := journal.StepDone, fmt.Sprintf("%d indices open and writable", len(names))
+	if len(bad) > 0 {
+		status, detail = journal.StepFailed, summarize(bad)
+	}
+	return bad, e.record(p, journal.Step{Name: StepVerify, Status: status, Detail: detail})
+}
+
+func summarize(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var parts []string
+	for i, k := range keys {
+		if i == 5 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(keys)-5))
+			break
+		}
+		parts = append(parts, k+": "+m[k])
+	}
+	return strings.Join(parts, "; ")
+}
+
+// crashAfterStops is set only in crashhook builds (see crashhook.go).
+var crashAfterStops func(done int)
