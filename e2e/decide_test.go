@@ -1,0 +1,284 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// policyCfg is a fast policy for the decision tests: probes every 500ms,
+// the leader down after 3s and 3 failed probes.
+func policyCfg(mode string) string {
+	return fmt.Sprintf(`    mode: %s
+    probe_interval: 500ms
+    probe_timeout: 400ms
+    leader_down_after: 3s
+    min_failed_probes: 3
+    max_observation_age: 10s
+    max_lag_operations: 10
+    approval_timeout: 10m
+    cooldown: 0s
+`, mode)
+}
+
+// decisionConfig writes a config with the given mode (replacing the fast
+// dry-run policy of config()) and an API token; it returns the config path
+// and the token file.
+func decisionConfig(t *testing.T, leaderURL, mode string) (string, string) {
+	t.Helper()
+	return decisionConfigIndices(t, leaderURL, mode, "")
+}
+
+// decisionConfigIndices is decisionConfig with the pair's index patterns
+// replaced (a pattern matching nothing makes the lag unknown: no reading).
+func decisionConfigIndices(t *testing.T, leaderURL, mode, indices string) (string, string) {
+	t.Helper()
+	path := config(t, leaderURL, "")
+	if indices != "" {
+		writeFile(t, path, strings.Replace(readFile(t, path), `indices: ["*", "-.*"]`, "indices: "+indices, 1))
+	}
+	dir := filepath.Dir(path)
+	tok := filepath.Join(dir, "api-token")
+	writeFile(t, tok, "e2e-token-0123456789abcdef\n")
+	s := readFile(t, path)
+	i := strings.Index(s, "    mode: dry-run")
+	s = s[:i] + policyCfg(mode)
+	s = strings.Replace(s, "pairs:", "api:\n  token_file: "+tok+"\npairs:", 1)
+	writeFile(t, path, s)
+	if code, _, errOut := runCLI(t, "check", "--config", path); code != 0 {
+		t.Fatalf("config invalid: %s\n%s", errOut, s)
+	}
+	return path, tok
+}
+
+func (d *daemon) state(t *testing.T) string {
+	t.Helper()
+	_, body := d.get(t, "/metrics")
+	for _, line := range strings.Split(body, "\n") {
+		if strings.HasPrefix(line, `drwatch_pair_state{pair="lab",state=`) && strings.HasSuffix(line, " 1") {
+			return strings.TrimSuffix(strings.TrimPrefix(line, `drwatch_pair_state{pair="lab",state="`), `"} 1`)
+		}
+	}
+	return ""
+}
+
+// watchStates samples the pair's state every 100ms until stop is closed,
+// and returns every state seen.
+func watchStates(t *testing.T, d *daemon, stop <-chan struct{}) <-chan map[string]int {
+	out := make(chan map[string]int, 1)
+	go func() {
+		seen := map[string]int{}
+		for {
+			select {
+			case <-stop:
+				out <- seen
+				return
+			case <-time.After(100 * time.Millisecond):
+				seen[d.state(t)]++
+			}
+		}
+	}()
+	return out
+}
+
+func journalHistory(t *testing.T, cfgPath string) []struct {
+	At     time.Time `json:"at"`
+	To     string    `json:"to"`
+	Events []string  `json:"events"`
+} {
+	t.Helper()
+	var rec struct {
+		History []struct {
+			At     time.Time `json:"at"`
+			To     string    `json:"to"`
+			Events []string  `json:"events"`
+		} `json:"history"`
+	}
+	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(filepath.Dir(cfgPath), "lab.json"))), &rec); err != nil {
+		t.Fatal(err)
+	}
+	return rec.History
+}
+
+// drwatch cut off from the leader while the follower still sees it: in auto
+// mode it goes isolated and never promotes, however long the cut lasts.
+func TestIsolatedNeverPromotes(t *testing.T) {
+	px := newTCPProxy(t, "drwatch-leader", strings.TrimPrefix(lab.LeaderURL, "http://"))
+	cfg, _ := decisionConfig(t, "http://"+px.Addr(), "auto")
+	d := startDaemon(t, cfg)
+	d.waitMetric(t, 10*time.Second, `drwatch_pair_state{pair="lab",state="healthy"}`, "1")
+
+	stop := make(chan struct{})
+	states := watchStates(t, d, stop)
+	px.Cut()
+	d.waitMetric(t, 10*time.Second, `drwatch_pair_state{pair="lab",state="isolated"}`, "1")
+	time.Sleep(4 * 3 * time.Second) // four times leader_down_after
+	close(stop)
+	seen := <-states
+	for _, bad := range []string{"leader_down", "awaiting_approval", "promoting", "promoted"} {
+		if seen[bad] > 0 {
+			t.Fatalf("cut off from the leader, drwatch went %s (states seen: %v)", bad, seen)
+		}
+	}
+	if v, _ := d.metric(t, `drwatch_promotions_total{pair="lab",result="success"}`); v != "0" {
+		t.Fatalf("promotions = %s", v)
+	}
+	if v, _ := d.metric(t, `drwatch_events_total{event="watcher_isolated",pair="lab"}`); v != "1" {
+		t.Errorf("watcher_isolated events = %q, want 1", v)
+	}
+	px.Restore(t)
+	d.waitMetric(t, 10*time.Second, `drwatch_pair_state{pair="lab",state="healthy"}`, "1")
+	t.Logf("states seen while cut off: %v", seen)
+}
+
+// The leader frozen (SIGSTOP) for less than leader_down_after, then
+// resumed: no promotion, not even leader_down.
+func TestLeaderFrozenShortlyNeverPromotes(t *testing.T) {
+	cfg, _ := decisionConfig(t, "", "auto")
+	d := startDaemon(t, cfg)
+	d.waitMetric(t, 10*time.Second, `drwatch_pair_state{pair="lab",state="healthy"}`, "1")
+	stop := make(chan struct{})
+	states := watchStates(t, d, stop)
+	resume := freezeLeader(t)
+	time.Sleep(2 * time.Second) // < leader_down_after (3s)
+	resume()
+	d.waitMetric(t, 15*time.Second, `drwatch_pair_state{pair="lab",state="healthy"}`, "1")
+	time.Sleep(2 * time.Second)
+	close(stop)
+	seen := <-states
+	for _, bad := range []string{"leader_down", "awaiting_approval", "promoting", "promoted"} {
+		if seen[bad] > 0 {
+			t.Fatalf("a 2s freeze made drwatch go %s (states seen: %v)", bad, seen)
+		}
+	}
+	t.Logf("states seen: %v", seen)
+}
+
+// A flapping leader - both drwatch's link and the follower's cut for 2s
+// (less than leader_down_after), then restored for 1s, six times - never
+// reaches leader_down: every good probe resets the clock.
+func TestFlappingLeaderNeverPromotes(t *testing.T) {
+	fpx := newTCPProxy(t, "follower-leader", lab.LeaderTransport)
+	setRemote(t, fmt.Sprintf(`{"persistent":{"cluster.remote.%[1]s.mode":"proxy","cluster.remote.%[1]s.proxy_address":%[2]q,"cluster.remote.%[1]s.seeds":null}}`, lab.Alias, fpx.Addr()))
+	t.Cleanup(func() {
+		setRemote(t, fmt.Sprintf(`{"persistent":{"cluster.remote.%[1]s.mode":null,"cluster.remote.%[1]s.proxy_address":null,"cluster.remote.%[1]s.seeds":[%[2]q]}}`, lab.Alias, lab.LeaderTransport))
+		waitRemoteConnected(t, 60*time.Second)
+	})
+	waitRemoteConnected(t, 60*time.Second)
+	dpx := newTCPProxy(t, "drwatch-leader", strings.TrimPrefix(lab.LeaderURL, "http://"))
+	cfg, _ := decisionConfig(t, "http://"+dpx.Addr(), "auto")
+	d := startDaemon(t, cfg)
+	d.waitMetric(t, 10*time.Second, `drwatch_pair_state{pair="lab",state="healthy"}`, "1")
+
+	stop := make(chan struct{})
+	states := watchStates(t, d, stop)
+	for range 6 {
+		dpx.Cut()
+		fpx.Cut()
+		time.Sleep(2 * time.Second)
+		dpx.Restore(t)
+		fpx.Restore(t)
+		time.Sleep(1 * time.Second)
+	}
+	close(stop)
+	seen := <-states
+	for _, bad := range []string{"leader_down", "awaiting_approval", "promoting", "promoted"} {
+		if seen[bad] > 0 {
+			t.Fatalf("a flapping leader made drwatch go %s (states seen: %v)", bad, seen)
+		}
+	}
+	if seen["suspect"] == 0 {
+		t.Fatalf("the outages were not seen at all: %v", seen)
+	}
+	t.Logf("states seen while flapping: %v", seen)
+}
+
+// noReading scopes a pair to indices that do not exist: no lag reading can
+// ever be taken, with or without the replication plugin.
+const noReading = `["no-such-index-*"]`
+
+// The leader killed in auto mode while no lag reading exists: the leader is
+// detected down within leader_down_after + 2 probe intervals, but an
+// unknown lag never passes the RPO guard: drwatch asks for approval instead
+// of promoting. A denial holds it; the leader's return ends the episode.
+func TestKilledLeaderUnknownLagAsksApproval(t *testing.T) {
+	cfg, tok := decisionConfigIndices(t, "", "auto", noReading)
+	d := startDaemon(t, cfg)
+	d.waitMetric(t, 10*time.Second, `drwatch_pair_state{pair="lab",state="healthy"}`, "1")
+
+	stop := make(chan struct{})
+	states := watchStates(t, d, stop)
+	killed := time.Now()
+	killLeader(t)
+	d.waitMetric(t, 20*time.Second, `drwatch_pair_state{pair="lab",state="awaiting_approval"}`, "1")
+	var downAt time.Time
+	for _, h := range journalHistory(t, cfg) {
+		for _, ev := range h.Events {
+			if ev == "leader_down" && downAt.IsZero() {
+				downAt = h.At
+			}
+		}
+	}
+	detect := downAt.Sub(killed)
+	limit := 3*time.Second + 2*500*time.Millisecond
+	t.Logf("leader_down %s after SIGKILL (limit leader_down_after + 2 intervals = %s)", detect.Round(time.Millisecond), limit)
+	if downAt.IsZero() || detect > limit+500*time.Millisecond { // + one probe timeout of slack for the in-flight probe
+		t.Fatalf("detection took %s, want <= %s", detect, limit)
+	}
+	_, body := d.get(t, "/api/v1/status")
+	if !strings.Contains(body, "RPO guard fails") {
+		t.Errorf("status does not explain the RPO guard: %s", body)
+	}
+
+	// Unauthenticated approval is refused; a denial with the token holds.
+	code, _, errOut := runCLI(t, "deny", "--server", d.base, "--pair", "lab")
+	if code == 0 || !strings.Contains(errOut, "401") {
+		t.Fatalf("deny without a token: exit %d %s", code, errOut)
+	}
+	code, out, errOut := runCLI(t, "deny", "--server", d.base, "--pair", "lab", "--token-file", tok, "--reason", "e2e")
+	if code != 0 || !strings.Contains(out, "leader_down") {
+		t.Fatalf("deny: exit %d %s %s", code, out, errOut)
+	}
+	time.Sleep(3 * time.Second)
+	close(stop)
+	seen := <-states
+	if seen["promoting"] > 0 || seen["promoted"] > 0 {
+		t.Fatalf("promoted with an unknown lag: %v", seen)
+	}
+	// The leader comes back: the episode ends.
+	restartLeader(t)
+	d.waitMetric(t, 30*time.Second, `drwatch_pair_state{pair="lab",state="healthy"}`, "1")
+	if v, _ := d.metric(t, `drwatch_events_total{event="leader_recovered",pair="lab"}`); v == "" || v == "0" {
+		t.Errorf("leader_recovered events = %q", v)
+	}
+}
+
+// drwatch restarted (SIGKILL) while awaiting approval: the journal is
+// reloaded, the thresholds are met afresh, and it asks again - it neither
+// forgets the episode silently nor acts on stale counters.
+func TestJournalSurvivesRestart(t *testing.T) {
+	cfg, _ := decisionConfigIndices(t, "", "semi-auto", noReading)
+	d := startDaemon(t, cfg)
+	d.waitMetric(t, 10*time.Second, `drwatch_pair_state{pair="lab",state="healthy"}`, "1")
+	killLeader(t)
+	d.waitMetric(t, 20*time.Second, `drwatch_pair_state{pair="lab",state="awaiting_approval"}`, "1")
+	if err := d.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = d.cmd.Process.Wait()
+	before := len(journalHistory(t, cfg))
+
+	d2 := startDaemon(t, cfg)
+	// Restarted mid-outage: not acted on at once; awaiting approval again
+	// once the thresholds are met afresh.
+	d2.waitMetric(t, 20*time.Second, `drwatch_pair_state{pair="lab",state="awaiting_approval"}`, "1")
+	h := journalHistory(t, cfg)
+	if len(h) <= before {
+		t.Fatalf("journal history did not grow after the restart (%d -> %d)", before, len(h))
+	}}
