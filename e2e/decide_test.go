@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -268,10 +267,7 @@ func TestJournalSurvivesRestart(t *testing.T) {
 	d.waitMetric(t, 10*time.Second, `drwatch_pair_state{pair="lab",state="healthy"}`, "1")
 	killLeader(t)
 	d.waitMetric(t, 20*time.Second, `drwatch_pair_state{pair="lab",state="awaiting_approval"}`, "1")
-	if err := d.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_, _ = d.cmd.Process.Wait()
+	d.kill(t)
 	before := len(journalHistory(t, cfg))
 
 	d2 := startDaemon(t, cfg)
@@ -281,4 +277,5 @@ func TestJournalSurvivesRestart(t *testing.T) {
 	h := journalHistory(t, cfg)
 	if len(h) <= before {
 		t.Fatalf("journal history did not grow after the restart (%d -> %d)", before, len(h))
-	}}
+	}
+}

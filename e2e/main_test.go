@@ -24,6 +24,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -312,43 +313,81 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 type daemon struct {
 	cmd  *exec.Cmd
 	base string
-	logs *bytes.Buffer
+	logs *syncBuffer
+	exit chan struct{} // closed when the process has exited
+	code int
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func startDaemon(t *testing.T, cfgPath string) *daemon {
 	t.Helper()
-	b, _ := os.ReadFile(cfgPath)
+	return startDaemonWith(t, drwatch, nil, cfgPath, true)
+}
+
+// startDaemonWith runs bin with extra environment; wait: until /-/ready.
+func startDaemonWith(t *testing.T, bin string, env []string, cfgPath string, wait bool) *daemon {
+	t.Helper()
 	var port int
-	for _, line := range strings.Split(string(b), "\n") {
+	for _, line := range strings.Split(readFile(t, cfgPath), "\n") {
 		if strings.HasPrefix(line, "listen_address:") {
 			_, _ = fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, "listen_address:")), "\"127.0.0.1:%d\"", &port)
 		}
 	}
-	d := &daemon{base: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &bytes.Buffer{}}
-	d.cmd = exec.Command(drwatch, "run", "--config", cfgPath, "--log-format", "json")
+	d := &daemon{base: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &syncBuffer{}, exit: make(chan struct{})}
+	d.cmd = exec.Command(bin, "run", "--config", cfgPath, "--log-format", "json")
+	d.cmd.Env = append(os.Environ(), env...)
 	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	go func() {
+		_ = d.cmd.Wait()
+		d.code = d.cmd.ProcessState.ExitCode()
+		close(d.exit)
+	}()
 	t.Cleanup(func() {
 		_ = d.cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = d.cmd.Wait(); close(done) }()
 		select {
-		case <-done:
+		case <-d.exit:
 		case <-time.After(15 * time.Second):
 			t.Error("drwatch did not stop within 15s of SIGTERM")
 			_ = d.cmd.Process.Kill()
+			<-d.exit
 		}
 		if t.Failed() {
 			t.Logf("drwatch logs:\n%s", d.logs.String())
 		}
 	})
-	eventually(t, 30*time.Second, "drwatch ready", func() bool {
-		code, _ := d.get(t, "/-/ready")
-		return code == 200
-	})
+	if wait {
+		eventually(t, 30*time.Second, "drwatch ready", func() bool {
+			code, _ := d.get(t, "/-/ready")
+			return code == 200
+		})
+	}
 	return d
+}
+
+// kill SIGKILLs the daemon and waits for it to exit.
+func (d *daemon) kill(t *testing.T) {
+	t.Helper()
+	_ = d.cmd.Process.Signal(syscall.SIGKILL)
+	<-d.exit
 }
 
 func (d *daemon) get(t *testing.T, path string) (int, string) {

@@ -39,6 +39,7 @@ Usage:
   drwatch promote --config FILE --pair NAME [--graceful] [--dry-run] [--yes] [--reason R]
   drwatch approve|deny|resume --server URL --pair NAME [--reason R] [--token-file F]
   drwatch pause --server URL --pair NAME [--for 2h] [--reason R] [--token-file F]
+  drwatch history --config FILE [--pair NAME] [--json]
   drwatch version
 
 The API token for approve/deny/pause/resume comes from --token-file or
@@ -69,6 +70,8 @@ func MainIO(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return statusCmd(rest, stdout, stderr)
 	case "promote":
 		return promoteCmd(rest, stdin, stdout, stderr)
+	case "history":
+		return historyCmd(rest, stdout, stderr)
 	case "approve", "deny", "pause", "resume":
 		return remoteCmd(cmd, rest, stdout, stderr)
 	case "version", "--version":

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -152,7 +153,13 @@ func (j *Journal) Load(pair string) (*Record, error) {
 	var r Record
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r); err != nil {
+	err = dec.Decode(&r)
+	if err == nil {
+		if _, terr := dec.Token(); !errors.Is(terr, io.EOF) {
+			err = errors.New("data after the record")
+		}
+	}
+	if err != nil {
 		return nil, fmt.Errorf("journal %s is corrupt (%v); drwatch will not start fresh over it: inspect it, and move it aside only if the pair's real state is known", p, err)
 	}
 	if r.Version != Version {
@@ -228,9 +235,13 @@ func (j *Journal) AppendSteps(pair string, p *Promotion, steps ...Step) error {
 		b.Write(line)
 		b.WriteByte('\n')
 	}
-	f, err := os.OpenFile(j.stepsPath(pair), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600) // #nosec G304
+	f, err := os.OpenFile(j.stepsPath(pair), os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600) // #nosec G304
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
+	}
+	if err := repairTail(f); err != nil {
+		f.Close()
+		return fmt.Errorf("journal: repair steps log %s: %w", j.stepsPath(pair), err)
 	}
 	if _, err := f.WriteString(b.String()); err != nil {
 		f.Close()
@@ -245,6 +256,46 @@ func (j *Journal) AppendSteps(pair string, p *Promotion, steps ...Step) error {
 	}
 	p.Steps = append(p.Steps, steps...)
 	return nil
+}
+
+// repairTail makes the steps log end with a newline before an append. A
+// crash can leave the last line without one: a complete step that lost only
+// its newline (Load reports it) gets the newline; a torn fragment (Load
+// ignores it) is cut off. Appending after either as is would glue the new
+// step onto it, losing that step and leaving corruption in the middle of the
+// log at the next append.
+func repairTail(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	size := fi.Size()
+	if size == 0 {
+		return nil
+	}
+	last := make([]byte, 1)
+	if _, err := f.ReadAt(last, size-1); err != nil {
+		return err
+	}
+	if last[0] == '\n' {
+		return nil
+	}
+	// Rare (only after a crash): read the whole log to find the last line.
+	b := make([]byte, size)
+	if _, err := f.ReadAt(b, 0); err != nil {
+		return err
+	}
+	start := strings.LastIndexByte(string(b), '\n') + 1
+	var sl stepLine
+	if json.Unmarshal(b[start:], &sl) == nil {
+		_, err = f.Write([]byte{'\n'})
+	} else {
+		err = f.Truncate(int64(start))
+	}
+	if err != nil {
+		return err
+	}
+	return f.Sync()
 }
 
 // Save writes a pair's record durably: temp file, fsync, rename, fsync dir.
@@ -286,4 +337,12 @@ func (j *Journal) Save(r *Record) error {
 		return fmt.Errorf("journal: fsync dir %s: %w", j.dir, err)
 	}
 	return nil
+}
+
+// Read loads a pair's record from dir without taking the lock (for
+// read-only tools such as `drwatch history`; a daemon may be writing, and
+// every save is an atomic rename, so a read sees one whole version).
+func Read(dir, pair string) (*Record, error) {
+	j := &Journal{dir: dir}
+	return j.Load(pair)
 }
