@@ -41,10 +41,11 @@ type Cluster struct {
 	t      testing.TB
 	Server *httptest.Server
 
-	mu     sync.Mutex
-	routes map[string]response
-	delay  time.Duration
-	hits   map[string]int
+	mu       sync.Mutex
+	routes   map[string]response
+	handlers map[string]http.HandlerFunc
+	delay    time.Duration
+	hits     map[string]int
 }
 
 type response struct {
@@ -54,7 +55,7 @@ type response struct {
 
 // New starts a fake cluster, closed when the test ends.
 func New(t testing.TB) *Cluster {
-	c := &Cluster{t: t, routes: map[string]response{}, hits: map[string]int{}}
+	c := &Cluster{t: t, routes: map[string]response{}, handlers: map[string]http.HandlerFunc{}, hits: map[string]int{}}
 	c.Server = httptest.NewServer(http.HandlerFunc(c.serve))
 	t.Cleanup(c.Server.Close)
 	return c
@@ -85,6 +86,7 @@ func (c *Cluster) serve(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	c.hits[route]++
 	resp, ok := c.routes[route]
+	h := c.handlers[route]
 	delay := c.delay
 	c.mu.Unlock()
 	if delay > 0 {
@@ -95,6 +97,10 @@ func (c *Cluster) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if h != nil {
+		h(w, r)
+		return
+	}
 	if !ok {
 		w.WriteHeader(http.StatusBadRequest)
 		fmt.Fprintf(w, `{"error":"no handler found for uri [%s] and method [%s]"}`, r.URL.Path, r.Method)
@@ -111,11 +117,19 @@ func (c *Cluster) Set(route string, status int, body string) {
 	c.routes[route] = response{status, body}
 }
 
+// Handle makes route answer with a handler (stateful fakes).
+func (c *Cluster) Handle(route string, h http.HandlerFunc) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.handlers[route] = h
+}
+
 // Remove makes route unknown (answered like a missing plugin endpoint).
 func (c *Cluster) Remove(route string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.routes, route)
+	delete(c.handlers, route)
 }
 
 // Fixture makes route answer 200 with a fixture file of testdata/.

@@ -1,0 +1,278 @@
+package app_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/drwatch/drwatch/internal/app"
+	"github.com/drwatch/drwatch/internal/journal"
+	"github.com/drwatch/drwatch/internal/metrics"
+	"github.com/drwatch/drwatch/internal/testutil/fakeos"
+)
+
+const apiToken = "test-token-0123456789abcdef"
+
+// modeConfig writes a config for one pair in mode, with an API token, and
+// returns its path.
+func modeConfig(t *testing.T, dir, leader, follower, mode string, withToken bool) string {
+	t.Helper()
+	tok := ""
+	if withToken {
+		p := filepath.Join(dir, "token")
+		if err := os.WriteFile(p, []byte(apiToken+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		tok = "api:\n  token_file: " + p + "\n"
+	}
+	cfg := tok + `listen_address: "127.0.0.1:0"
+state_dir: ` + dir + `
+pairs:
+  - name: orders
+    leader: {url: ` + leader + `}
+    follower: {url: ` + follower + `, leader_alias: leader}
+    policy: fast
+policies:
+  fast:
+    mode: ` + mode + `
+    probe_interval: 100ms
+    probe_timeout: 80ms
+    leader_down_after: 300ms
+    min_failed_probes: 2
+    max_observation_age: 5s
+    cooldown: 0s
+`
+	p := filepath.Join(dir, "drwatch.yml")
+	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// run starts the daemon on cfg and returns its base URL and a stop func
+// that waits for it to exit.
+func run(t *testing.T, cfg string) (string, func() error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- app.Run(ctx, app.Options{ConfigPath: cfg, Logger: zap.NewNop(), Metrics: metrics.New(), Listener: ln})
+	}()
+	stopped := false
+	stop := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(10 * time.Second):
+			t.Fatal("daemon did not stop")
+			return nil
+		}
+	}
+	t.Cleanup(func() { _ = stop() })
+	return "http://" + ln.Addr().String(), stop
+}
+
+func call(t *testing.T, base, path, token, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, base+path, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func metricLine(t *testing.T, base, series string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, series+" "); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+func waitState(t *testing.T, base, state string) {
+	t.Helper()
+	eventually(t, "state "+state, func() bool {
+		return metricLine(t, base, `drwatch_pair_state{pair="orders",state="`+state+`"}`) == "1"
+	})
+}
+
+func TestAPIAuthAndErrors(t *testing.T) {
+	leader, follower := fakeos.NewLeader(t), fakeos.NewFollower(t)
+	dir := t.TempDir()
+	base, _ := run(t, modeConfig(t, dir, leader.URL(), follower.URL(), "semi-auto", true))
+	waitState(t, base, "healthy")
+	for _, tc := range []struct {
+		path, token, body string
+		code              int
+		want              string
+	}{
+		{"/api/v1/pairs/orders/approve", "", "", 401, "bearer token"},
+		{"/api/v1/pairs/orders/approve", "wrong-token-0123456789", "", 401, "bearer token"},
+		{"/api/v1/pairs/nope/approve", apiToken, "", 404, "unknown pair"},
+		{"/api/v1/pairs/orders/explode", apiToken, "", 404, "unknown action"},
+		{"/api/v1/pairs/orders/approve", apiToken, "{not json", 400, "bad request body"},
+		{"/api/v1/pairs/orders/approve", apiToken, `{"reasn":"typo"}`, 400, "unknown field"},
+		{"/api/v1/pairs/orders/pause", apiToken, `{"for":"forever"}`, 400, "for"},
+		{"/api/v1/pairs/orders/approve", apiToken, `{"reason":"x"}`, 409, "cannot approve a pair that is healthy"},
+		{"/api/v1/pairs/orders/resume", apiToken, "", 409, "cannot resume"},
+	} {
+		code, body := call(t, base, tc.path, tc.token, tc.body)
+		if code != tc.code || !strings.Contains(body, tc.want) {
+			t.Errorf("POST %s (token %q, body %q) = %d %s; want %d containing %q", tc.path, tc.token, tc.body, code, body, tc.code, tc.want)
+		}
+	}
+	// Pause and resume with the token.
+	if code, body := call(t, base, "/api/v1/pairs/orders/pause", apiToken, `{"for":"1h","reason":"maintenance"}`); code != 200 || !strings.Contains(body, `"state": "paused"`) {
+		t.Fatalf("pause = %d %s", code, body)
+	}
+	waitState(t, base, "paused")
+	if code, body := call(t, base, "/api/v1/pairs/orders/resume", apiToken, ""); code != 200 {
+		t.Fatalf("resume = %d %s", code, body)
+	}
+	waitState(t, base, "healthy")
+}
+
+func TestAPIDisabledWithoutToken(t *testing.T) {
+	leader, follower := fakeos.NewLeader(t), fakeos.NewFollower(t)
+	base, _ := run(t, modeConfig(t, t.TempDir(), leader.URL(), follower.URL(), "semi-auto", false))
+	waitState(t, base, "healthy")
+	if code, body := call(t, base, "/api/v1/pairs/orders/promote", "anything", ""); code != 403 || !strings.Contains(body, "api.token_file") {
+		t.Fatalf("promote without a configured token = %d %s", code, body)
+	}
+}
+
+// semi-auto: the leader dies (drwatch and the follower both lose it), the
+// pair awaits approval; approved through the API, it is promoted with the
+// real executor against a stateful fake follower; a restart keeps it
+// promoted and touches nothing.
+func TestApprovalPromotesAndRestartKeepsPromoted(t *testing.T) {
+	leader := fakeos.NewLeader(t)
+	follower := fakeos.NewCCRFollower(t, "orders-1", "orders-2", "logs-1")
+	dir := t.TempDir()
+	cfg := modeConfig(t, dir, leader.URL(), follower.URL(), "semi-auto", true)
+	base, stop := run(t, cfg)
+	waitState(t, base, "healthy")
+	eventually(t, "rpo guard", func() bool { return metricLine(t, base, `drwatch_rpo_guard_passing{pair="orders"}`) == "1" })
+
+	leader.Server.Close()
+	follower.Fixture(fakeos.RouteRemoteInfo, "remote_info_sniff_disconnected.json")
+	waitState(t, base, "awaiting_approval")
+	time.Sleep(300 * time.Millisecond)
+	if follower.IsFollower("orders-1") == false {
+		t.Fatal("semi-auto promoted without approval")
+	}
+	if code, body := call(t, base, "/api/v1/pairs/orders/approve", apiToken, `{"reason":"leader gone","by":"alice"}`); code != 200 {
+		t.Fatalf("approve = %d %s", code, body)
+	}
+	waitState(t, base, "promoted")
+	for _, idx := range []string{"orders-1", "orders-2", "logs-1"} {
+		if follower.IsFollower(idx) {
+			t.Errorf("%s still a follower", idx)
+		}
+	}
+	if r := follower.Rules(); len(r) != 0 {
+		t.Errorf("autofollow rules left: %v", r)
+	}
+	if v := metricLine(t, base, `drwatch_promotions_total{pair="orders",result="success"}`); v != "1" {
+		t.Errorf("promotions success = %q", v)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := journal.Read(dir, "orders")
+	if err != nil || rec.State.Phase != "promoted" || rec.State.Approval == nil || rec.State.Approval.By != "alice" {
+		t.Fatalf("journal = %+v, %v", rec, err)
+	}
+
+	// Restart: still promoted, no stop called again, a second promotion refused.
+	stops := follower.Hits("POST /_plugins/_replication/orders-1/_stop")
+	base2, _ := run(t, cfg)
+	waitState(t, base2, "promoted")
+	time.Sleep(500 * time.Millisecond)
+	if got := follower.Hits("POST /_plugins/_replication/orders-1/_stop"); got != stops {
+		t.Fatalf("restart called _stop again (%d -> %d)", stops, got)
+	}
+	if code, body := call(t, base2, "/api/v1/pairs/orders/promote", apiToken, ""); code != 409 || !strings.Contains(body, "promoted") {
+		t.Fatalf("second promote = %d %s", code, body)
+	}
+}
+
+// auto: leader and witness lost with a fresh zero lag: promoted with no
+// human; drwatch cut off alone (the follower still sees the leader): never.
+func TestAutoPromotesOnlyWhenFollowerLostLeaderToo(t *testing.T) {
+	leader := fakeos.NewLeader(t)
+	follower := fakeos.NewCCRFollower(t, "orders-1")
+	base, _ := run(t, modeConfig(t, t.TempDir(), leader.URL(), follower.URL(), "auto", true))
+	waitState(t, base, "healthy")
+	eventually(t, "rpo guard", func() bool { return metricLine(t, base, `drwatch_rpo_guard_passing{pair="orders"}`) == "1" })
+
+	leader.Server.Close() // drwatch loses the leader; the follower still sees it
+	waitState(t, base, "isolated")
+	time.Sleep(time.Second) // > 3 x leader_down_after
+	if !follower.IsFollower("orders-1") {
+		t.Fatal("promoted while isolated")
+	}
+	follower.Fixture(fakeos.RouteRemoteInfo, "remote_info_sniff_disconnected.json")
+	waitState(t, base, "promoted")
+	if follower.IsFollower("orders-1") {
+		t.Fatal("not promoted")
+	}
+}
+
+func TestCorruptJournalStopsStart(t *testing.T) {
+	leader, follower := fakeos.NewLeader(t), fakeos.NewFollower(t)
+	dir := t.TempDir()
+	cfg := modeConfig(t, dir, leader.URL(), follower.URL(), "auto", false)
+	if err := os.WriteFile(filepath.Join(dir, "orders.json"), []byte(`{"version":1,"pair":"orders","state":{"phase":"promo`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	err := app.Run(context.Background(), app.Options{ConfigPath: cfg, Logger: zap.NewNop(), Listener: ln})
+	if err == nil || !strings.Contains(err.Error(), "corrupt") || !strings.Contains(err.Error(), "orders.json") {
+		t.Fatalf("Run = %v, want a corrupt-journal error naming the file", err)
+	}
+}
+
+func TestStateDirLocked(t *testing.T) {
+	leader, follower := fakeos.NewLeader(t), fakeos.NewFollower(t)
+	dir := t.TempDir()
+	cfg := modeConfig(t, dir, leader.URL(), follower.URL(), "auto", false)
+	base, _ := run(t, cfg)
+	waitState(t, base, "healthy")
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	err := app.Run(context.Background(), app.Options{ConfigPath: cfg, Logger: zap.NewNop(), Listener: ln})
+	if err == nil || !strings.Contains(err.Error(), "in use by another drwatch") {
+		t.Fatalf("second Run = %v", err)
+	}
+}
