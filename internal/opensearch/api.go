@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/opensearch-project/opensearch-go/v4/opensearchapi"
 )
@@ -113,45 +112,49 @@ type FollowerIndex struct {
 
 // FollowerIndices returns every index matching patterns on this cluster that
 // is a follower index, with its leader index and shard count - in one
-// request whatever the number of indices.
+// request for a few patterns, and in requests of ~3 KB paths for thousands
+// of index names (verification passes every planned index; OpenSearch
+// rejects request lines over http.max_initial_line_length, 4 KB by default).
 func (c *Client) FollowerIndices(ctx context.Context, patterns []string) (map[string]FollowerIndex, error) {
 	const op = "follower index settings"
-	escaped := make([]string, len(patterns))
-	for i, p := range patterns {
-		escaped[i] = url.PathEscape(p)
-	}
 	q := url.Values{}
 	q.Set("expand_wildcards", "open,closed")
 	q.Set("ignore_unavailable", "true")
 	q.Set("allow_no_indices", "true")
 	q.Set("flat_settings", "true")
-	body, err := c.do(ctx, op, http.MethodGet, request{
-		path:  "/" + strings.Join(escaped, ",") + "/_settings/" + LeaderIndexSetting + ",index.number_of_shards",
-		query: q,
-	})
-	if err != nil {
-		return nil, err
+	chunks := chunkNames(patterns)
+	if len(chunks) == 0 {
+		chunks = []string{""}
 	}
-	var raw map[string]struct {
-		Settings struct {
-			LeaderIndex string `json:"index.plugins.replication.follower.leader_index"`
-			Shards      string `json:"index.number_of_shards"`
-		} `json:"settings"`
-	}
-	if err := decode(op, body, &raw); err != nil {
-		return nil, err
-	}
-	out := make(map[string]FollowerIndex, len(raw))
-	for idx, v := range raw {
-		leader := v.Settings.LeaderIndex
-		if leader == "" {
-			continue
+	out := map[string]FollowerIndex{}
+	for _, chunk := range chunks {
+		body, err := c.do(ctx, op, http.MethodGet, request{
+			path:  "/" + chunk + "/_settings/" + LeaderIndexSetting + ",index.number_of_shards",
+			query: q,
+		})
+		if err != nil {
+			return nil, err
 		}
-		n, err := strconv.Atoi(v.Settings.Shards)
-		if err != nil || n < 1 {
-			return nil, &Error{Op: op, Class: ClassMalformed, Detail: "index " + idx + " has no valid index.number_of_shards"}
+		var raw map[string]struct {
+			Settings struct {
+				LeaderIndex string `json:"index.plugins.replication.follower.leader_index"`
+				Shards      string `json:"index.number_of_shards"`
+			} `json:"settings"`
 		}
-		out[idx] = FollowerIndex{LeaderIndex: leader, Shards: n}
+		if err := decode(op, body, &raw); err != nil {
+			return nil, err
+		}
+		for idx, v := range raw {
+			leader := v.Settings.LeaderIndex
+			if leader == "" {
+				continue
+			}
+			n, err := strconv.Atoi(v.Settings.Shards)
+			if err != nil || n < 1 {
+				return nil, &Error{Op: op, Class: ClassMalformed, Detail: "index " + idx + " has no valid index.number_of_shards"}
+			}
+			out[idx] = FollowerIndex{LeaderIndex: leader, Shards: n}
+		}
 	}
 	return out, nil
 }
@@ -177,22 +180,33 @@ type IndexCheckpoint struct {
 }
 
 // IndexCheckpoints returns, per index, the sum over primary shards of the
-// chosen checkpoint - in one request for any number of indices. The sum
+// chosen checkpoint - in one request per ~3 KB of index names. The sum
 // matches how the replication plugin reports checkpoints (summed over
 // primaries), so lag = leader - follower compares like with like.
 func (c *Client) IndexCheckpoints(ctx context.Context, indices []string, which Checkpoint) (map[string]IndexCheckpoint, error) {
-	const op = "index stats"
-	escaped := make([]string, len(indices))
-	for i, n := range indices {
-		escaped[i] = url.PathEscape(n)
+	chunks := chunkNames(indices)
+	if len(chunks) == 0 {
+		chunks = []string{""}
 	}
+	out := map[string]IndexCheckpoint{}
+	for _, chunk := range chunks {
+		if err := c.indexCheckpoints(ctx, chunk, which, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// indexCheckpoints reads one chunk of names (see chunkNames) into out.
+func (c *Client) indexCheckpoints(ctx context.Context, chunk string, which Checkpoint, out map[string]IndexCheckpoint) error {
+	const op = "index stats"
 	q := url.Values{}
 	q.Set("level", "shards")
 	q.Set("ignore_unavailable", "true")
 	q.Set("filter_path", "indices.*.shards.*.routing.primary,indices.*.shards.*.seq_no")
-	body, err := c.do(ctx, op, http.MethodGet, request{path: "/" + strings.Join(escaped, ",") + "/_stats/docs", query: q})
+	body, err := c.do(ctx, op, http.MethodGet, request{path: "/" + chunk + "/_stats/docs", query: q})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var raw struct {
 		Indices map[string]struct {
@@ -208,9 +222,8 @@ func (c *Client) IndexCheckpoints(ctx context.Context, indices []string, which C
 		} `json:"indices"`
 	}
 	if err := decode(op, body, &raw); err != nil {
-		return nil, err
+		return err
 	}
-	out := make(map[string]IndexCheckpoint, len(raw.Indices))
 	for name, ix := range raw.Indices {
 		var ic IndexCheckpoint
 		for shard, copies := range ix.Shards {
@@ -226,7 +239,7 @@ func (c *Client) IndexCheckpoints(ctx context.Context, indices []string, which C
 					}
 				}
 				if v == nil {
-					return nil, &Error{Op: op, Class: ClassMalformed, Detail: "index " + name + " shard " + shard + " has no seq_no checkpoint"}
+					return &Error{Op: op, Class: ClassMalformed, Detail: "index " + name + " shard " + shard + " has no seq_no checkpoint"}
 				}
 				ic.Sum += *v
 				ic.Primaries++
@@ -234,5 +247,5 @@ func (c *Client) IndexCheckpoints(ctx context.Context, indices []string, which C
 		}
 		out[name] = ic
 	}
-	return out, nil
+	return nil
 }

@@ -233,7 +233,40 @@ func (e *Executor) extendPlan(ctx context.Context, p *journal.Promotion) error {
 	if len(added) == 0 {
 		return nil
 	}
-	return e.recordPlan(p, added)
+	if err := e.recordPlan(p, added); err != nil {
+		return err
+	}
+	return e.fenceAdded(ctx, p, added)
+}
+
+// fenceAdded write-blocks the leaders of indices added to the plan after
+// the fence step ran, so that they are fenced like the rest. Best effort,
+// like the fence of a failover: the leader may be gone.
+func (e *Executor) fenceAdded(ctx context.Context, p *journal.Promotion, added map[string]string) error {
+	if s, ok := p.Last(StepFence, ""); !ok || s.Status != journal.StepDone {
+		return nil // the leader was not fenced at all: nothing to extend
+	}
+	leaders := make([]string, 0, len(added))
+	for _, l := range added {
+		leaders = append(leaders, l)
+	}
+	slices.Sort(leaders)
+	target := strings.Join(leaders, ",")
+	if s, ok := p.Last(StepFence, target); ok && s.Status != journal.StepStarted {
+		return nil
+	}
+	if err := e.record(p, journal.Step{Name: StepFence, Target: target, Status: journal.StepStarted}); err != nil {
+		return err
+	}
+	status, detail := journal.StepDone, fmt.Sprintf("write-blocked %d more leader indices", len(leaders))
+	if err := e.call(ctx, func(ctx context.Context) error { return e.Leader.BlockWrite(ctx, leaders) }); err != nil {
+		status, detail = journal.StepSkipped, "write block failed: "+err.Error()
+		if p.Graceful {
+			_ = e.record(p, journal.Step{Name: StepFence, Target: target, Status: journal.StepFailed, Detail: detail})
+			return fmt.Errorf("graceful promotion needs the leader fenced: %s", detail)
+		}
+	}
+	return e.record(p, journal.Step{Name: StepFence, Target: target, Status: status, Detail: detail})
 }
 
 // fence write-blocks the leader copies of the planned indices when the

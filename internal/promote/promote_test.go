@@ -1,0 +1,930 @@
+package promote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/drwatch/drwatch/internal/journal"
+	"github.com/drwatch/drwatch/internal/opensearch"
+	"github.com/drwatch/drwatch/internal/policy"
+)
+
+// ---- fakes ----------------------------------------------------------------
+
+// fakeLeader is the old leader: up or down, and the indices it write-blocked.
+type fakeLeader struct {
+	mu          sync.Mutex
+	down        bool
+	blockErr    error
+	healthCalls int
+	blocked     []string
+}
+
+func (l *fakeLeader) ClusterHealth(ctx context.Context) (opensearch.Health, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.healthCalls++
+	if l.down {
+		return opensearch.Health{}, &opensearch.Error{Op: "cluster health", Class: opensearch.ClassConnRefused, Detail: "connection refused"}
+	}
+	return opensearch.Health{ClusterName: "leader", Status: "green", Nodes: 1}, nil
+}
+
+func (l *fakeLeader) BlockWrite(ctx context.Context, indices []string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.down {
+		return &opensearch.Error{Op: "write-block leader indices", Class: opensearch.ClassConnRefused}
+	}
+	if l.blockErr != nil {
+		return l.blockErr
+	}
+	l.blocked = append(l.blocked, indices...)
+	return nil
+}
+
+type index struct {
+	open   bool
+	blocks []string
+}
+
+const replicationBlock = "1000: index read-only (cross-cluster-replication)"
+
+// fakeFollower models the replication plugin on the follower: follower
+// indices carry the replication block until _stop; _stop is not
+// idempotent; autofollow rules exist until deleted.
+type fakeFollower struct {
+	mu        sync.Mutex
+	followers map[string]string // follower index -> leader index
+	indices   map[string]*index // every index of the cluster
+	rules     map[string]string // autofollow rule name -> pattern
+
+	// Injected behaviour.
+	stopErr    map[string]error  // StopReplication fails, nothing changes
+	lostAnswer map[string]bool   // the stop happens, but the answer is an error (e.g. a 504 after the fact)
+	brokenStop map[string]string // "block": block left behind; "closed": left closed; "noop": nothing changes
+	deleteErr  error             // DeleteAutofollow fails
+	// autofollowCreates are follower indices a rule starts just before it
+	// is deleted (after the plan was fixed).
+	autofollowCreates map[string]string
+	stopDelay         time.Duration
+
+	// Observations.
+	stopCalls    map[string]int
+	inFlight     int
+	maxInFlight  int
+	deleted      []string // "alias/name"
+	listCalls    int
+	deleteCalled int
+}
+
+func newFollower(n int) *fakeFollower {
+	f := &fakeFollower{
+		followers:         map[string]string{},
+		indices:           map[string]*index{},
+		rules:             map[string]string{"orders-rule": "orders-*", "logs-rule": "logs-*"},
+		stopErr:           map[string]error{},
+		lostAnswer:        map[string]bool{},
+		brokenStop:        map[string]string{},
+		autofollowCreates: map[string]string{},
+		stopCalls:         map[string]int{},
+	}
+	for i := range n {
+		f.addFollower(fmt.Sprintf("orders-%02d", i), fmt.Sprintf("leader-orders-%02d", i))
+	}
+	f.indices["plain"] = &index{open: true} // not a follower: never in scope
+	return f
+}
+
+func (f *fakeFollower) addFollower(name, leader string) {
+	f.followers[name] = leader
+	f.indices[name] = &index{open: true, blocks: []string{replicationBlock}}
+}
+
+func (f *fakeFollower) resetCounters() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stopCalls = map[string]int{}
+	f.maxInFlight = 0
+	f.deleted = nil
+	f.listCalls = 0
+}
+
+func (f *fakeFollower) FollowerIndices(ctx context.Context, patterns []string) (map[string]opensearch.FollowerIndex, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.listCalls++
+	out := map[string]opensearch.FollowerIndex{}
+	for idx, leader := range f.followers {
+		for _, p := range patterns {
+			if ok, _ := path.Match(p, idx); ok {
+				out[idx] = opensearch.FollowerIndex{LeaderIndex: leader, Shards: 1}
+			}
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeFollower) AutofollowStats(ctx context.Context) (opensearch.AutofollowStats, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var st opensearch.AutofollowStats
+	names := make([]string, 0, len(f.rules))
+	for n := range f.rules {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		st.Rules = append(st.Rules, opensearch.AutofollowRule{Name: n, Pattern: f.rules[n]})
+	}
+	return st, nil
+}
+
+func (f *fakeFollower) DeleteAutofollow(ctx context.Context, alias, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.deleteCalled++
+	// The rule fired once more before it went away.
+	for idx, leader := range f.autofollowCreates {
+		f.addFollower(idx, leader)
+		delete(f.autofollowCreates, idx)
+	}
+	if f.deleteErr != nil {
+		return f.deleteErr
+	}
+	if _, ok := f.rules[name]; !ok {
+		// The plugin answers an unknown rule with HTTP 500.
+		return &opensearch.Error{Op: "delete autofollow rule " + name, Class: opensearch.ClassHTTP5xx, Status: 500}
+	}
+	delete(f.rules, name)
+	f.deleted = append(f.deleted, alias+"/"+name)
+	return nil
+}
+
+func notReplicating(idx string) error {
+	// What the real client returns for the plugin's 400.
+	return errors.Join(opensearch.ErrNotReplicating, &opensearch.Error{
+		Op: "stop replication of " + idx, Class: opensearch.ClassHTTP4xx, Status: 400,
+		Type: "illegal_argument_exception", Detail: "No replication in progress for index:" + idx,
+	})
+}
+
+func (f *fakeFollower) StopReplication(ctx context.Context, idx string) error {
+	f.mu.Lock()
+	f.stopCalls[idx]++
+	f.inFlight++
+	f.maxInFlight = max(f.maxInFlight, f.inFlight)
+	delay := f.stopDelay
+	f.mu.Unlock()
+	if delay > 0 {
+		time.Sleep(delay)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.inFlight--
+	if err := f.stopErr[idx]; err != nil {
+		return err
+	}
+	if _, ok := f.followers[idx]; !ok {
+		return notReplicating(idx)
+	}
+	ix := f.indices[idx]
+	switch f.brokenStop[idx] {
+	case "noop":
+		return nil
+	case "block":
+		delete(f.followers, idx)
+		return nil
+	case "closed":
+		delete(f.followers, idx)
+		ix.blocks = nil
+		ix.open = false
+		return nil
+	}
+	delete(f.followers, idx)
+	ix.blocks = nil
+	ix.open = true
+	if f.lostAnswer[idx] {
+		return &opensearch.Error{Op: "stop replication of " + idx, Class: opensearch.ClassHTTP5xx, Status: 504}
+	}
+	return nil
+}
+
+func (f *fakeFollower) IndexStates(ctx context.Context, names []string) (map[string]opensearch.IndexState, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]opensearch.IndexState{}
+	for _, n := range names {
+		if ix, ok := f.indices[n]; ok {
+			out[n] = opensearch.IndexState{Exists: true, Open: ix.open, Blocks: slices.Clone(ix.blocks)}
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeFollower) calls() map[string]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return maps(f.stopCalls)
+}
+
+func maps(m map[string]int) map[string]int {
+	out := make(map[string]int, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// ---- helpers --------------------------------------------------------------
+
+type lab struct {
+	j        *journal.Journal
+	leader   *fakeLeader
+	follower *fakeFollower
+}
+
+func newLab(t *testing.T, n int) *lab {
+	t.Helper()
+	j, err := journal.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = j.Close() })
+	return &lab{j: j, leader: &fakeLeader{}, follower: newFollower(n)}
+}
+
+func (l *lab) executor() *Executor {
+	return &Executor{
+		Pair: "orders", Leader: l.leader, Follower: l.follower, Alias: "leader",
+		Indices: []string{"orders-*", "logs-*"}, Concurrency: 4, FenceLeader: true,
+		Journal: l.j, Log: zap.NewNop(), StepTimeout: 5 * time.Second,
+	}
+}
+
+// start journals a new promotion the way the app does (no plan yet).
+func (l *lab) start(t *testing.T, graceful bool) *journal.Promotion {
+	t.Helper()
+	rec := &journal.Record{Pair: "orders", State: policy.State{Phase: policy.Promoting, Since: time.Now(), Reasons: []string{"test"}}}
+	rec.Promotion = &journal.Promotion{ID: "orders-p1", Started: time.Now(), By: "test", Graceful: graceful}
+	if err := l.j.Save(rec); err != nil {
+		t.Fatal(err)
+	}
+	return rec.Promotion
+}
+
+// reload is what a restarted drwatch sees.
+func (l *lab) reload(t *testing.T) *journal.Promotion {
+	t.Helper()
+	rec, err := l.j.Load("orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec == nil || rec.Promotion == nil {
+		t.Fatal("no promotion in the journal")
+	}
+	return rec.Promotion
+}
+
+func names(n int) []string {
+	out := make([]string, n)
+	for i := range n {
+		out[i] = fmt.Sprintf("orders-%02d", i)
+	}
+	return out
+}
+
+func lastStatus(p *journal.Promotion, name, target string) string {
+	s, ok := p.Last(name, target)
+	if !ok {
+		return ""
+	}
+	return s.Status
+}
+
+// checkStopOrder asserts that every index of want has a journaled
+// "started" stop step before its "done" step.
+func checkStopOrder(t *testing.T, p *journal.Promotion, want []string) {
+	t.Helper()
+	for _, idx := range want {
+		started, done := -1, -1
+		for i, s := range p.Steps {
+			if s.Name != StepStop || s.Target != idx {
+				continue
+			}
+			if s.Status == journal.StepStarted && started < 0 {
+				started = i
+			}
+			if s.Status == journal.StepDone {
+				done = i
+			}
+			if s.At.IsZero() {
+				t.Errorf("step %+v has no time", s)
+			}
+		}
+		if started < 0 || done < 0 || started > done {
+			t.Errorf("index %s: started at step %d, done at step %d", idx, started, done)
+		}
+	}
+}
+
+// ---- tests ----------------------------------------------------------------
+
+func TestHappyPath(t *testing.T) {
+	l := newLab(t, 6)
+	p := l.start(t, false)
+	res, err := l.executor().Run(context.Background(), p)
+	if err != nil {
+		t.Fatalf("Run: %v (%+v)", err, res)
+	}
+	want := names(6)
+	if !reflect.DeepEqual(res.Promoted, want) {
+		t.Fatalf("Promoted = %v, want %v", res.Promoted, want)
+	}
+	if !slices.IsSorted(res.Promoted) || len(res.Failed) != 0 || !res.Fenced {
+		t.Fatalf("result = %+v", res)
+	}
+	if !strings.Contains(res.Detail, "6 of 6") || !strings.Contains(res.Detail, "leader fenced") {
+		t.Fatalf("Detail = %q", res.Detail)
+	}
+	// Fence: every planned leader index, once.
+	wantLeaders := make([]string, 6)
+	for i := range 6 {
+		wantLeaders[i] = fmt.Sprintf("leader-orders-%02d", i)
+	}
+	if !reflect.DeepEqual(l.leader.blocked, wantLeaders) {
+		t.Fatalf("leader blocked %v, want %v", l.leader.blocked, wantLeaders)
+	}
+	// Rules deleted with the alias.
+	if len(l.follower.rules) != 0 || !reflect.DeepEqual(l.follower.deleted, []string{"leader/logs-rule", "leader/orders-rule"}) {
+		t.Fatalf("rules left %v, deleted %v", l.follower.rules, l.follower.deleted)
+	}
+	// All stopped, once each; "plain" never touched.
+	for _, idx := range want {
+		if c := l.follower.stopCalls[idx]; c != 1 {
+			t.Errorf("%s stopped %d times", idx, c)
+		}
+	}
+	if len(l.follower.stopCalls) != 6 || len(l.follower.followers) != 0 {
+		t.Fatalf("stop calls %v, followers left %v", l.follower.stopCalls, l.follower.followers)
+	}
+	// The journal (as a restart would read it) has it all.
+	jp := l.reload(t)
+	if len(jp.Plan) != 0 {
+		t.Fatalf("the saved record should not carry the plan (only steps do): %v", jp.Plan)
+	}
+	checkStopOrder(t, jp, want)
+	for _, c := range []struct{ name, target, status string }{
+		{StepFence, "", journal.StepDone},
+		{StepAutofollow, "orders-rule", journal.StepDone},
+		{StepAutofollow, "logs-rule", journal.StepDone},
+		{StepVerify, "", journal.StepDone},
+		{StepPlan, "", journal.StepDone},
+		{StepPlan, "orders-03", journal.StepDone},
+	} {
+		if got := lastStatus(jp, c.name, c.target); got != c.status {
+			t.Errorf("journal %s/%s = %q, want %q", c.name, c.target, got, c.status)
+		}
+	}
+	if s, _ := jp.Last(StepPlan, "orders-03"); s.Detail != "leader-orders-03" {
+		t.Errorf("plan step detail = %q, want the leader index", s.Detail)
+	}
+	// The fence step precedes every stop.
+	fenceAt, firstStop := -1, -1
+	for i, s := range jp.Steps {
+		if s.Name == StepFence && s.Status == journal.StepDone && fenceAt < 0 {
+			fenceAt = i
+		}
+		if s.Name == StepStop && firstStop < 0 {
+			firstStop = i
+		}
+	}
+	if fenceAt < 0 || fenceAt > firstStop {
+		t.Fatalf("fence done at step %d, first stop at %d", fenceAt, firstStop)
+	}
+}
+
+func TestLeaderUnreachableSkipsFence(t *testing.T) {
+	l := newLab(t, 3)
+	l.leader.down = true
+	p := l.start(t, false)
+	res, err := l.executor().Run(context.Background(), p)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if res.Fenced || len(res.Promoted) != 3 || !strings.Contains(res.Detail, "not fenced") {
+		t.Fatalf("result = %+v", res)
+	}
+	s, ok := l.reload(t).Last(StepFence, "")
+	if !ok || s.Status != journal.StepSkipped || !strings.Contains(s.Detail, "unreachable") || !strings.Contains(s.Detail, string(opensearch.ClassConnRefused)) {
+		t.Fatalf("fence step = %+v", s)
+	}
+	if len(l.leader.blocked) != 0 {
+		t.Fatalf("blocked %v", l.leader.blocked)
+	}
+	// A rerun does not retry the skipped fence.
+	l.leader.down = false
+	if _, err := l.executor().Run(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	if l.leader.healthCalls != 1 || len(l.leader.blocked) != 0 {
+		t.Fatalf("rerun touched the leader: health %d, blocked %v", l.leader.healthCalls, l.leader.blocked)
+	}
+}
+
+func TestFenceLeaderFalseSkipsFence(t *testing.T) {
+	l := newLab(t, 2)
+	p := l.start(t, false)
+	e := l.executor()
+	e.FenceLeader = false
+	res, err := e.Run(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Fenced || l.leader.healthCalls != 0 || len(l.leader.blocked) != 0 {
+		t.Fatalf("fenced=%v health=%d blocked=%v", res.Fenced, l.leader.healthCalls, l.leader.blocked)
+	}
+	if s, _ := p.Last(StepFence, ""); s.Status != journal.StepSkipped || !strings.Contains(s.Detail, "fence_leader is false") {
+		t.Fatalf("fence step = %+v", s)
+	}
+}
+
+func TestFenceFailureIsSkippedInFailover(t *testing.T) {
+	l := newLab(t, 2)
+	l.leader.blockErr = &opensearch.Error{Op: "write-block leader indices", Class: opensearch.ClassAuth, Status: 403}
+	p := l.start(t, false)
+	res, err := l.executor().Run(context.Background(), p)
+	if err != nil || res.Fenced {
+		t.Fatalf("Run = %+v, %v", res, err)
+	}
+	if s, _ := p.Last(StepFence, ""); s.Status != journal.StepSkipped || !strings.Contains(s.Detail, "write block failed") {
+		t.Fatalf("fence step = %+v", s)
+	}
+}
+
+func TestGraceful(t *testing.T) {
+	t.Run("leader down: error, nothing stopped", func(t *testing.T) {
+		l := newLab(t, 3)
+		l.leader.down = true
+		p := l.start(t, true)
+		e := l.executor()
+		e.FenceLeader = false // graceful fences regardless
+		caughtUp := 0
+		e.CatchUp = func(context.Context, map[string]string) error { caughtUp++; return nil }
+		res, err := e.Run(context.Background(), p)
+		if err == nil || !strings.Contains(err.Error(), "graceful promotion needs the leader fenced") {
+			t.Fatalf("Run = %+v, %v", res, err)
+		}
+		if len(l.follower.stopCalls) != 0 || caughtUp != 0 || len(l.follower.deleted) != 0 || len(res.Promoted) != 0 {
+			t.Fatalf("stops %v, catch-ups %d, rules deleted %v", l.follower.stopCalls, caughtUp, l.follower.deleted)
+		}
+		if s, _ := l.reload(t).Last(StepFence, ""); s.Status != journal.StepFailed {
+			t.Fatalf("fence step = %+v", s)
+		}
+		// When the leader is back, the fence is retried and it goes through.
+		l.leader.down = false
+		if _, err := e.Run(context.Background(), p); err != nil {
+			t.Fatal(err)
+		}
+		if caughtUp != 1 || len(l.leader.blocked) != 3 {
+			t.Fatalf("catch-ups %d, blocked %v", caughtUp, l.leader.blocked)
+		}
+	})
+	t.Run("leader up: fences, catches up, then stops", func(t *testing.T) {
+		l := newLab(t, 3)
+		p := l.start(t, true)
+		e := l.executor()
+		var plan map[string]string
+		e.CatchUp = func(_ context.Context, pl map[string]string) error {
+			if len(l.leader.blocked) != 3 {
+				t.Errorf("catch-up before the fence: blocked %v", l.leader.blocked)
+			}
+			if n := len(l.follower.calls()); n != 0 {
+				t.Errorf("catch-up after %d stops", n)
+			}
+			plan = maps2(pl)
+			return nil
+		}
+		res, err := e.Run(context.Background(), p)
+		if err != nil || !res.Fenced || len(res.Promoted) != 3 {
+			t.Fatalf("Run = %+v, %v", res, err)
+		}
+		if len(plan) != 3 || plan["orders-01"] != "leader-orders-01" {
+			t.Fatalf("CatchUp got plan %v", plan)
+		}
+		if lastStatus(l.reload(t), StepCatchUp, "") != journal.StepDone {
+			t.Fatal("catch-up not journaled")
+		}
+	})
+	t.Run("catch-up fails: nothing stopped", func(t *testing.T) {
+		l := newLab(t, 2)
+		p := l.start(t, true)
+		e := l.executor()
+		e.CatchUp = func(context.Context, map[string]string) error { return errors.New("orders-01 lags by 12 operations") }
+		if _, err := e.Run(context.Background(), p); err == nil || !strings.Contains(err.Error(), "lags by 12") {
+			t.Fatalf("Run: %v", err)
+		}
+		if len(l.follower.stopCalls) != 0 {
+			t.Fatalf("stopped %v", l.follower.stopCalls)
+		}
+	})
+	t.Run("no catch-up configured", func(t *testing.T) {
+		l := newLab(t, 2)
+		p := l.start(t, true)
+		if _, err := l.executor().Run(context.Background(), p); err == nil {
+			t.Fatal("graceful promotion without CatchUp succeeded")
+		}
+		if len(l.follower.stopCalls) != 0 {
+			t.Fatalf("stopped %v", l.follower.stopCalls)
+		}
+	})
+}
+
+func maps2(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func TestNoReplicationInProgressCountsAsDone(t *testing.T) {
+	l := newLab(t, 3)
+	p := l.start(t, false)
+	e := l.executor()
+	// Plan first (as a restart would have it), then someone stops orders-01
+	// by hand before drwatch gets to it.
+	if err := e.plan(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.follower.StopReplication(context.Background(), "orders-01"); err != nil {
+		t.Fatal(err)
+	}
+	l.follower.resetCounters()
+	res, err := e.Run(context.Background(), p)
+	if err != nil || len(res.Promoted) != 3 {
+		t.Fatalf("Run = %+v, %v", res, err)
+	}
+	s, _ := l.reload(t).Last(StepStop, "orders-01")
+	if s.Status != journal.StepDone || !strings.Contains(s.Detail, "already stopped") {
+		t.Fatalf("orders-01 step = %+v", s)
+	}
+}
+
+// The stop happens but its answer is lost (504 after the fact): the index
+// is reported failed; a rerun gets "No replication in progress" and counts
+// it as done.
+func TestLostAnswerThenRerun(t *testing.T) {
+	l := newLab(t, 3)
+	l.follower.lostAnswer["orders-02"] = true
+	p := l.start(t, false)
+	res, err := l.executor().Run(context.Background(), p)
+	if err == nil {
+		t.Fatal("Run succeeded with a failed stop")
+	}
+	if _, ok := res.Failed["orders-02"]; !ok || len(res.Failed) != 1 {
+		t.Fatalf("Failed = %v", res.Failed)
+	}
+	delete(l.follower.lostAnswer, "orders-02")
+	l.follower.resetCounters()
+	res, err = l.executor().Run(context.Background(), l.reload(t))
+	if err != nil || len(res.Promoted) != 3 {
+		t.Fatalf("rerun = %+v, %v", res, err)
+	}
+	if got := l.follower.calls(); !reflect.DeepEqual(got, map[string]int{"orders-02": 1}) {
+		t.Fatalf("rerun stop calls = %v", got)
+	}
+}
+
+func TestFailingIndexThenRerun(t *testing.T) {
+	l := newLab(t, 5)
+	l.follower.stopErr["orders-03"] = &opensearch.Error{Op: "stop replication of orders-03", Class: opensearch.ClassHTTP5xx, Status: 500, Detail: "boom"}
+	p := l.start(t, false)
+	res, err := l.executor().Run(context.Background(), p)
+	if err == nil || !strings.Contains(err.Error(), "1 of 5 indices not promoted") || !strings.Contains(err.Error(), "orders-03") {
+		t.Fatalf("Run error = %v", err)
+	}
+	if len(res.Failed) != 1 || !strings.Contains(res.Failed["orders-03"], "boom") {
+		t.Fatalf("Failed = %v", res.Failed)
+	}
+	if want := []string{"orders-00", "orders-01", "orders-02", "orders-04"}; !reflect.DeepEqual(res.Promoted, want) {
+		t.Fatalf("Promoted = %v, want %v", res.Promoted, want)
+	}
+	jp := l.reload(t)
+	if lastStatus(jp, StepStop, "orders-03") != journal.StepFailed || lastStatus(jp, StepVerify, "") != journal.StepFailed {
+		t.Fatalf("journal: stop %q verify %q", lastStatus(jp, StepStop, "orders-03"), lastStatus(jp, StepVerify, ""))
+	}
+
+	// The cause is fixed; a rerun (from the journal) retries only orders-03.
+	delete(l.follower.stopErr, "orders-03")
+	l.follower.resetCounters()
+	res, err = l.executor().Run(context.Background(), jp)
+	if err != nil || len(res.Promoted) != 5 || len(res.Failed) != 0 {
+		t.Fatalf("rerun = %+v, %v", res, err)
+	}
+	if got := l.follower.calls(); !reflect.DeepEqual(got, map[string]int{"orders-03": 1}) {
+		t.Fatalf("rerun stop calls = %v", got)
+	}
+	if l.leader.healthCalls != 1 || len(l.leader.blocked) != 5 {
+		t.Fatalf("rerun fenced again: health %d, blocked %v", l.leader.healthCalls, l.leader.blocked)
+	}
+}
+
+type crash struct{ after int }
+
+func runUntilCrash(t *testing.T, e *Executor, p *journal.Promotion) (crashed bool) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(crash); !ok {
+				panic(r)
+			}
+			crashed = true
+		}
+	}()
+	_, err := e.Run(context.Background(), p)
+	t.Fatalf("Run returned (%v) instead of crashing", err)
+	return false
+}
+
+func TestCrashAndResume(t *testing.T) {
+	for _, tc := range []struct {
+		n, conc, crashAfter int
+	}{
+		{n: 10, conc: 1, crashAfter: 4},
+		{n: 10, conc: 3, crashAfter: 4}, // crash after a batch: the rest of the batch was journaled too
+		{n: 10, conc: 1, crashAfter: 1},
+	} {
+		t.Run(fmt.Sprintf("n=%d,conc=%d,crash=%d", tc.n, tc.conc, tc.crashAfter), func(t *testing.T) {
+			l := newLab(t, tc.n)
+			p := l.start(t, false)
+			e := l.executor()
+			e.Concurrency = tc.conc
+			e.afterStop = func(done int) {
+				if done >= tc.crashAfter {
+					panic(crash{done})
+				}
+			}
+			if !runUntilCrash(t, e, p) {
+				t.Fatal("no crash")
+			}
+			first := l.follower.calls()
+			if len(first) < tc.crashAfter || len(first) == tc.n {
+				t.Fatalf("stops before the crash: %v", first)
+			}
+
+			// Restart: a fresh executor and the promotion as the journal has it.
+			jp := l.reload(t)
+			if jp.Plan != nil {
+				t.Fatalf("saved record carries a plan: %v", jp.Plan)
+			}
+			var journaledDone []string
+			for _, idx := range names(tc.n) {
+				if lastStatus(jp, StepStop, idx) == journal.StepDone {
+					journaledDone = append(journaledDone, idx)
+				}
+			}
+			if len(journaledDone) != len(first) {
+				t.Fatalf("journal has %v done, cluster saw stops %v", journaledDone, first)
+			}
+			l.follower.resetCounters()
+			res, err := l.executor().Run(context.Background(), jp)
+			if err != nil {
+				t.Fatalf("resumed Run: %v", err)
+			}
+			if !reflect.DeepEqual(res.Promoted, names(tc.n)) {
+				t.Fatalf("Promoted = %v", res.Promoted)
+			}
+			second := l.follower.calls()
+			for idx := range first {
+				if second[idx] != 0 {
+					t.Errorf("%s was stopped before the crash and called again", idx)
+				}
+			}
+			for _, idx := range names(tc.n) {
+				if first[idx]+second[idx] != 1 {
+					t.Errorf("%s: %d stop calls before the crash, %d after", idx, first[idx], second[idx])
+				}
+			}
+			if l.leader.healthCalls != 1 {
+				t.Errorf("the fence ran again after the restart (%d health calls)", l.leader.healthCalls)
+			}
+			checkStopOrder(t, l.reload(t), names(tc.n))
+
+			// A third run (another restart) stops nothing.
+			l.follower.resetCounters()
+			res, err = l.executor().Run(context.Background(), l.reload(t))
+			if err != nil || len(res.Promoted) != tc.n {
+				t.Fatalf("third Run = %+v, %v", res, err)
+			}
+			if c := l.follower.calls(); len(c) != 0 {
+				t.Fatalf("third Run stopped %v", c)
+			}
+		})
+	}
+}
+
+// flakyJournal loses the "done" records of stops: a crash after the stop
+// and before its journal entry.
+type flakyJournal struct {
+	*journal.Journal
+	failDone bool
+}
+
+func (f *flakyJournal) AppendSteps(pair string, p *journal.Promotion, steps ...journal.Step) error {
+	for _, s := range steps {
+		if f.failDone && s.Name == StepStop && s.Status != journal.StepStarted {
+			return errors.New("disk full")
+		}
+	}
+	return f.Journal.AppendSteps(pair, p, steps...)
+}
+
+func TestCrashBetweenStopAndJournal(t *testing.T) {
+	l := newLab(t, 4)
+	p := l.start(t, false)
+	e := l.executor()
+	e.Journal = &flakyJournal{Journal: l.j, failDone: true}
+	res, err := e.Run(context.Background(), p)
+	if err == nil || len(res.Failed) != 4 || !strings.Contains(res.Failed["orders-00"], "disk full") {
+		t.Fatalf("Run = %+v, %v", res, err)
+	}
+	jp := l.reload(t)
+	if lastStatus(jp, StepStop, "orders-00") != journal.StepStarted {
+		t.Fatalf("orders-00 last step = %q", lastStatus(jp, StepStop, "orders-00"))
+	}
+	l.follower.resetCounters()
+	res, err = l.executor().Run(context.Background(), jp)
+	if err != nil || len(res.Promoted) != 4 {
+		t.Fatalf("rerun = %+v, %v", res, err)
+	}
+	for _, idx := range names(4) {
+		if s, _ := jp.Last(StepStop, idx); s.Status != journal.StepDone || !strings.Contains(s.Detail, "already stopped") {
+			t.Errorf("%s: %+v", idx, s)
+		}
+	}
+}
+
+func TestConcurrencyBound(t *testing.T) {
+	for _, conc := range []int{1, 4, 7} {
+		t.Run(fmt.Sprint(conc), func(t *testing.T) {
+			l := newLab(t, 50)
+			l.follower.stopDelay = 3 * time.Millisecond
+			p := l.start(t, false)
+			e := l.executor()
+			e.Concurrency = conc
+			res, err := e.Run(context.Background(), p)
+			if err != nil || len(res.Promoted) != 50 {
+				t.Fatalf("Run = %+v, %v", res, err)
+			}
+			if l.follower.maxInFlight > conc {
+				t.Fatalf("%d stops in flight, Concurrency is %d", l.follower.maxInFlight, conc)
+			}
+			if conc > 1 && l.follower.maxInFlight < 2 {
+				t.Fatalf("stops never overlapped (max in flight %d): Concurrency is not used", l.follower.maxInFlight)
+			}
+			if len(l.follower.stopCalls) != 50 {
+				t.Fatalf("%d indices stopped", len(l.follower.stopCalls))
+			}
+			checkStopOrder(t, l.reload(t), names(50))
+		})
+	}
+	t.Run("zero means one", func(t *testing.T) {
+		l := newLab(t, 5)
+		l.follower.stopDelay = time.Millisecond
+		e := l.executor()
+		e.Concurrency = 0
+		if _, err := e.Run(context.Background(), l.start(t, false)); err != nil {
+			t.Fatal(err)
+		}
+		if l.follower.maxInFlight != 1 {
+			t.Fatalf("max in flight %d", l.follower.maxInFlight)
+		}
+	})
+}
+
+func TestAutofollowIndexAddedToPlan(t *testing.T) {
+	l := newLab(t, 3)
+	l.follower.autofollowCreates["orders-new"] = "leader-orders-new"
+	p := l.start(t, false)
+	res, err := l.executor().Run(context.Background(), p)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	want := append(names(3), "orders-new")
+	if !reflect.DeepEqual(res.Promoted, want) {
+		t.Fatalf("Promoted = %v, want %v", res.Promoted, want)
+	}
+	if l.follower.stopCalls["orders-new"] != 1 {
+		t.Fatal("orders-new not stopped")
+	}
+	if p.Plan["orders-new"] != "leader-orders-new" {
+		t.Fatalf("plan = %v", p.Plan)
+	}
+	// The added index's leader is fenced like the others.
+	if !slices.Contains(l.leader.blocked, "leader-orders-new") {
+		t.Fatalf("leader of the added index not fenced: blocked %v", l.leader.blocked)
+	}
+	blocked := len(l.leader.blocked)
+	jp := l.reload(t)
+	if s, ok := jp.Last(StepPlan, "orders-new"); !ok || s.Detail != "leader-orders-new" {
+		t.Fatalf("extended plan not journaled: %+v", s)
+	}
+	// A restart rebuilds the extended plan from the journal.
+	l.follower.resetCounters()
+	res, err = l.executor().Run(context.Background(), jp)
+	if err != nil || !reflect.DeepEqual(res.Promoted, want) || len(l.follower.calls()) != 0 {
+		t.Fatalf("rerun = %+v, %v, stops %v", res, err, l.follower.calls())
+	}
+	if len(l.leader.blocked) != blocked {
+		t.Fatalf("rerun fenced again: %v", l.leader.blocked)
+	}
+}
+
+func TestAutofollowDeleteFailure(t *testing.T) {
+	l := newLab(t, 2)
+	l.follower.deleteErr = &opensearch.Error{Op: "delete autofollow rule", Class: opensearch.ClassHTTP5xx, Status: 500}
+	p := l.start(t, false)
+	res, err := l.executor().Run(context.Background(), p)
+	if err == nil || !strings.Contains(err.Error(), "autofollow rule") {
+		t.Fatalf("Run error = %v", err)
+	}
+	if len(res.Promoted) != 2 {
+		t.Fatalf("indices should still be promoted: %+v", res)
+	}
+	if lastStatus(p, StepAutofollow, "orders-rule") != journal.StepFailed {
+		t.Fatal("failed rule deletion not journaled")
+	}
+	// Fixed: the rerun deletes the rules and stops nothing again.
+	l.follower.deleteErr = nil
+	l.follower.resetCounters()
+	if _, err := l.executor().Run(context.Background(), l.reload(t)); err != nil {
+		t.Fatal(err)
+	}
+	if len(l.follower.rules) != 0 || len(l.follower.calls()) != 0 {
+		t.Fatalf("rules %v, stops %v", l.follower.rules, l.follower.calls())
+	}
+}
+
+func TestVerifyFailure(t *testing.T) {
+	for _, tc := range []struct{ mode, want string }{
+		{"block", "replication block still present"},
+		{"closed", "index is closed"},
+		{"noop", "still a follower index"},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			l := newLab(t, 3)
+			l.follower.brokenStop["orders-01"] = tc.mode
+			p := l.start(t, false)
+			res, err := l.executor().Run(context.Background(), p)
+			if err == nil || !strings.Contains(err.Error(), "orders-01") {
+				t.Fatalf("Run error = %v", err)
+			}
+			if !strings.Contains(res.Failed["orders-01"], tc.want) || len(res.Failed) != 1 {
+				t.Fatalf("Failed = %v, want orders-01: %s", res.Failed, tc.want)
+			}
+			if want := []string{"orders-00", "orders-02"}; !reflect.DeepEqual(res.Promoted, want) {
+				t.Fatalf("Promoted = %v", res.Promoted)
+			}
+			if s, _ := l.reload(t).Last(StepVerify, ""); s.Status != journal.StepFailed || !strings.Contains(s.Detail, tc.want) {
+				t.Fatalf("verify step = %+v", s)
+			}
+		})
+	}
+	t.Run("index gone", func(t *testing.T) {
+		l := newLab(t, 2)
+		p := l.start(t, false)
+		e := l.executor()
+		if err := e.plan(context.Background(), p); err != nil {
+			t.Fatal(err)
+		}
+		delete(l.follower.followers, "orders-01")
+		delete(l.follower.indices, "orders-01")
+		res, err := e.Run(context.Background(), p)
+		if err == nil || res.Failed["orders-01"] != "index not found" {
+			t.Fatalf("Run = %+v, %v", res, err)
+		}
+	})
+}
+
+func TestEmptyScope(t *testing.T) {
+	l := newLab(t, 0)
+	p := l.start(t, false)
+	res, err := l.executor().Run(context.Background(), p)
+	if err != nil || len(res.Promoted) != 0 || len(l.follower.stopCalls) != 0 {
+		t.Fatalf("Run = %+v, %v", res, err)
+	}
+	if lastStatus(p, StepVerify, "") != journal.StepDone {
+		t.Fatal("verify not journaled")
+	}
+}
