@@ -160,7 +160,7 @@ func (j *Journal) Load(pair string) (*Record, error) {
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("journal %s is corrupt (%v); drwatch will not start fresh over it: inspect it, and move it aside only if the pair's real state is known", p, err)
+		return nil, fmt.Errorf("journal %s is corrupt (%w); drwatch will not start fresh over it: inspect it, and move it aside only if the pair's real state is known", p, err)
 	}
 	if r.Version != Version {
 		return nil, fmt.Errorf("journal %s has version %d; this drwatch reads version %d", p, r.Version, Version)
@@ -211,7 +211,7 @@ func (j *Journal) loadSteps(pair, id string) ([]Step, error) {
 			if i == len(lines)-1 {
 				break // torn final append: never acted on (fsync comes first)
 			}
-			return nil, fmt.Errorf("journal %s is corrupt at line %d (%v); drwatch will not guess the promotion's progress", p, i+1, err)
+			return nil, fmt.Errorf("journal %s is corrupt at line %d (%w); drwatch will not guess the promotion's progress", p, i+1, err)
 		}
 		if sl.Promotion == id {
 			steps = append(steps, sl.Step)
