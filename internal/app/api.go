@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/drwatch/drwatch/internal/config"
 	"github.com/drwatch/drwatch/internal/policy"
 )
 
@@ -111,6 +112,12 @@ func (a *App) pairAction(w http.ResponseWriter, r *http.Request) {
 	if wt == nil {
 		resp.Error = "unknown pair " + name
 		writeJSON(w, http.StatusNotFound, resp)
+		return
+	}
+	if wt.pair.Resolved.Mode == config.ModeDryRun && (action == "approve" || action == "promote") {
+		resp.Error = "pair " + name + " is in dry-run mode: drwatch writes nothing to the clusters (change the policy's mode, or use drwatch promote)"
+		resp.State = string(wt.phase())
+		writeJSON(w, http.StatusConflict, resp)
 		return
 	}
 	st, err := wt.command(f, req.By)

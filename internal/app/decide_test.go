@@ -163,6 +163,33 @@ func TestAPIAuthAndErrors(t *testing.T) {
 	waitState(t, base, "healthy")
 }
 
+// In dry-run mode the daemon writes nothing: approve and promote are
+// refused (409) even with the token.
+func TestDryRunRefusesPromotion(t *testing.T) {
+	leader := fakeos.NewLeader(t)
+	follower := fakeos.NewCCRFollower(t, "orders-1")
+	base, _ := run(t, modeConfig(t, t.TempDir(), leader.URL(), follower.URL(), "dry-run", true))
+	waitState(t, base, "healthy")
+	for _, action := range []string{"promote", "approve"} {
+		if code, body := call(t, base, "/api/v1/pairs/orders/"+action, apiToken, ""); code != 409 || !strings.Contains(body, "dry-run") {
+			t.Fatalf("%s in dry-run = %d %s", action, code, body)
+		}
+	}
+	leader.Server.Close()
+	follower.Fixture(fakeos.RouteRemoteInfo, "remote_info_sniff_disconnected.json")
+	waitState(t, base, "leader_down")
+	eventually(t, "would promote counted", func() bool {
+		return metricLine(t, base, `drwatch_dry_run_would_promote_total{pair="orders"}`) == "1"
+	})
+	time.Sleep(500 * time.Millisecond)
+	if !follower.IsFollower("orders-1") || follower.Hits("POST /_plugins/_replication/orders-1/_stop") != 0 {
+		t.Fatal("dry-run touched the follower")
+	}
+	if v := metricLine(t, base, `drwatch_dry_run_would_promote_total{pair="orders"}`); v != "1" {
+		t.Fatalf("would promote counted %s times in one episode", v)
+	}
+}
+
 func TestAPIDisabledWithoutToken(t *testing.T) {
 	leader, follower := fakeos.NewLeader(t), fakeos.NewFollower(t)
 	base, _ := run(t, modeConfig(t, t.TempDir(), leader.URL(), follower.URL(), "semi-auto", false))

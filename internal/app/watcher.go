@@ -290,6 +290,12 @@ func decisionOf(st *policy.State, pol *config.Policy, now time.Time) *report.Dec
 	return &report.Decision{State: string(st.Phase), Since: st.Since, Reasons: nonNil(st.Reasons), RPOGuard: ok, RPOGuardReason: why}
 }
 
+func (w *watcher) phase() policy.Phase {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	return w.rec.State.Phase
+}
+
 func (w *watcher) observed() bool {
 	w.mu.RLock()
 	defer w.mu.RUnlock()

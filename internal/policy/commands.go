@@ -44,10 +44,12 @@ func Deny(st State, by, reason string, now time.Time) (Decision, error) {
 	return d, nil
 }
 
-// Pause stops decisions until `until` (zero: until resumed).
+// Pause stops decisions until `until` (zero: until resumed). A failed
+// promotion cannot be paused: it is being retried, and leaving it half done
+// would leave some indices writable and others following.
 func Pause(st State, until time.Time, by, reason string, now time.Time) (Decision, error) {
 	switch st.Phase {
-	case Promoting, Promoted:
+	case Promoting, Promoted, Failed:
 		return Decision{State: st}, conflict("pause", st.Phase)
 	}
 	d := Decision{State: st}
@@ -89,6 +91,9 @@ func ManualPromote(st State, by, reason string, now time.Time) (Decision, error)
 // PromotionSucceeded records the end of a promotion. The pair stays
 // promoted for good.
 func PromotionSucceeded(st State, summary string, now time.Time) Decision {
+	if st.Phase == Promoted {
+		return Decision{State: st} // already recorded; report it once
+	}
 	d := Decision{State: st}
 	d.State.PromotedAt = now
 	d.State.LastError = ""
@@ -104,8 +109,13 @@ const (
 )
 
 // PromotionFailed records a failed attempt; it is retried after a backoff
-// (never rolled back into a follower).
+// (never rolled back into a follower). A late failure report for a pair
+// already promoted changes nothing: a promoted pair is never promoted
+// again.
 func PromotionFailed(st State, err string, now time.Time) Decision {
+	if st.Phase == Promoted {
+		return Decision{State: st}
+	}
 	d := Decision{State: st}
 	d.State.PromotionAttempts++
 	backoff := RetryInitial << min(d.State.PromotionAttempts-1, 10)
@@ -120,12 +130,17 @@ func PromotionFailed(st State, err string, now time.Time) Decision {
 // restarts: observation progress made before the restart is not trusted
 // (the leader may have come and gone meanwhile), so thresholds are met
 // afresh. Promoting, promoted, failed and paused carry on as they were.
+//
+// A human's denial is not observation progress: it is kept, so that a
+// restart mid-outage cannot turn a "no" into an automatic promotion.
 func Restarted(st State) State {
 	switch st.Phase {
 	case Promoting, Promoted, Failed, Paused:
 		return st
 	}
+	denial := st.Denial
 	resetTracking(&st)
+	st.Denial = denial
 	return st
 }
 

@@ -85,8 +85,8 @@ func Decide(st State, obs probe.Observation, pol *config.Policy, now time.Time) 
 		if prev == Suspect || prev == Isolated || inEpisode {
 			d.emit(EvLeaderRecovered)
 		}
-		if inEpisode {
-			s.EpisodeEnd = now
+		if s.Episode {
+			s.EpisodeEnd, s.Episode = now, false // the episode ends: cooldown starts
 		}
 		clearApproval(s)
 		d.enter(Healthy, now, healthyReasons(obs, pol)...)
@@ -94,15 +94,15 @@ func Decide(st State, obs probe.Observation, pol *config.Policy, now time.Time) 
 		return d
 	}
 
-	down := fmt.Sprintf("leader unreachable for %s (%d failed probes in a row, last: %s)",
-		dur(now.Sub(s.OutageStart)), s.FailedProbes, failureText(obs.Leader.Failure))
+	down := fmt.Sprintf("leader unreachable for %s (%s in a row, last: %s)",
+		dur(now.Sub(s.OutageStart)), plural(s.FailedProbes, "failed probe"), failureText(obs.Leader.Failure))
 	requireWitness := *pol.RequireFollowerWitness
 
 	if requireWitness && w.sees {
 		if prev != Isolated {
 			d.emit(EvWatcherIsolated)
 		}
-		clearApproval(s)
+		clearRequest(s)
 		d.enter(Isolated, now, down, "but the follower still sees the leader ("+w.why+"): drwatch itself is cut off; never acting on this")
 		return d
 	}
@@ -114,20 +114,27 @@ func Decide(st State, obs probe.Observation, pol *config.Policy, now time.Time) 
 	if now.Sub(s.OutageStart) < pol.LeaderDownAfter.D() {
 		need = append(need, "unreachable for "+pol.LeaderDownAfter.String())
 	}
-	if requireWitness && !w.lost {
+	switch {
+	case requireWitness && !w.lost:
 		need = append(need, "the follower to lose the leader too ("+w.why+")")
+	case requireWitness && s.WitnessLostProbes < WitnessProbes:
+		// One observation of the follower without the leader may be a
+		// blip of its remote connection: it must hold for two in a row.
+		need = append(need, fmt.Sprintf("the follower without the leader in %d probes in a row (%d so far)", WitnessProbes, s.WitnessLostProbes))
 	}
 	if len(need) > 0 {
 		if prev == Healthy || prev == Isolated {
 			d.emit(EvLeaderSuspect)
 		}
-		clearApproval(s)
+		clearRequest(s)
 		d.enter(Suspect, now, down, "not yet down: needs "+strings.Join(need, ", "))
 		return d
 	}
 
 	// The leader is down.
-	if !inEpisode {
+	newEpisode := !s.Episode
+	if newEpisode {
+		s.Episode = true
 		d.emit(EvLeaderDown)
 	}
 	reasons := []string{down}
@@ -144,7 +151,7 @@ func Decide(st State, obs probe.Observation, pol *config.Policy, now time.Time) 
 	switch pol.Mode {
 	case config.ModeDryRun:
 		if guardOK && !held {
-			d.WouldPromote = true
+			d.WouldPromote = newEpisode // counted once per episode
 			reasons = append(reasons, "dry-run: would promote now; doing nothing")
 		} else {
 			reasons = append(reasons, "dry-run: would ask for approval; doing nothing")
@@ -159,15 +166,27 @@ func Decide(st State, obs probe.Observation, pol *config.Policy, now time.Time) 
 			d.emit(EvPromotionStarted)
 			return d
 		}
-		approvalFlow(&d, prev, pol, now, guardOK && !held, reasons)
+		approvalFlow(&d, prev, pol, now, unattendedBlock(guardOK, held), reasons)
 	default: // semi-auto
-		approvalFlow(&d, prev, pol, now, guardOK && !held, reasons)
+		approvalFlow(&d, prev, pol, now, unattendedBlock(guardOK, held), reasons)
 	}
 	return d
 }
 
+// unattendedBlock says what stops an unattended promotion ("" if nothing).
+func unattendedBlock(guardOK, held bool) string {
+	switch {
+	case !guardOK:
+		return "the RPO guard does not pass"
+	case held:
+		return "automatic action is held"
+	}
+	return ""
+}
+
 // approvalFlow asks a human, waits, and applies on_approval_timeout.
-func approvalFlow(d *Decision, prev Phase, pol *config.Policy, now time.Time, unattendedOK bool, reasons []string) {
+// blocked says what stops an unattended promotion ("" if nothing).
+func approvalFlow(d *Decision, prev Phase, pol *config.Policy, now time.Time, blocked string, reasons []string) {
 	s := &d.State
 	switch {
 	case s.Denial != nil:
@@ -180,7 +199,7 @@ func approvalFlow(d *Decision, prev Phase, pol *config.Policy, now time.Time, un
 		d.enter(AwaitingApproval, now, append(reasons, "awaiting approval (expires in "+pol.ApprovalTimeout.String()+")")...)
 	case now.Sub(s.ApprovalRequested) >= pol.ApprovalTimeout.D():
 		d.emit(EvApprovalExpired)
-		if pol.OnApprovalTimeout == "promote" && unattendedOK {
+		if pol.OnApprovalTimeout == "promote" && blocked == "" {
 			d.enter(Promoting, now, append(reasons, "approval timed out; on_approval_timeout: promote and the RPO guard passes: promoting")...)
 			d.Promote = true
 			d.emit(EvPromotionStarted)
@@ -189,7 +208,7 @@ func approvalFlow(d *Decision, prev Phase, pol *config.Policy, now time.Time, un
 		s.ApprovalExpired = true
 		why := "approval timed out; on_approval_timeout: hold"
 		if pol.OnApprovalTimeout == "promote" {
-			why = "approval timed out; on_approval_timeout is promote but the RPO guard does not pass: holding"
+			why = "approval timed out; on_approval_timeout is promote but " + blocked + ": holding"
 		}
 		d.enter(LeaderDown, now, append(reasons, why)...)
 	default:
@@ -201,7 +220,12 @@ func approvalFlow(d *Decision, prev Phase, pol *config.Policy, now time.Time, un
 // RPOGuard reports whether the last good lag reading allows an unattended
 // promotion, and why. Its age is measured at the moment the leader was lost
 // (now, when the leader is up): no reading can be fresher after that, and
-// the data at risk is what the leader acknowledged after it.
+// the data at risk is what the leader acknowledged after it. With
+// require_follower_witness the leader is lost only once the follower has
+// lost it too: if drwatch lost the leader first (cut off, or unable to ask
+// the follower), the follower may have replicated - and the leader
+// acknowledged - writes that no reading saw, so the age runs to the
+// moment the follower lost it.
 func RPOGuard(s *State, pol *config.Policy, now time.Time) (bool, string) {
 	r := s.LastGoodLag
 	if r == nil {
@@ -210,6 +234,9 @@ func RPOGuard(s *State, pol *config.Policy, now time.Time) (bool, string) {
 	ref, when := now, "old"
 	if !s.OutageStart.IsZero() {
 		ref, when = s.OutageStart, "before the leader was lost"
+		if *pol.RequireFollowerWitness && s.WitnessLostSince.After(ref) {
+			ref = s.WitnessLostSince
+		}
 	}
 	age := ref.Sub(r.At)
 	if age > pol.MaxObservationAge.D() {
@@ -246,10 +273,14 @@ type witness struct {
 // observation, and returns the witness.
 func track(s *State, obs probe.Observation) witness {
 	if obs.Leader.Reachable {
-		s.OutageStart, s.FailedProbes, s.WitnessLostSince = time.Time{}, 0, time.Time{}
+		s.OutageStart, s.FailedProbes = time.Time{}, 0
 	} else {
 		if s.OutageStart.IsZero() {
 			s.OutageStart = obs.Time
+			// Failed reads that rose before drwatch lost the leader (a
+			// blip while it answered) say nothing about this outage:
+			// only a rise from here on makes the follower a witness.
+			s.FailedReadsRising = false
 		}
 		s.FailedProbes++
 	}
@@ -286,8 +317,15 @@ func track(s *State, obs probe.Observation) witness {
 		w.sees = true
 		w.why = fmt.Sprintf("follower still connected to %q", f.Remote.Alias)
 	}
-	if w.lost && !obs.Leader.Reachable && s.WitnessLostSince.IsZero() {
-		s.WitnessLostSince = obs.Time
+	switch {
+	case !w.lost || obs.Leader.Reachable:
+		// The follower saw the leader, or could not be asked: whenever
+		// it loses it again, that is when the leader was lost.
+		s.WitnessLostSince, s.WitnessLostProbes = time.Time{}, 0
+	case s.WitnessLostSince.IsZero():
+		s.WitnessLostSince, s.WitnessLostProbes = obs.Time, 1
+	default:
+		s.WitnessLostProbes++
 	}
 	if w.lost && !s.WitnessLostSince.IsZero() {
 		w.why += " since " + s.WitnessLostSince.Format(time.RFC3339)
@@ -346,15 +384,35 @@ func healthyReasons(obs probe.Observation, pol *config.Policy) []string {
 }
 
 func clearApproval(s *State) {
-	s.ApprovalRequested, s.Approval, s.Denial, s.ApprovalExpired = time.Time{}, nil, nil, false
+	clearRequest(s)
+	s.Denial = nil
+}
+
+// clearRequest forgets a pending approval request but keeps a denial: a
+// denial holds until the leader answers again (or a human overrides it),
+// not only until the witness or the thresholds flap for one cycle.
+func clearRequest(s *State) {
+	s.ApprovalRequested, s.Approval, s.ApprovalExpired = time.Time{}, nil, false
 }
 
 // resetTracking forgets outage and witness progress: after a pause or a
 // restart, thresholds must be met again from fresh observations.
 func resetTracking(s *State) {
-	s.OutageStart, s.FailedProbes, s.WitnessLostSince = time.Time{}, 0, time.Time{}
+	s.OutageStart, s.FailedProbes, s.WitnessLostSince, s.WitnessLostProbes = time.Time{}, 0, time.Time{}, 0
+	s.Episode = false
 	s.CheckpointFrozenSince, s.FailedReadsRising = time.Time{}, false
 	clearApproval(s)
+}
+
+// WitnessProbes is how many observations in a row must show the follower
+// without the leader before it counts as a witness.
+const WitnessProbes = 2
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 func failureText(f *probe.Failure) string {

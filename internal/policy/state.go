@@ -50,8 +50,11 @@ type State struct {
 	FailedProbes int       `json:"failed_probes"`
 
 	// The follower's witness. WitnessLostSince is when the follower was
-	// first seen without the leader in this outage.
-	WitnessLostSince time.Time `json:"witness_lost_since,omitzero"`
+	// first seen without the leader in this outage, in the current run of
+	// observations that all showed it without the leader (zero once it
+	// is seen with the leader or cannot be asked).
+	WitnessLostSince  time.Time `json:"witness_lost_since,omitzero"`
+	WitnessLostProbes int       `json:"witness_lost_probes,omitempty"`
 	// Checkpoint tracking for the frozen-checkpoint witness.
 	LeaderCheckpoint      int64     `json:"leader_checkpoint"`
 	FailedReads           int64     `json:"failed_reads"`
@@ -73,6 +76,10 @@ type State struct {
 	// lag): it drives replication_degraded / replication_recovered.
 	Degraded bool `json:"degraded,omitempty"`
 
+	// Episode is set from the first leader_down of an outage until the
+	// leader answers again: blips of the witness or the thresholds inside
+	// it (leader_down -> suspect -> leader_down) are the same episode.
+	Episode bool `json:"episode,omitempty"`
 	// EpisodeEnd is when the last outage episode ended (cooldown).
 	EpisodeEnd time.Time `json:"episode_end,omitzero"`
 

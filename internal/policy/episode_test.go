@@ -1,0 +1,77 @@
+package policy_test
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/drwatch/drwatch/internal/config"
+	"github.com/drwatch/drwatch/internal/policy"
+)
+
+// A witness blip inside an outage (leader_down -> suspect -> leader_down)
+// is the same episode: leader_down is paged once, and the cooldown starts
+// only when the leader answers again, whatever phase it answers in.
+func TestEpisodeSpansWitnessBlips(t *testing.T) {
+	p := newPair(t, policyFor(config.ModeManual, withCooldown(time.Hour)))
+	p.decide(0, up)
+	downs := 0
+	var last policy.Decision
+	for i := range 40 {
+		o := gone
+		if i%10 == 5 {
+			o = cutOff // the follower sees the leader for one probe
+		}
+		last = p.decide(interval, o)
+		if slices.Contains(last.Events, policy.EvLeaderDown) {
+			downs++
+		}
+	}
+	if downs != 1 {
+		t.Fatalf("leader_down paged %d times in one episode", downs)
+	}
+	if last.State.Phase != policy.LeaderDown {
+		t.Fatalf("phase %s", last.State.Phase)
+	}
+	// The leader answers from suspect: the episode still ends, cooldown on.
+	p.decide(interval, gone)
+	p.decide(interval, cutOff) // isolated for one probe
+	d := p.decide(interval, up)
+	if d.State.EpisodeEnd.IsZero() || d.State.Episode {
+		t.Fatalf("episode not ended: %+v", d.State)
+	}
+	// A new outage inside the cooldown: auto would hold.
+	p.pol = policyFor(config.ModeAuto, withCooldown(time.Hour))
+	p.decide(interval, gone)
+	for range 10 {
+		d = p.decide(interval, gone)
+	}
+	if d.Promote || d.State.Phase != policy.AwaitingApproval {
+		t.Fatalf("auto in cooldown: %s promote=%v %q", d.State.Phase, d.Promote, d.State.Reasons)
+	}
+	requireReasons(t, d, "in cooldown until")
+}
+
+// A dry-run counts its "would promote" once per episode.
+func TestDryRunWouldPromoteOncePerEpisode(t *testing.T) {
+	p := newPair(t, policyFor(config.ModeDryRun))
+	p.decide(0, up)
+	would := 0
+	for range 100 {
+		if p.decide(interval, gone).WouldPromote {
+			would++
+		}
+	}
+	if would != 1 {
+		t.Fatalf("WouldPromote %d times, want 1", would)
+	}
+}
+
+// A failed promotion cannot be paused: it is being retried.
+func TestPauseRefusedWhileFailed(t *testing.T) {
+	st := policy.PromotionFailed(policy.State{Phase: policy.Promoting}, "boom", t0).State
+	if _, err := policy.Pause(st, t0.Add(time.Hour), "alice", "", t0); !errors.Is(err, policy.ErrConflict) {
+		t.Fatalf("Pause from failed: %v, want ErrConflict", err)
+	}
+}

@@ -1,0 +1,147 @@
+package policy_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/drwatch/drwatch/internal/config"
+	"github.com/drwatch/drwatch/internal/opensearch"
+	"github.com/drwatch/drwatch/internal/policy"
+)
+
+// TestRPOGuard checks the guard on its own: lag against
+// max_lag_operations, age at the moment the leader was lost against
+// max_observation_age, and an unknown lag.
+func TestRPOGuard(t *testing.T) {
+	lost := t0.Add(time.Hour)
+	reading := func(total int64, age time.Duration) *policy.LagReading {
+		return &policy.LagReading{TotalOperations: total, MaxOperations: total / 2, Indices: 2, At: lost.Add(-age)}
+	}
+	tests := []struct {
+		name    string
+		st      policy.State
+		now     time.Time
+		maxLag  int64
+		ok      bool
+		reasons []string
+	}{
+		{name: "no reading", st: policy.State{OutageStart: lost}, now: lost, maxLag: 1000,
+			reasons: []string{"RPO guard fails: no complete lag reading (lag unknown)"}},
+		{name: "lag equal to the max passes", st: policy.State{OutageStart: lost, LastGoodLag: reading(1000, 5*time.Second)}, now: lost.Add(time.Minute),
+			maxLag: 1000, ok: true, reasons: []string{"last lag 1000 ops, read 5s before the leader was lost"}},
+		{name: "lag one over fails, with the estimated loss", st: policy.State{OutageStart: lost, LastGoodLag: reading(1001, 5*time.Second)}, now: lost,
+			maxLag: 1000, reasons: []string{"RPO guard fails: last lag 1001 ops (max 500, in 2 indices) > max_lag_operations 1000: estimated loss 1001 operations"}},
+		{name: "zero tolerance, zero lag", st: policy.State{OutageStart: lost, LastGoodLag: reading(0, time.Second)}, now: lost, maxLag: 0, ok: true},
+		{name: "zero tolerance, one op", st: policy.State{OutageStart: lost, LastGoodLag: reading(1, time.Second)}, now: lost, maxLag: 0,
+			reasons: []string{"estimated loss 1 operations"}},
+		{name: "age equal to max_observation_age passes", st: policy.State{OutageStart: lost, LastGoodLag: reading(0, time.Minute)}, now: lost.Add(time.Hour),
+			maxLag: 1000, ok: true, reasons: []string{"read 1m0s before the leader was lost"}},
+		{name: "a second older fails", st: policy.State{OutageStart: lost, LastGoodLag: reading(0, time.Minute+time.Second)}, now: lost,
+			maxLag: 1000, reasons: []string{"RPO guard fails: last lag reading (0 ops) is 1m1s before the leader was lost, max_observation_age 1m0s"}},
+		{name: "measured at the loss, not now: a long outage keeps a fresh reading fresh", st: policy.State{OutageStart: lost, LastGoodLag: reading(10, 5*time.Second)},
+			now: lost.Add(10 * time.Hour), maxLag: 1000, ok: true},
+		{name: "a stale reading never passes", st: policy.State{OutageStart: lost, LastGoodLag: reading(0, 24*time.Hour)}, now: lost,
+			maxLag: 1 << 62, reasons: []string{"is 24h0m0s before the leader was lost"}},
+		{name: "no outage: measured now", st: policy.State{LastGoodLag: reading(0, 0)}, now: lost.Add(2 * time.Minute),
+			maxLag: 1000, reasons: []string{"RPO guard fails: last lag reading (0 ops) is 2m0s old"}},
+		{name: "the follower lost the leader after drwatch did: measured then",
+			st: policy.State{OutageStart: lost, WitnessLostSince: lost.Add(time.Hour), LastGoodLag: reading(0, 5*time.Second)}, now: lost.Add(time.Hour),
+			maxLag: 1000, reasons: []string{"RPO guard fails: last lag reading (0 ops) is 1h0m5s before the leader was lost"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pol := policyFor(config.ModeAuto, withMaxLag(tc.maxLag))
+			before := tc.st
+			ok, why := policy.RPOGuard(&tc.st, pol, tc.now)
+			if ok != tc.ok {
+				t.Fatalf("ok = %v, want %v: %s", ok, tc.ok, why)
+			}
+			requireReasons(t, policy.Decision{State: policy.State{Reasons: []string{why}}}, tc.reasons...)
+			if !equalState(before, tc.st) {
+				t.Fatal("RPOGuard changed the state")
+			}
+		})
+	}
+}
+
+func equalState(a, b policy.State) bool {
+	return a.OutageStart.Equal(b.OutageStart) && a.LastGoodLag == b.LastGoodLag && a.WitnessLostSince.Equal(b.WitnessLostSince)
+}
+
+// TestRPOGuardThroughDecide drives the guard with observations: which
+// readings count, and how old they are when the leader is lost.
+func TestRPOGuardThroughDecide(t *testing.T) {
+	promotes := step{name: "down", after: interval, obs: gone, phase: policy.Promoting, promote: true,
+		events: []string{policy.EvLeaderDown, policy.EvPromotionStarted}}
+	asks := func(why ...string) step {
+		return step{name: "down", after: interval, obs: gone, phase: policy.AwaitingApproval,
+			events: []string{policy.EvLeaderDown, policy.EvApprovalRequired}, reasons: why}
+	}
+	noReading := asks("RPO guard fails: no complete lag reading (lag unknown)")
+	// upFor: the leader answers for d with the given observation, every 5s.
+	upFor := func(d time.Duration, obs func(time.Time) *ob) []step {
+		return repeat(int(d/interval), step{name: "leader up", after: interval, obs: obs, phase: policy.Healthy})
+	}
+	degraded := func(steps []step) []step { return first(steps, policy.EvReplicationDegraded) }
+	up2 := func(mod func(*ob) *ob) func(time.Time) *ob {
+		return func(at time.Time) *ob { return mod(healthy(at)) }
+	}
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{name: "lag at the max passes", steps: seq(one(step{name: "lag", obs: upLag(1000), phase: policy.Healthy}), toSuspect(gone), one(promotes))},
+		{name: "lag one over the max asks, with the loss",
+			steps: seq(one(step{name: "lag", obs: upLag(1001), phase: policy.Healthy, events: []string{policy.EvReplicationDegraded}}),
+				toSuspect(gone), one(asks("estimated loss 1001 operations", "awaiting approval")))},
+		{name: "the last reading counts, not the worst",
+			steps: seq(one(step{name: "lag", obs: upLag(50000), phase: policy.Healthy, events: []string{policy.EvReplicationDegraded}}),
+				one(step{name: "caught up", after: interval, obs: upLag(10), phase: policy.Healthy, events: []string{policy.EvReplicationRecovered}}),
+				toSuspect(gone), one(promotes))},
+		{name: "reading 60s old when the leader is lost passes",
+			steps: seq(one(stepHealthy), degraded(upFor(55*time.Second, up2((*ob).lagUnknown))), toSuspect(gone), one(promotes))},
+		{name: "reading 65s old when the leader is lost fails",
+			steps: seq(one(stepHealthy), degraded(upFor(60*time.Second, up2((*ob).lagUnknown))), toSuspect(gone),
+				one(asks("RPO guard fails: last lag reading (0 ops) is 1m5s before the leader was lost, max_observation_age 1m0s")))},
+		{name: "a follower that cannot be asked for 10 minutes: the leader was lost when it could confirm",
+			steps: seq(one(stepHealthy),
+				first(repeat(120, step{name: "follower unreachable: cannot confirm", after: interval, phase: policy.Suspect,
+					obs: func(at time.Time) *ob { return gone(at).followerUnreachable() }}), policy.EvLeaderSuspect),
+				one(step{name: "first witness probe", after: interval, obs: gone, phase: policy.Suspect,
+					reasons: []string{"the follower without the leader in 2 probes in a row (1 so far)"}}),
+				one(asks("RPO guard fails: last lag reading (0 ops) is 10m5s before the leader was lost")))},
+		{name: "a stale reading never passes",
+			steps: seq(one(stepHealthy), degraded(upFor(2*time.Hour, up2((*ob).replicationUnreadable))), toSuspect(gone),
+				one(asks("RPO guard fails: last lag reading (0 ops) is 2h0m5s before the leader was lost")))},
+		{name: "lag never complete", steps: seq(degraded(upFor(time.Hour, up2((*ob).lagUnknown))), toSuspect(gone), one(noReading))},
+		{name: "replication never readable", steps: seq(degraded(upFor(time.Hour, up2((*ob).replicationUnreadable))), toSuspect(gone), one(noReading))},
+		{name: "no follower index in scope", steps: seq(degraded(upFor(time.Hour, up2((*ob).noIndices))), toSuspect(gone), one(noReading))},
+		{name: "follower unreachable while the leader was up", steps: seq(degraded(upFor(time.Hour, up2((*ob).followerUnreachable))), toSuspect(gone), one(noReading))},
+		{name: "readings while the witness was disconnected are not good",
+			steps: seq(upFor(time.Hour, up2((*ob).disconnected)), toSuspect(gone), one(noReading))},
+		{name: "readings while the follower's checkpoint was frozen and reads failed are not good",
+			// (only the first, with nothing to compare it with, is taken)
+			steps: seq(upFor(time.Hour, func(at time.Time) *ob { return healthy(at).stats(5000, at.Unix()) }), toSuspect(gone),
+				one(asks("RPO guard fails: last lag reading (0 ops) is 1h0m0s before the leader was lost")))},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			newPair(t, policyFor(config.ModeAuto)).run(tc.steps)
+		})
+	}
+
+	t.Run("readings while the leader was unreachable are not good", func(t *testing.T) {
+		p := newPair(t, policyFor(config.ModeAuto))
+		p.decide(0, up)
+		good := *p.st.LastGoodLag
+		for range 100 {
+			for _, o := range []func(time.Time) *ob{cutOff, gone, func(at time.Time) *ob { return healthy(at).lag(7).disconnected() },
+				func(at time.Time) *ob { return healthy(at).leaderDown(opensearch.ClassHTTP5xx) }} {
+				p.decide(interval, o)
+				if *p.st.LastGoodLag != good {
+					t.Fatalf("reading replaced by %+v in %s", *p.st.LastGoodLag, p.st.Phase)
+				}
+			}
+		}
+	})
+}
