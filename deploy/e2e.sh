@@ -29,10 +29,13 @@ if [[ $tags != *ccr* ]]; then
 
 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
 !!! NOT RUN: the end-to-end tests that need the cross-cluster-replication
-!!! plugin (e2e/*_ccr_test.go: lag 0 while syncing, exact lag while paused,
+!!! plugin (e2e/*_ccr_test.go): lag 0 while syncing, exact lag while paused,
 !!! lag back to 0 on resume, last lag kept when the leader dies, request
-!!! count with many follower indices). Maven Central does not serve the
-!!! plugin zip. Run them with:
+!!! count with many follower indices; a killed leader auto-promoted with
+!!! every acknowledged document, lag over the limit asks for approval,
+!!! dry-run changes nothing, a promotion resumed after a crash, a graceful
+!!! promotion with zero loss. Maven Central does not serve the plugin zip.
+!!! Run them with:
 !!!   DRWATCH_CCR_PLUGIN_ZIP=/path/to/opensearch-cross-cluster-replication-2.19.3.0.zip make test-ccr
 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
 MSG
