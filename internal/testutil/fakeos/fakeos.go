@@ -23,7 +23,7 @@ import (
 	"github.com/drwatch/drwatch/internal/config"
 )
 
-//go:embed testdata/*.json
+//go:embed testdata/*.json testdata/lab/*.json
 var fixtures embed.FS
 
 // Routes of the calls a probe makes.
@@ -221,3 +221,6 @@ func SyntheticSettings(n int) string {
 	b.WriteByte('}')
 	return b.String()
 }
+
+// ReadFixture returns a fixture file of testdata/.
+func ReadFixture(name string) ([]byte, error) { return fixtures.ReadFile("testdata/" + name) }
