@@ -216,14 +216,7 @@ func TestKilledLeaderUnknownLagAsksApproval(t *testing.T) {
 	killed := time.Now()
 	killLeader(t)
 	d.waitMetric(t, 20*time.Second, `drwatch_pair_state{pair="lab",state="awaiting_approval"}`, "1")
-	var downAt time.Time
-	for _, h := range journalHistory(t, cfg) {
-		for _, ev := range h.Events {
-			if ev == "leader_down" && downAt.IsZero() {
-				downAt = h.At
-			}
-		}
-	}
+	downAt := leaderDownAt(t, cfg)
 	detect := downAt.Sub(killed)
 	limit := 3*time.Second + 2*500*time.Millisecond
 	t.Logf("leader_down %s after SIGKILL (limit leader_down_after + 2 intervals = %s)", detect.Round(time.Millisecond), limit)

@@ -485,3 +485,17 @@ func writeFile(t *testing.T, path, s string) {
 		t.Fatal(err)
 	}
 }
+
+// leaderDownAt is when the journal first recorded the leader_down event.
+func leaderDownAt(t *testing.T, cfgPath string) time.Time {
+	t.Helper()
+	for _, h := range journalHistory(t, cfgPath) {
+		for _, ev := range h.Events {
+			if ev == "leader_down" {
+				return h.At
+			}
+		}
+	}
+	t.Fatal("no leader_down in the journal")
+	return time.Time{}
+}

@@ -93,14 +93,7 @@ func TestCCRKilledLeaderAutoPromotes(t *testing.T) {
 	d.waitMetric(t, 60*time.Second, `drwatch_pair_state{pair="lab",state="promoted"}`, "1")
 	promotedIn := time.Since(killed)
 
-	var downAt time.Time
-	for _, h := range journalHistory(t, cfg) {
-		for _, ev := range h.Events {
-			if ev == "leader_down" && downAt.IsZero() {
-				downAt = h.At
-			}
-		}
-	}
+	downAt := leaderDownAt(t, cfg)
 	detect := downAt.Sub(killed)
 	t.Logf("leader_down %s after SIGKILL, promoted %s after", detect.Round(time.Millisecond), promotedIn.Round(time.Millisecond))
 	if downAt.IsZero() || detect > 3*time.Second+2*500*time.Millisecond+500*time.Millisecond {

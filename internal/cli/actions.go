@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/drwatch/drwatch/internal/app"
-	"github.com/drwatch/drwatch/internal/config"
 )
 
 // who names the person running the command, for the journal.
@@ -38,20 +37,13 @@ func promoteCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	dryRun := fs.Bool("dry-run", false, "show the plan and change nothing")
 	yes := fs.Bool("yes", false, "do not ask for confirmation")
 	reason := fs.String("reason", "", "why (journaled)")
-	if rc := parse(fs, args); rc >= 0 {
-		return rc
-	}
-	if rc := requireConfig(fs, *path); rc >= 0 {
+	cfg, rc := parseAndLoad(fs, args, path)
+	if rc >= 0 {
 		return rc
 	}
 	if *pair == "" {
 		fmt.Fprintln(stderr, "drwatch promote: --pair NAME is required")
 		return ExitUsage
-	}
-	cfg, err := config.Load(*path)
-	if err != nil {
-		fmt.Fprintf(stderr, "%s: invalid config:\n%s\n", *path, indent(err.Error()))
-		return ExitFailure
 	}
 	log, _ := NewLogger("console", "warn", stderr)
 	var confirm func(string) bool
@@ -68,7 +60,7 @@ func promoteCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err = app.PromoteNow(ctx, cfg, app.PromoteOptions{
+	err := app.PromoteNow(ctx, cfg, app.PromoteOptions{
 		Pair: *pair, Graceful: *graceful, DryRun: *dryRun, By: who(), Reason: *reason,
 		Confirm: confirm, Out: stdout, Log: log,
 	})

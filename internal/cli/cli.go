@@ -115,19 +115,29 @@ func requireConfig(fs *flag.FlagSet, path string) int {
 	return -1
 }
 
-func checkCmd(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("check", stderr)
-	path := fs.String("config", "", "config file")
+// parseAndLoad parses the flags, requires --config and loads it. A
+// non-negative code means: exit with it (the problem was printed).
+func parseAndLoad(fs *flag.FlagSet, args []string, path *string) (*config.Config, int) {
 	if rc := parse(fs, args); rc >= 0 {
-		return rc
+		return nil, rc
 	}
 	if rc := requireConfig(fs, *path); rc >= 0 {
-		return rc
+		return nil, rc
 	}
 	cfg, err := config.Load(*path)
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: invalid config:\n%s\n", *path, indent(err.Error()))
-		return ExitFailure
+		fmt.Fprintf(fs.Output(), "%s: invalid config:\n%s\n", *path, indent(err.Error()))
+		return nil, ExitFailure
+	}
+	return cfg, -1
+}
+
+func checkCmd(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("check", stderr)
+	path := fs.String("config", "", "config file")
+	cfg, rc := parseAndLoad(fs, args, path)
+	if rc >= 0 {
+		return rc
 	}
 	fmt.Fprintf(stdout, "%s: OK (%d pairs, %d policies, %d hooks, %d drills)\n", *path, len(cfg.Pairs), len(cfg.Policies), len(cfg.Hooks), len(cfg.Drills))
 	return ExitOK
@@ -137,16 +147,9 @@ func statusCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("status", stderr)
 	path := fs.String("config", "", "config file")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if rc := parse(fs, args); rc >= 0 {
+	cfg, rc := parseAndLoad(fs, args, path)
+	if rc >= 0 {
 		return rc
-	}
-	if rc := requireConfig(fs, *path); rc >= 0 {
-		return rc
-	}
-	cfg, err := config.Load(*path)
-	if err != nil {
-		fmt.Fprintf(stderr, "%s: invalid config:\n%s\n", *path, indent(err.Error()))
-		return ExitFailure
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

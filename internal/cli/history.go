@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/drwatch/drwatch/internal/config"
 	"github.com/drwatch/drwatch/internal/journal"
 )
 
@@ -18,16 +17,9 @@ func historyCmd(args []string, stdout, stderr io.Writer) int {
 	path := fs.String("config", "", "config file")
 	pair := fs.String("pair", "", "only this pair")
 	asJSON := fs.Bool("json", false, "print the journal records as JSON")
-	if rc := parse(fs, args); rc >= 0 {
+	cfg, rc := parseAndLoad(fs, args, path)
+	if rc >= 0 {
 		return rc
-	}
-	if rc := requireConfig(fs, *path); rc >= 0 {
-		return rc
-	}
-	cfg, err := config.Load(*path)
-	if err != nil {
-		fmt.Fprintf(stderr, "%s: invalid config:\n%s\n", *path, indent(err.Error()))
-		return ExitFailure
 	}
 	var recs []*journal.Record
 	for _, p := range cfg.Pairs {
