@@ -81,7 +81,7 @@ func Decide(st State, obs probe.Observation, pol *config.Policy, now time.Time) 
 	prev := s.Phase
 	inEpisode := prev == LeaderDown || prev == AwaitingApproval
 
-	if obs.Leader.Reachable {
+	if obs.Leader.Answered() {
 		if prev == Suspect || prev == Isolated || inEpisode {
 			d.emit(EvLeaderRecovered)
 		}
@@ -272,15 +272,16 @@ type witness struct {
 // track updates the outage, checkpoint and lag tracking from an
 // observation, and returns the witness.
 func track(s *State, obs probe.Observation) witness {
-	if obs.Leader.Reachable {
+	alive := obs.Leader.Answered()
+	if alive {
 		s.OutageStart, s.FailedProbes = time.Time{}, 0
 	} else {
 		if s.OutageStart.IsZero() {
 			s.OutageStart = obs.Time
 			// Failed reads that rose before drwatch lost the leader (a
 			// blip while it answered) say nothing about this outage:
-			// only a rise from here on makes the follower a witness.
-			s.FailedReadsRising = false
+			// only rises from here on make the follower a witness.
+			s.OutageReadRises = 0
 		}
 		s.FailedProbes++
 	}
@@ -291,13 +292,23 @@ func track(s *State, obs probe.Observation) witness {
 		switch {
 		case s.CheckpointFrozenSince.IsZero() || r.LeaderCheckpoint != s.LeaderCheckpoint || r.FailedReadRequests < s.FailedReads:
 			// moved (or counters reset): not frozen
-			s.CheckpointFrozenSince, s.FailedReadsRising = obs.Time, false
+			s.CheckpointFrozenSince, s.FailedReadRises, s.OutageReadRises = obs.Time, 0, 0
 		case r.FailedReadRequests > s.FailedReads:
-			s.FailedReadsRising = true
+			s.FailedReadRises++
+			if !alive {
+				s.OutageReadRises++
+			}
 		}
 		s.LeaderCheckpoint, s.FailedReads = r.LeaderCheckpoint, r.FailedReadRequests
 	}
-	frozen := s.FailedReadsRising && !s.CheckpointFrozenSince.IsZero()
+	// One failed read proves little (the fault that cut drwatch off may
+	// have hit one of the follower's reads too); reads that keep failing
+	// - the plugin retries after 10, 20, 40, 80 s - while the leader
+	// checkpoint stands still do.
+	frozen := s.OutageReadRises >= FrozenReadRises && !s.CheckpointFrozenSince.IsZero()
+	// Reads failing since the checkpoint last moved: the follower's view of
+	// the leader's checkpoint is stale, so its lag is no good reading.
+	stale := s.FailedReadRises > 0
 
 	var w witness
 	switch {
@@ -312,13 +323,13 @@ func track(s *State, obs probe.Observation) witness {
 		w.why = fmt.Sprintf("follower lost the leader (remote %q disconnected)", f.Remote.Alias)
 	case frozen:
 		w.lost = true
-		w.why = fmt.Sprintf("follower's leader checkpoint frozen since %s while failed reads rise (%d)", s.CheckpointFrozenSince.Format(time.RFC3339), s.FailedReads)
+		w.why = fmt.Sprintf("follower's leader checkpoint frozen since %s while its reads kept failing (rose in %d probes, %d failed reads)", s.CheckpointFrozenSince.Format(time.RFC3339), s.OutageReadRises, s.FailedReads)
 	default:
 		w.sees = true
 		w.why = fmt.Sprintf("follower still connected to %q", f.Remote.Alias)
 	}
 	switch {
-	case !w.lost || obs.Leader.Reachable:
+	case !w.lost || alive:
 		// The follower saw the leader, or could not be asked: whenever
 		// it loses it again, that is when the leader was lost.
 		s.WitnessLostSince, s.WitnessLostProbes = time.Time{}, 0
@@ -333,7 +344,7 @@ func track(s *State, obs probe.Observation) witness {
 
 	// A good lag reading: complete, with the leader answering and the
 	// follower's link up, so that its leader checkpoints are current.
-	if obs.Leader.Reachable && w.sees && r.Failure == nil && r.LagComplete && len(r.Indices) > 0 {
+	if obs.Leader.Reachable && w.sees && !stale && r.Failure == nil && r.LagComplete && len(r.Indices) > 0 {
 		s.LastGoodLag = &LagReading{TotalOperations: r.TotalLag, MaxOperations: r.MaxLag, Indices: len(r.Indices), At: obs.Time}
 	}
 	return w
@@ -374,6 +385,9 @@ func replicationHealth(d *Decision, obs probe.Observation, pol *config.Policy) {
 
 func healthyReasons(obs probe.Observation, pol *config.Policy) []string {
 	out := []string{"leader answers (health " + obs.Leader.Health + ")"}
+	if !obs.Leader.Reachable {
+		out = []string{"leader answers, but its health is unreadable (" + failureText(obs.Leader.Failure) + "): alive, not an outage"}
+	}
 	if obs.Follower.Remote.Connected {
 		out = append(out, "follower connected to the leader")
 	}
@@ -400,13 +414,18 @@ func clearRequest(s *State) {
 func resetTracking(s *State) {
 	s.OutageStart, s.FailedProbes, s.WitnessLostSince, s.WitnessLostProbes = time.Time{}, 0, time.Time{}, 0
 	s.Episode = false
-	s.CheckpointFrozenSince, s.FailedReadsRising = time.Time{}, false
+	s.CheckpointFrozenSince, s.FailedReadRises, s.OutageReadRises = time.Time{}, 0, 0
 	clearApproval(s)
 }
 
 // WitnessProbes is how many observations in a row must show the follower
 // without the leader before it counts as a witness.
 const WitnessProbes = 2
+
+// FrozenReadRises is how many probes during an outage must see the
+// follower's failed reads rise, with its leader checkpoint frozen, before
+// that counts as the follower having lost the leader.
+const FrozenReadRises = 3
 
 func plural(n int, what string) string {
 	if n == 1 {

@@ -3,11 +3,14 @@ package policy_test
 import (
 	"errors"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/drwatch/drwatch/internal/config"
+	"github.com/drwatch/drwatch/internal/opensearch"
 	"github.com/drwatch/drwatch/internal/policy"
+	"github.com/drwatch/drwatch/internal/probe"
 )
 
 // A witness blip inside an outage (leader_down -> suspect -> leader_down)
@@ -73,5 +76,43 @@ func TestPauseRefusedWhileFailed(t *testing.T) {
 	st := policy.PromotionFailed(policy.State{Phase: policy.Promoting}, "boom", t0).State
 	if _, err := policy.Pause(st, t0.Add(time.Hour), "alice", "", t0); !errors.Is(err, policy.ErrConflict) {
 		t.Fatalf("Pause from failed: %v, want ErrConflict", err)
+	}
+}
+
+// A leader that answers its health with a 4xx (a rotated password) or with
+// a body drwatch cannot read is alive: an observation error, never outage
+// progress - even with the follower's witness gone and no witness required.
+func TestLeaderAnsweringWithAnErrorIsNotAnOutage(t *testing.T) {
+	for _, f := range []probe.Failure{
+		{Class: opensearch.ClassAuth, Status: 401, Message: "auth"},
+		{Class: opensearch.ClassAuth, Status: 403, Message: "forbidden"},
+		{Class: opensearch.ClassHTTP4xx, Status: 429, Message: "too many requests"},
+		{Class: opensearch.ClassMalformed, Message: "not JSON"},
+	} {
+		t.Run(string(f.Class)+" "+strconv.Itoa(f.Status), func(t *testing.T) {
+			p := newPair(t, policyFor(config.ModeAuto, withWitness(false)))
+			p.decide(0, up)
+			for i := range 100 {
+				d := p.decide(interval, func(at time.Time) *ob {
+					b := gone(at)
+					b.o.Leader = probe.Leader{Failure: &f}
+					return b
+				})
+				if d.State.Phase != policy.Healthy || d.Promote || d.State.FailedProbes != 0 {
+					t.Fatalf("cycle %d: %s (failed probes %d): %q", i, d.State.Phase, d.State.FailedProbes, d.State.Reasons)
+				}
+			}
+		})
+	}
+	// A 5xx is outage evidence.
+	p := newPair(t, policyFor(config.ModeAuto, withWitness(false)))
+	p.decide(0, up)
+	d := p.decide(interval, func(at time.Time) *ob {
+		b := gone(at)
+		b.o.Leader = probe.Leader{Failure: &probe.Failure{Class: opensearch.ClassHTTP5xx, Status: 503, Message: "no cluster manager"}}
+		return b
+	})
+	if d.State.Phase != policy.Suspect || d.State.FailedProbes != 1 {
+		t.Fatalf("503: %s %d", d.State.Phase, d.State.FailedProbes)
 	}
 }

@@ -168,13 +168,35 @@ func TestFrozenCheckpointWitness(t *testing.T) {
 		for i := range 7 {
 			reads += 3
 			d := p.decide(interval, stats(cp, reads, false))
+			// Reads must fail in FrozenReadRises (3) probes of the outage
+			// before the follower counts as having lost the leader; until
+			// then it still looks connected: isolated.
 			want := policy.Suspect
-			if i == 6 {
+			switch {
+			case i < policy.FrozenReadRises-1:
+				want = policy.Isolated
+			case i == 6:
 				want = policy.Promoting
-				requireReasons(t, d, "follower's leader checkpoint frozen since 2025-03-10T12:00:05Z while failed reads rise (31)")
+				requireReasons(t, d, "follower's leader checkpoint frozen since 2025-03-10T12:00:05Z while its reads kept failing (rose in 7 probes, 31 failed reads)")
 			}
 			if d.State.Phase != want {
 				t.Fatalf("cycle %d: %s, want %s: %q", i, d.State.Phase, want, d.State.Reasons)
+			}
+		}
+	})
+
+	// Regression: one failed read at the moment drwatch is cut off (the
+	// same fault hit one of the follower's reads), then flat: the follower
+	// is still connected and getting nothing new from an idle leader - it
+	// has not lost it. Never act.
+	t.Run("one failed read at the cut, then flat: isolated", func(t *testing.T) {
+		p := newPair(t, policyFor(config.ModeAuto))
+		p.run(idle)
+		for i := range 1000 {
+			reads := int64(11) // rose once, then flat
+			d := p.decide(interval, stats(cp, reads, false))
+			if d.State.Phase != policy.Isolated || d.Promote {
+				t.Fatalf("cycle %d: one failed read made drwatch act: %s: %q", i, d.State.Phase, d.State.Reasons)
 			}
 		}
 	})
@@ -240,6 +262,6 @@ func TestFrozenCheckpointWitness(t *testing.T) {
 		if d.State.Phase != policy.AwaitingApproval || d.Promote {
 			t.Fatalf("%s: %q", d.State.Phase, d.State.Reasons)
 		}
-		requireReasons(t, d, "while failed reads rise (18)", "RPO guard fails: last lag reading (0 ops) is 1h23m", "before the leader was lost")
+		requireReasons(t, d, "while its reads kept failing (rose in 7 probes, 18 failed reads)", "RPO guard fails: last lag reading (0 ops) is 1h23m", "before the leader was lost")
 	})
 }

@@ -64,13 +64,13 @@ func TestRestartedMidOutage(t *testing.T) {
 	t.Run("saved counters far past the thresholds", func(t *testing.T) {
 		st := policy.State{
 			Phase: policy.Suspect, Since: t0, OutageStart: t0.Add(-10 * time.Hour), FailedProbes: 100000,
-			WitnessLostSince: t0.Add(-10 * time.Hour), CheckpointFrozenSince: t0.Add(-11 * time.Hour), FailedReadsRising: true,
+			WitnessLostSince: t0.Add(-10 * time.Hour), CheckpointFrozenSince: t0.Add(-11 * time.Hour), FailedReadRises: 5,
 			LastGoodLag: &policy.LagReading{At: t0.Add(-time.Second)}, Reasons: []string{"saved"},
 		}
 		for _, mode := range allModes {
 			p := newPair(t, policyFor(mode))
 			p.st = policy.Restarted(st)
-			if p.st.CheckpointFrozenSince != (time.Time{}) || p.st.FailedReadsRising {
+			if p.st.CheckpointFrozenSince != (time.Time{}) || p.st.FailedReadRises != 0 {
 				t.Fatalf("frozen-checkpoint progress kept: %+v", p.st)
 			}
 			d := p.decide(time.Second, gone)

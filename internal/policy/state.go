@@ -59,7 +59,8 @@ type State struct {
 	LeaderCheckpoint      int64     `json:"leader_checkpoint"`
 	FailedReads           int64     `json:"failed_reads"`
 	CheckpointFrozenSince time.Time `json:"checkpoint_frozen_since,omitzero"`
-	FailedReadsRising     bool      `json:"failed_reads_rising"`
+	FailedReadRises       int       `json:"failed_read_rises,omitempty"` // since the checkpoint last moved
+	OutageReadRises       int       `json:"outage_read_rises,omitempty"` // of those, during the current outage
 
 	// LastGoodLag is the last complete lag reading taken while the leader
 	// answered and the follower's link to it was up.

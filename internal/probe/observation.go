@@ -144,3 +144,16 @@ func (r Replication) LaggingIndices() []Index {
 	sortByLag(out)
 	return out
 }
+
+// Answered reports whether the leader answered at all. A leader that
+// answers its health with a 4xx (a rotated password, a missing permission)
+// or with a body drwatch cannot read is alive: that is an observation
+// error, not an outage. Connection failures, timeouts, TLS and DNS
+// failures, and 5xx answers are outage evidence.
+func (l Leader) Answered() bool {
+	if l.Reachable {
+		return true
+	}
+	f := l.Failure
+	return f != nil && ((f.Status >= 400 && f.Status < 500) || f.Class == opensearch.ClassMalformed)
+}
