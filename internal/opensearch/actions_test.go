@@ -501,3 +501,25 @@ func TestDeleteAutofollow(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// A follower_stats index entry with a missing or null checkpoint, or no
+// index_stats at all, is malformed - never read as lag 0.
+func TestParseFollowerStatsRejectsMissingCheckpoints(t *testing.T) {
+	for name, body := range map[string]string{
+		"null leader checkpoint":      `{"num_syncing_indices":1,"index_stats":{"orders":{"leader_checkpoint":null,"follower_checkpoint":7}}}`,
+		"missing leader checkpoint":   `{"num_syncing_indices":1,"index_stats":{"orders":{"follower_checkpoint":7}}}`,
+		"missing follower checkpoint": `{"num_syncing_indices":1,"index_stats":{"orders":{"leader_checkpoint":7}}}`,
+		"no index_stats":              `{"num_syncing_indices":0}`,
+		"index_stats null":            `{"num_syncing_indices":0,"index_stats":null}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := opensearch.ParseFollowerStats([]byte(body)); opensearch.ClassOf(err) != opensearch.ClassMalformed {
+				t.Fatalf("err = %v, want malformed_response", err)
+			}
+		})
+	}
+	fs, err := opensearch.ParseFollowerStats([]byte(`{"num_syncing_indices":1,"index_stats":{"orders":{"leader_checkpoint":-1,"follower_checkpoint":-1}}}`))
+	if err != nil || fs.IndexStats["orders"].LeaderCheckpoint != -1 {
+		t.Fatalf("an empty index (-1/-1) is valid: %+v %v", fs, err)
+	}
+}

@@ -29,16 +29,41 @@ type FollowerStats struct {
 	IndexStats map[string]ReplicationCounters `json:"index_stats"`
 }
 
+// indexStatsJSON decodes one index of index_stats. Its checkpoints are
+// pointers (shadowing the embedded ones) so that a missing or null
+// checkpoint is caught: decoded as 0 it would read as "no lag".
+type indexStatsJSON struct {
+	ReplicationCounters
+	LeaderCheckpoint   *int64 `json:"leader_checkpoint"`
+	FollowerCheckpoint *int64 `json:"follower_checkpoint"`
+}
+
+type followerStatsJSON struct {
+	FollowerStats
+	IndexStats *map[string]indexStatsJSON `json:"index_stats"`
+}
+
 // ParseFollowerStats decodes a follower_stats body. A body that does not
-// have the documented shape is a malformed response.
+// have the documented shape - index_stats missing, an index without its
+// checkpoints - is a malformed response, never a lag of zero.
 func ParseFollowerStats(body []byte) (*FollowerStats, error) {
 	const op = "follower stats"
-	var fs FollowerStats
-	if err := decode(op, body, &fs); err != nil {
+	var raw followerStatsJSON
+	if err := decode(op, body, &raw); err != nil {
 		return nil, err
 	}
-	if fs.IndexStats == nil && fs.NumSyncingIndices > 0 {
+	if raw.IndexStats == nil {
 		return nil, &Error{Op: op, Class: ClassMalformed, Detail: "index_stats is missing"}
+	}
+	fs := raw.FollowerStats
+	fs.IndexStats = make(map[string]ReplicationCounters, len(*raw.IndexStats))
+	for name, ix := range *raw.IndexStats {
+		if ix.LeaderCheckpoint == nil || ix.FollowerCheckpoint == nil {
+			return nil, &Error{Op: op, Class: ClassMalformed, Detail: "index_stats." + name + " has no leader_checkpoint or follower_checkpoint"}
+		}
+		c := ix.ReplicationCounters
+		c.LeaderCheckpoint, c.FollowerCheckpoint = *ix.LeaderCheckpoint, *ix.FollowerCheckpoint
+		fs.IndexStats[name] = c
 	}
 	return &fs, nil
 }
