@@ -23,6 +23,9 @@ import (
 	"github.com/drwatch/drwatch/internal/report"
 )
 
+// ErrReloadBusy is a reload refused because a promotion is running.
+var ErrReloadBusy = errors.New("reload refused")
+
 // Options configure Run.
 type Options struct {
 	ConfigPath string
@@ -47,9 +50,9 @@ type App struct {
 	reloadReq chan chan error
 
 	journal *journal.Journal
-	// records is each pair's journal record, kept across reloads so that
-	// a reload does not lose the watchers' progress.
-	records map[string]*journal.Record
+	// pairs is each pair's live state (journal record, lock), kept across
+	// reloads so that a reload loses no progress and races no command.
+	pairs map[string]*pairRuntime
 
 	mu       sync.RWMutex
 	cfg      *config.Config
@@ -86,7 +89,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	defer a.journal.Close()
-	a.records = map[string]*journal.Record{}
+	a.pairs = map[string]*pairRuntime{}
 	// Every journal must be readable before anything runs: a corrupt one
 	// stops drwatch, it never starts fresh over it.
 	for _, p := range cfg.Pairs {
@@ -169,7 +172,7 @@ func (a *App) start(ctx context.Context, cfg *config.Config) {
 		if err == nil {
 			ex, err = NewExecutor(p, a.journal, log.Named("promote"))
 		}
-		rec, rerr := a.record(p.Name)
+		rt, rerr := a.record(p.Name)
 		if err == nil {
 			err = rerr
 		}
@@ -181,8 +184,8 @@ func (a *App) start(ctx context.Context, cfg *config.Config) {
 		}
 		a.metrics.InitPair(p.Name)
 		watchers = append(watchers, &watcher{
-			pair: p, prober: pr, exec: ex, journal: a.journal, rec: rec, metrics: a.metrics,
-			interval: p.Resolved.ProbeInterval.D(), log: log, now: time.Now, kick: make(chan struct{}, 1),
+			pair: p, prober: pr, exec: ex, journal: a.journal, rt: rt, metrics: a.metrics,
+			interval: p.Resolved.ProbeInterval.D(), log: log, now: time.Now,
 		})
 	}
 	var wg sync.WaitGroup
@@ -195,11 +198,11 @@ func (a *App) start(ctx context.Context, cfg *config.Config) {
 	a.mu.Unlock()
 }
 
-// record returns a pair's journal record, loading it (or starting a new
-// one) the first time.
-func (a *App) record(pair string) (*journal.Record, error) {
-	if r, ok := a.records[pair]; ok {
-		return r, nil
+// record returns a pair's live state, loading its journal record (or
+// starting a new one) the first time.
+func (a *App) record(pair string) (*pairRuntime, error) {
+	if rt, ok := a.pairs[pair]; ok {
+		return rt, nil
 	}
 	r, err := a.journal.Load(pair)
 	if err != nil {
@@ -214,8 +217,9 @@ func (a *App) record(pair string) (*journal.Record, error) {
 		r.State = policy.Restarted(r.State)
 		a.log.Info("journal loaded", zap.String("pair", pair), zap.String("state", string(r.State.Phase)), zap.Time("since", r.State.Since))
 	}
-	a.records[pair] = r
-	return r, nil
+	rt := &pairRuntime{rec: r, kick: make(chan struct{}, 1)}
+	a.pairs[pair] = rt
+	return rt, nil
 }
 
 func (a *App) stopWatchers() {
@@ -239,6 +243,17 @@ func (a *App) reload(ctx context.Context) error {
 	a.mu.RLock()
 	old := a.cfg
 	a.mu.RUnlock()
+	// A promotion in flight is not interrupted, and reloading would wait
+	// for it with every other pair unwatched: refuse until it ends.
+	for name, rt := range a.pairs {
+		rt.mu.RLock()
+		phase := rt.rec.State.Phase
+		rt.mu.RUnlock()
+		if phase == policy.Promoting {
+			a.metrics.ConfigReloadSuccessful.Set(0)
+			return fmt.Errorf("%w: pair %s is promoting: reload after the promotion ends (the running config is unchanged)", ErrReloadBusy, name)
+		}
+	}
 	if cfg.StateDir != old.StateDir {
 		a.log.Warn("state_dir changed; it takes effect at the next restart", zap.String("running", old.StateDir), zap.String("new", cfg.StateDir))
 	}

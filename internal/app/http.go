@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"encoding/json"
 	"net/http"
 
@@ -26,7 +27,11 @@ func (a *App) routes() http.Handler {
 	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
 		if err := a.requestReload(r.Context()); err != nil {
 			a.log.Error("config reload rejected; the previous config keeps running", zap.Error(err))
-			writeJSON(w, http.StatusBadRequest, map[string]string{"status": "rejected", "error": err.Error()})
+			code := http.StatusBadRequest
+			if errors.Is(err, ErrReloadBusy) {
+				code = http.StatusConflict
+			}
+			writeJSON(w, code, map[string]string{"status": "rejected", "error": err.Error()})
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "reloaded"})

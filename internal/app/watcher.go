@@ -38,11 +38,18 @@ type watcher struct {
 	log      *zap.Logger
 	interval time.Duration
 	now      func() time.Time
-	kick     chan struct{} // a command changed the state: act now
+	rt       *pairRuntime
+}
 
+// pairRuntime is a pair's live state: its journal record, latest
+// observation, lock and wake-up channel. It outlives watchers (a reload
+// replaces the watcher, not this), so API commands that race a reload
+// still serialise with the watcher that follows.
+type pairRuntime struct {
 	mu   sync.RWMutex
 	last *probe.Observation
-	rec  *journal.Record // shared with the app across reloads
+	rec  *journal.Record
+	kick chan struct{} // a command changed the state: act now
 }
 
 var phaseNames = func() []string {
@@ -56,10 +63,10 @@ var phaseNames = func() []string {
 // Start runs until ctx ends. A promotion in progress is finished first
 // (its steps are bounded; a hard exit leaves it to resume from the journal).
 func (w *watcher) Start(ctx context.Context) error {
-	w.mu.RLock()
-	w.metrics.SetState(w.pair.Name, string(w.rec.State.Phase), phaseNames)
-	resume := w.rec.State.Phase == policy.Promoting
-	w.mu.RUnlock()
+	w.rt.mu.RLock()
+	w.metrics.SetState(w.pair.Name, string(w.rt.rec.State.Phase), phaseNames)
+	resume := w.rt.rec.State.Phase == policy.Promoting
+	w.rt.mu.RUnlock()
 	if resume {
 		w.log.Warn("resuming an interrupted promotion from the journal")
 		w.promote(ctx)
@@ -72,10 +79,10 @@ func (w *watcher) Start(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-		case <-w.kick:
-			w.mu.RLock()
-			promoting := w.rec.State.Phase == policy.Promoting
-			w.mu.RUnlock()
+		case <-w.rt.kick:
+			w.rt.mu.RLock()
+			promoting := w.rt.rec.State.Phase == policy.Promoting
+			w.rt.mu.RUnlock()
 			if promoting {
 				w.promote(ctx)
 			}
@@ -88,12 +95,12 @@ func (w *watcher) tick(ctx context.Context) {
 	if ctx.Err() != nil {
 		return // shutting down: a canceled cycle is not an observation
 	}
-	w.mu.Lock()
-	prev := w.last
-	w.last = &obs
-	d := policy.Decide(w.rec.State, obs, w.pair.Resolved, w.now())
+	w.rt.mu.Lock()
+	prev := w.rt.last
+	w.rt.last = &obs
+	d := policy.Decide(w.rt.rec.State, obs, w.pair.Resolved, w.now())
 	err := w.applyLocked(d, "")
-	w.mu.Unlock()
+	w.rt.mu.Unlock()
 	w.metrics.Observe(obs)
 	w.logChanges(prev, obs)
 	if err != nil {
@@ -104,7 +111,10 @@ func (w *watcher) tick(ctx context.Context) {
 		w.metrics.WouldPromote.WithLabelValues(w.pair.Name).Inc()
 		w.log.Warn("dry-run: would promote now", zap.Strings("reasons", d.State.Reasons))
 	}
-	if d.Promote {
+	// The phase, not only this decision: a promotion whose start or end
+	// could not be journaled is still promoting, and is resumed here on
+	// every tick until its outcome is recorded.
+	if d.Promote || d.State.Phase == policy.Promoting {
 		w.promote(ctx)
 	}
 }
@@ -113,20 +123,21 @@ func (w *watcher) tick(ctx context.Context) {
 // and then makes it the current state. The journal write comes first: if it
 // fails, the state is not changed and nothing is acted on.
 func (w *watcher) applyLocked(d policy.Decision, by string) error {
-	old := w.rec.State
+	old := w.rt.rec.State
 	changed := d.State.Phase != old.Phase || len(d.Events) > 0
 	if changed {
-		next := *w.rec
+		next := *w.rt.rec
 		next.State = d.State
-		next.History = append(append([]journal.Transition(nil), w.rec.History...), journal.Transition{
+		next.History = append(append([]journal.Transition(nil), w.rt.rec.History...), journal.Transition{
 			At: d.State.Since, From: old.Phase, To: d.State.Phase, Events: d.Events, Reasons: d.State.Reasons,
 		})
 		if err := w.journal.Save(&next); err != nil {
+			w.metrics.JournalErrors.Inc()
 			return err
 		}
-		*w.rec = next
+		*w.rt.rec = next
 	} else {
-		w.rec.State = d.State
+		w.rt.rec.State = d.State
 	}
 	s := d.State
 	p := w.pair.Name
@@ -159,18 +170,18 @@ func (w *watcher) applyLocked(d policy.Decision, by string) error {
 // command applies a human's command (approve, deny, pause, resume,
 // promote) and wakes the loop.
 func (w *watcher) command(f func(policy.State, time.Time) (policy.Decision, error), by string) (policy.State, error) {
-	w.mu.Lock()
-	d, err := f(w.rec.State, w.now())
+	w.rt.mu.Lock()
+	d, err := f(w.rt.rec.State, w.now())
 	if err == nil {
 		err = w.applyLocked(d, by)
 	}
-	st := w.rec.State
-	w.mu.Unlock()
+	st := w.rt.rec.State
+	w.rt.mu.Unlock()
 	if err != nil {
 		return st, err
 	}
 	select {
-	case w.kick <- struct{}{}:
+	case w.rt.kick <- struct{}{}:
 	default:
 	}
 	return st, nil
@@ -178,28 +189,29 @@ func (w *watcher) command(f func(policy.State, time.Time) (policy.Decision, erro
 
 // promote runs (or resumes) the pair's promotion and records the outcome.
 func (w *watcher) promote(ctx context.Context) {
-	w.mu.Lock()
-	if w.rec.State.Phase != policy.Promoting {
-		w.mu.Unlock()
+	w.rt.mu.Lock()
+	if w.rt.rec.State.Phase != policy.Promoting {
+		w.rt.mu.Unlock()
 		return
 	}
-	if w.rec.Promotion == nil {
+	if w.rt.rec.Promotion == nil {
 		now := w.now()
 		by := "drwatch"
-		if a := w.rec.State.Approval; a != nil {
+		if a := w.rt.rec.State.Approval; a != nil {
 			by = a.By
 		}
-		next := *w.rec
+		next := *w.rt.rec
 		next.Promotion = &journal.Promotion{ID: w.pair.Name + "-" + strconv.FormatInt(now.UnixNano(), 36), Started: now, By: by}
 		if err := w.journal.Save(&next); err != nil {
-			w.mu.Unlock()
-			w.log.Error("journal write failed: not promoting", zap.Error(err))
+			w.rt.mu.Unlock()
+			w.metrics.JournalErrors.Inc()
+			w.log.Error("journal write failed: not promoting yet (retried next tick)", zap.Error(err))
 			return
 		}
-		*w.rec = next
+		*w.rt.rec = next
 	}
-	p := w.rec.Promotion
-	w.mu.Unlock()
+	p := w.rt.rec.Promotion
+	w.rt.mu.Unlock()
 
 	start := time.Now()
 	w.log.Warn("promotion started", zap.String("id", p.ID))
@@ -208,18 +220,18 @@ func (w *watcher) promote(ctx context.Context) {
 	res, err := w.exec.Run(context.WithoutCancel(ctx), p)
 	took := time.Since(start)
 
-	w.mu.Lock()
+	w.rt.mu.Lock()
 	var d policy.Decision
 	result := "success"
 	if err != nil {
 		result = "failure"
-		d = policy.PromotionFailed(w.rec.State, err.Error(), w.now())
+		d = policy.PromotionFailed(w.rt.rec.State, err.Error(), w.now())
 	} else {
 		p.Finished = w.now()
-		d = policy.PromotionSucceeded(w.rec.State, res.Detail, w.now())
+		d = policy.PromotionSucceeded(w.rt.rec.State, res.Detail, w.now())
 	}
 	jerr := w.applyLocked(d, "")
-	w.mu.Unlock()
+	w.rt.mu.Unlock()
 
 	n := w.pair.Name
 	w.metrics.Promotions.WithLabelValues(n, result).Inc()
@@ -244,14 +256,14 @@ func (w *watcher) logChanges(prev *probe.Observation, cur probe.Observation) {
 		if cur.Leader.Reachable {
 			w.log.Info("leader reachable", zap.String("health", cur.Leader.Health), zap.Duration("latency", cur.Leader.Latency))
 		} else {
-			w.log.Warn("leader unreachable", zap.String("class", string(cur.Leader.Failure.Class)), zap.String("error", cur.Leader.Failure.Message))
+			w.log.Warn("leader unreachable", failureFields(cur.Leader.Failure)...)
 		}
 	}
 	r := cur.Follower.Remote
 	if first || prev.Follower.Remote.Connected != r.Connected || prev.Follower.Remote.Known != r.Known || (prev.Follower.Remote.Failure == nil) != (r.Failure == nil) {
 		switch {
 		case r.Failure != nil:
-			w.log.Warn("follower remote info unreadable", zap.String("class", string(r.Failure.Class)), zap.String("error", r.Failure.Message))
+			w.log.Warn("follower remote info unreadable", failureFields(r.Failure)...)
 		case !r.Known:
 			w.log.Warn("follower has no such remote cluster", zap.String("alias", r.Alias))
 		case r.Connected:
@@ -262,7 +274,7 @@ func (w *watcher) logChanges(prev *probe.Observation, cur probe.Observation) {
 	}
 	rep := cur.Follower.Replication
 	if rep.Failure != nil && (first || prev.Follower.Replication.Failure == nil) {
-		w.log.Warn("replication state unreadable", zap.String("class", string(rep.Failure.Class)), zap.String("error", rep.Failure.Message))
+		w.log.Warn("replication state unreadable", failureFields(rep.Failure)...)
 	}
 	if rep.Failure == nil && (first || prev.Follower.Replication.Failure != nil || prev.Follower.Replication.Stopped != rep.Stopped) {
 		w.log.Info("replication state", zap.Int("syncing", rep.Syncing), zap.Int("not_syncing", rep.Stopped),
@@ -271,12 +283,12 @@ func (w *watcher) logChanges(prev *probe.Observation, cur probe.Observation) {
 }
 
 func (w *watcher) status() report.PairStatus {
-	w.mu.RLock()
-	defer w.mu.RUnlock()
-	st := w.rec.State
+	w.rt.mu.RLock()
+	defer w.rt.mu.RUnlock()
+	st := w.rt.rec.State
 	ps := report.PairStatus{Name: w.pair.Name, Mode: w.pair.Resolved.Mode, Problems: []string{}, Decision: decisionOf(&st, w.pair.Resolved, w.now())}
-	if w.last != nil {
-		o := *w.last
+	if w.rt.last != nil {
+		o := *w.rt.last
 		ps.Observation = &o
 		ps.Problems = nonNil(report.Problems(o))
 	} else {
@@ -291,15 +303,15 @@ func decisionOf(st *policy.State, pol *config.Policy, now time.Time) *report.Dec
 }
 
 func (w *watcher) phase() policy.Phase {
-	w.mu.RLock()
-	defer w.mu.RUnlock()
-	return w.rec.State.Phase
+	w.rt.mu.RLock()
+	defer w.rt.mu.RUnlock()
+	return w.rt.rec.State.Phase
 }
 
 func (w *watcher) observed() bool {
-	w.mu.RLock()
-	defer w.mu.RUnlock()
-	return w.last != nil
+	w.rt.mu.RLock()
+	defer w.rt.mu.RUnlock()
+	return w.rt.last != nil
 }
 
 func b2f(b bool) float64 {
@@ -307,4 +319,11 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+func failureFields(f *probe.Failure) []zap.Field {
+	if f == nil {
+		return nil
+	}
+	return []zap.Field{zap.String("class", string(f.Class)), zap.String("error", f.Message)}
 }

@@ -55,6 +55,7 @@ type Metrics struct {
 	LastGoodLagAge     *prometheus.GaugeVec
 	Events             *prometheus.CounterVec
 	WouldPromote       *prometheus.CounterVec
+	JournalErrors      prometheus.Counter
 
 	mu      sync.Mutex
 	indices map[string]map[string]bool // pair -> index label values set
@@ -152,6 +153,9 @@ func New() *Metrics {
 		Events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "drwatch_events_total", Help: "Events emitted, by name (product.md's event names).",
 		}, []string{"pair", "event"}),
+		JournalErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "drwatch_journal_write_errors_total", Help: "Journal writes that failed. drwatch does not act on a decision it could not journal: alert on any increase.",
+		}),
 		WouldPromote: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "drwatch_dry_run_would_promote_total", Help: "Decisions in dry-run mode where any other mode would have promoted.",
 		}, []string{"pair"}),
@@ -159,6 +163,7 @@ func New() *Metrics {
 	m.Reg.MustRegister(
 		m.PairState, m.Promotions, m.PromotionDuration, m.PromotionIndices, m.LeaderOutage,
 		m.LeaderFailedProbes, m.RPOGuardPassing, m.LastGoodLagAge, m.Events, m.WouldPromote,
+		m.JournalErrors,
 	)
 	m.Reg.MustRegister(
 		collectors.NewGoCollector(),

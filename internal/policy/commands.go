@@ -44,16 +44,20 @@ func Deny(st State, by, reason string, now time.Time) (Decision, error) {
 	return d, nil
 }
 
-// Pause stops decisions until `until` (zero: until resumed). A failed
-// promotion cannot be paused: it is being retried, and leaving it half done
-// would leave some indices writable and others following.
+// Pause stops decisions until `until` (zero: until resumed). Pausing a
+// failed promotion stops its retries (an operator may need the clusters
+// left alone); resuming it, or the pause expiring, brings it back to
+// failed, retrying at once: a half-done promotion is never forgotten.
 func Pause(st State, until time.Time, by, reason string, now time.Time) (Decision, error) {
 	switch st.Phase {
-	case Promoting, Promoted, Failed:
+	case Promoting, Promoted:
 		return Decision{State: st}, conflict("pause", st.Phase)
 	}
 	d := Decision{State: st}
 	d.State.PausedUntil, d.State.PausedBy, d.State.PauseReason = until, by, reason
+	if st.Phase != Paused { // pausing again extends, from where it was
+		d.State.PausedFrom = st.Phase
+	}
 	msg := "paused by " + by + suffix(reason)
 	if !until.IsZero() {
 		msg += " until " + until.Format(time.RFC3339)
@@ -68,10 +72,23 @@ func Resume(st State, by string, now time.Time) (Decision, error) {
 		return Decision{State: st}, conflict("resume", st.Phase)
 	}
 	d := Decision{State: st}
-	resetTracking(&d.State)
-	d.State.PausedUntil, d.State.PausedBy, d.State.PauseReason = time.Time{}, "", ""
-	d.enter(Healthy, now, "resumed by "+by)
+	unpause(&d, now, "resumed by "+by)
 	return d, nil
+}
+
+// unpause ends a pause: back to a failed promotion's retries, or to
+// healthy with outage tracking started afresh.
+func unpause(d *Decision, now time.Time, why string) {
+	s := &d.State
+	from := s.PausedFrom
+	s.PausedUntil, s.PausedBy, s.PauseReason, s.PausedFrom = time.Time{}, "", "", ""
+	if from == Failed {
+		s.RetryAt = now
+		d.enter(Failed, now, why+": the failed promotion is retried now")
+		return
+	}
+	resetTracking(s)
+	d.enter(Healthy, now, why)
 }
 
 // ManualPromote starts a promotion on a human's command, whatever the

@@ -63,6 +63,10 @@ func Decide(st State, obs probe.Observation, pol *config.Policy, now time.Time) 
 	case Promoting:
 		return d // the executor drives this phase; see PromotionSucceeded/Failed
 	case Failed:
+		if pol.Mode == config.ModeDryRun {
+			s.Reasons = []string{"a promotion failed and is not finished (" + s.LastError + "); the policy is now dry-run: not retrying; change the mode, or finish it with drwatch promote"}
+			return d
+		}
 		if !now.Before(s.RetryAt) {
 			d.enter(Promoting, now, fmt.Sprintf("retrying the promotion (attempt %d) after: %s", s.PromotionAttempts+1, s.LastError))
 			d.Promote = true
@@ -73,8 +77,10 @@ func Decide(st State, obs probe.Observation, pol *config.Policy, now time.Time) 
 		if s.PausedUntil.IsZero() || now.Before(s.PausedUntil) {
 			return d
 		}
-		resetTracking(s)
-		d.enter(Healthy, now, "pause expired")
+		unpause(&d, now, "pause expired")
+		if s.Phase == Failed {
+			return d // back to the failed promotion: retried by the next decision
+		}
 	}
 
 	w := track(s, obs)

@@ -71,11 +71,42 @@ func TestDryRunWouldPromoteOncePerEpisode(t *testing.T) {
 	}
 }
 
-// A failed promotion cannot be paused: it is being retried.
-func TestPauseRefusedWhileFailed(t *testing.T) {
+// Pausing a failed promotion stops its retries; resuming (or the pause
+// expiring) brings it back to failed and retries at once - never to
+// healthy, which would forget a half-done promotion.
+func TestPauseFailedPromotion(t *testing.T) {
+	pol := policyFor(config.ModeAuto)
 	st := policy.PromotionFailed(policy.State{Phase: policy.Promoting}, "boom", t0).State
-	if _, err := policy.Pause(st, t0.Add(time.Hour), "alice", "", t0); !errors.Is(err, policy.ErrConflict) {
-		t.Fatalf("Pause from failed: %v, want ErrConflict", err)
+	d, err := policy.Pause(st, t0.Add(time.Hour), "alice", "investigating", t0)
+	if err != nil || d.State.Phase != policy.Paused {
+		t.Fatalf("Pause from failed: %+v %v", d.State, err)
+	}
+	// Long past the retry time: paused, no retry.
+	if d2 := policy.Decide(d.State, healthy(t0.Add(30*time.Minute)).get(), pol, t0.Add(30*time.Minute)); d2.Promote || d2.State.Phase != policy.Paused {
+		t.Fatalf("retried while paused: %+v", d2.State)
+	}
+	r, err := policy.Resume(d.State, "alice", t0.Add(40*time.Minute))
+	if err != nil || r.State.Phase != policy.Failed {
+		t.Fatalf("Resume: %+v %v", r.State, err)
+	}
+	if d3 := policy.Decide(r.State, healthy(t0.Add(40*time.Minute)).get(), pol, t0.Add(40*time.Minute)); !d3.Promote || d3.State.Phase != policy.Promoting {
+		t.Fatalf("not retried after resume: %+v", d3.State)
+	}
+	// Expiry works the same way.
+	if d4 := policy.Decide(d.State, healthy(t0.Add(2*time.Hour)).get(), pol, t0.Add(2*time.Hour)); d4.State.Phase != policy.Failed {
+		t.Fatalf("expired pause: %+v", d4.State)
+	}
+	// In dry-run, a failed promotion is not retried.
+	if d5 := policy.Decide(st, healthy(t0.Add(time.Hour)).get(), policyFor(config.ModeDryRun), t0.Add(time.Hour)); d5.Promote || d5.State.Phase != policy.Failed {
+		t.Fatalf("dry-run retried: %+v", d5.State)
+	}
+	// Pausing again extends the pause and still returns to failed.
+	e, err := policy.Pause(d.State, t0.Add(3*time.Hour), "bob", "", t0.Add(time.Minute))
+	if err != nil || e.State.PausedFrom != policy.Failed {
+		t.Fatalf("extending: %+v %v", e.State, err)
+	}
+	if _, err := policy.Pause(policy.State{Phase: policy.Promoted}, t0, "bob", "", t0); !errors.Is(err, policy.ErrConflict) {
+		t.Fatalf("pausing a promoted pair: %v", err)
 	}
 }
 

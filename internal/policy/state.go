@@ -88,6 +88,7 @@ type State struct {
 	PausedUntil time.Time `json:"paused_until,omitzero"`
 	PausedBy    string    `json:"paused_by,omitempty"`
 	PauseReason string    `json:"pause_reason,omitempty"`
+	PausedFrom  Phase     `json:"paused_from,omitempty"`
 
 	// Promotion attempts (promoting/failed).
 	PromotionAttempts int       `json:"promotion_attempts,omitempty"`

@@ -1,0 +1,88 @@
+package app
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/zap"
+
+	"github.com/drwatch/drwatch/internal/config"
+	"github.com/drwatch/drwatch/internal/journal"
+	"github.com/drwatch/drwatch/internal/metrics"
+	"github.com/drwatch/drwatch/internal/policy"
+	"github.com/drwatch/drwatch/internal/probe"
+	"github.com/drwatch/drwatch/internal/promote"
+)
+
+type staticProber struct{ obs probe.Observation }
+
+func (s staticProber) Cycle(context.Context) probe.Observation {
+	o := s.obs
+	o.Time = time.Now()
+	o.Leader = probe.Leader{Reachable: true, Health: "green"}
+	return o
+}
+
+// hookExecutor runs a hook on each Run and reports success.
+type hookExecutor struct {
+	runs int
+	hook func(run int)
+}
+
+func (h *hookExecutor) Run(context.Context, *journal.Promotion) (promote.Result, error) {
+	h.runs++
+	h.hook(h.runs)
+	return promote.Result{Promoted: []string{"orders-1"}, Detail: "1 of 1 indices writable"}, nil
+}
+
+// A promotion whose outcome cannot be journaled stays promoting and is
+// resumed on the next tick until its outcome is recorded - never stuck.
+func TestPromotionOutcomeJournalFailureIsRetried(t *testing.T) {
+	dir := t.TempDir()
+	j, err := journal.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	pol := config.DefaultPolicy()
+	pair := &config.Pair{Name: "orders", Resolved: pol}
+	rec := &journal.Record{Pair: "orders", State: policy.State{Phase: policy.Promoting, Since: time.Now()}}
+	if err := j.Save(rec); err != nil {
+		t.Fatal(err)
+	}
+	moved := dir + ".away"
+	ex := &hookExecutor{hook: func(run int) {
+		switch run {
+		case 1: // the disk goes away under the first attempt
+			if err := os.Rename(dir, moved); err != nil {
+				t.Fatal(err)
+			}
+		case 2:
+			if err := os.Rename(moved, dir); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}}
+	m := metrics.New()
+	w := &watcher{pair: pair, prober: staticProber{}, exec: ex, journal: j, metrics: m, log: zap.NewNop(),
+		interval: time.Hour, now: time.Now, rt: &pairRuntime{rec: rec, kick: make(chan struct{}, 1)}}
+
+	w.promote(context.Background()) // run 1: succeeds, but its outcome cannot be saved
+	if w.rt.rec.State.Phase != policy.Promoting {
+		t.Fatalf("phase %s after an unjournaled outcome, want promoting", w.rt.rec.State.Phase)
+	}
+	if testutil.ToFloat64(m.JournalErrors) < 1 {
+		t.Fatal("journal error not counted")
+	}
+	w.tick(context.Background()) // run 2: the tick resumes it
+	if ex.runs != 2 || w.rt.rec.State.Phase != policy.Promoted {
+		t.Fatalf("runs %d, phase %s; want 2, promoted", ex.runs, w.rt.rec.State.Phase)
+	}
+	saved, err := journal.Read(dir, "orders")
+	if err != nil || saved.State.Phase != policy.Promoted {
+		t.Fatalf("journal = %+v, %v", saved, err)
+	}
+}
