@@ -114,6 +114,12 @@ func (a *App) pairAction(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, resp)
 		return
 	}
+	if wt.pair.Aiven != nil && (action == "approve" || action == "promote") {
+		resp.Error = "pair " + name + " is an Aiven pair: promotion through the Aiven API (deleting the CCR integration) is not built yet; promote it in Aiven"
+		resp.State = string(wt.phase())
+		writeJSON(w, http.StatusConflict, resp)
+		return
+	}
 	if wt.pair.Resolved.Mode == config.ModeDryRun && (action == "approve" || action == "promote") {
 		resp.Error = "pair " + name + " is in dry-run mode: drwatch writes nothing to the clusters (change the policy's mode, or use drwatch promote)"
 		resp.State = string(wt.phase())

@@ -167,6 +167,13 @@ func (a *App) start(ctx context.Context, cfg *config.Config) {
 	for i := range cfg.Pairs {
 		p := &cfg.Pairs[i]
 		log := a.log.Named("watcher").With(zap.String("pair", p.Name))
+		if p.Aiven != nil && p.Resolved.Mode != config.ModeManual && p.Resolved.Mode != config.ModeDryRun {
+			// Aiven pairs are promoted by deleting the CCR integration,
+			// which this version cannot do: decide, page, never promote.
+			pol := *p.Resolved
+			pol.Mode = config.ModeManual
+			p.Resolved = &pol
+		}
 		pr, err := NewProber(p)
 		var ex *promote.Executor
 		if err == nil {
@@ -321,6 +328,9 @@ func (a *App) ready() bool {
 }
 
 func warnInsecure(log *zap.Logger, cfg *config.Config) {
+	for _, w := range cfg.NotYetActive() {
+		log.Warn("config part not active in this version", zap.String("detail", w))
+	}
 	for _, p := range cfg.Pairs {
 		for role, ep := range map[string]config.Endpoint{"leader": p.Leader, "follower": p.Follower} {
 			if ep.InsecureSkipVerify {

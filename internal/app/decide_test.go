@@ -303,3 +303,30 @@ func TestStateDirLocked(t *testing.T) {
 		t.Fatalf("second Run = %v", err)
 	}
 }
+
+// An Aiven pair is never promoted through the replication API: approve and
+// promote answer 409, and its policy runs as manual.
+func TestAivenPairIsNeverPromotedNatively(t *testing.T) {
+	leader := fakeos.NewLeader(t)
+	follower := fakeos.NewCCRFollower(t, "orders-1")
+	dir := t.TempDir()
+	cfg := modeConfig(t, dir, leader.URL(), follower.URL(), "auto", true)
+	t.Setenv("AIVEN_TOKEN_TEST", "tok")
+	b, _ := os.ReadFile(cfg)
+	b = []byte(strings.Replace(string(b), "    policy: fast\n", "    policy: fast\n    aiven: {project: acme, leader_service: a, follower_service: b, token_env: AIVEN_TOKEN_TEST}\n", 1))
+	if err := os.WriteFile(cfg, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base, _ := run(t, cfg)
+	waitState(t, base, "healthy")
+	if code, body := call(t, base, "/api/v1/pairs/orders/promote", apiToken, ""); code != 409 || !strings.Contains(body, "Aiven") {
+		t.Fatalf("promote an Aiven pair = %d %s", code, body)
+	}
+	leader.Server.Close()
+	follower.Fixture(fakeos.RouteRemoteInfo, "remote_info_sniff_disconnected.json")
+	waitState(t, base, "leader_down") // manual: pages only
+	time.Sleep(500 * time.Millisecond)
+	if !follower.IsFollower("orders-1") {
+		t.Fatal("an Aiven pair was promoted through the replication API")
+	}
+}

@@ -43,6 +43,9 @@ func PromoteNow(ctx context.Context, cfg *config.Config, o PromoteOptions) error
 	if !ok {
 		return fmt.Errorf("unknown pair %q", o.Pair)
 	}
+	if p.Aiven != nil {
+		return fmt.Errorf("pair %s is an Aiven pair: promotion through the Aiven API (deleting the CCR integration) is not built yet; promote it in Aiven", p.Name)
+	}
 	pr, err := NewProber(p)
 	if err != nil {
 		return err
@@ -94,6 +97,9 @@ func PromoteNow(ctx context.Context, cfg *config.Config, o PromoteOptions) error
 		if err := save(j, rec, st, d); err != nil {
 			return err
 		}
+	}
+	if rec.Promotion != nil && o.Graceful && !rec.Promotion.Graceful {
+		return fmt.Errorf("a non-graceful promotion of %s is already under way (started %s): resume it without --graceful", p.Name, rec.Promotion.Started.Format(time.RFC3339))
 	}
 	if rec.Promotion == nil {
 		rec.Promotion = &journal.Promotion{ID: p.Name + "-" + fmt.Sprint(time.Now().UnixNano()), Started: time.Now(), By: o.By, Graceful: o.Graceful}

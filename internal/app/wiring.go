@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -87,28 +88,29 @@ func NewExecutor(p *config.Pair, j *journal.Journal, log *zap.Logger) (*promote.
 		Pair: p.Name, Leader: leader, Follower: follower, Alias: p.Follower.LeaderAlias,
 		Indices: p.Indices, Concurrency: pol.PromoteConcurrency, FenceLeader: *pol.FenceLeader,
 		Journal: j, Log: log, StepTimeout: 30 * time.Second,
-		CatchUp: catchUp(p, follower),
+		CatchUp: catchUp(leader, follower),
 	}, nil
 }
 
 // CatchUpTimeout bounds a graceful promotion's wait for the follower.
 const CatchUpTimeout = 5 * time.Minute
 
-// catchUp waits until every planned follower index is syncing with lag 0
-// (the leader is fenced, so lag can only fall).
-func catchUp(p *config.Pair, _ *opensearch.Client) func(ctx context.Context, plan map[string]string) error {
+// catchUp waits until every planned follower index holds everything its
+// fenced leader index has: the sum of the follower primaries' local
+// checkpoints equals the sum of the leader primaries' global checkpoints,
+// read from both clusters directly (the follower's own view of the leader,
+// follower_stats, may lag behind its read retries).
+func catchUp(leader, follower *opensearch.Client) func(ctx context.Context, plan map[string]string) error {
 	return func(ctx context.Context, plan map[string]string) error {
-		pr, err := NewProber(p)
-		if err != nil {
-			return err
-		}
 		ctx, cancel := context.WithTimeout(ctx, CatchUpTimeout)
 		defer cancel()
 		for {
-			obs := pr.Cycle(ctx)
-			pending := lagging(obs, plan)
-			if pending == "" {
+			pending, err := behind(ctx, leader, follower, plan)
+			if err == nil && pending == "" {
 				return nil
+			}
+			if err != nil {
+				pending = err.Error()
 			}
 			select {
 			case <-ctx.Done():
@@ -119,25 +121,31 @@ func catchUp(p *config.Pair, _ *opensearch.Client) func(ctx context.Context, pla
 	}
 }
 
-func lagging(obs probe.Observation, plan map[string]string) string {
-	r := obs.Follower.Replication
-	if r.Failure != nil {
-		return "replication state unreadable: " + r.Failure.Message
+// behind names a planned index that has not caught up ("" when none has).
+func behind(ctx context.Context, leader, follower *opensearch.Client, plan map[string]string) (string, error) {
+	followers := make([]string, 0, len(plan))
+	leaders := make([]string, 0, len(plan))
+	for f, l := range plan {
+		followers, leaders = append(followers, f), append(leaders, l)
 	}
-	seen := map[string]bool{}
-	for _, ix := range r.Indices {
-		seen[ix.Name] = true
-		if _, planned := plan[ix.Name]; !planned {
-			continue
-		}
-		if !ix.LagKnown || ix.Lag > 0 {
-			return fmt.Sprintf("%s lag %d (known %v)", ix.Name, ix.Lag, ix.LagKnown)
+	slices.Sort(followers)
+	lcp, err := leader.IndexCheckpoints(ctx, leaders, opensearch.GlobalCheckpoint)
+	if err != nil {
+		return "", fmt.Errorf("leader checkpoints: %w", err)
+	}
+	fcp, err := follower.IndexCheckpoints(ctx, followers, opensearch.LocalCheckpoint)
+	if err != nil {
+		return "", fmt.Errorf("follower checkpoints: %w", err)
+	}
+	for _, f := range followers {
+		l, lok := lcp[plan[f]]
+		c, fok := fcp[f]
+		switch {
+		case !lok || !fok || l.Primaries == 0 || l.Primaries != c.Primaries:
+			return fmt.Sprintf("%s: checkpoints not readable on both clusters", f), nil
+		case c.Sum < l.Sum:
+			return fmt.Sprintf("%s: %d operations behind", f, l.Sum-c.Sum), nil
 		}
 	}
-	for idx := range plan {
-		if !seen[idx] {
-			return idx + " not seen as a follower index"
-		}
-	}
-	return ""
+	return "", nil
 }

@@ -140,6 +140,9 @@ func checkCmd(args []string, stdout, stderr io.Writer) int {
 		return rc
 	}
 	fmt.Fprintf(stdout, "%s: OK (%d pairs, %d policies, %d hooks, %d drills)\n", *path, len(cfg.Pairs), len(cfg.Policies), len(cfg.Hooks), len(cfg.Drills))
+	for _, w := range cfg.NotYetActive() {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
 	return ExitOK
 }
 

@@ -107,3 +107,41 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		t.Fatalf("bad log format: %d %s", code, errOut)
 	}
 }
+
+// A valid config with parts this version does not act on passes, with a
+// warning naming each: nobody must think a hook pages them when it does not.
+func TestCheckWarnsAboutInactiveParts(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.yml")
+	key := filepath.Join(filepath.Dir(p), "pd")
+	if err := os.WriteFile(key, []byte("routing-key-0123\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AIVEN_TOKEN_TEST", "tok")
+	cfg := `pairs:
+  - name: orders
+    leader: {url: http://127.0.0.1:1}
+    follower: {url: http://127.0.0.1:2, leader_alias: leader}
+    aiven: {project: acme, leader_service: a, follower_service: b, token_env: AIVEN_TOKEN_TEST}
+hooks:
+  - name: oncall
+    type: pagerduty
+    routing_key_file: ` + key + `
+    events: [leader_down]
+drills:
+  - name: weekly
+    pair: orders
+    schedule: "0 3 * * MON"
+`
+	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run("check", "--config", p)
+	if code != 0 || !strings.Contains(out, "OK") {
+		t.Fatalf("check: %d %s %s", code, out, errOut)
+	}
+	for _, want := range []string{"warning: hooks:", "nobody is paged", "warning: drills:", "warning: pairs[0].aiven:", "will not promote it"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("check output lacks %q:\n%s", want, errOut)
+		}
+	}
+}

@@ -7,6 +7,7 @@
 package config
 
 import (
+	"fmt"
 	"net/url"
 	"time"
 
@@ -258,4 +259,23 @@ func (c *Config) Pair(name string) (*Pair, bool) {
 		}
 	}
 	return nil, false
+}
+
+// NotYetActive lists the parts of a valid config that this version of
+// drwatch accepts but does not act on, so that an operator is never misled
+// into relying on them.
+func (c *Config) NotYetActive() []string {
+	var out []string
+	if len(c.Hooks) > 0 {
+		out = append(out, "hooks: events are journaled, logged and counted (drwatch_events_total) but not yet delivered to hooks by this version: nobody is paged")
+	}
+	if len(c.Drills) > 0 {
+		out = append(out, "drills: scheduled drills are not yet run by this version")
+	}
+	for i, p := range c.Pairs {
+		if p.Aiven != nil {
+			out = append(out, fmt.Sprintf("pairs[%d].aiven: promotion through the Aiven API is not built yet: pair %s is watched and decided in manual mode, and drwatch will not promote it", i, p.Name))
+		}
+	}
+	return out
 }

@@ -334,12 +334,23 @@ func (e *Executor) deleteAutofollow(ctx context.Context, p *journal.Promotion) e
 	}
 	var errs []error
 	for _, r := range st.Rules {
+		if !RuleInScope(r.Pattern, e.Indices) {
+			continue // another pair's rule: not ours to delete
+		}
 		if err := e.record(p, journal.Step{Name: StepAutofollow, Target: r.Name, Status: journal.StepStarted}); err != nil {
 			return err
 		}
 		err := e.call(ctx, func(ctx context.Context) error { return e.Follower.DeleteAutofollow(ctx, e.Alias, r.Name) })
 		status, detail := journal.StepDone, "deleted"
-		if err != nil {
+		switch {
+		case err == nil:
+		case opensearch.ClassOf(err) == opensearch.ClassHTTP5xx && errStatus(err) == 500:
+			// The plugin answers 500 for a rule it does not know under
+			// this alias: the rule belongs to another remote cluster.
+			// Leaving it is right; failing the promotion for it is not.
+			status, detail = journal.StepSkipped, "not deleted: the plugin does not know it under alias "+e.Alias+" ("+err.Error()+")"
+			e.Log.Warn("autofollow rule left in place", zap.String("rule", r.Name), zap.Error(err))
+		default:
 			status, detail = journal.StepFailed, err.Error()
 			errs = append(errs, fmt.Errorf("autofollow rule %s: %w", r.Name, err))
 		}
@@ -348,6 +359,46 @@ func (e *Executor) deleteAutofollow(ctx context.Context, p *journal.Promotion) e
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// RuleInScope reports whether an autofollow rule's pattern can match an
+// index of the pair's scope (its index patterns). It compares the literal
+// prefixes before the first wildcard: a rule whose prefix and a scope
+// pattern's prefix extend one another may overlap. Exclusions ("-x*") are
+// ignored, so it errs on the side of deleting a rule that may feed the
+// pair.
+func RuleInScope(rule string, scope []string) bool {
+	rp := literalPrefix(rule)
+	for _, s := range scope {
+		if strings.HasPrefix(s, "-") {
+			continue
+		}
+		sp := literalPrefix(s)
+		if !strings.Contains(s, "*") && !strings.Contains(rule, "*") {
+			if s == rule {
+				return true
+			}
+			continue
+		}
+		if strings.HasPrefix(rp, sp) || strings.HasPrefix(sp, rp) {
+			return true
+		}
+	}
+	return false
+}
+
+func literalPrefix(p string) string {
+	if i := strings.IndexAny(p, "*?"); i >= 0 {
+		return p[:i]
+	}
+	return p
+}
+
+func errStatus(err error) int {
+	if e, ok := opensearch.AsError(err); ok {
+		return e.Status
+	}
+	return 0
 }
 
 // stopAll stops replication on every planned index not already stopped,

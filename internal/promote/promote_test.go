@@ -853,7 +853,7 @@ func TestAutofollowIndexAddedToPlan(t *testing.T) {
 
 func TestAutofollowDeleteFailure(t *testing.T) {
 	l := newLab(t, 2)
-	l.follower.deleteErr = &opensearch.Error{Op: "delete autofollow rule", Class: opensearch.ClassHTTP5xx, Status: 500}
+	l.follower.deleteErr = &opensearch.Error{Op: "delete autofollow rule", Class: opensearch.ClassHTTP5xx, Status: 503}
 	p := l.start(t, false)
 	res, err := l.executor().Run(context.Background(), p)
 	if err == nil || !strings.Contains(err.Error(), "autofollow rule") {
@@ -873,6 +873,45 @@ func TestAutofollowDeleteFailure(t *testing.T) {
 	}
 	if len(l.follower.rules) != 0 || len(l.follower.calls()) != 0 {
 		t.Fatalf("rules %v, stops %v", l.follower.rules, l.follower.calls())
+	}
+}
+
+// A rule the plugin does not know under the pair's alias (HTTP 500: it
+// belongs to another remote cluster) is left in place, and the promotion
+// still succeeds.
+func TestAutofollowRuleOfAnotherAliasIsLeft(t *testing.T) {
+	l := newLab(t, 2)
+	l.follower.deleteErr = &opensearch.Error{Op: "delete autofollow rule", Class: opensearch.ClassHTTP5xx, Status: 500}
+	p := l.start(t, false)
+	res, err := l.executor().Run(context.Background(), p)
+	if err != nil || len(res.Promoted) != 2 {
+		t.Fatalf("Run = %+v, %v", res, err)
+	}
+	if lastStatus(p, StepAutofollow, "orders-rule") != journal.StepSkipped {
+		t.Fatal("the rule left in place is not journaled as skipped")
+	}
+}
+
+func TestRuleInScope(t *testing.T) {
+	for _, tc := range []struct {
+		rule  string
+		scope []string
+		want  bool
+	}{
+		{"logs-*", []string{"*"}, true},
+		{"logs-*", []string{"*", "-.*"}, true},
+		{"logs-*", []string{"logs-2026-*"}, true},
+		{"logs-2026-*", []string{"logs-*"}, true},
+		{"logs-*", []string{"orders-*"}, false},
+		{"logs-*", []string{"orders-1", "customers"}, false},
+		{"orders-1", []string{"orders-1"}, true},
+		{"orders-1", []string{"orders-2"}, false},
+		{"orders-*", []string{"orders-1"}, true},
+		{"*", []string{"orders-1"}, true},
+	} {
+		if got := RuleInScope(tc.rule, tc.scope); got != tc.want {
+			t.Errorf("RuleInScope(%q, %q) = %v, want %v", tc.rule, tc.scope, got, tc.want)
+		}
 	}
 }
 
