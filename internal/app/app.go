@@ -23,6 +23,15 @@ import (
 	"github.com/drwatch/drwatch/internal/report"
 )
 
+// notBuilt is the promoter of an Aiven pair: promotion through the Aiven
+// API is not built, and the replication API is the wrong way to promote
+// one. It fails every attempt, writing nothing.
+type notBuilt struct{}
+
+func (notBuilt) Run(context.Context, *journal.Promotion) (promote.Result, error) {
+	return promote.Result{}, errors.New("promotion of an Aiven pair (deleting its CCR integration) is not built yet: promote it in Aiven")
+}
+
 // ErrReloadBusy is a reload refused because a promotion is running.
 var ErrReloadBusy = errors.New("reload refused")
 
@@ -175,8 +184,12 @@ func (a *App) start(ctx context.Context, cfg *config.Config) {
 			p.Resolved = &pol
 		}
 		pr, err := NewProber(p)
-		var ex *promote.Executor
-		if err == nil {
+		var ex promoter
+		switch {
+		case err != nil:
+		case p.Aiven != nil:
+			ex = notBuilt{}
+		default:
 			ex, err = NewExecutor(p, a.journal, log.Named("promote"))
 		}
 		rt, rerr := a.record(p.Name)

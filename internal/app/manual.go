@@ -83,6 +83,9 @@ func PromoteNow(ctx context.Context, cfg *config.Config, o PromoteOptions) error
 	if rec == nil {
 		rec = &journal.Record{Pair: p.Name, State: policy.Initial(time.Now())}
 	}
+	if rec.Promotion != nil && rec.Promotion.Finished.IsZero() && o.Graceful && !rec.Promotion.Graceful {
+		return fmt.Errorf("a non-graceful promotion of %s is already under way (started %s): resume it without --graceful; nothing was changed", p.Name, rec.Promotion.Started.Format(time.RFC3339))
+	}
 	st := rec.State
 	switch st.Phase {
 	case policy.Promoted:
@@ -97,9 +100,6 @@ func PromoteNow(ctx context.Context, cfg *config.Config, o PromoteOptions) error
 		if err := save(j, rec, st, d); err != nil {
 			return err
 		}
-	}
-	if rec.Promotion != nil && o.Graceful && !rec.Promotion.Graceful {
-		return fmt.Errorf("a non-graceful promotion of %s is already under way (started %s): resume it without --graceful", p.Name, rec.Promotion.Started.Format(time.RFC3339))
 	}
 	if rec.Promotion == nil {
 		rec.Promotion = &journal.Promotion{ID: p.Name + "-" + fmt.Sprint(time.Now().UnixNano()), Started: time.Now(), By: o.By, Graceful: o.Graceful}

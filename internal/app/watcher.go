@@ -50,6 +50,9 @@ type pairRuntime struct {
 	last *probe.Observation
 	rec  *journal.Record
 	kick chan struct{} // a command changed the state: act now
+	// retryAt delays resuming a promotion whose outcome could not be
+	// journaled, so a failing disk does not re-run it every probe.
+	retryAt time.Time
 }
 
 var phaseNames = func() []string {
@@ -114,7 +117,10 @@ func (w *watcher) tick(ctx context.Context) {
 	// The phase, not only this decision: a promotion whose start or end
 	// could not be journaled is still promoting, and is resumed here on
 	// every tick until its outcome is recorded.
-	if d.Promote || d.State.Phase == policy.Promoting {
+	w.rt.mu.RLock()
+	wait := w.now().Before(w.rt.retryAt)
+	w.rt.mu.RUnlock()
+	if d.Promote || (d.State.Phase == policy.Promoting && !wait) {
 		w.promote(ctx)
 	}
 }
@@ -203,9 +209,10 @@ func (w *watcher) promote(ctx context.Context) {
 		next := *w.rt.rec
 		next.Promotion = &journal.Promotion{ID: w.pair.Name + "-" + strconv.FormatInt(now.UnixNano(), 36), Started: now, By: by}
 		if err := w.journal.Save(&next); err != nil {
+			w.rt.retryAt = w.now().Add(policy.RetryInitial)
 			w.rt.mu.Unlock()
 			w.metrics.JournalErrors.Inc()
-			w.log.Error("journal write failed: not promoting yet (retried next tick)", zap.Error(err))
+			w.log.Error("journal write failed: not promoting yet (retried in 30s)", zap.Error(err))
 			return
 		}
 		*w.rt.rec = next
@@ -239,7 +246,10 @@ func (w *watcher) promote(ctx context.Context) {
 	w.metrics.PromotionIndices.WithLabelValues(n, "promoted").Set(float64(len(res.Promoted)))
 	w.metrics.PromotionIndices.WithLabelValues(n, "failed").Set(float64(len(res.Failed)))
 	if jerr != nil {
-		w.log.Error("journal write failed after the promotion", zap.Error(jerr))
+		w.rt.mu.Lock()
+		w.rt.retryAt = w.now().Add(policy.RetryInitial)
+		w.rt.mu.Unlock()
+		w.log.Error("journal write failed after the promotion: its outcome is not recorded; resuming it in 30s", zap.Error(jerr))
 	}
 	if err != nil {
 		w.log.Error("promotion failed", zap.Duration("took", took), zap.Error(err))

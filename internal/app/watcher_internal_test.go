@@ -79,6 +79,11 @@ func TestPromotionOutcomeJournalFailureIsRetried(t *testing.T) {
 	if testutil.ToFloat64(m.JournalErrors) < 1 {
 		t.Fatal("journal error not counted")
 	}
+	w.tick(context.Background()) // too soon: the failed journal write backs off
+	if ex.runs != 1 {
+		t.Fatalf("resumed at once after a journal failure: %d runs", ex.runs)
+	}
+	w.rt.retryAt = time.Time{}   // 30s later
 	w.tick(context.Background()) // run 2: the tick resumes it
 	if ex.runs != 2 || w.rt.rec.State.Phase != policy.Promoted {
 		t.Fatalf("runs %d, phase %s; want 2, promoted", ex.runs, w.rt.rec.State.Phase)

@@ -304,13 +304,18 @@ func track(s *State, obs probe.Observation) witness {
 			if !alive {
 				s.OutageReadRises++
 			}
+		case alive:
+			// No new failed read with the leader answering: whatever
+			// failed before (a rolling restart) has passed, and an idle
+			// leader's checkpoint standing still is no sign of staleness.
+			s.FailedReadRises = 0
 		}
 		s.LeaderCheckpoint, s.FailedReads = r.LeaderCheckpoint, r.FailedReadRequests
 	}
 	// One failed read proves little (the fault that cut drwatch off may
 	// have hit one of the follower's reads too); reads that keep failing
-	// - the plugin retries after 10, 20, 40, 80 s - while the leader
-	// checkpoint stands still do.
+	// while the leader checkpoint stands still do (the plugin retries
+	// with backoff, see opensearch-ccr.md, so this takes a while).
 	frozen := s.OutageReadRises >= FrozenReadRises && !s.CheckpointFrozenSince.IsZero()
 	// Reads failing since the checkpoint last moved: the follower's view of
 	// the leader's checkpoint is stale, so its lag is no good reading.

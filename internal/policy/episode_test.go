@@ -117,7 +117,7 @@ func TestLeaderAnsweringWithAnErrorIsNotAnOutage(t *testing.T) {
 	for _, f := range []probe.Failure{
 		{Class: opensearch.ClassAuth, Status: 401, Message: "auth"},
 		{Class: opensearch.ClassAuth, Status: 403, Message: "forbidden"},
-		{Class: opensearch.ClassHTTP4xx, Status: 429, Message: "too many requests"},
+		{Class: opensearch.ClassHTTP4xx, Status: 429, Type: "circuit_breaking_exception", Message: "too many requests"},
 		{Class: opensearch.ClassMalformed, Message: "not JSON"},
 	} {
 		t.Run(string(f.Class)+" "+strconv.Itoa(f.Status), func(t *testing.T) {
@@ -135,7 +135,24 @@ func TestLeaderAnsweringWithAnErrorIsNotAnOutage(t *testing.T) {
 			}
 		})
 	}
-	// A 5xx is outage evidence.
+	// A 404 that is not OpenSearch's (an ingress whose backend is gone) and
+	// a 5xx are outage evidence.
+	for _, f := range []probe.Failure{
+		{Class: opensearch.ClassHTTP4xx, Status: 404, Message: "default backend - 404"},
+		{Class: opensearch.ClassHTTP5xx, Status: 502, Message: "bad gateway"},
+	} {
+		p := newPair(t, policyFor(config.ModeAuto, withWitness(false)))
+		p.decide(0, up)
+		d := p.decide(interval, func(at time.Time) *ob {
+			b := gone(at)
+			b.o.Leader = probe.Leader{Failure: &f}
+			return b
+		})
+		if d.State.Phase != policy.Suspect || d.State.FailedProbes != 1 {
+			t.Fatalf("%d: %s %d", f.Status, d.State.Phase, d.State.FailedProbes)
+		}
+	}
+	// A 503 from OpenSearch itself too.
 	p := newPair(t, policyFor(config.ModeAuto, withWitness(false)))
 	p.decide(0, up)
 	d := p.decide(interval, func(at time.Time) *ob {
@@ -145,5 +162,19 @@ func TestLeaderAnsweringWithAnErrorIsNotAnOutage(t *testing.T) {
 	})
 	if d.State.Phase != policy.Suspect || d.State.FailedProbes != 1 {
 		t.Fatalf("503: %s %d", d.State.Phase, d.State.FailedProbes)
+	}
+}
+
+// One failed read during a rolling restart, then an idle leader: the next
+// probe with no new failed read makes readings good again, so a real
+// outage later is judged on a fresh reading.
+func TestStaleReadingsRecoverOnAnIdleLeader(t *testing.T) {
+	p := newPair(t, policyFor(config.ModeAuto))
+	p.decide(0, func(at time.Time) *ob { return healthy(at).stats(100, 10) })
+	p.decide(interval, func(at time.Time) *ob { return healthy(at).stats(100, 11) }) // one failed read
+	before := p.st.LastGoodLag.At
+	d := p.decide(interval, func(at time.Time) *ob { return healthy(at).stats(100, 11) }) // flat again
+	if !d.State.LastGoodLag.At.After(before) {
+		t.Fatalf("readings stayed stale after the failed reads stopped: %v vs %v", d.State.LastGoodLag.At, before)
 	}
 }

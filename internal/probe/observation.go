@@ -31,6 +31,7 @@ type Observation struct {
 type Failure struct {
 	Class   opensearch.Class `json:"class"`
 	Status  int              `json:"status,omitempty"`
+	Type    string           `json:"type,omitempty"` // OpenSearch error type, when the answer was an OpenSearch error
 	Message string           `json:"message"`
 }
 
@@ -150,10 +151,27 @@ func (r Replication) LaggingIndices() []Index {
 // or with a body drwatch cannot read is alive: that is an observation
 // error, not an outage. Connection failures, timeouts, TLS and DNS
 // failures, and 5xx answers are outage evidence.
+//
+// A 4xx counts as an answer from the leader only when it is OpenSearch's
+// own error (its error envelope has a type) or a 401/403: a proxy's or
+// ingress's 404 for a backend that is gone is not the leader answering.
+// A body drwatch cannot read stays an observation error: by contract, a
+// malformed answer never leads to a promotion.
 func (l Leader) Answered() bool {
 	if l.Reachable {
 		return true
 	}
 	f := l.Failure
-	return f != nil && ((f.Status >= 400 && f.Status < 500) || f.Class == opensearch.ClassMalformed)
+	if f == nil {
+		return false
+	}
+	switch {
+	case f.Class == opensearch.ClassMalformed:
+		return true
+	case f.Status == 401 || f.Status == 403:
+		return true
+	case f.Status >= 400 && f.Status < 500:
+		return f.Type != ""
+	}
+	return false
 }

@@ -238,7 +238,7 @@ func failureOf(err error) *Failure {
 	}
 	f := &Failure{Class: opensearch.ClassNetwork, Message: err.Error()}
 	if e, ok := opensearch.AsError(err); ok {
-		f.Class, f.Status = e.Class, e.Status
+		f.Class, f.Status, f.Type = e.Class, e.Status, e.Type
 	}
 	return f
 }

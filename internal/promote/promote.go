@@ -344,10 +344,12 @@ func (e *Executor) deleteAutofollow(ctx context.Context, p *journal.Promotion) e
 		status, detail := journal.StepDone, "deleted"
 		switch {
 		case err == nil:
-		case opensearch.ClassOf(err) == opensearch.ClassHTTP5xx && errStatus(err) == 500:
-			// The plugin answers 500 for a rule it does not know under
-			// this alias: the rule belongs to another remote cluster.
-			// Leaving it is right; failing the promotion for it is not.
+		case unknownRule(err):
+			// The plugin does not know the rule under this alias: it
+			// belongs to another remote cluster. Leaving it is right;
+			// failing the promotion for it is not. Any other failure
+			// (the plugin also answers 500 when it cannot update the
+			// rule) fails the step and is retried.
 			status, detail = journal.StepSkipped, "not deleted: the plugin does not know it under alias "+e.Alias+" ("+err.Error()+")"
 			e.Log.Warn("autofollow rule left in place", zap.String("rule", r.Name), zap.Error(err))
 		default:
@@ -364,11 +366,18 @@ func (e *Executor) deleteAutofollow(ctx context.Context, p *journal.Promotion) e
 // RuleInScope reports whether an autofollow rule's pattern can match an
 // index of the pair's scope (its index patterns). It compares the literal
 // prefixes before the first wildcard: a rule whose prefix and a scope
-// pattern's prefix extend one another may overlap. Exclusions ("-x*") are
-// ignored, so it errs on the side of deleting a rule that may feed the
-// pair.
+// pattern's prefix extend one another may overlap; an exclusion that
+// covers the rule's prefix takes it out. Otherwise it errs on the side of
+// deleting a rule that may feed the pair.
 func RuleInScope(rule string, scope []string) bool {
 	rp := literalPrefix(rule)
+	for _, s := range scope {
+		// An exclusion with a wildcard whose prefix covers the rule's
+		// ("-logs-*" for rule "logs-2026-*") takes the rule out.
+		if x, ok := strings.CutPrefix(s, "-"); ok && strings.ContainsAny(x, "*?") && strings.HasPrefix(rp, literalPrefix(x)) {
+			return false
+		}
+	}
 	for _, s := range scope {
 		if strings.HasPrefix(s, "-") {
 			continue
@@ -394,11 +403,16 @@ func literalPrefix(p string) string {
 	return p
 }
 
-func errStatus(err error) int {
-	if e, ok := opensearch.AsError(err); ok {
-		return e.Status
+// unknownRule reports whether a delete failed because the rule does not
+// exist (under the alias used).
+func unknownRule(err error) bool {
+	e, ok := opensearch.AsError(err)
+	if !ok || e.Status == 0 {
+		return false
 	}
-	return 0
+	d := strings.ToLower(e.Detail)
+	return e.Type == "resource_not_found_exception" || strings.Contains(d, "does not exist") ||
+		strings.Contains(d, "doesn't exist") || strings.Contains(d, "not found")
 }
 
 // stopAll stops replication on every planned index not already stopped,

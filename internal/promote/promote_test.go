@@ -881,7 +881,7 @@ func TestAutofollowDeleteFailure(t *testing.T) {
 // still succeeds.
 func TestAutofollowRuleOfAnotherAliasIsLeft(t *testing.T) {
 	l := newLab(t, 2)
-	l.follower.deleteErr = &opensearch.Error{Op: "delete autofollow rule", Class: opensearch.ClassHTTP5xx, Status: 500}
+	l.follower.deleteErr = &opensearch.Error{Op: "delete autofollow rule", Class: opensearch.ClassHTTP5xx, Status: 500, Type: "exception", Detail: "Autofollow pattern orders-rule does not exist"}
 	p := l.start(t, false)
 	res, err := l.executor().Run(context.Background(), p)
 	if err != nil || len(res.Promoted) != 2 {
@@ -889,6 +889,20 @@ func TestAutofollowRuleOfAnotherAliasIsLeft(t *testing.T) {
 	}
 	if lastStatus(p, StepAutofollow, "orders-rule") != journal.StepSkipped {
 		t.Fatal("the rule left in place is not journaled as skipped")
+	}
+}
+
+// The plugin also answers 500 when it fails to update a rule that is
+// ours: that fails the step, to be retried.
+func TestAutofollowGeneric500Fails(t *testing.T) {
+	l := newLab(t, 2)
+	l.follower.deleteErr = &opensearch.Error{Op: "delete autofollow rule", Class: opensearch.ClassHTTP5xx, Status: 500, Type: "exception", Detail: "Failed to update autofollow pattern"}
+	p := l.start(t, false)
+	if _, err := l.executor().Run(context.Background(), p); err == nil {
+		t.Fatal("a generic 500 on our rule must fail the promotion (retried)")
+	}
+	if lastStatus(p, StepAutofollow, "orders-rule") != journal.StepFailed {
+		t.Fatal("not journaled as failed")
 	}
 }
 
@@ -908,6 +922,9 @@ func TestRuleInScope(t *testing.T) {
 		{"orders-1", []string{"orders-2"}, false},
 		{"orders-*", []string{"orders-1"}, true},
 		{"*", []string{"orders-1"}, true},
+		{"logs-*", []string{"*", "-logs-*"}, false},
+		{"logs-2026-*", []string{"*", "-logs-*"}, false},
+		{"orders-*", []string{"*", "-logs-*"}, true},
 	} {
 		if got := RuleInScope(tc.rule, tc.scope); got != tc.want {
 			t.Errorf("RuleInScope(%q, %q) = %v, want %v", tc.rule, tc.scope, got, tc.want)
