@@ -86,6 +86,16 @@ func watchStates(t *testing.T, d *daemon, stop <-chan struct{}) <-chan map[strin
 	return out
 }
 
+// requireNeverDown fails if any state from leader_down on was seen.
+func requireNeverDown(t *testing.T, seen map[string]int, what string) {
+	t.Helper()
+	for _, bad := range []string{"leader_down", "awaiting_approval", "promoting", "promoted"} {
+		if seen[bad] > 0 {
+			t.Fatalf("%s went %s (states seen: %v)", what, bad, seen)
+		}
+	}
+}
+
 func journalHistory(t *testing.T, cfgPath string) []struct {
 	At     time.Time `json:"at"`
 	To     string    `json:"to"`
@@ -120,11 +130,7 @@ func TestIsolatedNeverPromotes(t *testing.T) {
 	time.Sleep(4 * 3 * time.Second) // four times leader_down_after
 	close(stop)
 	seen := <-states
-	for _, bad := range []string{"leader_down", "awaiting_approval", "promoting", "promoted"} {
-		if seen[bad] > 0 {
-			t.Fatalf("cut off from the leader, drwatch went %s (states seen: %v)", bad, seen)
-		}
-	}
+	requireNeverDown(t, seen, "cut off from the leader, drwatch")
 	if v, _ := d.metric(t, `drwatch_promotions_total{pair="lab",result="success"}`); v != "0" {
 		t.Fatalf("promotions = %s", v)
 	}
@@ -151,11 +157,7 @@ func TestLeaderFrozenShortlyNeverPromotes(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	close(stop)
 	seen := <-states
-	for _, bad := range []string{"leader_down", "awaiting_approval", "promoting", "promoted"} {
-		if seen[bad] > 0 {
-			t.Fatalf("a 2s freeze made drwatch go %s (states seen: %v)", bad, seen)
-		}
-	}
+	requireNeverDown(t, seen, "a 2s freeze made drwatch")
 	t.Logf("states seen: %v", seen)
 }
 
@@ -187,11 +189,7 @@ func TestFlappingLeaderNeverPromotes(t *testing.T) {
 	}
 	close(stop)
 	seen := <-states
-	for _, bad := range []string{"leader_down", "awaiting_approval", "promoting", "promoted"} {
-		if seen[bad] > 0 {
-			t.Fatalf("a flapping leader made drwatch go %s (states seen: %v)", bad, seen)
-		}
-	}
+	requireNeverDown(t, seen, "a flapping leader made drwatch")
 	if seen["suspect"] == 0 {
 		t.Fatalf("the outages were not seen at all: %v", seen)
 	}

@@ -421,14 +421,7 @@ install_lab() {
 	mkdir -p "$LAB_DIR"
 	chmod 755 "$LAB_DIR"
 	echo "$OPENSEARCH_VERSION" >"$LAB_MARKER"
-	local pl pf rc=0
-	install_node leader &
-	pl=$!
-	install_node follower &
-	pf=$!
-	wait "$pl" || rc=1
-	wait "$pf" || rc=1
-	[[ $rc -eq 0 ]] || die "installation failed"
+	both_nodes install_node || die "installation failed"
 	if [[ $EUID -eq 0 ]]; then
 		chown -R "$LAB_USER:$(id -gn "$LAB_USER")" "$LAB_DIR/leader" "$LAB_DIR/follower"
 		chown "$LAB_USER:$(id -gn "$LAB_USER")" "$LAB_DIR"
@@ -757,17 +750,23 @@ cmd_stop_node() {
 	stop_node "$node"
 }
 
-cmd_down() {
-	validate_config
-	take_lock
+# both_nodes FN runs FN leader and FN follower in parallel; it fails if
+# either does.
+both_nodes() {
 	local pl pf rc=0
-	stop_node leader &
+	"$1" leader &
 	pl=$!
-	stop_node follower &
+	"$1" follower &
 	pf=$!
 	wait "$pl" || rc=1
 	wait "$pf" || rc=1
-	[[ $rc -eq 0 ]] || die "could not stop the lab nodes"
+	return "$rc"
+}
+
+cmd_down() {
+	validate_config
+	take_lock
+	both_nodes stop_node || die "could not stop the lab nodes"
 	if [[ -d $LAB_DIR ]]; then
 		if [[ -f $LAB_MARKER || -z $(ls -A "$LAB_DIR" 2>/dev/null) ]]; then
 			rm -rf -- "$LAB_DIR"
