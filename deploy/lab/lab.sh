@@ -75,6 +75,8 @@ DRWATCH_CCR_PLUGIN_ZIP=${DRWATCH_CCR_PLUGIN_ZIP:-}
 MVN=${MVN:-mvn}
 
 DIST_ZIP="$LAB_CACHE/opensearch-$OPENSEARCH_VERSION.zip"
+SHARED_CCR_DIR=${SHARED_CCR_DIR:-$REPO_ROOT/../shared/ccr-plugin}
+SHARED_CCR_ZIP="$SHARED_CCR_DIR/opensearch-cross-cluster-replication-$CCR_PLUGIN_VERSION.zip"
 CCR_ARTIFACT="org.opensearch.plugin:opensearch-cross-cluster-replication:$CCR_PLUGIN_VERSION:zip"
 CCR_CACHED_ZIP="$LAB_CACHE/opensearch-cross-cluster-replication-$CCR_PLUGIN_VERSION.zip"
 CCR_UNAVAILABLE="$LAB_CACHE/opensearch-cross-cluster-replication-$CCR_PLUGIN_VERSION.unavailable"
@@ -194,7 +196,23 @@ http_ndjson() {
 	}
 	HTTP_CODE=${out##*$'\n'}
 	HTTP_BODY=${out%$'\n'*}
-	[[ $HTTP_CODE == 2?? && $HTTP_BODY != *'"errors":true'* ]]
+	[[ $HTTP_CODE == 2?? && $(json_get errors) == false ]]
+}
+
+# json_get KEY... prints the value at that key path of the JSON in HTTP_BODY
+# (true/false for booleans, compact JSON for objects and lists) and fails when
+# the body is not JSON or the path is absent. JSON is parsed, never matched.
+json_get() {
+	python3 -c '
+import json, sys
+v = json.loads(sys.stdin.read())
+for k in sys.argv[1:]:
+    if isinstance(v, dict) and k in v:
+        v = v[k]
+    else:
+        sys.exit(1)
+print(json.dumps(v) if isinstance(v, (dict, list, bool)) or v is None else v)
+' "$@" <<<"$HTTP_BODY"
 }
 
 # ---------------------------------------------------------------------------
@@ -281,12 +299,36 @@ print_node_logs() {
 	fi
 }
 
+# The CCR plugin zip, in order: DRWATCH_CCR_PLUGIN_ZIP, the zip in ../shared/ccr-plugin/
+# (checked against its SHA256SUMS), the download cache. Prints nothing when there is none.
 ccr_plugin_zip() {
 	if [[ -n $DRWATCH_CCR_PLUGIN_ZIP ]]; then
 		printf '%s' "$DRWATCH_CCR_PLUGIN_ZIP"
+	elif [[ -s $SHARED_CCR_ZIP ]]; then
+		printf '%s' "$SHARED_CCR_ZIP"
 	elif [[ -s $CCR_CACHED_ZIP ]]; then
 		printf '%s' "$CCR_CACHED_ZIP"
 	fi
+}
+
+# verify_shared_zip fails unless the shared zip matches its SHA256SUMS line.
+verify_shared_zip() {
+	local sums="$SHARED_CCR_DIR/SHA256SUMS" want got
+	[[ -f $sums ]] || die "$sums is missing: cannot verify $SHARED_CCR_ZIP"
+	want=$(awk -v f="$(basename "$SHARED_CCR_ZIP")" '$2 == f || $2 == "*" f {print $1}' "$sums")
+	[[ -n $want ]] || die "$sums has no line for $(basename "$SHARED_CCR_ZIP")"
+	need_cmd sha256sum "package coreutils"
+	got=$(sha256sum "$SHARED_CCR_ZIP" | awk '{print $1}')
+	[[ $got == "$want" ]] || die "$SHARED_CCR_ZIP has SHA256 $got, but $sums says $want: the zip is damaged or was replaced"
+}
+
+no_plugin_help() {
+	printf '%s\n' \
+		"No cross-cluster-replication plugin zip for OpenSearch $OPENSEARCH_VERSION was found. Looked at:" \
+		"  DRWATCH_CCR_PLUGIN_ZIP (unset), $SHARED_CCR_ZIP, $CCR_CACHED_ZIP, and Maven Central ($CCR_ARTIFACT)." \
+		"Get opensearch-cross-cluster-replication-$CCR_PLUGIN_VERSION.zip from OpenSearch's release artifacts" \
+		"(the plugin of exactly your OpenSearch version), or build it from its source tag, then either" \
+		"set DRWATCH_CCR_PLUGIN_ZIP=/path/to/it or copy it to $CCR_CACHED_ZIP."
 }
 
 lab_ccr() {
@@ -330,29 +372,32 @@ fetch_ccr_plugin() {
 		log "CCR plugin: using DRWATCH_CCR_PLUGIN_ZIP=$DRWATCH_CCR_PLUGIN_ZIP"
 		return
 	fi
+	if [[ -s $SHARED_CCR_ZIP ]]; then
+		verify_shared_zip
+		log "CCR plugin: $SHARED_CCR_ZIP (SHA256 verified)"
+		return
+	fi
 	if [[ -s $CCR_CACHED_ZIP ]]; then
 		log "CCR plugin cached: $CCR_CACHED_ZIP"
 		return
 	fi
-	if [[ -f $CCR_UNAVAILABLE && ${LAB_RETRY_CCR:-0} != 1 ]]; then
-		log "CCR plugin: $CCR_ARTIFACT known to be unavailable (LAB_RETRY_CCR=1 to retry); lab will have NO CCR plugin"
-		return
-	fi
-	if ! command -v "$MVN" >/dev/null 2>&1; then
-		log "CCR plugin: mvn missing, not trying $CCR_ARTIFACT"
-		return
-	fi
-	mkdir -p "$LAB_CACHE"
-	log "CCR plugin: trying $CCR_ARTIFACT (Maven Central normally does not serve it)"
-	if mvn_copy "$CCR_ARTIFACT" "$LAB_CACHE/mvn-ccr.log" && [[ -s $CCR_CACHED_ZIP ]]; then
-		rm -f "$CCR_UNAVAILABLE"
-		log "CCR plugin fetched: $CCR_CACHED_ZIP"
-	else
+	if [[ ! -f $CCR_UNAVAILABLE || ${LAB_RETRY_CCR:-0} == 1 ]] && command -v "$MVN" >/dev/null 2>&1; then
+		mkdir -p "$LAB_CACHE"
+		log "CCR plugin: trying $CCR_ARTIFACT on Maven Central"
+		if mvn_copy "$CCR_ARTIFACT" "$LAB_CACHE/mvn-ccr.log" && [[ -s $CCR_CACHED_ZIP ]]; then
+			rm -f "$CCR_UNAVAILABLE"
+			log "CCR plugin fetched: $CCR_CACHED_ZIP"
+			return
+		fi
 		date -u +%Y-%m-%dT%H:%M:%SZ >"$CCR_UNAVAILABLE"
-		banner "CCR plugin $CCR_ARTIFACT is NOT available from Maven Central." \
-			"The lab will run WITHOUT cross-cluster replication (CCR=0)." \
-			"To get CCR, set DRWATCH_CCR_PLUGIN_ZIP=/path/to/opensearch-cross-cluster-replication-$CCR_PLUGIN_VERSION.zip"
 	fi
+	if [[ ${CI:-} == true ]]; then
+		no_plugin_help >&2
+		die "CI=true: a lab without the replication plugin is a failure"
+	fi
+	local -a lines
+	mapfile -t lines < <(no_plugin_help)
+	banner "${lines[@]}" "The lab will run WITHOUT cross-cluster replication (CCR=0)."
 }
 
 cmd_fetch() {
@@ -547,9 +592,7 @@ stop_node() {
 # ---------------------------------------------------------------------------
 remote_connected() {
 	http GET "$FOLLOWER_URL/_remote/info" "" 10 || return 1
-	local re="\"$LEADER_ALIAS\":\\{[^{}]*\\}"
-	[[ $HTTP_BODY =~ $re ]] || return 1
-	[[ ${BASH_REMATCH[0]} == *'"connected":true'* ]]
+	[[ $(json_get "$LEADER_ALIAS" connected) == true ]]
 }
 
 configure_remote() {
@@ -583,13 +626,13 @@ wait_remote_connected() {
 }
 
 create_sample_index() {
-	local index=$1 kind=$2 i bulk=""
+	local index=$1 kind=$2 shards=$3 i bulk=""
 	if http GET "$LEADER_URL/$index" "" 10; then
 		log "leader: index $index exists"
 		return 0
 	fi
-	http PUT "$LEADER_URL/$index" '{"settings":{"index":{"number_of_shards":1,"number_of_replicas":0}}}' ||
-		[[ $HTTP_BODY == *resource_already_exists_exception* ]] ||
+	http PUT "$LEADER_URL/$index" "{\"settings\":{\"index\":{\"number_of_shards\":$shards,\"number_of_replicas\":0}}}" ||
+		[[ $(json_get error type) == resource_already_exists_exception ]] ||
 		die "creating $index failed: HTTP $HTTP_CODE $HTTP_BODY"
 	for i in 1 2 3 4 5; do
 		bulk+="{\"index\":{\"_id\":\"$i\"}}"$'\n'
@@ -600,12 +643,13 @@ create_sample_index() {
 		fi
 	done
 	http_ndjson "$LEADER_URL/$index/_bulk?refresh=true" "$bulk" || die "indexing into $index failed: HTTP $HTTP_CODE $HTTP_BODY"
-	log "leader: created $index with 5 docs"
+	log "leader: created $index ($shards shards) with 5 docs"
 }
 
 replication_active() {
 	http GET "$FOLLOWER_URL/_plugins/_replication/$1/_status" "" 10 || return 1
-	[[ $HTTP_BODY =~ \"status\":\"(SYNCING|BOOTSTRAPPING|PAUSED)\" ]]
+	case $(json_get status) in SYNCING | BOOTSTRAPPING | RUNNING | PAUSED) return 0 ;; esac
+	return 1
 }
 
 setup_replication() {
@@ -618,19 +662,18 @@ setup_replication() {
 		log "follower: starting replication of $idx"
 		http PUT "$FOLLOWER_URL/_plugins/_replication/$idx/_start?wait_for_restore=true" \
 			"{\"leader_alias\":\"$LEADER_ALIAS\",\"leader_index\":\"$idx\"}" 180 ||
-			[[ $HTTP_BODY == *already* ]] ||
+			[[ $(json_get error reason) == *already* ]] ||
 			die "starting replication of $idx failed: HTTP $HTTP_CODE $HTTP_BODY"
 	done
 	log "follower: autofollow rule 'logs' for logs-*"
 	http POST "$FOLLOWER_URL/_plugins/_replication/_autofollow" \
 		"{\"leader_alias\":\"$LEADER_ALIAS\",\"name\":\"logs\",\"pattern\":\"logs-*\"}" 60 ||
-		[[ $HTTP_BODY == *already* ]] ||
+		[[ $(json_get error reason) == *already* ]] ||
 		die "creating the autofollow rule failed: HTTP $HTTP_CODE $HTTP_BODY"
 	local start=$SECONDS n=0
 	while :; do
 		if http GET "$FOLLOWER_URL/_plugins/_replication/follower_stats" "" 10 &&
-			[[ $HTTP_BODY =~ \"num_syncing_indices\":([0-9]+) ]]; then
-			n=${BASH_REMATCH[1]}
+			n=$(json_get num_syncing_indices); then
 			((n >= 3)) && break
 		fi
 		((SECONDS - start < LAB_CCR_TIMEOUT)) ||
@@ -684,6 +727,7 @@ lab_is_healthy() {
 cmd_up() {
 	validate_config
 	need_cmd curl "Debian/Ubuntu: apt-get install -y curl"
+	need_cmd python3 "Debian/Ubuntu: apt-get install -y python3 (the lab parses JSON with it)"
 	need_cmd unzip "Debian/Ubuntu: apt-get install -y unzip"
 	need_cmd pgrep "Debian/Ubuntu: apt-get install -y procps"
 	need_cmd setsid "package util-linux"
@@ -708,9 +752,9 @@ cmd_up() {
 	write_env
 	configure_remote
 	wait_remote_connected "$LAB_TIMEOUT"
-	create_sample_index orders-1 orders
-	create_sample_index orders-2 orders
-	create_sample_index logs-1 logs
+	create_sample_index orders-1 orders 2
+	create_sample_index orders-2 orders 2
+	create_sample_index logs-1 logs 1
 	if lab_ccr; then
 		setup_replication
 	else
@@ -729,6 +773,7 @@ cmd_start_node() {
 	check_node_name "$node"
 	validate_config
 	need_cmd curl "Debian/Ubuntu: apt-get install -y curl"
+	need_cmd python3 "Debian/Ubuntu: apt-get install -y python3 (the lab parses JSON with it)"
 	need_cmd pgrep "Debian/Ubuntu: apt-get install -y procps"
 	resolve_java
 	take_lock
@@ -786,7 +831,7 @@ cmd_status() {
 		state=""
 		[[ -n $pid ]] && state=$(proc_state "$pid")
 		if [[ -n $pid ]] && http GET "$(node_url "$node")/_cluster/health" "" 5; then
-			health=$(sed -n 's/.*"status":"\([a-z]*\)".*/\1/p' <<<"$HTTP_BODY")
+			health=$(json_get status || echo '?')
 			printf '%-8s UP    pid=%s url=%s health=%s\n' "$node" "$pid" "$(node_url "$node")" "$health"
 			up=$((up + 1))
 		elif [[ -n $pid ]]; then
