@@ -151,7 +151,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 
 func TestDaemonServesStatusMetricsAndHealth(t *testing.T) {
 	leader, follower := fakeos.NewLeader(t), fakeos.NewFollower(t)
-	follower.Fixture(fakeos.RouteFollowerStats, "follower_stats_lagging.json")
+	leader.Advance("orders-2", 1, 25) // 25 writes the follower has not fetched: its view still says 0
 	d := start(t, leader.URL(), follower.URL())
 
 	eventually(t, "ready", func() bool { c, _ := d.get(t, "/-/ready"); return c == 200 })
@@ -181,6 +181,8 @@ func TestDaemonServesStatusMetricsAndHealth(t *testing.T) {
 		`drwatch_follower_remote_connected{pair="orders"} 1`,
 		`drwatch_replication_lag_operations{index="orders-2",pair="orders"} 25`,
 		`drwatch_replication_lag_operations{index="orders-1",pair="orders"} 0`,
+		`drwatch_replication_follower_view_lag_operations{pair="orders"} 0`,
+		`drwatch_replication_lag_disagreeing_indices{pair="orders"} 1`,
 		`drwatch_config_last_reload_successful 1`,
 		`drwatch_build_info{`,
 		`drwatch_probe_duration_seconds_count{pair="orders",target="leader"}`,
@@ -204,7 +206,7 @@ func TestDaemonReportsLeaderDown(t *testing.T) {
 	d := start(t, leader.URL(), follower.URL())
 	eventually(t, "ready", func() bool { c, _ := d.get(t, "/-/ready"); return c == 200 })
 	leader.Server.Close()
-	follower.Fixture(fakeos.RouteRemoteInfo, "remote_info_sniff_disconnected.json")
+	follower.Fixture(fakeos.RouteRemoteInfo, "lab/remote_info_sniff_disconnected.json")
 	eventually(t, "leader down in metrics", func() bool {
 		_, m := d.get(t, "/metrics")
 		return strings.Contains(m, `drwatch_leader_up{pair="orders"} 0`) &&

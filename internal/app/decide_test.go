@@ -176,7 +176,7 @@ func TestDryRunRefusesPromotion(t *testing.T) {
 		}
 	}
 	leader.Server.Close()
-	follower.Fixture(fakeos.RouteRemoteInfo, "remote_info_sniff_disconnected.json")
+	follower.Fixture(fakeos.RouteRemoteInfo, "lab/remote_info_sniff_disconnected.json")
 	waitState(t, base, "leader_down")
 	eventually(t, "would promote counted", func() bool {
 		return metricLine(t, base, `drwatch_dry_run_would_promote_total{pair="orders"}`) == "1"
@@ -213,7 +213,7 @@ func TestApprovalPromotesAndRestartKeepsPromoted(t *testing.T) {
 	eventually(t, "rpo guard", func() bool { return metricLine(t, base, `drwatch_rpo_guard_passing{pair="orders"}`) == "1" })
 
 	leader.Server.Close()
-	follower.Fixture(fakeos.RouteRemoteInfo, "remote_info_sniff_disconnected.json")
+	follower.Fixture(fakeos.RouteRemoteInfo, "lab/remote_info_sniff_disconnected.json")
 	waitState(t, base, "awaiting_approval")
 	time.Sleep(300 * time.Millisecond)
 	if follower.IsFollower("orders-1") == false {
@@ -270,7 +270,7 @@ func TestAutoPromotesOnlyWhenFollowerLostLeaderToo(t *testing.T) {
 	if !follower.IsFollower("orders-1") {
 		t.Fatal("promoted while isolated")
 	}
-	follower.Fixture(fakeos.RouteRemoteInfo, "remote_info_sniff_disconnected.json")
+	follower.Fixture(fakeos.RouteRemoteInfo, "lab/remote_info_sniff_disconnected.json")
 	waitState(t, base, "promoted")
 	if follower.IsFollower("orders-1") {
 		t.Fatal("not promoted")
@@ -323,7 +323,7 @@ func TestAivenPairIsNeverPromotedNatively(t *testing.T) {
 		t.Fatalf("promote an Aiven pair = %d %s", code, body)
 	}
 	leader.Server.Close()
-	follower.Fixture(fakeos.RouteRemoteInfo, "remote_info_sniff_disconnected.json")
+	follower.Fixture(fakeos.RouteRemoteInfo, "lab/remote_info_sniff_disconnected.json")
 	waitState(t, base, "leader_down") // manual: pages only
 	time.Sleep(500 * time.Millisecond)
 	if !follower.IsFollower("orders-1") {

@@ -121,7 +121,9 @@ func catchUp(leader, follower *opensearch.Client) func(ctx context.Context, plan
 	}
 }
 
-// behind names a planned index that has not caught up ("" when none has).
+// behind names a planned index that has not caught up ("" when none has):
+// one whose follower primaries have not replayed up to the leader
+// primaries' max_seq_no, shard by shard.
 func behind(ctx context.Context, leader, follower *opensearch.Client, plan map[string]string) (string, error) {
 	followers := make([]string, 0, len(plan))
 	leaders := make([]string, 0, len(plan))
@@ -129,22 +131,22 @@ func behind(ctx context.Context, leader, follower *opensearch.Client, plan map[s
 		followers, leaders = append(followers, f), append(leaders, l)
 	}
 	slices.Sort(followers)
-	lcp, err := leader.IndexCheckpoints(ctx, leaders, opensearch.GlobalCheckpoint)
+	lseq, err := leader.ShardSeqNos(ctx, leaders)
 	if err != nil {
 		return "", fmt.Errorf("leader checkpoints: %w", err)
 	}
-	fcp, err := follower.IndexCheckpoints(ctx, followers, opensearch.LocalCheckpoint)
+	fseq, err := follower.ShardSeqNos(ctx, followers)
 	if err != nil {
 		return "", fmt.Errorf("follower checkpoints: %w", err)
 	}
 	for _, f := range followers {
-		l, lok := lcp[plan[f]]
-		c, fok := fcp[f]
+		l, fs := lseq[plan[f]], fseq[f]
+		lag, _, _, ok := opensearch.ShardLag(l, fs, len(l))
 		switch {
-		case !lok || !fok || l.Primaries == 0 || l.Primaries != c.Primaries:
+		case !ok || len(l) != len(fs):
 			return fmt.Sprintf("%s: checkpoints not readable on both clusters", f), nil
-		case c.Sum < l.Sum:
-			return fmt.Sprintf("%s: %d operations behind", f, l.Sum-c.Sum), nil
+		case lag > 0:
+			return fmt.Sprintf("%s: %d operations behind", f, lag), nil
 		}
 	}
 	return "", nil

@@ -88,9 +88,10 @@ func TestStatusExitCodesAndJSON(t *testing.T) {
 		t.Fatalf("json: %v %s", err, out)
 	}
 
-	follower.Fixture(fakeos.RouteFollowerStats, "follower_stats_lagging.json")
+	leader.Advance("orders-2", 1, 25) // 25 writes the follower has not fetched: its view still says 0
 	code, out, _ = run("status", "--config", cfg)
-	if code != 0 || !strings.Contains(out, "orders-2") || !strings.Contains(out, "25 ops") || !strings.Contains(out, "max 25 ops") {
+	if code != 0 || !strings.Contains(out, "orders-2") || !strings.Contains(out, "25 ops") || !strings.Contains(out, "max 25 ops") ||
+		!strings.Contains(out, "the follower believes 0: the leader is 25 ahead") {
 		t.Fatalf("lagging text (exit %d):\n%s", code, out)
 	}
 

@@ -36,6 +36,8 @@ type Metrics struct {
 	ReplicationLag          *prometheus.GaugeVec
 	ReplicationLagTotal     *prometheus.GaugeVec
 	ReplicationLagUnknown   *prometheus.GaugeVec
+	ReplicationViewLag      *prometheus.GaugeVec
+	ReplicationDisagreeing  *prometheus.GaugeVec
 	ReplicationIndices      *prometheus.GaugeVec
 	ReplicationFailedReads  *prometheus.GaugeVec
 	ReplicationReadable     *prometheus.GaugeVec
@@ -92,13 +94,19 @@ func New() *Metrics {
 			Name: "drwatch_follower_remote_connections", Help: "Nodes (sniff mode) or sockets (proxy mode) the follower holds open to the leader.",
 		}, []string{"pair"}),
 		ReplicationLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "drwatch_replication_lag_operations", Help: "Operations the follower index is behind its leader index (leader checkpoint - follower checkpoint). Keeps its last known value while the lag cannot be read; see drwatch_replication_lag_unknown_indices.",
+			Name: "drwatch_replication_lag_operations", Help: "Operations the follower index is behind its leader index, measured from both clusters' own sequence numbers: per shard, the leader primary's max_seq_no minus the follower primary's local checkpoint. Keeps its last known value while the lag cannot be measured (the leader down, a primary not started); see drwatch_replication_lag_unknown_indices.",
 		}, []string{"pair", "index"}),
 		ReplicationLagTotal: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "drwatch_replication_lag_operations_total_known", Help: "Sum of the known lag of all in-scope follower indices of the pair.",
 		}, []string{"pair"}),
 		ReplicationLagUnknown: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "drwatch_replication_lag_unknown_indices", Help: "In-scope follower indices whose lag could not be read in the last probe.",
+			Name: "drwatch_replication_lag_unknown_indices", Help: "In-scope follower indices whose lag could not be measured in the last probe.",
+		}, []string{"pair"}),
+		ReplicationViewLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "drwatch_replication_follower_view_lag_operations", Help: "The lag the follower believes it has (follower_stats: its last view of the leader's checkpoint minus its own), summed over in-scope syncing indices. Not a measurement: it only moves as the follower fetches. Compare with drwatch_replication_lag_operations.",
+		}, []string{"pair"}),
+		ReplicationDisagreeing: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "drwatch_replication_lag_disagreeing_indices", Help: "In-scope follower indices whose follower view of the lag differs from the lag measured on both clusters.",
 		}, []string{"pair"}),
 		ReplicationIndices: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "drwatch_replication_indices", Help: "In-scope follower indices by state (syncing: running shard tasks; not_syncing: paused, failed or bootstrapping).",
@@ -171,6 +179,7 @@ func New() *Metrics {
 		m.BuildInfo, m.ConfigReloadSuccessful, m.ConfigReloadTimestamp,
 		m.LeaderUp, m.LeaderHealth, m.FollowerUp, m.RemoteConnected, m.RemoteNodesConnected,
 		m.ReplicationLag, m.ReplicationLagTotal, m.ReplicationLagUnknown, m.ReplicationIndices,
+		m.ReplicationViewLag, m.ReplicationDisagreeing,
 		m.ReplicationFailedReads, m.ReplicationReadable, m.AutofollowRules,
 		m.ProbeDuration, m.ProbeFailures, m.ProbeRequests, m.LastObservationTimestmp,
 	)
@@ -189,6 +198,8 @@ func (m *Metrics) InitPair(pair string) {
 	m.RemoteNodesConnected.WithLabelValues(pair)
 	m.ReplicationLagTotal.WithLabelValues(pair)
 	m.ReplicationLagUnknown.WithLabelValues(pair)
+	m.ReplicationViewLag.WithLabelValues(pair)
+	m.ReplicationDisagreeing.WithLabelValues(pair)
 	m.ReplicationFailedReads.WithLabelValues(pair)
 	m.ReplicationReadable.WithLabelValues(pair)
 	m.AutofollowRules.WithLabelValues(pair)
@@ -228,6 +239,7 @@ func (m *Metrics) ForgetPair(pair string) {
 	for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{
 		m.LeaderUp, m.LeaderHealth, m.FollowerUp, m.RemoteConnected, m.RemoteNodesConnected,
 		m.ReplicationLag, m.ReplicationLagTotal, m.ReplicationLagUnknown, m.ReplicationIndices,
+		m.ReplicationViewLag, m.ReplicationDisagreeing,
 		m.ReplicationFailedReads, m.ReplicationReadable, m.AutofollowRules, m.ProbeDuration,
 		m.ProbeFailures, m.ProbeRequests, m.LastObservationTimestmp,
 		m.PairState, m.Promotions, m.PromotionDuration, m.PromotionIndices, m.LeaderOutage,
@@ -283,6 +295,8 @@ func (m *Metrics) Observe(o probe.Observation) {
 	m.ReplicationIndices.WithLabelValues(p, probe.StateNotSyncing).Set(float64(r.Stopped))
 	m.ReplicationLagTotal.WithLabelValues(p).Set(float64(r.TotalLag))
 	m.ReplicationFailedReads.WithLabelValues(p).Set(float64(r.FailedReadRequests))
+	m.ReplicationViewLag.WithLabelValues(p).Set(float64(r.ViewLag()))
+	m.ReplicationDisagreeing.WithLabelValues(p).Set(float64(r.Disagreeing()))
 	unknown := 0
 	seen := make(map[string]bool, len(r.Indices))
 	for _, ix := range r.Indices {

@@ -431,7 +431,7 @@ func TestFollowerIndicesChunks(t *testing.T) {
 	c, rec := serve(t, opensearch.Options{}, namesHandler(t, "/", suffix, func(names []string) any {
 		out := map[string]any{}
 		for _, n := range names {
-			out[n] = map[string]any{"settings": map[string]string{"index.number_of_shards": "1", opensearch.LeaderIndexSetting: "leader-" + n}}
+			out[n] = map[string]any{"settings": map[string]string{"index.number_of_shards": "1", opensearch.LeaderIndexSetting: "leader:" + n}}
 		}
 		return out
 	}))
@@ -440,7 +440,7 @@ func TestFollowerIndicesChunks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != len(names) || got[names[7]].LeaderIndex != "leader-"+names[7] || got[names[7]].Shards != 1 {
+	if len(got) != len(names) || got[names[7]].LeaderIndex != names[7] || got[names[7]].LeaderAlias != "leader" || got[names[7]].Shards != 1 {
 		t.Fatalf("%d followers for %d names (%+v)", len(got), len(names), got[names[7]])
 	}
 	checkChunks(t, rec.all(), http.MethodGet, "/", suffix, names)
@@ -454,25 +454,111 @@ func TestFollowerIndicesChunks(t *testing.T) {
 	}
 }
 
-func TestIndexCheckpointsChunks(t *testing.T) {
-	c, rec := serve(t, opensearch.Options{}, namesHandler(t, "/", "/_stats/docs", func(names []string) any {
-		out := map[string]any{}
-		for _, n := range names {
-			out[n] = map[string]any{"shards": map[string]any{"0": []any{
-				map[string]any{"routing": map[string]bool{"primary": true}, "seq_no": map[string]int{"global_checkpoint": 5, "local_checkpoint": 7}},
-			}}}
-		}
-		return map[string]any{"indices": out}
+// Index names that fit one request line are read in one request; more
+// are read as _all in one request, keeping only the names asked for.
+func TestShardSeqNosOneRequest(t *testing.T) {
+	var paths []string
+	c, _ := serve(t, opensearch.Options{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		paths = append(paths, r.URL.Path)
+		_, _ = w.Write([]byte(`{"indices":{"a":{"shards":{"0":[{"routing":{"state":"STARTED","primary":true},"seq_no":{"max_seq_no":9,"local_checkpoint":8,"global_checkpoint":7}}]}},"other":{"shards":{}}}}`))
 	}))
-	names := longNames(2500)
-	got, err := c.IndexCheckpoints(ctx(t), names, opensearch.LocalCheckpoint)
-	if err != nil {
-		t.Fatal(err)
+	got, err := c.ShardSeqNos(ctx(t), []string{"a", "b"})
+	if err != nil || got["a"][0] != (opensearch.ShardSeqNo{MaxSeqNo: 9, LocalCheckpoint: 8, GlobalCheckpoint: 7}) {
+		t.Fatalf("ShardSeqNos = %+v, %v", got, err)
 	}
-	if len(got) != len(names) || got[names[3]] != (opensearch.IndexCheckpoint{Sum: 7, Primaries: 1}) {
-		t.Fatalf("%d checkpoints (%+v)", len(got), got[names[3]])
+	names := append(longNames(2500), "a")
+	got, err = c.ShardSeqNos(ctx(t), names)
+	if err != nil || len(got) != 1 || got["a"][0].MaxSeqNo != 9 {
+		t.Fatalf("ShardSeqNos(2501 names) = %+v, %v", got, err)
 	}
-	checkChunks(t, rec.all(), http.MethodGet, "/", "/_stats/docs", names)
+	if len(paths) != 2 || paths[0] != "/a,b/_stats/docs" || paths[1] != "/_all/_stats/docs" {
+		t.Fatalf("requests %v, want one per call, the long one as _all", paths)
+	}
+}
+
+// Only started primaries count; a started primary without its sequence
+// numbers is a malformed answer, never a checkpoint of 0.
+func TestShardSeqNosPrimariesOnly(t *testing.T) {
+	for name, tc := range map[string]struct {
+		body      string
+		malformed bool
+		shards    int
+	}{
+		"replica and initializing primary ignored": {body: `{"indices":{"a":{"shards":{"0":[{"routing":{"state":"STARTED","primary":false},"seq_no":{"max_seq_no":1,"local_checkpoint":1,"global_checkpoint":1}}],"1":[{"routing":{"state":"INITIALIZING","primary":true}}]}}}}`},
+		"started primary without seq_no":           {body: `{"indices":{"a":{"shards":{"0":[{"routing":{"state":"STARTED","primary":true}}]}}}}`, malformed: true},
+		"null max_seq_no":                          {body: `{"indices":{"a":{"shards":{"0":[{"routing":{"state":"STARTED","primary":true},"seq_no":{"max_seq_no":null,"local_checkpoint":1,"global_checkpoint":1}}]}}}}`, malformed: true},
+		"shard id not a number":                    {body: `{"indices":{"a":{"shards":{"x":[{"routing":{"state":"STARTED","primary":true},"seq_no":{"max_seq_no":1,"local_checkpoint":1,"global_checkpoint":1}}]}}}}`, malformed: true},
+		"not JSON":                                 {body: `<html>`, malformed: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, _ := serve(t, opensearch.Options{}, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(tc.body)) }))
+			got, err := c.ShardSeqNos(ctx(t), []string{"a"})
+			if tc.malformed {
+				if opensearch.ClassOf(err) != opensearch.ClassMalformed {
+					t.Fatalf("err = %v, want malformed_response", err)
+				}
+				return
+			}
+			if err != nil || len(got["a"]) != tc.shards {
+				t.Fatalf("got %+v, %v", got, err)
+			}
+		})
+	}
+}
+
+func TestShardLag(t *testing.T) {
+	l := opensearch.IndexSeqNos{0: {MaxSeqNo: 10}, 1: {MaxSeqNo: 20}}
+	for name, tc := range map[string]struct {
+		f      opensearch.IndexSeqNos
+		shards int
+		lag    int64
+		ok     bool
+	}{
+		"caught up":                 {f: opensearch.IndexSeqNos{0: {LocalCheckpoint: 10}, 1: {LocalCheckpoint: 20}}, shards: 2, ok: true},
+		"behind on one shard":       {f: opensearch.IndexSeqNos{0: {LocalCheckpoint: 4}, 1: {LocalCheckpoint: 20}}, shards: 2, lag: 6, ok: true},
+		"ahead on one never hides":  {f: opensearch.IndexSeqNos{0: {LocalCheckpoint: 15}, 1: {LocalCheckpoint: 18}}, shards: 2, lag: 2, ok: true},
+		"follower shard missing":    {f: opensearch.IndexSeqNos{0: {LocalCheckpoint: 10}}, shards: 2},
+		"shard count above both":    {f: opensearch.IndexSeqNos{0: {LocalCheckpoint: 10}, 1: {LocalCheckpoint: 20}}, shards: 3},
+		"no shards":                 {f: opensearch.IndexSeqNos{}, shards: 0},
+		"empty shards read -1 each": {f: opensearch.IndexSeqNos{0: {LocalCheckpoint: -1}, 1: {LocalCheckpoint: -1}}, shards: 2, lag: 32, ok: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			lag, _, _, ok := opensearch.ShardLag(l, tc.f, tc.shards)
+			if ok != tc.ok || lag != tc.lag {
+				t.Fatalf("lag %d ok %v, want %d %v", lag, ok, tc.lag, tc.ok)
+			}
+		})
+	}
+}
+
+// The plugin writes "<alias>:<index>"; anything else is malformed, and
+// null (what _stop leaves, captured in the lab) is not a follower.
+func TestFollowerIndicesLeaderSettingValues(t *testing.T) {
+	for value, want := range map[string]string{
+		`"leader:orders-1"`: "ok",
+		`null`:              "plain",
+		`"orders-1"`:        "malformed",
+		`":orders-1"`:       "malformed",
+		`"leader:"`:         "malformed",
+	} {
+		c, fc, _ := serveFake(t, opensearch.Options{})
+		fc.Set(fakeos.RouteSettingsAll, 200, `{"orders-1":{"settings":{"index.number_of_shards":"1","index.plugins.replication.follower.leader_index":`+value+`}}}`)
+		fis, err := c.FollowerIndices(ctx(t), []string{"*"})
+		switch want {
+		case "ok":
+			if err != nil || fis["orders-1"] != (opensearch.FollowerIndex{LeaderAlias: "leader", LeaderIndex: "orders-1", Shards: 1}) {
+				t.Errorf("%s: %+v, %v", value, fis, err)
+			}
+		case "plain":
+			if err != nil || len(fis) != 0 {
+				t.Errorf("%s: %+v, %v", value, fis, err)
+			}
+		default:
+			if opensearch.ClassOf(err) != opensearch.ClassMalformed {
+				t.Errorf("%s: %v, want malformed_response", value, err)
+			}
+		}
+	}
 }
 
 func TestDeleteAutofollow(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/opensearch-project/opensearch-go/v4/opensearchapi"
 )
@@ -104,8 +105,10 @@ func (c *Client) AutofollowStats(ctx context.Context) (AutofollowStats, error) {
 // and removed by _stop: its presence is what makes an index a follower.
 const LeaderIndexSetting = "index.plugins.replication.follower.leader_index"
 
-// FollowerIndex is a follower index as its settings describe it.
+// FollowerIndex is a follower index as its settings describe it. The
+// plugin writes the setting as "<leader alias>:<leader index>".
 type FollowerIndex struct {
+	LeaderAlias string
 	LeaderIndex string
 	Shards      int
 }
@@ -153,7 +156,11 @@ func (c *Client) FollowerIndices(ctx context.Context, patterns []string) (map[st
 			if err != nil || n < 1 {
 				return nil, &Error{Op: op, Class: ClassMalformed, Detail: "index " + idx + " has no valid index.number_of_shards"}
 			}
-			out[idx] = FollowerIndex{LeaderIndex: leader, Shards: n}
+			alias, name, found := strings.Cut(leader, ":")
+			if !found || alias == "" || name == "" {
+				return nil, &Error{Op: op, Class: ClassMalformed, Detail: "index " + idx + " has " + LeaderIndexSetting + " " + quote(leader) + ", not <alias>:<index>"}
+			}
+			out[idx] = FollowerIndex{LeaderAlias: alias, LeaderIndex: name, Shards: n}
 		}
 	}
 	return out, nil
@@ -161,91 +168,119 @@ func (c *Client) FollowerIndices(ctx context.Context, patterns []string) (map[st
 
 func quote(s string) string { return "\"" + s + "\"" }
 
-// Checkpoint names the sequence-number checkpoint IndexCheckpoints sums.
-type Checkpoint int
-
-// Checkpoints of a shard.
-const (
-	// GlobalCheckpoint is what a leader has durably on all in-sync copies
-	// (what replication reads up to).
-	GlobalCheckpoint Checkpoint = iota
-	// LocalCheckpoint is what a follower's primary has applied.
-	LocalCheckpoint
-)
-
-// IndexCheckpoint is a checkpoint summed over an index's started primaries.
-type IndexCheckpoint struct {
-	Sum       int64
-	Primaries int // started primaries seen; fewer than the shard count means the sum is partial
+// ShardSeqNo is one started primary shard's sequence numbers.
+type ShardSeqNo struct {
+	// MaxSeqNo is the highest sequence number the shard has assigned:
+	// every write the shard acknowledged is at or below it.
+	MaxSeqNo int64
+	// LocalCheckpoint is the highest sequence number below which the
+	// shard has processed every operation (on a follower: what it has
+	// replayed from its leader).
+	LocalCheckpoint int64
+	// GlobalCheckpoint is what every in-sync copy has processed.
+	GlobalCheckpoint int64
 }
 
-// IndexCheckpoints returns, per index, the sum over primary shards of the
-// chosen checkpoint - in one request per ~3 KB of index names. The sum
-// matches how the replication plugin reports checkpoints (summed over
-// primaries), so lag = leader - follower compares like with like.
-func (c *Client) IndexCheckpoints(ctx context.Context, indices []string, which Checkpoint) (map[string]IndexCheckpoint, error) {
-	chunks := chunkNames(indices)
-	if len(chunks) == 0 {
-		chunks = []string{""}
-	}
-	out := map[string]IndexCheckpoint{}
-	for _, chunk := range chunks {
-		if err := c.indexCheckpoints(ctx, chunk, which, out); err != nil {
-			return nil, err
+// IndexSeqNos are an index's started primary shards by shard number. A
+// shard whose primary is not started is absent.
+type IndexSeqNos map[int]ShardSeqNo
+
+// ShardSeqNos reads the sequence numbers of every started primary shard of
+// indices (names or patterns) in one request: GET {indices}/_stats with
+// level=shards. When the names do not fit one request line (OpenSearch
+// limits it to 4 KB) it reads every index (_all) instead and keeps those
+// named, so a probe cycle costs one request whatever the index count.
+func (c *Client) ShardSeqNos(ctx context.Context, indices []string) (map[string]IndexSeqNos, error) {
+	const op = "shard sequence numbers"
+	target, keep := "_all", map[string]bool(nil)
+	switch chunks := chunkNames(indices); len(chunks) {
+	case 0:
+		return map[string]IndexSeqNos{}, nil
+	case 1:
+		target = chunks[0]
+	default:
+		keep = make(map[string]bool, len(indices))
+		for _, n := range indices {
+			keep[n] = true
 		}
 	}
-	return out, nil
-}
-
-// indexCheckpoints reads one chunk of names (see chunkNames) into out.
-func (c *Client) indexCheckpoints(ctx context.Context, chunk string, which Checkpoint, out map[string]IndexCheckpoint) error {
-	const op = "index stats"
 	q := url.Values{}
 	q.Set("level", "shards")
 	q.Set("ignore_unavailable", "true")
-	q.Set("filter_path", "indices.*.shards.*.routing.primary,indices.*.shards.*.seq_no")
-	body, err := c.do(ctx, op, http.MethodGet, request{path: "/" + chunk + "/_stats/docs", query: q})
+	q.Set("allow_no_indices", "true")
+	q.Set("filter_path", "indices.*.shards.*.routing.primary,indices.*.shards.*.routing.state,indices.*.shards.*.seq_no")
+	body, err := c.do(ctx, op, http.MethodGet, request{path: "/" + target + "/_stats/docs", query: q})
 	if err != nil {
-		return err
+		return nil, err
 	}
+	return parseShardSeqNos(op, body, keep)
+}
+
+func parseShardSeqNos(op string, body []byte, keep map[string]bool) (map[string]IndexSeqNos, error) {
 	var raw struct {
 		Indices map[string]struct {
 			Shards map[string][]struct {
 				Routing struct {
-					Primary bool `json:"primary"`
+					Primary bool   `json:"primary"`
+					State   string `json:"state"`
 				} `json:"routing"`
 				SeqNo *struct {
-					GlobalCheckpoint *int64 `json:"global_checkpoint"`
+					MaxSeqNo         *int64 `json:"max_seq_no"`
 					LocalCheckpoint  *int64 `json:"local_checkpoint"`
+					GlobalCheckpoint *int64 `json:"global_checkpoint"`
 				} `json:"seq_no"`
 			} `json:"shards"`
 		} `json:"indices"`
 	}
 	if err := decode(op, body, &raw); err != nil {
-		return err
+		return nil, err
 	}
+	out := make(map[string]IndexSeqNos, len(raw.Indices))
 	for name, ix := range raw.Indices {
-		var ic IndexCheckpoint
-		for shard, copies := range ix.Shards {
+		if keep != nil && !keep[name] {
+			continue
+		}
+		shards := IndexSeqNos{}
+		for id, copies := range ix.Shards {
+			n, err := strconv.Atoi(id)
+			if err != nil || n < 0 {
+				return nil, &Error{Op: op, Class: ClassMalformed, Detail: "index " + name + " has shard " + quote(id)}
+			}
 			for _, cp := range copies {
-				if !cp.Routing.Primary {
+				if !cp.Routing.Primary || cp.Routing.State != "STARTED" {
 					continue
 				}
-				v := (*int64)(nil)
-				if cp.SeqNo != nil {
-					v = cp.SeqNo.GlobalCheckpoint
-					if which == LocalCheckpoint {
-						v = cp.SeqNo.LocalCheckpoint
-					}
+				s := cp.SeqNo
+				if s == nil || s.MaxSeqNo == nil || s.LocalCheckpoint == nil || s.GlobalCheckpoint == nil {
+					return nil, &Error{Op: op, Class: ClassMalformed, Detail: "index " + name + " shard " + id + " has no seq_no"}
 				}
-				if v == nil {
-					return &Error{Op: op, Class: ClassMalformed, Detail: "index " + name + " shard " + shard + " has no seq_no checkpoint"}
-				}
-				ic.Sum += *v
-				ic.Primaries++
+				shards[n] = ShardSeqNo{MaxSeqNo: *s.MaxSeqNo, LocalCheckpoint: *s.LocalCheckpoint, GlobalCheckpoint: *s.GlobalCheckpoint}
 			}
 		}
-		out[name] = ic
+		out[name] = shards
 	}
-	return nil
+	return out, nil
+}
+
+// ShardLag is how many operations the follower copy of an index lacks
+// compared with its leader: per shard, the leader primary's max_seq_no (every
+// write it acknowledged) minus the follower primary's local checkpoint (what
+// it has replayed), summed. ok is false unless every one of the index's
+// shards has a started primary on both sides: a partial sum would
+// understate the lag.
+func ShardLag(leader, follower IndexSeqNos, shards int) (lag, leaderSum, followerSum int64, ok bool) {
+	if shards < 1 || len(leader) < shards || len(follower) < shards {
+		return 0, 0, 0, false
+	}
+	for s := range shards {
+		l, lok := leader[s]
+		f, fok := follower[s]
+		if !lok || !fok {
+			return 0, 0, 0, false
+		}
+		lag += max(0, l.MaxSeqNo-f.LocalCheckpoint)
+		leaderSum += l.MaxSeqNo
+		followerSum += f.LocalCheckpoint
+	}
+	return lag, leaderSum, followerSum, true
 }

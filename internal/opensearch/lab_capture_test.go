@@ -3,20 +3,38 @@ package opensearch_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/drwatch/drwatch/internal/opensearch"
 	"github.com/drwatch/drwatch/internal/testutil/fakeos"
 )
 
-// These answers were captured from the real lab (OpenSearch 2.19.3, core
-// APIs; testdata/lab/ in fakeos): the client must read them as they are.
-func TestRealCoreAnswers(t *testing.T) {
+// These answers were captured from the real lab (OpenSearch 2.19.3 with the
+// replication plugin 2.19.3.0; deploy/lab/capture.sh wrote testdata/lab/ in
+// fakeos): the client must read them as they are.
+
+func captured(t *testing.T, name string) string {
+	t.Helper()
+	b, err := fakeos.ReadFixture("lab/" + name)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return string(b)
+}
+
+func labClient(t *testing.T) (*opensearch.Client, *fakeos.Cluster) {
+	t.Helper()
 	c := fakeos.New(t)
 	cl, err := opensearch.New(c.Endpoint(), opensearch.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cl, c
+}
+
+func TestRealCoreAnswers(t *testing.T) {
+	cl, c := labClient(t)
 	ctx := context.Background()
 
 	c.Fixture(fakeos.RouteHealth, "lab/cluster_health_green.json")
@@ -29,10 +47,13 @@ func TestRealCoreAnswers(t *testing.T) {
 	if err != nil || !ri["leader"].Connected || ri["leader"].Mode != "sniff" || ri["leader"].NumNodesConnected != 1 {
 		t.Fatalf("remote info = %+v, %v", ri, err)
 	}
+	c.Fixture(fakeos.RouteRemoteInfo, "lab/remote_info_sniff_disconnected.json")
+	if ri, err = cl.RemoteInfo(ctx); err != nil || ri["leader"].Connected || ri["leader"].NumNodesConnected != 0 {
+		t.Fatalf("remote info, leader killed = %+v, %v", ri, err)
+	}
 
 	// Without the plugin: the real 400 "no handler found" body.
-	b, _ := fakeosFixture("lab/follower_stats_no_plugin.json")
-	c.Set(fakeos.RouteFollowerStats, 400, b)
+	c.Set(fakeos.RouteFollowerStats, 400, captured(t, "follower_stats_no_plugin.json"))
 	if _, err := cl.FollowerStats(ctx); opensearch.ClassOf(err) != opensearch.ClassPluginMissing {
 		t.Fatalf("follower stats without the plugin: %v", err)
 	}
@@ -43,28 +64,130 @@ func TestRealCoreAnswers(t *testing.T) {
 		t.Fatalf("follower indices of plain indices = %v, %v", fi, err)
 	}
 
-	c.Fixture("GET /orders-1,orders-2/_stats/docs", "lab/index_stats_shards.json")
-	cps, err := cl.IndexCheckpoints(ctx, []string{"orders-1", "orders-2"}, opensearch.GlobalCheckpoint)
-	if err != nil || cps["orders-1"] != (opensearch.IndexCheckpoint{Sum: 4, Primaries: 1}) || cps["orders-2"].Sum != 4 {
-		t.Fatalf("checkpoints = %+v, %v", cps, err)
-	}
-
-	c.Fixture("GET /_cluster/state/metadata,blocks/orders-1,orders-2", "lab/cluster_state_blocks.json")
-	st, err := cl.IndexStates(ctx, []string{"orders-1", "orders-2"})
-	if err != nil || !st["orders-1"].Open || len(st["orders-1"].Blocks) != 1 || st["orders-1"].Blocks[0] != "8: index write (api)" || len(st["orders-2"].Blocks) != 0 {
-		t.Fatalf("index states = %+v, %v", st, err)
-	}
-
 	c.Fixture("PUT /orders-1/_block/write", "lab/block_write_ack.json")
 	if err := cl.BlockWrite(ctx, []string{"orders-1"}); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func fakeosFixture(name string) (string, error) {
-	b, err := fakeos.ReadFixture(name)
-	if err != nil {
-		return "", errors.New(name + ": " + err.Error())
+func TestRealFollowerStats(t *testing.T) {
+	for _, tc := range []struct {
+		name                    string
+		indices, paused, failed int
+	}{
+		{"follower_stats_running.json", 3, 0, 0},
+		{"follower_stats_paused.json", 2, 1, 0},
+		{"follower_stats_leader_down.json", 3, 0, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := captured(t, tc.name)
+			if !strings.Contains(body, `" : `) {
+				t.Fatal("the plugin pretty-prints follower_stats: the capture should show it")
+			}
+			fs, err := opensearch.ParseFollowerStats([]byte(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(fs.IndexStats) != tc.indices || int(fs.NumPausedIndices) != tc.paused || (fs.FailedReadRequests > 0) != (tc.failed > 0) {
+				t.Fatalf("parsed %+v", fs)
+			}
+			var sum int64
+			for _, ix := range fs.IndexStats {
+				sum += ix.FollowerCheckpoint
+			}
+			if sum != fs.FollowerCheckpoint {
+				t.Fatalf("index follower checkpoints sum to %d, the top level says %d", sum, fs.FollowerCheckpoint)
+			}
+		})
 	}
-	return string(b), nil
+}
+
+func TestRealAutofollowAndSettings(t *testing.T) {
+	cl, c := labClient(t)
+	ctx := context.Background()
+	c.Fixture(fakeos.RouteAutofollowStats, "lab/autofollow_stats.json")
+	af, err := cl.AutofollowStats(ctx)
+	if err != nil || len(af.Rules) != 1 || af.Rules[0].Name != "logs" || af.Rules[0].Pattern != "logs-*" || len(af.FailedIndices) != 0 {
+		t.Fatalf("autofollow = %+v, %v", af, err)
+	}
+
+	const settings = "/_settings/index.plugins.replication.follower.leader_index,index.number_of_shards"
+	c.Fixture("GET /*"+settings, "lab/follower_settings.json")
+	fis, err := cl.FollowerIndices(ctx, []string{"*"})
+	if err != nil || len(fis) != 3 || fis["orders-1"] != (opensearch.FollowerIndex{LeaderAlias: "leader", LeaderIndex: "orders-1", Shards: 2}) ||
+		fis["logs-1"].Shards != 1 {
+		t.Fatalf("follower indices = %+v, %v", fis, err)
+	}
+	c.Fixture("GET /stopme"+settings, "lab/follower_settings_before_stop.json")
+	if fis, err := cl.FollowerIndices(ctx, []string{"stopme"}); err != nil || fis["stopme"].LeaderIndex != "stopme" {
+		t.Fatalf("before _stop: %+v, %v", fis, err)
+	}
+	// After _stop the plugin sets the setting to null: no longer a follower.
+	c.Fixture("GET /stopme"+settings, "lab/follower_settings_after_stop.json")
+	if fis, err := cl.FollowerIndices(ctx, []string{"stopme"}); err != nil || len(fis) != 0 {
+		t.Fatalf("after _stop: %+v, %v", fis, err)
+	}
+}
+
+func TestRealSeqNos(t *testing.T) {
+	cl, c := labClient(t)
+	ctx := context.Background()
+	read := func(fixture string) map[string]opensearch.IndexSeqNos {
+		c.Fixture("GET /logs-1,orders-1,orders-2/_stats/docs", "lab/"+fixture)
+		got, err := cl.ShardSeqNos(ctx, []string{"logs-1", "orders-1", "orders-2"})
+		if err != nil {
+			t.Fatalf("%s: %v", fixture, err)
+		}
+		return got
+	}
+	for _, tc := range []struct {
+		state string
+		lag   map[string]int64
+	}{
+		{"running", map[string]int64{"orders-1": 0, "orders-2": 0, "logs-1": 0}},
+		// orders-2 paused, then 7 documents written on the leader.
+		{"paused", map[string]int64{"orders-1": 0, "orders-2": 7, "logs-1": 0}},
+	} {
+		l, f := read("leader_seqnos_"+tc.state+".json"), read("follower_seqnos_"+tc.state+".json")
+		for idx, want := range tc.lag {
+			shards := map[string]int{"orders-1": 2, "orders-2": 2, "logs-1": 1}[idx]
+			if len(l[idx]) != shards || len(f[idx]) != shards {
+				t.Fatalf("%s %s: %d and %d primaries, want %d", tc.state, idx, len(l[idx]), len(f[idx]), shards)
+			}
+			if lag, _, _, ok := opensearch.ShardLag(l[idx], f[idx], shards); !ok || lag != want {
+				t.Errorf("%s %s: lag %d (%v), want %d", tc.state, idx, lag, ok, want)
+			}
+		}
+	}
+}
+
+func TestRealStopAndBlocks(t *testing.T) {
+	cl, c := labClient(t)
+	ctx := context.Background()
+	const state = "GET /_cluster/state/metadata,blocks/stopme"
+	c.Fixture(state, "lab/cluster_state_follower_block.json")
+	st, err := cl.IndexStates(ctx, []string{"stopme"})
+	if err != nil || !st["stopme"].Open || len(st["stopme"].Blocks) != 1 || st["stopme"].Blocks[0] != "1000: index read-only(cross-cluster-replication)" {
+		t.Fatalf("follower index state = %+v, %v", st, err)
+	}
+	c.Fixture(state, "lab/cluster_state_after_stop.json")
+	if st, err = cl.IndexStates(ctx, []string{"stopme"}); err != nil || !st["stopme"].Open || len(st["stopme"].Blocks) != 0 {
+		t.Fatalf("after _stop = %+v, %v", st, err)
+	}
+
+	const stop = "POST /_plugins/_replication/stopme/_stop"
+	c.Fixture(stop, "lab/stop_ack.json")
+	if err := cl.StopReplication(ctx, "stopme"); err != nil {
+		t.Fatal(err)
+	}
+	c.Set(stop, 400, captured(t, "stop_not_in_progress_error.json"))
+	if err := cl.StopReplication(ctx, "stopme"); !errors.Is(err, opensearch.ErrNotReplicating) {
+		t.Fatalf("second _stop: %v, want ErrNotReplicating", err)
+	}
+
+	c.Set("DELETE /_plugins/_replication/_autofollow", 500, captured(t, "delete_autofollow_unknown_error.json"))
+	err = cl.DeleteAutofollow(ctx, "leader", "no-such-rule")
+	if e, ok := opensearch.AsError(err); !ok || e.Class != opensearch.ClassHTTP5xx || !strings.Contains(e.Detail, "does not exist") {
+		t.Fatalf("unknown rule: %v", err)
+	}
 }

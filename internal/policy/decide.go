@@ -296,7 +296,7 @@ func track(s *State, obs probe.Observation) witness {
 	r := f.Replication
 	if f.Reachable && r.Failure == nil && r.Syncing > 0 {
 		switch {
-		case s.CheckpointFrozenSince.IsZero() || r.LeaderCheckpoint != s.LeaderCheckpoint || r.FailedReadRequests < s.FailedReads:
+		case s.CheckpointFrozenSince.IsZero() || r.ViewLeaderCheckpoint != s.LeaderCheckpoint || r.FailedReadRequests < s.FailedReads:
 			// moved (or counters reset): not frozen
 			s.CheckpointFrozenSince, s.FailedReadRises, s.OutageReadRises = obs.Time, 0, 0
 		case r.FailedReadRequests > s.FailedReads:
@@ -310,16 +310,13 @@ func track(s *State, obs probe.Observation) witness {
 			// leader's checkpoint standing still is no sign of staleness.
 			s.FailedReadRises = 0
 		}
-		s.LeaderCheckpoint, s.FailedReads = r.LeaderCheckpoint, r.FailedReadRequests
+		s.LeaderCheckpoint, s.FailedReads = r.ViewLeaderCheckpoint, r.FailedReadRequests
 	}
 	// One failed read proves little (the fault that cut drwatch off may
 	// have hit one of the follower's reads too); reads that keep failing
 	// while the leader checkpoint stands still do (the plugin retries
 	// with backoff, see opensearch-ccr.md, so this takes a while).
 	frozen := s.OutageReadRises >= FrozenReadRises && !s.CheckpointFrozenSince.IsZero()
-	// Reads failing since the checkpoint last moved: the follower's view of
-	// the leader's checkpoint is stale, so its lag is no good reading.
-	stale := s.FailedReadRises > 0
 
 	var w witness
 	switch {
@@ -353,9 +350,10 @@ func track(s *State, obs probe.Observation) witness {
 		w.why += " since " + s.WitnessLostSince.Format(time.RFC3339)
 	}
 
-	// A good lag reading: complete, with the leader answering and the
-	// follower's link up, so that its leader checkpoints are current.
-	if obs.Leader.Reachable && w.sees && !stale && r.Failure == nil && r.LagComplete && len(r.Indices) > 0 {
+	// A good lag reading: complete, every index's lag measured from the
+	// sequence numbers drwatch read from both clusters itself in this
+	// cycle. The follower's view of its leader never makes one.
+	if obs.Leader.Reachable && r.LeaderCheckpointsRead && r.Failure == nil && r.LagComplete && len(r.Indices) > 0 {
 		s.LastGoodLag = &LagReading{TotalOperations: r.TotalLag, MaxOperations: r.MaxLag, Indices: len(r.Indices), At: obs.Time}
 	}
 	return w

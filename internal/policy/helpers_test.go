@@ -118,9 +118,10 @@ func (b *ob) lag(total int64) *ob {
 		{Name: "orders", LeaderIndex: "orders", State: probe.StateSyncing, LeaderCheckpoint: 2000 + total - half, FollowerCheckpoint: 2000, Lag: total - half, LagKnown: true},
 	}
 	r.TotalLag, r.MaxLag, r.LagComplete = total, max(half, total-half), true
+	r.LeaderCheckpointsRead = true
 	r.Syncing, r.Stopped = 2, 0
-	r.LeaderCheckpoint = 3000 + total + b.o.Time.Unix() // moves with time by default
-	r.FollowerCheckpoint = 3000
+	r.ViewLeaderCheckpoint = 3000 + total + b.o.Time.Unix() // moves with time by default
+	r.ViewFollowerCheckpoint = 3000
 	return b
 }
 
@@ -129,6 +130,18 @@ func (b *ob) lagUnknown() *ob {
 	r := &b.o.Follower.Replication
 	r.Indices[1].LagKnown, r.Indices[1].State = false, probe.StateNotSyncing
 	r.LagComplete, r.Syncing, r.Stopped = false, 1, 1
+	return b
+}
+
+// leaderCheckpointsUnread: the leader answered its health, but its
+// sequence numbers could not be read: every lag is unknown.
+func (b *ob) leaderCheckpointsUnread() *ob {
+	r := &b.o.Follower.Replication
+	r.LeaderCheckpointsRead, r.LagComplete, r.TotalLag, r.MaxLag = false, false, 0, 0
+	r.CheckpointsFailure = &probe.Failure{Class: opensearch.ClassTimeout, Message: "leader shard stats timed out"}
+	for i := range r.Indices {
+		r.Indices[i].LagKnown, r.Indices[i].Lag = false, 0
+	}
 	return b
 }
 
@@ -144,7 +157,7 @@ func (b *ob) noIndices() *ob {
 
 // stats sets the follower_stats sums the frozen-checkpoint witness reads.
 func (b *ob) stats(leaderCheckpoint, failedReads int64) *ob {
-	b.o.Follower.Replication.LeaderCheckpoint = leaderCheckpoint
+	b.o.Follower.Replication.ViewLeaderCheckpoint = leaderCheckpoint
 	b.o.Follower.Replication.FailedReadRequests = failedReads
 	return b
 }

@@ -92,6 +92,8 @@ func (w *world) observe(at time.Time) probe.Observation {
 		b.lagUnknown()
 	case x < 0.28:
 		b.o.Follower.Replication.Syncing = 0
+	case x < 0.32:
+		b.leaderCheckpointsUnread()
 	}
 	return b.get()
 }
@@ -165,7 +167,9 @@ func TestPropertyInvariants(t *testing.T) {
 					if statsVisible {
 						or.readsBaseline = f.Replication.FailedReadRequests
 					}
-					if f.Reachable && f.Remote.Known && f.Remote.Connected && f.Remote.Failure == nil && f.Replication.LagComplete && len(f.Replication.Indices) > 0 {
+					// A good reading: every lag measured from both clusters'
+					// own sequence numbers in this cycle.
+					if r := f.Replication; f.Reachable && r.Failure == nil && r.LeaderCheckpointsRead && r.LagComplete && len(r.Indices) > 0 {
 						or.goodReadings[now] = true
 					}
 				} else if tracked && prev.Phase != policy.Promoting && prev.Phase != policy.Promoted && prev.Phase != policy.Failed {

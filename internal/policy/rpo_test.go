@@ -117,12 +117,18 @@ func TestRPOGuardThroughDecide(t *testing.T) {
 		{name: "replication never readable", steps: seq(degraded(upFor(time.Hour, up2((*ob).replicationUnreadable))), toSuspect(gone), one(noReading))},
 		{name: "no follower index in scope", steps: seq(degraded(upFor(time.Hour, up2((*ob).noIndices))), toSuspect(gone), one(noReading))},
 		{name: "follower unreachable while the leader was up", steps: seq(degraded(upFor(time.Hour, up2((*ob).followerUnreachable))), toSuspect(gone), one(noReading))},
-		{name: "readings while the witness was disconnected are not good",
-			steps: seq(upFor(time.Hour, up2((*ob).disconnected)), toSuspect(gone), one(noReading))},
-		{name: "readings while the follower's checkpoint was frozen and reads failed are not good",
-			// (only the first, with nothing to compare it with, is taken)
-			steps: seq(upFor(time.Hour, func(at time.Time) *ob { return healthy(at).stats(5000, at.Unix()) }), toSuspect(gone),
-				one(asks("RPO guard fails: last lag reading (0 ops) is 1h0m0s before the leader was lost")))},
+		// A reading is drwatch's own measurement of both clusters: the
+		// follower's link or its view of the leader does not make it
+		// better or worse.
+		{name: "readings measured on both sides count while the follower's link is down",
+			steps: seq(upFor(time.Hour, up2((*ob).disconnected)), toSuspect(gone), one(promotes))},
+		{name: "readings measured on both sides count while the follower's reads fail",
+			steps: seq(upFor(time.Hour, func(at time.Time) *ob { return healthy(at).stats(5000, at.Unix()) }), toSuspect(gone), one(promotes))},
+		{name: "without the leader's own checkpoints there is no reading",
+			steps: seq(degraded(upFor(time.Hour, up2((*ob).leaderCheckpointsUnread))), toSuspect(gone), one(noReading))},
+		{name: "the last reading with the leader's checkpoints counts, however recent the others",
+			steps: seq(one(stepHealthy), degraded(upFor(2*time.Hour, up2((*ob).leaderCheckpointsUnread))), toSuspect(gone),
+				one(asks("RPO guard fails: last lag reading (0 ops) is 2h0m5s before the leader was lost")))},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -135,7 +141,7 @@ func TestRPOGuardThroughDecide(t *testing.T) {
 		p.decide(0, up)
 		good := *p.st.LastGoodLag
 		for range 100 {
-			for _, o := range []func(time.Time) *ob{cutOff, gone, func(at time.Time) *ob { return healthy(at).lag(7).disconnected() },
+			for _, o := range []func(time.Time) *ob{cutOff, gone, func(at time.Time) *ob { return healthy(at).lag(7).leaderCheckpointsUnread() },
 				func(at time.Time) *ob { return healthy(at).leaderDown(opensearch.ClassHTTP5xx) }} {
 				p.decide(interval, o)
 				if *p.st.LastGoodLag != good {

@@ -5,10 +5,11 @@
 // status command and the metrics.
 //
 // A cycle costs a bounded number of HTTP requests whatever the number of
-// indices: lag for every running follower index comes from one
-// follower_stats call; only indices that are not syncing (paused, failed,
-// bootstrapping) need checkpoints read from index stats, and those are read
-// in one call per cluster.
+// indices: two on the leader (health, and the sequence numbers of every
+// shard of the replicated leader indices) and five on the follower
+// (remote info, follower_stats, autofollow_stats, follower-index settings,
+// and its shards' sequence numbers). The lag is the leader's truth minus
+// the follower's, read from each cluster itself.
 package probe
 
 import (
@@ -72,19 +73,26 @@ type Remote struct {
 type Replication struct {
 	Failure *Failure `json:"failure,omitempty"`
 	Indices []Index  `json:"indices"`
-	// Sums over in-scope syncing indices; the policy compares them across
-	// cycles (a frozen leader checkpoint while failed reads rise means the
-	// follower has lost the leader).
-	LeaderCheckpoint   int64 `json:"leader_checkpoint"`
-	FollowerCheckpoint int64 `json:"follower_checkpoint"`
-	FailedReadRequests int64 `json:"failed_read_requests"`
+	// The follower's view (follower_stats), summed over in-scope syncing
+	// indices. Not a lag: the follower's leader checkpoint only moves as
+	// it fetches. The policy compares them across cycles (a leader
+	// checkpoint frozen while failed reads rise means the follower has
+	// lost the leader).
+	ViewLeaderCheckpoint   int64 `json:"follower_view_leader_checkpoint"`
+	ViewFollowerCheckpoint int64 `json:"follower_view_follower_checkpoint"`
+	FailedReadRequests     int64 `json:"failed_read_requests"`
 	// TotalLag sums the lag of every in-scope index whose lag is known;
-	// MaxLag is the largest. LagComplete is false when some index's lag is
-	// unknown (its checkpoints could not be read): an RPO guard must not
-	// treat an unknown as zero.
+	// MaxLag is the largest. A lag is known only when drwatch read both
+	// clusters' own sequence numbers in this cycle, every shard of the
+	// index on both sides. LagComplete is false when some index's lag is
+	// unknown: an RPO guard must not treat an unknown as zero.
 	TotalLag    int64 `json:"total_lag_operations"`
 	MaxLag      int64 `json:"max_lag_operations"`
 	LagComplete bool  `json:"lag_complete"`
+	// LeaderCheckpointsRead: the leader's sequence numbers were read in
+	// this cycle. CheckpointsFailure says why a side's could not be.
+	LeaderCheckpointsRead bool     `json:"leader_checkpoints_read"`
+	CheckpointsFailure    *Failure `json:"checkpoints_failure,omitempty"`
 	// Counts by state, over the in-scope indices.
 	Syncing int `json:"syncing"`
 	Stopped int `json:"not_syncing"`
@@ -103,21 +111,47 @@ const (
 	StateSyncing = "syncing"
 	// StateNotSyncing: a follower index with no running shard tasks -
 	// paused, failed or still bootstrapping. follower_stats does not list
-	// it; its checkpoints come from index stats on both clusters.
+	// it.
 	StateNotSyncing = "not_syncing"
 )
 
 // Index is one in-scope follower index.
+//
+// Its lag is measured from both sides: per shard, the leader primary's
+// max_seq_no minus the follower primary's local checkpoint, read from
+// each cluster's own index stats in the same cycle (the leader after the
+// follower, so a lag can only be overstated). LeaderCheckpoint and
+// FollowerCheckpoint are those sums. The follower's own idea of its
+// leader (follower_stats) is FollowerView, shown beside it, never used
+// as the lag.
 type Index struct {
-	Name               string `json:"name"`
-	LeaderIndex        string `json:"leader_index"`
-	State              string `json:"state"`
-	LeaderCheckpoint   int64  `json:"leader_checkpoint"`
-	FollowerCheckpoint int64  `json:"follower_checkpoint"`
-	Lag                int64  `json:"lag_operations"`
-	LagKnown           bool   `json:"lag_known"`
-	FailedReadRequests int64  `json:"failed_read_requests"`
-	OperationsWritten  int64  `json:"operations_written"`
+	Name               string        `json:"name"`
+	LeaderIndex        string        `json:"leader_index"`
+	Shards             int           `json:"shards"`
+	State              string        `json:"state"`
+	LeaderCheckpoint   int64         `json:"leader_checkpoint"`
+	FollowerCheckpoint int64         `json:"follower_checkpoint"`
+	Lag                int64         `json:"lag_operations"`
+	LagKnown           bool          `json:"lag_known"`
+	FollowerView       *FollowerView `json:"follower_view,omitempty"`
+	FailedReadRequests int64         `json:"failed_read_requests"`
+	OperationsWritten  int64         `json:"operations_written"`
+}
+
+// FollowerView is what follower_stats says of a syncing index: the
+// follower's belief about its leader, which only moves as the follower
+// fetches. Right after writes on the leader it can read lag 0 while the
+// follower misses them.
+type FollowerView struct {
+	LeaderCheckpoint   int64 `json:"leader_checkpoint"`
+	FollowerCheckpoint int64 `json:"follower_checkpoint"`
+	Lag                int64 `json:"lag_operations"`
+}
+
+// Disagrees reports whether the follower's view of the index's lag differs
+// from the lag measured on both sides.
+func (ix Index) Disagrees() bool {
+	return ix.LagKnown && ix.FollowerView != nil && ix.FollowerView.Lag != ix.Lag
 }
 
 // Autofollow is the follower's autofollow rules.
@@ -134,16 +168,50 @@ type Rule struct {
 }
 
 // LaggingIndices returns the in-scope indices whose lag is above zero or
-// unknown, largest first.
+// unknown, or on which the follower's view disagrees, largest first.
 func (r Replication) LaggingIndices() []Index {
 	var out []Index
 	for _, ix := range r.Indices {
-		if !ix.LagKnown || ix.Lag > 0 {
+		if !ix.LagKnown || ix.Lag > 0 || ix.Disagrees() {
 			out = append(out, ix)
 		}
 	}
 	sortByLag(out)
 	return out
+}
+
+// UnknownLag counts the in-scope indices whose lag is unknown.
+func (r Replication) UnknownLag() int {
+	n := 0
+	for _, ix := range r.Indices {
+		if !ix.LagKnown {
+			n++
+		}
+	}
+	return n
+}
+
+// Disagreeing counts the indices whose follower view differs from the lag
+// measured on both sides.
+func (r Replication) Disagreeing() int {
+	n := 0
+	for _, ix := range r.Indices {
+		if ix.Disagrees() {
+			n++
+		}
+	}
+	return n
+}
+
+// ViewLag sums the follower's view of the lag over its syncing indices.
+func (r Replication) ViewLag() int64 {
+	var n int64
+	for _, ix := range r.Indices {
+		if ix.FollowerView != nil {
+			n += ix.FollowerView.Lag
+		}
+	}
+	return n
 }
 
 // Answered reports whether the leader answered at all. A leader that

@@ -19,7 +19,7 @@ type Cluster interface {
 	FollowerStats(ctx context.Context) ([]byte, error)
 	AutofollowStats(ctx context.Context) (opensearch.AutofollowStats, error)
 	FollowerIndices(ctx context.Context, patterns []string) (map[string]opensearch.FollowerIndex, error)
-	IndexCheckpoints(ctx context.Context, indices []string, which opensearch.Checkpoint) (map[string]opensearch.IndexCheckpoint, error)
+	ShardSeqNos(ctx context.Context, indices []string) (map[string]opensearch.IndexSeqNos, error)
 	Requests() int64
 }
 
@@ -60,6 +60,8 @@ func (p *Prober) Cycle(ctx context.Context) Observation {
 		riErr     error
 		af        opensearch.AutofollowStats
 		afErr     error
+		seqnos    map[string]opensearch.IndexSeqNos
+		snErr     error
 		leaderLat time.Duration
 		riLat     time.Duration
 	)
@@ -83,6 +85,7 @@ func (p *Prober) Cycle(ctx context.Context) Observation {
 	wg.Go(func() { fsBody, fsErr = p.Follower.FollowerStats(ctx) })
 	wg.Go(func() { followers, fiErr = p.Follower.FollowerIndices(ctx, p.Indices) })
 	wg.Go(func() { af, afErr = p.Follower.AutofollowStats(ctx) })
+	wg.Go(func() { seqnos, snErr = p.Follower.ShardSeqNos(ctx, p.Indices) })
 	wg.Wait()
 	obs.Leader.Latency = leaderLat
 	obs.Follower.Latency = riLat
@@ -93,7 +96,7 @@ func (p *Prober) Cycle(ctx context.Context) Observation {
 		obs.Follower.Failure = failureOf(riErr)
 	}
 	p.autofollow(&obs.Follower.Autofollow, af, afErr)
-	p.replication(ctx, &obs, fsBody, fsErr, followers, fiErr)
+	p.replication(ctx, &obs, fsBody, fsErr, followers, fiErr, seqnos, snErr)
 
 	obs.Duration = now().Sub(start)
 	obs.Requests = p.Leader.Requests() + p.Follower.Requests() - reqBefore
@@ -129,11 +132,14 @@ func (p *Prober) autofollow(a *Autofollow, st opensearch.AutofollowStats, err er
 	a.FailedIndices = st.FailedIndices
 }
 
-// replication joins the follower index list (settings) with follower_stats,
-// and reads checkpoints from index stats for follower indices that are not
-// syncing - at most one extra request per cluster.
+// replication joins the follower index list (settings) with
+// follower_stats (which indices sync, and the follower's view of its
+// leader), then reads the leader's own sequence numbers for their leader
+// indices - after the follower's, so that a lag can only be overstated -
+// and computes each index's lag shard by shard.
 func (p *Prober) replication(ctx context.Context, obs *Observation, body []byte, fsErr error,
 	followers map[string]opensearch.FollowerIndex, fiErr error,
+	fseq map[string]opensearch.IndexSeqNos, fseqErr error,
 ) {
 	r := &obs.Follower.Replication
 	r.Indices = []Index{}
@@ -156,32 +162,34 @@ func (p *Prober) replication(ctx context.Context, obs *Observation, body []byte,
 	r.ClusterPaused = fs.NumPausedIndices
 	r.ClusterFailed = fs.NumFailedIndices
 
-	var idle []string // in scope, follower, not syncing
+	leaderNames := make([]string, 0, len(followers))
 	for name, fi := range followers {
-		ix := Index{Name: name, LeaderIndex: fi.LeaderIndex}
+		if fi.LeaderAlias != p.LeaderAlias {
+			continue // follows another remote cluster: not this pair's
+		}
+		ix := Index{Name: name, LeaderIndex: fi.LeaderIndex, Shards: fi.Shards}
 		if st, ok := fs.IndexStats[name]; ok {
 			ix.State = StateSyncing
-			ix.LeaderCheckpoint = st.LeaderCheckpoint
-			ix.FollowerCheckpoint = st.FollowerCheckpoint
+			ix.FollowerView = &FollowerView{
+				LeaderCheckpoint:   st.LeaderCheckpoint,
+				FollowerCheckpoint: st.FollowerCheckpoint,
+				Lag:                max(0, st.LeaderCheckpoint-st.FollowerCheckpoint),
+			}
 			ix.FailedReadRequests = st.FailedReadRequests
 			ix.OperationsWritten = st.OperationsWritten
-			ix.Lag = max(0, st.LeaderCheckpoint-st.FollowerCheckpoint)
-			ix.LagKnown = true
 			r.Syncing++
-			r.LeaderCheckpoint += st.LeaderCheckpoint
-			r.FollowerCheckpoint += st.FollowerCheckpoint
+			r.ViewLeaderCheckpoint += st.LeaderCheckpoint
+			r.ViewFollowerCheckpoint += st.FollowerCheckpoint
 			r.FailedReadRequests += st.FailedReadRequests
 		} else {
 			ix.State = StateNotSyncing
-			idle = append(idle, name)
 			r.Stopped++
 		}
 		r.Indices = append(r.Indices, ix)
+		leaderNames = append(leaderNames, fi.LeaderIndex)
 	}
 	sort.Slice(r.Indices, func(i, j int) bool { return r.Indices[i].Name < r.Indices[j].Name })
-	if len(idle) > 0 {
-		p.idleLag(ctx, obs, idle, followers)
-	}
+	p.leaderLag(ctx, obs, leaderNames, fseq, fseqErr)
 	r.LagComplete = true
 	for _, ix := range r.Indices {
 		if !ix.LagKnown {
@@ -193,42 +201,45 @@ func (p *Prober) replication(ctx context.Context, obs *Observation, body []byte,
 	}
 }
 
-// idleLag reads leader and follower checkpoints of not-syncing indices from
-// index stats. The leader side fails while the leader is down: those lags
-// stay unknown.
-func (p *Prober) idleLag(ctx context.Context, obs *Observation, idle []string, followers map[string]opensearch.FollowerIndex) {
-	slices.Sort(idle)
-	leaderNames := make([]string, 0, len(idle))
-	for _, n := range idle {
-		leaderNames = append(leaderNames, followers[n].LeaderIndex)
-	}
-	var (
-		wg         sync.WaitGroup
-		lcp, fcp   map[string]opensearch.IndexCheckpoint
-		lErr, fErr error
-	)
-	if obs.Leader.Reachable {
-		wg.Go(func() { lcp, lErr = p.Leader.IndexCheckpoints(ctx, leaderNames, opensearch.GlobalCheckpoint) })
-	}
-	wg.Go(func() { fcp, fErr = p.Follower.IndexCheckpoints(ctx, idle, opensearch.LocalCheckpoint) })
-	wg.Wait()
-	if lErr != nil || fErr != nil {
+// leaderLag computes each index's lag from both clusters' own sequence
+// numbers. Without the leader's (it is down, or its stats do not answer)
+// every lag is unknown: the follower's view of its leader is shown beside
+// it, never taken for it.
+func (p *Prober) leaderLag(ctx context.Context, obs *Observation, leaderNames []string,
+	fseq map[string]opensearch.IndexSeqNos, fseqErr error,
+) {
+	r := &obs.Follower.Replication
+	if len(r.Indices) == 0 {
 		return
 	}
-	for i := range obs.Follower.Replication.Indices {
-		ix := &obs.Follower.Replication.Indices[i]
-		if ix.State != StateNotSyncing || lcp == nil {
-			continue
+	switch {
+	case fseqErr != nil:
+		r.CheckpointsFailure = failureOf(fseqErr)
+		return
+	case !obs.Leader.Reachable:
+		f := Failure{Class: opensearch.ClassNetwork}
+		if obs.Leader.Failure != nil {
+			f = *obs.Leader.Failure
 		}
-		shards := followers[ix.Name].Shards
-		l, lok := lcp[ix.LeaderIndex]
-		f, fok := fcp[ix.Name]
-		if !lok || !fok || l.Primaries != shards || f.Primaries != shards {
-			continue // a primary is not started: the sum would be partial
+		f.Message = "leader's checkpoints not read: its health did not answer (" + f.Message + ")"
+		r.CheckpointsFailure = &f
+		return
+	}
+	slices.Sort(leaderNames)
+	lseq, err := p.Leader.ShardSeqNos(ctx, slices.Compact(leaderNames))
+	if err != nil {
+		r.CheckpointsFailure = failureOf(err)
+		return
+	}
+	r.LeaderCheckpointsRead = true
+	for i := range r.Indices {
+		ix := &r.Indices[i]
+		lag, lsum, fsum, ok := opensearch.ShardLag(lseq[ix.LeaderIndex], fseq[ix.Name], ix.Shards)
+		if !ok {
+			continue // a primary is not started on one side: the sum would be partial
 		}
-		ix.LeaderCheckpoint, ix.FollowerCheckpoint = l.Sum, f.Sum
-		ix.Lag = max(0, l.Sum-f.Sum)
-		ix.LagKnown = true
+		ix.LeaderCheckpoint, ix.FollowerCheckpoint = lsum, fsum
+		ix.Lag, ix.LagKnown = lag, true
 	}
 }
 

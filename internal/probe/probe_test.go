@@ -68,86 +68,138 @@ func TestCycleRunning(t *testing.T) {
 	if len(f.Autofollow.Rules) != 1 || f.Autofollow.Rules[0].Name != "logs" || f.Autofollow.Rules[0].Pattern != "logs-*" {
 		t.Errorf("autofollow = %+v", f.Autofollow)
 	}
-	// leader health + remote info + follower_stats + autofollow + settings.
-	if o.Requests != 5 {
-		t.Errorf("requests = %d, want 5", o.Requests)
+	// leader: health, shard sequence numbers; follower: remote info,
+	// follower_stats, autofollow, settings, shard sequence numbers.
+	if o.Requests != 7 {
+		t.Errorf("requests = %d, want 7", o.Requests)
 	}
 }
 
-func TestCycleLagging(t *testing.T) {
+// The follower's view of its leader is not the lag. The real lab showed
+// follower_stats reading lag 0 while the follower missed writes the leader
+// had acknowledged: the lag is the leader's own max_seq_no, read from the
+// leader, minus the follower's local checkpoint, shard by shard.
+func TestCycleLagIsMeasuredOnTheLeader(t *testing.T) {
 	l := newLab(t)
-	l.follower.Fixture(fakeos.RouteFollowerStats, "follower_stats_lagging.json")
+	// 200 writes acknowledged by orders-2's shard 1 that the follower has
+	// not fetched yet: follower_stats still reads 0 for it.
+	sh := l.leader.SeqNos("orders-2")
+	sh[1].Max += 200
+	l.leader.SetShards("orders-2", sh...)
 	o := l.prober.Cycle(context.Background())
 	r := o.Follower.Replication
-	if ix := index(t, o, "orders-2"); ix.Lag != 25 || ix.LeaderCheckpoint-ix.FollowerCheckpoint != 25 {
-		t.Fatalf("orders-2 = %+v, want lag 25", ix)
+	ix := index(t, o, "orders-2")
+	if !ix.LagKnown || ix.Lag != 200 || ix.FollowerView == nil || ix.FollowerView.Lag != 0 || !ix.Disagrees() {
+		t.Fatalf("orders-2 = %+v (view %+v), want lag 200 measured, follower view 0", ix, ix.FollowerView)
 	}
-	if index(t, o, "orders-1").Lag != 0 || index(t, o, "logs-1").Lag != 0 {
-		t.Fatal("other indices should not lag")
+	if ix.LeaderCheckpoint-ix.FollowerCheckpoint != 200 {
+		t.Fatalf("checkpoints leader %d follower %d", ix.LeaderCheckpoint, ix.FollowerCheckpoint)
 	}
-	if r.MaxLag != 25 || r.TotalLag != 25 {
-		t.Fatalf("max %d total %d", r.MaxLag, r.TotalLag)
+	if r.MaxLag != 200 || r.TotalLag != 200 || !r.LagComplete || !r.LeaderCheckpointsRead || r.Disagreeing() != 1 || r.ViewLag() != 0 {
+		t.Fatalf("replication = %+v", r)
 	}
 	if lag := r.LaggingIndices(); len(lag) != 1 || lag[0].Name != "orders-2" {
 		t.Fatalf("lagging = %+v", lag)
 	}
 }
 
-func TestCyclePausedIndexLagFromIndexStats(t *testing.T) {
+// Replication of orders-2 paused on the real lab, 7 writes on the leader:
+// the captured answers give lag exactly 7 for it, 0 for the others.
+func TestCyclePausedIndexFromRealCapture(t *testing.T) {
 	l := newLab(t)
-	l.follower.Fixture(fakeos.RouteFollowerStats, "follower_stats_paused.json")
-	// orders-2 is paused: absent from follower_stats. Its checkpoints come
-	// from index stats: leader global 100+60, follower local 90+30 -> 40.
-	l.leader.Set("GET /orders-2/_stats/docs", 200, fakeos.Stats("orders-2", 100, 60))
-	l.follower.Set("GET /orders-2/_stats/docs", 200, fakeos.Stats("orders-2", 90, 30))
+	l.follower.Fixture(fakeos.RouteFollowerStats, "lab/follower_stats_paused.json")
+	l.leader.LoadSeqNos("lab/leader_seqnos_paused.json")
+	l.follower.LoadSeqNos("lab/follower_seqnos_paused.json")
 	o := l.prober.Cycle(context.Background())
 	ix := index(t, o, "orders-2")
-	if ix.State != probe.StateNotSyncing || !ix.LagKnown || ix.Lag != 40 {
-		t.Fatalf("orders-2 = %+v, want not_syncing with lag 40", ix)
+	if ix.State != probe.StateNotSyncing || !ix.LagKnown || ix.Lag != 7 || ix.FollowerView != nil {
+		t.Fatalf("orders-2 = %+v, want not_syncing with lag 7", ix)
 	}
 	r := o.Follower.Replication
-	if r.Syncing != 2 || r.Stopped != 1 || r.MaxLag != 40 || !r.LagComplete || r.ClusterPaused != 1 {
+	if r.Syncing != 2 || r.Stopped != 1 || r.MaxLag != 7 || r.TotalLag != 7 || !r.LagComplete || r.ClusterPaused != 1 {
 		t.Fatalf("replication = %+v", r)
 	}
-	// 5 + one index-stats call per cluster: constant whatever the count.
 	if o.Requests != 7 {
-		t.Errorf("requests = %d, want 7", o.Requests)
+		t.Errorf("requests = %d, want 7 whatever the states", o.Requests)
 	}
 }
 
-func TestCyclePausedIndexLagUnknownWhenLeaderDown(t *testing.T) {
+// Without the leader every lag is unknown, never the follower's belief;
+// the follower's view is kept beside it, labelled.
+func TestCycleLagUnknownWhenLeaderDown(t *testing.T) {
 	l := newLab(t)
-	l.follower.Fixture(fakeos.RouteFollowerStats, "follower_stats_paused.json")
-	l.follower.Set("GET /orders-2/_stats/docs", 200, fakeos.Stats("orders-2", 90, 30))
+	l.follower.Fixture(fakeos.RouteFollowerStats, "lab/follower_stats_paused.json")
 	l.leader.Server.Close() // leader gone
 	o := l.prober.Cycle(context.Background())
 	if o.Leader.Reachable || o.Leader.Failure == nil || o.Leader.Failure.Class != opensearch.ClassConnRefused {
 		t.Fatalf("leader = %+v", o.Leader)
 	}
-	ix := index(t, o, "orders-2")
-	if ix.LagKnown {
-		t.Fatalf("orders-2 lag must be unknown while the leader is down: %+v", ix)
+	r := o.Follower.Replication
+	for _, ix := range r.Indices {
+		if ix.LagKnown {
+			t.Fatalf("%s: lag must be unknown while the leader is down: %+v", ix.Name, ix)
+		}
 	}
-	if o.Follower.Replication.LagComplete {
-		t.Fatal("LagComplete must be false: an unknown lag is not zero")
+	if r.LagComplete || r.LeaderCheckpointsRead || r.CheckpointsFailure == nil || r.CheckpointsFailure.Class != opensearch.ClassConnRefused {
+		t.Fatalf("replication = %+v (%+v)", r, r.CheckpointsFailure)
+	}
+	if v := index(t, o, "orders-1").FollowerView; v == nil || v.Lag != 0 {
+		t.Fatalf("orders-1's follower view = %+v", v)
 	}
 }
 
-func TestCyclePartialPrimariesMakeLagUnknown(t *testing.T) {
+// The leader answers its health but not its index stats: no lag is known.
+func TestCycleLeaderStatsFailing(t *testing.T) {
 	l := newLab(t)
-	l.follower.Fixture(fakeos.RouteFollowerStats, "follower_stats_paused.json")
-	l.leader.Set("GET /orders-2/_stats/docs", 200, fakeos.Stats("orders-2", 100)) // one of two primaries started
-	l.follower.Set("GET /orders-2/_stats/docs", 200, fakeos.Stats("orders-2", 90, 30))
+	l.leader.Set("GET /logs-1,orders-1,orders-2/_stats/docs", 503, `{"error":{"type":"cluster_block_exception","reason":"blocked"},"status":503}`)
 	o := l.prober.Cycle(context.Background())
-	if ix := index(t, o, "orders-2"); ix.LagKnown {
-		t.Fatalf("a partial checkpoint sum must not give a lag: %+v", ix)
+	r := o.Follower.Replication
+	if !o.Leader.Reachable || r.LagComplete || r.LeaderCheckpointsRead || r.CheckpointsFailure == nil || r.CheckpointsFailure.Class != opensearch.ClassHTTP5xx {
+		t.Fatalf("replication = %+v", r)
+	}
+	if r.UnknownLag() != 3 {
+		t.Fatalf("unknown = %d, want 3", r.UnknownLag())
+	}
+}
+
+// A shard missing on either side (not started, relocating) makes the
+// index's lag unknown: a partial sum would understate it.
+func TestCycleMissingShardMakesLagUnknown(t *testing.T) {
+	for name, drop := range map[string]func(l *lab){
+		"leader":   func(l *lab) { l.leader.SetShards("orders-2", l.leader.SeqNos("orders-2")[:1]...) },
+		"follower": func(l *lab) { l.follower.SetShards("orders-2", l.follower.SeqNos("orders-2")[:1]...) },
+		"both":     func(l *lab) { l.leader.SetShards("orders-2"); l.follower.SetShards("orders-2") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			l := newLab(t)
+			drop(l)
+			o := l.prober.Cycle(context.Background())
+			if ix := index(t, o, "orders-2"); ix.LagKnown {
+				t.Fatalf("a partial checkpoint sum must not give a lag: %+v", ix)
+			}
+			if r := o.Follower.Replication; r.LagComplete || !r.LeaderCheckpointsRead || r.UnknownLag() != 1 {
+				t.Fatalf("replication = %+v", r)
+			}
+		})
+	}
+}
+
+// An index in scope that follows another remote cluster is not the pair's.
+func TestCycleOtherAliasNotInPair(t *testing.T) {
+	l := newLab(t)
+	l.follower.Set(fakeos.RouteSettingsAll, 200, `{"orders-1":{"settings":{"index.number_of_shards":"2","index.plugins.replication.follower.leader_index":"leader:orders-1"}},
+		"eu-1":{"settings":{"index.number_of_shards":"1","index.plugins.replication.follower.leader_index":"eu-leader:eu-1"}},
+		"plain":{"settings":{"index.number_of_shards":"1"}}}`)
+	o := l.prober.Cycle(context.Background())
+	if r := o.Follower.Replication; len(r.Indices) != 1 || r.Indices[0].Name != "orders-1" || !r.LagComplete {
+		t.Fatalf("indices = %+v", r.Indices)
 	}
 }
 
 func TestCycleLeaderDownWitness(t *testing.T) {
 	l := newLab(t)
-	l.follower.Fixture(fakeos.RouteRemoteInfo, "remote_info_sniff_disconnected.json")
-	l.follower.Fixture(fakeos.RouteFollowerStats, "follower_stats_leader_down.json")
+	l.follower.Fixture(fakeos.RouteRemoteInfo, "lab/remote_info_sniff_disconnected.json")
+	l.follower.Fixture(fakeos.RouteFollowerStats, "lab/follower_stats_leader_down.json")
 	l.leader.Server.Close()
 	o := l.prober.Cycle(context.Background())
 	if o.Leader.Reachable || o.Leader.Failure.Class != opensearch.ClassConnRefused {
@@ -157,7 +209,7 @@ func TestCycleLeaderDownWitness(t *testing.T) {
 		t.Fatalf("remote = %+v", o.Follower.Remote)
 	}
 	r := o.Follower.Replication
-	if r.FailedReadRequests == 0 || !r.LagComplete {
+	if r.FailedReadRequests == 0 || r.LagComplete || r.Syncing != 3 {
 		t.Fatalf("replication = %+v", r)
 	}
 }
@@ -311,14 +363,14 @@ func TestConnectionRefusedClass(t *testing.T) {
 func TestCycleRequestsConstantInIndexCount(t *testing.T) {
 	for _, n := range []int{1, 100, 2000} {
 		l := newLab(t)
-		l.follower.Set(fakeos.RouteFollowerStats, 200, fakeos.SyntheticFollowerStats(n, 3))
-		l.follower.Set(fakeos.RouteSettingsAll, 200, fakeos.SyntheticSettings(n))
+		fakeos.Synthetic(l.leader, l.follower, n, 3)
 		o := l.prober.Cycle(context.Background())
-		if len(o.Follower.Replication.Indices) != n || o.Follower.Replication.MaxLag != min(int64(n-1), 3) {
-			t.Fatalf("n=%d: %d indices, max lag %d", n, len(o.Follower.Replication.Indices), o.Follower.Replication.MaxLag)
+		r := o.Follower.Replication
+		if len(r.Indices) != n || r.MaxLag != min(int64(n-1), 3) || !r.LagComplete || r.Disagreeing() != 0 {
+			t.Fatalf("n=%d: %d indices, max lag %d, complete %v", n, len(r.Indices), r.MaxLag, r.LagComplete)
 		}
-		if o.Requests != 5 {
-			t.Fatalf("n=%d: %d requests, want 5", n, o.Requests)
+		if o.Requests != 7 {
+			t.Fatalf("n=%d: %d requests, want 7", n, o.Requests)
 		}
 	}
 }

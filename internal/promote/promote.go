@@ -195,7 +195,9 @@ func (e *Executor) plan(ctx context.Context, p *journal.Promotion) error {
 	}
 	p.Plan = make(map[string]string, len(fis))
 	for idx, fi := range fis {
-		p.Plan[idx] = fi.LeaderIndex
+		if fi.LeaderAlias == e.Alias { // one following another remote cluster is not this pair's
+			p.Plan[idx] = fi.LeaderIndex
+		}
 	}
 	return e.recordPlan(p, p.Plan)
 }
@@ -225,7 +227,7 @@ func (e *Executor) extendPlan(ctx context.Context, p *journal.Promotion) error {
 	}
 	added := map[string]string{}
 	for idx, fi := range fis {
-		if _, ok := p.Plan[idx]; !ok {
+		if _, ok := p.Plan[idx]; !ok && fi.LeaderAlias == e.Alias {
 			p.Plan[idx] = fi.LeaderIndex
 			added[idx] = fi.LeaderIndex
 		}

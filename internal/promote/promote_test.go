@@ -128,7 +128,7 @@ func (f *fakeFollower) FollowerIndices(ctx context.Context, patterns []string) (
 	for idx, leader := range f.followers {
 		for _, p := range patterns {
 			if ok, _ := path.Match(p, idx); ok {
-				out[idx] = opensearch.FollowerIndex{LeaderIndex: leader, Shards: 1}
+				out[idx] = opensearch.FollowerIndex{LeaderAlias: "leader", LeaderIndex: leader, Shards: 1}
 			}
 		}
 	}

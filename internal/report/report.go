@@ -71,7 +71,11 @@ func Problems(o probe.Observation) []string {
 		p = append(p, fmt.Sprintf("%d follower index(es) not syncing (paused, failed or bootstrapping)", r.Stopped))
 	}
 	if !r.LagComplete {
-		p = append(p, "lag unknown for some indices")
+		why := "a primary shard is not started on one side"
+		if r.CheckpointsFailure != nil {
+			why = r.CheckpointsFailure.Message
+		}
+		p = append(p, fmt.Sprintf("lag unknown for %d indices: %s", r.UnknownLag(), why))
 	}
 	if f.Autofollow.Failure != nil {
 		p = append(p, "autofollow rules unreadable: "+msg(f.Autofollow.Failure))
@@ -175,8 +179,11 @@ func lagLine(b *strings.Builder, r probe.Replication) {
 	if !r.LagComplete {
 		maxNote = " (some unknown)"
 	}
-	fmt.Fprintf(b, "  lag        max %d ops, total %d%s; %d indices: %d syncing, %d not syncing\n",
+	fmt.Fprintf(b, "  lag        max %d ops, total %d%s; %d indices: %d syncing, %d not syncing (leader's own checkpoints minus the follower's)\n",
 		r.MaxLag, r.TotalLag, maxNote, len(r.Indices), r.Syncing, r.Stopped)
+	if n := r.Disagreeing(); n > 0 {
+		fmt.Fprintf(b, "             the follower's own view differs on %d indices: it only learns of the leader's writes as it fetches them\n", n)
+	}
 	const show = 10
 	lagging := r.LaggingIndices()
 	for i, ix := range lagging {
@@ -184,12 +191,30 @@ func lagLine(b *strings.Builder, r probe.Replication) {
 			fmt.Fprintf(b, "             ... and %d more\n", len(lagging)-show)
 			break
 		}
-		lag := fmt.Sprintf("%d ops", ix.Lag)
-		if !ix.LagKnown {
-			lag = "unknown"
-		}
-		fmt.Fprintf(b, "             %-28s %-12s %-11s (leader %d, follower %d)\n", ix.Name, lag, ix.State, ix.LeaderCheckpoint, ix.FollowerCheckpoint)
+		fmt.Fprintf(b, "             %-28s %-12s %-11s %s\n", ix.Name, lagText(ix), ix.State, lagDetail(ix))
 	}
+}
+
+func lagText(ix probe.Index) string {
+	if !ix.LagKnown {
+		return "unknown"
+	}
+	return fmt.Sprintf("%d ops", ix.Lag)
+}
+
+// lagDetail gives the checkpoints behind a lag, and the follower's view
+// when it is all there is or when it disagrees.
+func lagDetail(ix probe.Index) string {
+	v := ix.FollowerView
+	switch {
+	case ix.LagKnown && ix.Disagrees():
+		return fmt.Sprintf("(leader %d, follower %d; the follower believes %d: the leader is %d ahead)", ix.LeaderCheckpoint, ix.FollowerCheckpoint, v.Lag, ix.Lag)
+	case ix.LagKnown:
+		return fmt.Sprintf("(leader %d, follower %d)", ix.LeaderCheckpoint, ix.FollowerCheckpoint)
+	case v != nil:
+		return fmt.Sprintf("(the follower believes %d, by its last view of the leader: not a measurement)", v.Lag)
+	}
+	return ""
 }
 
 func round(d time.Duration) time.Duration {

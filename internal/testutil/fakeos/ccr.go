@@ -11,11 +11,14 @@ import (
 	"testing"
 )
 
-// CCRFollower is a stateful fake follower that models what the replication
-// plugin does (opensearch-ccr.md): follower indices carry the leader-index
-// setting and the replication block until _stop; a second _stop answers
-// 400 "No replication in progress"; autofollow rules can be deleted;
-// follower_stats lists the follower indices as syncing with lag 0.
+// CCRFollower is a stateful fake follower that answers what the real
+// plugin answered in the lab (testdata/lab/: stop_ack.json,
+// stop_not_in_progress_error.json, delete_autofollow_unknown_error.json,
+// cluster_state_follower_block.json, follower_settings.json): follower
+// indices carry the leader-index setting ("leader:<index>") and the
+// replication block 1000 until _stop; a second _stop answers 400 "No
+// replication in progress"; deleting an unknown autofollow rule answers
+// 500; follower_stats lists the follower indices as syncing with lag 0.
 type CCRFollower struct {
 	*Cluster
 	mu        sync.Mutex
@@ -33,8 +36,9 @@ func NewCCRFollower(t testing.TB, indices ...string) *CCRFollower {
 		rules: map[string]string{"logs": "logs-*"}, Stops: map[string]int{}}
 	for _, idx := range indices {
 		f.followers[idx] = idx
+		f.SetSeqNos(idx, 9)
 	}
-	f.Fixture(RouteRemoteInfo, "remote_info_sniff_connected.json")
+	f.Fixture(RouteRemoteInfo, "lab/remote_info_sniff_connected.json")
 	f.Set(RouteHealth, 200, Health("green"))
 	f.Handle(RouteFollowerStats, f.followerStats)
 	f.Handle(RouteAutofollowStats, f.autofollowStats)
@@ -114,7 +118,7 @@ func (f *CCRFollower) deleteRule(w http.ResponseWriter, r *http.Request) {
 	defer f.mu.Unlock()
 	if _, ok := f.rules[body.Name]; !ok {
 		w.WriteHeader(500) // what the plugin answers for an unknown rule
-		fmt.Fprint(w, `{"error":{"type":"exception","reason":"Autofollow replication with name does not exist"},"status":500}`)
+		fmt.Fprintf(w, `{"error":{"root_cause":[{"type":"exception","reason":"Autofollow replication rule %[1]s:%[2]s does not exist"}],"type":"exception","reason":"Autofollow replication rule %[1]s:%[2]s does not exist"},"status":500}`, body.LeaderAlias, body.Name)
 		return
 	}
 	delete(f.rules, body.Name)
@@ -126,7 +130,7 @@ func (f *CCRFollower) settings(w http.ResponseWriter, _ *http.Request) {
 	defer f.mu.Unlock()
 	out := map[string]any{}
 	for idx, leader := range f.followers {
-		out[idx] = map[string]any{"settings": map[string]string{"index.number_of_shards": "1", "index.plugins.replication.follower.leader_index": leader}}
+		out[idx] = map[string]any{"settings": map[string]string{"index.number_of_shards": "1", "index.plugins.replication.follower.leader_index": "leader:" + leader}}
 	}
 	for idx := range f.plain {
 		out[idx] = map[string]any{"settings": map[string]string{"index.number_of_shards": "1"}}
@@ -162,7 +166,7 @@ func (f *CCRFollower) clusterState(w http.ResponseWriter, _ *http.Request) {
 	meta, blocks := map[string]any{}, map[string]any{}
 	for idx := range f.followers {
 		meta[idx] = map[string]string{"state": "open"}
-		blocks[idx] = map[string]any{"1000": map[string]any{"description": "index read-only (cross-cluster-replication)", "retryable": false, "levels": []string{"write", "metadata_write"}}}
+		blocks[idx] = map[string]any{"1000": map[string]any{"description": "index read-only(cross-cluster-replication)", "retryable": false, "levels": []string{"write", "metadata_write"}}}
 	}
 	for idx := range f.plain {
 		meta[idx] = map[string]string{"state": "open"}

@@ -1,9 +1,9 @@
 // Package fakeos is an httptest OpenSearch for unit tests. It answers with
-// fixtures whose shapes follow the replication plugin's source (see
-// testdata/SOURCES.md: the plugin binary is not available to capture from)
-// and with the standard OpenSearch core shapes of _cluster/health,
-// _remote/info, _settings and _stats. Unknown endpoints answer the way
-// OpenSearch does: 400 "no handler found for uri".
+// answers captured from the real lab - OpenSearch 2.19.3 with the
+// replication plugin (testdata/lab/, see testdata/SOURCES.md) - and keeps a
+// model of shard sequence numbers that _stats answers in the captured
+// shape. Unknown endpoints answer the way OpenSearch does: 400 "no handler
+// found for uri".
 //
 // The end-to-end tests use real clusters; this is for what a unit test can
 // prove.
@@ -11,10 +11,14 @@ package fakeos
 
 import (
 	"embed"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -46,7 +50,11 @@ type Cluster struct {
 	handlers map[string]http.HandlerFunc
 	delay    time.Duration
 	hits     map[string]int
+	seqnos   map[string][]SeqNo // index -> its primaries by shard number
 }
+
+// SeqNo is a primary shard's sequence numbers in the fake's model.
+type SeqNo struct{ Max, Local, Global int64 }
 
 type response struct {
 	status int
@@ -55,29 +63,34 @@ type response struct {
 
 // New starts a fake cluster, closed when the test ends.
 func New(t testing.TB) *Cluster {
-	c := &Cluster{t: t, routes: map[string]response{}, handlers: map[string]http.HandlerFunc{}, hits: map[string]int{}}
+	c := &Cluster{t: t, routes: map[string]response{}, handlers: map[string]http.HandlerFunc{}, hits: map[string]int{}, seqnos: map[string][]SeqNo{}}
 	c.Server = httptest.NewServer(http.HandlerFunc(c.serve))
 	t.Cleanup(c.Server.Close)
 	return c
 }
 
-// NewLeader is a fake leader: green health.
+// NewLeader is a fake leader: green health, and the sequence numbers of
+// orders-1, orders-2 (two shards each) and logs-1 (one shard) as the real
+// lab's leader answered them (testdata/lab/leader_seqnos_running.json).
 func NewLeader(t testing.TB) *Cluster {
 	c := New(t)
 	c.Set(RouteHealth, 200, Health("green"))
+	c.LoadSeqNos("lab/leader_seqnos_running.json")
 	return c
 }
 
 // NewFollower is a fake follower replicating orders-1, orders-2 (two
 // shards each) and logs-1 (one shard), all caught up, remote "leader"
-// connected, one autofollow rule.
+// connected, one autofollow rule "logs": every answer captured from the
+// real lab with the replication plugin (testdata/lab/*_running.json).
 func NewFollower(t testing.TB) *Cluster {
 	c := New(t)
-	c.Fixture(RouteRemoteInfo, "remote_info_sniff_connected.json")
-	c.Fixture(RouteFollowerStats, "follower_stats_running.json")
-	c.Fixture(RouteAutofollowStats, "autofollow_stats.json")
-	c.Set(RouteSettingsAll, 200, FollowerSettings)
+	c.Fixture(RouteRemoteInfo, "lab/remote_info_sniff_connected.json")
+	c.Fixture(RouteFollowerStats, "lab/follower_stats_running.json")
+	c.Fixture(RouteAutofollowStats, "lab/autofollow_stats.json")
+	c.Fixture(RouteSettingsAll, "lab/follower_settings.json")
 	c.Set(RouteHealth, 200, Health("green"))
+	c.LoadSeqNos("lab/follower_seqnos_running.json")
 	return c
 }
 
@@ -99,6 +112,10 @@ func (c *Cluster) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	if h != nil {
 		h(w, r)
+		return
+	}
+	if !ok && r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/_stats/docs") {
+		c.serveSeqNos(w, strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/"), "/_stats/docs"))
 		return
 	}
 	if !ok {
@@ -141,6 +158,141 @@ func (c *Cluster) Fixture(route, name string) {
 	c.Set(route, 200, string(b))
 }
 
+// SetSeqNos gives index one started primary per value, whose max_seq_no,
+// local and global checkpoints are that value; GET {names}/_stats/docs
+// answers them in the shape of the real capture
+// (testdata/lab/leader_seqnos_running.json). No values: the index is gone.
+func (c *Cluster) SetSeqNos(index string, perShard ...int64) {
+	shards := make([]SeqNo, len(perShard))
+	for i, v := range perShard {
+		shards[i] = SeqNo{v, v, v}
+	}
+	c.SetShards(index, shards...)
+}
+
+// SetShards sets index's primaries (none: the index is gone).
+func (c *Cluster) SetShards(index string, shards ...SeqNo) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(shards) == 0 {
+		delete(c.seqnos, index)
+		return
+	}
+	c.seqnos[index] = shards
+}
+
+// SeqNos returns index's primaries.
+func (c *Cluster) SeqNos(index string) []SeqNo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.seqnos[index])
+}
+
+// Advance adds ops acknowledged writes to shard of index (its max_seq_no
+// and checkpoints): on a leader, writes the follower has not fetched.
+func (c *Cluster) Advance(index string, shard int, ops int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	sh := c.seqnos[index]
+	if shard >= len(sh) {
+		c.t.Fatalf("Advance: %s has no shard %d", index, shard)
+	}
+	sh[shard].Max += ops
+	sh[shard].Local += ops
+	sh[shard].Global += ops
+}
+
+// LoadSeqNos sets the model from a captured _stats?level=shards answer.
+func (c *Cluster) LoadSeqNos(fixture string) {
+	b, err := fixtures.ReadFile("testdata/" + fixture)
+	if err != nil {
+		c.t.Fatalf("fixture %s: %v", fixture, err)
+	}
+	var raw struct {
+		Indices map[string]struct {
+			Shards map[string][]struct {
+				Routing struct {
+					Primary bool `json:"primary"`
+				} `json:"routing"`
+				SeqNo struct {
+					Max    int64 `json:"max_seq_no"`
+					Local  int64 `json:"local_checkpoint"`
+					Global int64 `json:"global_checkpoint"`
+				} `json:"seq_no"`
+			} `json:"shards"`
+		} `json:"indices"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		c.t.Fatalf("fixture %s: %v", fixture, err)
+	}
+	for name, ix := range raw.Indices {
+		shards := make([]SeqNo, len(ix.Shards))
+		for id, copies := range ix.Shards {
+			n, err := strconv.Atoi(id)
+			if err != nil || n >= len(shards) {
+				c.t.Fatalf("fixture %s: index %s shard %q", fixture, name, id)
+			}
+			for _, cp := range copies {
+				if cp.Routing.Primary {
+					shards[n] = SeqNo{cp.SeqNo.Max, cp.SeqNo.Local, cp.SeqNo.Global}
+				}
+			}
+		}
+		c.SetShards(name, shards...)
+	}
+}
+
+// serveSeqNos answers _stats for a comma list of names and patterns ("*",
+// "logs-*", exclusions "-.*"), or _all.
+func (c *Cluster) serveSeqNos(w http.ResponseWriter, target string) {
+	c.mu.Lock()
+	var names []string
+	for name := range c.seqnos {
+		if matchTarget(target, name) {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	var b strings.Builder
+	b.WriteString(`{"indices":{`)
+	for i, name := range names {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(seqNosJSON(name, c.seqnos[name]))
+	}
+	b.WriteString(`}}`)
+	c.mu.Unlock()
+	_, _ = w.Write([]byte(b.String()))
+}
+
+func matchTarget(target, name string) bool {
+	if target == "_all" {
+		return true
+	}
+	in := false
+	for _, p := range strings.Split(target, ",") {
+		if x, ok := strings.CutPrefix(p, "-"); ok {
+			if m, _ := path.Match(x, name); m {
+				in = false
+			}
+			continue
+		}
+		if m, _ := path.Match(p, name); m {
+			in = true
+		}
+	}
+	return in
+}
+
+func seqNosJSON(index string, perShard []SeqNo) string {
+	shards := make([]string, 0, len(perShard))
+	for i, v := range perShard {
+		shards = append(shards, fmt.Sprintf(`"%d":[{"routing":{"state":"STARTED","primary":true},"seq_no":{"max_seq_no":%d,"local_checkpoint":%d,"global_checkpoint":%d}}]`, i, v.Max, v.Local, v.Global))
+	}
+	return fmt.Sprintf(`%q:{"shards":{%s}}`, index, strings.Join(shards, ","))
+}
+
 // SetDelay delays every answer.
 func (c *Cluster) SetDelay(d time.Duration) {
 	c.mu.Lock()
@@ -172,22 +324,11 @@ func Health(status string) string {
 // FollowerSettings answers the follower-index settings call for the
 // fixture's indices, plus one index that is not a follower.
 const FollowerSettings = `{
-  "orders-1": {"settings": {"index.number_of_shards": "2", "index.plugins.replication.follower.leader_index": "orders-1"}},
-  "orders-2": {"settings": {"index.number_of_shards": "2", "index.plugins.replication.follower.leader_index": "orders-2"}},
-  "logs-1":   {"settings": {"index.number_of_shards": "1", "index.plugins.replication.follower.leader_index": "logs-1"}},
+  "orders-1": {"settings": {"index.number_of_shards": "2", "index.plugins.replication.follower.leader_index": "leader:orders-1"}},
+  "orders-2": {"settings": {"index.number_of_shards": "2", "index.plugins.replication.follower.leader_index": "leader:orders-2"}},
+  "logs-1":   {"settings": {"index.number_of_shards": "1", "index.plugins.replication.follower.leader_index": "leader:logs-1"}},
   "plain":    {"settings": {"index.number_of_shards": "1"}}
 }`
-
-// Stats is a GET {index}/_stats?level=shards body filtered to
-// routing.primary and seq_no, with one started primary (and one replica)
-// per checkpoint given.
-func Stats(index string, checkpoints ...int64) string {
-	shards := make([]string, 0, len(checkpoints))
-	for i, cp := range checkpoints {
-		shards = append(shards, fmt.Sprintf(`"%d":[{"routing":{"primary":true},"seq_no":{"max_seq_no":%d,"local_checkpoint":%d,"global_checkpoint":%d}},{"routing":{"primary":false},"seq_no":{"max_seq_no":0,"local_checkpoint":0,"global_checkpoint":0}}]`, i, cp, cp, cp))
-	}
-	return fmt.Sprintf(`{"indices":{%q:{"shards":{%s}}}}`, index, strings.Join(shards, ","))
-}
 
 // SyntheticFollowerStats builds a follower_stats body in the documented
 // shape for n indices idx-00000...; index i lags by i % (maxLag+1).
@@ -216,10 +357,32 @@ func SyntheticSettings(n int) string {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		fmt.Fprintf(&b, `"idx-%05d":{"settings":{"index.number_of_shards":"1","index.plugins.replication.follower.leader_index":"idx-%05d"}}`, i, i)
+		fmt.Fprintf(&b, `"idx-%05d":{"settings":{"index.number_of_shards":"1","index.plugins.replication.follower.leader_index":"leader:idx-%05d"}}`, i, i)
 	}
 	b.WriteByte('}')
 	return b.String()
+}
+
+// Synthetic makes leader and follower a pair with n follower indices
+// idx-00000... of one shard each, in the shapes of the real captures:
+// follower_stats, the follower-index settings, and both sides' sequence
+// numbers; index i lags by i % (maxLag+1), and the follower's view agrees.
+func Synthetic(leader, follower *Cluster, n int, maxLag int64) {
+	follower.Set(RouteFollowerStats, 200, SyntheticFollowerStats(n, maxLag))
+	follower.Set(RouteSettingsAll, 200, SyntheticSettings(n))
+	leader.mu.Lock()
+	follower.mu.Lock()
+	defer leader.mu.Unlock()
+	defer follower.mu.Unlock()
+	clear(leader.seqnos)
+	clear(follower.seqnos)
+	for i := range n {
+		name := fmt.Sprintf("idx-%05d", i)
+		fcp := int64(1000 + i)
+		lcp := fcp + int64(i)%(maxLag+1)
+		follower.seqnos[name] = []SeqNo{{fcp, fcp, fcp}}
+		leader.seqnos[name] = []SeqNo{{lcp, lcp, lcp}}
+	}
 }
 
 // ReadFixture returns a fixture file of testdata/.
