@@ -166,11 +166,8 @@ func TestLeaderFrozenShortlyNeverPromotes(t *testing.T) {
 // reaches leader_down: every good probe resets the clock.
 func TestFlappingLeaderNeverPromotes(t *testing.T) {
 	fpx := newTCPProxy(t, "follower-leader", lab.LeaderTransport)
-	setRemote(t, fmt.Sprintf(`{"persistent":{"cluster.remote.%[1]s.mode":"proxy","cluster.remote.%[1]s.proxy_address":%[2]q,"cluster.remote.%[1]s.seeds":null}}`, lab.Alias, fpx.Addr()))
-	t.Cleanup(func() {
-		setRemote(t, fmt.Sprintf(`{"persistent":{"cluster.remote.%[1]s.mode":null,"cluster.remote.%[1]s.proxy_address":null,"cluster.remote.%[1]s.seeds":[%[2]q]}}`, lab.Alias, lab.LeaderTransport))
-		waitRemoteConnected(t, 60*time.Second)
-	})
+	useProxy(t, fpx.Addr())
+	t.Cleanup(func() { useSeeds(t) })
 	waitRemoteConnected(t, 60*time.Second)
 	dpx := newTCPProxy(t, "drwatch-leader", strings.TrimPrefix(lab.LeaderURL, "http://"))
 	cfg, _ := decisionConfig(t, "http://"+dpx.Addr(), "auto")

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -67,35 +68,46 @@ func TestFenceBlocksLeaderWrites(t *testing.T) {
 	}
 }
 
-// The checkpoint arithmetic lag relies on, against the real cluster: n
-// operations written move the summed global checkpoint by exactly n.
-func TestCheckpointsMoveByOperationsWritten(t *testing.T) {
+// The sequence-number arithmetic the lag relies on, against the real
+// cluster: n operations written to a two-shard index move the sum of its
+// primaries' max_seq_no by exactly n, and with no replicas the local and
+// global checkpoints follow.
+func TestSeqNosMoveByOperationsWritten(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c := labClient(t, lab.LeaderURL)
-	before, err := c.IndexCheckpoints(ctx, []string{"orders-2"}, opensearch.GlobalCheckpoint)
-	if err != nil {
-		t.Fatal(err)
+	osOK(t, lab.LeaderURL, "PUT", "/seqno-arith", `{"settings":{"number_of_shards":2,"number_of_replicas":0}}`)
+	t.Cleanup(func() { osDo(t, lab.LeaderURL, "DELETE", "/seqno-arith", "") })
+	sum := func() (max, local, global int64, shards int) {
+		t.Helper()
+		got, err := c.ShardSeqNos(ctx, []string{"seqno-arith"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range got["seqno-arith"] {
+			max, local, global = max+s.MaxSeqNo, local+s.LocalCheckpoint, global+s.GlobalCheckpoint
+		}
+		return max, local, global, len(got["seqno-arith"])
+	}
+	before, _, _, shards := sum()
+	if shards != 2 || before != -2 {
+		t.Fatalf("an empty two-shard index: %d primaries, max_seq_no sum %d, want 2 and -2", shards, before)
 	}
 	var b strings.Builder
 	const n = 23
-	for range n {
-		b.WriteString("{\"index\":{}}\n{\"k\":1}\n")
+	for i := range n {
+		fmt.Fprintf(&b, "{\"index\":{\"_id\":\"d%d\"}}\n{\"k\":1}\n", i)
 	}
-	code, body := osDo(t, lab.LeaderURL, "POST", "/orders-2/_bulk", b.String())
-	if code != 200 || strings.Contains(string(body), `"errors":true`) {
+	code, body := osDo(t, lab.LeaderURL, "POST", "/seqno-arith/_bulk", b.String())
+	if code != 200 || bulkErrors(t, body) {
 		t.Fatalf("bulk: %d %s", code, body)
 	}
-	var after map[string]opensearch.IndexCheckpoint
-	eventually(t, 10*time.Second, "global checkpoint advanced", func() bool {
-		after, err = c.IndexCheckpoints(ctx, []string{"orders-2"}, opensearch.GlobalCheckpoint)
-		return err == nil && after["orders-2"].Sum >= before["orders-2"].Sum+n
+	var maxSum, local, global int64
+	eventually(t, 10*time.Second, "checkpoints advanced", func() bool {
+		maxSum, local, global, _ = sum()
+		return global == maxSum
 	})
-	if got := after["orders-2"].Sum - before["orders-2"].Sum; got != n || after["orders-2"].Primaries != 1 {
-		t.Fatalf("global checkpoint moved by %d (primaries %d), want %d", got, after["orders-2"].Primaries, n)
-	}
-	local, err := c.IndexCheckpoints(ctx, []string{"orders-2"}, opensearch.LocalCheckpoint)
-	if err != nil || local["orders-2"].Sum != after["orders-2"].Sum {
-		t.Fatalf("local checkpoint %+v vs global %+v (%v): with no replicas they agree", local, after, err)
+	if maxSum-before != n || local != maxSum {
+		t.Fatalf("max_seq_no moved by %d (local %d, global %d), want %d", maxSum-before, local, global, n)
 	}
 }

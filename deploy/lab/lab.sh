@@ -605,6 +605,15 @@ configure_remote() {
 		log "follower: remote '$LEADER_ALIAS' -> seeds 127.0.0.1:$LEADER_TRANSPORT_PORT"
 	fi
 	http PUT "$FOLLOWER_URL/_cluster/settings" "$body" || die "setting the remote cluster failed: HTTP $HTTP_CODE $HTTP_BODY"
+	if [[ -z $LEADER_PROXY_ADDRESS ]]; then
+		# The replication plugin drops its internal repository for the alias
+		# when a switch from proxy to sniff mode empties proxy_address after
+		# setting the seeds; changing the seeds again registers it again
+		# (without it every later _start fails: "repository ... missing").
+		http PUT "$FOLLOWER_URL/_cluster/settings" "{\"persistent\":{\"$a.seeds\":[\"127.0.0.1:$LEADER_TRANSPORT_PORT\",\"localhost:$LEADER_TRANSPORT_PORT\"]}}" &&
+			http PUT "$FOLLOWER_URL/_cluster/settings" "{\"persistent\":{\"$a.seeds\":[\"127.0.0.1:$LEADER_TRANSPORT_PORT\"]}}" ||
+			die "setting the remote cluster's seeds failed: HTTP $HTTP_CODE $HTTP_BODY"
+	fi
 }
 
 # Remote connections are re-established lazily; a cross-cluster request nudges them.

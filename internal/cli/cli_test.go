@@ -97,7 +97,9 @@ func TestStatusExitCodesAndJSON(t *testing.T) {
 
 	leader.Server.Close()
 	code, out, _ = run("status", "--config", cfg)
-	if code != cli.ExitDegraded || !strings.Contains(out, "leader     DOWN  connection_refused") {
+	if code != cli.ExitDegraded || !strings.Contains(out, "leader     DOWN  connection_refused") ||
+		!strings.Contains(out, "lag unknown for 3 indices: leader's checkpoints not read") ||
+		!strings.Contains(out, "the follower believes 0, by its last view of the leader: not a measurement") {
 		t.Fatalf("leader down (exit %d):\n%s", code, out)
 	}
 }

@@ -215,6 +215,7 @@ func (p *Prober) leaderLag(ctx context.Context, obs *Observation, leaderNames []
 	switch {
 	case fseqErr != nil:
 		r.CheckpointsFailure = failureOf(fseqErr)
+		r.CheckpointsFailure.Message = "follower's checkpoints not read: " + r.CheckpointsFailure.Message
 		return
 	case !obs.Leader.Reachable:
 		f := Failure{Class: opensearch.ClassNetwork}
@@ -229,6 +230,7 @@ func (p *Prober) leaderLag(ctx context.Context, obs *Observation, leaderNames []
 	lseq, err := p.Leader.ShardSeqNos(ctx, slices.Compact(leaderNames))
 	if err != nil {
 		r.CheckpointsFailure = failureOf(err)
+		r.CheckpointsFailure.Message = "leader's checkpoints not read: " + r.CheckpointsFailure.Message
 		return
 	}
 	r.LeaderCheckpointsRead = true
