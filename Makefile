@@ -40,7 +40,7 @@ test-ccr: build ## end-to-end tests incl. those that need the replication plugin
 .PHONY: vet
 vet: ## go vet
 	go vet ./...
-	go vet -tags 'e2e ccr' ./e2e/
+	go vet -tags 'e2e ccr measure' ./e2e/
 
 .PHONY: tidy-check
 tidy-check: ## go mod tidy leaves no diff
@@ -60,6 +60,11 @@ $(GOLANGCI):
 bench: ## benchmarks (probe parsing and a whole cycle for 5,000 indices)
 	go test -run '^$$' -bench . -benchmem ./internal/...
 
+.PHONY: measure
+measure: build ## measure on the real lab: detection over 10 kills, promotion time for 1/10/50 indices, RTO (docs/measurements.md)
+	deploy/lab/lab.sh fetch
+	go test -count=1 -timeout 60m -v -tags 'e2e ccr measure' -run '^TestMeasure' ./e2e/ 2>&1 | tee bin/measure.log | grep -E 'MEASURE|^(---|ok|FAIL)'
+
 .PHONY: fuzz
 fuzz: ## fuzz the config loader for 60s
 	go test ./internal/config -run '^$$' -fuzz FuzzParse -fuzztime 60s
@@ -73,8 +78,8 @@ lab-down: ## stop the lab and delete its data
 	$(LAB) down
 
 .PHONY: demo
-demo: build ## lab up, drwatch watching it; prints where to look
-	deploy/demo.sh
+demo: build ## the failover demo: lab up, drwatch in auto mode, the leader killed twice, every acknowledged write counted
+	go run ./deploy/demo
 
 .PHONY: clean
 clean: ## remove build output (not the download cache)

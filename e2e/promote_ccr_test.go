@@ -99,59 +99,71 @@ func TestCCRKilledLeaderAutoPromotesZeroLoss(t *testing.T) {
 }
 
 // The leader killed while a client writes continuously (one write every
-// 20 ms over two two-shard indices). An unattended promotion loses at most
-// max_lag_operations (10) acknowledged writes; if drwatch cannot show
-// that, the pair waits for approval and says why. Either way the outcome
-// is checked against the clusters, by id.
+// 20 ms over two two-shard indices), with max_lag_operations 10 and 1000.
+// An unattended promotion loses at most max_lag_operations acknowledged
+// writes; if drwatch cannot show that, the pair waits for approval and
+// says why. Either way the outcome is checked against the clusters, by
+// id, and the loss is set beside drwatch's estimate.
 func TestCCRKillUnderContinuousWrites(t *testing.T) {
-	idx := replicated(t, "stream", 2, 2)
-	cfg, _ := decisionConfigIndices(t, "", "auto", scope("stream"))
-	d := startDaemon(t, cfg)
-	w := startWriter(t, idx, 20*time.Millisecond)
-	d.waitMetric(t, 30*time.Second, `drwatch_rpo_guard_passing{pair="lab"}`, "1")
-	time.Sleep(3 * time.Second) // writes flowing, drwatch reading the lag
-	killLeader(t)
-	var final string
-	eventually(t, 60*time.Second, "promoted or awaiting approval", func() bool {
-		final = d.state(t)
-		return final == "promoted" || final == "awaiting_approval"
-	})
-	w.halt()
-	lost := 0
-	for _, ix := range idx {
-		if final == "promoted" {
-			lost += len(missing(t, lab.FollowerURL, ix, w.ids(ix)))
-		}
-	}
-	_, body := d.get(t, "/api/v1/status")
-	var st struct {
-		Pairs []struct {
-			Decision struct {
-				RPOGuard string `json:"rpo_guard"`
-			} `json:"decision"`
-		} `json:"pairs"`
-	}
-	if err := json.Unmarshal([]byte(body), &st); err != nil || len(st.Pairs) != 1 {
-		t.Fatalf("status: %v %s", err, body)
-	}
-	t.Logf("%d writes acknowledged; drwatch %s (%s); acknowledged writes lost: %d", w.total(), final, st.Pairs[0].Decision.RPOGuard, lost)
-	switch final {
-	case "promoted":
-		if lost > 10 {
-			t.Fatalf("an unattended promotion lost %d acknowledged writes, max_lag_operations is 10", lost)
-		}
-		for _, ix := range idx {
-			standalone(t, ix)
-		}
-	case "awaiting_approval":
-		if !strings.Contains(body, "RPO guard fails") {
-			t.Fatalf("waiting for approval without saying why: %s", body)
-		}
-		for _, ix := range idx {
-			if !isFollower(t, ix) {
-				t.Errorf("%s was changed while drwatch waits for approval", ix)
+	for _, maxLag := range []int{10, 1000} {
+		t.Run(fmt.Sprint("max_lag_operations=", maxLag), func(t *testing.T) {
+			prefix := fmt.Sprint("stream", maxLag)
+			idx := replicated(t, prefix, 2, 2)
+			cfg, _ := decisionConfigIndices(t, "", "auto", scope(prefix))
+			rewrite(t, cfg, "max_lag_operations: 10\n", fmt.Sprintf("max_lag_operations: %d\n", maxLag))
+			d := startDaemon(t, cfg)
+			w := startWriter(t, idx, 20*time.Millisecond)
+			eventually(t, 30*time.Second, "a lag reading measured on both clusters", func() bool {
+				v, ok := d.metric(t, `drwatch_last_good_lag_timestamp_seconds{pair="lab"}`)
+				return ok && v != "0"
+			})
+			time.Sleep(5 * time.Second) // writes flowing, drwatch measuring the lag
+			killLeader(t)
+			var final string
+			eventually(t, 60*time.Second, "promoted or awaiting approval", func() bool {
+				final = d.state(t)
+				return final == "promoted" || final == "awaiting_approval"
+			})
+			w.halt()
+			lost := 0
+			for _, ix := range idx {
+				lost += len(missing(t, lab.FollowerURL, ix, w.ids(ix)))
 			}
-		}
+			_, body := d.get(t, "/api/v1/status")
+			var st struct {
+				Pairs []struct {
+					Decision struct {
+						RPOGuard string `json:"rpo_guard"`
+					} `json:"decision"`
+				} `json:"pairs"`
+			}
+			if err := json.Unmarshal([]byte(body), &st); err != nil || len(st.Pairs) != 1 {
+				t.Fatalf("status: %v %s", err, body)
+			}
+			t.Logf("%d writes acknowledged; drwatch %s (%s); acknowledged writes missing on the follower: %d",
+				w.total(), final, st.Pairs[0].Decision.RPOGuard, lost)
+			switch final {
+			case "promoted":
+				if lost > maxLag {
+					t.Fatalf("an unattended promotion lost %d acknowledged writes, max_lag_operations is %d", lost, maxLag)
+				}
+				for _, ix := range idx {
+					standalone(t, ix)
+				}
+			case "awaiting_approval":
+				if !strings.Contains(st.Pairs[0].Decision.RPOGuard, "RPO guard fails") {
+					t.Fatalf("waiting for approval without saying why: %s", body)
+				}
+				for _, ix := range idx {
+					if !isFollower(t, ix) {
+						t.Errorf("%s was changed while drwatch waits for approval", ix)
+					}
+				}
+			}
+			if maxLag == 1000 && final != "promoted" {
+				t.Fatalf("a lag far below max_lag_operations %d, and no promotion: %s", maxLag, body)
+			}
+		})
 	}
 }
 
@@ -166,6 +178,12 @@ func TestCCRLagAboveMaxAsksApprovalThenApproved(t *testing.T) {
 	acked := writeIDs(t, idx[1], 0, 50)
 	d.waitMetric(t, 30*time.Second, fmt.Sprintf(`drwatch_replication_lag_operations{index=%q,pair="lab"}`, idx[1]), "50")
 	d.waitMetric(t, 10*time.Second, `drwatch_rpo_guard_passing{pair="lab"}`, "0")
+	// Once the leader's write rate is back to 0 (the 50 writes are behind
+	// the last reading), the estimate is the measured lag alone.
+	eventually(t, 10*time.Second, "estimate of 50 operations", func() bool {
+		_, body := d.get(t, "/api/v1/status")
+		return strings.Contains(body, "estimated loss 50 operations")
+	})
 
 	killLeader(t)
 	d.waitMetric(t, 20*time.Second, `drwatch_pair_state{pair="lab",state="awaiting_approval"}`, "1")

@@ -248,11 +248,39 @@ func RPOGuard(s *State, pol *config.Policy, now time.Time) (bool, string) {
 	if age > pol.MaxObservationAge.D() {
 		return false, fmt.Sprintf("RPO guard fails: last lag reading (%d ops) is %s %s, max_observation_age %s", r.TotalOperations, dur(age), when, pol.MaxObservationAge)
 	}
-	if r.TotalOperations > *pol.MaxLagOperations {
-		return false, fmt.Sprintf("RPO guard fails: last lag %d ops (max %d, in %d indices) > max_lag_operations %d: estimated loss %d operations",
-			r.TotalOperations, r.MaxOperations, r.Indices, *pol.MaxLagOperations, r.TotalOperations)
+	loss, since := r.EstimatedLoss(age)
+	lag := fmt.Sprintf("last lag %d ops", r.TotalOperations)
+	if since > 0 {
+		lag += fmt.Sprintf(" + ~%d written in the %s after it (%.0f ops/s)", since, dur(age), r.WriteRate)
 	}
-	return true, fmt.Sprintf("last lag %d ops, read %s %s", r.TotalOperations, dur(age), when)
+	if loss > *pol.MaxLagOperations {
+		return false, fmt.Sprintf("RPO guard fails: %s (max %d, in %d indices) > max_lag_operations %d: estimated loss %d operations",
+			lag, r.MaxOperations, r.Indices, *pol.MaxLagOperations, loss)
+	}
+	return true, fmt.Sprintf("%s, read %s %s: estimated loss %d operations", lag, dur(age), when, loss)
+}
+
+// rateWindow is how far apart two readings may be for the leader's write
+// rate between them to stand for its current rate.
+const rateWindow = 5 * time.Minute
+
+// nextReading gives a new reading the leader's write rate since the
+// previous one: the operations its primaries assigned between them (the
+// sum of max_seq_no over the same indices) per second. When the two cannot
+// be compared (other indices, too far apart, a sum that went down) the
+// previous rate is kept.
+func nextReading(prev, r *LagReading) *LagReading {
+	if prev == nil {
+		return r
+	}
+	dt := r.At.Sub(prev.At)
+	switch {
+	case prev.Indices == r.Indices && dt > 0 && dt <= rateWindow && r.LeaderSeqNos >= prev.LeaderSeqNos:
+		r.WriteRate = float64(r.LeaderSeqNos-prev.LeaderSeqNos) / dt.Seconds()
+	default:
+		r.WriteRate = prev.WriteRate
+	}
+	return r
 }
 
 // holds reports whether automatic action is held (cooldown, maintenance).
@@ -354,7 +382,8 @@ func track(s *State, obs probe.Observation) witness {
 	// sequence numbers drwatch read from both clusters itself in this
 	// cycle. The follower's view of its leader never makes one.
 	if obs.Leader.Reachable && r.LeaderCheckpointsRead && r.Failure == nil && r.LagComplete && len(r.Indices) > 0 {
-		s.LastGoodLag = &LagReading{TotalOperations: r.TotalLag, MaxOperations: r.MaxLag, Indices: len(r.Indices), At: obs.Time}
+		s.LastGoodLag = nextReading(s.LastGoodLag, &LagReading{TotalOperations: r.TotalLag, MaxOperations: r.MaxLag,
+			Indices: len(r.Indices), LeaderSeqNos: r.LeaderSeqNoSum, At: obs.Time})
 	}
 	return w
 }

@@ -125,6 +125,13 @@ func (b *ob) lag(total int64) *ob {
 	return b
 }
 
+// writing makes the leader take rate writes a second: the sum of its
+// primaries' max_seq_no grows with the observation's time.
+func (b *ob) writing(rate int64) *ob {
+	b.o.Follower.Replication.LeaderSeqNoSum = 1_000_000 + b.o.Time.Unix()*rate
+	return b
+}
+
 // lagUnknown marks one index's lag unknown.
 func (b *ob) lagUnknown() *ob {
 	r := &b.o.Follower.Replication

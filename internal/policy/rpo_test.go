@@ -17,6 +17,11 @@ func TestRPOGuard(t *testing.T) {
 	reading := func(total int64, age time.Duration) *policy.LagReading {
 		return &policy.LagReading{TotalOperations: total, MaxOperations: total / 2, Indices: 2, At: lost.Add(-age)}
 	}
+	rated := func(total int64, age time.Duration, rate float64) *policy.LagReading {
+		r := reading(total, age)
+		r.WriteRate = rate
+		return r
+	}
 	tests := []struct {
 		name    string
 		st      policy.State
@@ -44,6 +49,12 @@ func TestRPOGuard(t *testing.T) {
 			maxLag: 1 << 62, reasons: []string{"is 24h0m0s before the leader was lost"}},
 		{name: "no outage: measured now", st: policy.State{LastGoodLag: reading(0, 0)}, now: lost.Add(2 * time.Minute),
 			maxLag: 1000, reasons: []string{"RPO guard fails: last lag reading (0 ops) is 2m0s old"}},
+		{name: "writes at the last rate since the reading count: 0 + 100 ops/s x 5s", st: policy.State{OutageStart: lost, LastGoodLag: rated(0, 5*time.Second, 100)}, now: lost,
+			maxLag: 500, ok: true, reasons: []string{"last lag 0 ops + ~500 written in the 5s after it (100 ops/s), read 5s before the leader was lost: estimated loss 500 operations"}},
+		{name: "one more op a second fails", st: policy.State{OutageStart: lost, LastGoodLag: rated(0, 5*time.Second, 100.2)}, now: lost, maxLag: 500,
+			reasons: []string{"RPO guard fails: last lag 0 ops + ~501 written in the 5s after it (100 ops/s) (max 0, in 2 indices) > max_lag_operations 500: estimated loss 501 operations"}},
+		{name: "the measured lag and the writes since add up", st: policy.State{OutageStart: lost, LastGoodLag: rated(300, 2*time.Second, 100)}, now: lost, maxLag: 499,
+			reasons: []string{"estimated loss 500 operations"}},
 		{name: "the follower lost the leader after drwatch did: measured then",
 			st: policy.State{OutageStart: lost, WitnessLostSince: lost.Add(time.Hour), LastGoodLag: reading(0, 5*time.Second)}, now: lost.Add(time.Hour),
 			maxLag: 1000, reasons: []string{"RPO guard fails: last lag reading (0 ops) is 1h0m5s before the leader was lost"}},
@@ -91,6 +102,23 @@ func TestRPOGuardThroughDecide(t *testing.T) {
 		steps []step
 	}{
 		{name: "lag at the max passes", steps: seq(one(step{name: "lag", obs: upLag(1000), phase: policy.Healthy}), toSuspect(gone), one(promotes))},
+		// The leader's write rate comes from the growth of its max_seq_no
+		// between readings; what it took in the 5s between the last
+		// reading and the loss is estimated lost too.
+		{name: "200 ops/s for the 5s after the last reading: 1000, at the max, passes",
+			steps: seq(upFor(time.Minute, up2(func(b *ob) *ob { return b.writing(200) })), toSuspect(gone), one(promotes))},
+		{name: "201 ops/s: 1005 over the max asks, with the loss",
+			steps: seq(upFor(time.Minute, up2(func(b *ob) *ob { return b.writing(201) })), toSuspect(gone),
+				one(asks("last lag 0 ops + ~1005 written in the 5s after it (201 ops/s)", "estimated loss 1005 operations")))},
+		{name: "a reading over other indices keeps the last rate",
+			steps: seq(upFor(time.Minute, up2(func(b *ob) *ob { return b.writing(201) })),
+				one(step{name: "one index more", after: interval, phase: policy.Healthy, obs: func(at time.Time) *ob {
+					b := healthy(at).writing(0)
+					b.o.Follower.Replication.Indices = append(b.o.Follower.Replication.Indices, b.o.Follower.Replication.Indices[0])
+					b.o.Follower.Replication.Indices[2].Name = "logs-2"
+					return b
+				}}),
+				toSuspect(gone), one(asks("(201 ops/s)", "estimated loss 1005 operations")))},
 		{name: "lag one over the max asks, with the loss",
 			steps: seq(one(step{name: "lag", obs: upLag(1001), phase: policy.Healthy, events: []string{policy.EvReplicationDegraded}}),
 				toSuspect(gone), one(asks("estimated loss 1001 operations", "awaiting approval")))},

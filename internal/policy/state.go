@@ -17,7 +17,10 @@
 //   - A promoted pair is never promoted again.
 package policy
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Phase is a pair's decision state (product.md's states).
 type Phase string
@@ -100,12 +103,27 @@ type State struct {
 	Reasons []string `json:"reasons"`
 }
 
-// LagReading is a lag measurement and when it was taken.
+// LagReading is a lag measurement and when it was taken, with the sum of
+// the leader primaries' max_seq_no it was measured against and the
+// leader's write rate up to it (ops/s, from the previous reading).
 type LagReading struct {
 	TotalOperations int64     `json:"total_operations"`
 	MaxOperations   int64     `json:"max_operations"`
 	Indices         int       `json:"indices"`
+	LeaderSeqNos    int64     `json:"leader_seq_nos,omitempty"`
+	WriteRate       float64   `json:"write_rate_ops_per_second,omitempty"`
 	At              time.Time `json:"at"`
+}
+
+// EstimatedLoss is what an unattended promotion would lose if the leader
+// was lost age after the reading: the lag it measured, plus what the
+// leader is estimated to have acknowledged since, at its last write rate
+// (writes no reading saw, and the follower may not have fetched).
+func (r *LagReading) EstimatedLoss(age time.Duration) (loss, since int64) {
+	if age > 0 && r.WriteRate > 0 {
+		since = int64(math.Ceil(r.WriteRate * age.Seconds()))
+	}
+	return r.TotalOperations + since, since
 }
 
 // Answer is a human's answer to an approval request.

@@ -89,6 +89,10 @@ type Replication struct {
 	TotalLag    int64 `json:"total_lag_operations"`
 	MaxLag      int64 `json:"max_lag_operations"`
 	LagComplete bool  `json:"lag_complete"`
+	// LeaderSeqNoSum sums the leader primaries' max_seq_no over the
+	// in-scope indices (with LagComplete): its growth between cycles is
+	// the leader's write rate.
+	LeaderSeqNoSum int64 `json:"leader_seq_no_sum"`
 	// LeaderCheckpointsRead: the leader's sequence numbers were read in
 	// this cycle. CheckpointsFailure says why a side's could not be.
 	LeaderCheckpointsRead bool     `json:"leader_checkpoints_read"`

@@ -198,6 +198,7 @@ func (p *Prober) replication(ctx context.Context, obs *Observation, body []byte,
 		}
 		r.TotalLag += ix.Lag
 		r.MaxLag = max(r.MaxLag, ix.Lag)
+		r.LeaderSeqNoSum += ix.LeaderCheckpoint
 	}
 }
 

@@ -1,0 +1,573 @@
+// Command demo is `make demo`: a real leader and follower on this machine
+// (deploy/lab/lab.sh), drwatch watching them in auto mode, and two acts.
+//
+// Act 1: documents written with known ids, drwatch's lag (measured on both
+// clusters) waited down to 0 and checked against the clusters, the leader
+// killed (SIGKILL), the follower promoted; every acknowledged write is
+// looked up by id on the promoted follower, and the time from the kill to
+// the first write the promoted follower acknowledges (RTO) is measured.
+//
+// Act 2: the leader restarted, new indices replicated, a client writing
+// continuously, the leader killed mid-stream: drwatch either promotes -
+// and the demo counts the acknowledged writes lost against
+// max_lag_operations - or holds for approval and says why.
+//
+// Everything it prints is read from the clusters or from drwatch's API.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+const (
+	leaderURL   = "http://127.0.0.1:19200"
+	followerURL = "http://127.0.0.1:19201"
+)
+
+var (
+	client = &http.Client{Timeout: 30 * time.Second}
+	t0     time.Time // the kill of the current act
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintf(os.Stderr, "\ndemo: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	labDir := os.Getenv("LAB_DIR")
+	if labDir == "" {
+		labDir = "/tmp/drwatch-lab"
+	}
+	say("1. A fresh lab: leader 127.0.0.1:19200, follower 127.0.0.1:19201, with the replication plugin")
+	_ = lab("down")
+	if err := lab("up"); err != nil {
+		return fmt.Errorf("lab up: %w", err)
+	}
+	if ok, err := hasCCR(); err != nil || !ok {
+		return errors.New("the lab has no replication plugin: nothing replicates, so there is no failover to show (see deploy/lab/README.md)")
+	}
+	if err := actOne(labDir); err != nil {
+		return err
+	}
+	return actTwo(labDir)
+}
+
+// ---- act 1 ------------------------------------------------------------------
+
+func actOne(labDir string) error {
+	indices := []string{"orders-1", "orders-2", "logs-1"}
+	const cfg = "deploy/examples/lab-failover.yml"
+	say("2. drwatch in auto mode (" + cfg + "): leader down after 5s and 3 failed probes, follower witness required, max_lag_operations 100")
+	d, err := startDrwatch(cfg, "127.0.0.1:9464", "bin/demo-state", "bin/demo.log")
+	if err != nil {
+		return err
+	}
+	defer d.stop()
+
+	const docs = 200
+	say(fmt.Sprintf("3. Writing %d documents with known ids into each of %s on the leader", docs, strings.Join(indices, ", ")))
+	acked := map[string][]string{}
+	for _, idx := range indices {
+		ids, err := bulkIDs(idx, docs)
+		if err != nil {
+			return err
+		}
+		acked[idx] = ids
+		fmt.Printf("   %-9s the leader acknowledged %d writes\n", idx, len(ids))
+	}
+	fmt.Println("   waiting until drwatch measures lag 0 on every index (the leader's own checkpoints minus the follower's)...")
+	written := time.Now()
+	if err := waitFor(120*time.Second, func() (bool, error) {
+		st, err := d.status()
+		if err != nil || !st.Observation.Time.After(written) { // a probe that began after the writes
+			return false, nil
+		}
+		r := st.Observation.Follower.Replication
+		return r.LagComplete && r.MaxLag == 0 && len(r.Indices) == len(indices) && st.Decision != nil && st.Decision.RPOGuard, nil
+	}); err != nil {
+		return fmt.Errorf("drwatch never measured lag 0: %w", err)
+	}
+	for _, idx := range indices {
+		miss, err := missing(followerURL, idx, acked[idx])
+		if err != nil {
+			return err
+		}
+		if len(miss) > 0 {
+			return fmt.Errorf("drwatch said lag 0, but the follower lacks %d acknowledged writes of %s", len(miss), idx)
+		}
+	}
+	fmt.Println("   drwatch: lag 0, RPO guard passing - checked on the follower: it holds every acknowledged write")
+	_ = drwatchCLI("status", "--config", cfg)
+
+	say("4. Killing the leader (SIGKILL)")
+	rto := make(chan time.Duration, 1)
+	if err := kill(labDir); err != nil {
+		return err
+	}
+	go firstWrite("orders-1", rto)
+	final, err := d.timeline(120 * time.Second)
+	if err != nil {
+		return err
+	}
+
+	say("5. Result, counted by id on the follower")
+	if final != "promoted" {
+		fmt.Printf("   drwatch did not promote: state %s (the journal below says why)\n", final)
+	} else {
+		lost := 0
+		for _, idx := range indices {
+			miss, err := missing(followerURL, idx, acked[idx])
+			if err != nil {
+				return err
+			}
+			lost += len(miss)
+			fmt.Printf("   %-9s acknowledged %d, on the promoted follower %d, lost %d\n", idx, len(acked[idx]), len(acked[idx])-len(miss), len(miss))
+		}
+		select {
+		case d := <-rto:
+			fmt.Printf("   RTO: the promoted follower acknowledged its first write %.1fs after the SIGKILL\n", d.Seconds())
+		case <-time.After(30 * time.Second):
+			fmt.Println("   the promoted follower did not accept a write within 30s")
+		}
+		fmt.Printf("   every acknowledged write accounted for: %d lost\n", lost)
+		if lost > 0 {
+			defer fmt.Println("\n!!! acknowledged writes were lost in act 1")
+		}
+	}
+	say("6. The journal: every decision, when and why")
+	_ = drwatchCLI("history", "--config", cfg)
+	return nil
+}
+
+// ---- act 2 ------------------------------------------------------------------
+
+func actTwo(labDir string) error {
+	const cfg = "deploy/examples/lab-stream.yml"
+	indices := []string{"stream-1", "stream-2"}
+	say("7. Act two: the leader restarted, " + strings.Join(indices, " and ") + " replicated, a client writing continuously")
+	if err := lab("start-node", "leader"); err != nil {
+		return fmt.Errorf("restart the leader: %w", err)
+	}
+	for _, idx := range indices {
+		if _, err := call(leaderURL, http.MethodPut, "/"+idx, `{"settings":{"number_of_shards":2,"number_of_replicas":0}}`, 200); err != nil {
+			return err
+		}
+		if _, err := call(followerURL, http.MethodPut, "/_plugins/_replication/"+idx+"/_start?wait_for_restore=true",
+			`{"leader_alias":"leader","leader_index":"`+idx+`"}`, 200); err != nil {
+			return err
+		}
+	}
+	d, err := startDrwatch(cfg, "127.0.0.1:9465", "bin/demo-state-stream", "bin/demo-stream.log")
+	if err != nil {
+		return err
+	}
+	defer d.stop()
+	w := startWriter(indices, 10*time.Millisecond)
+	if err := waitFor(60*time.Second, func() (bool, error) {
+		st, err := d.status()
+		return err == nil && st.Decision != nil && st.Decision.RPOGuard, nil
+	}); err != nil {
+		return fmt.Errorf("the RPO guard never passed under writes: %w", err)
+	}
+	time.Sleep(5 * time.Second)
+	st, _ := d.status()
+	fmt.Printf("   %d writes acknowledged so far; drwatch: %s\n", w.total(), st.Decision.RPOGuardReason)
+
+	say("8. Killing the leader mid-stream (SIGKILL)")
+	if err := kill(labDir); err != nil {
+		return err
+	}
+	final, err := d.timeline(120 * time.Second)
+	w.halt()
+	if err != nil {
+		return err
+	}
+	say("9. Result, counted by id on the follower")
+	st, _ = d.status()
+	lost := 0
+	for _, idx := range indices {
+		miss, err := missing(followerURL, idx, w.ids(idx))
+		if err != nil {
+			return err
+		}
+		lost += len(miss)
+		fmt.Printf("   %-9s acknowledged %d, on the follower %d, missing %d\n", idx, len(w.ids(idx)), len(w.ids(idx))-len(miss), len(miss))
+	}
+	switch final {
+	case "promoted":
+		verdict := "within"
+		if lost > 100 {
+			verdict = "OVER"
+		}
+		fmt.Printf("   drwatch promoted unattended: %d acknowledged writes lost, %s max_lag_operations (100)\n", lost, verdict)
+	default:
+		fmt.Printf("   drwatch holds for approval (%s): %s\n", final, strings.Join(st.Decision.Reasons, "; "))
+		fmt.Printf("   if a human approves now, %d acknowledged writes are lost (drwatch estimated: %s)\n", lost, st.Decision.RPOGuardReason)
+	}
+	fmt.Printf("\nThe lab is still up (with its leader dead): make lab-down stops it.\n")
+	return nil
+}
+
+// ---- drwatch ------------------------------------------------------------------
+
+type drwatch struct {
+	cmd  *exec.Cmd
+	addr string
+	cfg  string
+}
+
+func startDrwatch(cfg, addr, state, logPath string) (*drwatch, error) {
+	if err := os.RemoveAll(state); err != nil {
+		return nil, err
+	}
+	if err := drwatchCLI("check", "--config", cfg); err != nil {
+		return nil, err
+	}
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command("bin/drwatch", "run", "--config", cfg, "--log-format", "console")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	d := &drwatch{cmd: cmd, addr: addr, cfg: cfg}
+	if err := waitFor(30*time.Second, func() (bool, error) {
+		_, err := call("http://"+addr, http.MethodGet, "/-/ready", "", 200)
+		return err == nil, nil
+	}); err != nil {
+		d.stop()
+		return nil, fmt.Errorf("drwatch not ready (log: %s): %w", logPath, err)
+	}
+	fmt.Printf("   drwatch is up: http://%s/metrics, http://%s/api/v1/status (log: %s)\n", addr, addr, logPath)
+	return d, nil
+}
+
+func (d *drwatch) stop() {
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	_ = d.cmd.Wait()
+}
+
+// pairStatus is the part of GET /api/v1/status/{pair} the demo reads.
+type pairStatus struct {
+	Decision *struct {
+		State          string   `json:"state"`
+		Reasons        []string `json:"reasons"`
+		RPOGuard       bool     `json:"rpo_guard_passes"`
+		RPOGuardReason string   `json:"rpo_guard"`
+	} `json:"decision"`
+	Observation *struct {
+		Time     time.Time `json:"time"`
+		Follower struct {
+			Replication struct {
+				LagComplete bool  `json:"lag_complete"`
+				MaxLag      int64 `json:"max_lag_operations"`
+				Indices     []struct {
+					Name string `json:"name"`
+				} `json:"indices"`
+			} `json:"replication"`
+		} `json:"follower"`
+	} `json:"observation"`
+}
+
+func (d *drwatch) status() (pairStatus, error) {
+	var st struct {
+		Pairs []pairStatus `json:"pairs"`
+	}
+	b, err := call("http://"+d.addr, http.MethodGet, "/api/v1/status", "", 200)
+	if err != nil {
+		return pairStatus{}, err
+	}
+	if err := json.Unmarshal(b, &st); err != nil || len(st.Pairs) != 1 || st.Pairs[0].Observation == nil {
+		return pairStatus{}, fmt.Errorf("status: %v", err)
+	}
+	return st.Pairs[0], nil
+}
+
+// timeline prints every state change from the kill on, until a final
+// state (promoted, awaiting_approval, failed).
+func (d *drwatch) timeline(within time.Duration) (string, error) {
+	last := ""
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		st, err := d.status()
+		if err == nil && st.Decision != nil && st.Decision.State != last {
+			last = st.Decision.State
+			fmt.Printf("   %s  +%5.1fs  %s\n", time.Now().Format("15:04:05.000"), time.Since(t0).Seconds(), last)
+			switch last {
+			case "promoted", "awaiting_approval", "failed":
+				return last, nil
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return last, fmt.Errorf("no final state within %s (last: %s)", within, last)
+}
+
+func drwatchCLI(args ...string) error {
+	cmd := exec.Command("bin/drwatch", args...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	return cmd.Run()
+}
+
+// ---- the lab ------------------------------------------------------------------
+
+func lab(args ...string) error {
+	cmd := exec.Command("deploy/lab/lab.sh", args...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	return cmd.Run()
+}
+
+func hasCCR() (bool, error) {
+	b, err := call(followerURL, http.MethodGet, "/_cat/plugins?format=json", "", 200)
+	if err != nil {
+		return false, err
+	}
+	var plugins []struct {
+		Component string `json:"component"`
+	}
+	if err := json.Unmarshal(b, &plugins); err != nil {
+		return false, err
+	}
+	for _, p := range plugins {
+		if p.Component == "opensearch-cross-cluster-replication" {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func kill(labDir string) error {
+	b, err := os.ReadFile(filepath.Join(labDir, "leader", "opensearch.pid"))
+	if err != nil {
+		return err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return fmt.Errorf("leader pid %q: %w", b, err)
+	}
+	t0 = time.Now()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return err
+	}
+	fmt.Printf("   %s  leader killed (pid %d)\n", t0.Format("15:04:05.000"), pid)
+	return nil
+}
+
+// ---- writes, by id ------------------------------------------------------------------
+
+func call(base, method, path, body string, want int) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, base+path, r)
+	if err != nil {
+		return nil, err
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != want {
+		return b, fmt.Errorf("%s %s%s: HTTP %d %s", method, base, path, resp.StatusCode, b)
+	}
+	return b, nil
+}
+
+// bulkIDs writes n documents with ids <index>-<i> and returns the ids the
+// leader acknowledged.
+func bulkIDs(index string, n int) ([]string, error) {
+	var b bytes.Buffer
+	for i := range n {
+		fmt.Fprintf(&b, "{\"index\":{\"_id\":\"%s-%d\"}}\n{\"n\":%d,\"demo\":true}\n", index, i, i)
+	}
+	body, err := call(leaderURL, http.MethodPost, "/"+index+"/_bulk", b.String(), 200)
+	if err != nil {
+		return nil, err
+	}
+	var r struct {
+		Items []map[string]struct {
+			ID     string `json:"_id"`
+			Status int    `json:"status"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, it := range r.Items {
+		for _, res := range it {
+			if res.Status == 200 || res.Status == 201 {
+				ids = append(ids, res.ID)
+			}
+		}
+	}
+	return ids, nil
+}
+
+// missing returns the acknowledged ids an index lacks on a cluster.
+func missing(base, index string, acked []string) ([]string, error) {
+	if _, err := call(base, http.MethodPost, "/"+index+"/_refresh", "", 200); err != nil {
+		return nil, err
+	}
+	body, err := call(base, http.MethodPost, "/"+index+"/_search", `{"size":10000,"_source":false,"track_total_hits":true,"query":{"match_all":{}}}`, 200)
+	if err != nil {
+		return nil, err
+	}
+	var r struct {
+		Hits struct {
+			Total struct {
+				Value int `json:"value"`
+			} `json:"total"`
+			Hits []struct {
+				ID string `json:"_id"`
+			} `json:"hits"`
+		} `json:"hits"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return nil, err
+	}
+	if r.Hits.Total.Value > len(r.Hits.Hits) {
+		return nil, fmt.Errorf("%s has %d documents, more than one page of ids", index, r.Hits.Total.Value)
+	}
+	have := make(map[string]bool, len(r.Hits.Hits))
+	for _, h := range r.Hits.Hits {
+		have[h.ID] = true
+	}
+	var out []string
+	for _, id := range acked {
+		if !have[id] {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// firstWrite writes to the follower until it acknowledges one (the RTO).
+func firstWrite(index string, out chan<- time.Duration) {
+	c := &http.Client{Timeout: time.Second}
+	for time.Since(t0) < 2*time.Minute {
+		req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, followerURL+"/"+index+"/_doc", strings.NewReader(`{"after":"failover"}`))
+		req.Header.Set("Content-Type", "application/json")
+		if resp, err := c.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusCreated {
+				out <- time.Since(t0)
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// writer writes one document at a time, round robin, and records the ids
+// the leader acknowledged.
+type writer struct {
+	stopc chan struct{}
+	done  chan struct{}
+	mu    sync.Mutex
+	acked map[string][]string
+}
+
+func startWriter(indices []string, every time.Duration) *writer {
+	w := &writer{stopc: make(chan struct{}), done: make(chan struct{}), acked: map[string][]string{}}
+	c := &http.Client{Timeout: time.Second}
+	go func() {
+		defer close(w.done)
+		for i := 0; ; i++ {
+			select {
+			case <-w.stopc:
+				return
+			case <-time.After(every):
+			}
+			idx := indices[i%len(indices)]
+			id := fmt.Sprintf("%s-%d", idx, i)
+			req, _ := http.NewRequestWithContext(context.Background(), http.MethodPut, leaderURL+"/"+idx+"/_doc/"+id, strings.NewReader(`{"stream":true}`))
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := c.Do(req)
+			if err != nil {
+				continue
+			}
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusCreated {
+				w.mu.Lock()
+				w.acked[idx] = append(w.acked[idx], id)
+				w.mu.Unlock()
+			}
+		}
+	}()
+	return w
+}
+
+func (w *writer) halt() {
+	select {
+	case <-w.stopc:
+	default:
+		close(w.stopc)
+	}
+	<-w.done
+}
+
+func (w *writer) ids(index string) []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.acked[index]...)
+}
+
+func (w *writer) total() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, ids := range w.acked {
+		n += len(ids)
+	}
+	return n
+}
+
+// ---- helpers ------------------------------------------------------------------
+
+func say(s string) { fmt.Printf("\n\033[1m== %s\033[0m\n", s) }
+
+func waitFor(within time.Duration, cond func() (bool, error)) error {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		ok, err := cond()
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	return fmt.Errorf("timed out after %s", within)
+}
