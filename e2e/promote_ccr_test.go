@@ -124,10 +124,10 @@ func TestCCRKillUnderContinuousWrites(t *testing.T) {
 				final = d.state(t)
 				return final == "promoted" || final == "awaiting_approval"
 			})
-			w.halt()
+			w.Halt()
 			lost := 0
 			for _, ix := range idx {
-				lost += len(missing(t, lab.FollowerURL, ix, w.ids(ix)))
+				lost += len(missing(t, lab.FollowerURL, ix, w.Acked(ix)))
 			}
 			_, body := d.get(t, "/api/v1/status")
 			var st struct {
@@ -141,7 +141,7 @@ func TestCCRKillUnderContinuousWrites(t *testing.T) {
 				t.Fatalf("status: %v %s", err, body)
 			}
 			t.Logf("%d writes acknowledged; drwatch %s (%s); acknowledged writes missing on the follower: %d",
-				w.total(), final, st.Pairs[0].Decision.RPOGuard, lost)
+				w.Total(), final, st.Pairs[0].Decision.RPOGuard, lost)
 			switch final {
 			case "promoted":
 				if lost > maxLag {

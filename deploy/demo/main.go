@@ -16,7 +16,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,9 +27,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/drwatch/drwatch/internal/acked"
 )
 
 const (
@@ -83,13 +83,13 @@ func actOne(labDir string) error {
 
 	const docs = 200
 	say(fmt.Sprintf("3. Writing %d documents with known ids into each of %s on the leader", docs, strings.Join(indices, ", ")))
-	acked := map[string][]string{}
+	ackedIDs := map[string][]string{}
 	for _, idx := range indices {
-		ids, err := bulkIDs(idx, docs)
+		ids, err := acked.Bulk(context.Background(), leaderURL, idx, 0, docs)
 		if err != nil {
 			return err
 		}
-		acked[idx] = ids
+		ackedIDs[idx] = ids
 		fmt.Printf("   %-9s the leader acknowledged %d writes\n", idx, len(ids))
 	}
 	fmt.Println("   waiting until drwatch measures lag 0 on every index (the leader's own checkpoints minus the follower's)...")
@@ -105,7 +105,7 @@ func actOne(labDir string) error {
 		return fmt.Errorf("drwatch never measured lag 0: %w", err)
 	}
 	for _, idx := range indices {
-		miss, err := missing(followerURL, idx, acked[idx])
+		miss, err := acked.Missing(context.Background(), followerURL, idx, ackedIDs[idx])
 		if err != nil {
 			return err
 		}
@@ -133,12 +133,12 @@ func actOne(labDir string) error {
 	} else {
 		lost := 0
 		for _, idx := range indices {
-			miss, err := missing(followerURL, idx, acked[idx])
+			miss, err := acked.Missing(context.Background(), followerURL, idx, ackedIDs[idx])
 			if err != nil {
 				return err
 			}
 			lost += len(miss)
-			fmt.Printf("   %-9s acknowledged %d, on the promoted follower %d, lost %d\n", idx, len(acked[idx]), len(acked[idx])-len(miss), len(miss))
+			fmt.Printf("   %-9s acknowledged %d, on the promoted follower %d, lost %d\n", idx, len(ackedIDs[idx]), len(ackedIDs[idx])-len(miss), len(miss))
 		}
 		select {
 		case d := <-rto:
@@ -179,7 +179,7 @@ func actTwo(labDir string) error {
 		return err
 	}
 	defer d.stop()
-	w := startWriter(indices, 10*time.Millisecond)
+	w := acked.StartStream(leaderURL, indices, 10*time.Millisecond)
 	if err := waitFor(60*time.Second, func() (bool, error) {
 		st, err := d.status()
 		return err == nil && st.Decision != nil && st.Decision.RPOGuard, nil
@@ -188,14 +188,14 @@ func actTwo(labDir string) error {
 	}
 	time.Sleep(5 * time.Second)
 	st, _ := d.status()
-	fmt.Printf("   %d writes acknowledged so far; drwatch: %s\n", w.total(), st.Decision.RPOGuardReason)
+	fmt.Printf("   %d writes acknowledged so far; drwatch: %s\n", w.Total(), st.Decision.RPOGuardReason)
 
 	say("8. Killing the leader mid-stream (SIGKILL)")
 	if err := kill(labDir); err != nil {
 		return err
 	}
 	final, err := d.timeline(120 * time.Second)
-	w.halt()
+	w.Halt()
 	if err != nil {
 		return err
 	}
@@ -203,12 +203,13 @@ func actTwo(labDir string) error {
 	st, _ = d.status()
 	lost := 0
 	for _, idx := range indices {
-		miss, err := missing(followerURL, idx, w.ids(idx))
+		ids := w.Acked(idx)
+		miss, err := acked.Missing(context.Background(), followerURL, idx, ids)
 		if err != nil {
 			return err
 		}
 		lost += len(miss)
-		fmt.Printf("   %-9s acknowledged %d, on the follower %d, missing %d\n", idx, len(w.ids(idx)), len(w.ids(idx))-len(miss), len(miss))
+		fmt.Printf("   %-9s acknowledged %d, on the follower %d, missing %d\n", idx, len(ids), len(ids)-len(miss), len(miss))
 	}
 	switch final {
 	case "promoted":
@@ -403,75 +404,6 @@ func call(base, method, path, body string, want int) ([]byte, error) {
 	return b, nil
 }
 
-// bulkIDs writes n documents with ids <index>-<i> and returns the ids the
-// leader acknowledged.
-func bulkIDs(index string, n int) ([]string, error) {
-	var b bytes.Buffer
-	for i := range n {
-		fmt.Fprintf(&b, "{\"index\":{\"_id\":\"%s-%d\"}}\n{\"n\":%d,\"demo\":true}\n", index, i, i)
-	}
-	body, err := call(leaderURL, http.MethodPost, "/"+index+"/_bulk", b.String(), 200)
-	if err != nil {
-		return nil, err
-	}
-	var r struct {
-		Items []map[string]struct {
-			ID     string `json:"_id"`
-			Status int    `json:"status"`
-		} `json:"items"`
-	}
-	if err := json.Unmarshal(body, &r); err != nil {
-		return nil, err
-	}
-	var ids []string
-	for _, it := range r.Items {
-		for _, res := range it {
-			if res.Status == 200 || res.Status == 201 {
-				ids = append(ids, res.ID)
-			}
-		}
-	}
-	return ids, nil
-}
-
-// missing returns the acknowledged ids an index lacks on a cluster.
-func missing(base, index string, acked []string) ([]string, error) {
-	if _, err := call(base, http.MethodPost, "/"+index+"/_refresh", "", 200); err != nil {
-		return nil, err
-	}
-	body, err := call(base, http.MethodPost, "/"+index+"/_search", `{"size":10000,"_source":false,"track_total_hits":true,"query":{"match_all":{}}}`, 200)
-	if err != nil {
-		return nil, err
-	}
-	var r struct {
-		Hits struct {
-			Total struct {
-				Value int `json:"value"`
-			} `json:"total"`
-			Hits []struct {
-				ID string `json:"_id"`
-			} `json:"hits"`
-		} `json:"hits"`
-	}
-	if err := json.Unmarshal(body, &r); err != nil {
-		return nil, err
-	}
-	if r.Hits.Total.Value > len(r.Hits.Hits) {
-		return nil, fmt.Errorf("%s has %d documents, more than one page of ids", index, r.Hits.Total.Value)
-	}
-	have := make(map[string]bool, len(r.Hits.Hits))
-	for _, h := range r.Hits.Hits {
-		have[h.ID] = true
-	}
-	var out []string
-	for _, id := range acked {
-		if !have[id] {
-			out = append(out, id)
-		}
-	}
-	return out, nil
-}
-
 // firstWrite writes to the follower until it acknowledges one (the RTO).
 func firstWrite(index string, out chan<- time.Duration) {
 	c := &http.Client{Timeout: time.Second}
@@ -487,70 +419,6 @@ func firstWrite(index string, out chan<- time.Duration) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// writer writes one document at a time, round robin, and records the ids
-// the leader acknowledged.
-type writer struct {
-	stopc chan struct{}
-	done  chan struct{}
-	mu    sync.Mutex
-	acked map[string][]string
-}
-
-func startWriter(indices []string, every time.Duration) *writer {
-	w := &writer{stopc: make(chan struct{}), done: make(chan struct{}), acked: map[string][]string{}}
-	c := &http.Client{Timeout: time.Second}
-	go func() {
-		defer close(w.done)
-		for i := 0; ; i++ {
-			select {
-			case <-w.stopc:
-				return
-			case <-time.After(every):
-			}
-			idx := indices[i%len(indices)]
-			id := fmt.Sprintf("%s-%d", idx, i)
-			req, _ := http.NewRequestWithContext(context.Background(), http.MethodPut, leaderURL+"/"+idx+"/_doc/"+id, strings.NewReader(`{"stream":true}`))
-			req.Header.Set("Content-Type", "application/json")
-			resp, err := c.Do(req)
-			if err != nil {
-				continue
-			}
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusCreated {
-				w.mu.Lock()
-				w.acked[idx] = append(w.acked[idx], id)
-				w.mu.Unlock()
-			}
-		}
-	}()
-	return w
-}
-
-func (w *writer) halt() {
-	select {
-	case <-w.stopc:
-	default:
-		close(w.stopc)
-	}
-	<-w.done
-}
-
-func (w *writer) ids(index string) []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]string(nil), w.acked[index]...)
-}
-
-func (w *writer) total() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	n := 0
-	for _, ids := range w.acked {
-		n += len(ids)
-	}
-	return n
 }
 
 // ---- helpers ------------------------------------------------------------------

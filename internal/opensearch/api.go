@@ -216,6 +216,11 @@ func (c *Client) ShardSeqNos(ctx context.Context, indices []string) (map[string]
 	return parseShardSeqNos(op, body, keep)
 }
 
+// ParseShardSeqNos decodes a ShardSeqNos answer (kept apart for benchmarks).
+func ParseShardSeqNos(body []byte) (map[string]IndexSeqNos, error) {
+	return parseShardSeqNos("shard sequence numbers", body, nil)
+}
+
 func parseShardSeqNos(op string, body []byte, keep map[string]bool) (map[string]IndexSeqNos, error) {
 	var raw struct {
 		Indices map[string]struct {

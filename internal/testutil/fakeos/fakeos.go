@@ -245,7 +245,14 @@ func (c *Cluster) LoadSeqNos(fixture string) {
 // serveSeqNos answers _stats for a comma list of names and patterns ("*",
 // "logs-*", exclusions "-.*"), or _all.
 func (c *Cluster) serveSeqNos(w http.ResponseWriter, target string) {
+	_, _ = w.Write([]byte(c.SeqNosJSON(target)))
+}
+
+// SeqNosJSON renders the model's answer to GET {target}/_stats/docs
+// (benchmarks serve it as a fixed body, to measure drwatch, not the fake).
+func (c *Cluster) SeqNosJSON(target string) string {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	var names []string
 	for name := range c.seqnos {
 		if matchTarget(target, name) {
@@ -262,8 +269,7 @@ func (c *Cluster) serveSeqNos(w http.ResponseWriter, target string) {
 		b.WriteString(seqNosJSON(name, c.seqnos[name]))
 	}
 	b.WriteString(`}}`)
-	c.mu.Unlock()
-	_, _ = w.Write([]byte(b.String()))
+	return b.String()
 }
 
 func matchTarget(target, name string) bool {
