@@ -241,11 +241,11 @@ func startDrwatch(cfg, addr, state, logPath string) (*drwatch, error) {
 	if err := drwatchCLI("check", "--config", cfg); err != nil {
 		return nil, err
 	}
-	logf, err := os.Create(logPath)
+	logf, err := os.Create(logPath) //nolint:gosec // the demo's own log under bin/
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command("bin/drwatch", "run", "--config", cfg, "--log-format", "console")
+	cmd := exec.CommandContext(context.Background(), "bin/drwatch", "run", "--config", cfg, "--log-format", "console")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -297,8 +297,11 @@ func (d *drwatch) status() (pairStatus, error) {
 	if err != nil {
 		return pairStatus{}, err
 	}
-	if err := json.Unmarshal(b, &st); err != nil || len(st.Pairs) != 1 || st.Pairs[0].Observation == nil {
-		return pairStatus{}, fmt.Errorf("status: %v", err)
+	if err := json.Unmarshal(b, &st); err != nil {
+		return pairStatus{}, fmt.Errorf("status: %w", err)
+	}
+	if len(st.Pairs) != 1 || st.Pairs[0].Observation == nil {
+		return pairStatus{}, fmt.Errorf("status: %d pairs, want one observed", len(st.Pairs))
 	}
 	return st.Pairs[0], nil
 }
@@ -324,7 +327,7 @@ func (d *drwatch) timeline(within time.Duration) (string, error) {
 }
 
 func drwatchCLI(args ...string) error {
-	cmd := exec.Command("bin/drwatch", args...)
+	cmd := exec.CommandContext(context.Background(), "bin/drwatch", args...)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	return cmd.Run()
 }
@@ -332,7 +335,7 @@ func drwatchCLI(args ...string) error {
 // ---- the lab ------------------------------------------------------------------
 
 func lab(args ...string) error {
-	cmd := exec.Command("deploy/lab/lab.sh", args...)
+	cmd := exec.CommandContext(context.Background(), "deploy/lab/lab.sh", args...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	return cmd.Run()
 }
@@ -357,7 +360,7 @@ func hasCCR() (bool, error) {
 }
 
 func kill(labDir string) error {
-	b, err := os.ReadFile(filepath.Join(labDir, "leader", "opensearch.pid"))
+	b, err := os.ReadFile(filepath.Join(labDir, "leader", "opensearch.pid")) //nolint:gosec // the lab's pid file
 	if err != nil {
 		return err
 	}

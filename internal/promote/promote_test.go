@@ -126,9 +126,13 @@ func (f *fakeFollower) FollowerIndices(ctx context.Context, patterns []string) (
 	f.listCalls++
 	out := map[string]opensearch.FollowerIndex{}
 	for idx, leader := range f.followers {
+		alias := "leader" // "<alias>:<index>" follows another remote cluster
+		if a, name, ok := strings.Cut(leader, ":"); ok {
+			alias, leader = a, name
+		}
 		for _, p := range patterns {
 			if ok, _ := path.Match(p, idx); ok {
-				out[idx] = opensearch.FollowerIndex{LeaderAlias: "leader", LeaderIndex: leader, Shards: 1}
+				out[idx] = opensearch.FollowerIndex{LeaderAlias: alias, LeaderIndex: leader, Shards: 1}
 			}
 		}
 	}
@@ -339,6 +343,24 @@ func checkStopOrder(t *testing.T, p *journal.Promotion, want []string) {
 }
 
 // ---- tests ----------------------------------------------------------------
+
+// An in-scope follower index of another remote cluster (another pair's)
+// is neither fenced, stopped nor verified by this pair's promotion.
+func TestOtherAliasIsNotPromoted(t *testing.T) {
+	l := newLab(t, 2)
+	l.follower.addFollower("orders-eu", "eu:orders-eu")
+	p := l.start(t, false)
+	res, err := l.executor().Run(context.Background(), p)
+	if err != nil {
+		t.Fatalf("Run: %v (%+v)", err, res)
+	}
+	if !reflect.DeepEqual(res.Promoted, names(2)) || len(p.Plan) != 2 {
+		t.Fatalf("promoted %v, plan %v", res.Promoted, p.Plan)
+	}
+	if n := l.follower.calls()["orders-eu"]; n != 0 || slices.Contains(l.leader.blocked, "orders-eu") {
+		t.Fatalf("the other cluster's follower index was stopped %d times, fenced: %v", n, l.leader.blocked)
+	}
+}
 
 func TestHappyPath(t *testing.T) {
 	l := newLab(t, 6)
