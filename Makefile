@@ -63,6 +63,7 @@ bench: ## benchmarks (probe parsing and a whole cycle for 5,000 indices)
 .PHONY: measure
 measure: build ## measure on the real lab: detection over 10 kills, promotion time for 1/10/50 indices, RTO (docs/measurements.md)
 	deploy/lab/lab.sh fetch
+	deploy/lab/lab.sh down
 	go test -count=1 -timeout 60m -v -tags 'e2e ccr measure' -run '^TestMeasure' ./e2e/ 2>&1 | tee bin/measure.log | grep -E 'MEASURE|^(---|ok|FAIL)'
 
 .PHONY: fuzz

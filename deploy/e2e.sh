@@ -18,6 +18,13 @@ elif [[ ${DRWATCH_REQUIRE_CCR:-0} == 1 || ${CI:-} == true ]]; then
 	exit 1
 fi
 
+# A fresh lab: what an earlier run or the demo left in it (promoted
+# indices, a dead leader) must not decide this run. DRWATCH_LAB_KEEP=1 keeps
+# and reuses it.
+if [[ -z ${DRWATCH_LAB_KEEP:-} ]]; then
+	deploy/lab/lab.sh down
+fi
+
 mkdir -p bin
 rc=0
 go test -count=1 -timeout 80m -v -tags "$tags" ./e2e/ 2>&1 | tee bin/e2e.log || rc=$?

@@ -251,7 +251,7 @@ func RPOGuard(s *State, pol *config.Policy, now time.Time) (bool, string) {
 	loss, since := r.EstimatedLoss(age)
 	lag := fmt.Sprintf("last lag %d ops", r.TotalOperations)
 	if since > 0 {
-		lag += fmt.Sprintf(" + ~%d written in the %s after it (%.0f ops/s)", since, dur(age), r.WriteRate)
+		lag += fmt.Sprintf(" + ~%d written in the %s after it (%.0f ops/s)", since, max(age, 0).Round(100*time.Millisecond), r.WriteRate)
 	}
 	if loss > *pol.MaxLagOperations {
 		return false, fmt.Sprintf("RPO guard fails: %s (max %d, in %d indices) > max_lag_operations %d: estimated loss %d operations",
