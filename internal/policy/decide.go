@@ -250,14 +250,15 @@ func RPOGuard(s *State, pol *config.Policy, now time.Time) (bool, string) {
 	}
 	loss, since := r.EstimatedLoss(age)
 	lag := fmt.Sprintf("last lag %d ops", r.TotalOperations)
+	fine := max(age, 0).Round(100 * time.Millisecond)
 	if since > 0 {
-		lag += fmt.Sprintf(" + ~%d written in the %s after it (%.0f ops/s)", since, max(age, 0).Round(100*time.Millisecond), r.WriteRate)
+		lag += fmt.Sprintf(" + ~%d written in the %s after it (%.0f ops/s)", since, fine, r.WriteRate)
 	}
 	if loss > *pol.MaxLagOperations {
 		return false, fmt.Sprintf("RPO guard fails: %s (max %d, in %d indices) > max_lag_operations %d: estimated loss %d operations",
 			lag, r.MaxOperations, r.Indices, *pol.MaxLagOperations, loss)
 	}
-	return true, fmt.Sprintf("%s, read %s %s: estimated loss %d operations", lag, dur(age), when, loss)
+	return true, fmt.Sprintf("%s, read %s %s: estimated loss %d operations", lag, fine, when, loss)
 }
 
 // rateWindow is how far apart two readings may be for the leader's write
