@@ -20,7 +20,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -38,10 +37,8 @@ const (
 	followerURL = "http://127.0.0.1:19201"
 )
 
-var (
-	client = &http.Client{Timeout: 30 * time.Second}
-	t0     time.Time // the kill of the current act
-)
+// t0 is the kill of the current act.
+var t0 time.Time
 
 func main() {
 	if err := run(); err != nil {
@@ -166,11 +163,11 @@ func actTwo(labDir string) error {
 		return fmt.Errorf("restart the leader: %w", err)
 	}
 	for _, idx := range indices {
-		if _, err := call(leaderURL, http.MethodPut, "/"+idx, `{"settings":{"number_of_shards":2,"number_of_replicas":0}}`, 200); err != nil {
+		if _, err := call(leaderURL, http.MethodPut, "/"+idx, `{"settings":{"number_of_shards":2,"number_of_replicas":0}}`); err != nil {
 			return err
 		}
 		if _, err := call(followerURL, http.MethodPut, "/_plugins/_replication/"+idx+"/_start?wait_for_restore=true",
-			`{"leader_alias":"leader","leader_index":"`+idx+`"}`, 200); err != nil {
+			`{"leader_alias":"leader","leader_index":"`+idx+`"}`); err != nil {
 			return err
 		}
 	}
@@ -252,7 +249,7 @@ func startDrwatch(cfg, addr, state, logPath string) (*drwatch, error) {
 	}
 	d := &drwatch{cmd: cmd, addr: addr, cfg: cfg}
 	if err := waitFor(30*time.Second, func() (bool, error) {
-		_, err := call("http://"+addr, http.MethodGet, "/-/ready", "", 200)
+		_, err := call("http://"+addr, http.MethodGet, "/-/ready", "")
 		return err == nil, nil
 	}); err != nil {
 		d.stop()
@@ -293,7 +290,7 @@ func (d *drwatch) status() (pairStatus, error) {
 	var st struct {
 		Pairs []pairStatus `json:"pairs"`
 	}
-	b, err := call("http://"+d.addr, http.MethodGet, "/api/v1/status", "", 200)
+	b, err := call("http://"+d.addr, http.MethodGet, "/api/v1/status", "")
 	if err != nil {
 		return pairStatus{}, err
 	}
@@ -341,7 +338,7 @@ func lab(args ...string) error {
 }
 
 func hasCCR() (bool, error) {
-	b, err := call(followerURL, http.MethodGet, "/_cat/plugins?format=json", "", 200)
+	b, err := call(followerURL, http.MethodGet, "/_cat/plugins?format=json", "")
 	if err != nil {
 		return false, err
 	}
@@ -378,33 +375,11 @@ func kill(labDir string) error {
 
 // ---- writes, by id ------------------------------------------------------------------
 
-func call(base, method, path, body string, want int) ([]byte, error) {
+// call sends one request to base+path, with a 3-minute limit.
+func call(base, method, path, body string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	var r io.Reader
-	if body != "" {
-		r = strings.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, base+path, r)
-	if err != nil {
-		return nil, err
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != want {
-		return b, fmt.Errorf("%s %s%s: HTTP %d %s", method, base, path, resp.StatusCode, b)
-	}
-	return b, nil
+	return acked.Call(ctx, method, base+path, body)
 }
 
 // firstWrite writes to the follower until it acknowledges one (the RTO).

@@ -17,7 +17,12 @@ import (
 	"time"
 )
 
-// do sends one request and returns the body of a 2xx answer.
+// Call sends one request (a JSON body when body is not empty) and returns
+// the body of a 2xx answer, or an error naming the status and the answer.
+func Call(ctx context.Context, method, url, body string) ([]byte, error) {
+	return do(ctx, http.DefaultClient, method, url, body)
+}
+
 func do(ctx context.Context, c *http.Client, method, url, body string) ([]byte, error) {
 	var r io.Reader
 	if body != "" {
