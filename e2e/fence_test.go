@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
@@ -45,7 +46,12 @@ func TestFenceBlocksLeaderWrites(t *testing.T) {
 	}
 	for _, i := range idx {
 		code, body := osDo(t, lab.LeaderURL, "POST", "/"+i+"/_doc", `{"after":"fence"}`)
-		if code != 403 || !strings.Contains(string(body), "cluster_block_exception") {
+		var e struct {
+			Error struct {
+				Type string `json:"type"`
+			} `json:"error"`
+		}
+		if code != 403 || json.Unmarshal(body, &e) != nil || e.Error.Type != "cluster_block_exception" {
 			t.Fatalf("write to fenced %s: HTTP %d %s", i, code, body)
 		}
 	}

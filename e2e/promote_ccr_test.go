@@ -129,19 +129,9 @@ func TestCCRKillUnderContinuousWrites(t *testing.T) {
 			for _, ix := range idx {
 				lost += len(missing(t, lab.FollowerURL, ix, w.Acked(ix)))
 			}
-			_, body := d.get(t, "/api/v1/status")
-			var st struct {
-				Pairs []struct {
-					Decision struct {
-						RPOGuard string `json:"rpo_guard"`
-					} `json:"decision"`
-				} `json:"pairs"`
-			}
-			if err := json.Unmarshal([]byte(body), &st); err != nil || len(st.Pairs) != 1 {
-				t.Fatalf("status: %v %s", err, body)
-			}
+			guard := d.decision(t).RPOGuard
 			t.Logf("%d writes acknowledged; drwatch %s (%s); acknowledged writes missing on the follower: %d",
-				w.Total(), final, st.Pairs[0].Decision.RPOGuard, lost)
+				w.Total(), final, guard, lost)
 			switch final {
 			case "promoted":
 				if lost > maxLag {
@@ -151,8 +141,8 @@ func TestCCRKillUnderContinuousWrites(t *testing.T) {
 					standalone(t, ix)
 				}
 			case "awaiting_approval":
-				if !strings.Contains(st.Pairs[0].Decision.RPOGuard, "RPO guard fails") {
-					t.Fatalf("waiting for approval without saying why: %s", body)
+				if !strings.HasPrefix(guard, "RPO guard fails") {
+					t.Fatalf("waiting for approval without saying why: %q", guard)
 				}
 				for _, ix := range idx {
 					if !isFollower(t, ix) {
@@ -161,7 +151,7 @@ func TestCCRKillUnderContinuousWrites(t *testing.T) {
 				}
 			}
 			if maxLag == 1000 && final != "promoted" {
-				t.Fatalf("a lag far below max_lag_operations %d, and no promotion: %s", maxLag, body)
+				t.Fatalf("a lag far below max_lag_operations %d, and no promotion: %q", maxLag, guard)
 			}
 		})
 	}
@@ -181,8 +171,7 @@ func TestCCRLagAboveMaxAsksApprovalThenApproved(t *testing.T) {
 	// Once the leader's write rate is back to 0 (the 50 writes are behind
 	// the last reading), the estimate is the measured lag alone.
 	eventually(t, 10*time.Second, "estimate of 50 operations", func() bool {
-		_, body := d.get(t, "/api/v1/status")
-		return strings.Contains(body, "estimated loss 50 operations")
+		return strings.HasSuffix(d.decision(t).RPOGuard, "estimated loss 50 operations")
 	})
 
 	killLeader(t)
@@ -191,9 +180,8 @@ func TestCCRLagAboveMaxAsksApprovalThenApproved(t *testing.T) {
 	if st := d.state(t); st != "awaiting_approval" {
 		t.Fatalf("state = %s, want awaiting_approval (lag 50 > 10)", st)
 	}
-	_, body := d.get(t, "/api/v1/status")
-	if !strings.Contains(body, "estimated loss 50 operations") {
-		t.Errorf("status does not give the estimated loss: %s", body)
+	if g := d.decision(t).RPOGuard; !strings.HasSuffix(g, "estimated loss 50 operations") {
+		t.Errorf("status does not give the estimated loss: %q", g)
 	}
 	code, out, errOut := runCLI(t, "approve", "--server", d.base, "--pair", "lab", "--token-file", tok, "--reason", "e2e: accept the loss")
 	if code != 0 {
