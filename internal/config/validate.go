@@ -252,9 +252,33 @@ func (v *validator) aiven(a *Aiven, path string) {
 	}
 }
 
+// zeroWritten fails each key of the policy written as zero where zero is
+// no meaningful value: the defaults fill zero values, so a written 0 would
+// silently stand for the default (min_failed_probes: 0 for 3).
+func (v *validator) zeroWritten(written *Policy, path string) {
+	for _, k := range []struct {
+		key  string
+		zero bool
+		want string
+	}{
+		{"probe_interval", written.ProbeInterval == 0, "must be at least 100ms"},
+		{"probe_timeout", written.ProbeTimeout == 0, "must be a positive duration shorter than probe_interval"},
+		{"leader_down_after", written.LeaderDownAfter == 0, "must be at least probe_interval"},
+		{"min_failed_probes", written.MinFailedProbes == 0, "must be at least 1"},
+		{"max_observation_age", written.MaxObservationAge == 0, "must be at least probe_interval"},
+		{"approval_timeout", written.ApprovalTimeout == 0, "must be a positive duration"},
+		{"promote_concurrency", written.PromoteConcurrency == 0, "must be between 1 and 64"},
+	} {
+		if _, ok := v.lines[path+"."+k.key]; ok && k.zero {
+			v.fail(path+"."+k.key, "%s, not 0 (0 would silently mean the default: leave the key out for that)", k.want)
+		}
+	}
+}
+
 // policy checks p, whose defaults are filled; written is p as the file had
 // it, so that a message can say when a value at fault is a default.
 func (v *validator) policy(p, written *Policy, path string) {
+	v.zeroWritten(written, path)
 	modes := []string{ModeAuto, ModeSemiAuto, ModeManual, ModeDryRun}
 	if !slices.Contains(modes, p.Mode) {
 		v.fail(path+".mode", "must be one of %s, not %q", strings.Join(modes, ", "), p.Mode)
@@ -330,6 +354,9 @@ func (v *validator) hook(h *Hook, path string, names map[string]string) {
 				v.fail(fmt.Sprintf("%s.events[%d]", path, i), "unknown event %q (events: %s)", e, strings.Join(Events, ", "))
 			}
 		}
+	}
+	if _, ok := v.lines[path+".timeout"]; ok && h.Timeout == 0 {
+		v.fail(path+".timeout", "must be a positive duration, not 0 (0 would silently mean the default: leave the key out for that)")
 	}
 	if h.Timeout == 0 {
 		h.Timeout = Duration(DefaultHookTimeout)
