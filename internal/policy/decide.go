@@ -245,6 +245,13 @@ func RPOGuard(s *State, pol *config.Policy, now time.Time) (bool, string) {
 		}
 	}
 	age := ref.Sub(r.At)
+	if age < 0 || r.At.After(now) {
+		// A reading dated after the moment it is judged at (a journaled
+		// time from before a clock step back) has no age that means
+		// anything: it is no evidence.
+		return false, fmt.Sprintf("RPO guard fails: last lag reading (%d ops) is dated %s, after %s: a clock step? not trusted",
+			r.TotalOperations, r.At.Format(time.RFC3339), ref.Format(time.RFC3339))
+	}
 	if age > pol.MaxObservationAge.D() {
 		return false, fmt.Sprintf("RPO guard fails: last lag reading (%d ops) is %s %s, max_observation_age %s", r.TotalOperations, dur(age), when, pol.MaxObservationAge)
 	}
