@@ -155,9 +155,7 @@ func Restarted(st State) State {
 	case Promoting, Promoted, Failed, Paused:
 		return st
 	}
-	denial := st.Denial
 	resetTracking(&st)
-	st.Denial = denial
 	return st
 }
 

@@ -456,12 +456,14 @@ func clearRequest(s *State) {
 }
 
 // resetTracking forgets outage and witness progress: after a pause or a
-// restart, thresholds must be met again from fresh observations.
+// restart, thresholds must be met again from fresh observations. A
+// pending approval request is forgotten too; a human's denial is not: it
+// holds until the leader answers again or a human approves.
 func resetTracking(s *State) {
 	s.OutageStart, s.FailedProbes, s.WitnessLostSince, s.WitnessLostProbes = time.Time{}, 0, time.Time{}, 0
 	s.Episode = false
 	s.CheckpointFrozenSince, s.FailedReadRises, s.OutageReadRises = time.Time{}, 0, 0
-	clearApproval(s)
+	clearRequest(s)
 }
 
 // WitnessProbes is how many observations in a row must show the follower

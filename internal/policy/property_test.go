@@ -155,7 +155,7 @@ func TestPropertyInvariants(t *testing.T) {
 				// The oracle's own view of the outage.
 				tracked := prev.Phase != policy.Paused || d.State.Phase != policy.Paused
 				if prev.Phase == policy.Paused && d.State.Phase != policy.Paused {
-					or.failedProbes, or.denied = 0, false // pause expired: afresh
+					or.failedProbes = 0 // pause expired: afresh; a denial holds
 				}
 				f := obs.Follower
 				statsVisible := f.Reachable && f.Replication.Failure == nil && f.Replication.Syncing > 0
@@ -267,7 +267,7 @@ func TestPropertyInvariants(t *testing.T) {
 				case st.Phase == policy.Paused && w.pick(0.05):
 					dd, err := policy.Resume(st, "carol", now)
 					cmd("resume", dd, err)
-					or.failedProbes, or.denied = 0, false
+					or.failedProbes = 0 // a denial holds through a pause
 				case unattended && w.pick(0.002):
 					dd, err := policy.ManualPromote(st, "dave", "", now)
 					cmd("manual promote", dd, err)

@@ -102,6 +102,23 @@ func TestTransitions(t *testing.T) {
 			}),
 		},
 		{
+			// A denial is a human's "no" for the episode: a pause and a
+			// resume in the middle of it do not wipe it (before, they did,
+			// and on_approval_timeout: promote then promoted unattended).
+			name: "auto: Deny, pause, resume while the leader stays down: still denied",
+			pol:  policyFor(config.ModeAuto, withMaxLag(0), withOnTimeout("promote")),
+			steps: seq(one(step{name: "lag", obs: upLag(5), phase: policy.Healthy, events: []string{policy.EvReplicationDegraded}}), toSuspect(gone), []step{
+				{name: "down", after: interval, obs: gone, phase: policy.AwaitingApproval, events: []string{policy.EvLeaderDown, policy.EvApprovalRequired}},
+				{name: "deny", cmd: deny("bob"), phase: policy.LeaderDown, events: []string{policy.EvApprovalDenied}},
+				{name: "pause", cmd: pauseFor(time.Hour), phase: policy.Paused},
+				{name: "resume", after: time.Minute, cmd: resume, phase: policy.Healthy},
+			}, toSuspect(gone), []step{
+				{name: "down again", after: interval, obs: gone, phase: policy.LeaderDown, events: []string{policy.EvLeaderDown},
+					reasons: []string{"promotion denied by bob at"}},
+				{name: "held past the approval timeout", after: time.Hour, obs: gone, phase: policy.LeaderDown, reasons: []string{"denied by bob"}},
+			}),
+		},
+		{
 			name: "semi-auto: Deny, then the leader recovers: the episode ends",
 			pol:  policyFor(config.ModeSemiAuto),
 			steps: seq(one(stepHealthy), toSuspect(gone), []step{
