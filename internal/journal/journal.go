@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"io"
 	"os"
 	"path/filepath"
@@ -235,6 +236,8 @@ func (j *Journal) AppendSteps(pair string, p *Promotion, steps ...Step) error {
 		b.Write(line)
 		b.WriteByte('\n')
 	}
+	_, statErr := os.Stat(j.stepsPath(pair))
+	created := errors.Is(statErr, fs.ErrNotExist)
 	f, err := os.OpenFile(j.stepsPath(pair), os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600) // #nosec G304
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
@@ -253,6 +256,13 @@ func (j *Journal) AppendSteps(pair string, p *Promotion, steps ...Step) error {
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("journal: close steps: %w", err)
+	}
+	if created {
+		// The new file's directory entry is durable only once the
+		// directory is: without this a crash could lose the whole log.
+		if err := j.syncDir(); err != nil {
+			return err
+		}
 	}
 	p.Steps = append(p.Steps, steps...)
 	return nil
@@ -328,12 +338,19 @@ func (j *Journal) Save(r *Record) error {
 	if err := os.Rename(tmp.Name(), final); err != nil {
 		return fmt.Errorf("journal: rename to %s: %w", final, err)
 	}
+	return j.syncDir()
+}
+
+// fsyncDir makes a directory's entries durable (tests count its calls).
+var fsyncDir = func(d *os.File) error { return d.Sync() }
+
+func (j *Journal) syncDir() error {
 	d, err := os.Open(j.dir)
 	if err != nil {
 		return fmt.Errorf("journal: open dir: %w", err)
 	}
 	defer d.Close()
-	if err := d.Sync(); err != nil {
+	if err := fsyncDir(d); err != nil {
 		return fmt.Errorf("journal: fsync dir %s: %w", j.dir, err)
 	}
 	return nil

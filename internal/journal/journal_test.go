@@ -473,3 +473,27 @@ func TestSaveAtomic(t *testing.T) {
 		t.Fatalf("record is not complete JSON: %v", err)
 	}
 }
+
+// The steps log's creation is made durable like a record's rename: its
+// directory is fsynced once, when the file is new, not on every append.
+func TestStepsLogCreationSyncsTheDirectory(t *testing.T) {
+	j := open(t, t.TempDir())
+	r := sampleRecord()
+	if err := j.Save(r); err != nil {
+		t.Fatal(err)
+	}
+	syncs := journal.CountDirSyncs(t)
+	step := journal.Step{Name: "stop", Target: "orders-1", Status: journal.StepStarted, At: t0}
+	if err := j.AppendSteps("orders", r.Promotion, step); err != nil {
+		t.Fatal(err)
+	}
+	if *syncs != 1 {
+		t.Fatalf("directory fsyncs after creating the steps log: %d, want 1", *syncs)
+	}
+	if err := j.AppendSteps("orders", r.Promotion, step); err != nil {
+		t.Fatal(err)
+	}
+	if *syncs != 1 {
+		t.Fatalf("directory fsyncs after appending to it: %d, want still 1", *syncs)
+	}
+}
