@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -607,5 +608,32 @@ func TestParseFollowerStatsRejectsMissingCheckpoints(t *testing.T) {
 	fs, err := opensearch.ParseFollowerStats([]byte(`{"num_syncing_indices":1,"index_stats":{"orders":{"leader_checkpoint":-1,"follower_checkpoint":-1}}}`))
 	if err != nil || fs.IndexStats["orders"].LeaderCheckpoint != -1 {
 		t.Fatalf("an empty index (-1/-1) is valid: %+v %v", fs, err)
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// An answer over MaxBodyBytes is a malformed answer, bounded while it is
+// read: refused before a byte is read when its length is declared, cut off
+// one byte past the bound when it is not (chunked).
+func TestOversizeAnswerIsMalformed(t *testing.T) {
+	for name, declared := range map[string]bool{"declared length": true, "chunked": false} {
+		t.Run(name, func(t *testing.T) {
+			c, _ := serve(t, opensearch.Options{}, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				if declared {
+					w.Header().Set("Content-Length", strconv.Itoa(opensearch.MaxBodyBytes+1))
+				}
+				_, _ = io.CopyN(w, zeros{}, opensearch.MaxBodyBytes+1)
+			}))
+			_, err := c.ClusterHealth(ctx(t))
+			if e, ok := opensearch.AsError(err); !ok || e.Class != opensearch.ClassMalformed || !strings.Contains(e.Detail, "larger than 64 MiB") {
+				t.Fatalf("err = %v, want malformed_response: larger than 64 MiB", err)
+			}
+		})
 	}
 }

@@ -6,8 +6,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-
-	"github.com/opensearch-project/opensearch-go/v4/opensearchapi"
 )
 
 // Health is the part of GET _cluster/health drwatch uses.
@@ -17,40 +15,29 @@ type Health struct {
 	Nodes       int
 }
 
-// ClusterHealth calls GET _cluster/health (typed in opensearch-go v4).
+// ClusterHealth calls GET _cluster/health. It reads the answer through the
+// client's bounded reader (not opensearch-go's typed call, which decodes a
+// body of any size).
 func (c *Client) ClusterHealth(ctx context.Context) (Health, error) {
 	const op = "cluster health"
-	resp, err := c.API.Cluster.Health(ctx, &opensearchapi.ClusterHealthReq{})
+	body, err := c.do(ctx, op, http.MethodGet, request{path: "/_cluster/health"})
 	if err != nil {
-		return Health{}, classifyTyped(ctx, op, resp, err)
+		return Health{}, err
 	}
-	switch resp.Status {
+	var h struct {
+		ClusterName   string `json:"cluster_name"`
+		Status        string `json:"status"`
+		NumberOfNodes int    `json:"number_of_nodes"`
+	}
+	if err := decode(op, body, &h); err != nil {
+		return Health{}, err
+	}
+	switch h.Status {
 	case "green", "yellow", "red":
 	default:
-		return Health{}, &Error{Op: op, Class: ClassMalformed, Detail: "status is " + quote(resp.Status) + ", not green, yellow or red"}
+		return Health{}, &Error{Op: op, Class: ClassMalformed, Detail: "status is " + quote(h.Status) + ", not green, yellow or red"}
 	}
-	return Health{ClusterName: resp.ClusterName, Status: resp.Status, Nodes: resp.NumberOfNodes}, nil
-}
-
-// classifyTyped turns an error from a typed opensearchapi call into an *Error.
-func classifyTyped(ctx context.Context, op string, resp interface {
-	Inspect() opensearchapi.Inspect
-}, err error) error {
-	if resp != nil {
-		if r := resp.Inspect().Response; r != nil && r.StatusCode != 0 && (r.StatusCode < 200 || r.StatusCode > 299) {
-			// The typed call already consumed the body into a StructError.
-			body, _ := readBody(r.Body)
-			e := classifyStatus(op, r.StatusCode, body)
-			if e.Type == "" && e.Detail == "" {
-				e.Detail = parsedReason(err)
-			}
-			return e
-		}
-	}
-	if isJSONError(err) {
-		return &Error{Op: op, Class: ClassMalformed, Detail: "body is not the expected JSON"}
-	}
-	return classifyTransport(op, ctxErr(ctx, err))
+	return Health{ClusterName: h.ClusterName, Status: h.Status, Nodes: h.NumberOfNodes}, nil
 }
 
 // RemoteCluster is one alias of GET _remote/info. v4's typed RemoteInfo

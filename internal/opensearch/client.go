@@ -155,15 +155,24 @@ func (r request) GetRequest(method string) (*http.Request, error) {
 }
 
 // do performs a request and returns the body of a 2xx answer. Any other
-// outcome is an *Error with its class.
+// outcome is an *Error with its class. The body is read here, bounded
+// while it is read (readBody): the client's Stream hands over the raw
+// body, where opensearch-go's Do would buffer all of it first.
 func (c *Client) do(ctx context.Context, op, method string, req request) ([]byte, error) {
-	resp, err := opensearch.Do[opensearch.NoBody](ctx, c.API.Client, method, req, nil)
+	httpReq, err := req.GetRequest(method)
+	if err != nil {
+		return nil, &Error{Op: op, Class: ClassNetwork, Detail: err.Error()}
+	}
+	resp, err := c.API.Client.Stream(httpReq.WithContext(ctx))
 	if resp == nil {
 		return nil, classifyTransport(op, ctxErr(ctx, err))
 	}
-	body, rerr := readBody(resp.Body)
+	body, rerr := readBody(resp)
 	if err != nil {
 		return nil, classifyTransport(op, ctxErr(ctx, err))
+	}
+	if errors.Is(rerr, errTooLarge) {
+		return nil, &Error{Op: op, Class: ClassMalformed, Status: resp.StatusCode, Detail: rerr.Error()}
 	}
 	if rerr != nil {
 		return nil, classifyTransport(op, ctxErr(ctx, rerr))
@@ -174,19 +183,31 @@ func (c *Client) do(ctx context.Context, op, method string, req request) ([]byte
 	return body, nil
 }
 
-func readBody(rc io.ReadCloser) ([]byte, error) {
-	if rc == nil {
+var errTooLarge = fmt.Errorf("answer larger than %d MiB: not read", MaxBodyBytes>>20)
+
+// readBody reads a response body of at most MaxBodyBytes, bounded while it
+// reads: a declared length over the bound is refused before a byte is
+// read, a declared length within it is read into one buffer of that size,
+// and an undeclared (chunked) body stops one byte past the bound.
+func readBody(resp *http.Response) ([]byte, error) {
+	if resp.Body == nil {
 		return nil, nil
 	}
-	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, MaxBodyBytes+1))
-	if err != nil {
+	defer resp.Body.Close()
+	if resp.ContentLength > MaxBodyBytes {
+		return nil, errTooLarge
+	}
+	var buf bytes.Buffer
+	if resp.ContentLength > 0 {
+		buf.Grow(int(resp.ContentLength) + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, MaxBodyBytes+1)); err != nil {
 		return nil, err
 	}
-	if len(b) > MaxBodyBytes {
-		return nil, fmt.Errorf("response larger than %d bytes", MaxBodyBytes)
+	if buf.Len() > MaxBodyBytes {
+		return nil, errTooLarge
 	}
-	return b, nil
+	return buf.Bytes(), nil
 }
 
 // ctxErr prefers the context's own error: a deadline is a timeout whatever
