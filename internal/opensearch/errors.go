@@ -11,8 +11,6 @@ import (
 	"net"
 	"strings"
 	"syscall"
-
-	"github.com/opensearch-project/opensearch-go/v4"
 )
 
 // Class is why a call failed, in words an SRE can act on. The set is closed
@@ -194,19 +192,3 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "..."
 }
-
-func isJSONError(err error) bool {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	return errors.As(err, &se) || errors.As(err, &te) || strings.Contains(err.Error(), "failed to unmarshal")
-}
-
-func parsedReason(err error) string {
-	var se *opensearchStructError
-	if errors.As(err, &se) {
-		return se.Err.Reason
-	}
-	return ""
-}
-
-type opensearchStructError = opensearch.StructError
