@@ -242,8 +242,9 @@ func (e *Executor) extendPlan(ctx context.Context, p *journal.Promotion) error {
 }
 
 // fenceAdded write-blocks the leaders of indices added to the plan after
-// the fence step ran, so that they are fenced like the rest. Best effort,
-// like the fence of a failover: the leader may be gone.
+// the fence step ran, so that they are fenced like the rest. A leader gone
+// since is skipped, like the fence of a failover; one that answers but
+// refuses fails the attempt.
 func (e *Executor) fenceAdded(ctx context.Context, p *journal.Promotion, added map[string]string) error {
 	if s, ok := p.Last(StepFence, ""); !ok || s.Status != journal.StepDone {
 		return nil // the leader was not fenced at all: nothing to extend
@@ -260,23 +261,32 @@ func (e *Executor) fenceAdded(ctx context.Context, p *journal.Promotion, added m
 	if err := e.record(p, journal.Step{Name: StepFence, Target: target, Status: journal.StepStarted}); err != nil {
 		return err
 	}
-	status, detail := journal.StepDone, fmt.Sprintf("write-blocked %d more leader indices", len(leaders))
-	if err := e.call(ctx, func(ctx context.Context) error { return e.Leader.BlockWrite(ctx, leaders) }); err != nil {
-		status, detail = journal.StepSkipped, "write block failed: "+err.Error()
-		if p.Graceful {
-			_ = e.record(p, journal.Step{Name: StepFence, Target: target, Status: journal.StepFailed, Detail: detail})
-			return fmt.Errorf("graceful promotion needs the leader fenced: %s", detail)
-		}
+	err := e.call(ctx, func(ctx context.Context) error { return e.Leader.BlockWrite(ctx, leaders) })
+	switch {
+	case err == nil:
+		return e.record(p, journal.Step{Name: StepFence, Target: target, Status: journal.StepDone, Detail: fmt.Sprintf("write-blocked %d more leader indices", len(leaders))})
+	case !p.Graceful && !answered(err):
+		// The leader went away since it was fenced: nothing answers to
+		// take writes on these indices either.
+		return e.record(p, journal.Step{Name: StepFence, Target: target, Status: journal.StepSkipped, Detail: "leader unreachable (" + string(opensearch.ClassOf(err)) + "): not fenced"})
 	}
-	return e.record(p, journal.Step{Name: StepFence, Target: target, Status: status, Detail: detail})
+	why := "the leader answers but refused the write block: " + err.Error()
+	_ = e.record(p, journal.Step{Name: StepFence, Target: target, Status: journal.StepFailed, Detail: why})
+	return fmt.Errorf("fence: %s; no replication is stopped under a live, unfenced leader", why)
 }
 
-// fence write-blocks the leader copies of the planned indices when the
-// leader is reachable. A failover goes on without it (the leader is down);
-// a graceful promotion requires it.
+// fence write-blocks the leader copies of the planned indices before any
+// further _stop of this attempt. It is decided anew on every attempt until
+// it is done: a leader unreachable at one attempt (skipped, the failover
+// goes on) may answer at the next, and is fenced then, before the
+// remaining stops. A leader that answers but refuses the write block
+// fails the attempt: drwatch never stops replication under a live,
+// unfenced leader - that would leave both sides writable. A graceful
+// promotion requires the fence. Only fence_leader: false skips it for a
+// failover.
 func (e *Executor) fence(ctx context.Context, p *journal.Promotion) (bool, error) {
-	if s, ok := p.Last(StepFence, ""); ok && (s.Status == journal.StepDone || s.Status == journal.StepSkipped) {
-		return s.Status == journal.StepDone, nil
+	if s, ok := p.Last(StepFence, ""); ok && s.Status == journal.StepDone {
+		return true, nil
 	}
 	skip := func(why string) (bool, error) {
 		if p.Graceful {
@@ -286,6 +296,9 @@ func (e *Executor) fence(ctx context.Context, p *journal.Promotion) (bool, error
 		return false, e.record(p, journal.Step{Name: StepFence, Status: journal.StepSkipped, Detail: why})
 	}
 	if !e.FenceLeader && !p.Graceful {
+		if s, ok := p.Last(StepFence, ""); ok && s.Status == journal.StepSkipped {
+			return false, nil
+		}
 		return skip("fence_leader is false")
 	}
 	if err := e.call(ctx, func(ctx context.Context) error { _, err := e.Leader.ClusterHealth(ctx); return err }); err != nil {
@@ -300,7 +313,9 @@ func (e *Executor) fence(ctx context.Context, p *journal.Promotion) (bool, error
 		return false, err
 	}
 	if err := e.call(ctx, func(ctx context.Context) error { return e.Leader.BlockWrite(ctx, leaders) }); err != nil {
-		return skip("write block failed: " + err.Error())
+		why := "the leader answers but refused the write block: " + err.Error()
+		_ = e.record(p, journal.Step{Name: StepFence, Status: journal.StepFailed, Detail: why})
+		return false, fmt.Errorf("fence: %s; no replication is stopped under a live, unfenced leader", why)
 	}
 	return true, e.record(p, journal.Step{Name: StepFence, Status: journal.StepDone, Detail: fmt.Sprintf("write-blocked %d leader indices", len(leaders))})
 }
@@ -403,6 +418,13 @@ func literalPrefix(p string) string {
 		return p[:i]
 	}
 	return p
+}
+
+// answered reports whether a call failed with an answer from the cluster
+// (an HTTP status), as opposed to no answer at all.
+func answered(err error) bool {
+	e, ok := opensearch.AsError(err)
+	return ok && e.Status != 0
 }
 
 // unknownRule reports whether a delete failed because the rule does not

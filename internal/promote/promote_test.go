@@ -78,6 +78,7 @@ type fakeFollower struct {
 	// is deleted (after the plan was fixed).
 	autofollowCreates map[string]string
 	stopDelay         time.Duration
+	onStop            func(idx string) // called as a stop begins
 
 	// Observations.
 	stopCalls    map[string]int
@@ -184,6 +185,9 @@ func notReplicating(idx string) error {
 }
 
 func (f *fakeFollower) StopReplication(ctx context.Context, idx string) error {
+	if f.onStop != nil {
+		f.onStop(idx)
+	}
 	f.mu.Lock()
 	f.stopCalls[idx]++
 	f.inFlight++
@@ -454,13 +458,42 @@ func TestLeaderUnreachableSkipsFence(t *testing.T) {
 	if len(l.leader.blocked) != 0 {
 		t.Fatalf("blocked %v", l.leader.blocked)
 	}
-	// A rerun does not retry the skipped fence.
-	l.leader.down = false
-	if _, err := l.executor().Run(context.Background(), p); err != nil {
-		t.Fatal(err)
+}
+
+// The fence is decided anew on every attempt: the leader unreachable at
+// the first (fence skipped), one stop fails, the partition heals and the
+// old leader answers again; the retry fences it before any further _stop,
+// so that both sides are never writable at once.
+func TestFenceDecidedEachAttempt(t *testing.T) {
+	l := newLab(t, 3)
+	l.leader.down = true
+	l.follower.stopErr["orders-01"] = &opensearch.Error{Op: "stop replication of orders-01", Class: opensearch.ClassTimeout, Detail: "timed out"}
+	p := l.start(t, false)
+	if _, err := l.executor().Run(context.Background(), p); err == nil {
+		t.Fatal("the first attempt must fail on orders-01")
 	}
-	if l.leader.healthCalls != 1 || len(l.leader.blocked) != 0 {
-		t.Fatalf("rerun touched the leader: health %d, blocked %v", l.leader.healthCalls, l.leader.blocked)
+	if s, _ := p.Last(StepFence, ""); s.Status != journal.StepSkipped {
+		t.Fatalf("first attempt's fence = %+v", s)
+	}
+	// The partition heals: the old leader answers and would take writes.
+	l.leader.down = false
+	delete(l.follower.stopErr, "orders-01")
+	l.follower.onStop = func(idx string) {
+		l.leader.mu.Lock()
+		defer l.leader.mu.Unlock()
+		if len(l.leader.blocked) == 0 {
+			t.Errorf("%s stopped while the answering leader was not fenced", idx)
+		}
+	}
+	res, err := l.executor().Run(context.Background(), p)
+	if err != nil || !res.Fenced || len(res.Promoted) != 3 {
+		t.Fatalf("retry = %+v, %v", res, err)
+	}
+	if len(l.leader.blocked) != 3 || l.follower.calls()["orders-01"] != 2 {
+		t.Fatalf("blocked %v, stop calls %v", l.leader.blocked, l.follower.calls())
+	}
+	if s, _ := l.reload(t).Last(StepFence, ""); s.Status != journal.StepDone {
+		t.Fatalf("retry's fence = %+v", s)
 	}
 }
 
@@ -481,16 +514,35 @@ func TestFenceLeaderFalseSkipsFence(t *testing.T) {
 	}
 }
 
-func TestFenceFailureIsSkippedInFailover(t *testing.T) {
+// A leader that answers but refuses the write block fails the attempt
+// before any stop: drwatch never promotes under a live, unfenced leader.
+// Once the block goes through, the retry promotes.
+func TestFenceRefusedFailsTheAttempt(t *testing.T) {
 	l := newLab(t, 2)
 	l.leader.blockErr = &opensearch.Error{Op: "write-block leader indices", Class: opensearch.ClassAuth, Status: 403}
 	p := l.start(t, false)
 	res, err := l.executor().Run(context.Background(), p)
-	if err != nil || res.Fenced {
+	if err == nil || res.Fenced || !strings.Contains(err.Error(), "refused the write block") || !strings.Contains(err.Error(), "live, unfenced leader") {
 		t.Fatalf("Run = %+v, %v", res, err)
 	}
-	if s, _ := p.Last(StepFence, ""); s.Status != journal.StepSkipped || !strings.Contains(s.Detail, "write block failed") {
+	if n := len(l.follower.calls()); n != 0 {
+		t.Fatalf("%d indices stopped under an unfenced leader", n)
+	}
+	if s, _ := p.Last(StepFence, ""); s.Status != journal.StepFailed || !strings.Contains(s.Detail, "HTTP 403") {
 		t.Fatalf("fence step = %+v", s)
+	}
+	for _, blockErr := range []error{
+		&opensearch.Error{Op: "write-block leader indices", Class: opensearch.ClassHTTP4xx, Status: 429},
+		&opensearch.Error{Op: "write-block leader indices", Class: opensearch.ClassHTTP5xx, Status: 503},
+	} {
+		l.leader.blockErr = blockErr
+		if _, err := l.executor().Run(context.Background(), p); err == nil || len(l.follower.calls()) != 0 {
+			t.Fatalf("%v: %v, stops %v", blockErr, err, l.follower.calls())
+		}
+	}
+	l.leader.blockErr = nil
+	if res, err := l.executor().Run(context.Background(), l.reload(t)); err != nil || !res.Fenced || len(res.Promoted) != 2 {
+		t.Fatalf("retry = %+v, %v", res, err)
 	}
 }
 
