@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -233,6 +234,10 @@ func approvalFlow(d *Decision, prev Phase, pol *config.Policy, now time.Time, bl
 // acknowledged - writes that no reading saw, so the age runs to the
 // moment the follower lost it.
 func RPOGuard(s *State, pol *config.Policy, now time.Time) (bool, string) {
+	if len(s.Unreplicated) > 0 {
+		return false, fmt.Sprintf("RPO guard fails: %d leader indices in scope were never replicated (autofollow failed): %s: their writes would be lost",
+			len(s.Unreplicated), strings.Join(s.Unreplicated, ", "))
+	}
 	r := s.LastGoodLag
 	if r == nil {
 		return false, "RPO guard fails: no complete lag reading (lag unknown)"
@@ -389,9 +394,19 @@ func track(s *State, obs probe.Observation) witness {
 	// A good lag reading: complete, every index's lag measured from the
 	// sequence numbers drwatch read from both clusters itself in this
 	// cycle. The follower's view of its leader never makes one.
+	if len(r.Unreplicated) > 0 {
+		// Leader indices an autofollow rule failed to replicate are on no
+		// follower: no reading, however recent, covers their writes. They
+		// are remembered until a complete reading (which they would make
+		// incomplete) shows them gone: the plugin clears its list on its
+		// retry schedule, and cannot retry while the leader is down.
+		s.Unreplicated = slices.Clone(r.Unreplicated)
+		s.LastGoodLag = nil
+	}
 	if obs.Leader.Reachable && r.LeaderCheckpointsRead && r.Failure == nil && r.LagComplete && len(r.Indices) > 0 {
 		s.LastGoodLag = nextReading(s.LastGoodLag, &LagReading{TotalOperations: r.TotalLag, MaxOperations: r.MaxLag,
 			Indices: len(r.Indices), LeaderSeqNos: r.LeaderSeqNoSum, At: obs.Time})
+		s.Unreplicated = nil
 	}
 	return w
 }
@@ -409,6 +424,8 @@ func replicationHealth(d *Decision, obs probe.Observation, pol *config.Policy) {
 		bad = "replication state unreadable: " + failureText(r.Failure)
 	case len(r.Indices) == 0:
 		bad = "no follower index in scope"
+	case len(r.Unreplicated) > 0:
+		bad = fmt.Sprintf("autofollow failed to replicate %s", strings.Join(r.Unreplicated, ", "))
 	case !r.LagComplete:
 		bad = "lag unknown for some indices"
 	case r.Stopped > 0:

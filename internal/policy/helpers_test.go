@@ -132,6 +132,14 @@ func (b *ob) writing(rate int64) *ob {
 	return b
 }
 
+// unreplicated: an autofollow rule failed to replicate these leader
+// indices in scope.
+func (b *ob) unreplicated(names ...string) *ob {
+	r := &b.o.Follower.Replication
+	r.Unreplicated, r.LagComplete = names, false
+	return b
+}
+
 // lagUnknown marks one index's lag unknown.
 func (b *ob) lagUnknown() *ob {
 	r := &b.o.Follower.Replication

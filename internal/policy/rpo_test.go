@@ -156,6 +156,15 @@ func TestRPOGuardThroughDecide(t *testing.T) {
 			steps: seq(upFor(time.Hour, up2((*ob).disconnected)), toSuspect(gone), one(promotes))},
 		{name: "readings measured on both sides count while the follower's reads fail",
 			steps: seq(upFor(time.Hour, func(at time.Time) *ob { return healthy(at).stats(5000, at.Unix()) }), toSuspect(gone), one(promotes))},
+		// A leader index autofollow failed to replicate is on no
+		// follower: no reading covers it, however recent.
+		{name: "an index autofollow failed to replicate fails the guard, and the readings before it",
+			steps: seq(upFor(time.Minute, up), degraded(upFor(10*time.Second, up2(func(b *ob) *ob { return b.unreplicated("logs-2") }))), toSuspect(gone),
+				one(asks("RPO guard fails: 1 leader indices in scope were never replicated (autofollow failed): logs-2: their writes would be lost")))},
+		{name: "once replicated, a fresh reading is needed",
+			steps: seq(degraded(upFor(10*time.Second, up2(func(b *ob) *ob { return b.unreplicated("logs-2") }))),
+				one(step{name: "replicated now", after: interval, obs: up, phase: policy.Healthy, events: []string{policy.EvReplicationRecovered}}),
+				toSuspect(gone), one(promotes))},
 		{name: "without the leader's own checkpoints there is no reading",
 			steps: seq(degraded(upFor(time.Hour, up2((*ob).leaderCheckpointsUnread))), toSuspect(gone), one(noReading))},
 		{name: "the last reading with the leader's checkpoints counts, however recent the others",

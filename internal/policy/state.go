@@ -68,6 +68,10 @@ type State struct {
 	// LastGoodLag is the last complete lag reading taken while the leader
 	// answered and the follower's link to it was up.
 	LastGoodLag *LagReading `json:"last_good_lag,omitempty"`
+	// Unreplicated are leader indices in scope an autofollow rule failed
+	// to replicate, kept until a complete lag reading shows none: the
+	// RPO guard fails while there are any.
+	Unreplicated []string `json:"unreplicated,omitempty"`
 
 	// Approval of the current episode.
 	ApprovalRequested time.Time `json:"approval_requested,omitzero"`

@@ -89,6 +89,10 @@ type Replication struct {
 	TotalLag    int64 `json:"total_lag_operations"`
 	MaxLag      int64 `json:"max_lag_operations"`
 	LagComplete bool  `json:"lag_complete"`
+	// Unreplicated are leader indices in the pair's scope that an
+	// autofollow rule failed to start replicating (autofollow_stats'
+	// failed_indices): they make LagComplete false.
+	Unreplicated []string `json:"unreplicated_leader_indices,omitempty"`
 	// LeaderSeqNoSum sums the leader primaries' max_seq_no over the
 	// in-scope indices (with LagComplete): its growth between cycles is
 	// the leader's write rate.

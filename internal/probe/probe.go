@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -97,6 +98,7 @@ func (p *Prober) Cycle(ctx context.Context) Observation {
 	}
 	p.autofollow(&obs.Follower.Autofollow, af, afErr)
 	p.replication(ctx, &obs, fsBody, fsErr, followers, fiErr, seqnos, snErr)
+	p.unreplicated(&obs.Follower)
 
 	obs.Duration = now().Sub(start)
 	obs.Requests = p.Leader.Requests() + p.Follower.Requests() - reqBefore
@@ -244,6 +246,61 @@ func (p *Prober) leaderLag(ctx context.Context, obs *Observation, leaderNames []
 		ix.LeaderCheckpoint, ix.FollowerCheckpoint = lsum, fsum
 		ix.Lag, ix.LagKnown = lag, true
 	}
+}
+
+// unreplicated marks the leader indices in the pair's scope that an
+// autofollow rule failed to start replicating: their writes are on no
+// follower index, so no lag reading of the pair can be complete.
+func (p *Prober) unreplicated(f *Follower) {
+	r := &f.Replication
+	for _, name := range f.Autofollow.FailedIndices {
+		if InScope(name, p.Indices) {
+			r.Unreplicated = append(r.Unreplicated, name)
+		}
+	}
+	if len(r.Unreplicated) > 0 {
+		slices.Sort(r.Unreplicated)
+		r.LagComplete = false
+	}
+}
+
+// InScope reports whether an index name matches a pair's index patterns
+// (OpenSearch's syntax: comma-free patterns with * wildcards, a leading -
+// excludes what earlier patterns matched).
+func InScope(name string, patterns []string) bool {
+	in := false
+	for _, p := range patterns {
+		if x, ok := strings.CutPrefix(p, "-"); ok {
+			if wildcard(x, name) {
+				in = false
+			}
+			continue
+		}
+		if wildcard(p, name) {
+			in = true
+		}
+	}
+	return in
+}
+
+// wildcard matches OpenSearch's simple patterns: * matches any run.
+func wildcard(pattern, name string) bool {
+	parts := strings.Split(pattern, "*")
+	if len(parts) == 1 {
+		return pattern == name
+	}
+	if !strings.HasPrefix(name, parts[0]) {
+		return false
+	}
+	name = name[len(parts[0]):]
+	for _, mid := range parts[1 : len(parts)-1] {
+		i := strings.Index(name, mid)
+		if i < 0 {
+			return false
+		}
+		name = name[i+len(mid):]
+	}
+	return strings.HasSuffix(name, parts[len(parts)-1])
 }
 
 func failureOf(err error) *Failure {

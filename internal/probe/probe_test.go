@@ -374,3 +374,48 @@ func TestCycleRequestsConstantInIndexCount(t *testing.T) {
 		}
 	}
 }
+
+// A leader index an autofollow rule failed to replicate is in nobody's
+// lag: while autofollow_stats lists one in the pair's scope, the lag is
+// not complete. (The body is the captured autofollow_stats.json with a
+// failed index added where the plugin lists them.)
+func TestCycleAutofollowFailureMakesLagIncomplete(t *testing.T) {
+	const failed = `{"num_success_start_replication":1,"num_failed_start_replication":1,"num_failed_leader_calls":0,"failed_indices":["logs-2"],
+		"autofollow_stats":[{"name":"logs","pattern":"logs-*","num_success_start_replication":1,"num_failed_start_replication":1,"num_failed_leader_calls":0,"failed_indices":["logs-2"],"last_execution_time":1796099533016}]}`
+	l := newLab(t)
+	l.follower.Set(fakeos.RouteAutofollowStats, 200, failed)
+	o := l.prober.Cycle(context.Background())
+	r := o.Follower.Replication
+	if r.Failure != nil || len(r.Indices) != 3 || r.UnknownLag() != 0 || r.LagComplete || len(r.Unreplicated) != 1 || r.Unreplicated[0] != "logs-2" {
+		t.Fatalf("replication = %+v", r)
+	}
+	// A pair whose scope excludes logs-* is not concerned.
+	l.prober.Indices = []string{"*", "-logs-*"}
+	l.follower.Set("GET /*,-logs-*/_settings/index.plugins.replication.follower.leader_index,index.number_of_shards", 200,
+		`{"orders-2":{"settings":{"index.number_of_shards":"2","index.plugins.replication.follower.leader_index":"leader:orders-2"}},"orders-1":{"settings":{"index.number_of_shards":"2","index.plugins.replication.follower.leader_index":"leader:orders-1"}}}`)
+	if r := l.prober.Cycle(context.Background()).Follower.Replication; r.Failure != nil || len(r.Indices) != 2 || !r.LagComplete || len(r.Unreplicated) != 0 {
+		t.Fatalf("out of scope: %+v", r)
+	}
+}
+
+func TestInScope(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		patterns []string
+		want     bool
+	}{
+		{"logs-1", []string{"*"}, true},
+		{".kibana", []string{"*", "-.*"}, false},
+		{"logs-1", []string{"orders-*", "logs-*"}, true},
+		{"logs-1", []string{"logs-*", "-logs-1"}, false},
+		{"logs-1", []string{"-logs-1", "logs-*"}, true},
+		{"a-b-c", []string{"a*c"}, true},
+		{"a-b-c", []string{"a*b*c*d"}, false},
+		{"orders", []string{"orders"}, true},
+		{"orders-1", []string{"orders"}, false},
+	} {
+		if got := probe.InScope(tc.name, tc.patterns); got != tc.want {
+			t.Errorf("InScope(%q, %q) = %v, want %v", tc.name, tc.patterns, got, tc.want)
+		}
+	}
+}

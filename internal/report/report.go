@@ -70,12 +70,16 @@ func Problems(o probe.Observation) []string {
 	if r.Stopped > 0 {
 		p = append(p, fmt.Sprintf("%d follower index(es) not syncing (paused, failed or bootstrapping)", r.Stopped))
 	}
-	if !r.LagComplete {
+	if len(r.Unreplicated) > 0 {
+		p = append(p, fmt.Sprintf("autofollow failed to replicate %d leader indices in scope, so their writes are on no follower: %s",
+			len(r.Unreplicated), strings.Join(r.Unreplicated, ", ")))
+	}
+	if n := r.UnknownLag(); n > 0 {
 		why := "a primary shard is not started on one side"
 		if r.CheckpointsFailure != nil {
 			why = r.CheckpointsFailure.Message
 		}
-		p = append(p, fmt.Sprintf("lag unknown for %d indices: %s", r.UnknownLag(), why))
+		p = append(p, fmt.Sprintf("lag unknown for %d indices: %s", n, why))
 	}
 	if f.Autofollow.Failure != nil {
 		p = append(p, "autofollow rules unreadable: "+msg(f.Autofollow.Failure))
