@@ -330,3 +330,43 @@ func TestAivenPairIsNeverPromotedNatively(t *testing.T) {
 		t.Fatal("an Aiven pair was promoted through the replication API")
 	}
 }
+
+// A promotion whose attempt failed before it changed anything (here: the
+// plan step, the follower's settings call failing) is abandoned when the
+// leader answers again - not retried against a healthy leader - and its
+// record is forgotten, so that a later promotion plans afresh.
+func TestFailedPromotionAbandonedWhenTheLeaderReturns(t *testing.T) {
+	leader := fakeos.NewLeader(t)
+	follower := fakeos.NewCCRFollower(t, "orders-1")
+	dir := t.TempDir()
+	base, stop := run(t, modeConfig(t, dir, leader.URL(), follower.URL(), "semi-auto", true))
+	waitState(t, base, "healthy")
+	leader.Set(fakeos.RouteHealth, 503, `{"error":{"type":"cluster_block_exception","reason":"blocked by: [SERVICE_UNAVAILABLE/1/state not recovered]"},"status":503}`)
+	follower.Fixture(fakeos.RouteRemoteInfo, "lab/remote_info_sniff_disconnected.json")
+	waitState(t, base, "awaiting_approval")
+	follower.FailSettings(500)
+	if code, body := call(t, base, "/api/v1/pairs/orders/approve", apiToken, `{"by":"alice"}`); code != 200 {
+		t.Fatalf("approve = %d %s", code, body)
+	}
+	waitState(t, base, "failed")
+
+	leader.Set(fakeos.RouteHealth, 200, fakeos.Health("green"))
+	follower.Fixture(fakeos.RouteRemoteInfo, "lab/remote_info_sniff_connected.json")
+	follower.FailSettings(0)
+	waitState(t, base, "healthy")
+	time.Sleep(500 * time.Millisecond) // five more probe cycles: no retry
+	if !follower.IsFollower("orders-1") || follower.Hits("POST /_plugins/_replication/orders-1/_stop") != 0 {
+		t.Fatal("the abandoned promotion touched the follower")
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := journal.Read(dir, "orders")
+	if err != nil || rec.Promotion != nil || rec.State.Phase != "healthy" {
+		t.Fatalf("journal: %+v, %v", rec, err)
+	}
+	last := rec.History[len(rec.History)-1]
+	if last.From != "failed" || !strings.Contains(strings.Join(last.Reasons, " "), "abandoned") {
+		t.Fatalf("last transition %+v", last)
+	}
+}

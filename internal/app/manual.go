@@ -16,6 +16,7 @@ import (
 	"github.com/drwatch/drwatch/internal/opensearch"
 	"github.com/drwatch/drwatch/internal/policy"
 	"github.com/drwatch/drwatch/internal/probe"
+	"github.com/drwatch/drwatch/internal/promote"
 	"github.com/drwatch/drwatch/internal/report"
 )
 
@@ -115,7 +116,7 @@ func PromoteNow(ctx context.Context, cfg *config.Config, o PromoteOptions) error
 	res, runErr := ex.Run(ctx, rec.Promotion)
 	var d policy.Decision
 	if runErr != nil {
-		d = policy.PromotionFailed(rec.State, runErr.Error(), time.Now())
+		d = policy.PromotionFailed(rec.State, runErr.Error(), promote.Changed(rec.Promotion), time.Now())
 	} else {
 		rec.Promotion.Finished = time.Now()
 		d = policy.PromotionSucceeded(rec.State, res.Detail, time.Now())

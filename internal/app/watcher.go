@@ -130,10 +130,13 @@ func (w *watcher) tick(ctx context.Context) {
 // fails, the state is not changed and nothing is acted on.
 func (w *watcher) applyLocked(d policy.Decision, by string) error {
 	old := w.rt.rec.State
-	changed := d.State.Phase != old.Phase || len(d.Events) > 0
+	changed := d.State.Phase != old.Phase || len(d.Events) > 0 || d.Abandon
 	if changed {
 		next := *w.rt.rec
 		next.State = d.State
+		if d.Abandon {
+			next.Promotion = nil // a later promotion plans afresh
+		}
 		next.History = append(append([]journal.Transition(nil), w.rt.rec.History...), journal.Transition{
 			At: d.State.Since, From: old.Phase, To: d.State.Phase, Events: d.Events, Reasons: d.State.Reasons,
 		})
@@ -232,7 +235,7 @@ func (w *watcher) promote(ctx context.Context) {
 	result := "success"
 	if err != nil {
 		result = "failure"
-		d = policy.PromotionFailed(w.rt.rec.State, err.Error(), w.now())
+		d = policy.PromotionFailed(w.rt.rec.State, err.Error(), promote.Changed(p), w.now())
 	} else {
 		p.Finished = w.now()
 		d = policy.PromotionSucceeded(w.rt.rec.State, res.Detail, w.now())

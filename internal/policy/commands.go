@@ -24,6 +24,9 @@ func Approve(st State, by, reason string, now time.Time) (Decision, error) {
 	d := Decision{State: st}
 	d.State.Approval = &Answer{By: by, At: now, Reason: reason}
 	d.State.Denial = nil
+	// An approval answers this outage: if the leader answers again before
+	// the promotion changed anything, it is abandoned like an automatic one.
+	d.State.PromotionByHand, d.State.PromotionChanged = false, false
 	d.emit(EvApprovalGranted)
 	d.emit(EvPromotionStarted)
 	d.enter(Promoting, now, fmt.Sprintf("promotion approved by %s%s", by, suffix(reason)))
@@ -101,6 +104,7 @@ func ManualPromote(st State, by, reason string, now time.Time) (Decision, error)
 	d := Decision{State: st}
 	d.emit(EvPromotionStarted)
 	d.enter(Promoting, now, fmt.Sprintf("manual promotion by %s%s", by, suffix(reason)))
+	d.State.PromotionByHand, d.State.PromotionChanged = true, false
 	d.Promote = true
 	return d, nil
 }
@@ -126,14 +130,18 @@ const (
 )
 
 // PromotionFailed records a failed attempt; it is retried after a backoff
-// (never rolled back into a follower). A late failure report for a pair
-// already promoted changes nothing: a promoted pair is never promoted
-// again.
-func PromotionFailed(st State, err string, now time.Time) Decision {
+// (never rolled back into a follower). changed says whether the attempts
+// so far changed anything on the clusters (the leader fenced, or
+// replication stopped on some index): a promotion that changed nothing is
+// abandoned if the leader answers again before its retry (see Decide). A
+// late failure report for a pair already promoted changes nothing: a
+// promoted pair is never promoted again.
+func PromotionFailed(st State, err string, changed bool, now time.Time) Decision {
 	if st.Phase == Promoted {
 		return Decision{State: st}
 	}
 	d := Decision{State: st}
+	d.State.PromotionChanged = d.State.PromotionChanged || changed
 	d.State.PromotionAttempts++
 	backoff := RetryInitial << min(d.State.PromotionAttempts-1, 10)
 	d.State.RetryAt = now.Add(min(backoff, RetryMax))

@@ -37,6 +37,10 @@ type Decision struct {
 	// WouldPromote is set in dry-run mode when any other mode would have
 	// promoted (auto with the guard passing); nothing is done.
 	WouldPromote bool
+	// Abandon tells the caller the failed promotion is given up (it
+	// changed nothing and the leader answers again): forget its record, so
+	// that a later promotion plans afresh.
+	Abandon bool
 }
 
 // Changed reports whether the phase differs from before.
@@ -66,6 +70,21 @@ func Decide(st State, obs probe.Observation, pol *config.Policy, now time.Time) 
 	case Failed:
 		if pol.Mode == config.ModeDryRun {
 			s.Reasons = []string{"a promotion failed and is not finished (" + s.LastError + "); the policy is now dry-run: not retrying; change the mode, or finish it with drwatch promote"}
+			return d
+		}
+		if !s.PromotionByHand && !s.PromotionChanged && obs.Leader.Answered() {
+			// Nothing was fenced or stopped, and the leader answers again:
+			// the outage this promotion answered is over. Retrying it
+			// would fail over a healthy leader.
+			why := fmt.Sprintf("the failed promotion changed nothing (%d attempts, last: %s) and the leader answers again: abandoned", s.PromotionAttempts, s.LastError)
+			s.PromotionAttempts, s.RetryAt, s.LastError = 0, time.Time{}, ""
+			if s.Episode {
+				s.EpisodeEnd = now // cooldown starts
+			}
+			resetTracking(s)
+			d.Abandon = true
+			d.emit(EvLeaderRecovered)
+			d.enter(Healthy, now, why)
 			return d
 		}
 		if !now.Before(s.RetryAt) {
@@ -168,6 +187,7 @@ func Decide(st State, obs probe.Observation, pol *config.Policy, now time.Time) 
 		d.enter(LeaderDown, now, append(reasons, "manual mode: paging only; promote with `drwatch promote`")...)
 	case config.ModeAuto:
 		if guardOK && !held && s.Denial == nil {
+			s.PromotionByHand, s.PromotionChanged = false, false
 			d.enter(Promoting, now, append(reasons, "auto mode: promoting")...)
 			d.Promote = true
 			d.emit(EvPromotionStarted)
@@ -207,6 +227,7 @@ func approvalFlow(d *Decision, prev Phase, pol *config.Policy, now time.Time, bl
 	case now.Sub(s.ApprovalRequested) >= pol.ApprovalTimeout.D():
 		d.emit(EvApprovalExpired)
 		if pol.OnApprovalTimeout == "promote" && blocked == "" {
+			s.PromotionByHand, s.PromotionChanged = false, false
 			d.enter(Promoting, now, append(reasons, "approval timed out; on_approval_timeout: promote and the RPO guard passes: promoting")...)
 			d.Promote = true
 			d.emit(EvPromotionStarted)

@@ -76,7 +76,7 @@ func TestDryRunWouldPromoteOncePerEpisode(t *testing.T) {
 // healthy, which would forget a half-done promotion.
 func TestPauseFailedPromotion(t *testing.T) {
 	pol := policyFor(config.ModeAuto)
-	st := policy.PromotionFailed(policy.State{Phase: policy.Promoting}, "boom", t0).State
+	st := policy.PromotionFailed(policy.State{Phase: policy.Promoting}, "boom", true, t0).State
 	d, err := policy.Pause(st, t0.Add(time.Hour), "alice", "investigating", t0)
 	if err != nil || d.State.Phase != policy.Paused {
 		t.Fatalf("Pause from failed: %+v %v", d.State, err)

@@ -373,7 +373,7 @@ func succeeded(st policy.State, now time.Time) (policy.Decision, error) {
 
 func failed(msg string) func(policy.State, time.Time) (policy.Decision, error) {
 	return func(st policy.State, now time.Time) (policy.Decision, error) {
-		return policy.PromotionFailed(st, msg, now), nil
+		return policy.PromotionFailed(st, msg, true, now), nil
 	}
 }
 

@@ -248,7 +248,7 @@ func TestPropertyInvariants(t *testing.T) {
 					cmd("succeeded", policy.PromotionSucceeded(st, "ok", now), nil)
 					or.promotedBefore = true
 				case st.Phase == policy.Promoting && w.pick(0.4):
-					cmd("failed", policy.PromotionFailed(st, "timeout", now), nil)
+					cmd("failed", policy.PromotionFailed(st, "timeout", w.pick(0.5), now), nil)
 				case unattended && st.Phase == policy.AwaitingApproval && w.pick(0.05):
 					dd, err := policy.Deny(st, "bob", "", now)
 					cmd("deny", dd, err)
@@ -306,7 +306,7 @@ func TestDeterminism(t *testing.T) {
 			st = d.State
 			switch {
 			case st.Phase == policy.Promoting && w.pick(0.5):
-				st = policy.PromotionFailed(st, "again", now).State
+				st = policy.PromotionFailed(st, "again", true, now).State
 			case st.Phase == policy.AwaitingApproval && w.pick(0.05):
 				dd, _ := policy.Deny(st, "bob", "", now)
 				st = dd.State

@@ -124,7 +124,7 @@ func TestRestartedMidOutage(t *testing.T) {
 func TestRestartedKeeps(t *testing.T) {
 	p := midOutage(t)
 	promoting, _ := policy.Approve(p.st, "alice", "", p.clk.now())
-	failed := policy.PromotionFailed(promoting.State, "boom", p.clk.now())
+	failed := policy.PromotionFailed(promoting.State, "boom", true, p.clk.now())
 	promoted := policy.PromotionSucceeded(promoting.State, "ok", p.clk.now())
 	paused, _ := policy.Pause(p.st, p.clk.now().Add(time.Hour), "carol", "", p.clk.now())
 	pausedForever, _ := policy.Pause(p.st, time.Time{}, "carol", "", p.clk.now())

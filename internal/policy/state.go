@@ -101,6 +101,12 @@ type State struct {
 	PromotionAttempts int       `json:"promotion_attempts,omitempty"`
 	RetryAt           time.Time `json:"retry_at,omitzero"`
 	LastError         string    `json:"last_error,omitempty"`
+	// PromotionByHand: the promotion was started by a human's promote
+	// command, whatever the leader's state - never abandoned.
+	// PromotionChanged: an attempt fenced the leader or stopped
+	// replication somewhere - the pair may be split, so it goes on.
+	PromotionByHand  bool `json:"promotion_by_hand,omitempty"`
+	PromotionChanged bool `json:"promotion_changed,omitempty"`
 	PromotedAt        time.Time `json:"promoted_at,omitzero"`
 
 	// Reasons for the current phase, human-readable.

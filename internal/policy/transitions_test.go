@@ -331,3 +331,73 @@ func TestPromotedIsTerminal(t *testing.T) {
 }
 
 func equalEvents(got []string, want ...string) bool { return reflect.DeepEqual(got, want) }
+
+// A failed promotion that changed nothing (no fence, no stop sent) is
+// abandoned when the leader answers again: retrying it would fail over a
+// healthy leader. One that changed something goes on (the pair may be
+// split); one a human started by hand goes on too.
+func TestFailedPromotionAbandonedWhenNothingChanged(t *testing.T) {
+	down := func(p *pair) {
+		p.run(seq(one(stepHealthy), toSuspect(gone), one(step{name: "down", after: interval, obs: gone, phase: policy.Promoting, promote: true,
+			events: []string{policy.EvLeaderDown, policy.EvPromotionStarted}})))
+	}
+	failedWith := func(changed bool) func(policy.State, time.Time) (policy.Decision, error) {
+		return func(st policy.State, now time.Time) (policy.Decision, error) {
+			return policy.PromotionFailed(st, "plan: list follower indices: timeout", changed, now), nil
+		}
+	}
+	t.Run("nothing changed, the leader answers: abandoned", func(t *testing.T) {
+		p := newPair(t, policyFor(config.ModeAuto))
+		down(p)
+		if d, _ := p.command(0, failedWith(false)); d.State.Phase != policy.Failed {
+			t.Fatalf("phase %s", d.State.Phase)
+		}
+		d := p.decide(time.Second, up)
+		if d.State.Phase != policy.Healthy || !d.Abandon || d.Promote || !equalEvents(d.Events, policy.EvLeaderRecovered) {
+			t.Fatalf("decision %+v", d)
+		}
+		requireReasons(t, d, "the failed promotion changed nothing (1 attempts, last: plan: list follower indices: timeout) and the leader answers again: abandoned")
+		if d.State.PromotionAttempts != 0 || d.State.LastError != "" || d.State.EpisodeEnd.IsZero() {
+			t.Fatalf("state %+v", d.State)
+		}
+		// Long after, still healthy: nothing retries it.
+		if d := p.decide(time.Hour, up); d.State.Phase != policy.Healthy || d.Promote {
+			t.Fatalf("later: %+v", d)
+		}
+	})
+	t.Run("nothing changed, the leader still down: retried", func(t *testing.T) {
+		p := newPair(t, policyFor(config.ModeAuto))
+		down(p)
+		p.command(0, failedWith(false))
+		if d := p.decide(policy.RetryInitial, gone); d.State.Phase != policy.Promoting || !d.Promote {
+			t.Fatalf("decision %+v", d)
+		}
+	})
+	t.Run("something changed: goes on when the leader answers", func(t *testing.T) {
+		p := newPair(t, policyFor(config.ModeAuto))
+		down(p)
+		p.command(0, failedWith(true))
+		if d := p.decide(time.Second, up); d.State.Phase != policy.Failed || d.Abandon {
+			t.Fatalf("decision %+v", d)
+		}
+		if d := p.decide(policy.RetryInitial, up); d.State.Phase != policy.Promoting || !d.Promote {
+			t.Fatalf("not retried: %+v", d)
+		}
+		// A later attempt that changes nothing does not undo that the
+		// first one did.
+		if d, _ := p.command(0, failedWith(false)); !d.State.PromotionChanged {
+			t.Fatal("PromotionChanged forgotten")
+		}
+	})
+	t.Run("started by hand: goes on", func(t *testing.T) {
+		p := newPair(t, policyFor(config.ModeAuto))
+		p.run(one(stepHealthy))
+		if d, err := p.command(0, manualPromote); err != nil || d.State.Phase != policy.Promoting {
+			t.Fatalf("manual promote: %+v %v", d, err)
+		}
+		p.command(0, failedWith(false))
+		if d := p.decide(time.Second, up); d.State.Phase != policy.Failed || d.Abandon {
+			t.Fatalf("decision %+v", d)
+		}
+	})
+}

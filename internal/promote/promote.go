@@ -420,6 +420,31 @@ func literalPrefix(p string) string {
 	return p
 }
 
+// Changed reports whether a promotion may have changed anything on the
+// clusters so far: any stop was sent (even one whose answer was lost may
+// have happened), or a fence was sent and not refused. One that has not can
+// be given up without leaving the pair split or the leader blocked.
+func Changed(p *journal.Promotion) bool {
+	if p == nil {
+		return false
+	}
+	fence := map[string]string{} // target -> its last status
+	for _, s := range p.Steps {
+		switch s.Name {
+		case StepStop:
+			return true
+		case StepFence:
+			fence[s.Target] = s.Status
+		}
+	}
+	for _, status := range fence {
+		if status == journal.StepStarted || status == journal.StepDone {
+			return true
+		}
+	}
+	return false
+}
+
 // answered reports whether a call failed with an answer from the cluster
 // (an HTTP status), as opposed to no answer at all.
 func answered(err error) bool {

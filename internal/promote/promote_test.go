@@ -1058,3 +1058,28 @@ func TestEmptyScope(t *testing.T) {
 		t.Fatal("verify not journaled")
 	}
 }
+
+// Changed is what lets a failed promotion be given up: only one that sent
+// no stop and no fence that may have taken effect has changed nothing.
+func TestChanged(t *testing.T) {
+	step := func(name, target, status string) journal.Step {
+		return journal.Step{Name: name, Target: target, Status: status}
+	}
+	for _, tc := range []struct {
+		name  string
+		steps []journal.Step
+		want  bool
+	}{
+		{"nothing journaled", nil, false},
+		{"planned only", []journal.Step{step(StepPlan, "orders-1", journal.StepDone)}, false},
+		{"fence skipped (leader unreachable)", []journal.Step{step(StepFence, "", journal.StepSkipped)}, false},
+		{"fence refused", []journal.Step{step(StepFence, "", journal.StepStarted), step(StepFence, "", journal.StepFailed)}, false},
+		{"fence sent, outcome unknown (crash)", []journal.Step{step(StepFence, "", journal.StepStarted)}, true},
+		{"fenced", []journal.Step{step(StepFence, "", journal.StepDone)}, true},
+		{"a stop whose answer was lost", []journal.Step{step(StepStop, "orders-1", journal.StepStarted), step(StepStop, "orders-1", journal.StepFailed)}, true},
+	} {
+		if got := Changed(&journal.Promotion{Steps: tc.steps}); got != tc.want {
+			t.Errorf("%s: Changed = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

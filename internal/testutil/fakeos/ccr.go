@@ -26,6 +26,17 @@ type CCRFollower struct {
 	plain     map[string]bool   // indices that are (now) normal indices
 	rules     map[string]string // autofollow rule -> pattern
 	Stops     map[string]int    // _stop calls per index
+	// settingsStatus, when set, is what the follower-index settings call
+	// answers instead (an HTTP error status).
+	settingsStatus int
+}
+
+// FailSettings makes the follower-index settings call answer status (0:
+// answer normally again).
+func (f *CCRFollower) FailSettings(status int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.settingsStatus = status
 }
 
 // NewCCRFollower starts a follower replicating indices (same names on the
@@ -128,6 +139,11 @@ func (f *CCRFollower) deleteRule(w http.ResponseWriter, r *http.Request) {
 func (f *CCRFollower) settings(w http.ResponseWriter, _ *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.settingsStatus != 0 {
+		w.WriteHeader(f.settingsStatus)
+		fmt.Fprintf(w, `{"error":{"type":"cluster_block_exception","reason":"blocked"},"status":%d}`, f.settingsStatus)
+		return
+	}
 	out := map[string]any{}
 	for idx, leader := range f.followers {
 		out[idx] = map[string]any{"settings": map[string]string{"index.number_of_shards": "1", "index.plugins.replication.follower.leader_index": "leader:" + leader}}
