@@ -32,6 +32,10 @@ func (notBuilt) Run(context.Context, *journal.Promotion) (promote.Result, error)
 	return promote.Result{}, errors.New("promotion of an Aiven pair (deleting its CCR integration) is not built yet: promote it in Aiven")
 }
 
+func (notBuilt) FenceOldLeader(context.Context, *journal.Promotion) (string, error) {
+	return "", errors.New("fencing the old leader of an Aiven pair is not built yet")
+}
+
 // ErrReloadBusy is a reload refused because a promotion is running.
 var ErrReloadBusy = errors.New("reload refused")
 

@@ -175,6 +175,7 @@ func TestDryRunRefusesPromotion(t *testing.T) {
 			t.Fatalf("%s in dry-run = %d %s", action, code, body)
 		}
 	}
+	eventually(t, "rpo guard", func() bool { return metricLine(t, base, `drwatch_rpo_guard_passing{pair="orders"}`) == "1" })
 	leader.Server.Close()
 	follower.Fixture(fakeos.RouteRemoteInfo, "lab/remote_info_sniff_disconnected.json")
 	waitState(t, base, "leader_down")
@@ -369,4 +370,69 @@ func TestFailedPromotionAbandonedWhenTheLeaderReturns(t *testing.T) {
 	if last.From != "failed" || !strings.Contains(strings.Join(last.Reasons, " "), "abandoned") {
 		t.Fatalf("last transition %+v", last)
 	}
+}
+
+// The old leader comes back after the promotion: the daemon reports it
+// (event, metric, status), write-blocks its copies of the promoted
+// indices, records that, and then leaves it alone.
+func TestOldLeaderReturnedIsFenced(t *testing.T) {
+	leader := fakeos.NewLeader(t)
+	follower := fakeos.NewCCRFollower(t, "orders-1")
+	dir := t.TempDir()
+	base, stop := run(t, modeConfig(t, dir, leader.URL(), follower.URL(), "semi-auto", true))
+	waitState(t, base, "healthy")
+	leader.Set(fakeos.RouteHealth, 503, `{"error":{"type":"cluster_block_exception","reason":"blocked by: [SERVICE_UNAVAILABLE/1/state not recovered]"},"status":503}`)
+	follower.Fixture(fakeos.RouteRemoteInfo, "lab/remote_info_sniff_disconnected.json")
+	waitState(t, base, "awaiting_approval")
+	if code, body := call(t, base, "/api/v1/pairs/orders/approve", apiToken, `{"by":"alice"}`); code != 200 {
+		t.Fatalf("approve = %d %s", code, body)
+	}
+	waitState(t, base, "promoted")
+	const block = "PUT /orders-1/_block/write"
+	if leader.Hits(block) != 0 {
+		t.Fatal("fenced a leader that did not answer")
+	}
+
+	// The old leader answers again; its write block is refused at first.
+	leader.Set(block, 403, `{"error":{"type":"security_exception","reason":"no permissions for [indices:admin/block/add]"},"status":403}`)
+	leader.Set(fakeos.RouteHealth, 200, fakeos.Health("green"))
+	eventually(t, "old leader reported", func() bool {
+		return metricLine(t, base, `drwatch_old_leader_unfenced{pair="orders"}`) == "1"
+	})
+	if code, body := getURL(t, base+"/api/v1/status/orders"); code != 200 || !strings.Contains(body, "the old leader answers again after the promotion and is not fenced") {
+		t.Fatalf("status: %d %s", code, body)
+	}
+	eventually(t, "fence retried", func() bool { return leader.Hits(block) >= 2 })
+	leader.Fixture(block, "lab/block_write_ack.json")
+	eventually(t, "old leader fenced", func() bool {
+		return metricLine(t, base, `drwatch_old_leader_unfenced{pair="orders"}`) == "0"
+	})
+	hits := leader.Hits(block)
+	time.Sleep(500 * time.Millisecond) // five more probe cycles
+	if leader.Hits(block) != hits || metricLine(t, base, `drwatch_pair_state{pair="orders",state="promoted"}`) != "1" {
+		t.Fatalf("after the fence: %d more blocks, state %s", leader.Hits(block)-hits, metricLine(t, base, `drwatch_pair_state{pair="orders",state="promoted"}`))
+	}
+	for ev, want := range map[string]string{"old_leader_returned": "1", "old_leader_fenced": "1"} {
+		if v := metricLine(t, base, `drwatch_events_total{event="`+ev+`",pair="orders"}`); v != want {
+			t.Errorf("%s events = %q, want %s", ev, v, want)
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := journal.Read(dir, "orders")
+	if err != nil || !rec.State.OldLeaderReturned || !rec.State.OldLeaderFenced {
+		t.Fatalf("journal: %+v, %v", rec, err)
+	}
+}
+
+func getURL(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url) //nolint:noctx // a test's one request
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

@@ -22,9 +22,11 @@ type cycler interface {
 	Cycle(ctx context.Context) probe.Observation
 }
 
-// promoter runs a promotion.
+// promoter runs a promotion, and fences an old leader that comes back
+// after one.
 type promoter interface {
 	Run(ctx context.Context, p *journal.Promotion) (promote.Result, error)
+	FenceOldLeader(ctx context.Context, p *journal.Promotion) (string, error)
 }
 
 // watcher probes one pair on its interval, feeds each observation to the
@@ -110,6 +112,9 @@ func (w *watcher) tick(ctx context.Context) {
 		w.log.Error("journal write failed: not acting on this decision", zap.Error(err))
 		return
 	}
+	if d.FenceOldLeader {
+		w.fenceOldLeader(ctx)
+	}
 	if d.WouldPromote {
 		w.metrics.WouldPromote.WithLabelValues(w.pair.Name).Inc()
 		w.log.Warn("dry-run: would promote now", zap.Strings("reasons", d.State.Reasons))
@@ -157,6 +162,7 @@ func (w *watcher) applyLocked(d policy.Decision, by string) error {
 	}
 	w.metrics.LeaderOutage.WithLabelValues(p).Set(outage)
 	w.metrics.LeaderFailedProbes.WithLabelValues(p).Set(float64(s.FailedProbes))
+	w.metrics.OldLeaderUnfenced.WithLabelValues(p).Set(b2f(s.OldLeaderUnfenced()))
 	ok, _ := policy.RPOGuard(&s, w.pair.Resolved, w.now())
 	w.metrics.RPOGuardPassing.WithLabelValues(p).Set(b2f(ok))
 	if s.LastGoodLag != nil {
@@ -261,6 +267,27 @@ func (w *watcher) promote(ctx context.Context) {
 	w.log.Warn("promotion succeeded", zap.Duration("took", took), zap.Strings("indices", res.Promoted), zap.Bool("leader_fenced", res.Fenced))
 }
 
+// fenceOldLeader write-blocks an old leader that answers again after the
+// promotion, and records it; on failure the next cycle tries again.
+func (w *watcher) fenceOldLeader(ctx context.Context) {
+	w.rt.mu.RLock()
+	p := w.rt.rec.Promotion
+	w.rt.mu.RUnlock()
+	detail, err := w.exec.FenceOldLeader(ctx, p)
+	if err != nil {
+		w.log.Error("the old leader answers again and could not be fenced: both sides may take writes", zap.Error(err))
+		return
+	}
+	w.rt.mu.Lock()
+	jerr := w.applyLocked(policy.OldLeaderFenced(w.rt.rec.State, detail, w.now()), "")
+	w.rt.mu.Unlock()
+	if jerr != nil {
+		w.log.Error("journal write failed: the old leader's fence is not recorded", zap.Error(jerr))
+		return
+	}
+	w.log.Warn("the old leader answered again and was fenced", zap.String("detail", detail))
+}
+
 // logChanges logs what changed in the observations, so the log tells the
 // story without one line per probe.
 func (w *watcher) logChanges(prev *probe.Observation, cur probe.Observation) {
@@ -306,6 +333,9 @@ func (w *watcher) status() report.PairStatus {
 		ps.Problems = nonNil(report.Problems(o))
 	} else {
 		ps.Problems = []string{"no observation yet"}
+	}
+	if st.OldLeaderUnfenced() {
+		ps.Problems = append([]string{"the old leader answers again after the promotion and is not fenced: both sides may take writes"}, ps.Problems...)
 	}
 	return ps
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"os"
 	"testing"
 	"time"
@@ -38,6 +39,10 @@ func (h *hookExecutor) Run(context.Context, *journal.Promotion) (promote.Result,
 	h.runs++
 	h.hook(h.runs)
 	return promote.Result{Promoted: []string{"orders-1"}, Detail: "1 of 1 indices writable"}, nil
+}
+
+func (h *hookExecutor) FenceOldLeader(context.Context, *journal.Promotion) (string, error) {
+	return "", errors.New("not in this test")
 }
 
 // A promotion whose outcome cannot be journaled stays promoting and is

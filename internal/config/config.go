@@ -156,6 +156,7 @@ var Events = []string{
 	"replication_degraded", "replication_recovered", "approval_required",
 	"approval_granted", "approval_denied", "approval_expired",
 	"promotion_started", "promotion_succeeded", "promotion_failed",
+	"old_leader_returned", "old_leader_fenced", "journal_unwritable",
 	"drill_succeeded", "drill_failed",
 }
 

@@ -53,6 +53,7 @@ type Metrics struct {
 	PromotionIndices   *prometheus.GaugeVec
 	LeaderOutage       *prometheus.GaugeVec
 	LeaderFailedProbes *prometheus.GaugeVec
+	OldLeaderUnfenced  *prometheus.GaugeVec
 	RPOGuardPassing    *prometheus.GaugeVec
 	LastGoodLagAge     *prometheus.GaugeVec
 	Events             *prometheus.CounterVec
@@ -152,6 +153,9 @@ func New() *Metrics {
 		LeaderFailedProbes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "drwatch_leader_failed_probes", Help: "Leader probes failed in a row. Compare with min_failed_probes.",
 		}, []string{"pair"}),
+		OldLeaderUnfenced: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "drwatch_old_leader_unfenced", Help: "1 while the old leader answers again after the promotion and its copies of the promoted indices are not write-blocked: both sides may take writes.",
+		}, []string{"pair"}),
 		RPOGuardPassing: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "drwatch_rpo_guard_passing", Help: "1 if the RPO guard would allow an unattended promotion now, else 0.",
 		}, []string{"pair"}),
@@ -171,7 +175,7 @@ func New() *Metrics {
 	m.Reg.MustRegister(
 		m.PairState, m.Promotions, m.PromotionDuration, m.PromotionIndices, m.LeaderOutage,
 		m.LeaderFailedProbes, m.RPOGuardPassing, m.LastGoodLagAge, m.Events, m.WouldPromote,
-		m.JournalErrors,
+		m.OldLeaderUnfenced, m.JournalErrors,
 	)
 	m.Reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -223,6 +227,7 @@ func (m *Metrics) InitPair(pair string) {
 	m.PromotionDuration.WithLabelValues(pair)
 	m.LeaderOutage.WithLabelValues(pair)
 	m.LeaderFailedProbes.WithLabelValues(pair)
+	m.OldLeaderUnfenced.WithLabelValues(pair)
 	m.RPOGuardPassing.WithLabelValues(pair)
 	m.LastGoodLagAge.WithLabelValues(pair)
 	m.WouldPromote.WithLabelValues(pair)
@@ -244,6 +249,7 @@ func (m *Metrics) ForgetPair(pair string) {
 		m.ProbeFailures, m.ProbeRequests, m.LastObservationTimestmp,
 		m.PairState, m.Promotions, m.PromotionDuration, m.PromotionIndices, m.LeaderOutage,
 		m.LeaderFailedProbes, m.RPOGuardPassing, m.LastGoodLagAge, m.Events, m.WouldPromote,
+		m.OldLeaderUnfenced,
 	} {
 		v.DeletePartialMatch(l)
 	}

@@ -25,6 +25,8 @@ const (
 	EvPromotionStarted     = "promotion_started"
 	EvPromotionSucceeded   = "promotion_succeeded"
 	EvPromotionFailed      = "promotion_failed"
+	EvOldLeaderReturned    = "old_leader_returned"
+	EvOldLeaderFenced      = "old_leader_fenced"
 )
 
 // Decision is the outcome of one step of the decision core.
@@ -37,6 +39,10 @@ type Decision struct {
 	// WouldPromote is set in dry-run mode when any other mode would have
 	// promoted (auto with the guard passing); nothing is done.
 	WouldPromote bool
+	// FenceOldLeader asks the caller to write-block the old leader's
+	// copies of the promoted indices: it answers again after the
+	// promotion. Report the outcome with OldLeaderFenced.
+	FenceOldLeader bool
 	// Abandon tells the caller the failed promotion is given up (it
 	// changed nothing and the leader answers again): forget its record, so
 	// that a later promotion plans afresh.
@@ -64,7 +70,8 @@ func Decide(st State, obs probe.Observation, pol *config.Policy, now time.Time) 
 	s := &d.State
 	switch st.Phase {
 	case Promoted:
-		return d // never promoted again
+		oldLeader(&d, obs, pol) // never promoted again
+		return d
 	case Promoting:
 		return d // the executor drives this phase; see PromotionSucceeded/Failed
 	case Failed:
@@ -199,6 +206,52 @@ func Decide(st State, obs probe.Observation, pol *config.Policy, now time.Time) 
 	}
 	return d
 }
+
+// oldLeader watches the old leader after the promotion: one that answers
+// again can take writes on indices the follower now owns - two writable
+// copies. It is reported (old_leader_returned) and, with fence_leader,
+// fenced; until it is, the state says so on every cycle.
+func oldLeader(d *Decision, obs probe.Observation, pol *config.Policy) {
+	s := &d.State
+	if s.OldLeaderFenced || !obs.Leader.Answered() {
+		return
+	}
+	if !s.OldLeaderReturned {
+		s.OldLeaderReturned = true
+		d.emit(EvOldLeaderReturned)
+	}
+	base := s.Reasons
+	if len(base) > 0 && strings.HasPrefix(base[len(base)-1], "the old leader answers again") {
+		base = base[:len(base)-1]
+	}
+	if *pol.FenceLeader {
+		d.FenceOldLeader = true
+		s.Reasons = append(slices.Clone(base), "the old leader answers again and is not fenced: write-blocking its copies of the promoted indices")
+		return
+	}
+	s.Reasons = append(slices.Clone(base), "the old leader answers again and is not fenced (fence_leader is false): both sides may take writes; block them by hand")
+}
+
+// OldLeaderFenced records that the old leader's copies of the promoted
+// indices are write-blocked after it came back.
+func OldLeaderFenced(st State, detail string, now time.Time) Decision {
+	d := Decision{State: st}
+	if st.Phase != Promoted || st.OldLeaderFenced {
+		return d
+	}
+	d.State.OldLeaderFenced = true
+	base := st.Reasons
+	if len(base) > 0 && strings.HasPrefix(base[len(base)-1], "the old leader answers again") {
+		base = base[:len(base)-1]
+	}
+	d.State.Reasons = append(slices.Clone(base), "the old leader came back and was fenced at "+now.Format(time.RFC3339)+": "+detail)
+	d.emit(EvOldLeaderFenced)
+	return d
+}
+
+// OldLeaderUnfenced reports whether an old leader answers again after the
+// promotion without being fenced.
+func (s *State) OldLeaderUnfenced() bool { return s.OldLeaderReturned && !s.OldLeaderFenced }
 
 // unattendedBlock says what stops an unattended promotion ("" if nothing).
 func unattendedBlock(guardOK, held bool) string {

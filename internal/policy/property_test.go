@@ -186,7 +186,12 @@ func TestPropertyInvariants(t *testing.T) {
 
 				switch {
 				case prev.Phase == policy.Promoted:
-					if !reflect.DeepEqual(d.State, prev) || len(d.Events) > 0 || d.Promote {
+					// A promoted pair stays promoted and never promotes
+					// again; it only tracks an old leader that comes back.
+					moved := d.State
+					moved.Reasons, moved.OldLeaderReturned = prev.Reasons, prev.OldLeaderReturned
+					if !reflect.DeepEqual(moved, prev) || d.Promote || d.State.Phase != policy.Promoted ||
+						(len(d.Events) > 0 && !(len(d.Events) == 1 && d.Events[0] == policy.EvOldLeaderReturned && !prev.OldLeaderReturned)) {
 						fail("a promoted pair moved")
 					}
 				case d.Promote && prev.Phase == policy.Failed:

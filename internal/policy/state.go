@@ -107,6 +107,10 @@ type State struct {
 	// replication somewhere - the pair may be split, so it goes on.
 	PromotionByHand  bool `json:"promotion_by_hand,omitempty"`
 	PromotionChanged bool `json:"promotion_changed,omitempty"`
+	// After the promotion: the old leader answered again, and whether its
+	// copies of the promoted indices were write-blocked since.
+	OldLeaderReturned bool `json:"old_leader_returned,omitempty"`
+	OldLeaderFenced   bool `json:"old_leader_fenced,omitempty"`
 	PromotedAt        time.Time `json:"promoted_at,omitzero"`
 
 	// Reasons for the current phase, human-readable.

@@ -296,11 +296,25 @@ func TestPromotedIsTerminal(t *testing.T) {
 			promoted := p.st
 			obs := []func(time.Time) *ob{gone, gone, gone, cutOff, up, upLag(1 << 40),
 				func(at time.Time) *ob { return healthy(at).leaderDown(opensearch.ClassDNS).followerUnreachable() }}
+			returned := 0
 			for i := range 10 * 3600 / 5 { // ten hours of 5s cycles
 				d := p.decide(interval, obs[i%len(obs)])
-				if d.Promote || d.WouldPromote || len(d.Events) != 0 || !reflect.DeepEqual(d.State, promoted) {
+				for _, ev := range d.Events {
+					if ev != policy.EvOldLeaderReturned {
+						t.Fatalf("cycle %d: event %s on a promoted pair", i, ev)
+					}
+					returned++
+				}
+				// Only the old leader's return is tracked (and fenced):
+				// the pair stays promoted and never promotes again.
+				st := d.State
+				st.Reasons, st.OldLeaderReturned = promoted.Reasons, false
+				if d.Promote || d.WouldPromote || !reflect.DeepEqual(st, promoted) {
 					t.Fatalf("cycle %d: a promoted pair moved: %+v", i, d)
 				}
+			}
+			if returned != 1 {
+				t.Fatalf("old_leader_returned emitted %d times, want once", returned)
 			}
 			for name, cmd := range map[string]func(policy.State, time.Time) (policy.Decision, error){
 				"approve": approve("alice"), "deny": deny("bob"), "pause": pauseFor(time.Hour), "pause forever": pauseFor(0),
@@ -399,5 +413,53 @@ func TestFailedPromotionAbandonedWhenNothingChanged(t *testing.T) {
 		if d := p.decide(time.Second, up); d.State.Phase != policy.Failed || d.Abandon {
 			t.Fatalf("decision %+v", d)
 		}
+	})
+}
+
+// After the promotion, an old leader that answers again can take writes
+// the promoted follower never sees: it is reported once
+// (old_leader_returned), fenced when fence_leader is on (FenceOldLeader
+// until OldLeaderFenced records it), and shown until then.
+func TestOldLeaderReturnsAfterPromotion(t *testing.T) {
+	promoted := func(p *pair) {
+		p.run(seq(one(stepHealthy), toSuspect(gone), one(step{name: "down", after: interval, obs: gone, phase: policy.Promoting, promote: true,
+			events: []string{policy.EvLeaderDown, policy.EvPromotionStarted}})))
+		if d, _ := p.command(0, succeeded); d.State.Phase != policy.Promoted {
+			t.Fatalf("not promoted: %+v", d)
+		}
+	}
+	t.Run("fence_leader: fenced, then quiet", func(t *testing.T) {
+		p := newPair(t, policyFor(config.ModeAuto))
+		promoted(p)
+		if d := p.decide(interval, gone); d.FenceOldLeader || len(d.Events) != 0 || d.State.OldLeaderUnfenced() {
+			t.Fatalf("still gone: %+v", d)
+		}
+		d := p.decide(interval, up)
+		if d.State.Phase != policy.Promoted || !d.FenceOldLeader || !equalEvents(d.Events, policy.EvOldLeaderReturned) || !d.State.OldLeaderUnfenced() || d.Promote {
+			t.Fatalf("returned: %+v", d)
+		}
+		requireReasons(t, d, "the old leader answers again and is not fenced: write-blocking its copies of the promoted indices")
+		// The fence failed (the caller reports nothing): asked again, the
+		// event not repeated, the reason not piled up.
+		d = p.decide(interval, up)
+		if !d.FenceOldLeader || len(d.Events) != 0 || len(d.State.Reasons) != 2 {
+			t.Fatalf("again: %+v", d)
+		}
+		p.st = policy.OldLeaderFenced(p.st, "write-blocked 3 leader indices", p.clk.now()).State
+		if p.st.OldLeaderUnfenced() || !p.st.OldLeaderFenced {
+			t.Fatalf("fenced: %+v", p.st)
+		}
+		if d := p.decide(interval, up); d.FenceOldLeader || len(d.Events) != 0 || d.Promote || d.State.Phase != policy.Promoted {
+			t.Fatalf("after the fence: %+v", d)
+		}
+	})
+	t.Run("fence_leader false: reported, not fenced", func(t *testing.T) {
+		p := newPair(t, policyFor(config.ModeAuto, func(c *config.Policy) { f := false; c.FenceLeader = &f }))
+		promoted(p)
+		d := p.decide(interval, up)
+		if d.FenceOldLeader || !equalEvents(d.Events, policy.EvOldLeaderReturned) || !d.State.OldLeaderUnfenced() {
+			t.Fatalf("returned: %+v", d)
+		}
+		requireReasons(t, d, "fence_leader is false): both sides may take writes")
 	})
 }

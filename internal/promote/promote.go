@@ -420,6 +420,26 @@ func literalPrefix(p string) string {
 	return p
 }
 
+// FenceOldLeader write-blocks the old leader's copies of a finished
+// promotion's indices: it answers again after the promotion, and must not
+// take writes the promoted follower never sees. Write-blocking is
+// idempotent.
+func (e *Executor) FenceOldLeader(ctx context.Context, p *journal.Promotion) (string, error) {
+	if p == nil || len(p.Plan) == 0 {
+		return "", errors.New("no promotion plan in the journal: nothing known to fence")
+	}
+	leaders := make([]string, 0, len(p.Plan))
+	for _, l := range p.Plan {
+		leaders = append(leaders, l)
+	}
+	slices.Sort(leaders)
+	leaders = slices.Compact(leaders)
+	if err := e.call(ctx, func(ctx context.Context) error { return e.Leader.BlockWrite(ctx, leaders) }); err != nil {
+		return "", fmt.Errorf("write-block the old leader: %w", err)
+	}
+	return fmt.Sprintf("write-blocked %d leader indices", len(leaders)), nil
+}
+
 // Changed reports whether a promotion may have changed anything on the
 // clusters so far: any stop was sent (even one whose answer was lost may
 // have happened), or a fence was sent and not refused. One that has not can
