@@ -46,6 +46,7 @@ type Follower interface {
 	DeleteAutofollow(ctx context.Context, alias, name string) error
 	StopReplication(ctx context.Context, index string) error
 	IndexStates(ctx context.Context, indices []string) (map[string]opensearch.IndexState, error)
+	ShardSeqNos(ctx context.Context, indices []string) (map[string]opensearch.IndexSeqNos, error)
 }
 
 // Journal records promotion steps durably.
@@ -79,6 +80,10 @@ type Executor struct {
 type Result struct {
 	Promoted []string // indices now writable
 	Failed   map[string]string
+	// Lost are planned indices that cannot be promoted and are not retried:
+	// still restoring from the leader (a _stop would delete them; their
+	// data never reached the follower), or gone.
+	Lost     map[string]string
 	Fenced   bool
 	Detail   string
 }
@@ -115,7 +120,7 @@ func (e *Executor) call(ctx context.Context, f func(context.Context) error) erro
 // Run runs (or resumes) promotion p. The error is nil only when every
 // planned index is verified writable and every autofollow rule is gone.
 func (e *Executor) Run(ctx context.Context, p *journal.Promotion) (Result, error) {
-	res := Result{Failed: map[string]string{}}
+	res := Result{Failed: map[string]string{}, Lost: map[string]string{}}
 	if err := e.plan(ctx, p); err != nil {
 		return res, err
 	}
@@ -135,7 +140,10 @@ func (e *Executor) Run(ctx context.Context, p *journal.Promotion) (Result, error
 	if err := e.extendPlan(ctx, p); err != nil {
 		return res, err
 	}
-	stopErrs := e.stopAll(ctx, p)
+	stopErrs, err := e.stopAll(ctx, p)
+	if err != nil {
+		return res, err
+	}
 	for idx, msg := range stopErrs {
 		res.Failed[idx] = msg
 	}
@@ -149,12 +157,23 @@ func (e *Executor) Run(ctx context.Context, p *journal.Promotion) (Result, error
 		}
 	}
 	for idx := range p.Plan {
-		if _, bad := res.Failed[idx]; !bad {
+		if why, ok := lostIndex(p, idx); ok {
+			res.Lost[idx] = why
+			delete(res.Failed, idx)
+		}
+	}
+	for idx := range p.Plan {
+		_, bad := res.Failed[idx]
+		_, lost := res.Lost[idx]
+		if !bad && !lost {
 			res.Promoted = append(res.Promoted, idx)
 		}
 	}
 	slices.Sort(res.Promoted)
 	res.Detail = fmt.Sprintf("%d of %d indices writable", len(res.Promoted), len(p.Plan))
+	if len(res.Lost) > 0 {
+		res.Detail += fmt.Sprintf(", %d lost (%s)", len(res.Lost), summarize(res.Lost))
+	}
 	if fenced {
 		res.Detail += ", leader fenced"
 	} else {
@@ -452,7 +471,9 @@ func Changed(p *journal.Promotion) bool {
 	for _, s := range p.Steps {
 		switch s.Name {
 		case StepStop:
-			return true
+			if s.Status != journal.StepSkipped { // a skipped stop was never sent
+				return true
+			}
 		case StepFence:
 			fence[s.Target] = s.Status
 		}
@@ -486,13 +507,35 @@ func unknownRule(err error) bool {
 
 // stopAll stops replication on every planned index not already stopped,
 // at most Concurrency at a time. It returns the indices it could not stop.
-func (e *Executor) stopAll(ctx context.Context, p *journal.Promotion) map[string]string {
+// An index whose primaries are not all started - still restoring from
+// the leader - is never stopped (the plugin deletes a restoring index on
+// _stop): it is journaled lost, once, and left as it is.
+func (e *Executor) stopAll(ctx context.Context, p *journal.Promotion) (map[string]string, error) {
 	var todo []string
 	for idx := range p.Plan {
-		if s, ok := p.Last(StepStop, idx); ok && s.Status == journal.StepDone {
-			continue // stopped before a restart: not touched again
+		if s, ok := p.Last(StepStop, idx); ok && (s.Status == journal.StepDone || s.Status == journal.StepSkipped) {
+			continue // stopped (or found lost) before: not touched again
 		}
 		todo = append(todo, idx)
+	}
+	if len(todo) > 0 {
+		restoring, err := e.restoring(ctx, todo)
+		if err != nil {
+			return nil, err
+		}
+		var lost []journal.Step
+		for _, idx := range todo {
+			if why, ok := restoring[idx]; ok {
+				lost = append(lost, journal.Step{Name: StepStop, Target: idx, Status: journal.StepSkipped, Detail: lostPrefix + why})
+			}
+		}
+		if len(lost) > 0 {
+			slices.SortFunc(lost, func(a, b journal.Step) int { return strings.Compare(a.Target, b.Target) })
+			if err := e.record(p, lost...); err != nil {
+				return nil, err
+			}
+			todo = slices.DeleteFunc(todo, func(idx string) bool { _, ok := restoring[idx]; return ok })
+		}
 	}
 	slices.Sort(todo)
 	failed := map[string]string{}
@@ -509,7 +552,7 @@ func (e *Executor) stopAll(ctx context.Context, p *journal.Promotion) map[string
 			for _, idx := range todo[i:] {
 				failed[idx] = err.Error()
 			}
-			return failed
+			return failed, nil
 		}
 		results := make([]journal.Step, len(batch))
 		var wg sync.WaitGroup
@@ -536,7 +579,7 @@ func (e *Executor) stopAll(ctx context.Context, p *journal.Promotion) map[string
 					failed[idx] = err.Error()
 				}
 			}
-			return failed
+			return failed, nil
 		}
 		for _, r := range results {
 			if r.Status == journal.StepDone {
@@ -552,15 +595,63 @@ func (e *Executor) stopAll(ctx context.Context, p *journal.Promotion) map[string
 			}
 		}
 	}
-	return failed
+	return failed, nil
+}
+
+// lostPrefix starts the detail of a stop step skipped because the index
+// is lost.
+const lostPrefix = "lost: "
+
+// lostIndex reports whether a planned index was found lost, and why.
+func lostIndex(p *journal.Promotion, idx string) (string, bool) {
+	if s, ok := p.Last(StepStop, idx); ok && s.Status == journal.StepSkipped && strings.HasPrefix(s.Detail, lostPrefix) {
+		return strings.TrimPrefix(s.Detail, lostPrefix), true
+	}
+	if s, ok := p.Last(StepVerify, idx); ok && s.Status == journal.StepSkipped {
+		return s.Detail, true
+	}
+	return "", false
+}
+
+// restoring returns the indices among names whose primaries are not all
+// started on the follower, with why.
+func (e *Executor) restoring(ctx context.Context, names []string) (map[string]string, error) {
+	var (
+		fis  map[string]opensearch.FollowerIndex
+		seqs map[string]opensearch.IndexSeqNos
+	)
+	err := e.call(ctx, func(ctx context.Context) (err error) {
+		if fis, err = e.Follower.FollowerIndices(ctx, names); err != nil {
+			return err
+		}
+		seqs, err = e.Follower.ShardSeqNos(ctx, names)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the follower indices' shards: %w", err)
+	}
+	out := map[string]string{}
+	for _, idx := range names {
+		fi, ok := fis[idx]
+		if !ok {
+			continue // no longer a follower index: stopped already, verify says
+		}
+		if started := len(seqs[idx]); started < fi.Shards {
+			out[idx] = fmt.Sprintf("%d of %d primaries not started: still restoring from the leader, not stopped (a _stop deletes a restoring index); its data never reached the follower", fi.Shards-started, fi.Shards)
+		}
+	}
+	return out, nil
 }
 
 // verify checks every planned index: open, no longer a follower, and free
-// of the replication block.
+// of the replication block. A lost index is not checked; one that is gone
+// is journaled lost (retrying cannot bring it back).
 func (e *Executor) verify(ctx context.Context, p *journal.Promotion) (map[string]string, error) {
 	names := make([]string, 0, len(p.Plan))
 	for idx := range p.Plan {
-		names = append(names, idx)
+		if _, lost := lostIndex(p, idx); !lost {
+			names = append(names, idx)
+		}
 	}
 	slices.Sort(names)
 	bad := map[string]string{}
@@ -582,11 +673,13 @@ func (e *Executor) verify(ctx context.Context, p *journal.Promotion) (map[string
 		_ = e.record(p, journal.Step{Name: StepVerify, Status: journal.StepFailed, Detail: err.Error()})
 		return nil, fmt.Errorf("verify: %w", err)
 	}
+	var gone []journal.Step
 	for _, idx := range names {
 		st := states[idx]
 		switch {
 		case !st.Exists:
-			bad[idx] = "index not found"
+			gone = append(gone, journal.Step{Name: StepVerify, Target: idx, Status: journal.StepSkipped,
+				Detail: "index not found on the follower after its stop: gone, not retried"})
 		case !st.Open:
 			bad[idx] = "index is closed"
 		case followers[idx].LeaderIndex != "":
@@ -599,7 +692,12 @@ func (e *Executor) verify(ctx context.Context, p *journal.Promotion) (map[string
 			}
 		}
 	}
-	status, detail := journal.StepDone, fmt.Sprintf("%d indices open and writable", len(names))
+	if len(gone) > 0 {
+		if err := e.record(p, gone...); err != nil {
+			return nil, err
+		}
+	}
+	status, detail := journal.StepDone, fmt.Sprintf("%d indices open and writable", len(names)-len(gone))
 	if len(bad) > 0 {
 		status, detail = journal.StepFailed, summarize(bad)
 	}

@@ -79,6 +79,7 @@ type fakeFollower struct {
 	autofollowCreates map[string]string
 	stopDelay         time.Duration
 	onStop            func(idx string) // called as a stop begins
+	restoring         map[string]bool  // indices whose primary is not started yet
 
 	// Observations.
 	stopCalls    map[string]int
@@ -99,6 +100,7 @@ func newFollower(n int) *fakeFollower {
 		brokenStop:        map[string]string{},
 		autofollowCreates: map[string]string{},
 		stopCalls:         map[string]int{},
+		restoring:         map[string]bool{},
 	}
 	for i := range n {
 		f.addFollower(fmt.Sprintf("orders-%02d", i), fmt.Sprintf("leader-orders-%02d", i))
@@ -238,6 +240,25 @@ func (f *fakeFollower) IndexStates(ctx context.Context, names []string) (map[str
 		}
 	}
 	return out, nil
+}
+
+func (f *fakeFollower) ShardSeqNos(ctx context.Context, names []string) (map[string]opensearch.IndexSeqNos, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]opensearch.IndexSeqNos{}
+	for _, n := range names {
+		if _, ok := f.indices[n]; ok && !f.restoring[n] {
+			out[n] = opensearch.IndexSeqNos{0: {MaxSeqNo: 9, LocalCheckpoint: 9, GlobalCheckpoint: 9}}
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeFollower) isFollowerIndex(idx string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, ok := f.followers[idx]
+	return ok
 }
 
 func (f *fakeFollower) calls() map[string]int {
@@ -1040,11 +1061,45 @@ func TestVerifyFailure(t *testing.T) {
 		}
 		delete(l.follower.followers, "orders-01")
 		delete(l.follower.indices, "orders-01")
+		// Gone (the plugin deletes an index stopped while restoring):
+		// journaled lost, not failed - retrying cannot bring it back.
 		res, err := e.Run(context.Background(), p)
-		if err == nil || res.Failed["orders-01"] != "index not found" {
+		if err != nil || len(res.Failed) != 0 || !strings.Contains(res.Lost["orders-01"], "index not found") || !reflect.DeepEqual(res.Promoted, []string{"orders-00"}) {
 			t.Fatalf("Run = %+v, %v", res, err)
 		}
+		res, err = e.Run(context.Background(), l.reload(t))
+		if err != nil || len(res.Lost) != 1 || !strings.Contains(res.Detail, "1 lost") {
+			t.Fatalf("rerun = %+v, %v", res, err)
+		}
 	})
+}
+
+// A follower index still restoring from the leader (a primary not
+// started) is never stopped - the plugin deletes a restoring index on
+// _stop - and the promotion does not fail forever on it: it is journaled
+// lost, once, and the rest is promoted.
+func TestRestoringIndexIsNotStopped(t *testing.T) {
+	l := newLab(t, 3)
+	l.follower.restoring["orders-02"] = true
+	p := l.start(t, false)
+	res, err := l.executor().Run(context.Background(), p)
+	if err != nil || !reflect.DeepEqual(res.Promoted, []string{"orders-00", "orders-01"}) || len(res.Failed) != 0 {
+		t.Fatalf("Run = %+v, %v", res, err)
+	}
+	if why := res.Lost["orders-02"]; !strings.Contains(why, "1 of 1 primaries not started: still restoring from the leader") {
+		t.Fatalf("lost = %v", res.Lost)
+	}
+	if n := l.follower.calls()["orders-02"]; n != 0 || !l.follower.isFollowerIndex("orders-02") {
+		t.Fatalf("the restoring index was stopped %d times", n)
+	}
+	if s, _ := l.reload(t).Last(StepStop, "orders-02"); s.Status != journal.StepSkipped || !strings.HasPrefix(s.Detail, "lost: ") {
+		t.Fatalf("stop step = %+v", s)
+	}
+	// Restored since: still not stopped by this promotion, which is over.
+	delete(l.follower.restoring, "orders-02")
+	if _, err := l.executor().Run(context.Background(), l.reload(t)); err != nil || l.follower.calls()["orders-02"] != 0 {
+		t.Fatalf("rerun: %v, stops %v", err, l.follower.calls())
+	}
 }
 
 func TestEmptyScope(t *testing.T) {
