@@ -191,7 +191,7 @@ func TestPropertyInvariants(t *testing.T) {
 					moved := d.State
 					moved.Reasons, moved.OldLeaderReturned = prev.Reasons, prev.OldLeaderReturned
 					if !reflect.DeepEqual(moved, prev) || d.Promote || d.State.Phase != policy.Promoted ||
-						(len(d.Events) > 0 && !(len(d.Events) == 1 && d.Events[0] == policy.EvOldLeaderReturned && !prev.OldLeaderReturned)) {
+						(len(d.Events) > 0 && (len(d.Events) != 1 || d.Events[0] != policy.EvOldLeaderReturned || prev.OldLeaderReturned)) {
 						fail("a promoted pair moved")
 					}
 				case d.Promote && prev.Phase == policy.Failed:

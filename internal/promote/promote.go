@@ -518,6 +518,7 @@ func (e *Executor) stopAll(ctx context.Context, p *journal.Promotion) (map[strin
 		}
 		todo = append(todo, idx)
 	}
+	slices.Sort(todo)
 	if len(todo) > 0 {
 		restoring, err := e.restoring(ctx, todo)
 		if err != nil {
@@ -537,7 +538,6 @@ func (e *Executor) stopAll(ctx context.Context, p *journal.Promotion) (map[strin
 			todo = slices.DeleteFunc(todo, func(idx string) bool { _, ok := restoring[idx]; return ok })
 		}
 	}
-	slices.Sort(todo)
 	failed := map[string]string{}
 	conc := max(e.Concurrency, 1)
 	var mu sync.Mutex
