@@ -67,6 +67,10 @@ type App struct {
 	// reloads so that a reload loses no progress and races no command.
 	pairs map[string]*pairRuntime
 
+	// promotions are the running promotions: shutdown waits for them, a
+	// reload does not.
+	promotions sync.WaitGroup
+
 	mu       sync.RWMutex
 	cfg      *config.Config
 	watchers []*watcher
@@ -161,9 +165,12 @@ loop:
 		}
 	}
 
-	// Shut down in reverse order of start: watchers, then the server.
+	// Shut down in reverse order of start: watchers, promotions in flight
+	// (every step is bounded; a second signal exits at once and the journal
+	// resumes them), then the server.
 	a.log.Info("shutting down")
 	a.stopWatchers()
+	a.promotions.Wait()
 	sctx, cancel := context.WithTimeout(context.Background(), opts.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
@@ -209,7 +216,7 @@ func (a *App) start(ctx context.Context, cfg *config.Config) {
 		a.metrics.InitPair(p.Name)
 		watchers = append(watchers, &watcher{
 			pair: p, prober: pr, exec: ex, journal: a.journal, rt: rt, metrics: a.metrics,
-			interval: p.Resolved.ProbeInterval.D(), log: log, now: time.Now,
+			interval: p.Resolved.ProbeInterval.D(), log: log, now: time.Now, promotions: &a.promotions,
 		})
 	}
 	var wg sync.WaitGroup
@@ -267,8 +274,10 @@ func (a *App) reload(ctx context.Context) error {
 	a.mu.RLock()
 	old := a.cfg
 	a.mu.RUnlock()
-	// A promotion in flight is not interrupted, and reloading would wait
-	// for it with every other pair unwatched: refuse until it ends.
+	// A promotion in flight is not interrupted: it runs on its own
+	// goroutine and a reload does not wait for it (a promotion that starts
+	// right after this check goes on under the next watcher). Still,
+	// refuse while one is known to run: its executor has the old config.
 	for name, rt := range a.pairs {
 		rt.mu.RLock()
 		phase := rt.rec.State.Phase

@@ -41,6 +41,8 @@ type watcher struct {
 	interval time.Duration
 	now      func() time.Time
 	rt       *pairRuntime
+	// promotions tracks promotion goroutines of every watcher of the app.
+	promotions *sync.WaitGroup
 }
 
 // pairRuntime is a pair's live state: its journal record, latest
@@ -55,6 +57,11 @@ type pairRuntime struct {
 	// retryAt delays resuming a promotion whose outcome could not be
 	// journaled, so a failing disk does not re-run it every probe.
 	retryAt time.Time
+	// inFlight is set while a promotion of the pair runs. A promotion runs
+	// on its own goroutine, not the watcher's: a reload replaces the
+	// watcher without waiting for it, and the next watcher does not start
+	// a second one.
+	inFlight bool
 }
 
 var phaseNames = func() []string {
@@ -74,7 +81,7 @@ func (w *watcher) Start(ctx context.Context) error {
 	w.rt.mu.RUnlock()
 	if resume {
 		w.log.Warn("resuming an interrupted promotion from the journal")
-		w.promote(ctx)
+		w.startPromotion(ctx)
 	}
 	t := time.NewTicker(w.interval)
 	defer t.Stop()
@@ -89,7 +96,7 @@ func (w *watcher) Start(ctx context.Context) error {
 			promoting := w.rt.rec.State.Phase == policy.Promoting
 			w.rt.mu.RUnlock()
 			if promoting {
-				w.promote(ctx)
+				w.startPromotion(ctx)
 			}
 		}
 	}
@@ -126,7 +133,7 @@ func (w *watcher) tick(ctx context.Context) {
 	wait := w.now().Before(w.rt.retryAt)
 	w.rt.mu.RUnlock()
 	if d.Promote || (d.State.Phase == policy.Promoting && !wait) {
-		w.promote(ctx)
+		w.startPromotion(ctx)
 	}
 }
 
@@ -200,6 +207,27 @@ func (w *watcher) command(f func(policy.State, time.Time) (policy.Decision, erro
 	default:
 	}
 	return st, nil
+}
+
+// startPromotion runs the pair's promotion on a goroutine of its own,
+// unless one is running already. Shutdown waits for it (App.promotions);
+// a reload does not.
+func (w *watcher) startPromotion(ctx context.Context) {
+	w.rt.mu.Lock()
+	if w.rt.inFlight {
+		w.rt.mu.Unlock()
+		return
+	}
+	w.rt.inFlight = true
+	w.rt.mu.Unlock()
+	w.promotions.Go(func() {
+		defer func() {
+			w.rt.mu.Lock()
+			w.rt.inFlight = false
+			w.rt.mu.Unlock()
+		}()
+		w.promote(ctx)
+	})
 }
 
 // promote runs (or resumes) the pair's promotion and records the outcome.

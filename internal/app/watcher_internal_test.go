@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"os"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,6 +47,73 @@ func (h *hookExecutor) FenceOldLeader(context.Context, *journal.Promotion) (stri
 	return "", errors.New("not in this test")
 }
 
+// slowExecutor's promotion runs until released.
+type slowExecutor struct {
+	release chan struct{}
+	runs    atomic.Int32
+}
+
+func (e *slowExecutor) Run(context.Context, *journal.Promotion) (promote.Result, error) {
+	e.runs.Add(1)
+	<-e.release
+	return promote.Result{Promoted: []string{"orders-1"}, Detail: "1 of 1 indices writable"}, nil
+}
+
+func (e *slowExecutor) FenceOldLeader(context.Context, *journal.Promotion) (string, error) {
+	return "", errors.New("not in this test")
+}
+
+// A promotion runs on a goroutine of its own: stopping the watcher (as a
+// reload does) never waits for it, the next watcher does not start a
+// second one, and the outcome is recorded into the pair's state, which
+// outlives watchers.
+func TestWatcherStopNeverWaitsOnAPromotion(t *testing.T) {
+	j, err := journal.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	rec := &journal.Record{Pair: "orders", State: policy.State{Phase: policy.Promoting, Since: time.Now()}}
+	if err := j.Save(rec); err != nil {
+		t.Fatal(err)
+	}
+	ex := &slowExecutor{release: make(chan struct{})}
+	rt := &pairRuntime{rec: rec, kick: make(chan struct{}, 1)}
+	var promotions sync.WaitGroup
+	watch := func() (stop func()) {
+		w := &watcher{pair: &config.Pair{Name: "orders", Resolved: config.DefaultPolicy()}, prober: staticProber{}, exec: ex, journal: j,
+			metrics: metrics.New(), log: zap.NewNop(), interval: 10 * time.Millisecond, now: time.Now, rt: rt, promotions: &promotions}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { _ = w.Start(ctx); close(done) }()
+		return func() { cancel(); <-done }
+	}
+	stop := watch()
+	for ex.runs.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("stopping the watcher waited for the promotion")
+	}
+	stop = watch() // the reloaded watcher: resumes nothing while it runs
+	time.Sleep(50 * time.Millisecond)
+	if n := ex.runs.Load(); n != 1 {
+		t.Fatalf("%d promotions running at once", n)
+	}
+	close(ex.release)
+	promotions.Wait()
+	stop()
+	rt.mu.RLock()
+	defer rt.mu.RUnlock()
+	if rt.rec.State.Phase != policy.Promoted || ex.runs.Load() != 1 {
+		t.Fatalf("phase %s after %d runs", rt.rec.State.Phase, ex.runs.Load())
+	}
+}
+
 // A promotion whose outcome cannot be journaled stays promoting and is
 // resumed on the next tick until its outcome is recorded - never stuck.
 func TestPromotionOutcomeJournalFailureIsRetried(t *testing.T) {
@@ -75,7 +144,7 @@ func TestPromotionOutcomeJournalFailureIsRetried(t *testing.T) {
 	}}
 	m := metrics.New()
 	w := &watcher{pair: pair, prober: staticProber{}, exec: ex, journal: j, metrics: m, log: zap.NewNop(),
-		interval: time.Hour, now: time.Now, rt: &pairRuntime{rec: rec, kick: make(chan struct{}, 1)}}
+		interval: time.Hour, now: time.Now, rt: &pairRuntime{rec: rec, kick: make(chan struct{}, 1)}, promotions: &sync.WaitGroup{}}
 
 	w.promote(context.Background()) // run 1: succeeds, but its outcome cannot be saved
 	if w.rt.rec.State.Phase != policy.Promoting {
@@ -90,6 +159,7 @@ func TestPromotionOutcomeJournalFailureIsRetried(t *testing.T) {
 	}
 	w.rt.retryAt = time.Time{}   // 30s later
 	w.tick(context.Background()) // run 2: the tick resumes it
+	w.promotions.Wait()
 	if ex.runs != 2 || w.rt.rec.State.Phase != policy.Promoted {
 		t.Fatalf("runs %d, phase %s; want 2, promoted", ex.runs, w.rt.rec.State.Phase)
 	}
