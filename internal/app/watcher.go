@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -57,6 +59,9 @@ type pairRuntime struct {
 	// retryAt delays resuming a promotion whose outcome could not be
 	// journaled, so a failing disk does not re-run it every probe.
 	retryAt time.Time
+	// journalErr is the last journal write's failure, nil once a write
+	// succeeds again: the status shows it as a problem.
+	journalErr error
 	// inFlight is set while a promotion of the pair runs. A promotion runs
 	// on its own goroutine, not the watcher's: a reload replaces the
 	// watcher without waiting for it, and the next watcher does not start
@@ -116,7 +121,9 @@ func (w *watcher) tick(ctx context.Context) {
 	w.metrics.Observe(obs)
 	w.logChanges(prev, obs)
 	if err != nil {
-		w.log.Error("journal write failed: not acting on this decision", zap.Error(err))
+		if d.FenceOldLeader {
+			w.fenceOldLeader(ctx) // a safety action: not held back by the journal
+		}
 		return
 	}
 	if d.FenceOldLeader {
@@ -140,9 +147,15 @@ func (w *watcher) tick(ctx context.Context) {
 // applyLocked journals a decision (when anything a restart needs changed)
 // and then makes it the current state. The journal write comes first: if it
 // fails, the state is not changed and nothing is acted on.
+//
+// When the journal cannot be written (state_dir full or read-only) the
+// decision is still tracked in memory - status, the API and the metrics
+// tell the truth, with a journal_unwritable problem - except a promotion:
+// one that could not be journaled is never started. Every later decision
+// tries the journal again, and the first that succeeds saves it all.
 func (w *watcher) applyLocked(d policy.Decision, by string) error {
 	old := w.rt.rec.State
-	changed := d.State.Phase != old.Phase || len(d.Events) > 0 || d.Abandon
+	changed := d.State.Phase != old.Phase || len(d.Events) > 0 || d.Abandon || w.rt.journalErr != nil
 	if changed {
 		next := *w.rt.rec
 		next.State = d.State
@@ -152,14 +165,42 @@ func (w *watcher) applyLocked(d policy.Decision, by string) error {
 		next.History = append(append([]journal.Transition(nil), w.rt.rec.History...), journal.Transition{
 			At: d.State.Since, From: old.Phase, To: d.State.Phase, Events: d.Events, Reasons: d.State.Reasons,
 		})
+		if d.State.Phase == old.Phase && len(d.Events) == 0 && !d.Abandon {
+			next.History = w.rt.rec.History // only retrying the journal
+		}
 		if err := w.journal.Save(&next); err != nil {
 			w.metrics.JournalErrors.Inc()
+			if w.rt.journalErr == nil {
+				w.metrics.Events.WithLabelValues(w.pair.Name, policy.EvJournalUnwritable).Inc()
+				w.log.Error("journal unwritable: decisions are tracked in memory only, and no promotion starts until it is writable", zap.Error(err))
+			}
+			w.rt.journalErr = err
+			if d.State.Phase == policy.Promoting && old.Phase != policy.Promoting {
+				// Never start a promotion that could not be journaled: the
+				// state stays as it was, and says why.
+				w.rt.rec.State.Reasons = append(slices.Clone(old.Reasons),
+					"the decision is to promote now, but the journal is unwritable: no promotion starts until it can be journaled")
+				return err
+			}
+			*w.rt.rec = next
+			w.observeState(d, old, by)
 			return err
+		}
+		if w.rt.journalErr != nil {
+			w.log.Info("journal writable again: the decisions tracked in memory are saved")
+			w.rt.journalErr = nil
 		}
 		*w.rt.rec = next
 	} else {
 		w.rt.rec.State = d.State
 	}
+	w.observeState(d, old, by)
+	return nil
+}
+
+// observeState updates the metrics and logs a decision applied.
+func (w *watcher) observeState(d policy.Decision, old policy.State, by string) {
+	changed := d.State.Phase != old.Phase || len(d.Events) > 0
 	s := d.State
 	p := w.pair.Name
 	w.metrics.SetState(p, string(s.Phase), phaseNames)
@@ -186,7 +227,6 @@ func (w *watcher) applyLocked(d policy.Decision, by string) error {
 		}
 		w.log.Info("decision", fields...)
 	}
-	return nil
 }
 
 // command applies a human's command (approve, deny, pause, resume,
@@ -194,14 +234,20 @@ func (w *watcher) applyLocked(d policy.Decision, by string) error {
 func (w *watcher) command(f func(policy.State, time.Time) (policy.Decision, error), by string) (policy.State, error) {
 	w.rt.mu.Lock()
 	d, err := f(w.rt.rec.State, w.now())
-	if err == nil {
-		err = w.applyLocked(d, by)
-	}
-	st := w.rt.rec.State
-	w.rt.mu.Unlock()
 	if err != nil {
+		st := w.rt.rec.State
+		w.rt.mu.Unlock()
 		return st, err
 	}
+	jerr := w.applyLocked(d, by)
+	st := w.rt.rec.State
+	w.rt.mu.Unlock()
+	if jerr != nil && st.Phase != d.State.Phase {
+		// Not applied: a promotion that could not be journaled.
+		return st, fmt.Errorf("journal unwritable: not applied (no promotion starts unjournaled): %w", jerr)
+	}
+	// Applied (in memory only when the journal is unwritable: status
+	// shows that as a problem).
 	select {
 	case w.rt.kick <- struct{}{}:
 	default:
@@ -361,6 +407,9 @@ func (w *watcher) status() report.PairStatus {
 		ps.Problems = nonNil(report.Problems(o))
 	} else {
 		ps.Problems = []string{"no observation yet"}
+	}
+	if err := w.rt.journalErr; err != nil {
+		ps.Problems = append([]string{"journal unwritable (" + err.Error() + "): decisions are tracked in memory only, and no promotion starts until it is writable"}, ps.Problems...)
 	}
 	if st.OldLeaderUnfenced() {
 		ps.Problems = append([]string{"the old leader answers again after the promotion and is not fenced: both sides may take writes"}, ps.Problems...)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -114,8 +116,10 @@ func TestWatcherStopNeverWaitsOnAPromotion(t *testing.T) {
 	}
 }
 
-// A promotion whose outcome cannot be journaled stays promoting and is
-// resumed on the next tick until its outcome is recorded - never stuck.
+// A promotion whose outcome cannot be journaled: the truth (promoted) is
+// kept in memory and shown, the journal problem too, and every later cycle
+// tries the journal again until the outcome is saved - the promotion is
+// not run again.
 func TestPromotionOutcomeJournalFailureIsRetried(t *testing.T) {
 	dir := t.TempDir()
 	j, err := journal.Open(dir)
@@ -131,13 +135,8 @@ func TestPromotionOutcomeJournalFailureIsRetried(t *testing.T) {
 	}
 	moved := dir + ".away"
 	ex := &hookExecutor{hook: func(run int) {
-		switch run {
-		case 1: // the disk goes away under the first attempt
+		if run == 1 { // the disk goes away under the first attempt
 			if err := os.Rename(dir, moved); err != nil {
-				t.Fatal(err)
-			}
-		case 2:
-			if err := os.Rename(moved, dir); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -146,26 +145,31 @@ func TestPromotionOutcomeJournalFailureIsRetried(t *testing.T) {
 	w := &watcher{pair: pair, prober: staticProber{}, exec: ex, journal: j, metrics: m, log: zap.NewNop(),
 		interval: time.Hour, now: time.Now, rt: &pairRuntime{rec: rec, kick: make(chan struct{}, 1)}, promotions: &sync.WaitGroup{}}
 
-	w.promote(context.Background()) // run 1: succeeds, but its outcome cannot be saved
-	if w.rt.rec.State.Phase != policy.Promoting {
-		t.Fatalf("phase %s after an unjournaled outcome, want promoting", w.rt.rec.State.Phase)
+	w.promote(context.Background()) // succeeds, but its outcome cannot be saved
+	if w.rt.rec.State.Phase != policy.Promoted {
+		t.Fatalf("phase %s in memory, want promoted (the truth)", w.rt.rec.State.Phase)
 	}
-	if testutil.ToFloat64(m.JournalErrors) < 1 {
-		t.Fatal("journal error not counted")
+	if testutil.ToFloat64(m.JournalErrors) < 1 || testutil.ToFloat64(m.Events.WithLabelValues("orders", policy.EvJournalUnwritable)) != 1 {
+		t.Fatal("journal error or journal_unwritable not counted")
 	}
-	w.tick(context.Background()) // too soon: the failed journal write backs off
-	if ex.runs != 1 {
-		t.Fatalf("resumed at once after a journal failure: %d runs", ex.runs)
+	if p := w.status().Problems; len(p) == 0 || !strings.HasPrefix(p[0], "journal unwritable") {
+		t.Fatalf("problems %q", p)
 	}
-	w.rt.retryAt = time.Time{}   // 30s later
-	w.tick(context.Background()) // run 2: the tick resumes it
+	w.tick(context.Background()) // still unwritable: tried again, no new run
+	if err := os.Rename(moved, dir); err != nil {
+		t.Fatal(err)
+	}
+	w.tick(context.Background()) // writable again: saved
 	w.promotions.Wait()
-	if ex.runs != 2 || w.rt.rec.State.Phase != policy.Promoted {
-		t.Fatalf("runs %d, phase %s; want 2, promoted", ex.runs, w.rt.rec.State.Phase)
+	if ex.runs != 1 || w.rt.journalErr != nil {
+		t.Fatalf("runs %d, journal error %v; want 1 run, saved", ex.runs, w.rt.journalErr)
 	}
 	saved, err := journal.Read(dir, "orders")
 	if err != nil || saved.State.Phase != policy.Promoted {
 		t.Fatalf("journal = %+v, %v", saved, err)
+	}
+	if testutil.ToFloat64(m.Events.WithLabelValues("orders", policy.EvJournalUnwritable)) != 1 {
+		t.Fatal("journal_unwritable counted more than once for one outage")
 	}
 }
 
@@ -188,5 +192,71 @@ func TestBehind(t *testing.T) {
 	follower.SetSeqNos("orders-1", 50, 41) // ahead on one shard never hides behind on none
 	if got, err := behind(context.Background(), lc, fc, plan); err != nil || got != "" {
 		t.Fatalf("caught up: %q, %v", got, err)
+	}
+}
+
+// downProber is a leader that died: drwatch's probes fail and the
+// follower has lost it too.
+type downProber struct{}
+
+func (downProber) Cycle(context.Context) probe.Observation {
+	o := probe.Observation{Pair: "orders", Time: time.Now()}
+	o.Leader.Failure = &probe.Failure{Class: "connection_refused", Message: "connection refused"}
+	o.Follower = probe.Follower{Reachable: true, Remote: probe.Remote{Alias: "leader", Known: true}}
+	return o
+}
+
+// With the journal unwritable during an outage, the state is tracked in
+// memory - status and metrics show the outage and the journal problem, not
+// a stale "healthy" - and no promotion starts until it can be journaled.
+func TestUnwritableJournalTracksInMemoryAndNeverPromotes(t *testing.T) {
+	dir := t.TempDir()
+	j, err := journal.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	pol := config.DefaultPolicy()
+	mode, maxLag, witness := config.ModeAuto, int64(1000), false
+	pol.Mode, pol.MaxLagOperations, pol.RequireFollowerWitness = mode, &maxLag, &witness
+	pol.LeaderDownAfter, pol.MinFailedProbes = config.Duration(time.Millisecond), 1
+	start := time.Now()
+	rec := &journal.Record{Pair: "orders", State: policy.State{Phase: policy.Healthy, Since: start,
+		LastGoodLag: &policy.LagReading{Indices: 1, At: start}}}
+	if err := j.Save(rec); err != nil {
+		t.Fatal(err)
+	}
+	ex := &hookExecutor{hook: func(int) {}}
+	m := metrics.New()
+	w := &watcher{pair: &config.Pair{Name: "orders", Resolved: pol}, prober: downProber{}, exec: ex, journal: j, metrics: m,
+		log: zap.NewNop(), interval: time.Hour, now: time.Now, rt: &pairRuntime{rec: rec, kick: make(chan struct{}, 1)}, promotions: &sync.WaitGroup{}}
+	moved := dir + ".away"
+	if err := os.Rename(dir, moved); err != nil {
+		t.Fatal(err)
+	}
+	w.tick(context.Background()) // suspect: tracked in memory
+	time.Sleep(2 * time.Millisecond)
+	for range 3 {
+		w.tick(context.Background()) // the decision is to promote: refused
+	}
+	w.promotions.Wait()
+	if ex.runs != 0 || w.rt.rec.State.Phase == policy.Promoting {
+		t.Fatalf("promoted with an unwritable journal: %d runs, phase %s", ex.runs, w.rt.rec.State.Phase)
+	}
+	st := w.status()
+	if st.Decision.State != string(policy.Suspect) || !strings.HasPrefix(st.Problems[0], "journal unwritable") ||
+		!slices.Contains(st.Decision.Reasons, "the decision is to promote now, but the journal is unwritable: no promotion starts until it can be journaled") {
+		t.Fatalf("status: %+v", st)
+	}
+	if testutil.ToFloat64(m.PairState.WithLabelValues("orders", "suspect")) != 1 {
+		t.Fatal("drwatch_pair_state does not show the outage")
+	}
+	if err := os.Rename(moved, dir); err != nil {
+		t.Fatal(err)
+	}
+	w.tick(context.Background()) // writable again: journaled, and promoting
+	w.promotions.Wait()
+	if ex.runs != 1 || w.rt.rec.State.Phase != policy.Promoted || w.rt.journalErr != nil {
+		t.Fatalf("after the journal came back: %d runs, phase %s, %v", ex.runs, w.rt.rec.State.Phase, w.rt.journalErr)
 	}
 }

@@ -27,6 +27,9 @@ const (
 	EvPromotionFailed      = "promotion_failed"
 	EvOldLeaderReturned    = "old_leader_returned"
 	EvOldLeaderFenced      = "old_leader_fenced"
+	// EvJournalUnwritable is raised by the daemon, not the decision core:
+	// it cannot be journaled itself.
+	EvJournalUnwritable = "journal_unwritable"
 )
 
 // Decision is the outcome of one step of the decision core.
