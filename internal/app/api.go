@@ -19,6 +19,9 @@ import (
 // actionRequest is the JSON body of POST /api/v1/pairs/{pair}/{action}.
 // Every field is optional.
 type actionRequest struct {
+	// ID names the approval request an approve answers (the pending
+	// one's, shown by GET /api/v1/status as decision.approval_id).
+	ID     string `json:"id"`
 	Reason string `json:"reason"`
 	For    string `json:"for"` // pause only: how long, e.g. "2h" (default 1h)
 	By     string `json:"by"`  // who is acting; default "api@<client address>"
@@ -81,7 +84,9 @@ func (a *App) pairAction(w http.ResponseWriter, r *http.Request) {
 	var f func(policy.State, time.Time) (policy.Decision, error)
 	switch action {
 	case "approve":
-		f = func(s policy.State, now time.Time) (policy.Decision, error) { return policy.Approve(s, req.By, req.Reason, now) }
+		f = func(s policy.State, now time.Time) (policy.Decision, error) {
+			return policy.Approve(s, req.ID, req.By, req.Reason, now)
+		}
 	case "deny":
 		f = func(s policy.State, now time.Time) (policy.Decision, error) { return policy.Deny(s, req.By, req.Reason, now) }
 	case "promote":

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -220,7 +221,14 @@ func TestApprovalPromotesAndRestartKeepsPromoted(t *testing.T) {
 	if follower.IsFollower("orders-1") == false {
 		t.Fatal("semi-auto promoted without approval")
 	}
-	if code, body := call(t, base, "/api/v1/pairs/orders/approve", apiToken, `{"reason":"leader gone","by":"alice"}`); code != 200 {
+	// A stale or missing request id is refused (409); the pending one is
+	// approved.
+	for _, stale := range []string{`{"by":"alice"}`, `{"id":"req-0","by":"alice"}`} {
+		if code, body := call(t, base, "/api/v1/pairs/orders/approve", apiToken, stale); code != 409 || !strings.Contains(body, "stale approval") {
+			t.Fatalf("approve %s = %d %s", stale, code, body)
+		}
+	}
+	if code, body := call(t, base, "/api/v1/pairs/orders/approve", apiToken, `{"id":"`+approvalID(t, base)+`","reason":"leader gone","by":"alice"}`); code != 200 {
 		t.Fatalf("approve = %d %s", code, body)
 	}
 	waitState(t, base, "promoted")
@@ -346,7 +354,7 @@ func TestFailedPromotionAbandonedWhenTheLeaderReturns(t *testing.T) {
 	follower.Fixture(fakeos.RouteRemoteInfo, "lab/remote_info_sniff_disconnected.json")
 	waitState(t, base, "awaiting_approval")
 	follower.FailSettings(500)
-	if code, body := call(t, base, "/api/v1/pairs/orders/approve", apiToken, `{"by":"alice"}`); code != 200 {
+	if code, body := call(t, base, "/api/v1/pairs/orders/approve", apiToken, `{"id":"`+approvalID(t, base)+`","by":"alice"}`); code != 200 {
 		t.Fatalf("approve = %d %s", code, body)
 	}
 	waitState(t, base, "failed")
@@ -384,7 +392,7 @@ func TestOldLeaderReturnedIsFenced(t *testing.T) {
 	leader.Set(fakeos.RouteHealth, 503, `{"error":{"type":"cluster_block_exception","reason":"blocked by: [SERVICE_UNAVAILABLE/1/state not recovered]"},"status":503}`)
 	follower.Fixture(fakeos.RouteRemoteInfo, "lab/remote_info_sniff_disconnected.json")
 	waitState(t, base, "awaiting_approval")
-	if code, body := call(t, base, "/api/v1/pairs/orders/approve", apiToken, `{"by":"alice"}`); code != 200 {
+	if code, body := call(t, base, "/api/v1/pairs/orders/approve", apiToken, `{"id":"`+approvalID(t, base)+`","by":"alice"}`); code != 200 {
 		t.Fatalf("approve = %d %s", code, body)
 	}
 	waitState(t, base, "promoted")
@@ -435,4 +443,21 @@ func getURL(t *testing.T, url string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// approvalID reads the pending approval request's id from the status API.
+func approvalID(t *testing.T, base string) string {
+	t.Helper()
+	_, body := getURL(t, base+"/api/v1/status/orders")
+	var st struct {
+		Pairs []struct {
+			Decision struct {
+				ApprovalID string `json:"approval_id"`
+			} `json:"decision"`
+		} `json:"pairs"`
+	}
+	if err := json.Unmarshal([]byte(body), &st); err != nil || len(st.Pairs) != 1 || st.Pairs[0].Decision.ApprovalID == "" {
+		t.Fatalf("no approval id in the status: %v %s", err, body)
+	}
+	return st.Pairs[0].Decision.ApprovalID
 }

@@ -419,7 +419,11 @@ func (w *watcher) status() report.PairStatus {
 
 func decisionOf(st *policy.State, pol *config.Policy, now time.Time) *report.Decision {
 	ok, why := policy.RPOGuard(st, pol, now)
-	return &report.Decision{State: string(st.Phase), Since: st.Since, Reasons: nonNil(st.Reasons), RPOGuard: ok, RPOGuardReason: why}
+	d := &report.Decision{State: string(st.Phase), Since: st.Since, Reasons: nonNil(st.Reasons), RPOGuard: ok, RPOGuardReason: why}
+	if st.Phase == policy.AwaitingApproval && st.ApprovalID != "" {
+		d.ApprovalID, d.ApprovalExpiresAt = st.ApprovalID, st.ApprovalRequested.Add(pol.ApprovalTimeout.D())
+	}
+	return d
 }
 
 func (w *watcher) phase() policy.Phase {

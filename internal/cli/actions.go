@@ -95,6 +95,10 @@ func remoteCmd(action string, args []string, stdout, stderr io.Writer) int {
 	if action == "pause" {
 		pauseFor = fs.Duration("for", app.DefaultPauseFor, "how long to pause")
 	}
+	var approvalID *string
+	if action == "approve" {
+		approvalID = fs.String("id", "", "the approval request to approve (default: the pending one, shown before it is sent)")
+	}
 	if rc := parse(fs, args); rc >= 0 {
 		return rc
 	}
@@ -114,6 +118,17 @@ func remoteCmd(action string, args []string, stdout, stderr io.Writer) int {
 	body := map[string]string{"reason": *reason, "by": who()}
 	if pauseFor != nil {
 		body["for"] = pauseFor.String()
+	}
+	if approvalID != nil {
+		id := *approvalID
+		if id == "" {
+			var err error
+			if id, err = pendingApproval(*server, *pair, stdout); err != nil {
+				fmt.Fprintf(stderr, "drwatch approve: %v\n", err)
+				return ExitFailure
+			}
+		}
+		body["id"] = id
 	}
 	b, _ := json.Marshal(body)
 	url := strings.TrimRight(*server, "/") + "/api/v1/pairs/" + *pair + "/" + action
@@ -157,4 +172,48 @@ func remoteCmd(action string, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "  - %s\n", r)
 	}
 	return ExitOK
+}
+
+// pendingApproval reads the pair's decision from the daemon, shows the
+// situation being approved, and returns the pending request's id ("" when
+// none is pending: manual mode, denied or expired).
+func pendingApproval(server, pair string, stdout io.Writer) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(server, "/")+"/api/v1/status/"+pair, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Pairs []struct {
+			Decision *struct {
+				State             string    `json:"state"`
+				Reasons           []string  `json:"reasons"`
+				RPOGuard          string    `json:"rpo_guard"`
+				ApprovalID        string    `json:"approval_id"`
+				ApprovalExpiresAt time.Time `json:"approval_expires_at"`
+			} `json:"decision"`
+		} `json:"pairs"`
+	}
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("status of pair %s: HTTP %d %s", pair, resp.StatusCode, strings.TrimSpace(string(raw)))
+	}
+	if err := json.Unmarshal(raw, &st); err != nil || len(st.Pairs) != 1 || st.Pairs[0].Decision == nil {
+		return "", fmt.Errorf("status of pair %s: not a status answer", pair)
+	}
+	d := st.Pairs[0].Decision
+	fmt.Fprintf(stdout, "pair %s is %s; approving what it says now:\n", pair, d.State)
+	for _, r := range d.Reasons {
+		fmt.Fprintf(stdout, "  - %s\n", r)
+	}
+	if d.ApprovalID != "" {
+		fmt.Fprintf(stdout, "  request %s, pending until %s\n", d.ApprovalID, d.ApprovalExpiresAt.Format(time.RFC3339))
+	}
+	return d.ApprovalID, nil
 }

@@ -10,6 +10,10 @@ import (
 // (the API answers 409).
 var ErrConflict = errors.New("not allowed in the current state")
 
+// ErrStaleApproval is an approve that does not name the pending request
+// (a conflict: HTTP 409).
+var ErrStaleApproval = fmt.Errorf("%w: stale approval", ErrConflict)
+
 func conflict(cmd string, p Phase) error {
 	return fmt.Errorf("%w: cannot %s a pair that is %s", ErrConflict, cmd, p)
 }
@@ -17,9 +21,25 @@ func conflict(cmd string, p Phase) error {
 // Approve answers a pending approval: the pair is promoted now. It is also
 // accepted while leader_down (manual mode, denied, expired or held): a
 // human's approval overrides the holds.
-func Approve(st State, by, reason string, now time.Time) (Decision, error) {
+//
+// id names the request approved: it must be the pending request's id
+// (ErrStaleApproval otherwise: a late or replayed approve, or one given
+// before the situation changed, never approves another request). Without
+// a pending request (manual mode, denied, expired) id must be empty.
+func Approve(st State, id, by, reason string, now time.Time) (Decision, error) {
 	if st.Phase != AwaitingApproval && st.Phase != LeaderDown {
 		return Decision{State: st}, conflict("approve", st.Phase)
+	}
+	if id != st.ApprovalID {
+		want := "no request is pending: approve without an id"
+		if st.ApprovalID != "" {
+			want = "the pending request is " + st.ApprovalID
+		}
+		got := "no id"
+		if id != "" {
+			got = "request " + id
+		}
+		return Decision{State: st}, fmt.Errorf("%w: the approval names %s, but %s; check the situation (drwatch status) and approve again", ErrStaleApproval, got, want)
 	}
 	d := Decision{State: st}
 	d.State.Approval = &Answer{By: by, At: now, Reason: reason}

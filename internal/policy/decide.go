@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -276,10 +277,18 @@ func approvalFlow(d *Decision, prev Phase, pol *config.Policy, now time.Time, bl
 		d.enter(LeaderDown, now, append(reasons, fmt.Sprintf("promotion denied by %s at %s; holding until the leader recovers", s.Denial.By, s.Denial.At.Format(time.RFC3339)))...)
 	case s.ApprovalExpired:
 		d.enter(LeaderDown, now, append(reasons, "approval expired; holding (approve or promote by hand)")...)
-	case prev != AwaitingApproval:
-		s.ApprovalRequested = now
+	case prev != AwaitingApproval || s.ApprovalGuardOK != (blocked == ""):
+		// A new request - or the situation changed materially under the
+		// pending one (the RPO guard's verdict flipped): ask again, under
+		// a new id, so that an approve given for the old one is refused.
+		what := "awaiting approval"
+		if prev == AwaitingApproval {
+			what = "the RPO guard's verdict changed since the last request: asking again; awaiting approval"
+		}
+		s.ApprovalRequested, s.ApprovalGuardOK = now, blocked == ""
+		s.ApprovalID = approvalID(now)
 		d.emit(EvApprovalRequired)
-		d.enter(AwaitingApproval, now, append(reasons, "awaiting approval (expires in "+pol.ApprovalTimeout.String()+")")...)
+		d.enter(AwaitingApproval, now, append(reasons, fmt.Sprintf("%s (expires in %s): request %s", what, pol.ApprovalTimeout, s.ApprovalID))...)
 	case now.Sub(s.ApprovalRequested) >= pol.ApprovalTimeout.D():
 		d.emit(EvApprovalExpired)
 		if pol.OnApprovalTimeout == "promote" && blocked == "" {
@@ -297,8 +306,14 @@ func approvalFlow(d *Decision, prev Phase, pol *config.Policy, now time.Time, bl
 		d.enter(LeaderDown, now, append(reasons, why)...)
 	default:
 		left := pol.ApprovalTimeout.D() - now.Sub(s.ApprovalRequested)
-		d.enter(AwaitingApproval, now, append(reasons, "awaiting approval (expires in "+dur(left)+")")...)
+		d.enter(AwaitingApproval, now, append(reasons, fmt.Sprintf("awaiting approval (expires in %s): request %s", dur(left), s.ApprovalID))...)
 	}
+}
+
+// approvalID names an approval request: the time it was made, in base 36
+// (unique per pair; pure, from the decision's clock).
+func approvalID(now time.Time) string {
+	return "req-" + strconv.FormatInt(now.UnixNano(), 36)
 }
 
 // RPOGuard reports whether the last good lag reading allows an unattended
@@ -547,6 +562,7 @@ func clearApproval(s *State) {
 // not only until the witness or the thresholds flap for one cycle.
 func clearRequest(s *State) {
 	s.ApprovalRequested, s.Approval, s.ApprovalExpired = time.Time{}, nil, false
+	s.ApprovalID, s.ApprovalGuardOK = "", false
 }
 
 // resetTracking forgets outage and witness progress: after a pause or a

@@ -339,7 +339,7 @@ func cutOff(at time.Time) *ob { return healthy(at).leaderDown(opensearch.ClassTi
 
 func approve(by string) func(policy.State, time.Time) (policy.Decision, error) {
 	return func(st policy.State, now time.Time) (policy.Decision, error) {
-		return policy.Approve(st, by, "checked the leader", now)
+		return policy.Approve(st, st.ApprovalID, by, "checked the leader", now)
 	}
 }
 

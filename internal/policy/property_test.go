@@ -259,7 +259,7 @@ func TestPropertyInvariants(t *testing.T) {
 					cmd("deny", dd, err)
 					or.denied = true
 				case unattended && (st.Phase == policy.AwaitingApproval || st.Phase == policy.LeaderDown) && w.pick(0.03):
-					dd, err := policy.Approve(st, "alice", "", now)
+					dd, err := policy.Approve(st, st.ApprovalID, "alice", "", now)
 					cmd("approve", dd, err)
 					or.denied = false
 				case w.pick(0.005):

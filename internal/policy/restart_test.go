@@ -123,7 +123,7 @@ func TestRestartedMidOutage(t *testing.T) {
 // they were.
 func TestRestartedKeeps(t *testing.T) {
 	p := midOutage(t)
-	promoting, _ := policy.Approve(p.st, "alice", "", p.clk.now())
+	promoting, _ := policy.Approve(p.st, p.st.ApprovalID, "alice", "", p.clk.now())
 	failed := policy.PromotionFailed(promoting.State, "boom", true, p.clk.now())
 	promoted := policy.PromotionSucceeded(promoting.State, "ok", p.clk.now())
 	paused, _ := policy.Pause(p.st, p.clk.now().Add(time.Hour), "carol", "", p.clk.now())

@@ -75,6 +75,12 @@ type State struct {
 
 	// Approval of the current episode.
 	ApprovalRequested time.Time `json:"approval_requested,omitzero"`
+	// ApprovalID names the pending request: an approve must name it, so
+	// that a late or replayed approve never approves another request.
+	// ApprovalGuardOK is the RPO guard's verdict it was asked under: when
+	// it flips, the situation is another one and a new request is made.
+	ApprovalID      string `json:"approval_id,omitempty"`
+	ApprovalGuardOK bool   `json:"approval_guard_ok,omitempty"`
 	Approval          *Answer   `json:"approval,omitempty"`
 	Denial            *Answer   `json:"denial,omitempty"`
 	ApprovalExpired   bool      `json:"approval_expired,omitempty"`

@@ -463,3 +463,42 @@ func TestOldLeaderReturnsAfterPromotion(t *testing.T) {
 		requireReasons(t, d, "fence_leader is false): both sides may take writes")
 	})
 }
+
+// An approval is bound to the request it answers: a late, replayed or
+// missing request id is refused; when the situation changes materially
+// under a pending request (the RPO guard's verdict flips), drwatch asks
+// again under a new id, and an approve of the old one is refused.
+func TestApprovalNamesItsRequest(t *testing.T) {
+	p := newPair(t, policyFor(config.ModeSemiAuto))
+	p.run(seq(one(stepHealthy), toSuspect(gone), one(step{name: "down", after: interval, obs: gone, phase: policy.AwaitingApproval,
+		events: []string{policy.EvLeaderDown, policy.EvApprovalRequired}})))
+	first := p.st.ApprovalID
+	if first == "" || !p.st.ApprovalGuardOK {
+		t.Fatalf("request %q, guard %v", first, p.st.ApprovalGuardOK)
+	}
+	requireReasons(t, policy.Decision{State: p.st}, "awaiting approval (expires in 15m0s): request "+first)
+	for _, id := range []string{"", "req-0"} {
+		if _, err := policy.Approve(p.st, id, "alice", "", p.clk.now()); !errors.Is(err, policy.ErrStaleApproval) || !errors.Is(err, policy.ErrConflict) {
+			t.Fatalf("approve %q: %v, want a stale approval conflict", id, err)
+		}
+	}
+	// Still the same situation: the same request.
+	if d := p.decide(interval, gone); d.State.ApprovalID != first || len(d.Events) != 0 {
+		t.Fatalf("the request changed without a change: %+v", d)
+	}
+	// The follower now says an autofollow rule failed to replicate a
+	// leader index: the guard fails. A new request, a new id.
+	d := p.decide(interval, func(at time.Time) *ob { return gone(at).unreplicated("logs-2") })
+	second := d.State.ApprovalID
+	if d.State.Phase != policy.AwaitingApproval || second == first || second == "" || d.State.ApprovalGuardOK || !equalEvents(d.Events, policy.EvApprovalRequired) {
+		t.Fatalf("after the guard flipped: %+v", d)
+	}
+	requireReasons(t, d, "the RPO guard's verdict changed since the last request: asking again", "RPO guard fails: 1 leader indices in scope were never replicated")
+	if _, err := policy.Approve(p.st, first, "alice", "", p.clk.now()); !errors.Is(err, policy.ErrStaleApproval) {
+		t.Fatalf("the old request approved: %v", err)
+	}
+	d, err := policy.Approve(p.st, second, "alice", "accepting the loss", p.clk.now())
+	if err != nil || d.State.Phase != policy.Promoting || !d.Promote {
+		t.Fatalf("approve the pending request: %+v, %v", d, err)
+	}
+}

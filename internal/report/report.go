@@ -35,6 +35,9 @@ type Decision struct {
 	Reasons        []string  `json:"reasons"`
 	RPOGuard       bool      `json:"rpo_guard_passes"`
 	RPOGuardReason string    `json:"rpo_guard"`
+	// The pending approval request, if any: approve names ApprovalID.
+	ApprovalID        string    `json:"approval_id,omitempty"`
+	ApprovalExpiresAt time.Time `json:"approval_expires_at,omitzero"`
 }
 
 // Problems names what is wrong in an observation, most serious first. An
@@ -132,6 +135,9 @@ func pairText(b *strings.Builder, ps PairStatus) {
 			fmt.Fprintf(b, "             - %s\n", r)
 		}
 		fmt.Fprintf(b, "  rpo guard  %s\n", d.RPOGuardReason)
+		if d.ApprovalID != "" {
+			fmt.Fprintf(b, "  approval   request %s pending until %s\n", d.ApprovalID, d.ApprovalExpiresAt.Format(time.RFC3339))
+		}
 	}
 
 	l := o.Leader
