@@ -339,6 +339,24 @@ func (e *Executor) fence(ctx context.Context, p *journal.Promotion) (bool, error
 	return true, e.record(p, journal.Step{Name: StepFence, Status: journal.StepDone, Detail: fmt.Sprintf("write-blocked %d leader indices", len(leaders))})
 }
 
+// refence re-checks, between batches of stops, a leader whose fence this
+// promotion skipped because it did not answer: if it answers now, it is
+// fenced (journaled) before any further stop. Quiet while it stays away.
+func (e *Executor) refence(ctx context.Context, p *journal.Promotion) error {
+	if !e.FenceLeader {
+		return nil
+	}
+	if s, ok := p.Last(StepFence, ""); !ok || s.Status != journal.StepSkipped {
+		return nil // fenced already (or failed: the attempt stopped)
+	}
+	if err := e.call(ctx, func(ctx context.Context) error { _, err := e.Leader.ClusterHealth(ctx); return err }); err != nil {
+		return nil
+	}
+	e.Log.Warn("the leader answers again in the middle of the promotion: fencing it before any further stop")
+	_, err := e.fence(ctx, p)
+	return err
+}
+
 func (e *Executor) catchUp(ctx context.Context, p *journal.Promotion) error {
 	if s, ok := p.Last(StepCatchUp, ""); ok && s.Status == journal.StepDone {
 		return nil
@@ -543,6 +561,17 @@ func (e *Executor) stopAll(ctx context.Context, p *journal.Promotion) (map[strin
 	var mu sync.Mutex
 	done := 0
 	for i := 0; i < len(todo); i += conc {
+		if i > 0 {
+			// A leader unreachable when this attempt began may answer
+			// again mid-way (a partition heals): fence it before the next
+			// stop, or stop the attempt if it refuses.
+			if err := e.refence(ctx, p); err != nil {
+				for _, idx := range todo[i:] {
+					failed[idx] = err.Error()
+				}
+				return failed, err
+			}
+		}
 		batch := todo[i:min(i+conc, len(todo))]
 		started := make([]journal.Step, len(batch))
 		for j, idx := range batch {

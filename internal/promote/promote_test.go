@@ -1138,3 +1138,34 @@ func TestChanged(t *testing.T) {
 		}
 	}
 }
+
+// The leader comes back in the middle of an attempt (a partition heals
+// while stops run): it is fenced before the next stop, not after the
+// attempt.
+func TestLeaderBackMidAttemptIsFencedBeforeTheNextStop(t *testing.T) {
+	l := newLab(t, 4)
+	l.leader.down = true
+	stops := 0
+	l.follower.onStop = func(idx string) {
+		l.leader.mu.Lock()
+		defer l.leader.mu.Unlock()
+		stops++
+		if stops == 1 {
+			l.leader.down = false // the partition heals during the first stop
+			return
+		}
+		if len(l.leader.blocked) == 0 {
+			t.Errorf("stop %d (%s) under an answering, unfenced leader", stops, idx)
+		}
+	}
+	p := l.start(t, false)
+	e := l.executor()
+	e.Concurrency = 1
+	res, err := e.Run(context.Background(), p)
+	if err != nil || len(res.Promoted) != 4 {
+		t.Fatalf("Run = %+v, %v", res, err)
+	}
+	if s, _ := l.reload(t).Last(StepFence, ""); s.Status != journal.StepDone || len(l.leader.blocked) != 4 {
+		t.Fatalf("fence %+v, blocked %v", s, l.leader.blocked)
+	}
+}
