@@ -104,6 +104,11 @@ func (e *Executor) record(p *journal.Promotion, steps ...journal.Step) error {
 	if err := e.Journal.AppendSteps(e.Pair, p, steps...); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
+	if crashAfterStep != nil {
+		for _, s := range steps {
+			crashAfterStep(s)
+		}
+	}
 	return nil
 }
 
@@ -750,5 +755,9 @@ func summarize(m map[string]string) string {
 	return strings.Join(parts, "; ")
 }
 
-// crashAfterStops is set only in crashhook builds (see crashhook.go).
-var crashAfterStops func(done int)
+// crashAfterStops and crashAfterStep are set only in crashhook builds
+// (see crashhook.go).
+var (
+	crashAfterStops func(done int)
+	crashAfterStep  func(s journal.Step)
+)
