@@ -345,18 +345,10 @@ func TestAivenPairIsNeverPromotedNatively(t *testing.T) {
 // leader answers again - not retried against a healthy leader - and its
 // record is forgotten, so that a later promotion plans afresh.
 func TestFailedPromotionAbandonedWhenTheLeaderReturns(t *testing.T) {
-	leader := fakeos.NewLeader(t)
-	follower := fakeos.NewCCRFollower(t, "orders-1")
-	dir := t.TempDir()
-	base, stop := run(t, modeConfig(t, dir, leader.URL(), follower.URL(), "semi-auto", true))
-	waitState(t, base, "healthy")
-	leader.Set(fakeos.RouteHealth, 503, `{"error":{"type":"cluster_block_exception","reason":"blocked by: [SERVICE_UNAVAILABLE/1/state not recovered]"},"status":503}`)
-	follower.Fixture(fakeos.RouteRemoteInfo, "lab/remote_info_sniff_disconnected.json")
-	waitState(t, base, "awaiting_approval")
+	o := outage(t)
+	leader, follower, dir, base, stop := o.leader, o.follower, o.dir, o.base, o.stop
 	follower.FailSettings(500)
-	if code, body := call(t, base, "/api/v1/pairs/orders/approve", apiToken, `{"id":"`+approvalID(t, base)+`","by":"alice"}`); code != 200 {
-		t.Fatalf("approve = %d %s", code, body)
-	}
+	o.approve(t)
 	waitState(t, base, "failed")
 
 	leader.Set(fakeos.RouteHealth, 200, fakeos.Health("green"))
@@ -384,17 +376,9 @@ func TestFailedPromotionAbandonedWhenTheLeaderReturns(t *testing.T) {
 // (event, metric, status), write-blocks its copies of the promoted
 // indices, records that, and then leaves it alone.
 func TestOldLeaderReturnedIsFenced(t *testing.T) {
-	leader := fakeos.NewLeader(t)
-	follower := fakeos.NewCCRFollower(t, "orders-1")
-	dir := t.TempDir()
-	base, stop := run(t, modeConfig(t, dir, leader.URL(), follower.URL(), "semi-auto", true))
-	waitState(t, base, "healthy")
-	leader.Set(fakeos.RouteHealth, 503, `{"error":{"type":"cluster_block_exception","reason":"blocked by: [SERVICE_UNAVAILABLE/1/state not recovered]"},"status":503}`)
-	follower.Fixture(fakeos.RouteRemoteInfo, "lab/remote_info_sniff_disconnected.json")
-	waitState(t, base, "awaiting_approval")
-	if code, body := call(t, base, "/api/v1/pairs/orders/approve", apiToken, `{"id":"`+approvalID(t, base)+`","by":"alice"}`); code != 200 {
-		t.Fatalf("approve = %d %s", code, body)
-	}
+	o := outage(t)
+	leader, dir, base, stop := o.leader, o.dir, o.base, o.stop
+	o.approve(t)
 	waitState(t, base, "promoted")
 	const block = "PUT /orders-1/_block/write"
 	if leader.Hits(block) != 0 {
@@ -460,4 +444,33 @@ func approvalID(t *testing.T, base string) string {
 		t.Fatalf("no approval id in the status: %v %s", err, body)
 	}
 	return st.Pairs[0].Decision.ApprovalID
+}
+
+// anOutage is a semi-auto daemon over a fake leader that answers 503 and a
+// follower that lost it: awaiting approval.
+type anOutage struct {
+	leader   *fakeos.Cluster
+	follower *fakeos.CCRFollower
+	dir      string
+	base     string
+	stop     func() error
+}
+
+func outage(t *testing.T) anOutage {
+	t.Helper()
+	o := anOutage{leader: fakeos.NewLeader(t), follower: fakeos.NewCCRFollower(t, "orders-1"), dir: t.TempDir()}
+	o.base, o.stop = run(t, modeConfig(t, o.dir, o.leader.URL(), o.follower.URL(), "semi-auto", true))
+	waitState(t, o.base, "healthy")
+	o.leader.Set(fakeos.RouteHealth, 503, `{"error":{"type":"cluster_block_exception","reason":"blocked by: [SERVICE_UNAVAILABLE/1/state not recovered]"},"status":503}`)
+	o.follower.Fixture(fakeos.RouteRemoteInfo, "lab/remote_info_sniff_disconnected.json")
+	waitState(t, o.base, "awaiting_approval")
+	return o
+}
+
+// approve approves the pending request through the API.
+func (o anOutage) approve(t *testing.T) {
+	t.Helper()
+	if code, body := call(t, o.base, "/api/v1/pairs/orders/approve", apiToken, `{"id":"`+approvalID(t, o.base)+`","by":"alice"}`); code != 200 {
+		t.Fatalf("approve = %d %s", code, body)
+	}
 }
