@@ -260,9 +260,9 @@ func (w *watcher) command(f func(policy.State, time.Time) (policy.Decision, erro
 // a reload does not.
 func (w *watcher) startPromotion(ctx context.Context) {
 	w.rt.mu.Lock()
-	if w.rt.inFlight {
+	if w.rt.inFlight || w.rt.rec.State.Phase != policy.Promoting {
 		w.rt.mu.Unlock()
-		return
+		return // running, or finished since the decision was taken
 	}
 	w.rt.inFlight = true
 	w.rt.mu.Unlock()
