@@ -88,7 +88,9 @@ func (a *App) pairAction(w http.ResponseWriter, r *http.Request) {
 			return policy.Approve(s, req.ID, req.By, req.Reason, now)
 		}
 	case "deny":
-		f = func(s policy.State, now time.Time) (policy.Decision, error) { return policy.Deny(s, req.By, req.Reason, now) }
+		f = func(s policy.State, now time.Time) (policy.Decision, error) {
+			return policy.Deny(s, req.By, req.Reason, now)
+		}
 	case "promote":
 		f = func(s policy.State, now time.Time) (policy.Decision, error) {
 			return policy.ManualPromote(s, req.By, req.Reason, now)

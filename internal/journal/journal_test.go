@@ -423,7 +423,6 @@ func TestSaveAtomic(t *testing.T) {
 		t.Fatalf("record mode = %v, %v; want no group/other access", fi.Mode(), err)
 	}
 
-
 	// Works as root too: a record that cannot be encoded (time.Time refuses
 	// years past 9999) fails before anything is written.
 	t.Run("encode failure keeps the previous record", func(t *testing.T) {

@@ -79,11 +79,11 @@ type State struct {
 	// that a late or replayed approve never approves another request.
 	// ApprovalGuardOK is the RPO guard's verdict it was asked under: when
 	// it flips, the situation is another one and a new request is made.
-	ApprovalID      string `json:"approval_id,omitempty"`
-	ApprovalGuardOK bool   `json:"approval_guard_ok,omitempty"`
-	Approval          *Answer   `json:"approval,omitempty"`
-	Denial            *Answer   `json:"denial,omitempty"`
-	ApprovalExpired   bool      `json:"approval_expired,omitempty"`
+	ApprovalID      string  `json:"approval_id,omitempty"`
+	ApprovalGuardOK bool    `json:"approval_guard_ok,omitempty"`
+	Approval        *Answer `json:"approval,omitempty"`
+	Denial          *Answer `json:"denial,omitempty"`
+	ApprovalExpired bool    `json:"approval_expired,omitempty"`
 
 	// Degraded is set while replication is unhealthy with the leader up
 	// (lag over max_lag_operations, or an index not syncing or of unknown
@@ -115,8 +115,8 @@ type State struct {
 	PromotionChanged bool `json:"promotion_changed,omitempty"`
 	// After the promotion: the old leader answered again, and whether its
 	// copies of the promoted indices were write-blocked since.
-	OldLeaderReturned bool `json:"old_leader_returned,omitempty"`
-	OldLeaderFenced   bool `json:"old_leader_fenced,omitempty"`
+	OldLeaderReturned bool      `json:"old_leader_returned,omitempty"`
+	OldLeaderFenced   bool      `json:"old_leader_fenced,omitempty"`
 	PromotedAt        time.Time `json:"promoted_at,omitzero"`
 
 	// Reasons for the current phase, human-readable.

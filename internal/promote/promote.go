@@ -83,9 +83,9 @@ type Result struct {
 	// Lost are planned indices that cannot be promoted and are not retried:
 	// still restoring from the leader (a _stop would delete them; their
 	// data never reached the follower), or gone.
-	Lost     map[string]string
-	Fenced   bool
-	Detail   string
+	Lost   map[string]string
+	Fenced bool
+	Detail string
 }
 
 func (e *Executor) now() time.Time {
