@@ -56,7 +56,7 @@ type pairRuntime struct {
 	last *probe.Observation
 	rec  *journal.Record
 	kick chan struct{} // a command changed the state: act now
-	// retryAt delays resuming a promotion whose outcome could not be
+	// retryAt delays resuming a promotion whose start could not be
 	// journaled, so a failing disk does not re-run it every probe.
 	retryAt time.Time
 	// journalErr is the last journal write's failure, nil once a write
@@ -120,14 +120,11 @@ func (w *watcher) tick(ctx context.Context) {
 	w.rt.mu.Unlock()
 	w.metrics.Observe(obs)
 	w.logChanges(prev, obs)
-	if err != nil {
-		if d.FenceOldLeader {
-			w.fenceOldLeader(ctx) // a safety action: not held back by the journal
-		}
-		return
-	}
 	if d.FenceOldLeader {
-		w.fenceOldLeader(ctx)
+		w.fenceOldLeader(ctx) // a safety action: not held back by the journal
+	}
+	if err != nil {
+		return
 	}
 	if d.WouldPromote {
 		w.metrics.WouldPromote.WithLabelValues(w.pair.Name).Inc()
@@ -145,8 +142,7 @@ func (w *watcher) tick(ctx context.Context) {
 }
 
 // applyLocked journals a decision (when anything a restart needs changed)
-// and then makes it the current state. The journal write comes first: if it
-// fails, the state is not changed and nothing is acted on.
+// and then makes it the current state. The journal write comes first.
 //
 // When the journal cannot be written (state_dir full or read-only) the
 // decision is still tracked in memory - status, the API and the metrics
@@ -155,18 +151,17 @@ func (w *watcher) tick(ctx context.Context) {
 // tries the journal again, and the first that succeeds saves it all.
 func (w *watcher) applyLocked(d policy.Decision, by string) error {
 	old := w.rt.rec.State
-	changed := d.State.Phase != old.Phase || len(d.Events) > 0 || d.Abandon || w.rt.journalErr != nil
-	if changed {
+	transition := d.State.Phase != old.Phase || len(d.Events) > 0 || d.Abandon
+	if transition || w.rt.journalErr != nil { // or retrying an unwritable journal
 		next := *w.rt.rec
 		next.State = d.State
 		if d.Abandon {
 			next.Promotion = nil // a later promotion plans afresh
 		}
-		next.History = append(append([]journal.Transition(nil), w.rt.rec.History...), journal.Transition{
-			At: d.State.Since, From: old.Phase, To: d.State.Phase, Events: d.Events, Reasons: d.State.Reasons,
-		})
-		if d.State.Phase == old.Phase && len(d.Events) == 0 && !d.Abandon {
-			next.History = w.rt.rec.History // only retrying the journal
+		if transition {
+			next.History = append(append([]journal.Transition(nil), w.rt.rec.History...), journal.Transition{
+				At: d.State.Since, From: old.Phase, To: d.State.Phase, Events: d.Events, Reasons: d.State.Reasons,
+			})
 		}
 		if err := w.journal.Save(&next); err != nil {
 			w.metrics.JournalErrors.Inc()
@@ -329,10 +324,7 @@ func (w *watcher) promote(ctx context.Context) {
 	w.metrics.PromotionIndices.WithLabelValues(n, "promoted").Set(float64(len(res.Promoted)))
 	w.metrics.PromotionIndices.WithLabelValues(n, "failed").Set(float64(len(res.Failed)))
 	if jerr != nil {
-		w.rt.mu.Lock()
-		w.rt.retryAt = w.now().Add(policy.RetryInitial)
-		w.rt.mu.Unlock()
-		w.log.Error("journal write failed after the promotion: its outcome is not recorded; resuming it in 30s", zap.Error(jerr))
+		w.log.Error("journal write failed after the promotion: its outcome is kept in memory and saved once the journal is writable", zap.Error(jerr))
 	}
 	if err != nil {
 		w.log.Error("promotion failed", zap.Duration("took", took), zap.Error(err))
