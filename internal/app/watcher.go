@@ -209,7 +209,7 @@ func (w *watcher) observeState(d policy.Decision, old policy.State, by string) {
 	ok, _ := policy.RPOGuard(&s, w.pair.Resolved, w.now())
 	w.metrics.RPOGuardPassing.WithLabelValues(p).Set(b2f(ok))
 	if s.LastGoodLag != nil {
-		w.metrics.LastGoodLagAge.WithLabelValues(p).Set(float64(s.LastGoodLag.At.UnixNano()) / 1e9)
+		w.metrics.LastGoodLagTimestamp.WithLabelValues(p).Set(float64(s.LastGoodLag.At.UnixNano()) / 1e9)
 	}
 	for _, ev := range d.Events {
 		w.metrics.Events.WithLabelValues(p, ev).Inc()

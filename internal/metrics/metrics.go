@@ -45,7 +45,7 @@ type Metrics struct {
 	ProbeDuration           *prometheus.HistogramVec
 	ProbeFailures           *prometheus.CounterVec
 	ProbeRequests           *prometheus.CounterVec
-	LastObservationTimestmp *prometheus.GaugeVec
+	LastProbeTimestamp *prometheus.GaugeVec
 
 	PairState          *prometheus.GaugeVec
 	Promotions         *prometheus.CounterVec
@@ -55,7 +55,7 @@ type Metrics struct {
 	LeaderFailedProbes *prometheus.GaugeVec
 	OldLeaderUnfenced  *prometheus.GaugeVec
 	RPOGuardPassing    *prometheus.GaugeVec
-	LastGoodLagAge     *prometheus.GaugeVec
+	LastGoodLagTimestamp     *prometheus.GaugeVec
 	Events             *prometheus.CounterVec
 	WouldPromote       *prometheus.CounterVec
 	JournalErrors      prometheus.Counter
@@ -98,7 +98,7 @@ func New() *Metrics {
 			Name: "drwatch_replication_lag_operations", Help: "Operations the follower index is behind its leader index, measured from both clusters' own sequence numbers: per shard, the leader primary's max_seq_no minus the follower primary's local checkpoint. Keeps its last known value while the lag cannot be measured (the leader down, a primary not started); see drwatch_replication_lag_unknown_indices.",
 		}, []string{"pair", "index"}),
 		ReplicationLagTotal: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "drwatch_replication_lag_operations_total_known", Help: "Sum of the known lag of all in-scope follower indices of the pair.",
+			Name: "drwatch_replication_known_lag_operations", Help: "Sum of the known lag of all in-scope follower indices of the pair.",
 		}, []string{"pair"}),
 		ReplicationLagUnknown: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "drwatch_replication_lag_unknown_indices", Help: "In-scope follower indices whose lag could not be measured in the last probe.",
@@ -131,7 +131,7 @@ func New() *Metrics {
 		ProbeRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "drwatch_probe_http_requests_total", Help: "HTTP requests made by probe cycles.",
 		}, []string{"pair"}),
-		LastObservationTimestmp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		LastProbeTimestamp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "drwatch_last_probe_timestamp_seconds", Help: "When the last probe cycle of the pair started.",
 		}, []string{"pair"}),
 		PairState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -159,7 +159,7 @@ func New() *Metrics {
 		RPOGuardPassing: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "drwatch_rpo_guard_passing", Help: "1 if the RPO guard would allow an unattended promotion now, else 0.",
 		}, []string{"pair"}),
-		LastGoodLagAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		LastGoodLagTimestamp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "drwatch_last_good_lag_timestamp_seconds", Help: "When the last complete lag reading was taken with the leader and the follower's link up (the RPO guard's input).",
 		}, []string{"pair"}),
 		Events: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -174,7 +174,7 @@ func New() *Metrics {
 	}
 	m.Reg.MustRegister(
 		m.PairState, m.Promotions, m.PromotionDuration, m.PromotionIndices, m.LeaderOutage,
-		m.LeaderFailedProbes, m.RPOGuardPassing, m.LastGoodLagAge, m.Events, m.WouldPromote,
+		m.LeaderFailedProbes, m.RPOGuardPassing, m.LastGoodLagTimestamp, m.Events, m.WouldPromote,
 		m.OldLeaderUnfenced, m.JournalErrors,
 	)
 	m.Reg.MustRegister(
@@ -185,7 +185,7 @@ func New() *Metrics {
 		m.ReplicationLag, m.ReplicationLagTotal, m.ReplicationLagUnknown, m.ReplicationIndices,
 		m.ReplicationViewLag, m.ReplicationDisagreeing,
 		m.ReplicationFailedReads, m.ReplicationReadable, m.AutofollowRules,
-		m.ProbeDuration, m.ProbeFailures, m.ProbeRequests, m.LastObservationTimestmp,
+		m.ProbeDuration, m.ProbeFailures, m.ProbeRequests, m.LastProbeTimestamp,
 	)
 	m.BuildInfo.WithLabelValues(buildinfo.Version, buildinfo.Revision, buildinfo.GoVersion()).Set(1)
 	return m
@@ -208,7 +208,7 @@ func (m *Metrics) InitPair(pair string) {
 	m.ReplicationReadable.WithLabelValues(pair)
 	m.AutofollowRules.WithLabelValues(pair)
 	m.ProbeRequests.WithLabelValues(pair)
-	m.LastObservationTimestmp.WithLabelValues(pair)
+	m.LastProbeTimestamp.WithLabelValues(pair)
 	for _, c := range healthColours {
 		m.LeaderHealth.WithLabelValues(pair, c)
 	}
@@ -229,7 +229,7 @@ func (m *Metrics) InitPair(pair string) {
 	m.LeaderFailedProbes.WithLabelValues(pair)
 	m.OldLeaderUnfenced.WithLabelValues(pair)
 	m.RPOGuardPassing.WithLabelValues(pair)
-	m.LastGoodLagAge.WithLabelValues(pair)
+	m.LastGoodLagTimestamp.WithLabelValues(pair)
 	m.WouldPromote.WithLabelValues(pair)
 	for _, t := range []string{TargetLeader, TargetFollower} {
 		for _, c := range opensearch.Classes {
@@ -246,9 +246,9 @@ func (m *Metrics) ForgetPair(pair string) {
 		m.ReplicationLag, m.ReplicationLagTotal, m.ReplicationLagUnknown, m.ReplicationIndices,
 		m.ReplicationViewLag, m.ReplicationDisagreeing,
 		m.ReplicationFailedReads, m.ReplicationReadable, m.AutofollowRules, m.ProbeDuration,
-		m.ProbeFailures, m.ProbeRequests, m.LastObservationTimestmp,
+		m.ProbeFailures, m.ProbeRequests, m.LastProbeTimestamp,
 		m.PairState, m.Promotions, m.PromotionDuration, m.PromotionIndices, m.LeaderOutage,
-		m.LeaderFailedProbes, m.RPOGuardPassing, m.LastGoodLagAge, m.Events, m.WouldPromote,
+		m.LeaderFailedProbes, m.RPOGuardPassing, m.LastGoodLagTimestamp, m.Events, m.WouldPromote,
 		m.OldLeaderUnfenced,
 	} {
 		v.DeletePartialMatch(l)
@@ -269,7 +269,7 @@ func (m *Metrics) SetState(pair, current string, phases []string) {
 // Observe records one observation.
 func (m *Metrics) Observe(o probe.Observation) {
 	p := o.Pair
-	m.LastObservationTimestmp.WithLabelValues(p).Set(float64(o.Time.UnixNano()) / 1e9)
+	m.LastProbeTimestamp.WithLabelValues(p).Set(float64(o.Time.UnixNano()) / 1e9)
 	m.ProbeRequests.WithLabelValues(p).Add(float64(o.Requests))
 	m.ProbeDuration.WithLabelValues(p, TargetCycle).Observe(o.Duration.Seconds())
 
