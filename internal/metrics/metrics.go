@@ -25,40 +25,40 @@ const (
 type Metrics struct {
 	Reg *prometheus.Registry
 
-	BuildInfo               *prometheus.GaugeVec
-	ConfigReloadSuccessful  prometheus.Gauge
-	ConfigReloadTimestamp   prometheus.Gauge
-	LeaderUp                *prometheus.GaugeVec
-	LeaderHealth            *prometheus.GaugeVec
-	FollowerUp              *prometheus.GaugeVec
-	RemoteConnected         *prometheus.GaugeVec
-	RemoteNodesConnected    *prometheus.GaugeVec
-	ReplicationLag          *prometheus.GaugeVec
-	ReplicationLagTotal     *prometheus.GaugeVec
-	ReplicationLagUnknown   *prometheus.GaugeVec
-	ReplicationViewLag      *prometheus.GaugeVec
-	ReplicationDisagreeing  *prometheus.GaugeVec
-	ReplicationIndices      *prometheus.GaugeVec
-	ReplicationFailedReads  *prometheus.GaugeVec
-	ReplicationReadable     *prometheus.GaugeVec
-	AutofollowRules         *prometheus.GaugeVec
-	ProbeDuration           *prometheus.HistogramVec
-	ProbeFailures           *prometheus.CounterVec
-	ProbeRequests           *prometheus.CounterVec
-	LastProbeTimestamp *prometheus.GaugeVec
+	BuildInfo              *prometheus.GaugeVec
+	ConfigReloadSuccessful prometheus.Gauge
+	ConfigReloadTimestamp  prometheus.Gauge
+	LeaderUp               *prometheus.GaugeVec
+	LeaderHealth           *prometheus.GaugeVec
+	FollowerUp             *prometheus.GaugeVec
+	RemoteConnected        *prometheus.GaugeVec
+	RemoteNodesConnected   *prometheus.GaugeVec
+	ReplicationLag         *prometheus.GaugeVec
+	ReplicationLagTotal    *prometheus.GaugeVec
+	ReplicationLagUnknown  *prometheus.GaugeVec
+	ReplicationViewLag     *prometheus.GaugeVec
+	ReplicationDisagreeing *prometheus.GaugeVec
+	ReplicationIndices     *prometheus.GaugeVec
+	ReplicationFailedReads *prometheus.GaugeVec
+	ReplicationReadable    *prometheus.GaugeVec
+	AutofollowRules        *prometheus.GaugeVec
+	ProbeDuration          *prometheus.HistogramVec
+	ProbeFailures          *prometheus.CounterVec
+	ProbeRequests          *prometheus.CounterVec
+	LastProbeTimestamp     *prometheus.GaugeVec
 
-	PairState          *prometheus.GaugeVec
-	Promotions         *prometheus.CounterVec
-	PromotionDuration  *prometheus.HistogramVec
-	PromotionIndices   *prometheus.GaugeVec
-	LeaderOutage       *prometheus.GaugeVec
-	LeaderFailedProbes *prometheus.GaugeVec
-	OldLeaderUnfenced  *prometheus.GaugeVec
-	RPOGuardPassing    *prometheus.GaugeVec
-	LastGoodLagTimestamp     *prometheus.GaugeVec
-	Events             *prometheus.CounterVec
-	WouldPromote       *prometheus.CounterVec
-	JournalErrors      prometheus.Counter
+	PairState            *prometheus.GaugeVec
+	Promotions           *prometheus.CounterVec
+	PromotionDuration    *prometheus.HistogramVec
+	PromotionIndices     *prometheus.GaugeVec
+	LeaderOutage         *prometheus.GaugeVec
+	LeaderFailedProbes   *prometheus.GaugeVec
+	OldLeaderUnfenced    *prometheus.GaugeVec
+	RPOGuardPassing      *prometheus.GaugeVec
+	LastGoodLagTimestamp *prometheus.GaugeVec
+	Events               *prometheus.CounterVec
+	WouldPromote         *prometheus.CounterVec
+	JournalErrors        prometheus.Counter
 
 	mu      sync.Mutex
 	indices map[string]map[string]bool // pair -> index label values set
