@@ -13,9 +13,9 @@ import (
 
 	"github.com/drwatch/drwatch/internal/config"
 	"github.com/drwatch/drwatch/internal/journal"
+	"github.com/drwatch/drwatch/internal/observe"
 	"github.com/drwatch/drwatch/internal/opensearch"
 	"github.com/drwatch/drwatch/internal/policy"
-	"github.com/drwatch/drwatch/internal/probe"
 	"github.com/drwatch/drwatch/internal/promote"
 	"github.com/drwatch/drwatch/internal/report"
 )
@@ -162,7 +162,7 @@ func planOf(ctx context.Context, p *config.Pair) (map[string]opensearch.Follower
 	return c.FollowerIndices(ctx, p.Indices)
 }
 
-func describePlan(p *config.Pair, obs probe.Observation, plan map[string]opensearch.FollowerIndex, graceful bool) string {
+func describePlan(p *config.Pair, obs observe.Observation, plan map[string]opensearch.FollowerIndex, graceful bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "promotion plan for pair %s:\n", p.Name)
 	switch {

@@ -13,15 +13,15 @@ import (
 	"github.com/drwatch/drwatch/internal/config"
 	"github.com/drwatch/drwatch/internal/journal"
 	"github.com/drwatch/drwatch/internal/metrics"
+	"github.com/drwatch/drwatch/internal/observe"
 	"github.com/drwatch/drwatch/internal/policy"
-	"github.com/drwatch/drwatch/internal/probe"
 	"github.com/drwatch/drwatch/internal/promote"
 	"github.com/drwatch/drwatch/internal/report"
 )
 
 // cycler is what a watcher needs of a prober.
 type cycler interface {
-	Cycle(ctx context.Context) probe.Observation
+	Cycle(ctx context.Context) observe.Observation
 }
 
 // promoter runs a promotion, and fences an old leader that comes back
@@ -53,7 +53,7 @@ type watcher struct {
 // still serialise with the watcher that follows.
 type pairRuntime struct {
 	mu   sync.RWMutex
-	last *probe.Observation
+	last *observe.Observation
 	rec  *journal.Record
 	kick chan struct{} // a command changed the state: act now
 	// retryAt delays resuming a promotion whose start could not be
@@ -356,7 +356,7 @@ func (w *watcher) fenceOldLeader(ctx context.Context) {
 
 // logChanges logs what changed in the observations, so the log tells the
 // story without one line per probe.
-func (w *watcher) logChanges(prev *probe.Observation, cur probe.Observation) {
+func (w *watcher) logChanges(prev *observe.Observation, cur observe.Observation) {
 	first := prev == nil
 	if first || prev.Leader.Reachable != cur.Leader.Reachable || prev.Leader.Health != cur.Leader.Health {
 		if cur.Leader.Reachable {
@@ -437,7 +437,7 @@ func b2f(b bool) float64 {
 	return 0
 }
 
-func failureFields(f *probe.Failure) []zap.Field {
+func failureFields(f *observe.Failure) []zap.Field {
 	if f == nil {
 		return nil
 	}

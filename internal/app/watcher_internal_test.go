@@ -17,19 +17,19 @@ import (
 	"github.com/drwatch/drwatch/internal/config"
 	"github.com/drwatch/drwatch/internal/journal"
 	"github.com/drwatch/drwatch/internal/metrics"
+	"github.com/drwatch/drwatch/internal/observe"
 	"github.com/drwatch/drwatch/internal/opensearch"
 	"github.com/drwatch/drwatch/internal/policy"
-	"github.com/drwatch/drwatch/internal/probe"
 	"github.com/drwatch/drwatch/internal/promote"
 	"github.com/drwatch/drwatch/internal/testutil/fakeos"
 )
 
-type staticProber struct{ obs probe.Observation }
+type staticProber struct{ obs observe.Observation }
 
-func (s staticProber) Cycle(context.Context) probe.Observation {
+func (s staticProber) Cycle(context.Context) observe.Observation {
 	o := s.obs
 	o.Time = time.Now()
-	o.Leader = probe.Leader{Reachable: true, Health: "green"}
+	o.Leader = observe.Leader{Reachable: true, Health: "green"}
 	return o
 }
 
@@ -199,10 +199,10 @@ func TestBehind(t *testing.T) {
 // follower has lost it too.
 type downProber struct{}
 
-func (downProber) Cycle(context.Context) probe.Observation {
-	o := probe.Observation{Pair: "orders", Time: time.Now()}
-	o.Leader.Failure = &probe.Failure{Class: "connection_refused", Message: "connection refused"}
-	o.Follower = probe.Follower{Reachable: true, Remote: probe.Remote{Alias: "leader", Known: true}}
+func (downProber) Cycle(context.Context) observe.Observation {
+	o := observe.Observation{Pair: "orders", Time: time.Now()}
+	o.Leader.Failure = &observe.Failure{Class: "connection_refused", Message: "connection refused"}
+	o.Follower = observe.Follower{Reachable: true, Remote: observe.Remote{Alias: "leader", Known: true}}
 	return o
 }
 

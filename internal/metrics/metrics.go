@@ -10,8 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/drwatch/drwatch/internal/buildinfo"
-	"github.com/drwatch/drwatch/internal/opensearch"
-	"github.com/drwatch/drwatch/internal/probe"
+	"github.com/drwatch/drwatch/internal/observe"
 )
 
 // Probe targets (label values of target).
@@ -212,7 +211,7 @@ func (m *Metrics) InitPair(pair string) {
 	for _, c := range healthColours {
 		m.LeaderHealth.WithLabelValues(pair, c)
 	}
-	for _, s := range []string{probe.StateSyncing, probe.StateNotSyncing} {
+	for _, s := range []string{observe.StateSyncing, observe.StateNotSyncing} {
 		m.ReplicationIndices.WithLabelValues(pair, s)
 	}
 	for _, t := range []string{TargetLeader, TargetFollower, TargetCycle} {
@@ -232,7 +231,7 @@ func (m *Metrics) InitPair(pair string) {
 	m.LastGoodLagTimestamp.WithLabelValues(pair)
 	m.WouldPromote.WithLabelValues(pair)
 	for _, t := range []string{TargetLeader, TargetFollower} {
-		for _, c := range opensearch.Classes {
+		for _, c := range observe.Classes {
 			m.ProbeFailures.WithLabelValues(pair, t, string(c))
 		}
 	}
@@ -267,7 +266,7 @@ func (m *Metrics) SetState(pair, current string, phases []string) {
 }
 
 // Observe records one observation.
-func (m *Metrics) Observe(o probe.Observation) {
+func (m *Metrics) Observe(o observe.Observation) {
 	p := o.Pair
 	m.LastProbeTimestamp.WithLabelValues(p).Set(float64(o.Time.UnixNano()) / 1e9)
 	m.ProbeRequests.WithLabelValues(p).Add(float64(o.Requests))
@@ -297,8 +296,8 @@ func (m *Metrics) Observe(o probe.Observation) {
 	if r.Failure != nil {
 		return // keep the last known lag
 	}
-	m.ReplicationIndices.WithLabelValues(p, probe.StateSyncing).Set(float64(r.Syncing))
-	m.ReplicationIndices.WithLabelValues(p, probe.StateNotSyncing).Set(float64(r.Stopped))
+	m.ReplicationIndices.WithLabelValues(p, observe.StateSyncing).Set(float64(r.Syncing))
+	m.ReplicationIndices.WithLabelValues(p, observe.StateNotSyncing).Set(float64(r.Stopped))
 	m.ReplicationLagTotal.WithLabelValues(p).Set(float64(r.TotalLag))
 	m.ReplicationFailedReads.WithLabelValues(p).Set(float64(r.FailedReadRequests))
 	m.ReplicationViewLag.WithLabelValues(p).Set(float64(r.ViewLag()))
@@ -325,13 +324,13 @@ func (m *Metrics) Observe(o probe.Observation) {
 	m.mu.Unlock()
 }
 
-func (m *Metrics) fail(pair, target string, f *probe.Failure) {
+func (m *Metrics) fail(pair, target string, f *observe.Failure) {
 	if f != nil {
 		m.ProbeFailures.WithLabelValues(pair, target, string(f.Class)).Inc()
 	}
 }
 
-func firstFailure(fs ...*probe.Failure) *probe.Failure {
+func firstFailure(fs ...*observe.Failure) *observe.Failure {
 	for _, f := range fs {
 		if f != nil {
 			return f

@@ -8,15 +8,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/drwatch/drwatch/internal/metrics"
-	"github.com/drwatch/drwatch/internal/opensearch"
-	"github.com/drwatch/drwatch/internal/probe"
+	"github.com/drwatch/drwatch/internal/observe"
 )
 
-func obs(indices ...probe.Index) probe.Observation {
-	o := probe.Observation{Pair: "p", Time: time.Unix(1700000000, 0), Requests: 5}
-	o.Leader = probe.Leader{Reachable: true, Health: "yellow"}
+func obs(indices ...observe.Index) observe.Observation {
+	o := observe.Observation{Pair: "p", Time: time.Unix(1700000000, 0), Requests: 5}
+	o.Leader = observe.Leader{Reachable: true, Health: "yellow"}
 	o.Follower.Reachable = true
-	o.Follower.Remote = probe.Remote{Alias: "leader", Known: true, Connected: true, NodesConnected: 1}
+	o.Follower.Remote = observe.Remote{Alias: "leader", Known: true, Connected: true, NodesConnected: 1}
 	o.Follower.Replication.Indices = indices
 	return o
 }
@@ -24,7 +23,7 @@ func obs(indices ...probe.Index) probe.Observation {
 func TestObserveLagKeepsLastKnownAndForgetsDeparted(t *testing.T) {
 	m := metrics.New()
 	m.InitPair("p")
-	m.Observe(obs(probe.Index{Name: "a", Lag: 7, LagKnown: true}, probe.Index{Name: "b", Lag: 0, LagKnown: true}))
+	m.Observe(obs(observe.Index{Name: "a", Lag: 7, LagKnown: true}, observe.Index{Name: "b", Lag: 0, LagKnown: true}))
 	if v := testutil.ToFloat64(m.ReplicationLag.WithLabelValues("p", "a")); v != 7 {
 		t.Fatalf("lag a = %v", v)
 	}
@@ -32,7 +31,7 @@ func TestObserveLagKeepsLastKnownAndForgetsDeparted(t *testing.T) {
 		t.Fatalf("health yellow = %v", v)
 	}
 	// a's lag becomes unknown: keeps 7; b leaves scope: its series goes.
-	m.Observe(obs(probe.Index{Name: "a", LagKnown: false}))
+	m.Observe(obs(observe.Index{Name: "a", LagKnown: false}))
 	if v := testutil.ToFloat64(m.ReplicationLag.WithLabelValues("p", "a")); v != 7 {
 		t.Fatalf("lag a = %v, want last known 7", v)
 	}
@@ -48,7 +47,7 @@ func TestObserveLeaderDown(t *testing.T) {
 	m := metrics.New()
 	m.InitPair("p")
 	o := obs()
-	o.Leader = probe.Leader{Failure: &probe.Failure{Class: opensearch.ClassTimeout, Message: "x"}}
+	o.Leader = observe.Leader{Failure: &observe.Failure{Class: observe.ClassTimeout, Message: "x"}}
 	o.Follower.Remote.Connected = false
 	m.Observe(o)
 	if v := testutil.ToFloat64(m.LeaderUp.WithLabelValues("p")); v != 0 {
@@ -79,7 +78,7 @@ drwatch_leader_up{pair="p"} 0
 `), "drwatch_leader_up"); err != nil {
 		t.Fatal(err)
 	}
-	if n := testutil.CollectAndCount(m.ProbeFailures); n != 2*len(opensearch.Classes) {
+	if n := testutil.CollectAndCount(m.ProbeFailures); n != 2*len(observe.Classes) {
 		t.Fatalf("failure series = %d", n)
 	}
 	m.ForgetPair("p")

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/drwatch/drwatch/internal/config"
+	"github.com/drwatch/drwatch/internal/observe"
 	"github.com/drwatch/drwatch/internal/opensearch"
 	"github.com/drwatch/drwatch/internal/testutil/fakeos"
 )
@@ -135,10 +136,10 @@ func TestStopReplicationNotInProgress(t *testing.T) {
 	if !ok {
 		t.Fatalf("err is not an *opensearch.Error: %v", err)
 	}
-	if e.Status != 400 || e.Class != opensearch.ClassHTTP4xx || e.Type != "illegal_argument_exception" || !strings.Contains(e.Detail, "orders-1") {
+	if e.Status != 400 || e.Class != observe.ClassHTTP4xx || e.Type != "illegal_argument_exception" || !strings.Contains(e.Detail, "orders-1") {
 		t.Fatalf("error = %+v", e)
 	}
-	if opensearch.ClassOf(err) != opensearch.ClassHTTP4xx {
+	if opensearch.ClassOf(err) != observe.ClassHTTP4xx {
 		t.Fatalf("ClassOf = %q", opensearch.ClassOf(err))
 	}
 }
@@ -181,17 +182,17 @@ func TestStopReplicationOtherErrors(t *testing.T) {
 	for name, tc := range map[string]struct {
 		status int
 		body   string // "" = route unset: fakeos answers like a missing plugin
-		class  opensearch.Class
+		class  observe.Class
 	}{
-		"other illegal_argument": {400, `{"error":{"root_cause":[{"type":"illegal_argument_exception","reason":"Index orders-1 is not a follower"}],"type":"illegal_argument_exception","reason":"Index orders-1 is not a follower"},"status":400}`, opensearch.ClassHTTP4xx},
-		"validation":             {400, `{"error":{"type":"validation_exception","reason":"Validation Failed: 1: request body is required;"},"status":400}`, opensearch.ClassHTTP4xx},
-		"no such index":          {404, `{"error":{"type":"index_not_found_exception","reason":"no such index [orders-1]"},"status":404}`, opensearch.ClassHTTP4xx},
-		"forbidden":              {403, `{"error":{"type":"security_exception","reason":"no permissions"},"status":403}`, opensearch.ClassAuth},
-		"500":                    {500, `{"error":{"type":"replication_exception","reason":"failed to stop replication"},"status":500}`, opensearch.ClassHTTP5xx},
+		"other illegal_argument": {400, `{"error":{"root_cause":[{"type":"illegal_argument_exception","reason":"Index orders-1 is not a follower"}],"type":"illegal_argument_exception","reason":"Index orders-1 is not a follower"},"status":400}`, observe.ClassHTTP4xx},
+		"validation":             {400, `{"error":{"type":"validation_exception","reason":"Validation Failed: 1: request body is required;"},"status":400}`, observe.ClassHTTP4xx},
+		"no such index":          {404, `{"error":{"type":"index_not_found_exception","reason":"no such index [orders-1]"},"status":404}`, observe.ClassHTTP4xx},
+		"forbidden":              {403, `{"error":{"type":"security_exception","reason":"no permissions"},"status":403}`, observe.ClassAuth},
+		"500":                    {500, `{"error":{"type":"replication_exception","reason":"failed to stop replication"},"status":500}`, observe.ClassHTTP5xx},
 		// Only the 400 means "already done", even if a 500's text says the same.
-		"500 with the same words": {500, strings.ReplaceAll(notInProgress, `"status":400`, `"status":500`), opensearch.ClassHTTP5xx},
-		"plugin missing":          {0, "", opensearch.ClassPluginMissing},
-		"400 without a body":      {400, "", opensearch.ClassHTTP4xx},
+		"500 with the same words": {500, strings.ReplaceAll(notInProgress, `"status":400`, `"status":500`), observe.ClassHTTP5xx},
+		"plugin missing":          {0, "", observe.ClassPluginMissing},
+		"400 without a body":      {400, "", observe.ClassHTTP4xx},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c, fc, _ := serveFake(t, opensearch.Options{})
@@ -224,7 +225,7 @@ func TestStopReplicationUnreachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = c.StopReplication(ctx(t), "orders-1")
-	if err == nil || errors.Is(err, opensearch.ErrNotReplicating) || opensearch.ClassOf(err) != opensearch.ClassConnRefused {
+	if err == nil || errors.Is(err, opensearch.ErrNotReplicating) || opensearch.ClassOf(err) != observe.ClassConnRefused {
 		t.Fatalf("err = %v (class %q)", err, opensearch.ClassOf(err))
 	}
 }
@@ -327,7 +328,7 @@ func TestBlockWriteStopsAtFirstFailure(t *testing.T) {
 		ack(w)
 	}))
 	err := c.BlockWrite(ctx(t), longNames(3000))
-	if opensearch.ClassOf(err) != opensearch.ClassAuth {
+	if opensearch.ClassOf(err) != observe.ClassAuth {
 		t.Fatalf("err = %v", err)
 	}
 	if got := len(rec.all()); got != 2 {
@@ -379,11 +380,11 @@ func TestIndexStates(t *testing.T) {
 func TestIndexStatesMalformed(t *testing.T) {
 	c, fc, _ := serveFake(t, opensearch.Options{})
 	fc.Set("GET /_cluster/state/metadata,blocks/orders-1", 200, `{"metadata":{"indices":{"orders-1":{"state":1}}}}`)
-	if _, err := c.IndexStates(ctx(t), []string{"orders-1"}); opensearch.ClassOf(err) != opensearch.ClassMalformed {
+	if _, err := c.IndexStates(ctx(t), []string{"orders-1"}); opensearch.ClassOf(err) != observe.ClassMalformed {
 		t.Fatalf("err = %v", err)
 	}
 	fc.Set("GET /_cluster/state/metadata,blocks/orders-1", 500, `{"error":{"type":"x","reason":"y"},"status":500}`)
-	if _, err := c.IndexStates(ctx(t), []string{"orders-1"}); opensearch.ClassOf(err) != opensearch.ClassHTTP5xx {
+	if _, err := c.IndexStates(ctx(t), []string{"orders-1"}); opensearch.ClassOf(err) != observe.ClassHTTP5xx {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -495,7 +496,7 @@ func TestShardSeqNosPrimariesOnly(t *testing.T) {
 			c, _ := serve(t, opensearch.Options{}, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(tc.body)) }))
 			got, err := c.ShardSeqNos(ctx(t), []string{"a"})
 			if tc.malformed {
-				if opensearch.ClassOf(err) != opensearch.ClassMalformed {
+				if opensearch.ClassOf(err) != observe.ClassMalformed {
 					t.Fatalf("err = %v, want malformed_response", err)
 				}
 				return
@@ -555,7 +556,7 @@ func TestFollowerIndicesLeaderSettingValues(t *testing.T) {
 				t.Errorf("%s: %+v, %v", value, fis, err)
 			}
 		default:
-			if opensearch.ClassOf(err) != opensearch.ClassMalformed {
+			if opensearch.ClassOf(err) != observe.ClassMalformed {
 				t.Errorf("%s: %v, want malformed_response", value, err)
 			}
 		}
@@ -584,7 +585,7 @@ func TestDeleteAutofollow(t *testing.T) {
 	// An unknown rule is an HTTP 500 from the plugin.
 	fc.Set(route, 500, `{"error":{"root_cause":[{"type":"replication_exception","reason":"Failed to delete autofollow rule"}],"type":"replication_exception","reason":"Failed to delete autofollow rule"},"status":500}`)
 	err := c.DeleteAutofollow(ctx(t), "leader", "nope")
-	if opensearch.ClassOf(err) != opensearch.ClassHTTP5xx || errors.Is(err, opensearch.ErrNotReplicating) {
+	if opensearch.ClassOf(err) != observe.ClassHTTP5xx || errors.Is(err, opensearch.ErrNotReplicating) {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -600,7 +601,7 @@ func TestParseFollowerStatsRejectsMissingCheckpoints(t *testing.T) {
 		"index_stats null":            `{"num_syncing_indices":0,"index_stats":null}`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, err := opensearch.ParseFollowerStats([]byte(body)); opensearch.ClassOf(err) != opensearch.ClassMalformed {
+			if _, err := opensearch.ParseFollowerStats([]byte(body)); opensearch.ClassOf(err) != observe.ClassMalformed {
 				t.Fatalf("err = %v, want malformed_response", err)
 			}
 		})
@@ -631,7 +632,7 @@ func TestOversizeAnswerIsMalformed(t *testing.T) {
 				_, _ = io.CopyN(w, zeros{}, opensearch.MaxBodyBytes+1)
 			}))
 			_, err := c.ClusterHealth(ctx(t))
-			if e, ok := opensearch.AsError(err); !ok || e.Class != opensearch.ClassMalformed || !strings.Contains(e.Detail, "larger than 64 MiB") {
+			if e, ok := opensearch.AsError(err); !ok || e.Class != observe.ClassMalformed || !strings.Contains(e.Detail, "larger than 64 MiB") {
 				t.Fatalf("err = %v, want malformed_response: larger than 64 MiB", err)
 			}
 		})

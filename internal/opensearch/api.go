@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/drwatch/drwatch/internal/observe"
 )
 
 // Health is the part of GET _cluster/health drwatch uses.
@@ -35,7 +37,7 @@ func (c *Client) ClusterHealth(ctx context.Context) (Health, error) {
 	switch h.Status {
 	case "green", "yellow", "red":
 	default:
-		return Health{}, &Error{Op: op, Class: ClassMalformed, Detail: "status is " + quote(h.Status) + ", not green, yellow or red"}
+		return Health{}, &Error{Op: op, Class: observe.ClassMalformed, Detail: "status is " + quote(h.Status) + ", not green, yellow or red"}
 	}
 	return Health{ClusterName: h.ClusterName, Status: h.Status, Nodes: h.NumberOfNodes}, nil
 }
@@ -141,11 +143,11 @@ func (c *Client) FollowerIndices(ctx context.Context, patterns []string) (map[st
 			}
 			n, err := strconv.Atoi(v.Settings.Shards)
 			if err != nil || n < 1 {
-				return nil, &Error{Op: op, Class: ClassMalformed, Detail: "index " + idx + " has no valid index.number_of_shards"}
+				return nil, &Error{Op: op, Class: observe.ClassMalformed, Detail: "index " + idx + " has no valid index.number_of_shards"}
 			}
 			alias, name, found := strings.Cut(leader, ":")
 			if !found || alias == "" || name == "" {
-				return nil, &Error{Op: op, Class: ClassMalformed, Detail: "index " + idx + " has " + LeaderIndexSetting + " " + quote(leader) + ", not <alias>:<index>"}
+				return nil, &Error{Op: op, Class: observe.ClassMalformed, Detail: "index " + idx + " has " + LeaderIndexSetting + " " + quote(leader) + ", not <alias>:<index>"}
 			}
 			out[idx] = FollowerIndex{LeaderAlias: alias, LeaderIndex: name, Shards: n}
 		}
@@ -236,7 +238,7 @@ func parseShardSeqNos(op string, body []byte, keep map[string]bool) (map[string]
 		for id, copies := range ix.Shards {
 			n, err := strconv.Atoi(id)
 			if err != nil || n < 0 {
-				return nil, &Error{Op: op, Class: ClassMalformed, Detail: "index " + name + " has shard " + quote(id)}
+				return nil, &Error{Op: op, Class: observe.ClassMalformed, Detail: "index " + name + " has shard " + quote(id)}
 			}
 			for _, cp := range copies {
 				if !cp.Routing.Primary || cp.Routing.State != "STARTED" {
@@ -244,7 +246,7 @@ func parseShardSeqNos(op string, body []byte, keep map[string]bool) (map[string]
 				}
 				s := cp.SeqNo
 				if s == nil || s.MaxSeqNo == nil || s.LocalCheckpoint == nil || s.GlobalCheckpoint == nil {
-					return nil, &Error{Op: op, Class: ClassMalformed, Detail: "index " + name + " shard " + id + " has no seq_no"}
+					return nil, &Error{Op: op, Class: observe.ClassMalformed, Detail: "index " + name + " shard " + id + " has no seq_no"}
 				}
 				shards[n] = ShardSeqNo{MaxSeqNo: *s.MaxSeqNo, LocalCheckpoint: *s.LocalCheckpoint, GlobalCheckpoint: *s.GlobalCheckpoint}
 			}

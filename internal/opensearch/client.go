@@ -23,6 +23,7 @@ import (
 	"github.com/opensearch-project/opensearch-go/v4/opensearchapi"
 
 	"github.com/drwatch/drwatch/internal/config"
+	"github.com/drwatch/drwatch/internal/observe"
 )
 
 // MaxBodyBytes bounds how much of a response drwatch reads. follower_stats
@@ -161,7 +162,7 @@ func (r request) GetRequest(method string) (*http.Request, error) {
 func (c *Client) do(ctx context.Context, op, method string, req request) ([]byte, error) {
 	httpReq, err := req.GetRequest(method)
 	if err != nil {
-		return nil, &Error{Op: op, Class: ClassNetwork, Detail: err.Error()}
+		return nil, &Error{Op: op, Class: observe.ClassNetwork, Detail: err.Error()}
 	}
 	resp, err := c.API.Client.Stream(httpReq.WithContext(ctx))
 	if resp == nil {
@@ -172,7 +173,7 @@ func (c *Client) do(ctx context.Context, op, method string, req request) ([]byte
 		return nil, classifyTransport(op, ctxErr(ctx, err))
 	}
 	if errors.Is(rerr, errTooLarge) {
-		return nil, &Error{Op: op, Class: ClassMalformed, Status: resp.StatusCode, Detail: rerr.Error()}
+		return nil, &Error{Op: op, Class: observe.ClassMalformed, Status: resp.StatusCode, Detail: rerr.Error()}
 	}
 	if rerr != nil {
 		return nil, classifyTransport(op, ctxErr(ctx, rerr))
@@ -222,7 +223,7 @@ func ctxErr(ctx context.Context, err error) error {
 // decode parses a JSON body into out; a failure is a malformed response.
 func decode(op string, body []byte, out any) error {
 	if err := json.Unmarshal(body, out); err != nil {
-		return &Error{Op: op, Class: ClassMalformed, Detail: describeJSONError(err)}
+		return &Error{Op: op, Class: observe.ClassMalformed, Detail: describeJSONError(err)}
 	}
 	return nil
 }

@@ -11,37 +11,14 @@ import (
 	"net"
 	"strings"
 	"syscall"
+
+	"github.com/drwatch/drwatch/internal/observe"
 )
-
-// Class is why a call failed, in words an SRE can act on. The set is closed
-// and small: it is a metric label.
-type Class string
-
-// Failure classes.
-const (
-	ClassConnRefused   Class = "connection_refused"
-	ClassTimeout       Class = "timeout"
-	ClassTLS           Class = "tls"
-	ClassDNS           Class = "dns"
-	ClassNetwork       Class = "network"  // reset, unreachable, closed mid-answer
-	ClassAuth          Class = "auth"     // 401 or 403
-	ClassHTTP4xx       Class = "http_4xx" // any other 4xx
-	ClassHTTP5xx       Class = "http_5xx"
-	ClassMalformed     Class = "malformed_response"
-	ClassPluginMissing Class = "plugin_missing" // the replication plugin is not installed
-	ClassCanceled      Class = "canceled"
-)
-
-// Classes lists every class, for initialising metric labels.
-var Classes = []Class{
-	ClassConnRefused, ClassTimeout, ClassTLS, ClassDNS, ClassNetwork, ClassAuth,
-	ClassHTTP4xx, ClassHTTP5xx, ClassMalformed, ClassPluginMissing, ClassCanceled,
-}
 
 // Error is a failed call to a cluster.
 type Error struct {
 	Op     string // what was asked, e.g. "cluster health"
-	Class  Class
+	Class  observe.Class
 	Status int    // HTTP status, when there was an answer
 	Type   string // OpenSearch error type, e.g. "replication_exception"
 	Detail string // short, credential-free explanation
@@ -70,7 +47,7 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // ClassOf returns the class of err, or "" when err is not an *Error.
-func ClassOf(err error) Class {
+func ClassOf(err error) observe.Class {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Class
@@ -86,7 +63,7 @@ func AsError(err error) (*Error, bool) {
 }
 
 func classifyTransport(op string, err error) *Error {
-	e := &Error{Op: op, Err: err, Class: ClassNetwork}
+	e := &Error{Op: op, Err: err, Class: observe.ClassNetwork}
 	var (
 		dnsErr   *net.DNSError
 		netErr   net.Error
@@ -98,21 +75,21 @@ func classifyTransport(op string, err error) *Error {
 	)
 	switch {
 	case errors.Is(err, context.Canceled):
-		e.Class, e.Detail = ClassCanceled, "request canceled"
+		e.Class, e.Detail = observe.ClassCanceled, "request canceled"
 	case errors.Is(err, context.DeadlineExceeded):
-		e.Class, e.Detail = ClassTimeout, "no answer before the probe timeout"
+		e.Class, e.Detail = observe.ClassTimeout, "no answer before the probe timeout"
 	case errors.Is(err, syscall.ECONNREFUSED):
-		e.Class, e.Detail = ClassConnRefused, "connection refused"
+		e.Class, e.Detail = observe.ClassConnRefused, "connection refused"
 	case errors.As(err, &dnsErr):
-		e.Class, e.Detail = ClassDNS, "cannot resolve "+dnsErr.Name
+		e.Class, e.Detail = observe.ClassDNS, "cannot resolve "+dnsErr.Name
 	case errors.As(err, &certErr), errors.As(err, &uaErr), errors.As(err, &hostErr), errors.As(err, &invalErr):
-		e.Class, e.Detail = ClassTLS, "certificate verification failed: "+tlsReason(err)
+		e.Class, e.Detail = observe.ClassTLS, "certificate verification failed: "+tlsReason(err)
 	case errors.As(err, &recErr):
-		e.Class, e.Detail = ClassTLS, "TLS handshake failed (is the server speaking plain HTTP?)"
+		e.Class, e.Detail = observe.ClassTLS, "TLS handshake failed (is the server speaking plain HTTP?)"
 	case strings.Contains(err.Error(), "tls:") || strings.Contains(err.Error(), "x509:"):
-		e.Class, e.Detail = ClassTLS, "TLS handshake failed"
+		e.Class, e.Detail = observe.ClassTLS, "TLS handshake failed"
 	case errors.As(err, &netErr) && netErr.Timeout():
-		e.Class, e.Detail = ClassTimeout, "network timeout"
+		e.Class, e.Detail = observe.ClassTimeout, "network timeout"
 	case errors.Is(err, syscall.ECONNRESET):
 		e.Detail = "connection reset"
 	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
@@ -158,14 +135,14 @@ func classifyStatus(op string, status int, body []byte) *Error {
 	e.Type, e.Detail = typ, truncate(reason, 300)
 	switch {
 	case status == 401 || status == 403:
-		e.Class = ClassAuth
+		e.Class = observe.ClassAuth
 	case (status == 400 || status == 404 || status == 405) && strings.Contains(reason, "no handler found"):
-		e.Class = ClassPluginMissing
+		e.Class = observe.ClassPluginMissing
 		e.Detail = "the cross-cluster-replication plugin is not installed on this cluster"
 	case status >= 500:
-		e.Class = ClassHTTP5xx
+		e.Class = observe.ClassHTTP5xx
 	default:
-		e.Class = ClassHTTP4xx
+		e.Class = observe.ClassHTTP4xx
 	}
 	return e
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/drwatch/drwatch/internal/observe"
 	"github.com/drwatch/drwatch/internal/opensearch"
 	"github.com/drwatch/drwatch/internal/testutil/fakeos"
 )
@@ -54,7 +55,7 @@ func TestRealCoreAnswers(t *testing.T) {
 
 	// Without the plugin: the real 400 "no handler found" body.
 	c.Set(fakeos.RouteFollowerStats, 400, captured(t, "follower_stats_no_plugin.json"))
-	if _, err := cl.FollowerStats(ctx); opensearch.ClassOf(err) != opensearch.ClassPluginMissing {
+	if _, err := cl.FollowerStats(ctx); opensearch.ClassOf(err) != observe.ClassPluginMissing {
 		t.Fatalf("follower stats without the plugin: %v", err)
 	}
 
@@ -187,7 +188,7 @@ func TestRealStopAndBlocks(t *testing.T) {
 
 	c.Set("DELETE /_plugins/_replication/_autofollow", 500, captured(t, "delete_autofollow_unknown_error.json"))
 	err = cl.DeleteAutofollow(ctx, "leader", "no-such-rule")
-	if e, ok := opensearch.AsError(err); !ok || e.Class != opensearch.ClassHTTP5xx || !strings.Contains(e.Detail, "does not exist") {
+	if e, ok := opensearch.AsError(err); !ok || e.Class != observe.ClassHTTP5xx || !strings.Contains(e.Detail, "does not exist") {
 		t.Fatalf("unknown rule: %v", err)
 	}
 }

@@ -1,5 +1,7 @@
 package opensearch
 
+import "github.com/drwatch/drwatch/internal/observe"
+
 // Types of the cross-cluster-replication plugin's responses. Field names
 // follow the plugin's toXContent code (see internal/testutil/fakeos/testdata/SOURCES.md).
 
@@ -53,13 +55,13 @@ func ParseFollowerStats(body []byte) (*FollowerStats, error) {
 		return nil, err
 	}
 	if raw.IndexStats == nil {
-		return nil, &Error{Op: op, Class: ClassMalformed, Detail: "index_stats is missing"}
+		return nil, &Error{Op: op, Class: observe.ClassMalformed, Detail: "index_stats is missing"}
 	}
 	fs := raw.FollowerStats
 	fs.IndexStats = make(map[string]ReplicationCounters, len(*raw.IndexStats))
 	for name, ix := range *raw.IndexStats {
 		if ix.LeaderCheckpoint == nil || ix.FollowerCheckpoint == nil {
-			return nil, &Error{Op: op, Class: ClassMalformed, Detail: "index_stats." + name + " has no leader_checkpoint or follower_checkpoint"}
+			return nil, &Error{Op: op, Class: observe.ClassMalformed, Detail: "index_stats." + name + " has no leader_checkpoint or follower_checkpoint"}
 		}
 		c := ix.ReplicationCounters
 		c.LeaderCheckpoint, c.FollowerCheckpoint = *ix.LeaderCheckpoint, *ix.FollowerCheckpoint

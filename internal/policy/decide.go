@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/drwatch/drwatch/internal/config"
-	"github.com/drwatch/drwatch/internal/probe"
+	"github.com/drwatch/drwatch/internal/observe"
 )
 
 // Event names (product.md).
@@ -69,7 +69,7 @@ func (d *Decision) enter(p Phase, now time.Time, reasons ...string) {
 
 // Decide folds one observation into the state and says what to do. It is
 // pure: the same inputs always give the same decision.
-func Decide(st State, obs probe.Observation, pol *config.Policy, now time.Time) Decision {
+func Decide(st State, obs observe.Observation, pol *config.Policy, now time.Time) Decision {
 	d := Decision{State: st}
 	s := &d.State
 	switch st.Phase {
@@ -215,7 +215,7 @@ func Decide(st State, obs probe.Observation, pol *config.Policy, now time.Time) 
 // again can take writes on indices the follower now owns - two writable
 // copies. It is reported (old_leader_returned) and, with fence_leader,
 // fenced; until it is, the state says so on every cycle.
-func oldLeader(d *Decision, obs probe.Observation, pol *config.Policy) {
+func oldLeader(d *Decision, obs observe.Observation, pol *config.Policy) {
 	s := &d.State
 	if s.OldLeaderFenced || !obs.Leader.Answered() {
 		return
@@ -410,7 +410,7 @@ type witness struct {
 
 // track updates the outage, checkpoint and lag tracking from an
 // observation, and returns the witness.
-func track(s *State, obs probe.Observation) witness {
+func track(s *State, obs observe.Observation) witness {
 	alive := obs.Leader.Answered()
 	if alive {
 		s.OutageStart, s.FailedProbes = time.Time{}, 0
@@ -505,7 +505,7 @@ func track(s *State, obs probe.Observation) witness {
 
 // replicationHealth emits replication_degraded/recovered while the leader
 // is up.
-func replicationHealth(d *Decision, obs probe.Observation, pol *config.Policy) {
+func replicationHealth(d *Decision, obs observe.Observation, pol *config.Policy) {
 	s := &d.State
 	r := obs.Follower.Replication
 	var bad string
@@ -538,7 +538,7 @@ func replicationHealth(d *Decision, obs probe.Observation, pol *config.Policy) {
 	}
 }
 
-func healthyReasons(obs probe.Observation, pol *config.Policy) []string {
+func healthyReasons(obs observe.Observation, pol *config.Policy) []string {
 	out := []string{"leader answers (health " + obs.Leader.Health + ")"}
 	if !obs.Leader.Reachable {
 		out = []string{"leader answers, but its health is unreadable (" + failureText(obs.Leader.Failure) + "): alive, not an outage"}
@@ -592,7 +592,7 @@ func plural(n int, what string) string {
 	return fmt.Sprintf("%d %ss", n, what)
 }
 
-func failureText(f *probe.Failure) string {
+func failureText(f *observe.Failure) string {
 	if f == nil {
 		return "unknown"
 	}

@@ -8,9 +8,8 @@ import (
 	"time"
 
 	"github.com/drwatch/drwatch/internal/config"
-	"github.com/drwatch/drwatch/internal/opensearch"
+	"github.com/drwatch/drwatch/internal/observe"
 	"github.com/drwatch/drwatch/internal/policy"
-	"github.com/drwatch/drwatch/internal/probe"
 )
 
 // A witness blip inside an outage (leader_down -> suspect -> leader_down)
@@ -114,11 +113,11 @@ func TestPauseFailedPromotion(t *testing.T) {
 // a body drwatch cannot read is alive: an observation error, never outage
 // progress - even with the follower's witness gone and no witness required.
 func TestLeaderAnsweringWithAnErrorIsNotAnOutage(t *testing.T) {
-	for _, f := range []probe.Failure{
-		{Class: opensearch.ClassAuth, Status: 401, Message: "auth"},
-		{Class: opensearch.ClassAuth, Status: 403, Message: "forbidden"},
-		{Class: opensearch.ClassHTTP4xx, Status: 429, Type: "circuit_breaking_exception", Message: "too many requests"},
-		{Class: opensearch.ClassMalformed, Message: "not JSON"},
+	for _, f := range []observe.Failure{
+		{Class: observe.ClassAuth, Status: 401, Message: "auth"},
+		{Class: observe.ClassAuth, Status: 403, Message: "forbidden"},
+		{Class: observe.ClassHTTP4xx, Status: 429, Type: "circuit_breaking_exception", Message: "too many requests"},
+		{Class: observe.ClassMalformed, Message: "not JSON"},
 	} {
 		t.Run(string(f.Class)+" "+strconv.Itoa(f.Status), func(t *testing.T) {
 			p := newPair(t, policyFor(config.ModeAuto, withWitness(false)))
@@ -126,7 +125,7 @@ func TestLeaderAnsweringWithAnErrorIsNotAnOutage(t *testing.T) {
 			for i := range 100 {
 				d := p.decide(interval, func(at time.Time) *ob {
 					b := gone(at)
-					b.o.Leader = probe.Leader{Failure: &f}
+					b.o.Leader = observe.Leader{Failure: &f}
 					return b
 				})
 				if d.State.Phase != policy.Healthy || d.Promote || d.State.FailedProbes != 0 {
@@ -137,15 +136,15 @@ func TestLeaderAnsweringWithAnErrorIsNotAnOutage(t *testing.T) {
 	}
 	// A 404 that is not OpenSearch's (an ingress whose backend is gone) and
 	// a 5xx are outage evidence.
-	for _, f := range []probe.Failure{
-		{Class: opensearch.ClassHTTP4xx, Status: 404, Message: "default backend - 404"},
-		{Class: opensearch.ClassHTTP5xx, Status: 502, Message: "bad gateway"},
+	for _, f := range []observe.Failure{
+		{Class: observe.ClassHTTP4xx, Status: 404, Message: "default backend - 404"},
+		{Class: observe.ClassHTTP5xx, Status: 502, Message: "bad gateway"},
 	} {
 		p := newPair(t, policyFor(config.ModeAuto, withWitness(false)))
 		p.decide(0, up)
 		d := p.decide(interval, func(at time.Time) *ob {
 			b := gone(at)
-			b.o.Leader = probe.Leader{Failure: &f}
+			b.o.Leader = observe.Leader{Failure: &f}
 			return b
 		})
 		if d.State.Phase != policy.Suspect || d.State.FailedProbes != 1 {
@@ -157,7 +156,7 @@ func TestLeaderAnsweringWithAnErrorIsNotAnOutage(t *testing.T) {
 	p.decide(0, up)
 	d := p.decide(interval, func(at time.Time) *ob {
 		b := gone(at)
-		b.o.Leader = probe.Leader{Failure: &probe.Failure{Class: opensearch.ClassHTTP5xx, Status: 503, Message: "no cluster manager"}}
+		b.o.Leader = observe.Leader{Failure: &observe.Failure{Class: observe.ClassHTTP5xx, Status: 503, Message: "no cluster manager"}}
 		return b
 	})
 	if d.State.Phase != policy.Suspect || d.State.FailedProbes != 1 {

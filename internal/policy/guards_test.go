@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/drwatch/drwatch/internal/config"
-	"github.com/drwatch/drwatch/internal/opensearch"
+	"github.com/drwatch/drwatch/internal/observe"
 	"github.com/drwatch/drwatch/internal/policy"
 )
 
@@ -149,7 +149,7 @@ func TestFrozenCheckpointWitness(t *testing.T) {
 		return func(at time.Time) *ob {
 			b := healthy(at).stats(leaderCP, failedReads)
 			if !leaderUp {
-				b.leaderDown(opensearch.ClassTimeout)
+				b.leaderDown(observe.ClassTimeout)
 			}
 			return b
 		}

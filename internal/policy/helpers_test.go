@@ -10,9 +10,8 @@ import (
 	"time"
 
 	"github.com/drwatch/drwatch/internal/config"
-	"github.com/drwatch/drwatch/internal/opensearch"
+	"github.com/drwatch/drwatch/internal/observe"
 	"github.com/drwatch/drwatch/internal/policy"
-	"github.com/drwatch/drwatch/internal/probe"
 )
 
 // t0 is the fake clock's origin: a Monday, well away from midnight, in UTC
@@ -67,20 +66,20 @@ func withThresholds(after time.Duration, probes int) func(*config.Policy) {
 // ob builds one observation. The default is a healthy pair: the leader
 // answers, the follower is connected to it and replicates two indices with
 // no lag, its leader checkpoint moving.
-type ob struct{ o probe.Observation }
+type ob struct{ o observe.Observation }
 
 func healthy(at time.Time) *ob {
-	b := &ob{o: probe.Observation{Pair: "main", Time: at}}
-	b.o.Leader = probe.Leader{Reachable: true, Health: "green", ClusterName: "leader"}
-	b.o.Follower = probe.Follower{
+	b := &ob{o: observe.Observation{Pair: "main", Time: at}}
+	b.o.Leader = observe.Leader{Reachable: true, Health: "green", ClusterName: "leader"}
+	b.o.Follower = observe.Follower{
 		Reachable: true,
-		Remote:    probe.Remote{Alias: "leader", Known: true, Connected: true, Mode: "sniff", NodesConnected: 3},
+		Remote:    observe.Remote{Alias: "leader", Known: true, Connected: true, Mode: "sniff", NodesConnected: 3},
 	}
 	return b.lag(0)
 }
 
-func (b *ob) leaderDown(c opensearch.Class) *ob {
-	b.o.Leader = probe.Leader{Failure: &probe.Failure{Class: c, Message: "probe failed: " + string(c)}}
+func (b *ob) leaderDown(c observe.Class) *ob {
+	b.o.Leader = observe.Leader{Failure: &observe.Failure{Class: c, Message: "probe failed: " + string(c)}}
 	return b
 }
 
@@ -91,19 +90,19 @@ func (b *ob) disconnected() *ob {
 }
 
 func (b *ob) unknownAlias() *ob {
-	b.o.Follower.Remote = probe.Remote{Alias: "leader"}
+	b.o.Follower.Remote = observe.Remote{Alias: "leader"}
 	return b
 }
 
 func (b *ob) remoteUnreadable() *ob {
-	b.o.Follower.Remote = probe.Remote{Alias: "leader", Failure: &probe.Failure{Class: opensearch.ClassHTTP5xx, Status: 503}}
+	b.o.Follower.Remote = observe.Remote{Alias: "leader", Failure: &observe.Failure{Class: observe.ClassHTTP5xx, Status: 503}}
 	return b
 }
 
 func (b *ob) followerUnreachable() *ob {
-	b.o.Follower = probe.Follower{
-		Failure: &probe.Failure{Class: opensearch.ClassTimeout, Message: "no answer"},
-		Remote:  probe.Remote{Alias: "leader"},
+	b.o.Follower = observe.Follower{
+		Failure: &observe.Failure{Class: observe.ClassTimeout, Message: "no answer"},
+		Remote:  observe.Remote{Alias: "leader"},
 	}
 	return b
 }
@@ -113,9 +112,9 @@ func (b *ob) followerUnreachable() *ob {
 func (b *ob) lag(total int64) *ob {
 	r := &b.o.Follower.Replication
 	half := total / 2
-	r.Indices = []probe.Index{
-		{Name: "logs", LeaderIndex: "logs", State: probe.StateSyncing, LeaderCheckpoint: 1000 + half, FollowerCheckpoint: 1000, Lag: half, LagKnown: true},
-		{Name: "orders", LeaderIndex: "orders", State: probe.StateSyncing, LeaderCheckpoint: 2000 + total - half, FollowerCheckpoint: 2000, Lag: total - half, LagKnown: true},
+	r.Indices = []observe.Index{
+		{Name: "logs", LeaderIndex: "logs", State: observe.StateSyncing, LeaderCheckpoint: 1000 + half, FollowerCheckpoint: 1000, Lag: half, LagKnown: true},
+		{Name: "orders", LeaderIndex: "orders", State: observe.StateSyncing, LeaderCheckpoint: 2000 + total - half, FollowerCheckpoint: 2000, Lag: total - half, LagKnown: true},
 	}
 	r.TotalLag, r.MaxLag, r.LagComplete = total, max(half, total-half), true
 	r.LeaderCheckpointsRead = true
@@ -143,7 +142,7 @@ func (b *ob) unreplicated(names ...string) *ob {
 // lagUnknown marks one index's lag unknown.
 func (b *ob) lagUnknown() *ob {
 	r := &b.o.Follower.Replication
-	r.Indices[1].LagKnown, r.Indices[1].State = false, probe.StateNotSyncing
+	r.Indices[1].LagKnown, r.Indices[1].State = false, observe.StateNotSyncing
 	r.LagComplete, r.Syncing, r.Stopped = false, 1, 1
 	return b
 }
@@ -153,7 +152,7 @@ func (b *ob) lagUnknown() *ob {
 func (b *ob) leaderCheckpointsUnread() *ob {
 	r := &b.o.Follower.Replication
 	r.LeaderCheckpointsRead, r.LagComplete, r.TotalLag, r.MaxLag = false, false, 0, 0
-	r.CheckpointsFailure = &probe.Failure{Class: opensearch.ClassTimeout, Message: "leader shard stats timed out"}
+	r.CheckpointsFailure = &observe.Failure{Class: observe.ClassTimeout, Message: "leader shard stats timed out"}
 	for i := range r.Indices {
 		r.Indices[i].LagKnown, r.Indices[i].Lag = false, 0
 	}
@@ -161,12 +160,12 @@ func (b *ob) leaderCheckpointsUnread() *ob {
 }
 
 func (b *ob) replicationUnreadable() *ob {
-	b.o.Follower.Replication = probe.Replication{Failure: &probe.Failure{Class: opensearch.ClassHTTP5xx, Status: 500}}
+	b.o.Follower.Replication = observe.Replication{Failure: &observe.Failure{Class: observe.ClassHTTP5xx, Status: 500}}
 	return b
 }
 
 func (b *ob) noIndices() *ob {
-	b.o.Follower.Replication = probe.Replication{LagComplete: true}
+	b.o.Follower.Replication = observe.Replication{LagComplete: true}
 	return b
 }
 
@@ -177,7 +176,7 @@ func (b *ob) stats(leaderCheckpoint, failedReads int64) *ob {
 	return b
 }
 
-func (b *ob) get() probe.Observation { return b.o }
+func (b *ob) get() observe.Observation { return b.o }
 
 // ---- driving Decide ----
 
@@ -329,11 +328,11 @@ func upLag(n int64) func(time.Time) *ob {
 
 // gone: the leader is down and the follower lost it too.
 func gone(at time.Time) *ob {
-	return healthy(at).leaderDown(opensearch.ClassConnRefused).disconnected()
+	return healthy(at).leaderDown(observe.ClassConnRefused).disconnected()
 }
 
 // cutOff: drwatch cannot reach the leader, the follower still can.
-func cutOff(at time.Time) *ob { return healthy(at).leaderDown(opensearch.ClassTimeout) }
+func cutOff(at time.Time) *ob { return healthy(at).leaderDown(observe.ClassTimeout) }
 
 // ---- command adapters ----
 

@@ -12,9 +12,8 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/drwatch/drwatch/internal/config"
-	"github.com/drwatch/drwatch/internal/opensearch"
+	"github.com/drwatch/drwatch/internal/observe"
 	"github.com/drwatch/drwatch/internal/policy"
-	"github.com/drwatch/drwatch/internal/probe"
 )
 
 // world generates plausible observation sequences: a leader that fails
@@ -47,7 +46,7 @@ func (w *world) step() time.Duration {
 	}
 }
 
-func (w *world) observe(at time.Time) probe.Observation {
+func (w *world) observe(at time.Time) observe.Observation {
 	if w.leaderUp && w.pick(0.07) {
 		w.leaderUp, w.realOutage = false, w.pick(0.6)
 	} else if !w.leaderUp && w.pick(0.05) {
@@ -58,7 +57,7 @@ func (w *world) observe(at time.Time) probe.Observation {
 	}
 	b := healthy(at).lag(w.lag)
 	if !w.leaderUp {
-		b.leaderDown([]opensearch.Class{opensearch.ClassTimeout, opensearch.ClassConnRefused, opensearch.ClassHTTP5xx, opensearch.ClassNetwork}[w.r.Intn(4)])
+		b.leaderDown([]observe.Class{observe.ClassTimeout, observe.ClassConnRefused, observe.ClassHTTP5xx, observe.ClassNetwork}[w.r.Intn(4)])
 	}
 	// The follower's link to the leader.
 	connected := w.leaderUp || !w.realOutage

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/drwatch/drwatch/internal/config"
-	"github.com/drwatch/drwatch/internal/opensearch"
+	"github.com/drwatch/drwatch/internal/observe"
 	"github.com/drwatch/drwatch/internal/policy"
 )
 
@@ -183,7 +183,7 @@ func TestRPOGuardThroughDecide(t *testing.T) {
 		good := *p.st.LastGoodLag
 		for range 100 {
 			for _, o := range []func(time.Time) *ob{cutOff, gone, func(at time.Time) *ob { return healthy(at).lag(7).leaderCheckpointsUnread() },
-				func(at time.Time) *ob { return healthy(at).leaderDown(opensearch.ClassHTTP5xx) }} {
+				func(at time.Time) *ob { return healthy(at).leaderDown(observe.ClassHTTP5xx) }} {
 				p.decide(interval, o)
 				if *p.st.LastGoodLag != good {
 					t.Fatalf("reading replaced by %+v in %s", *p.st.LastGoodLag, p.st.Phase)

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/drwatch/drwatch/internal/config"
-	"github.com/drwatch/drwatch/internal/opensearch"
+	"github.com/drwatch/drwatch/internal/observe"
 	"github.com/drwatch/drwatch/internal/policy"
 )
 
@@ -18,7 +18,7 @@ func TestScenarioWatcherCutOff(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			p := newPair(t, policyFor(mode))
 			p.decide(0, up)
-			classes := []opensearch.Class{opensearch.ClassTimeout, opensearch.ClassConnRefused, opensearch.ClassNetwork, opensearch.ClassDNS, opensearch.ClassTLS}
+			classes := []observe.Class{observe.ClassTimeout, observe.ClassConnRefused, observe.ClassNetwork, observe.ClassDNS, observe.ClassTLS}
 			for i := range 1000 {
 				c := classes[i%len(classes)]
 				d := p.decide(interval, func(at time.Time) *ob { return healthy(at).leaderDown(c) })
@@ -75,7 +75,7 @@ func TestScenarioShortFreeze(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			p := newPair(t, policyFor(mode))
 			p.decide(0, up)
-			frozen := func(at time.Time) *ob { return gone(at).leaderDown(opensearch.ClassTimeout) }
+			frozen := func(at time.Time) *ob { return gone(at).leaderDown(observe.ClassTimeout) }
 			for round := range 100 {
 				p.run(seq(toSuspect(frozen), // 25s, 6 probes
 					one(step{name: "back", after: interval, obs: up, phase: policy.Healthy, events: []string{policy.EvLeaderRecovered}})))

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/drwatch/drwatch/internal/config"
-	"github.com/drwatch/drwatch/internal/opensearch"
+	"github.com/drwatch/drwatch/internal/observe"
 	"github.com/drwatch/drwatch/internal/policy"
 )
 
@@ -295,7 +295,7 @@ func TestPromotedIsTerminal(t *testing.T) {
 			})
 			promoted := p.st
 			obs := []func(time.Time) *ob{gone, gone, gone, cutOff, up, upLag(1 << 40),
-				func(at time.Time) *ob { return healthy(at).leaderDown(opensearch.ClassDNS).followerUnreachable() }}
+				func(at time.Time) *ob { return healthy(at).leaderDown(observe.ClassDNS).followerUnreachable() }}
 			returned := 0
 			for i := range 10 * 3600 / 5 { // ten hours of 5s cycles
 				d := p.decide(interval, obs[i%len(obs)])

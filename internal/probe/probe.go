@@ -1,3 +1,15 @@
+// Package probe takes one observation of a leader/follower pair per cycle:
+// the leader's health, the follower's own view of the leader (the witness),
+// and the replication lag of every in-scope follower index. It keeps no
+// decision state: the observe.Observation it returns is plain data for the
+// policy engine, the status command and the metrics.
+//
+// A cycle costs a bounded number of HTTP requests whatever the number of
+// indices: two on the leader (health, and the sequence numbers of every
+// shard of the replicated leader indices) and five on the follower
+// (remote info, follower_stats, autofollow_stats, follower-index settings,
+// and its shards' sequence numbers). The lag is the leader's truth minus
+// the follower's, read from each cluster itself.
 package probe
 
 import (
@@ -9,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/drwatch/drwatch/internal/observe"
 	"github.com/drwatch/drwatch/internal/opensearch"
 )
 
@@ -38,7 +51,7 @@ type Prober struct {
 // Cycle takes one observation. It never fails: every failed call is
 // recorded, classified, in the observation. The whole cycle is bounded by
 // p.Timeout.
-func (p *Prober) Cycle(ctx context.Context) Observation {
+func (p *Prober) Cycle(ctx context.Context) observe.Observation {
 	now := time.Now
 	if p.Now != nil {
 		now = p.Now
@@ -48,7 +61,7 @@ func (p *Prober) Cycle(ctx context.Context) Observation {
 	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
 	defer cancel()
 
-	obs := Observation{Pair: p.Pair, Time: start}
+	obs := observe.Observation{Pair: p.Pair, Time: start}
 	obs.Follower.Remote.Alias = p.LeaderAlias
 
 	var (
@@ -105,7 +118,7 @@ func (p *Prober) Cycle(ctx context.Context) Observation {
 	return obs
 }
 
-func (p *Prober) remote(f *Follower, info map[string]opensearch.RemoteCluster, err error) {
+func (p *Prober) remote(f *observe.Follower, info map[string]opensearch.RemoteCluster, err error) {
 	r := &f.Remote
 	if err != nil {
 		r.Failure = failureOf(err)
@@ -122,14 +135,14 @@ func (p *Prober) remote(f *Follower, info map[string]opensearch.RemoteCluster, e
 	r.ProxySocketsConnected = rc.NumProxySocketsConnected
 }
 
-func (p *Prober) autofollow(a *Autofollow, st opensearch.AutofollowStats, err error) {
+func (p *Prober) autofollow(a *observe.Autofollow, st opensearch.AutofollowStats, err error) {
 	if err != nil {
 		a.Failure = failureOf(err)
 		return
 	}
-	a.Rules = make([]Rule, 0, len(st.Rules))
+	a.Rules = make([]observe.Rule, 0, len(st.Rules))
 	for _, r := range st.Rules {
-		a.Rules = append(a.Rules, Rule{Name: r.Name, Pattern: r.Pattern})
+		a.Rules = append(a.Rules, observe.Rule{Name: r.Name, Pattern: r.Pattern})
 	}
 	a.FailedIndices = st.FailedIndices
 }
@@ -139,12 +152,12 @@ func (p *Prober) autofollow(a *Autofollow, st opensearch.AutofollowStats, err er
 // leader), then reads the leader's own sequence numbers for their leader
 // indices - after the follower's, so that a lag can only be overstated -
 // and computes each index's lag shard by shard.
-func (p *Prober) replication(ctx context.Context, obs *Observation, body []byte, fsErr error,
+func (p *Prober) replication(ctx context.Context, obs *observe.Observation, body []byte, fsErr error,
 	followers map[string]opensearch.FollowerIndex, fiErr error,
 	fseq map[string]opensearch.IndexSeqNos, fseqErr error,
 ) {
 	r := &obs.Follower.Replication
-	r.Indices = []Index{}
+	r.Indices = []observe.Index{}
 	var fs *opensearch.FollowerStats
 	if fsErr == nil {
 		fs, fsErr = opensearch.ParseFollowerStats(body)
@@ -169,10 +182,10 @@ func (p *Prober) replication(ctx context.Context, obs *Observation, body []byte,
 		if fi.LeaderAlias != p.LeaderAlias {
 			continue // follows another remote cluster: not this pair's
 		}
-		ix := Index{Name: name, LeaderIndex: fi.LeaderIndex, Shards: fi.Shards}
+		ix := observe.Index{Name: name, LeaderIndex: fi.LeaderIndex, Shards: fi.Shards}
 		if st, ok := fs.IndexStats[name]; ok {
-			ix.State = StateSyncing
-			ix.FollowerView = &FollowerView{
+			ix.State = observe.StateSyncing
+			ix.FollowerView = &observe.FollowerView{
 				LeaderCheckpoint:   st.LeaderCheckpoint,
 				FollowerCheckpoint: st.FollowerCheckpoint,
 				Lag:                max(0, st.LeaderCheckpoint-st.FollowerCheckpoint),
@@ -184,7 +197,7 @@ func (p *Prober) replication(ctx context.Context, obs *Observation, body []byte,
 			r.ViewFollowerCheckpoint += st.FollowerCheckpoint
 			r.FailedReadRequests += st.FailedReadRequests
 		} else {
-			ix.State = StateNotSyncing
+			ix.State = observe.StateNotSyncing
 			r.Stopped++
 		}
 		r.Indices = append(r.Indices, ix)
@@ -208,7 +221,7 @@ func (p *Prober) replication(ctx context.Context, obs *Observation, body []byte,
 // numbers. Without the leader's (it is down, or its stats do not answer)
 // every lag is unknown: the follower's view of its leader is shown beside
 // it, never taken for it.
-func (p *Prober) leaderLag(ctx context.Context, obs *Observation, leaderNames []string,
+func (p *Prober) leaderLag(ctx context.Context, obs *observe.Observation, leaderNames []string,
 	fseq map[string]opensearch.IndexSeqNos, fseqErr error,
 ) {
 	r := &obs.Follower.Replication
@@ -221,7 +234,7 @@ func (p *Prober) leaderLag(ctx context.Context, obs *Observation, leaderNames []
 		r.CheckpointsFailure.Message = "follower's checkpoints not read: " + r.CheckpointsFailure.Message
 		return
 	case !obs.Leader.Reachable:
-		f := Failure{Class: opensearch.ClassNetwork}
+		f := observe.Failure{Class: observe.ClassNetwork}
 		if obs.Leader.Failure != nil {
 			f = *obs.Leader.Failure
 		}
@@ -251,7 +264,7 @@ func (p *Prober) leaderLag(ctx context.Context, obs *Observation, leaderNames []
 // unreplicated marks the leader indices in the pair's scope that an
 // autofollow rule failed to start replicating: their writes are on no
 // follower index, so no lag reading of the pair can be complete.
-func (p *Prober) unreplicated(f *Follower) {
+func (p *Prober) unreplicated(f *observe.Follower) {
 	r := &f.Replication
 	for _, name := range f.Autofollow.FailedIndices {
 		if InScope(name, p.Indices) {
@@ -303,11 +316,11 @@ func wildcard(pattern, name string) bool {
 	return strings.HasSuffix(name, parts[len(parts)-1])
 }
 
-func failureOf(err error) *Failure {
+func failureOf(err error) *observe.Failure {
 	if err == nil {
 		return nil
 	}
-	f := &Failure{Class: opensearch.ClassNetwork, Message: err.Error()}
+	f := &observe.Failure{Class: observe.ClassNetwork, Message: err.Error()}
 	if e, ok := opensearch.AsError(err); ok {
 		f.Class, f.Status, f.Type = e.Class, e.Status, e.Type
 	}
@@ -322,16 +335,4 @@ func unreachable(err error) bool {
 		return true
 	}
 	return e.Status == 0
-}
-
-func sortByLag(ixs []Index) {
-	sort.SliceStable(ixs, func(i, j int) bool {
-		if ixs[i].LagKnown != ixs[j].LagKnown {
-			return !ixs[i].LagKnown // unknown first: it is the worst case
-		}
-		if ixs[i].Lag != ixs[j].Lag {
-			return ixs[i].Lag > ixs[j].Lag
-		}
-		return ixs[i].Name < ixs[j].Name
-	})
 }

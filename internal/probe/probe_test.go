@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/drwatch/drwatch/internal/config"
+	"github.com/drwatch/drwatch/internal/observe"
 	"github.com/drwatch/drwatch/internal/opensearch"
 	"github.com/drwatch/drwatch/internal/probe"
 	"github.com/drwatch/drwatch/internal/testutil/fakeos"
@@ -35,7 +36,7 @@ func newLab(t testing.TB) *lab {
 	return l
 }
 
-func index(t *testing.T, o probe.Observation, name string) probe.Index {
+func index(t *testing.T, o observe.Observation, name string) observe.Index {
 	t.Helper()
 	for _, ix := range o.Follower.Replication.Indices {
 		if ix.Name == name {
@@ -43,7 +44,7 @@ func index(t *testing.T, o probe.Observation, name string) probe.Index {
 		}
 	}
 	t.Fatalf("index %s not in observation: %+v", name, o.Follower.Replication.Indices)
-	return probe.Index{}
+	return observe.Index{}
 }
 
 func TestCycleRunning(t *testing.T) {
@@ -61,7 +62,7 @@ func TestCycleRunning(t *testing.T) {
 		t.Fatalf("replication = %+v", r)
 	}
 	for _, ix := range r.Indices {
-		if ix.State != probe.StateSyncing || ix.Lag != 0 || !ix.LagKnown {
+		if ix.State != observe.StateSyncing || ix.Lag != 0 || !ix.LagKnown {
 			t.Errorf("index %+v", ix)
 		}
 	}
@@ -112,7 +113,7 @@ func TestCyclePausedIndexFromRealCapture(t *testing.T) {
 	l.follower.LoadSeqNos("lab/follower_seqnos_paused.json")
 	o := l.prober.Cycle(context.Background())
 	ix := index(t, o, "orders-2")
-	if ix.State != probe.StateNotSyncing || !ix.LagKnown || ix.Lag != 7 || ix.FollowerView != nil {
+	if ix.State != observe.StateNotSyncing || !ix.LagKnown || ix.Lag != 7 || ix.FollowerView != nil {
 		t.Fatalf("orders-2 = %+v, want not_syncing with lag 7", ix)
 	}
 	r := o.Follower.Replication
@@ -131,7 +132,7 @@ func TestCycleLagUnknownWhenLeaderDown(t *testing.T) {
 	l.follower.Fixture(fakeos.RouteFollowerStats, "lab/follower_stats_paused.json")
 	l.leader.Server.Close() // leader gone
 	o := l.prober.Cycle(context.Background())
-	if o.Leader.Reachable || o.Leader.Failure == nil || o.Leader.Failure.Class != opensearch.ClassConnRefused {
+	if o.Leader.Reachable || o.Leader.Failure == nil || o.Leader.Failure.Class != observe.ClassConnRefused {
 		t.Fatalf("leader = %+v", o.Leader)
 	}
 	r := o.Follower.Replication
@@ -140,7 +141,7 @@ func TestCycleLagUnknownWhenLeaderDown(t *testing.T) {
 			t.Fatalf("%s: lag must be unknown while the leader is down: %+v", ix.Name, ix)
 		}
 	}
-	if r.LagComplete || r.LeaderCheckpointsRead || r.CheckpointsFailure == nil || r.CheckpointsFailure.Class != opensearch.ClassConnRefused {
+	if r.LagComplete || r.LeaderCheckpointsRead || r.CheckpointsFailure == nil || r.CheckpointsFailure.Class != observe.ClassConnRefused {
 		t.Fatalf("replication = %+v (%+v)", r, r.CheckpointsFailure)
 	}
 	if v := index(t, o, "orders-1").FollowerView; v == nil || v.Lag != 0 {
@@ -154,7 +155,7 @@ func TestCycleLeaderStatsFailing(t *testing.T) {
 	l.leader.Set("GET /logs-1,orders-1,orders-2/_stats/docs", 503, `{"error":{"type":"cluster_block_exception","reason":"blocked"},"status":503}`)
 	o := l.prober.Cycle(context.Background())
 	r := o.Follower.Replication
-	if !o.Leader.Reachable || r.LagComplete || r.LeaderCheckpointsRead || r.CheckpointsFailure == nil || r.CheckpointsFailure.Class != opensearch.ClassHTTP5xx {
+	if !o.Leader.Reachable || r.LagComplete || r.LeaderCheckpointsRead || r.CheckpointsFailure == nil || r.CheckpointsFailure.Class != observe.ClassHTTP5xx {
 		t.Fatalf("replication = %+v", r)
 	}
 	if r.UnknownLag() != 3 {
@@ -202,7 +203,7 @@ func TestCycleLeaderDownWitness(t *testing.T) {
 	l.follower.Fixture(fakeos.RouteFollowerStats, "lab/follower_stats_leader_down.json")
 	l.leader.Server.Close()
 	o := l.prober.Cycle(context.Background())
-	if o.Leader.Reachable || o.Leader.Failure.Class != opensearch.ClassConnRefused {
+	if o.Leader.Reachable || o.Leader.Failure.Class != observe.ClassConnRefused {
 		t.Fatalf("leader = %+v", o.Leader)
 	}
 	if !o.Follower.Reachable || !o.Follower.Remote.Known || o.Follower.Remote.Connected {
@@ -251,7 +252,7 @@ func TestCycleMalformedReplication(t *testing.T) {
 			l.follower.Fixture(fakeos.RouteFollowerStats, tc.body)
 			o := l.prober.Cycle(context.Background())
 			r := o.Follower.Replication
-			if r.Failure == nil || r.Failure.Class != opensearch.ClassMalformed {
+			if r.Failure == nil || r.Failure.Class != observe.ClassMalformed {
 				t.Fatalf("failure = %+v, want malformed_response", r.Failure)
 			}
 			if len(r.Indices) != 0 || r.LagComplete {
@@ -266,40 +267,40 @@ func TestCycleFailureClasses(t *testing.T) {
 		name   string
 		setup  func(l *lab)
 		target string // leader or replication
-		class  opensearch.Class
+		class  observe.Class
 		status int
 	}{
 		{"leader 503", func(l *lab) {
 			l.leader.Set(fakeos.RouteHealth, 503, `{"error":{"root_cause":[{"type":"cluster_block_exception","reason":"blocked"}],"type":"cluster_block_exception","reason":"blocked by: [SERVICE_UNAVAILABLE/1/state not recovered]"},"status":503}`)
-		}, "leader", opensearch.ClassHTTP5xx, 503},
+		}, "leader", observe.ClassHTTP5xx, 503},
 		{"leader 401", func(l *lab) {
 			l.leader.Set(fakeos.RouteHealth, 401, `{"error":{"type":"security_exception","reason":"missing authentication credentials"},"status":401}`)
-		}, "leader", opensearch.ClassAuth, 401},
+		}, "leader", observe.ClassAuth, 401},
 		{"leader 403", func(l *lab) {
 			l.leader.Set(fakeos.RouteHealth, 403, `{"error":{"type":"security_exception","reason":"no permissions"},"status":403}`)
-		}, "leader", opensearch.ClassAuth, 403},
+		}, "leader", observe.ClassAuth, 403},
 		{"leader malformed health", func(l *lab) {
 			l.leader.Set(fakeos.RouteHealth, 200, `{"cluster_name":"x","status":"purple"}`)
-		}, "leader", opensearch.ClassMalformed, 0},
+		}, "leader", observe.ClassMalformed, 0},
 		{"leader not json", func(l *lab) {
 			l.leader.Set(fakeos.RouteHealth, 200, `<html>proxy error</html>`)
-		}, "leader", opensearch.ClassMalformed, 0},
+		}, "leader", observe.ClassMalformed, 0},
 		{"leader timeout", func(l *lab) {
 			l.leader.SetDelay(3 * time.Second)
 			l.prober.Timeout = 200 * time.Millisecond
-		}, "leader", opensearch.ClassTimeout, 0},
+		}, "leader", observe.ClassTimeout, 0},
 		{"plugin missing", func(l *lab) {
 			l.follower.Remove(fakeos.RouteFollowerStats)
-		}, "replication", opensearch.ClassPluginMissing, 400},
+		}, "replication", observe.ClassPluginMissing, 400},
 		{"follower_stats 500", func(l *lab) {
 			l.follower.Set(fakeos.RouteFollowerStats, 500, `{"error":{"type":"replication_exception","reason":"boom"},"status":500}`)
-		}, "replication", opensearch.ClassHTTP5xx, 500},
+		}, "replication", observe.ClassHTTP5xx, 500},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := newLab(t)
 			tc.setup(l)
 			o := l.prober.Cycle(context.Background())
-			var f *probe.Failure
+			var f *observe.Failure
 			if tc.target == "leader" {
 				if o.Leader.Reachable {
 					t.Fatal("leader must not be reachable")
@@ -329,7 +330,7 @@ func TestCycleTLSVerificationOnByDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = c.ClusterHealth(context.Background())
-	if opensearch.ClassOf(err) != opensearch.ClassTLS {
+	if opensearch.ClassOf(err) != observe.ClassTLS {
 		t.Fatalf("err = %v (class %q), want tls", err, opensearch.ClassOf(err))
 	}
 	// With the server's CA it verifies and works.
@@ -353,7 +354,7 @@ func TestConnectionRefusedClass(t *testing.T) {
 	u, _ := url.Parse("http://" + addr)
 	c, _ := opensearch.New(config.Endpoint{Addresses: []*url.URL{u}}, opensearch.Options{})
 	_, err = c.ClusterHealth(context.Background())
-	if opensearch.ClassOf(err) != opensearch.ClassConnRefused {
+	if opensearch.ClassOf(err) != observe.ClassConnRefused {
 		t.Fatalf("err = %v, want connection_refused", err)
 	}
 }

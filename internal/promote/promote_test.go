@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/drwatch/drwatch/internal/journal"
+	"github.com/drwatch/drwatch/internal/observe"
 	"github.com/drwatch/drwatch/internal/opensearch"
 	"github.com/drwatch/drwatch/internal/policy"
 )
@@ -35,7 +36,7 @@ func (l *fakeLeader) ClusterHealth(ctx context.Context) (opensearch.Health, erro
 	defer l.mu.Unlock()
 	l.healthCalls++
 	if l.down {
-		return opensearch.Health{}, &opensearch.Error{Op: "cluster health", Class: opensearch.ClassConnRefused, Detail: "connection refused"}
+		return opensearch.Health{}, &opensearch.Error{Op: "cluster health", Class: observe.ClassConnRefused, Detail: "connection refused"}
 	}
 	return opensearch.Health{ClusterName: "leader", Status: "green", Nodes: 1}, nil
 }
@@ -44,7 +45,7 @@ func (l *fakeLeader) BlockWrite(ctx context.Context, indices []string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.down {
-		return &opensearch.Error{Op: "write-block leader indices", Class: opensearch.ClassConnRefused}
+		return &opensearch.Error{Op: "write-block leader indices", Class: observe.ClassConnRefused}
 	}
 	if l.blockErr != nil {
 		return l.blockErr
@@ -171,7 +172,7 @@ func (f *fakeFollower) DeleteAutofollow(ctx context.Context, alias, name string)
 	}
 	if _, ok := f.rules[name]; !ok {
 		// The plugin answers an unknown rule with HTTP 500.
-		return &opensearch.Error{Op: "delete autofollow rule " + name, Class: opensearch.ClassHTTP5xx, Status: 500}
+		return &opensearch.Error{Op: "delete autofollow rule " + name, Class: observe.ClassHTTP5xx, Status: 500}
 	}
 	delete(f.rules, name)
 	f.deleted = append(f.deleted, alias+"/"+name)
@@ -181,7 +182,7 @@ func (f *fakeFollower) DeleteAutofollow(ctx context.Context, alias, name string)
 func notReplicating(idx string) error {
 	// What the real client returns for the plugin's 400.
 	return errors.Join(opensearch.ErrNotReplicating, &opensearch.Error{
-		Op: "stop replication of " + idx, Class: opensearch.ClassHTTP4xx, Status: 400,
+		Op: "stop replication of " + idx, Class: observe.ClassHTTP4xx, Status: 400,
 		Type: "illegal_argument_exception", Detail: "No replication in progress for index:" + idx,
 	})
 }
@@ -225,7 +226,7 @@ func (f *fakeFollower) StopReplication(ctx context.Context, idx string) error {
 	ix.blocks = nil
 	ix.open = true
 	if f.lostAnswer[idx] {
-		return &opensearch.Error{Op: "stop replication of " + idx, Class: opensearch.ClassHTTP5xx, Status: 504}
+		return &opensearch.Error{Op: "stop replication of " + idx, Class: observe.ClassHTTP5xx, Status: 504}
 	}
 	return nil
 }
@@ -473,7 +474,7 @@ func TestLeaderUnreachableSkipsFence(t *testing.T) {
 		t.Fatalf("result = %+v", res)
 	}
 	s, ok := l.reload(t).Last(StepFence, "")
-	if !ok || s.Status != journal.StepSkipped || !strings.Contains(s.Detail, "unreachable") || !strings.Contains(s.Detail, string(opensearch.ClassConnRefused)) {
+	if !ok || s.Status != journal.StepSkipped || !strings.Contains(s.Detail, "unreachable") || !strings.Contains(s.Detail, string(observe.ClassConnRefused)) {
 		t.Fatalf("fence step = %+v", s)
 	}
 	if len(l.leader.blocked) != 0 {
@@ -488,7 +489,7 @@ func TestLeaderUnreachableSkipsFence(t *testing.T) {
 func TestFenceDecidedEachAttempt(t *testing.T) {
 	l := newLab(t, 3)
 	l.leader.down = true
-	l.follower.stopErr["orders-01"] = &opensearch.Error{Op: "stop replication of orders-01", Class: opensearch.ClassTimeout, Detail: "timed out"}
+	l.follower.stopErr["orders-01"] = &opensearch.Error{Op: "stop replication of orders-01", Class: observe.ClassTimeout, Detail: "timed out"}
 	p := l.start(t, false)
 	if _, err := l.executor().Run(context.Background(), p); err == nil {
 		t.Fatal("the first attempt must fail on orders-01")
@@ -540,7 +541,7 @@ func TestFenceLeaderFalseSkipsFence(t *testing.T) {
 // Once the block goes through, the retry promotes.
 func TestFenceRefusedFailsTheAttempt(t *testing.T) {
 	l := newLab(t, 2)
-	l.leader.blockErr = &opensearch.Error{Op: "write-block leader indices", Class: opensearch.ClassAuth, Status: 403}
+	l.leader.blockErr = &opensearch.Error{Op: "write-block leader indices", Class: observe.ClassAuth, Status: 403}
 	p := l.start(t, false)
 	res, err := l.executor().Run(context.Background(), p)
 	if err == nil || res.Fenced || !strings.Contains(err.Error(), "refused the write block") || !strings.Contains(err.Error(), "live, unfenced leader") {
@@ -553,8 +554,8 @@ func TestFenceRefusedFailsTheAttempt(t *testing.T) {
 		t.Fatalf("fence step = %+v", s)
 	}
 	for _, blockErr := range []error{
-		&opensearch.Error{Op: "write-block leader indices", Class: opensearch.ClassHTTP4xx, Status: 429},
-		&opensearch.Error{Op: "write-block leader indices", Class: opensearch.ClassHTTP5xx, Status: 503},
+		&opensearch.Error{Op: "write-block leader indices", Class: observe.ClassHTTP4xx, Status: 429},
+		&opensearch.Error{Op: "write-block leader indices", Class: observe.ClassHTTP5xx, Status: 503},
 	} {
 		l.leader.blockErr = blockErr
 		if _, err := l.executor().Run(context.Background(), p); err == nil || len(l.follower.calls()) != 0 {
@@ -703,7 +704,7 @@ func TestLostAnswerThenRerun(t *testing.T) {
 
 func TestFailingIndexThenRerun(t *testing.T) {
 	l := newLab(t, 5)
-	l.follower.stopErr["orders-03"] = &opensearch.Error{Op: "stop replication of orders-03", Class: opensearch.ClassHTTP5xx, Status: 500, Detail: "boom"}
+	l.follower.stopErr["orders-03"] = &opensearch.Error{Op: "stop replication of orders-03", Class: observe.ClassHTTP5xx, Status: 500, Detail: "boom"}
 	p := l.start(t, false)
 	res, err := l.executor().Run(context.Background(), p)
 	if err == nil || !strings.Contains(err.Error(), "1 of 5 indices not promoted") || !strings.Contains(err.Error(), "orders-03") {
@@ -948,7 +949,7 @@ func TestAutofollowIndexAddedToPlan(t *testing.T) {
 
 func TestAutofollowDeleteFailure(t *testing.T) {
 	l := newLab(t, 2)
-	l.follower.deleteErr = &opensearch.Error{Op: "delete autofollow rule", Class: opensearch.ClassHTTP5xx, Status: 503}
+	l.follower.deleteErr = &opensearch.Error{Op: "delete autofollow rule", Class: observe.ClassHTTP5xx, Status: 503}
 	p := l.start(t, false)
 	res, err := l.executor().Run(context.Background(), p)
 	if err == nil || !strings.Contains(err.Error(), "autofollow rule") {
@@ -976,7 +977,7 @@ func TestAutofollowDeleteFailure(t *testing.T) {
 // still succeeds.
 func TestAutofollowRuleOfAnotherAliasIsLeft(t *testing.T) {
 	l := newLab(t, 2)
-	l.follower.deleteErr = &opensearch.Error{Op: "delete autofollow rule", Class: opensearch.ClassHTTP5xx, Status: 500, Type: "exception", Detail: "Autofollow pattern orders-rule does not exist"}
+	l.follower.deleteErr = &opensearch.Error{Op: "delete autofollow rule", Class: observe.ClassHTTP5xx, Status: 500, Type: "exception", Detail: "Autofollow pattern orders-rule does not exist"}
 	p := l.start(t, false)
 	res, err := l.executor().Run(context.Background(), p)
 	if err != nil || len(res.Promoted) != 2 {
@@ -991,7 +992,7 @@ func TestAutofollowRuleOfAnotherAliasIsLeft(t *testing.T) {
 // ours: that fails the step, to be retried.
 func TestAutofollowGeneric500Fails(t *testing.T) {
 	l := newLab(t, 2)
-	l.follower.deleteErr = &opensearch.Error{Op: "delete autofollow rule", Class: opensearch.ClassHTTP5xx, Status: 500, Type: "exception", Detail: "Failed to update autofollow pattern"}
+	l.follower.deleteErr = &opensearch.Error{Op: "delete autofollow rule", Class: observe.ClassHTTP5xx, Status: 500, Type: "exception", Detail: "Failed to update autofollow pattern"}
 	p := l.start(t, false)
 	if _, err := l.executor().Run(context.Background(), p); err == nil {
 		t.Fatal("a generic 500 on our rule must fail the promotion (retried)")

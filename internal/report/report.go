@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/drwatch/drwatch/internal/probe"
+	"github.com/drwatch/drwatch/internal/observe"
 )
 
 // Status is the status document of a set of pairs.
@@ -21,11 +21,11 @@ type Status struct {
 // PairStatus is one pair's latest observation, the problems it shows, and
 // (in the daemon) the decision state and why.
 type PairStatus struct {
-	Name        string             `json:"name"`
-	Mode        string             `json:"mode"`
-	Decision    *Decision          `json:"decision,omitempty"`
-	Problems    []string           `json:"problems"`
-	Observation *probe.Observation `json:"observation,omitempty"`
+	Name        string               `json:"name"`
+	Mode        string               `json:"mode"`
+	Decision    *Decision            `json:"decision,omitempty"`
+	Problems    []string             `json:"problems"`
+	Observation *observe.Observation `json:"observation,omitempty"`
 }
 
 // Decision is a pair's decision state and its reasons.
@@ -42,7 +42,7 @@ type Decision struct {
 
 // Problems names what is wrong in an observation, most serious first. An
 // empty list means the pair looks healthy.
-func Problems(o probe.Observation) []string {
+func Problems(o observe.Observation) []string {
 	var p []string
 	f := o.Follower
 	if !o.Leader.Reachable {
@@ -90,7 +90,7 @@ func Problems(o probe.Observation) []string {
 	return p
 }
 
-func msg(f *probe.Failure) string {
+func msg(f *observe.Failure) string {
 	if f == nil {
 		return "unknown"
 	}
@@ -184,7 +184,7 @@ func pairText(b *strings.Builder, ps PairStatus) {
 	}
 }
 
-func lagLine(b *strings.Builder, r probe.Replication) {
+func lagLine(b *strings.Builder, r observe.Replication) {
 	maxNote := ""
 	if !r.LagComplete {
 		maxNote = " (some unknown)"
@@ -205,7 +205,7 @@ func lagLine(b *strings.Builder, r probe.Replication) {
 	}
 }
 
-func lagText(ix probe.Index) string {
+func lagText(ix observe.Index) string {
 	if !ix.LagKnown {
 		return "unknown"
 	}
@@ -214,7 +214,7 @@ func lagText(ix probe.Index) string {
 
 // lagDetail gives the checkpoints behind a lag, and the follower's view
 // when it is all there is or when it disagrees.
-func lagDetail(ix probe.Index) string {
+func lagDetail(ix observe.Index) string {
 	v := ix.FollowerView
 	switch {
 	case ix.LagKnown && ix.Disagrees():

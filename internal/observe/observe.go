@@ -1,21 +1,15 @@
-// Package probe takes one observation of a leader/follower pair per cycle:
-// the leader's health, the follower's own view of the leader (the witness),
-// and the replication lag of every in-scope follower index. It keeps no
-// decision state: an Observation is plain data for the policy engine, the
-// status command and the metrics.
-//
-// A cycle costs a bounded number of HTTP requests whatever the number of
-// indices: two on the leader (health, and the sequence numbers of every
-// shard of the replicated leader indices) and five on the follower
-// (remote info, follower_stats, autofollow_stats, follower-index settings,
-// and its shards' sequence numbers). The lag is the leader's truth minus
-// the follower's, read from each cluster itself.
-package probe
+// Package observe is what drwatch sees of a leader/follower pair in one
+// probe cycle, as plain data: the leader's health, the follower's view of
+// the leader (the witness), the lag of every in-scope follower index, and
+// why a call failed (Class). It is a leaf: it imports nothing of drwatch
+// and no HTTP client, so the decision core (policy), the journal, the
+// status report and the metrics read observations without depending on
+// how they were taken (probe, opensearch).
+package observe
 
 import (
+	"sort"
 	"time"
-
-	"github.com/drwatch/drwatch/internal/opensearch"
 )
 
 // Observation is what one probe cycle saw of one pair.
@@ -28,12 +22,37 @@ type Observation struct {
 	Follower Follower      `json:"follower"`
 }
 
+// Class is why a call failed, in words an SRE can act on. The set is closed
+// and small: it is a metric label.
+type Class string
+
+// Failure classes.
+const (
+	ClassConnRefused   Class = "connection_refused"
+	ClassTimeout       Class = "timeout"
+	ClassTLS           Class = "tls"
+	ClassDNS           Class = "dns"
+	ClassNetwork       Class = "network"  // reset, unreachable, closed mid-answer
+	ClassAuth          Class = "auth"     // 401 or 403
+	ClassHTTP4xx       Class = "http_4xx" // any other 4xx
+	ClassHTTP5xx       Class = "http_5xx"
+	ClassMalformed     Class = "malformed_response"
+	ClassPluginMissing Class = "plugin_missing" // the replication plugin is not installed
+	ClassCanceled      Class = "canceled"
+)
+
+// Classes lists every class, for initialising metric labels.
+var Classes = []Class{
+	ClassConnRefused, ClassTimeout, ClassTLS, ClassDNS, ClassNetwork, ClassAuth,
+	ClassHTTP4xx, ClassHTTP5xx, ClassMalformed, ClassPluginMissing, ClassCanceled,
+}
+
 // Failure is a classified failed call.
 type Failure struct {
-	Class   opensearch.Class `json:"class"`
-	Status  int              `json:"status,omitempty"`
-	Type    string           `json:"type,omitempty"` // OpenSearch error type, when the answer was an OpenSearch error
-	Message string           `json:"message"`
+	Class   Class  `json:"class"`
+	Status  int    `json:"status,omitempty"`
+	Type    string `json:"type,omitempty"` // OpenSearch error type, when the answer was an OpenSearch error
+	Message string `json:"message"`
 }
 
 // Leader is the leader as drwatch sees it directly.
@@ -242,7 +261,7 @@ func (l Leader) Answered() bool {
 		return false
 	}
 	switch {
-	case f.Class == opensearch.ClassMalformed:
+	case f.Class == ClassMalformed:
 		return true
 	case f.Status == 401 || f.Status == 403:
 		return true
@@ -250,4 +269,16 @@ func (l Leader) Answered() bool {
 		return f.Type != ""
 	}
 	return false
+}
+
+func sortByLag(ixs []Index) {
+	sort.SliceStable(ixs, func(i, j int) bool {
+		if ixs[i].LagKnown != ixs[j].LagKnown {
+			return !ixs[i].LagKnown // unknown first: it is the worst case
+		}
+		if ixs[i].Lag != ixs[j].Lag {
+			return ixs[i].Lag > ixs[j].Lag
+		}
+		return ixs[i].Name < ixs[j].Name
+	})
 }
