@@ -20,6 +20,7 @@ import (
 	"github.com/drwatch/drwatch/internal/metrics"
 	"github.com/drwatch/drwatch/internal/policy"
 	"github.com/drwatch/drwatch/internal/promote"
+	"github.com/drwatch/drwatch/internal/promote/ccr"
 	"github.com/drwatch/drwatch/internal/report"
 )
 
@@ -28,11 +29,11 @@ import (
 // one. It fails every attempt, writing nothing.
 type notBuilt struct{}
 
-func (notBuilt) Run(context.Context, *journal.Promotion) (promote.Result, error) {
+func (notBuilt) Run(context.Context, *promote.Promotion) (promote.Result, error) {
 	return promote.Result{}, errors.New("promotion of an Aiven pair (deleting its CCR integration) is not built yet: promote it in Aiven")
 }
 
-func (notBuilt) FenceOldLeader(context.Context, *journal.Promotion) (string, error) {
+func (notBuilt) FenceOldLeader(context.Context, *promote.Promotion) (string, error) {
 	return "", errors.New("fencing the old leader of an Aiven pair is not built yet")
 }
 
@@ -201,7 +202,7 @@ func (a *App) start(ctx context.Context, cfg *config.Config) {
 		case p.Aiven != nil:
 			ex = notBuilt{}
 		default:
-			ex, err = NewExecutor(p, a.journal, log.Named("promote"))
+			ex, err = ccr.New(p, a.journal, log.Named("promote"))
 		}
 		rt, rerr := a.record(p.Name)
 		if err == nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/drwatch/drwatch/internal/opensearch"
 	"github.com/drwatch/drwatch/internal/policy"
 	"github.com/drwatch/drwatch/internal/promote"
+	"github.com/drwatch/drwatch/internal/promote/ccr"
 	"github.com/drwatch/drwatch/internal/report"
 )
 
@@ -103,12 +104,12 @@ func PromoteNow(ctx context.Context, cfg *config.Config, o PromoteOptions) error
 		}
 	}
 	if rec.Promotion == nil {
-		rec.Promotion = &journal.Promotion{ID: p.Name + "-" + fmt.Sprint(time.Now().UnixNano()), Started: time.Now(), By: o.By, Graceful: o.Graceful}
+		rec.Promotion = &promote.Promotion{ID: p.Name + "-" + fmt.Sprint(time.Now().UnixNano()), Started: time.Now(), By: o.By, Graceful: o.Graceful}
 		if err := j.Save(rec); err != nil {
 			return err
 		}
 	}
-	ex, err := NewExecutor(p, j, o.Log)
+	ex, err := ccr.New(p, j, o.Log)
 	if err != nil {
 		return err
 	}

@@ -27,8 +27,8 @@ type cycler interface {
 // promoter runs a promotion, and fences an old leader that comes back
 // after one.
 type promoter interface {
-	Run(ctx context.Context, p *journal.Promotion) (promote.Result, error)
-	FenceOldLeader(ctx context.Context, p *journal.Promotion) (string, error)
+	Run(ctx context.Context, p *promote.Promotion) (promote.Result, error)
+	FenceOldLeader(ctx context.Context, p *promote.Promotion) (string, error)
 }
 
 // watcher probes one pair on its interval, feeds each observation to the
@@ -285,7 +285,7 @@ func (w *watcher) promote(ctx context.Context) {
 			by = a.By
 		}
 		next := *w.rt.rec
-		next.Promotion = &journal.Promotion{ID: w.pair.Name + "-" + strconv.FormatInt(now.UnixNano(), 36), Started: now, By: by}
+		next.Promotion = &promote.Promotion{ID: w.pair.Name + "-" + strconv.FormatInt(now.UnixNano(), 36), Started: now, By: by}
 		if err := w.journal.Save(&next); err != nil {
 			w.rt.retryAt = w.now().Add(policy.RetryInitial)
 			w.rt.mu.Unlock()

@@ -18,10 +18,8 @@ import (
 	"github.com/drwatch/drwatch/internal/journal"
 	"github.com/drwatch/drwatch/internal/metrics"
 	"github.com/drwatch/drwatch/internal/observe"
-	"github.com/drwatch/drwatch/internal/opensearch"
 	"github.com/drwatch/drwatch/internal/policy"
 	"github.com/drwatch/drwatch/internal/promote"
-	"github.com/drwatch/drwatch/internal/testutil/fakeos"
 )
 
 type staticProber struct{ obs observe.Observation }
@@ -39,13 +37,13 @@ type hookExecutor struct {
 	hook func(run int)
 }
 
-func (h *hookExecutor) Run(context.Context, *journal.Promotion) (promote.Result, error) {
+func (h *hookExecutor) Run(context.Context, *promote.Promotion) (promote.Result, error) {
 	h.runs++
 	h.hook(h.runs)
 	return promote.Result{Promoted: []string{"orders-1"}, Detail: "1 of 1 indices writable"}, nil
 }
 
-func (h *hookExecutor) FenceOldLeader(context.Context, *journal.Promotion) (string, error) {
+func (h *hookExecutor) FenceOldLeader(context.Context, *promote.Promotion) (string, error) {
 	return "", errors.New("not in this test")
 }
 
@@ -55,13 +53,13 @@ type slowExecutor struct {
 	runs    atomic.Int32
 }
 
-func (e *slowExecutor) Run(context.Context, *journal.Promotion) (promote.Result, error) {
+func (e *slowExecutor) Run(context.Context, *promote.Promotion) (promote.Result, error) {
 	e.runs.Add(1)
 	<-e.release
 	return promote.Result{Promoted: []string{"orders-1"}, Detail: "1 of 1 indices writable"}, nil
 }
 
-func (e *slowExecutor) FenceOldLeader(context.Context, *journal.Promotion) (string, error) {
+func (e *slowExecutor) FenceOldLeader(context.Context, *promote.Promotion) (string, error) {
 	return "", errors.New("not in this test")
 }
 
@@ -170,28 +168,6 @@ func TestPromotionOutcomeJournalFailureIsRetried(t *testing.T) {
 	}
 	if testutil.ToFloat64(m.Events.WithLabelValues("orders", policy.EvJournalUnwritable)) != 1 {
 		t.Fatal("journal_unwritable counted more than once for one outage")
-	}
-}
-
-// The graceful catch-up compares, shard by shard, the fenced leader's
-// max_seq_no with the follower's local checkpoints, read from each cluster.
-func TestBehind(t *testing.T) {
-	leader, follower := fakeos.New(t), fakeos.New(t)
-	lc, _ := opensearch.New(leader.Endpoint(), opensearch.Options{})
-	fc, _ := opensearch.New(follower.Endpoint(), opensearch.Options{})
-	plan := map[string]string{"orders-1": "orders-1"}
-	leader.SetSeqNos("orders-1", 50, 40)
-	follower.SetSeqNos("orders-1", 50, 37)
-	if got, err := behind(context.Background(), lc, fc, plan); err != nil || got != "orders-1: 3 operations behind" {
-		t.Fatalf("behind = %q, %v", got, err)
-	}
-	follower.SetSeqNos("orders-1", 50)
-	if got, _ := behind(context.Background(), lc, fc, plan); got != "orders-1: checkpoints not readable on both clusters" {
-		t.Fatalf("a missing primary: %q", got)
-	}
-	follower.SetSeqNos("orders-1", 50, 41) // ahead on one shard never hides behind on none
-	if got, err := behind(context.Background(), lc, fc, plan); err != nil || got != "" {
-		t.Fatalf("caught up: %q, %v", got, err)
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/drwatch/drwatch/internal/policy"
+	"github.com/drwatch/drwatch/internal/promote"
 )
 
 // Version of the record format.
@@ -33,11 +34,11 @@ const HistoryLimit = 200
 
 // Record is everything drwatch remembers about one pair.
 type Record struct {
-	Version   int          `json:"version"`
-	Pair      string       `json:"pair"`
-	State     policy.State `json:"state"`
-	Promotion *Promotion   `json:"promotion,omitempty"`
-	History   []Transition `json:"history"`
+	Version   int                `json:"version"`
+	Pair      string             `json:"pair"`
+	State     policy.State       `json:"state"`
+	Promotion *promote.Promotion `json:"promotion,omitempty"`
+	History   []Transition       `json:"history"`
 }
 
 // Transition is one journaled change of phase (or a command's answer).
@@ -47,50 +48,6 @@ type Transition struct {
 	To      policy.Phase `json:"to"`
 	Events  []string     `json:"events,omitempty"`
 	Reasons []string     `json:"reasons"`
-}
-
-// Promotion is the plan and progress of a promotion.
-type Promotion struct {
-	ID       string    `json:"id"`
-	Started  time.Time `json:"started"`
-	Finished time.Time `json:"finished,omitzero"`
-	By       string    `json:"by"`
-	Graceful bool      `json:"graceful,omitempty"`
-	// Plan is the follower indices to promote (follower index -> leader
-	// index), fixed when the promotion starts.
-	Plan map[string]string `json:"plan"`
-	// Steps are kept in an append-only log beside the record
-	// (<pair>.steps.jsonl), so that promoting thousands of indices costs
-	// O(n) writes; Load fills them in.
-	Steps []Step `json:"-"`
-}
-
-// Step outcomes.
-const (
-	StepStarted = "started"
-	StepDone    = "done"
-	StepSkipped = "skipped"
-	StepFailed  = "failed"
-)
-
-// Step is one action of a promotion. Target is an index or rule name, or
-// empty for pair-wide steps.
-type Step struct {
-	Name   string    `json:"name"`
-	Target string    `json:"target,omitempty"`
-	Status string    `json:"status"`
-	Detail string    `json:"detail,omitempty"`
-	At     time.Time `json:"at"`
-}
-
-// Last returns the latest step with name and target.
-func (p *Promotion) Last(name, target string) (Step, bool) {
-	for i := len(p.Steps) - 1; i >= 0; i-- {
-		if s := p.Steps[i]; s.Name == name && s.Target == target {
-			return s, true
-		}
-	}
-	return Step{}, false
 }
 
 // Journal is an open state_dir.
@@ -185,14 +142,14 @@ func (j *Journal) Load(pair string) (*Record, error) {
 func (j *Journal) stepsPath(pair string) string { return filepath.Join(j.dir, pair+".steps.jsonl") }
 
 type stepLine struct {
-	Promotion string `json:"promotion"`
-	Step      Step   `json:"step"`
+	Promotion string       `json:"promotion"`
+	Step      promote.Step `json:"step"`
 }
 
 // loadSteps reads the steps of promotion id. A torn last line (a crash in
 // the middle of an append, before its fsync) is ignored; a bad line before
 // it is corruption.
-func (j *Journal) loadSteps(pair, id string) ([]Step, error) {
+func (j *Journal) loadSteps(pair, id string) ([]promote.Step, error) {
 	p := j.stepsPath(pair)
 	b, err := os.ReadFile(p) // #nosec G304 -- pair names are validated
 	if errors.Is(err, os.ErrNotExist) {
@@ -202,7 +159,7 @@ func (j *Journal) loadSteps(pair, id string) ([]Step, error) {
 		return nil, fmt.Errorf("journal %s: %w", p, err)
 	}
 	lines := strings.Split(string(b), "\n")
-	var steps []Step
+	var steps []promote.Step
 	for i, line := range lines {
 		if line == "" {
 			continue
@@ -223,7 +180,7 @@ func (j *Journal) loadSteps(pair, id string) ([]Step, error) {
 
 // AppendSteps durably appends steps of promotion id to the pair's step log
 // (one fsync for the batch) and to p.Steps.
-func (j *Journal) AppendSteps(pair string, p *Promotion, steps ...Step) error {
+func (j *Journal) AppendSteps(pair string, p *promote.Promotion, steps ...promote.Step) error {
 	if len(steps) == 0 {
 		return nil
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/drwatch/drwatch/internal/journal"
 	"github.com/drwatch/drwatch/internal/policy"
+	"github.com/drwatch/drwatch/internal/promote"
 )
 
 var t0 = time.Date(2025, 3, 14, 9, 26, 53, 589793238, time.UTC)
@@ -44,7 +45,7 @@ func sampleRecord() *journal.Record {
 			PromotionAttempts: 1,
 			Reasons:           []string{"approved by alice"},
 		},
-		Promotion: &journal.Promotion{
+		Promotion: &promote.Promotion{
 			ID:       "orders-1",
 			Started:  t0.Add(-time.Minute),
 			By:       "alice",
@@ -67,9 +68,9 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	if r.Version != journal.Version {
 		t.Fatalf("Save did not stamp the version: %d", r.Version)
 	}
-	steps := []journal.Step{
-		{Name: "plan", Target: "orders-1", Status: journal.StepDone, Detail: "orders-1", At: t0},
-		{Name: "stop", Target: "orders-1", Status: journal.StepStarted, At: t0.Add(time.Second)},
+	steps := []promote.Step{
+		{Name: "plan", Target: "orders-1", Status: promote.StepDone, Detail: "orders-1", At: t0},
+		{Name: "stop", Target: "orders-1", Status: promote.StepStarted, At: t0.Add(time.Second)},
 	}
 	if err := j.AppendSteps("orders", r.Promotion, steps...); err != nil {
 		t.Fatal(err)
@@ -78,11 +79,11 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		t.Fatalf("AppendSteps did not extend p.Steps: %+v", r.Promotion.Steps)
 	}
 	// Steps of another promotion of the same pair are not this one's.
-	other := &journal.Promotion{ID: "orders-0"}
-	if err := j.AppendSteps("orders", other, journal.Step{Name: "stop", Target: "old", Status: journal.StepDone, At: t0}); err != nil {
+	other := &promote.Promotion{ID: "orders-0"}
+	if err := j.AppendSteps("orders", other, promote.Step{Name: "stop", Target: "old", Status: promote.StepDone, At: t0}); err != nil {
 		t.Fatal(err)
 	}
-	if err := j.AppendSteps("orders", r.Promotion, journal.Step{Name: "stop", Target: "orders-1", Status: journal.StepDone, Detail: "replication stopped", At: t0.Add(2 * time.Second)}); err != nil {
+	if err := j.AppendSteps("orders", r.Promotion, promote.Step{Name: "stop", Target: "orders-1", Status: promote.StepDone, Detail: "replication stopped", At: t0.Add(2 * time.Second)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := j.AppendSteps("orders", r.Promotion); err != nil { // empty batch: no-op
@@ -95,13 +96,13 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	}
 	want := sampleRecord()
 	want.Version = journal.Version
-	want.Promotion.Steps = append(steps, journal.Step{Name: "stop", Target: "orders-1", Status: journal.StepDone, Detail: "replication stopped", At: t0.Add(2 * time.Second)})
+	want.Promotion.Steps = append(steps, promote.Step{Name: "stop", Target: "orders-1", Status: promote.StepDone, Detail: "replication stopped", At: t0.Add(2 * time.Second)})
 	if !reflect.DeepEqual(got, want) {
 		gj, _ := json.MarshalIndent(got, "", " ")
 		wj, _ := json.MarshalIndent(want, "", " ")
 		t.Fatalf("round trip differs\n got %s %+v\nwant %s %+v", gj, got.Promotion.Steps, wj, want.Promotion.Steps)
 	}
-	if s, ok := got.Promotion.Last("stop", "orders-1"); !ok || s.Status != journal.StepDone {
+	if s, ok := got.Promotion.Last("stop", "orders-1"); !ok || s.Status != promote.StepDone {
 		t.Fatalf("Last(stop, orders-1) = %+v, %v", s, ok)
 	}
 	if _, ok := got.Promotion.Last("stop", "old"); ok {
@@ -213,7 +214,7 @@ func writeSteps(t *testing.T, dir string, lines ...string) string {
 }
 
 func stepLine(id, target, status string) string {
-	b, _ := json.Marshal(map[string]any{"promotion": id, "step": journal.Step{Name: "stop", Target: target, Status: status, At: t0}})
+	b, _ := json.Marshal(map[string]any{"promotion": id, "step": promote.Step{Name: "stop", Target: target, Status: status, At: t0}})
 	return string(b) + "\n"
 }
 
@@ -224,8 +225,8 @@ func TestStepsLogTornAndCorrupt(t *testing.T) {
 		if err := j.Save(sampleRecord()); err != nil {
 			t.Fatal(err)
 		}
-		full := stepLine("orders-1", "orders-2", journal.StepDone)
-		writeSteps(t, dir, stepLine("orders-1", "orders-1", journal.StepDone), full[:len(full)/2])
+		full := stepLine("orders-1", "orders-2", promote.StepDone)
+		writeSteps(t, dir, stepLine("orders-1", "orders-1", promote.StepDone), full[:len(full)/2])
 		r, err := j.Load("orders")
 		if err != nil {
 			t.Fatal(err)
@@ -240,7 +241,7 @@ func TestStepsLogTornAndCorrupt(t *testing.T) {
 		if err := j.Save(sampleRecord()); err != nil {
 			t.Fatal(err)
 		}
-		p := writeSteps(t, dir, stepLine("orders-1", "orders-1", journal.StepDone), "{\"promotion\":\"orders-1\",\"st\n", stepLine("orders-1", "orders-2", journal.StepDone))
+		p := writeSteps(t, dir, stepLine("orders-1", "orders-1", promote.StepDone), "{\"promotion\":\"orders-1\",\"st\n", stepLine("orders-1", "orders-2", promote.StepDone))
 		r, err := j.Load("orders")
 		if err == nil {
 			t.Fatalf("Load accepted a corrupt steps log: %+v", r.Promotion.Steps)
@@ -255,7 +256,7 @@ func TestStepsLogTornAndCorrupt(t *testing.T) {
 		if err := j.Save(sampleRecord()); err != nil {
 			t.Fatal(err)
 		}
-		writeSteps(t, dir, "not json\n", stepLine("orders-1", "orders-2", journal.StepDone))
+		writeSteps(t, dir, "not json\n", stepLine("orders-1", "orders-2", promote.StepDone))
 		if _, err := j.Load("orders"); err == nil {
 			t.Fatal("Load accepted a corrupt steps log")
 		}
@@ -270,14 +271,14 @@ func TestStepsLogTornAndCorrupt(t *testing.T) {
 		if err := j.Save(sampleRecord()); err != nil {
 			t.Fatal(err)
 		}
-		full := stepLine("orders-1", "orders-2", journal.StepStarted)
-		writeSteps(t, dir, stepLine("orders-1", "orders-1", journal.StepDone), full[:len(full)-10])
+		full := stepLine("orders-1", "orders-2", promote.StepStarted)
+		writeSteps(t, dir, stepLine("orders-1", "orders-1", promote.StepDone), full[:len(full)-10])
 		r, err := j.Load("orders")
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, tgt := range []string{"orders-2", "orders-3"} {
-			if err := j.AppendSteps("orders", r.Promotion, journal.Step{Name: "stop", Target: tgt, Status: journal.StepDone, At: t0}); err != nil {
+			if err := j.AppendSteps("orders", r.Promotion, promote.Step{Name: "stop", Target: tgt, Status: promote.StepDone, At: t0}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -301,8 +302,8 @@ func TestStepsLogTornAndCorrupt(t *testing.T) {
 		if err := j.Save(sampleRecord()); err != nil {
 			t.Fatal(err)
 		}
-		l2 := stepLine("orders-1", "orders-2", journal.StepDone)
-		writeSteps(t, dir, stepLine("orders-1", "orders-1", journal.StepDone), strings.TrimSuffix(l2, "\n"))
+		l2 := stepLine("orders-1", "orders-2", promote.StepDone)
+		writeSteps(t, dir, stepLine("orders-1", "orders-1", promote.StepDone), strings.TrimSuffix(l2, "\n"))
 		r, err := j.Load("orders")
 		if err != nil {
 			t.Fatal(err)
@@ -310,7 +311,7 @@ func TestStepsLogTornAndCorrupt(t *testing.T) {
 		if len(r.Promotion.Steps) != 2 {
 			t.Fatalf("steps = %+v", r.Promotion.Steps)
 		}
-		if err := j.AppendSteps("orders", r.Promotion, journal.Step{Name: "stop", Target: "orders-3", Status: journal.StepDone, At: t0}); err != nil {
+		if err := j.AppendSteps("orders", r.Promotion, promote.Step{Name: "stop", Target: "orders-3", Status: promote.StepDone, At: t0}); err != nil {
 			t.Fatal(err)
 		}
 		r, err = j.Load("orders")
@@ -482,7 +483,7 @@ func TestStepsLogCreationSyncsTheDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	syncs := journal.CountDirSyncs(t)
-	step := journal.Step{Name: "stop", Target: "orders-1", Status: journal.StepStarted, At: t0}
+	step := promote.Step{Name: "stop", Target: "orders-1", Status: promote.StepStarted, At: t0}
 	if err := j.AppendSteps("orders", r.Promotion, step); err != nil {
 		t.Fatal(err)
 	}

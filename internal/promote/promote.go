@@ -1,26 +1,17 @@
-// Package promote turns a follower into a standalone cluster: it fences the
-// old leader when it can, deletes the autofollow rules, stops replication on
-// every follower index in scope with bounded concurrency, and verifies that
-// every index is writable. Every step is journaled before and after it runs,
-// and every step is idempotent, so a crash at any point resumes where it
-// stopped without doing anything twice with a different outcome. It never
-// decides whether to promote (internal/policy does) and never rolls a
-// promoted index back into a follower.
+// Package promote is what a promotion is, whoever runs it: its plan and
+// journaled steps (Promotion, Step), its outcome (Result), and the
+// Executor interface that runs one. The journal stores these types;
+// executors implement the interface: promote/ccr for self-managed
+// OpenSearch with the replication plugin. It imports nothing of drwatch
+// and no client, so the journal and the decision core do not depend on
+// how a promotion talks to a cluster.
 package promote
 
 import (
 	"context"
 	"errors"
-	"fmt"
-	"slices"
-	"strings"
-	"sync"
+	"strconv"
 	"time"
-
-	"go.uber.org/zap"
-
-	"github.com/drwatch/drwatch/internal/journal"
-	"github.com/drwatch/drwatch/internal/opensearch"
 )
 
 // Step names.
@@ -33,47 +24,48 @@ const (
 	StepVerify     = "verify"
 )
 
-// Leader is what promotion needs of the old leader.
-type Leader interface {
-	ClusterHealth(ctx context.Context) (opensearch.Health, error)
-	BlockWrite(ctx context.Context, indices []string) error
+// Promotion is the plan and progress of a promotion.
+type Promotion struct {
+	ID       string    `json:"id"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished,omitzero"`
+	By       string    `json:"by"`
+	Graceful bool      `json:"graceful,omitempty"`
+	// Plan is the follower indices to promote (follower index -> leader
+	// index), fixed when the promotion starts.
+	Plan map[string]string `json:"plan"`
+	// Steps are kept in an append-only log beside the record
+	// (<pair>.steps.jsonl), so that promoting thousands of indices costs
+	// O(n) writes; Load fills them in.
+	Steps []Step `json:"-"`
 }
 
-// Follower is what promotion needs of the follower.
-type Follower interface {
-	FollowerIndices(ctx context.Context, patterns []string) (map[string]opensearch.FollowerIndex, error)
-	AutofollowStats(ctx context.Context) (opensearch.AutofollowStats, error)
-	DeleteAutofollow(ctx context.Context, alias, name string) error
-	StopReplication(ctx context.Context, index string) error
-	IndexStates(ctx context.Context, indices []string) (map[string]opensearch.IndexState, error)
-	ShardSeqNos(ctx context.Context, indices []string) (map[string]opensearch.IndexSeqNos, error)
+// Step outcomes.
+const (
+	StepStarted = "started"
+	StepDone    = "done"
+	StepSkipped = "skipped"
+	StepFailed  = "failed"
+)
+
+// Step is one action of a promotion. Target is an index or rule name, or
+// empty for pair-wide steps.
+type Step struct {
+	Name   string    `json:"name"`
+	Target string    `json:"target,omitempty"`
+	Status string    `json:"status"`
+	Detail string    `json:"detail,omitempty"`
+	At     time.Time `json:"at"`
 }
 
-// Journal records promotion steps durably.
-type Journal interface {
-	AppendSteps(pair string, p *journal.Promotion, steps ...journal.Step) error
-}
-
-// Executor runs OpenSearch-native promotions for one pair.
-type Executor struct {
-	Pair        string
-	Leader      Leader
-	Follower    Follower
-	Alias       string
-	Indices     []string // follower index patterns in scope
-	Concurrency int
-	FenceLeader bool
-	Journal     Journal
-	Log         *zap.Logger
-	Now         func() time.Time
-	// StepTimeout bounds each cluster call (default 30s).
-	StepTimeout time.Duration
-	// CatchUp, for graceful promotions, waits until every planned index has
-	// caught up with the (fenced) leader. Nil: not supported.
-	CatchUp func(ctx context.Context, plan map[string]string) error
-
-	// afterStop is a test hook called after each journaled successful stop.
-	afterStop func(done int)
+// Last returns the latest step with name and target.
+func (p *Promotion) Last(name, target string) (Step, bool) {
+	for i := len(p.Steps) - 1; i >= 0; i-- {
+		if s := p.Steps[i]; s.Name == name && s.Target == target {
+			return s, true
+		}
+	}
+	return Step{}, false
 }
 
 // Result summarises a promotion run.
@@ -88,405 +80,11 @@ type Result struct {
 	Detail string
 }
 
-func (e *Executor) now() time.Time {
-	if e.Now != nil {
-		return e.Now()
-	}
-	return time.Now()
-}
-
-func (e *Executor) record(p *journal.Promotion, steps ...journal.Step) error {
-	for i := range steps {
-		if steps[i].At.IsZero() {
-			steps[i].At = e.now()
-		}
-	}
-	if err := e.Journal.AppendSteps(e.Pair, p, steps...); err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	if crashAfterStep != nil {
-		for _, s := range steps {
-			crashAfterStep(s)
-		}
-	}
-	return nil
-}
-
-func (e *Executor) call(ctx context.Context, f func(context.Context) error) error {
-	t := e.StepTimeout
-	if t == 0 {
-		t = 30 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, t)
-	defer cancel()
-	return f(ctx)
-}
-
-// Run runs (or resumes) promotion p. The error is nil only when every
-// planned index is verified writable and every autofollow rule is gone.
-func (e *Executor) Run(ctx context.Context, p *journal.Promotion) (Result, error) {
-	res := Result{Failed: map[string]string{}, Lost: map[string]string{}}
-	if err := e.plan(ctx, p); err != nil {
-		return res, err
-	}
-	fenced, err := e.fence(ctx, p)
-	res.Fenced = fenced
-	if err != nil {
-		return res, err
-	}
-	if p.Graceful {
-		if err := e.catchUp(ctx, p); err != nil {
-			return res, err
-		}
-	}
-	afErr := e.deleteAutofollow(ctx, p)
-	// Autofollow may have started new follower indices until its rule was
-	// deleted: add them to the plan.
-	if err := e.extendPlan(ctx, p); err != nil {
-		return res, err
-	}
-	stopErrs, err := e.stopAll(ctx, p)
-	if err != nil {
-		return res, err
-	}
-	for idx, msg := range stopErrs {
-		res.Failed[idx] = msg
-	}
-	verifyErrs, err := e.verify(ctx, p)
-	if err != nil {
-		return res, err
-	}
-	for idx, msg := range verifyErrs {
-		if _, ok := res.Failed[idx]; !ok {
-			res.Failed[idx] = msg
-		}
-	}
-	for idx := range p.Plan {
-		if why, ok := lostIndex(p, idx); ok {
-			res.Lost[idx] = why
-			delete(res.Failed, idx)
-		}
-	}
-	for idx := range p.Plan {
-		_, bad := res.Failed[idx]
-		_, lost := res.Lost[idx]
-		if !bad && !lost {
-			res.Promoted = append(res.Promoted, idx)
-		}
-	}
-	slices.Sort(res.Promoted)
-	res.Detail = fmt.Sprintf("%d of %d indices writable", len(res.Promoted), len(p.Plan))
-	if len(res.Lost) > 0 {
-		res.Detail += fmt.Sprintf(", %d lost (%s)", len(res.Lost), summarize(res.Lost))
-	}
-	if fenced {
-		res.Detail += ", leader fenced"
-	} else {
-		res.Detail += ", leader not fenced"
-	}
-	switch {
-	case len(res.Failed) > 0:
-		return res, fmt.Errorf("%d of %d indices not promoted: %s", len(res.Failed), len(p.Plan), summarize(res.Failed))
-	case afErr != nil:
-		return res, afErr
-	}
-	return res, nil
-}
-
-// plan fixes the set of follower indices to promote, once. The plan is
-// journaled as one step per index, so a restart rebuilds it from the log.
-func (e *Executor) plan(ctx context.Context, p *journal.Promotion) error {
-	if p.Plan == nil {
-		for _, s := range p.Steps {
-			if s.Name == StepPlan && s.Target != "" {
-				if p.Plan == nil {
-					p.Plan = map[string]string{}
-				}
-				p.Plan[s.Target] = s.Detail
-			}
-		}
-	}
-	if p.Plan != nil {
-		return nil
-	}
-	var fis map[string]opensearch.FollowerIndex
-	err := e.call(ctx, func(ctx context.Context) (err error) {
-		fis, err = e.Follower.FollowerIndices(ctx, e.Indices)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("plan: list follower indices: %w", err)
-	}
-	p.Plan = make(map[string]string, len(fis))
-	for idx, fi := range fis {
-		if fi.LeaderAlias == e.Alias { // one following another remote cluster is not this pair's
-			p.Plan[idx] = fi.LeaderIndex
-		}
-	}
-	return e.recordPlan(p, p.Plan)
-}
-
-func (e *Executor) recordPlan(p *journal.Promotion, entries map[string]string) error {
-	names := make([]string, 0, len(entries))
-	for idx := range entries {
-		names = append(names, idx)
-	}
-	slices.Sort(names)
-	steps := make([]journal.Step, 0, len(names)+1)
-	for _, idx := range names {
-		steps = append(steps, journal.Step{Name: StepPlan, Target: idx, Status: journal.StepDone, Detail: entries[idx]})
-	}
-	steps = append(steps, journal.Step{Name: StepPlan, Status: journal.StepDone, Detail: fmt.Sprintf("%d follower indices planned", len(p.Plan))})
-	return e.record(p, steps...)
-}
-
-func (e *Executor) extendPlan(ctx context.Context, p *journal.Promotion) error {
-	var fis map[string]opensearch.FollowerIndex
-	err := e.call(ctx, func(ctx context.Context) (err error) {
-		fis, err = e.Follower.FollowerIndices(ctx, e.Indices)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("list follower indices: %w", err)
-	}
-	added := map[string]string{}
-	for idx, fi := range fis {
-		if _, ok := p.Plan[idx]; !ok && fi.LeaderAlias == e.Alias {
-			p.Plan[idx] = fi.LeaderIndex
-			added[idx] = fi.LeaderIndex
-		}
-	}
-	if len(added) == 0 {
-		return nil
-	}
-	if err := e.recordPlan(p, added); err != nil {
-		return err
-	}
-	return e.fenceAdded(ctx, p, added)
-}
-
-// fenceAdded write-blocks the leaders of indices added to the plan after
-// the fence step ran, so that they are fenced like the rest. A leader gone
-// since is skipped, like the fence of a failover; one that answers but
-// refuses fails the attempt.
-func (e *Executor) fenceAdded(ctx context.Context, p *journal.Promotion, added map[string]string) error {
-	if s, ok := p.Last(StepFence, ""); !ok || s.Status != journal.StepDone {
-		return nil // the leader was not fenced at all: nothing to extend
-	}
-	leaders := make([]string, 0, len(added))
-	for _, l := range added {
-		leaders = append(leaders, l)
-	}
-	slices.Sort(leaders)
-	target := strings.Join(leaders, ",")
-	if s, ok := p.Last(StepFence, target); ok && s.Status != journal.StepStarted {
-		return nil
-	}
-	if err := e.record(p, journal.Step{Name: StepFence, Target: target, Status: journal.StepStarted}); err != nil {
-		return err
-	}
-	err := e.call(ctx, func(ctx context.Context) error { return e.Leader.BlockWrite(ctx, leaders) })
-	switch {
-	case err == nil:
-		return e.record(p, journal.Step{Name: StepFence, Target: target, Status: journal.StepDone, Detail: fmt.Sprintf("write-blocked %d more leader indices", len(leaders))})
-	case !p.Graceful && !answered(err):
-		// The leader went away since it was fenced: nothing answers to
-		// take writes on these indices either.
-		return e.record(p, journal.Step{Name: StepFence, Target: target, Status: journal.StepSkipped, Detail: "leader unreachable (" + string(opensearch.ClassOf(err)) + "): not fenced"})
-	}
-	why := "the leader answers but refused the write block: " + err.Error()
-	_ = e.record(p, journal.Step{Name: StepFence, Target: target, Status: journal.StepFailed, Detail: why})
-	return fmt.Errorf("fence: %s; no replication is stopped under a live, unfenced leader", why)
-}
-
-// fence write-blocks the leader copies of the planned indices before any
-// further _stop of this attempt. It is decided anew on every attempt until
-// it is done: a leader unreachable at one attempt (skipped, the failover
-// goes on) may answer at the next, and is fenced then, before the
-// remaining stops. A leader that answers but refuses the write block
-// fails the attempt: drwatch never stops replication under a live,
-// unfenced leader - that would leave both sides writable. A graceful
-// promotion requires the fence. Only fence_leader: false skips it for a
-// failover.
-func (e *Executor) fence(ctx context.Context, p *journal.Promotion) (bool, error) {
-	if s, ok := p.Last(StepFence, ""); ok && s.Status == journal.StepDone {
-		return true, nil
-	}
-	skip := func(why string) (bool, error) {
-		if p.Graceful {
-			_ = e.record(p, journal.Step{Name: StepFence, Status: journal.StepFailed, Detail: why})
-			return false, fmt.Errorf("graceful promotion needs the leader fenced: %s", why)
-		}
-		return false, e.record(p, journal.Step{Name: StepFence, Status: journal.StepSkipped, Detail: why})
-	}
-	if !e.FenceLeader && !p.Graceful {
-		if s, ok := p.Last(StepFence, ""); ok && s.Status == journal.StepSkipped {
-			return false, nil
-		}
-		return skip("fence_leader is false")
-	}
-	if err := e.call(ctx, func(ctx context.Context) error { _, err := e.Leader.ClusterHealth(ctx); return err }); err != nil {
-		return skip("leader unreachable (" + string(opensearch.ClassOf(err)) + "): not fenced")
-	}
-	leaders := make([]string, 0, len(p.Plan))
-	for _, l := range p.Plan {
-		leaders = append(leaders, l)
-	}
-	slices.Sort(leaders)
-	if err := e.record(p, journal.Step{Name: StepFence, Status: journal.StepStarted, Detail: strings.Join(leaders, ",")}); err != nil {
-		return false, err
-	}
-	if err := e.call(ctx, func(ctx context.Context) error { return e.Leader.BlockWrite(ctx, leaders) }); err != nil {
-		why := "the leader answers but refused the write block: " + err.Error()
-		_ = e.record(p, journal.Step{Name: StepFence, Status: journal.StepFailed, Detail: why})
-		return false, fmt.Errorf("fence: %s; no replication is stopped under a live, unfenced leader", why)
-	}
-	return true, e.record(p, journal.Step{Name: StepFence, Status: journal.StepDone, Detail: fmt.Sprintf("write-blocked %d leader indices", len(leaders))})
-}
-
-// refence re-checks, between batches of stops, a leader whose fence this
-// promotion skipped because it did not answer: if it answers now, it is
-// fenced (journaled) before any further stop. Quiet while it stays away.
-func (e *Executor) refence(ctx context.Context, p *journal.Promotion) error {
-	if !e.FenceLeader {
-		return nil
-	}
-	if s, ok := p.Last(StepFence, ""); !ok || s.Status != journal.StepSkipped {
-		return nil // fenced already (or failed: the attempt stopped)
-	}
-	if err := e.call(ctx, func(ctx context.Context) error { _, err := e.Leader.ClusterHealth(ctx); return err }); err != nil {
-		return nil
-	}
-	e.Log.Warn("the leader answers again in the middle of the promotion: fencing it before any further stop")
-	_, err := e.fence(ctx, p)
-	return err
-}
-
-func (e *Executor) catchUp(ctx context.Context, p *journal.Promotion) error {
-	if s, ok := p.Last(StepCatchUp, ""); ok && s.Status == journal.StepDone {
-		return nil
-	}
-	if e.CatchUp == nil {
-		return errors.New("graceful promotion: no catch-up check configured")
-	}
-	if err := e.record(p, journal.Step{Name: StepCatchUp, Status: journal.StepStarted}); err != nil {
-		return err
-	}
-	if err := e.CatchUp(ctx, p.Plan); err != nil {
-		_ = e.record(p, journal.Step{Name: StepCatchUp, Status: journal.StepFailed, Detail: err.Error()})
-		return fmt.Errorf("graceful promotion: %w", err)
-	}
-	return e.record(p, journal.Step{Name: StepCatchUp, Status: journal.StepDone, Detail: "every index caught up with the fenced leader"})
-}
-
-// deleteAutofollow deletes every autofollow rule of the follower, so the
-// old leader's new indices are not followed again.
-func (e *Executor) deleteAutofollow(ctx context.Context, p *journal.Promotion) error {
-	var st opensearch.AutofollowStats
-	err := e.call(ctx, func(ctx context.Context) (err error) {
-		st, err = e.Follower.AutofollowStats(ctx)
-		return err
-	})
-	if err != nil {
-		_ = e.record(p, journal.Step{Name: StepAutofollow, Status: journal.StepFailed, Detail: "list rules: " + err.Error()})
-		return fmt.Errorf("list autofollow rules: %w", err)
-	}
-	var errs []error
-	for _, r := range st.Rules {
-		if !RuleInScope(r.Pattern, e.Indices) {
-			continue // another pair's rule: not ours to delete
-		}
-		if err := e.record(p, journal.Step{Name: StepAutofollow, Target: r.Name, Status: journal.StepStarted}); err != nil {
-			return err
-		}
-		err := e.call(ctx, func(ctx context.Context) error { return e.Follower.DeleteAutofollow(ctx, e.Alias, r.Name) })
-		status, detail := journal.StepDone, "deleted"
-		switch {
-		case err == nil:
-		case unknownRule(err):
-			// The plugin does not know the rule under this alias: it
-			// belongs to another remote cluster. Leaving it is right;
-			// failing the promotion for it is not. Any other failure
-			// (the plugin also answers 500 when it cannot update the
-			// rule) fails the step and is retried.
-			status, detail = journal.StepSkipped, "not deleted: the plugin does not know it under alias "+e.Alias+" ("+err.Error()+")"
-			e.Log.Warn("autofollow rule left in place", zap.String("rule", r.Name), zap.Error(err))
-		default:
-			status, detail = journal.StepFailed, err.Error()
-			errs = append(errs, fmt.Errorf("autofollow rule %s: %w", r.Name, err))
-		}
-		if err := e.record(p, journal.Step{Name: StepAutofollow, Target: r.Name, Status: status, Detail: detail}); err != nil {
-			return err
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// RuleInScope reports whether an autofollow rule's pattern can match an
-// index of the pair's scope (its index patterns). It compares the literal
-// prefixes before the first wildcard: a rule whose prefix and a scope
-// pattern's prefix extend one another may overlap; an exclusion that
-// covers the rule's prefix takes it out. Otherwise it errs on the side of
-// deleting a rule that may feed the pair.
-func RuleInScope(rule string, scope []string) bool {
-	rp := literalPrefix(rule)
-	for _, s := range scope {
-		// An exclusion with a wildcard whose prefix covers the rule's
-		// ("-logs-*" for rule "logs-2026-*") takes the rule out.
-		if x, ok := strings.CutPrefix(s, "-"); ok && strings.ContainsAny(x, "*?") && strings.HasPrefix(rp, literalPrefix(x)) {
-			return false
-		}
-	}
-	for _, s := range scope {
-		if strings.HasPrefix(s, "-") {
-			continue
-		}
-		sp := literalPrefix(s)
-		if !strings.Contains(s, "*") && !strings.Contains(rule, "*") {
-			if s == rule {
-				return true
-			}
-			continue
-		}
-		if strings.HasPrefix(rp, sp) || strings.HasPrefix(sp, rp) {
-			return true
-		}
-	}
-	return false
-}
-
-func literalPrefix(p string) string {
-	if i := strings.IndexAny(p, "*?"); i >= 0 {
-		return p[:i]
-	}
-	return p
-}
-
-// FenceOldLeader write-blocks the old leader's copies of a finished
-// promotion's indices: it answers again after the promotion, and must not
-// take writes the promoted follower never sees. Write-blocking is
-// idempotent.
-func (e *Executor) FenceOldLeader(ctx context.Context, p *journal.Promotion) (string, error) {
-	if p == nil || len(p.Plan) == 0 {
-		return "", errors.New("no promotion plan in the journal: nothing known to fence")
-	}
-	leaders := make([]string, 0, len(p.Plan))
-	for _, l := range p.Plan {
-		leaders = append(leaders, l)
-	}
-	slices.Sort(leaders)
-	leaders = slices.Compact(leaders)
-	if err := e.call(ctx, func(ctx context.Context) error { return e.Leader.BlockWrite(ctx, leaders) }); err != nil {
-		return "", fmt.Errorf("write-block the old leader: %w", err)
-	}
-	return fmt.Sprintf("write-blocked %d leader indices", len(leaders)), nil
-}
-
 // Changed reports whether a promotion may have changed anything on the
 // clusters so far: any stop was sent (even one whose answer was lost may
 // have happened), or a fence was sent and not refused. One that has not can
 // be given up without leaving the pair split or the leader blocked.
-func Changed(p *journal.Promotion) bool {
+func Changed(p *Promotion) bool {
 	if p == nil {
 		return false
 	}
@@ -494,7 +92,7 @@ func Changed(p *journal.Promotion) bool {
 	for _, s := range p.Steps {
 		switch s.Name {
 		case StepStop:
-			if s.Status != journal.StepSkipped { // a skipped stop was never sent
+			if s.Status != StepSkipped { // a skipped stop was never sent
 				return true
 			}
 		case StepFence:
@@ -502,262 +100,37 @@ func Changed(p *journal.Promotion) bool {
 		}
 	}
 	for _, status := range fence {
-		if status == journal.StepStarted || status == journal.StepDone {
+		if status == StepStarted || status == StepDone {
 			return true
 		}
 	}
 	return false
 }
 
-// answered reports whether a call failed with an answer from the cluster
-// (an HTTP status), as opposed to no answer at all.
-func answered(err error) bool {
-	e, ok := opensearch.AsError(err)
-	return ok && e.Status != 0
+// Executor runs (or resumes) a promotion, and fences an old leader that
+// answers again after one. Every step is journaled before and after it
+// runs, so Run resumes an interrupted promotion where it stopped.
+type Executor interface {
+	Run(ctx context.Context, p *Promotion) (Result, error)
+	FenceOldLeader(ctx context.Context, p *Promotion) (string, error)
 }
 
-// unknownRule reports whether a delete failed because the rule does not
-// exist (under the alias used).
-func unknownRule(err error) bool {
-	e, ok := opensearch.AsError(err)
-	if !ok || e.Status == 0 {
-		return false
-	}
-	d := strings.ToLower(e.Detail)
-	return e.Type == "resource_not_found_exception" || strings.Contains(d, "does not exist") ||
-		strings.Contains(d, "doesn't exist") || strings.Contains(d, "not found")
+// Unsupported is the executor of a pair drwatch cannot promote (Why says
+// so): it fails every attempt, writing nothing.
+type Unsupported struct{ Why string }
+
+// Run fails: nothing is done.
+func (u Unsupported) Run(context.Context, *Promotion) (Result, error) {
+	return Result{}, errors.New(u.Why)
 }
 
-// stopAll stops replication on every planned index not already stopped,
-// at most Concurrency at a time. It returns the indices it could not stop.
-// An index whose primaries are not all started - still restoring from
-// the leader - is never stopped (the plugin deletes a restoring index on
-// _stop): it is journaled lost, once, and left as it is.
-func (e *Executor) stopAll(ctx context.Context, p *journal.Promotion) (map[string]string, error) {
-	var todo []string
-	for idx := range p.Plan {
-		if s, ok := p.Last(StepStop, idx); ok && (s.Status == journal.StepDone || s.Status == journal.StepSkipped) {
-			continue // stopped (or found lost) before: not touched again
-		}
-		todo = append(todo, idx)
-	}
-	slices.Sort(todo)
-	if len(todo) > 0 {
-		restoring, err := e.restoring(ctx, todo)
-		if err != nil {
-			return nil, err
-		}
-		var lost []journal.Step
-		for _, idx := range todo {
-			if why, ok := restoring[idx]; ok {
-				lost = append(lost, journal.Step{Name: StepStop, Target: idx, Status: journal.StepSkipped, Detail: lostPrefix + why})
-			}
-		}
-		if len(lost) > 0 {
-			slices.SortFunc(lost, func(a, b journal.Step) int { return strings.Compare(a.Target, b.Target) })
-			if err := e.record(p, lost...); err != nil {
-				return nil, err
-			}
-			todo = slices.DeleteFunc(todo, func(idx string) bool { _, ok := restoring[idx]; return ok })
-		}
-	}
-	failed := map[string]string{}
-	conc := max(e.Concurrency, 1)
-	var mu sync.Mutex
-	done := 0
-	for i := 0; i < len(todo); i += conc {
-		if i > 0 {
-			// A leader unreachable when this attempt began may answer
-			// again mid-way (a partition heals): fence it before the next
-			// stop, or stop the attempt if it refuses.
-			if err := e.refence(ctx, p); err != nil {
-				for _, idx := range todo[i:] {
-					failed[idx] = err.Error()
-				}
-				return failed, err
-			}
-		}
-		batch := todo[i:min(i+conc, len(todo))]
-		started := make([]journal.Step, len(batch))
-		for j, idx := range batch {
-			started[j] = journal.Step{Name: StepStop, Target: idx, Status: journal.StepStarted}
-		}
-		if err := e.record(p, started...); err != nil {
-			for _, idx := range todo[i:] {
-				failed[idx] = err.Error()
-			}
-			return failed, nil
-		}
-		results := make([]journal.Step, len(batch))
-		var wg sync.WaitGroup
-		for j, idx := range batch {
-			wg.Go(func() {
-				err := e.call(ctx, func(ctx context.Context) error { return e.Follower.StopReplication(ctx, idx) })
-				st := journal.Step{Name: StepStop, Target: idx, Status: journal.StepDone, Detail: "replication stopped"}
-				switch {
-				case errors.Is(err, opensearch.ErrNotReplicating):
-					st.Detail = "no replication in progress: already stopped"
-				case err != nil:
-					st.Status, st.Detail = journal.StepFailed, err.Error()
-					mu.Lock()
-					failed[idx] = err.Error()
-					mu.Unlock()
-				}
-				results[j] = st
-			})
-		}
-		wg.Wait()
-		if err := e.record(p, results...); err != nil {
-			for _, idx := range todo[i:] {
-				if _, ok := failed[idx]; !ok {
-					failed[idx] = err.Error()
-				}
-			}
-			return failed, nil
-		}
-		for _, r := range results {
-			if r.Status == journal.StepDone {
-				done++
-				e.Log.Info("replication stopped", zap.String("index", r.Target), zap.String("detail", r.Detail))
-				if hook := e.afterStop; hook != nil {
-					hook(done)
-				} else if crashAfterStops != nil {
-					crashAfterStops(done)
-				}
-			} else {
-				e.Log.Warn("stop failed", zap.String("index", r.Target), zap.String("error", r.Detail))
-			}
-		}
-	}
-	return failed, nil
+// FenceOldLeader fails: nothing is done.
+func (u Unsupported) FenceOldLeader(context.Context, *Promotion) (string, error) {
+	return "", errors.New(u.Why)
 }
 
-// lostPrefix starts the detail of a stop step skipped because the index
-// is lost.
-const lostPrefix = "lost: "
-
-// lostIndex reports whether a planned index was found lost, and why.
-func lostIndex(p *journal.Promotion, idx string) (string, bool) {
-	if s, ok := p.Last(StepStop, idx); ok && s.Status == journal.StepSkipped && strings.HasPrefix(s.Detail, lostPrefix) {
-		return strings.TrimPrefix(s.Detail, lostPrefix), true
-	}
-	if s, ok := p.Last(StepVerify, idx); ok && s.Status == journal.StepSkipped {
-		return s.Detail, true
-	}
-	return "", false
+// New starts the record of a promotion of pair: its id is the pair's name
+// and the start time in base 36 (unique per pair, sortable).
+func New(pair, by string, graceful bool, now time.Time) *Promotion {
+	return &Promotion{ID: pair + "-" + strconv.FormatInt(now.UnixNano(), 36), Started: now, By: by, Graceful: graceful}
 }
-
-// restoring returns the indices among names whose primaries are not all
-// started on the follower, with why.
-func (e *Executor) restoring(ctx context.Context, names []string) (map[string]string, error) {
-	var (
-		fis  map[string]opensearch.FollowerIndex
-		seqs map[string]opensearch.IndexSeqNos
-	)
-	err := e.call(ctx, func(ctx context.Context) (err error) {
-		if fis, err = e.Follower.FollowerIndices(ctx, names); err != nil {
-			return err
-		}
-		seqs, err = e.Follower.ShardSeqNos(ctx, names)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read the follower indices' shards: %w", err)
-	}
-	out := map[string]string{}
-	for _, idx := range names {
-		fi, ok := fis[idx]
-		if !ok {
-			continue // no longer a follower index: stopped already, verify says
-		}
-		if started := len(seqs[idx]); started < fi.Shards {
-			out[idx] = fmt.Sprintf("%d of %d primaries not started: still restoring from the leader, not stopped (a _stop deletes a restoring index); its data never reached the follower", fi.Shards-started, fi.Shards)
-		}
-	}
-	return out, nil
-}
-
-// verify checks every planned index: open, no longer a follower, and free
-// of the replication block. A lost index is not checked; one that is gone
-// is journaled lost (retrying cannot bring it back).
-func (e *Executor) verify(ctx context.Context, p *journal.Promotion) (map[string]string, error) {
-	names := make([]string, 0, len(p.Plan))
-	for idx := range p.Plan {
-		if _, lost := lostIndex(p, idx); !lost {
-			names = append(names, idx)
-		}
-	}
-	slices.Sort(names)
-	bad := map[string]string{}
-	if len(names) == 0 {
-		return bad, e.record(p, journal.Step{Name: StepVerify, Status: journal.StepDone, Detail: "no follower index in scope"})
-	}
-	var (
-		states    map[string]opensearch.IndexState
-		followers map[string]opensearch.FollowerIndex
-	)
-	err := e.call(ctx, func(ctx context.Context) (err error) {
-		if states, err = e.Follower.IndexStates(ctx, names); err != nil {
-			return err
-		}
-		followers, err = e.Follower.FollowerIndices(ctx, names)
-		return err
-	})
-	if err != nil {
-		_ = e.record(p, journal.Step{Name: StepVerify, Status: journal.StepFailed, Detail: err.Error()})
-		return nil, fmt.Errorf("verify: %w", err)
-	}
-	var gone []journal.Step
-	for _, idx := range names {
-		st := states[idx]
-		switch {
-		case !st.Exists:
-			gone = append(gone, journal.Step{Name: StepVerify, Target: idx, Status: journal.StepSkipped,
-				Detail: "index not found on the follower after its stop: gone, not retried"})
-		case !st.Open:
-			bad[idx] = "index is closed"
-		case followers[idx].LeaderIndex != "":
-			bad[idx] = "still a follower index (replication settings present)"
-		default:
-			for _, b := range st.Blocks {
-				if strings.Contains(b, "cross-cluster-replication") || strings.HasPrefix(b, "1000:") {
-					bad[idx] = "replication block still present: " + b
-				}
-			}
-		}
-	}
-	if len(gone) > 0 {
-		if err := e.record(p, gone...); err != nil {
-			return nil, err
-		}
-	}
-	status, detail := journal.StepDone, fmt.Sprintf("%d indices open and writable", len(names)-len(gone))
-	if len(bad) > 0 {
-		status, detail = journal.StepFailed, summarize(bad)
-	}
-	return bad, e.record(p, journal.Step{Name: StepVerify, Status: status, Detail: detail})
-}
-
-func summarize(m map[string]string) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	var parts []string
-	for i, k := range keys {
-		if i == 5 {
-			parts = append(parts, fmt.Sprintf("and %d more", len(keys)-5))
-			break
-		}
-		parts = append(parts, k+": "+m[k])
-	}
-	return strings.Join(parts, "; ")
-}
-
-// crashAfterStops and crashAfterStep are set only in crashhook builds
-// (see crashhook.go).
-var (
-	crashAfterStops func(done int)
-	crashAfterStep  func(s journal.Step)
-)

@@ -1,13 +1,13 @@
 //go:build crashhook
 
-package promote
+package ccr
 
 import (
 	"fmt"
 	"os"
 	"strconv"
 
-	"github.com/drwatch/drwatch/internal/journal"
+	"github.com/drwatch/drwatch/internal/promote"
 )
 
 // In binaries built with -tags crashhook (the end-to-end tests' only),
@@ -19,7 +19,7 @@ import (
 // after the first step of that name and outcome is journaled.
 func init() {
 	if want := os.Getenv("DRWATCH_CRASH_AFTER_STEP"); want != "" {
-		crashAfterStep = func(s journal.Step) {
+		crashAfterStep = func(s promote.Step) {
 			if s.Name+":"+s.Status == want {
 				fmt.Fprintf(os.Stderr, "crashhook: exiting after step %s of %q\n", want, s.Target)
 				os.Exit(99)

@@ -1,4 +1,4 @@
-package promote
+package ccr
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"github.com/drwatch/drwatch/internal/observe"
 	"github.com/drwatch/drwatch/internal/opensearch"
 	"github.com/drwatch/drwatch/internal/policy"
+	"github.com/drwatch/drwatch/internal/promote"
 )
 
 // ---- fakes ----------------------------------------------------------------
@@ -303,10 +304,10 @@ func (l *lab) executor() *Executor {
 }
 
 // start journals a new promotion the way the app does (no plan yet).
-func (l *lab) start(t *testing.T, graceful bool) *journal.Promotion {
+func (l *lab) start(t *testing.T, graceful bool) *promote.Promotion {
 	t.Helper()
 	rec := &journal.Record{Pair: "orders", State: policy.State{Phase: policy.Promoting, Since: time.Now(), Reasons: []string{"test"}}}
-	rec.Promotion = &journal.Promotion{ID: "orders-p1", Started: time.Now(), By: "test", Graceful: graceful}
+	rec.Promotion = &promote.Promotion{ID: "orders-p1", Started: time.Now(), By: "test", Graceful: graceful}
 	if err := l.j.Save(rec); err != nil {
 		t.Fatal(err)
 	}
@@ -314,7 +315,7 @@ func (l *lab) start(t *testing.T, graceful bool) *journal.Promotion {
 }
 
 // reload is what a restarted drwatch sees.
-func (l *lab) reload(t *testing.T) *journal.Promotion {
+func (l *lab) reload(t *testing.T) *promote.Promotion {
 	t.Helper()
 	rec, err := l.j.Load("orders")
 	if err != nil {
@@ -334,7 +335,7 @@ func names(n int) []string {
 	return out
 }
 
-func lastStatus(p *journal.Promotion, name, target string) string {
+func lastStatus(p *promote.Promotion, name, target string) string {
 	s, ok := p.Last(name, target)
 	if !ok {
 		return ""
@@ -344,18 +345,18 @@ func lastStatus(p *journal.Promotion, name, target string) string {
 
 // checkStopOrder asserts that every index of want has a journaled
 // "started" stop step before its "done" step.
-func checkStopOrder(t *testing.T, p *journal.Promotion, want []string) {
+func checkStopOrder(t *testing.T, p *promote.Promotion, want []string) {
 	t.Helper()
 	for _, idx := range want {
 		started, done := -1, -1
 		for i, s := range p.Steps {
-			if s.Name != StepStop || s.Target != idx {
+			if s.Name != promote.StepStop || s.Target != idx {
 				continue
 			}
-			if s.Status == journal.StepStarted && started < 0 {
+			if s.Status == promote.StepStarted && started < 0 {
 				started = i
 			}
-			if s.Status == journal.StepDone {
+			if s.Status == promote.StepDone {
 				done = i
 			}
 			if s.At.IsZero() {
@@ -433,27 +434,27 @@ func TestHappyPath(t *testing.T) {
 	}
 	checkStopOrder(t, jp, want)
 	for _, c := range []struct{ name, target, status string }{
-		{StepFence, "", journal.StepDone},
-		{StepAutofollow, "orders-rule", journal.StepDone},
-		{StepAutofollow, "logs-rule", journal.StepDone},
-		{StepVerify, "", journal.StepDone},
-		{StepPlan, "", journal.StepDone},
-		{StepPlan, "orders-03", journal.StepDone},
+		{promote.StepFence, "", promote.StepDone},
+		{promote.StepAutofollow, "orders-rule", promote.StepDone},
+		{promote.StepAutofollow, "logs-rule", promote.StepDone},
+		{promote.StepVerify, "", promote.StepDone},
+		{promote.StepPlan, "", promote.StepDone},
+		{promote.StepPlan, "orders-03", promote.StepDone},
 	} {
 		if got := lastStatus(jp, c.name, c.target); got != c.status {
 			t.Errorf("journal %s/%s = %q, want %q", c.name, c.target, got, c.status)
 		}
 	}
-	if s, _ := jp.Last(StepPlan, "orders-03"); s.Detail != "leader-orders-03" {
+	if s, _ := jp.Last(promote.StepPlan, "orders-03"); s.Detail != "leader-orders-03" {
 		t.Errorf("plan step detail = %q, want the leader index", s.Detail)
 	}
 	// The fence step precedes every stop.
 	fenceAt, firstStop := -1, -1
 	for i, s := range jp.Steps {
-		if s.Name == StepFence && s.Status == journal.StepDone && fenceAt < 0 {
+		if s.Name == promote.StepFence && s.Status == promote.StepDone && fenceAt < 0 {
 			fenceAt = i
 		}
-		if s.Name == StepStop && firstStop < 0 {
+		if s.Name == promote.StepStop && firstStop < 0 {
 			firstStop = i
 		}
 	}
@@ -473,8 +474,8 @@ func TestLeaderUnreachableSkipsFence(t *testing.T) {
 	if res.Fenced || len(res.Promoted) != 3 || !strings.Contains(res.Detail, "not fenced") {
 		t.Fatalf("result = %+v", res)
 	}
-	s, ok := l.reload(t).Last(StepFence, "")
-	if !ok || s.Status != journal.StepSkipped || !strings.Contains(s.Detail, "unreachable") || !strings.Contains(s.Detail, string(observe.ClassConnRefused)) {
+	s, ok := l.reload(t).Last(promote.StepFence, "")
+	if !ok || s.Status != promote.StepSkipped || !strings.Contains(s.Detail, "unreachable") || !strings.Contains(s.Detail, string(observe.ClassConnRefused)) {
 		t.Fatalf("fence step = %+v", s)
 	}
 	if len(l.leader.blocked) != 0 {
@@ -494,7 +495,7 @@ func TestFenceDecidedEachAttempt(t *testing.T) {
 	if _, err := l.executor().Run(context.Background(), p); err == nil {
 		t.Fatal("the first attempt must fail on orders-01")
 	}
-	if s, _ := p.Last(StepFence, ""); s.Status != journal.StepSkipped {
+	if s, _ := p.Last(promote.StepFence, ""); s.Status != promote.StepSkipped {
 		t.Fatalf("first attempt's fence = %+v", s)
 	}
 	// The partition heals: the old leader answers and would take writes.
@@ -514,7 +515,7 @@ func TestFenceDecidedEachAttempt(t *testing.T) {
 	if len(l.leader.blocked) != 3 || l.follower.calls()["orders-01"] != 2 {
 		t.Fatalf("blocked %v, stop calls %v", l.leader.blocked, l.follower.calls())
 	}
-	if s, _ := l.reload(t).Last(StepFence, ""); s.Status != journal.StepDone {
+	if s, _ := l.reload(t).Last(promote.StepFence, ""); s.Status != promote.StepDone {
 		t.Fatalf("retry's fence = %+v", s)
 	}
 }
@@ -531,7 +532,7 @@ func TestFenceLeaderFalseSkipsFence(t *testing.T) {
 	if res.Fenced || l.leader.healthCalls != 0 || len(l.leader.blocked) != 0 {
 		t.Fatalf("fenced=%v health=%d blocked=%v", res.Fenced, l.leader.healthCalls, l.leader.blocked)
 	}
-	if s, _ := p.Last(StepFence, ""); s.Status != journal.StepSkipped || !strings.Contains(s.Detail, "fence_leader is false") {
+	if s, _ := p.Last(promote.StepFence, ""); s.Status != promote.StepSkipped || !strings.Contains(s.Detail, "fence_leader is false") {
 		t.Fatalf("fence step = %+v", s)
 	}
 }
@@ -550,7 +551,7 @@ func TestFenceRefusedFailsTheAttempt(t *testing.T) {
 	if n := len(l.follower.calls()); n != 0 {
 		t.Fatalf("%d indices stopped under an unfenced leader", n)
 	}
-	if s, _ := p.Last(StepFence, ""); s.Status != journal.StepFailed || !strings.Contains(s.Detail, "HTTP 403") {
+	if s, _ := p.Last(promote.StepFence, ""); s.Status != promote.StepFailed || !strings.Contains(s.Detail, "HTTP 403") {
 		t.Fatalf("fence step = %+v", s)
 	}
 	for _, blockErr := range []error{
@@ -584,7 +585,7 @@ func TestGraceful(t *testing.T) {
 		if len(l.follower.stopCalls) != 0 || caughtUp != 0 || len(l.follower.deleted) != 0 || len(res.Promoted) != 0 {
 			t.Fatalf("stops %v, catch-ups %d, rules deleted %v", l.follower.stopCalls, caughtUp, l.follower.deleted)
 		}
-		if s, _ := l.reload(t).Last(StepFence, ""); s.Status != journal.StepFailed {
+		if s, _ := l.reload(t).Last(promote.StepFence, ""); s.Status != promote.StepFailed {
 			t.Fatalf("fence step = %+v", s)
 		}
 		// When the leader is back, the fence is retried and it goes through.
@@ -618,7 +619,7 @@ func TestGraceful(t *testing.T) {
 		if len(plan) != 3 || plan["orders-01"] != "leader-orders-01" {
 			t.Fatalf("CatchUp got plan %v", plan)
 		}
-		if lastStatus(l.reload(t), StepCatchUp, "") != journal.StepDone {
+		if lastStatus(l.reload(t), promote.StepCatchUp, "") != promote.StepDone {
 			t.Fatal("catch-up not journaled")
 		}
 	})
@@ -671,8 +672,8 @@ func TestNoReplicationInProgressCountsAsDone(t *testing.T) {
 	if err != nil || len(res.Promoted) != 3 {
 		t.Fatalf("Run = %+v, %v", res, err)
 	}
-	s, _ := l.reload(t).Last(StepStop, "orders-01")
-	if s.Status != journal.StepDone || !strings.Contains(s.Detail, "already stopped") {
+	s, _ := l.reload(t).Last(promote.StepStop, "orders-01")
+	if s.Status != promote.StepDone || !strings.Contains(s.Detail, "already stopped") {
 		t.Fatalf("orders-01 step = %+v", s)
 	}
 }
@@ -717,8 +718,8 @@ func TestFailingIndexThenRerun(t *testing.T) {
 		t.Fatalf("Promoted = %v, want %v", res.Promoted, want)
 	}
 	jp := l.reload(t)
-	if lastStatus(jp, StepStop, "orders-03") != journal.StepFailed || lastStatus(jp, StepVerify, "") != journal.StepFailed {
-		t.Fatalf("journal: stop %q verify %q", lastStatus(jp, StepStop, "orders-03"), lastStatus(jp, StepVerify, ""))
+	if lastStatus(jp, promote.StepStop, "orders-03") != promote.StepFailed || lastStatus(jp, promote.StepVerify, "") != promote.StepFailed {
+		t.Fatalf("journal: stop %q verify %q", lastStatus(jp, promote.StepStop, "orders-03"), lastStatus(jp, promote.StepVerify, ""))
 	}
 
 	// The cause is fixed; a rerun (from the journal) retries only orders-03.
@@ -738,7 +739,7 @@ func TestFailingIndexThenRerun(t *testing.T) {
 
 type crash struct{ after int }
 
-func runUntilCrash(t *testing.T, e *Executor, p *journal.Promotion) (crashed bool) {
+func runUntilCrash(t *testing.T, e *Executor, p *promote.Promotion) (crashed bool) {
 	t.Helper()
 	defer func() {
 		if r := recover(); r != nil {
@@ -786,7 +787,7 @@ func TestCrashAndResume(t *testing.T) {
 			}
 			var journaledDone []string
 			for _, idx := range names(tc.n) {
-				if lastStatus(jp, StepStop, idx) == journal.StepDone {
+				if lastStatus(jp, promote.StepStop, idx) == promote.StepDone {
 					journaledDone = append(journaledDone, idx)
 				}
 			}
@@ -837,9 +838,9 @@ type flakyJournal struct {
 	failDone bool
 }
 
-func (f *flakyJournal) AppendSteps(pair string, p *journal.Promotion, steps ...journal.Step) error {
+func (f *flakyJournal) AppendSteps(pair string, p *promote.Promotion, steps ...promote.Step) error {
 	for _, s := range steps {
-		if f.failDone && s.Name == StepStop && s.Status != journal.StepStarted {
+		if f.failDone && s.Name == promote.StepStop && s.Status != promote.StepStarted {
 			return errors.New("disk full")
 		}
 	}
@@ -856,8 +857,8 @@ func TestCrashBetweenStopAndJournal(t *testing.T) {
 		t.Fatalf("Run = %+v, %v", res, err)
 	}
 	jp := l.reload(t)
-	if lastStatus(jp, StepStop, "orders-00") != journal.StepStarted {
-		t.Fatalf("orders-00 last step = %q", lastStatus(jp, StepStop, "orders-00"))
+	if lastStatus(jp, promote.StepStop, "orders-00") != promote.StepStarted {
+		t.Fatalf("orders-00 last step = %q", lastStatus(jp, promote.StepStop, "orders-00"))
 	}
 	l.follower.resetCounters()
 	res, err = l.executor().Run(context.Background(), jp)
@@ -865,7 +866,7 @@ func TestCrashBetweenStopAndJournal(t *testing.T) {
 		t.Fatalf("rerun = %+v, %v", res, err)
 	}
 	for _, idx := range names(4) {
-		if s, _ := jp.Last(StepStop, idx); s.Status != journal.StepDone || !strings.Contains(s.Detail, "already stopped") {
+		if s, _ := jp.Last(promote.StepStop, idx); s.Status != promote.StepDone || !strings.Contains(s.Detail, "already stopped") {
 			t.Errorf("%s: %+v", idx, s)
 		}
 	}
@@ -933,7 +934,7 @@ func TestAutofollowIndexAddedToPlan(t *testing.T) {
 	}
 	blocked := len(l.leader.blocked)
 	jp := l.reload(t)
-	if s, ok := jp.Last(StepPlan, "orders-new"); !ok || s.Detail != "leader-orders-new" {
+	if s, ok := jp.Last(promote.StepPlan, "orders-new"); !ok || s.Detail != "leader-orders-new" {
 		t.Fatalf("extended plan not journaled: %+v", s)
 	}
 	// A restart rebuilds the extended plan from the journal.
@@ -958,7 +959,7 @@ func TestAutofollowDeleteFailure(t *testing.T) {
 	if len(res.Promoted) != 2 {
 		t.Fatalf("indices should still be promoted: %+v", res)
 	}
-	if lastStatus(p, StepAutofollow, "orders-rule") != journal.StepFailed {
+	if lastStatus(p, promote.StepAutofollow, "orders-rule") != promote.StepFailed {
 		t.Fatal("failed rule deletion not journaled")
 	}
 	// Fixed: the rerun deletes the rules and stops nothing again.
@@ -983,7 +984,7 @@ func TestAutofollowRuleOfAnotherAliasIsLeft(t *testing.T) {
 	if err != nil || len(res.Promoted) != 2 {
 		t.Fatalf("Run = %+v, %v", res, err)
 	}
-	if lastStatus(p, StepAutofollow, "orders-rule") != journal.StepSkipped {
+	if lastStatus(p, promote.StepAutofollow, "orders-rule") != promote.StepSkipped {
 		t.Fatal("the rule left in place is not journaled as skipped")
 	}
 }
@@ -997,7 +998,7 @@ func TestAutofollowGeneric500Fails(t *testing.T) {
 	if _, err := l.executor().Run(context.Background(), p); err == nil {
 		t.Fatal("a generic 500 on our rule must fail the promotion (retried)")
 	}
-	if lastStatus(p, StepAutofollow, "orders-rule") != journal.StepFailed {
+	if lastStatus(p, promote.StepAutofollow, "orders-rule") != promote.StepFailed {
 		t.Fatal("not journaled as failed")
 	}
 }
@@ -1048,7 +1049,7 @@ func TestVerifyFailure(t *testing.T) {
 			if want := []string{"orders-00", "orders-02"}; !reflect.DeepEqual(res.Promoted, want) {
 				t.Fatalf("Promoted = %v", res.Promoted)
 			}
-			if s, _ := l.reload(t).Last(StepVerify, ""); s.Status != journal.StepFailed || !strings.Contains(s.Detail, tc.want) {
+			if s, _ := l.reload(t).Last(promote.StepVerify, ""); s.Status != promote.StepFailed || !strings.Contains(s.Detail, tc.want) {
 				t.Fatalf("verify step = %+v", s)
 			}
 		})
@@ -1093,7 +1094,7 @@ func TestRestoringIndexIsNotStopped(t *testing.T) {
 	if n := l.follower.calls()["orders-02"]; n != 0 || !l.follower.isFollowerIndex("orders-02") {
 		t.Fatalf("the restoring index was stopped %d times", n)
 	}
-	if s, _ := l.reload(t).Last(StepStop, "orders-02"); s.Status != journal.StepSkipped || !strings.HasPrefix(s.Detail, "lost: ") {
+	if s, _ := l.reload(t).Last(promote.StepStop, "orders-02"); s.Status != promote.StepSkipped || !strings.HasPrefix(s.Detail, "lost: ") {
 		t.Fatalf("stop step = %+v", s)
 	}
 	// Restored since: still not stopped by this promotion, which is over.
@@ -1110,7 +1111,7 @@ func TestEmptyScope(t *testing.T) {
 	if err != nil || len(res.Promoted) != 0 || len(l.follower.stopCalls) != 0 {
 		t.Fatalf("Run = %+v, %v", res, err)
 	}
-	if lastStatus(p, StepVerify, "") != journal.StepDone {
+	if lastStatus(p, promote.StepVerify, "") != promote.StepDone {
 		t.Fatal("verify not journaled")
 	}
 }
@@ -1118,23 +1119,23 @@ func TestEmptyScope(t *testing.T) {
 // Changed is what lets a failed promotion be given up: only one that sent
 // no stop and no fence that may have taken effect has changed nothing.
 func TestChanged(t *testing.T) {
-	step := func(name, target, status string) journal.Step {
-		return journal.Step{Name: name, Target: target, Status: status}
+	step := func(name, target, status string) promote.Step {
+		return promote.Step{Name: name, Target: target, Status: status}
 	}
 	for _, tc := range []struct {
 		name  string
-		steps []journal.Step
+		steps []promote.Step
 		want  bool
 	}{
 		{"nothing journaled", nil, false},
-		{"planned only", []journal.Step{step(StepPlan, "orders-1", journal.StepDone)}, false},
-		{"fence skipped (leader unreachable)", []journal.Step{step(StepFence, "", journal.StepSkipped)}, false},
-		{"fence refused", []journal.Step{step(StepFence, "", journal.StepStarted), step(StepFence, "", journal.StepFailed)}, false},
-		{"fence sent, outcome unknown (crash)", []journal.Step{step(StepFence, "", journal.StepStarted)}, true},
-		{"fenced", []journal.Step{step(StepFence, "", journal.StepDone)}, true},
-		{"a stop whose answer was lost", []journal.Step{step(StepStop, "orders-1", journal.StepStarted), step(StepStop, "orders-1", journal.StepFailed)}, true},
+		{"planned only", []promote.Step{step(promote.StepPlan, "orders-1", promote.StepDone)}, false},
+		{"fence skipped (leader unreachable)", []promote.Step{step(promote.StepFence, "", promote.StepSkipped)}, false},
+		{"fence refused", []promote.Step{step(promote.StepFence, "", promote.StepStarted), step(promote.StepFence, "", promote.StepFailed)}, false},
+		{"fence sent, outcome unknown (crash)", []promote.Step{step(promote.StepFence, "", promote.StepStarted)}, true},
+		{"fenced", []promote.Step{step(promote.StepFence, "", promote.StepDone)}, true},
+		{"a stop whose answer was lost", []promote.Step{step(promote.StepStop, "orders-1", promote.StepStarted), step(promote.StepStop, "orders-1", promote.StepFailed)}, true},
 	} {
-		if got := Changed(&journal.Promotion{Steps: tc.steps}); got != tc.want {
+		if got := promote.Changed(&promote.Promotion{Steps: tc.steps}); got != tc.want {
 			t.Errorf("%s: Changed = %v, want %v", tc.name, got, tc.want)
 		}
 	}
@@ -1166,7 +1167,7 @@ func TestLeaderBackMidAttemptIsFencedBeforeTheNextStop(t *testing.T) {
 	if err != nil || len(res.Promoted) != 4 {
 		t.Fatalf("Run = %+v, %v", res, err)
 	}
-	if s, _ := l.reload(t).Last(StepFence, ""); s.Status != journal.StepDone || len(l.leader.blocked) != 4 {
+	if s, _ := l.reload(t).Last(promote.StepFence, ""); s.Status != promote.StepDone || len(l.leader.blocked) != 4 {
 		t.Fatalf("fence %+v, blocked %v", s, l.leader.blocked)
 	}
 }
