@@ -1,7 +1,8 @@
-// Package app wires drwatch together: it loads the config, runs one watcher
-// per pair, serves metrics, health and the status API, and reloads the
-// config on SIGHUP or POST /-/reload (a bad config is rejected and the old
-// one keeps running). It holds no business rules.
+// Package app is the daemon's lifecycle: it loads the config and the
+// journal, runs one watcher per pair (internal/watch), serves the HTTP API
+// (internal/api), reloads the config on SIGHUP or POST /-/reload (a bad
+// config is rejected and the old one keeps running) and shuts down in
+// order. It holds no business rules.
 package app
 
 import (
@@ -15,30 +16,20 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/drwatch/drwatch/internal/api"
 	"github.com/drwatch/drwatch/internal/config"
 	"github.com/drwatch/drwatch/internal/journal"
 	"github.com/drwatch/drwatch/internal/metrics"
 	"github.com/drwatch/drwatch/internal/policy"
+	"github.com/drwatch/drwatch/internal/probe"
 	"github.com/drwatch/drwatch/internal/promote"
 	"github.com/drwatch/drwatch/internal/promote/ccr"
 	"github.com/drwatch/drwatch/internal/report"
+	"github.com/drwatch/drwatch/internal/watch"
 )
 
-// notBuilt is the promoter of an Aiven pair: promotion through the Aiven
-// API is not built, and the replication API is the wrong way to promote
-// one. It fails every attempt, writing nothing.
-type notBuilt struct{}
-
-func (notBuilt) Run(context.Context, *promote.Promotion) (promote.Result, error) {
-	return promote.Result{}, errors.New("promotion of an Aiven pair (deleting its CCR integration) is not built yet: promote it in Aiven")
-}
-
-func (notBuilt) FenceOldLeader(context.Context, *promote.Promotion) (string, error) {
-	return "", errors.New("fencing the old leader of an Aiven pair is not built yet")
-}
-
 // ErrReloadBusy is a reload refused because a promotion is running.
-var ErrReloadBusy = errors.New("reload refused")
+var ErrReloadBusy = api.ErrReloadBusy
 
 // Options configure Run.
 type Options struct {
@@ -66,7 +57,7 @@ type App struct {
 	journal *journal.Journal
 	// pairs is each pair's live state (journal record, lock), kept across
 	// reloads so that a reload loses no progress and races no command.
-	pairs map[string]*pairRuntime
+	pairs map[string]*watch.Runtime
 
 	// promotions are the running promotions: shutdown waits for them, a
 	// reload does not.
@@ -74,7 +65,7 @@ type App struct {
 
 	mu       sync.RWMutex
 	cfg      *config.Config
-	watchers []*watcher
+	watchers []*watch.Watcher
 	stop     context.CancelFunc
 	done     chan struct{}
 }
@@ -107,7 +98,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	defer a.journal.Close()
-	a.pairs = map[string]*pairRuntime{}
+	a.pairs = map[string]*watch.Runtime{}
 	// Every journal must be readable before anything runs: a corrupt one
 	// stops drwatch, it never starts fresh over it.
 	for _, p := range cfg.Pairs {
@@ -124,7 +115,7 @@ func Run(ctx context.Context, opts Options) error {
 		}
 	}
 	srv := &http.Server{
-		Handler:           a.routes(),
+		Handler:           api.Handler(a, a.metrics.Reg, a.log),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -184,29 +175,14 @@ loop:
 func (a *App) start(ctx context.Context, cfg *config.Config) {
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
-	watchers := make([]*watcher, 0, len(cfg.Pairs))
+	watchers := make([]*watch.Watcher, 0, len(cfg.Pairs))
 	for i := range cfg.Pairs {
 		p := &cfg.Pairs[i]
 		log := a.log.Named("watcher").With(zap.String("pair", p.Name))
-		if p.Aiven != nil && p.Resolved.Mode != config.ModeManual && p.Resolved.Mode != config.ModeDryRun {
-			// Aiven pairs are promoted by deleting the CCR integration,
-			// which this version cannot do: decide, page, never promote.
-			pol := *p.Resolved
-			pol.Mode = config.ModeManual
-			p.Resolved = &pol
-		}
-		pr, err := NewProber(p)
-		var ex promoter
-		switch {
-		case err != nil:
-		case p.Aiven != nil:
-			ex = notBuilt{}
-		default:
-			ex, err = ccr.New(p, a.journal, log.Named("promote"))
-		}
-		rt, rerr := a.record(p.Name)
+		pr, ex, err := Parts(p, a.journal, log)
+		var rt *watch.Runtime
 		if err == nil {
-			err = rerr
+			rt, err = a.record(p.Name)
 		}
 		if err != nil {
 			// Config validation and the start-up journal check make this
@@ -215,10 +191,10 @@ func (a *App) start(ctx context.Context, cfg *config.Config) {
 			continue
 		}
 		a.metrics.InitPair(p.Name)
-		watchers = append(watchers, &watcher{
-			pair: p, prober: pr, exec: ex, journal: a.journal, rt: rt, metrics: a.metrics,
-			interval: p.Resolved.ProbeInterval.D(), log: log, now: time.Now, promotions: &a.promotions,
-		})
+		watchers = append(watchers, watch.New(watch.Config{
+			Pair: p, Prober: pr, Exec: ex, Journal: a.journal, Metrics: a.metrics, Log: log,
+			Runtime: rt, Promotions: &a.promotions,
+		}))
 	}
 	var wg sync.WaitGroup
 	for _, w := range watchers {
@@ -230,26 +206,36 @@ func (a *App) start(ctx context.Context, cfg *config.Config) {
 	a.mu.Unlock()
 }
 
+// Parts builds what a pair's watcher is made of: its prober and its
+// promotion executor (promote/ccr, or promote.Unsupported for an Aiven
+// pair: promotion through the Aiven API is not built).
+func Parts(p *config.Pair, j *journal.Journal, log *zap.Logger) (*probe.Prober, promote.Executor, error) {
+	pr, err := probe.New(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	if p.Aiven != nil {
+		return pr, promote.Unsupported{Why: "promotion of an Aiven pair (deleting its CCR integration) is not built yet: promote it in Aiven"}, nil
+	}
+	ex, err := ccr.New(p, j, log.Named("promote"))
+	if err != nil {
+		return nil, nil, err
+	}
+	return pr, ex, nil
+}
+
 // record returns a pair's live state, loading its journal record (or
 // starting a new one) the first time.
-func (a *App) record(pair string) (*pairRuntime, error) {
+func (a *App) record(pair string) (*watch.Runtime, error) {
 	if rt, ok := a.pairs[pair]; ok {
 		return rt, nil
 	}
-	r, err := a.journal.Load(pair)
+	rt, err := watch.Load(a.journal, pair, time.Now())
 	if err != nil {
 		return nil, err
 	}
-	if r == nil {
-		r = &journal.Record{Pair: pair, State: policy.Initial(time.Now())}
-		if err := a.journal.Save(r); err != nil {
-			return nil, err
-		}
-	} else {
-		r.State = policy.Restarted(r.State)
-		a.log.Info("journal loaded", zap.String("pair", pair), zap.String("state", string(r.State.Phase)), zap.Time("since", r.State.Since))
-	}
-	rt := &pairRuntime{rec: r, kick: make(chan struct{}, 1)}
+	st := rt.State()
+	a.log.Info("journal loaded", zap.String("pair", pair), zap.String("state", string(st.Phase)), zap.Time("since", st.Since))
 	a.pairs[pair] = rt
 	return rt, nil
 }
@@ -280,10 +266,7 @@ func (a *App) reload(ctx context.Context) error {
 	// right after this check goes on under the next watcher). Still,
 	// refuse while one is known to run: its executor has the old config.
 	for name, rt := range a.pairs {
-		rt.mu.RLock()
-		phase := rt.rec.State.Phase
-		rt.mu.RUnlock()
-		if phase == policy.Promoting {
+		if rt.State().Phase == policy.Promoting {
 			a.metrics.ConfigReloadSuccessful.Set(0)
 			return fmt.Errorf("%w: pair %s is promoting: reload after the promotion ends (the running config is unchanged)", ErrReloadBusy, name)
 		}
@@ -314,8 +297,9 @@ func (a *App) reload(ctx context.Context) error {
 	return nil
 }
 
-// requestReload asks the run loop to reload and waits for the outcome.
-func (a *App) requestReload(ctx context.Context) error {
+// Reload asks the run loop to reload the config file and waits for the
+// outcome.
+func (a *App) Reload(ctx context.Context) error {
 	res := make(chan error, 1)
 	select {
 	case a.reloadReq <- res:
@@ -330,28 +314,49 @@ func (a *App) requestReload(ctx context.Context) error {
 	}
 }
 
-func (a *App) status() report.Status {
+// Status is every watched pair's status.
+func (a *App) Status() report.Status {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	st := report.Status{Time: time.Now(), Pairs: make([]report.PairStatus, 0, len(a.watchers))}
 	for _, w := range a.watchers {
-		st.Pairs = append(st.Pairs, w.status())
+		st.Pairs = append(st.Pairs, w.Status())
 	}
 	return st
 }
 
-func (a *App) ready() bool {
+// Ready reports whether every pair has been observed once.
+func (a *App) Ready() bool {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	if a.cfg == nil {
 		return false
 	}
 	for _, w := range a.watchers {
-		if !w.observed() {
+		if !w.Observed() {
 			return false
 		}
 	}
 	return true
+}
+
+// Token is the mutating API's bearer token.
+func (a *App) Token() config.Secret {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.cfg.API.Token
+}
+
+// Watcher is the watcher of the named pair (nil: no such pair).
+func (a *App) Watcher(name string) *watch.Watcher {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	for _, w := range a.watchers {
+		if w.Pair().Name == name {
+			return w
+		}
+	}
+	return nil
 }
 
 func warnInsecure(log *zap.Logger, cfg *config.Config) {

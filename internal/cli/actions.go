@@ -16,7 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/drwatch/drwatch/internal/app"
+	"github.com/drwatch/drwatch/internal/policy"
 )
 
 // who names the person running the command, for the journal.
@@ -60,13 +60,13 @@ func promoteCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := app.PromoteNow(ctx, cfg, app.PromoteOptions{
+	err := promoteNow(ctx, cfg, promoteOptions{
 		Pair: *pair, Graceful: *graceful, DryRun: *dryRun, By: who(), Reason: *reason,
 		Confirm: confirm, Out: stdout, Log: log,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "drwatch promote: %v\n", err)
-		if errors.Is(err, app.ErrNotConfirmed) {
+		if errors.Is(err, errNotConfirmed) {
 			return ExitUsage
 		}
 		return ExitFailure
@@ -83,7 +83,7 @@ func isTerminal(r io.Reader) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// remoteCmd is approve, deny, pause, resume (and promote --server): a call
+// remoteCmd is approve, deny, pause and resume: a call
 // to a running daemon's API.
 func remoteCmd(action string, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags(action, stderr)
@@ -93,7 +93,7 @@ func remoteCmd(action string, args []string, stdout, stderr io.Writer) int {
 	tokenFile := fs.String("token-file", "", "file holding the API bearer token (default: $DRWATCH_API_TOKEN)")
 	var pauseFor *time.Duration
 	if action == "pause" {
-		pauseFor = fs.Duration("for", app.DefaultPauseFor, "how long to pause")
+		pauseFor = fs.Duration("for", policy.DefaultPauseFor, "how long to pause")
 	}
 	var approvalID *string
 	if action == "approve" {

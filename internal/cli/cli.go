@@ -156,7 +156,7 @@ func statusCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	st, err := app.StatusOnce(ctx, cfg)
+	st, err := statusOnce(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "drwatch status: %v\n", err)
 		return ExitFailure

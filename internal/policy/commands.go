@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/drwatch/drwatch/internal/config"
 )
 
 // ErrConflict means a command does not apply in the pair's current phase
@@ -47,6 +49,7 @@ func Approve(st State, id, by, reason string, now time.Time) (Decision, error) {
 	// An approval answers this outage: if the leader answers again before
 	// the promotion changed anything, it is abandoned like an automatic one.
 	d.State.PromotionByHand, d.State.PromotionChanged = false, false
+	d.State.PromotionBy = by
 	d.emit(EvApprovalGranted)
 	d.emit(EvPromotionStarted)
 	d.enter(Promoting, now, fmt.Sprintf("promotion approved by %s%s", by, suffix(reason)))
@@ -66,6 +69,13 @@ func Deny(st State, by, reason string, now time.Time) (Decision, error) {
 	d.enter(LeaderDown, now, fmt.Sprintf("promotion denied by %s%s; holding until the leader recovers", by, suffix(reason)))
 	return d, nil
 }
+
+// DefaultPauseFor is how long a pause lasts when no duration is given: a
+// forgotten pause must not disable failover for good.
+const DefaultPauseFor = time.Hour
+
+// MaxPauseFor bounds a pause.
+const MaxPauseFor = 7 * 24 * time.Hour
 
 // Pause stops decisions until `until` (zero: until resumed). Pausing a
 // failed promotion stops its retries (an operator may need the clusters
@@ -118,13 +128,16 @@ func unpause(d *Decision, now time.Time, why string) {
 // observations say - except twice.
 func ManualPromote(st State, by, reason string, now time.Time) (Decision, error) {
 	switch st.Phase {
-	case Promoting, Promoted:
+	case Promoted:
+		return Decision{State: st}, fmt.Errorf("%w: the pair was already promoted at %s: a pair is promoted at most once", ErrConflict, st.PromotedAt.Format(time.RFC3339))
+	case Promoting:
 		return Decision{State: st}, conflict("promote", st.Phase)
 	}
 	d := Decision{State: st}
 	d.emit(EvPromotionStarted)
 	d.enter(Promoting, now, fmt.Sprintf("manual promotion by %s%s", by, suffix(reason)))
 	d.State.PromotionByHand, d.State.PromotionChanged = true, false
+	d.State.PromotionBy = by
 	d.Promote = true
 	return d, nil
 }
@@ -185,6 +198,34 @@ func Restarted(st State) State {
 	}
 	resetTracking(&st)
 	return st
+}
+
+// Via is who asks for a promotion.
+type Via int
+
+// Ways a promotion is asked for.
+const (
+	// ByDaemon: the daemon's own decision, or a human's approve or
+	// promote through its API.
+	ByDaemon Via = iota
+	// ByHand: `drwatch promote`, run by a human holding the state_dir.
+	ByHand
+)
+
+// Promotable reports whether drwatch may promote pair p when asked via
+// via (an error wrapping ErrConflict if not). An Aiven pair is promoted
+// by deleting its CCR integration through the Aiven API, which this
+// version cannot do: never through the replication API. A dry-run pair's
+// daemon writes nothing to the clusters, whoever asks; a human may still
+// promote it by hand.
+func Promotable(p *config.Pair, via Via) error {
+	if p.Aiven != nil {
+		return fmt.Errorf("%w: pair %s is an Aiven pair: promotion through the Aiven API (deleting the CCR integration) is not built yet; promote it in Aiven", ErrConflict, p.Name)
+	}
+	if via == ByDaemon && p.Resolved.Mode == config.ModeDryRun {
+		return fmt.Errorf("%w: pair %s is in dry-run mode: drwatch writes nothing to the clusters (change the policy's mode, or use drwatch promote)", ErrConflict, p.Name)
+	}
+	return nil
 }
 
 func suffix(reason string) string {

@@ -199,6 +199,7 @@ func Decide(st State, obs observe.Observation, pol *config.Policy, now time.Time
 	case config.ModeAuto:
 		if guardOK && !held && s.Denial == nil {
 			s.PromotionByHand, s.PromotionChanged = false, false
+			s.PromotionBy = "drwatch (auto mode)"
 			d.enter(Promoting, now, append(reasons, "auto mode: promoting")...)
 			d.Promote = true
 			d.emit(EvPromotionStarted)
@@ -293,6 +294,7 @@ func approvalFlow(d *Decision, prev Phase, pol *config.Policy, now time.Time, bl
 		d.emit(EvApprovalExpired)
 		if pol.OnApprovalTimeout == "promote" && blocked == "" {
 			s.PromotionByHand, s.PromotionChanged = false, false
+			s.PromotionBy = "drwatch (on_approval_timeout: promote)"
 			d.enter(Promoting, now, append(reasons, "approval timed out; on_approval_timeout: promote and the RPO guard passes: promoting")...)
 			d.Promote = true
 			d.emit(EvPromotionStarted)

@@ -113,6 +113,9 @@ type State struct {
 	// replication somewhere - the pair may be split, so it goes on.
 	PromotionByHand  bool `json:"promotion_by_hand,omitempty"`
 	PromotionChanged bool `json:"promotion_changed,omitempty"`
+	// PromotionBy is who started the current promotion: the human who
+	// approved or promoted, or drwatch.
+	PromotionBy string `json:"promotion_by,omitempty"`
 	// After the promotion: the old leader answered again, and whether its
 	// copies of the promoted indices were write-blocked since.
 	OldLeaderReturned bool      `json:"old_leader_returned,omitempty"`

@@ -10,6 +10,7 @@ package promote
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 )
@@ -133,4 +134,15 @@ func (u Unsupported) FenceOldLeader(context.Context, *Promotion) (string, error)
 // and the start time in base 36 (unique per pair, sortable).
 func New(pair, by string, graceful bool, now time.Time) *Promotion {
 	return &Promotion{ID: pair + "-" + strconv.FormatInt(now.UnixNano(), 36), Started: now, By: by, Graceful: graceful}
+}
+
+// Resumable reports whether a promotion may be run as asked: an
+// unfinished promotion started without graceful cannot become graceful
+// half-way (its fence was decided without the wait for the follower).
+// A nil or finished promotion admits anything.
+func (p *Promotion) Resumable(graceful bool) error {
+	if p == nil || !p.Finished.IsZero() || !graceful || p.Graceful {
+		return nil
+	}
+	return fmt.Errorf("a non-graceful promotion is already under way (started %s): resume it without --graceful; nothing was changed", p.Started.Format(time.RFC3339))
 }

@@ -43,7 +43,7 @@ type Decision struct {
 // Problems names what is wrong in an observation, most serious first. An
 // empty list means the pair looks healthy.
 func Problems(o observe.Observation) []string {
-	var p []string
+	p := []string{} // never null in JSON
 	f := o.Follower
 	if !o.Leader.Reachable {
 		p = append(p, "leader unreachable: "+msg(o.Leader.Failure))

@@ -1,4 +1,4 @@
-package app
+package watch
 
 import (
 	"context"
@@ -78,10 +78,10 @@ func TestWatcherStopNeverWaitsOnAPromotion(t *testing.T) {
 		t.Fatal(err)
 	}
 	ex := &slowExecutor{release: make(chan struct{})}
-	rt := &pairRuntime{rec: rec, kick: make(chan struct{}, 1)}
+	rt := NewRuntime(rec)
 	var promotions sync.WaitGroup
 	watch := func() (stop func()) {
-		w := &watcher{pair: &config.Pair{Name: "orders", Resolved: config.DefaultPolicy()}, prober: staticProber{}, exec: ex, journal: j,
+		w := &Watcher{pair: &config.Pair{Name: "orders", Resolved: config.DefaultPolicy()}, prober: staticProber{}, exec: ex, journal: j,
 			metrics: metrics.New(), log: zap.NewNop(), interval: 10 * time.Millisecond, now: time.Now, rt: rt, promotions: &promotions}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
@@ -100,7 +100,7 @@ func TestWatcherStopNeverWaitsOnAPromotion(t *testing.T) {
 		t.Fatal("stopping the watcher waited for the promotion")
 	}
 	stop = watch() // the reloaded watcher: resumes nothing while it runs
-	time.Sleep(50 * time.Millisecond)
+	waitCycles(t, rt, 5)
 	if n := ex.runs.Load(); n != 1 {
 		t.Fatalf("%d promotions running at once", n)
 	}
@@ -140,17 +140,17 @@ func TestPromotionOutcomeJournalFailureIsRetried(t *testing.T) {
 		}
 	}}
 	m := metrics.New()
-	w := &watcher{pair: pair, prober: staticProber{}, exec: ex, journal: j, metrics: m, log: zap.NewNop(),
-		interval: time.Hour, now: time.Now, rt: &pairRuntime{rec: rec, kick: make(chan struct{}, 1)}, promotions: &sync.WaitGroup{}}
+	w := &Watcher{pair: pair, prober: staticProber{}, exec: ex, journal: j, metrics: m, log: zap.NewNop(),
+		interval: time.Hour, now: time.Now, rt: NewRuntime(rec), promotions: &sync.WaitGroup{}}
 
-	w.promote(context.Background()) // succeeds, but its outcome cannot be saved
+	_, _ = w.Promote(context.Background(), false) // succeeds, but its outcome cannot be saved
 	if w.rt.rec.State.Phase != policy.Promoted {
 		t.Fatalf("phase %s in memory, want promoted (the truth)", w.rt.rec.State.Phase)
 	}
 	if testutil.ToFloat64(m.JournalErrors) < 1 || testutil.ToFloat64(m.Events.WithLabelValues("orders", policy.EvJournalUnwritable)) != 1 {
 		t.Fatal("journal error or journal_unwritable not counted")
 	}
-	if p := w.status().Problems; len(p) == 0 || !strings.HasPrefix(p[0], "journal unwritable") {
+	if p := w.Status().Problems; len(p) == 0 || !strings.HasPrefix(p[0], "journal unwritable") {
 		t.Fatalf("problems %q", p)
 	}
 	w.tick(context.Background()) // still unwritable: tried again, no new run
@@ -204,8 +204,8 @@ func TestUnwritableJournalTracksInMemoryAndNeverPromotes(t *testing.T) {
 	}
 	ex := &hookExecutor{hook: func(int) {}}
 	m := metrics.New()
-	w := &watcher{pair: &config.Pair{Name: "orders", Resolved: pol}, prober: downProber{}, exec: ex, journal: j, metrics: m,
-		log: zap.NewNop(), interval: time.Hour, now: time.Now, rt: &pairRuntime{rec: rec, kick: make(chan struct{}, 1)}, promotions: &sync.WaitGroup{}}
+	w := &Watcher{pair: &config.Pair{Name: "orders", Resolved: pol}, prober: downProber{}, exec: ex, journal: j, metrics: m,
+		log: zap.NewNop(), interval: time.Hour, now: time.Now, rt: NewRuntime(rec), promotions: &sync.WaitGroup{}}
 	moved := dir + ".away"
 	if err := os.Rename(dir, moved); err != nil {
 		t.Fatal(err)
@@ -219,7 +219,7 @@ func TestUnwritableJournalTracksInMemoryAndNeverPromotes(t *testing.T) {
 	if ex.runs != 0 || w.rt.rec.State.Phase == policy.Promoting {
 		t.Fatalf("promoted with an unwritable journal: %d runs, phase %s", ex.runs, w.rt.rec.State.Phase)
 	}
-	st := w.status()
+	st := w.Status()
 	if st.Decision.State != string(policy.Suspect) || !strings.HasPrefix(st.Problems[0], "journal unwritable") ||
 		!slices.Contains(st.Decision.Reasons, "the decision is to promote now, but the journal is unwritable: no promotion starts until it can be journaled") {
 		t.Fatalf("status: %+v", st)
@@ -234,5 +234,28 @@ func TestUnwritableJournalTracksInMemoryAndNeverPromotes(t *testing.T) {
 	w.promotions.Wait()
 	if ex.runs != 1 || w.rt.rec.State.Phase != policy.Promoted || w.rt.journalErr != nil {
 		t.Fatalf("after the journal came back: %d runs, phase %s, %v", ex.runs, w.rt.rec.State.Phase, w.rt.journalErr)
+	}
+}
+
+// waitCycles waits until the pair's watcher has folded n more
+// observations in: proof that something did not happen is that it did
+// not happen in n probe cycles, not in some sleep.
+func waitCycles(t *testing.T, rt *Runtime, n int) {
+	t.Helper()
+	rt.mu.RLock()
+	want := rt.cycles + n
+	rt.mu.RUnlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rt.mu.RLock()
+		got := rt.cycles
+		rt.mu.RUnlock()
+		if got >= want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d probe cycles in 10s", got-want+n, n)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

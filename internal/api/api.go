@@ -1,31 +1,64 @@
-package app
+// Package api is drwatch's HTTP interface: /metrics, the health and
+// readiness probes, /-/reload, the status API and the pair commands
+// (approve, deny, pause, resume, promote) behind a bearer token. It turns
+// requests into calls on the daemon and answers; every rule it applies
+// is policy's (commands, policy.Promotable), every effect the watcher's.
+package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
+	"github.com/drwatch/drwatch/internal/config"
 	"github.com/drwatch/drwatch/internal/report"
+	"github.com/drwatch/drwatch/internal/watch"
 )
 
-func (a *App) routes() http.Handler {
+// Daemon is what the API serves.
+type Daemon interface {
+	// Status is every watched pair's status.
+	Status() report.Status
+	// Ready reports whether every pair has been observed once.
+	Ready() bool
+	// Reload loads the config file again (ErrReloadBusy: refused for now).
+	Reload(ctx context.Context) error
+	// Token is the bearer token of the mutating API (unset: disabled).
+	Token() config.Secret
+	// Watcher is the watcher of the named pair (nil: no such pair).
+	Watcher(name string) *watch.Watcher
+}
+
+// ErrReloadBusy is a reload refused because a promotion is running: 409.
+var ErrReloadBusy = errors.New("reload refused")
+
+type server struct {
+	d   Daemon
+	log *zap.Logger
+}
+
+// Handler serves the API of d, and reg's metrics on /metrics.
+func Handler(d Daemon, reg *prometheus.Registry, log *zap.Logger) http.Handler {
+	a := &server{d: d, log: log}
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.Reg, promhttp.HandlerOpts{Registry: a.metrics.Reg}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		writeText(w, http.StatusOK, "drwatch is healthy\n")
 	})
 	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if !a.ready() {
+		if !a.d.Ready() {
 			writeText(w, http.StatusServiceUnavailable, "not ready: waiting for the first probe of every pair\n")
 			return
 		}
 		writeText(w, http.StatusOK, "drwatch is ready\n")
 	})
 	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
-		if err := a.requestReload(r.Context()); err != nil {
+		if err := a.d.Reload(r.Context()); err != nil {
 			a.log.Error("config reload rejected; the previous config keeps running", zap.Error(err))
 			code := http.StatusBadRequest
 			if errors.Is(err, ErrReloadBusy) {
@@ -37,11 +70,11 @@ func (a *App) routes() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "reloaded"})
 	})
 	mux.HandleFunc("GET /api/v1/status", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, a.status())
+		writeJSON(w, http.StatusOK, a.d.Status())
 	})
 	mux.HandleFunc("GET /api/v1/status/{pair}", func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("pair")
-		st := a.status()
+		st := a.d.Status()
 		for _, ps := range st.Pairs {
 			if ps.Name == name {
 				writeJSON(w, http.StatusOK, report.Status{Time: st.Time, Pairs: []report.PairStatus{ps}})

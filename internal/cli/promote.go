@@ -1,0 +1,194 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/drwatch/drwatch/internal/app"
+	"github.com/drwatch/drwatch/internal/config"
+	"github.com/drwatch/drwatch/internal/journal"
+	"github.com/drwatch/drwatch/internal/metrics"
+	"github.com/drwatch/drwatch/internal/observe"
+	"github.com/drwatch/drwatch/internal/opensearch"
+	"github.com/drwatch/drwatch/internal/policy"
+	"github.com/drwatch/drwatch/internal/probe"
+	"github.com/drwatch/drwatch/internal/report"
+	"github.com/drwatch/drwatch/internal/watch"
+)
+
+// promoteOptions are the flags of `drwatch promote`.
+type promoteOptions struct {
+	Pair     string
+	Graceful bool
+	DryRun   bool
+	By       string
+	Reason   string
+	// Confirm is asked after the plan is shown (nil: no confirmation).
+	Confirm func(summary string) bool
+	Out     io.Writer
+	Log     *zap.Logger
+}
+
+// errNotConfirmed is returned when the operator declines.
+var errNotConfirmed = errors.New("promotion not confirmed; nothing was changed")
+
+// promoteNow promotes a pair by hand: it shows what drwatch sees and the
+// plan, asks for confirmation, and runs the promotion through the same
+// watcher, runner, executor and journal as the daemon
+// (watch.Watcher.PromoteByHand). It takes the state_dir lock, so it
+// refuses to run while a daemon owns the journal (use the daemon's API
+// then).
+func promoteNow(ctx context.Context, cfg *config.Config, o promoteOptions) error {
+	p, ok := cfg.Pair(o.Pair)
+	if !ok {
+		return fmt.Errorf("unknown pair %q", o.Pair)
+	}
+	if err := policy.Promotable(p, policy.ByHand); err != nil {
+		return err
+	}
+	w, closeJournal, err := handWatcher(cfg, p, o.Log, !o.DryRun)
+	if err != nil {
+		return err
+	}
+	defer closeJournal()
+	obs, plan, err := look(ctx, p, o.Out)
+	if err != nil {
+		return err
+	}
+	summary := describePlan(p, obs, plan, o.Graceful)
+	fmt.Fprintf(o.Out, "\n%s\n", summary)
+	if o.DryRun {
+		fmt.Fprintln(o.Out, "dry-run: nothing was changed")
+		return nil
+	}
+	if o.Confirm != nil && !o.Confirm(summary) {
+		return errNotConfirmed
+	}
+	if w.Phase() == policy.Promoting {
+		fmt.Fprintln(o.Out, "resuming the interrupted promotion from the journal")
+	}
+	start := time.Now()
+	res, runErr := w.PromoteByHand(ctx, o.By, o.Reason, o.Graceful)
+	if errors.Is(runErr, policy.ErrConflict) {
+		return runErr // refused: nothing was changed
+	}
+	fmt.Fprintf(o.Out, "\n%s in %s: %s\n", strings.ToUpper(string(w.Phase())), time.Since(start).Round(time.Millisecond), res.Detail)
+	for _, idx := range res.Promoted {
+		fmt.Fprintf(o.Out, "  writable  %s\n", idx)
+	}
+	failed := make([]string, 0, len(res.Failed))
+	for idx := range res.Failed {
+		failed = append(failed, idx)
+	}
+	slices.Sort(failed)
+	for _, idx := range failed {
+		fmt.Fprintf(o.Out, "  FAILED    %s: %s\n", idx, res.Failed[idx])
+	}
+	return runErr
+}
+
+// handWatcher is the watcher `drwatch promote` runs the promotion with:
+// the pair's journal record (under the state_dir lock) and its executor.
+// Without lock (a dry run) it only reads the journal.
+func handWatcher(cfg *config.Config, p *config.Pair, log *zap.Logger, lock bool) (*watch.Watcher, func(), error) {
+	if !lock {
+		rec, err := journal.Read(cfg.StateDir, p.Name)
+		if err != nil {
+			return nil, nil, err
+		}
+		if rec == nil {
+			rec = &journal.Record{Pair: p.Name, State: policy.Initial(time.Now())}
+		}
+		return watch.New(watch.Config{Pair: p, Metrics: metrics.New(), Log: log, Runtime: watch.NewRuntime(rec)}), func() {}, nil
+	}
+	j, err := journal.Open(cfg.StateDir)
+	if errors.Is(err, journal.ErrLocked) {
+		return nil, nil, fmt.Errorf("%w\na drwatch daemon owns the journal: ask it instead, e.g. curl -X POST -H 'Authorization: Bearer ...' http://<listen_address>/api/v1/pairs/%s/promote", err, p.Name)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	rt, err := watch.Load(j, p.Name, time.Now())
+	if err != nil {
+		j.Close()
+		return nil, nil, err
+	}
+	_, ex, err := app.Parts(p, j, log)
+	if err != nil {
+		j.Close()
+		return nil, nil, err
+	}
+	return watch.New(watch.Config{Pair: p, Exec: ex, Journal: j, Metrics: metrics.New(), Log: log, Runtime: rt}), func() { j.Close() }, nil
+}
+
+// look shows what drwatch sees of the pair now, and lists the follower
+// indices a promotion would stop replication on.
+func look(ctx context.Context, p *config.Pair, out io.Writer) (observe.Observation, map[string]opensearch.FollowerIndex, error) {
+	pr, err := probe.New(p)
+	if err != nil {
+		return observe.Observation{}, nil, err
+	}
+	obs := pr.Cycle(ctx)
+	fmt.Fprintf(out, "pair %s: what drwatch sees now\n", p.Name)
+	_ = report.Text(out, report.Status{Pairs: []report.PairStatus{{Name: p.Name, Mode: p.Resolved.Mode, Problems: report.Problems(obs), Observation: &obs}}})
+	plan, err := planOf(ctx, p)
+	if err != nil {
+		return obs, nil, fmt.Errorf("cannot list the follower indices to promote: %w", err)
+	}
+	return obs, plan, nil
+}
+
+func planOf(ctx context.Context, p *config.Pair) (map[string]opensearch.FollowerIndex, error) {
+	c, err := opensearch.New(p.Follower, opensearch.Options{Retry: true})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return c.FollowerIndices(ctx, p.Indices)
+}
+
+func describePlan(p *config.Pair, obs observe.Observation, plan map[string]opensearch.FollowerIndex, graceful bool) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "promotion plan for pair %s:\n", p.Name)
+	switch {
+	case graceful:
+		b.WriteString("  1. write-block the leader indices (required), wait until every follower index has caught up\n")
+	case *p.Resolved.FenceLeader && obs.Leader.Reachable:
+		b.WriteString("  1. write-block the leader indices (the leader answers)\n")
+	case *p.Resolved.FenceLeader:
+		b.WriteString("  1. fence the leader if it answers by then (it does not now)\n")
+	default:
+		b.WriteString("  1. do not fence the leader (fence_leader: false)\n")
+	}
+	b.WriteString("  2. delete the follower's autofollow rules\n")
+	names := make([]string, 0, len(plan))
+	for idx := range plan {
+		names = append(names, idx)
+	}
+	slices.Sort(names)
+	fmt.Fprintf(&b, "  3. stop replication on %d follower indices (concurrency %d): %s\n", len(names), p.Resolved.PromoteConcurrency, short(names))
+	b.WriteString("  4. verify every index is open and writable\n")
+	r := obs.Follower.Replication
+	switch {
+	case r.Failure != nil || !r.LagComplete:
+		b.WriteString("  estimated loss: unknown (lag cannot be read completely)\n")
+	default:
+		fmt.Fprintf(&b, "  estimated loss: %d operations (last reading)\n", r.TotalLag)
+	}
+	return b.String()
+}
+
+func short(names []string) string {
+	if len(names) <= 10 {
+		return strings.Join(names, ", ")
+	}
+	return strings.Join(names[:10], ", ") + fmt.Sprintf(", ... (%d more)", len(names)-10)
+}

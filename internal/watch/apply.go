@@ -1,0 +1,120 @@
+package watch
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/drwatch/drwatch/internal/journal"
+	"github.com/drwatch/drwatch/internal/policy"
+	"go.uber.org/zap"
+)
+
+// applyLocked journals a decision (when anything a restart needs changed)
+// and then makes it the current state. The journal write comes first.
+//
+// When the journal cannot be written (state_dir full or read-only) the
+// decision is still tracked in memory - status, the API and the metrics
+// tell the truth, with a journal_unwritable problem - except a promotion:
+// one that could not be journaled is never started. Every later decision
+// tries the journal again, and the first that succeeds saves it all.
+func (w *Watcher) applyLocked(d policy.Decision, by string) error {
+	old := w.rt.rec.State
+	transition := d.State.Phase != old.Phase || len(d.Events) > 0 || d.Abandon
+	if transition || w.rt.journalErr != nil { // or retrying an unwritable journal
+		next := *w.rt.rec
+		next.State = d.State
+		if d.Abandon {
+			next.Promotion = nil // a later promotion plans afresh
+		}
+		if transition {
+			next.History = append(append([]journal.Transition(nil), w.rt.rec.History...), journal.Transition{
+				At: d.State.Since, From: old.Phase, To: d.State.Phase, Events: d.Events, Reasons: d.State.Reasons,
+			})
+		}
+		if err := w.journal.Save(&next); err != nil {
+			w.metrics.JournalErrors.Inc()
+			if w.rt.journalErr == nil {
+				w.metrics.Events.WithLabelValues(w.pair.Name, policy.EvJournalUnwritable).Inc()
+				w.log.Error("journal unwritable: decisions are tracked in memory only, and no promotion starts until it is writable", zap.Error(err))
+			}
+			w.rt.journalErr = err
+			if d.State.Phase == policy.Promoting && old.Phase != policy.Promoting {
+				// Never start a promotion that could not be journaled: the
+				// state stays as it was, and says why.
+				w.rt.rec.State.Reasons = append(slices.Clone(old.Reasons),
+					"the decision is to promote now, but the journal is unwritable: no promotion starts until it can be journaled")
+				return err
+			}
+			*w.rt.rec = next
+			w.observeState(d, old, by)
+			return err
+		}
+		if w.rt.journalErr != nil {
+			w.log.Info("journal writable again: the decisions tracked in memory are saved")
+			w.rt.journalErr = nil
+		}
+		*w.rt.rec = next
+	} else {
+		w.rt.rec.State = d.State
+	}
+	w.observeState(d, old, by)
+	return nil
+}
+
+// observeState updates the metrics and logs a decision applied.
+func (w *Watcher) observeState(d policy.Decision, old policy.State, by string) {
+	changed := d.State.Phase != old.Phase || len(d.Events) > 0
+	s := d.State
+	p := w.pair.Name
+	w.metrics.SetState(p, string(s.Phase), phaseNames)
+	outage := 0.0
+	if !s.OutageStart.IsZero() {
+		outage = w.now().Sub(s.OutageStart).Seconds()
+	}
+	w.metrics.LeaderOutage.WithLabelValues(p).Set(outage)
+	w.metrics.LeaderFailedProbes.WithLabelValues(p).Set(float64(s.FailedProbes))
+	w.metrics.OldLeaderUnfenced.WithLabelValues(p).Set(b2f(s.OldLeaderUnfenced()))
+	ok, _ := policy.RPOGuard(&s, w.pair.Resolved, w.now())
+	w.metrics.RPOGuardPassing.WithLabelValues(p).Set(b2f(ok))
+	if s.LastGoodLag != nil {
+		w.metrics.LastGoodLagTimestamp.WithLabelValues(p).Set(float64(s.LastGoodLag.At.UnixNano()) / 1e9)
+	}
+	for _, ev := range d.Events {
+		w.metrics.Events.WithLabelValues(p, ev).Inc()
+	}
+	if changed {
+		fields := []zap.Field{zap.String("from", string(old.Phase)), zap.String("to", string(s.Phase)),
+			zap.Strings("events", d.Events), zap.Strings("reasons", s.Reasons)}
+		if by != "" {
+			fields = append(fields, zap.String("by", by))
+		}
+		w.log.Info("decision", fields...)
+	}
+}
+
+// Command applies a human's command (approve, deny, pause, resume,
+// promote) and wakes the loop.
+func (w *Watcher) Command(f func(policy.State, time.Time) (policy.Decision, error), by string) (policy.State, error) {
+	w.rt.mu.Lock()
+	d, err := f(w.rt.rec.State, w.now())
+	if err != nil {
+		st := w.rt.rec.State
+		w.rt.mu.Unlock()
+		return st, err
+	}
+	jerr := w.applyLocked(d, by)
+	st := w.rt.rec.State
+	w.rt.mu.Unlock()
+	if jerr != nil && st.Phase != d.State.Phase {
+		// Not applied: a promotion that could not be journaled.
+		return st, fmt.Errorf("journal unwritable: not applied (no promotion starts unjournaled): %w", jerr)
+	}
+	// Applied (in memory only when the journal is unwritable: status
+	// shows that as a problem).
+	select {
+	case w.rt.kick <- struct{}{}:
+	default:
+	}
+	return st, nil
+}

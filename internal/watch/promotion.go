@@ -1,0 +1,158 @@
+package watch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/drwatch/drwatch/internal/policy"
+	"github.com/drwatch/drwatch/internal/promote"
+)
+
+// ErrNotPromoting is Promote called while the pair's phase is not
+// promoting: there is nothing to run.
+var ErrNotPromoting = errors.New("the pair is not promoting")
+
+// startPromotion runs the pair's promotion on a goroutine of its own,
+// unless one is running already. Shutdown waits for it (Config.Promotions);
+// a reload does not.
+func (w *Watcher) startPromotion(ctx context.Context) {
+	w.rt.mu.Lock()
+	if w.rt.inFlight || w.rt.rec.State.Phase != policy.Promoting {
+		w.rt.mu.Unlock()
+		return // running, or finished since the decision was taken
+	}
+	w.rt.inFlight = true
+	w.rt.mu.Unlock()
+	w.promotions.Go(func() {
+		defer func() {
+			w.rt.mu.Lock()
+			w.rt.inFlight = false
+			w.rt.mu.Unlock()
+		}()
+		_, _ = w.Promote(ctx, false)
+	})
+}
+
+// Promote runs (or resumes) the pair's promotion and records its outcome.
+// It is the one place a promotion starts: the daemon calls it when the
+// decision is to promote (and to resume one after a restart), `drwatch
+// promote` through PromoteByHand. The promotion's record (its id, who
+// started it, graceful or not) is journaled before the executor runs;
+// the outcome is folded into the state with policy.PromotionSucceeded or
+// PromotionFailed and journaled, with the history, in one place (apply).
+//
+// graceful asks for a graceful promotion when one starts now; a resumed
+// promotion keeps what it was started as.
+func (w *Watcher) Promote(ctx context.Context, graceful bool) (promote.Result, error) {
+	w.rt.mu.Lock()
+	if w.rt.rec.State.Phase != policy.Promoting {
+		w.rt.mu.Unlock()
+		return promote.Result{}, ErrNotPromoting
+	}
+	if w.rt.rec.Promotion == nil {
+		by := w.rt.rec.State.PromotionBy
+		if by == "" {
+			by = "drwatch"
+		}
+		next := *w.rt.rec
+		next.Promotion = promote.New(w.pair.Name, by, graceful, w.now())
+		if err := w.journal.Save(&next); err != nil {
+			w.rt.retryAt = w.now().Add(policy.RetryInitial)
+			w.rt.mu.Unlock()
+			w.metrics.JournalErrors.Inc()
+			w.log.Error("journal write failed: not promoting yet (retried in 30s)", zap.Error(err))
+			return promote.Result{}, fmt.Errorf("journal the promotion's start: %w", err)
+		}
+		*w.rt.rec = next
+	}
+	p := w.rt.rec.Promotion
+	w.rt.mu.Unlock()
+
+	start := time.Now()
+	w.log.Warn("promotion started", zap.String("id", p.ID), zap.String("by", p.By), zap.Bool("graceful", p.Graceful))
+	// Not canceled by reload or shutdown: every step is bounded, and
+	// stopping half-way only delays what the journal will resume.
+	res, err := w.exec.Run(context.WithoutCancel(ctx), p)
+	took := time.Since(start)
+
+	w.rt.mu.Lock()
+	var d policy.Decision
+	result := "success"
+	if err != nil {
+		result = "failure"
+		d = policy.PromotionFailed(w.rt.rec.State, err.Error(), promote.Changed(p), w.now())
+	} else {
+		p.Finished = w.now()
+		d = policy.PromotionSucceeded(w.rt.rec.State, res.Detail, w.now())
+	}
+	jerr := w.applyLocked(d, "")
+	w.rt.mu.Unlock()
+
+	n := w.pair.Name
+	w.metrics.Promotions.WithLabelValues(n, result).Inc()
+	w.metrics.PromotionDuration.WithLabelValues(n).Observe(took.Seconds())
+	w.metrics.PromotionIndices.WithLabelValues(n, "promoted").Set(float64(len(res.Promoted)))
+	w.metrics.PromotionIndices.WithLabelValues(n, "failed").Set(float64(len(res.Failed)))
+	if jerr != nil {
+		w.log.Error("journal write failed after the promotion: its outcome is kept in memory and saved once the journal is writable", zap.Error(jerr))
+	}
+	if err != nil {
+		w.log.Error("promotion failed", zap.Duration("took", took), zap.Error(err))
+		return res, err
+	}
+	w.log.Warn("promotion succeeded", zap.Duration("took", took), zap.Strings("indices", res.Promoted), zap.Bool("leader_fenced", res.Fenced))
+	if jerr != nil {
+		return res, fmt.Errorf("promoted, but the outcome could not be journaled: %w", jerr)
+	}
+	return res, nil
+}
+
+// PromoteByHand is `drwatch promote`: it starts a promotion on a human's
+// command (policy.ManualPromote), or resumes the interrupted one, and runs
+// it now, through Promote. What would refuse it is checked before anything
+// is journaled, so a refusal changes nothing.
+func (w *Watcher) PromoteByHand(ctx context.Context, by, reason string, graceful bool) (promote.Result, error) {
+	if err := policy.Promotable(w.pair, policy.ByHand); err != nil {
+		return promote.Result{}, err
+	}
+	w.rt.mu.RLock()
+	phase, p := w.rt.rec.State.Phase, w.rt.rec.Promotion
+	w.rt.mu.RUnlock()
+	if err := p.Resumable(graceful); err != nil {
+		return promote.Result{}, err
+	}
+	if phase != policy.Promoting {
+		_, err := w.Command(func(s policy.State, now time.Time) (policy.Decision, error) {
+			return policy.ManualPromote(s, by, reason, now)
+		}, by)
+		if err != nil {
+			return promote.Result{}, err
+		}
+	}
+	return w.Promote(ctx, graceful)
+}
+
+// fenceOldLeader write-blocks an old leader that answers again after the
+// promotion, and records it; on failure the next cycle tries again.
+func (w *Watcher) fenceOldLeader(ctx context.Context) {
+	w.rt.mu.RLock()
+	p := w.rt.rec.Promotion
+	w.rt.mu.RUnlock()
+	detail, err := w.exec.FenceOldLeader(ctx, p)
+	if err != nil {
+		w.log.Error("the old leader answers again and could not be fenced: both sides may take writes", zap.Error(err))
+		return
+	}
+	w.rt.mu.Lock()
+	jerr := w.applyLocked(policy.OldLeaderFenced(w.rt.rec.State, detail, w.now()), "")
+	w.rt.mu.Unlock()
+	if jerr != nil {
+		w.log.Error("journal write failed: the old leader's fence is not recorded", zap.Error(jerr))
+		return
+	}
+	w.log.Warn("the old leader answered again and was fenced", zap.String("detail", detail))
+}

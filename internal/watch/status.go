@@ -1,0 +1,57 @@
+package watch
+
+import (
+	"time"
+
+	"github.com/drwatch/drwatch/internal/config"
+	"github.com/drwatch/drwatch/internal/policy"
+	"github.com/drwatch/drwatch/internal/report"
+)
+
+// Status is the pair's status: its decision, latest observation and problems.
+func (w *Watcher) Status() report.PairStatus {
+	w.rt.mu.RLock()
+	defer w.rt.mu.RUnlock()
+	st := w.rt.rec.State
+	ps := report.PairStatus{Name: w.pair.Name, Mode: w.pair.Resolved.Mode, Problems: []string{}, Decision: decisionOf(&st, w.pair.Resolved, w.now())}
+	if w.rt.last != nil {
+		o := *w.rt.last
+		ps.Observation = &o
+		ps.Problems = report.Problems(o)
+	} else {
+		ps.Problems = []string{"no observation yet"}
+	}
+	if err := w.rt.journalErr; err != nil {
+		ps.Problems = append([]string{"journal unwritable (" + err.Error() + "): decisions are tracked in memory only, and no promotion starts until it is writable"}, ps.Problems...)
+	}
+	if st.OldLeaderUnfenced() {
+		ps.Problems = append([]string{"the old leader answers again after the promotion and is not fenced: both sides may take writes"}, ps.Problems...)
+	}
+	return ps
+}
+
+func decisionOf(st *policy.State, pol *config.Policy, now time.Time) *report.Decision {
+	ok, why := policy.RPOGuard(st, pol, now)
+	d := &report.Decision{State: string(st.Phase), Since: st.Since, Reasons: append([]string{}, st.Reasons...), RPOGuard: ok, RPOGuardReason: why}
+	if st.Phase == policy.AwaitingApproval && st.ApprovalID != "" {
+		d.ApprovalID, d.ApprovalExpiresAt = st.ApprovalID, st.ApprovalRequested.Add(pol.ApprovalTimeout.D())
+	}
+	return d
+}
+
+// Phase is the pair's current phase.
+func (w *Watcher) Phase() policy.Phase {
+	w.rt.mu.RLock()
+	defer w.rt.mu.RUnlock()
+	return w.rt.rec.State.Phase
+}
+
+// Observed reports whether the pair has been observed since drwatch started.
+func (w *Watcher) Observed() bool {
+	w.rt.mu.RLock()
+	defer w.rt.mu.RUnlock()
+	return w.rt.last != nil
+}
+
+// Pair is the watched pair's config.
+func (w *Watcher) Pair() *config.Pair { return w.pair }
