@@ -32,18 +32,18 @@ func sampleRecord() *journal.Record {
 	return &journal.Record{
 		Pair: "orders",
 		State: policy.State{
-			Phase:             policy.Promoting,
-			Since:             t0,
-			OutageStart:       t0.Add(-5 * time.Minute),
-			FailedProbes:      7,
-			WitnessLostSince:  t0.Add(-4 * time.Minute),
-			LeaderCheckpoint:  12345,
-			FailedReads:       42,
-			LastGoodLag:       &policy.LagReading{TotalOperations: 10, MaxOperations: 4, Indices: 3, At: t0.Add(-6 * time.Minute)},
-			ApprovalRequested: t0.Add(-3 * time.Minute),
-			Approval:          &policy.Answer{By: "alice", At: t0.Add(-2 * time.Minute), Reason: "leader DC down"},
-			PromotionAttempts: 1,
-			Reasons:           []string{"approved by alice"},
+			Phase:       policy.Promoting,
+			Since:       t0,
+			Outage:      policy.Outage{OutageStart: t0.Add(-5 * time.Minute), FailedProbes: 7},
+			Witness:     policy.Witness{WitnessLostSince: t0.Add(-4 * time.Minute)},
+			Checkpoints: policy.Checkpoints{LeaderCheckpoint: 12345, FailedReads: 42},
+			LastGoodLag: &policy.LagReading{TotalOperations: 10, MaxOperations: 4, Indices: 3, At: t0.Add(-6 * time.Minute)},
+			ApprovalRequest: policy.ApprovalRequest{
+				ApprovalRequested: t0.Add(-3 * time.Minute),
+				Approval:          &policy.Answer{By: "alice", At: t0.Add(-2 * time.Minute), Reason: "leader DC down"},
+			},
+			Attempt: policy.Attempt{PromotionAttempts: 1},
+			Reasons: []string{"approved by alice"},
 		},
 		Promotion: &promote.Promotion{
 			ID:       "orders-1",
@@ -56,6 +56,41 @@ func sampleRecord() *journal.Record {
 			{At: t0.Add(-5 * time.Minute), From: policy.Healthy, To: policy.Suspect, Events: []string{"leader_suspect"}, Reasons: []string{"probe failed"}},
 			{At: t0, From: policy.AwaitingApproval, To: policy.Promoting, Reasons: []string{"approved"}},
 		},
+	}
+}
+
+// The state's groups are embedded: a record is one flat JSON object, as
+// records written before the state was grouped are, and those load.
+func TestStateIsFlatJSON(t *testing.T) {
+	dir := t.TempDir()
+	flat := `{"version": 1, "pair": "orders", "history": [], "state": {"phase": "failed", "since": "2026-01-02T03:04:05Z",
+		"outage_start": "2026-01-02T03:00:00Z", "failed_probes": 9, "witness_lost_since": "2026-01-02T03:01:00Z",
+		"leader_checkpoint": 77, "failed_reads": 3, "approval_id": "req-1", "paused_by": "bob",
+		"promotion_attempts": 2, "last_error": "boom", "old_leader_returned": true, "reasons": ["x"]}}`
+	if err := os.WriteFile(filepath.Join(dir, "orders.json"), []byte(flat), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := journal.Read(dir, "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := r.State
+	if s.FailedProbes != 9 || s.WitnessLostSince.IsZero() || s.LeaderCheckpoint != 77 || s.ApprovalID != "req-1" ||
+		s.PausedBy != "bob" || s.PromotionAttempts != 2 || s.LastError != "boom" || !s.OldLeaderReturned {
+		t.Fatalf("a flat record loads as %+v", s)
+	}
+	b, err := json.Marshal(sampleRecord().State)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"outage_start", "failed_probes", "witness_lost_since", "leader_checkpoint", "approval", "promotion_attempts"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("state JSON has no top-level %q: %s", k, b)
+		}
 	}
 }
 

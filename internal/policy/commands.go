@@ -114,7 +114,7 @@ func Resume(st State, by string, now time.Time) (Decision, error) {
 func unpause(d *Decision, now time.Time, why string) {
 	s := &d.State
 	from := s.PausedFrom
-	s.PausedUntil, s.PausedBy, s.PauseReason, s.PausedFrom = time.Time{}, "", "", ""
+	s.PauseInfo = PauseInfo{}
 	if from == Failed {
 		s.RetryAt = now
 		d.enter(Failed, now, why+": the failed promotion is retried now")

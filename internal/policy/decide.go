@@ -68,10 +68,13 @@ func (d *Decision) enter(p Phase, now time.Time, reasons ...string) {
 }
 
 // Decide folds one observation into the state and says what to do. It is
-// pure: the same inputs always give the same decision.
+// pure: the same inputs always give the same decision. Each phase has its
+// step: after the promotion (promoted), a promotion under way (promoting:
+// the executor drives it), a failed one (failed), a pause (paused), and
+// the watching phases, where the observation decides (healthy, suspect,
+// isolated, leader_down, awaiting_approval).
 func Decide(st State, obs observe.Observation, pol *config.Policy, now time.Time) Decision {
 	d := Decision{State: st}
-	s := &d.State
 	switch st.Phase {
 	case Promoted:
 		oldLeader(&d, obs, pol) // never promoted again
@@ -79,56 +82,67 @@ func Decide(st State, obs observe.Observation, pol *config.Policy, now time.Time
 	case Promoting:
 		return d // the executor drives this phase; see PromotionSucceeded/Failed
 	case Failed:
-		if pol.Mode == config.ModeDryRun {
-			s.Reasons = []string{"a promotion failed and is not finished (" + s.LastError + "); the policy is now dry-run: not retrying; change the mode, or finish it with drwatch promote"}
-			return d
-		}
-		if !s.PromotionByHand && !s.PromotionChanged && obs.Leader.Answered() {
-			// Nothing was fenced or stopped, and the leader answers again:
-			// the outage this promotion answered is over. Retrying it
-			// would fail over a healthy leader.
-			why := fmt.Sprintf("the failed promotion changed nothing (%d attempts, last: %s) and the leader answers again: abandoned", s.PromotionAttempts, s.LastError)
-			s.PromotionAttempts, s.RetryAt, s.LastError = 0, time.Time{}, ""
-			if s.Episode {
-				s.EpisodeEnd = now // cooldown starts
-			}
-			resetTracking(s)
-			d.Abandon = true
-			d.emit(EvLeaderRecovered)
-			d.enter(Healthy, now, why)
-			return d
-		}
-		if !now.Before(s.RetryAt) {
-			d.enter(Promoting, now, fmt.Sprintf("retrying the promotion (attempt %d) after: %s", s.PromotionAttempts+1, s.LastError))
-			d.Promote = true
-			d.emit(EvPromotionStarted)
-		}
+		stepFailed(&d, obs, pol, now)
 		return d
 	case Paused:
-		if s.PausedUntil.IsZero() || now.Before(s.PausedUntil) {
+		if !stepPaused(&d, now) {
 			return d
 		}
-		unpause(&d, now, "pause expired")
-		if s.Phase == Failed {
+		if d.State.Phase == Failed {
 			return d // back to the failed promotion: retried by the next decision
 		}
 	}
+	stepWatching(&d, obs, pol, now)
+	return d
+}
 
+// stepFailed retries a failed promotion when its backoff is over, or
+// abandons it when it changed nothing and the leader answers again.
+func stepFailed(d *Decision, obs observe.Observation, pol *config.Policy, now time.Time) {
+	s := &d.State
+	switch {
+	case pol.Mode == config.ModeDryRun:
+		s.Reasons = []string{"a promotion failed and is not finished (" + s.LastError + "); the policy is now dry-run: not retrying; change the mode, or finish it with drwatch promote"}
+	case !s.PromotionByHand && !s.PromotionChanged && obs.Leader.Answered():
+		// Nothing was fenced or stopped, and the leader answers again:
+		// the outage this promotion answered is over. Retrying it would
+		// fail over a healthy leader.
+		why := fmt.Sprintf("the failed promotion changed nothing (%d attempts, last: %s) and the leader answers again: abandoned", s.PromotionAttempts, s.LastError)
+		s.Attempt = Attempt{}
+		if s.Episode {
+			s.EpisodeEnd = now // cooldown starts
+		}
+		resetTracking(s)
+		d.Abandon = true
+		d.emit(EvLeaderRecovered)
+		d.enter(Healthy, now, why)
+	case !now.Before(s.RetryAt):
+		d.enter(Promoting, now, fmt.Sprintf("retrying the promotion (attempt %d) after: %s", s.PromotionAttempts+1, s.LastError))
+		d.Promote = true
+		d.emit(EvPromotionStarted)
+	}
+}
+
+// stepPaused ends a pause that has expired; it reports whether it did.
+func stepPaused(d *Decision, now time.Time) bool {
+	if s := &d.State; s.PausedUntil.IsZero() || now.Before(s.PausedUntil) {
+		return false
+	}
+	unpause(d, now, "pause expired")
+	return true
+}
+
+// stepWatching decides the watching phases from the observation: the
+// leader answers (healthy), drwatch is cut off (isolated), not down yet
+// (suspect), or down (leader_down, and what the mode does about it).
+func stepWatching(d *Decision, obs observe.Observation, pol *config.Policy, now time.Time) {
+	s := &d.State
 	w := track(s, obs)
 	prev := s.Phase
-	inEpisode := prev == LeaderDown || prev == AwaitingApproval
 
 	if obs.Leader.Answered() {
-		if prev == Suspect || prev == Isolated || inEpisode {
-			d.emit(EvLeaderRecovered)
-		}
-		if s.Episode {
-			s.EpisodeEnd, s.Episode = now, false // the episode ends: cooldown starts
-		}
-		clearApproval(s)
-		d.enter(Healthy, now, healthyReasons(obs, pol)...)
-		replicationHealth(&d, obs, pol)
-		return d
+		leaderAnswers(d, obs, pol, now)
+		return
 	}
 
 	down := fmt.Sprintf("leader unreachable for %s (%s in a row, last: %s)",
@@ -141,10 +155,43 @@ func Decide(st State, obs observe.Observation, pol *config.Policy, now time.Time
 		}
 		clearRequest(s)
 		d.enter(Isolated, now, down, "but the follower still sees the leader ("+w.why+"): drwatch itself is cut off; never acting on this")
-		return d
+		return
 	}
+	if need := notDownYet(s, w, pol, now); len(need) > 0 {
+		if prev == Healthy || prev == Isolated {
+			d.emit(EvLeaderSuspect)
+		}
+		clearRequest(s)
+		d.enter(Suspect, now, down, "not yet down: needs "+strings.Join(need, ", "))
+		return
+	}
+	reasons := []string{down}
+	if requireWitness {
+		reasons = append(reasons, w.why)
+	}
+	leaderDown(d, prev, pol, now, reasons)
+}
 
-	need := []string{}
+// leaderAnswers ends any outage: the pair is healthy, and replication's
+// health is judged.
+func leaderAnswers(d *Decision, obs observe.Observation, pol *config.Policy, now time.Time) {
+	s := &d.State
+	switch s.Phase {
+	case Suspect, Isolated, LeaderDown, AwaitingApproval:
+		d.emit(EvLeaderRecovered)
+	}
+	if s.Episode {
+		s.EpisodeEnd, s.Episode = now, false // the episode ends: cooldown starts
+	}
+	clearApproval(s)
+	d.enter(Healthy, now, healthyReasons(obs, pol)...)
+	replicationHealth(d, obs, pol)
+}
+
+// notDownYet lists what the leader_down thresholds still need (none: the
+// leader is down).
+func notDownYet(s *State, w witnessView, pol *config.Policy, now time.Time) []string {
+	var need []string
 	if s.FailedProbes < pol.MinFailedProbes {
 		need = append(need, fmt.Sprintf("%d failed probes", pol.MinFailedProbes))
 	}
@@ -152,31 +199,25 @@ func Decide(st State, obs observe.Observation, pol *config.Policy, now time.Time
 		need = append(need, "unreachable for "+pol.LeaderDownAfter.String())
 	}
 	switch {
-	case requireWitness && !w.lost:
+	case !*pol.RequireFollowerWitness:
+	case !w.lost:
 		need = append(need, "the follower to lose the leader too ("+w.why+")")
-	case requireWitness && s.WitnessLostProbes < WitnessProbes:
+	case s.WitnessLostProbes < WitnessProbes:
 		// One observation of the follower without the leader may be a
 		// blip of its remote connection: it must hold for two in a row.
 		need = append(need, fmt.Sprintf("the follower without the leader in %d probes in a row (%d so far)", WitnessProbes, s.WitnessLostProbes))
 	}
-	if len(need) > 0 {
-		if prev == Healthy || prev == Isolated {
-			d.emit(EvLeaderSuspect)
-		}
-		clearRequest(s)
-		d.enter(Suspect, now, down, "not yet down: needs "+strings.Join(need, ", "))
-		return d
-	}
+	return need
+}
 
-	// The leader is down.
+// leaderDown is the leader down: what the mode does about it, under the
+// RPO guard and the holds (cooldown, maintenance windows).
+func leaderDown(d *Decision, prev Phase, pol *config.Policy, now time.Time, reasons []string) {
+	s := &d.State
 	newEpisode := !s.Episode
 	if newEpisode {
 		s.Episode = true
 		d.emit(EvLeaderDown)
-	}
-	reasons := []string{down}
-	if requireWitness {
-		reasons = append(reasons, w.why)
 	}
 	guardOK, guardWhy := RPOGuard(s, pol, now)
 	reasons = append(reasons, guardWhy)
@@ -198,18 +239,22 @@ func Decide(st State, obs observe.Observation, pol *config.Policy, now time.Time
 		d.enter(LeaderDown, now, append(reasons, "manual mode: paging only; promote with `drwatch promote`")...)
 	case config.ModeAuto:
 		if guardOK && !held && s.Denial == nil {
-			s.PromotionByHand, s.PromotionChanged = false, false
-			s.PromotionBy = "drwatch (auto mode)"
-			d.enter(Promoting, now, append(reasons, "auto mode: promoting")...)
-			d.Promote = true
-			d.emit(EvPromotionStarted)
-			return d
+			startPromotion(d, "drwatch (auto mode)", now, append(reasons, "auto mode: promoting")...)
+			return
 		}
-		approvalFlow(&d, prev, pol, now, unattendedBlock(guardOK, held), reasons)
+		approvalFlow(d, prev, pol, now, unattendedBlock(guardOK, held), reasons)
 	default: // semi-auto
-		approvalFlow(&d, prev, pol, now, unattendedBlock(guardOK, held), reasons)
+		approvalFlow(d, prev, pol, now, unattendedBlock(guardOK, held), reasons)
 	}
-	return d
+}
+
+// startPromotion moves to promoting, unattended: by names who decided.
+func startPromotion(d *Decision, by string, now time.Time, reasons ...string) {
+	s := &d.State
+	s.PromotionByHand, s.PromotionChanged, s.PromotionBy = false, false, by
+	d.enter(Promoting, now, reasons...)
+	d.Promote = true
+	d.emit(EvPromotionStarted)
 }
 
 // oldLeader watches the old leader after the promotion: one that answers
@@ -293,11 +338,7 @@ func approvalFlow(d *Decision, prev Phase, pol *config.Policy, now time.Time, bl
 	case now.Sub(s.ApprovalRequested) >= pol.ApprovalTimeout.D():
 		d.emit(EvApprovalExpired)
 		if pol.OnApprovalTimeout == "promote" && blocked == "" {
-			s.PromotionByHand, s.PromotionChanged = false, false
-			s.PromotionBy = "drwatch (on_approval_timeout: promote)"
-			d.enter(Promoting, now, append(reasons, "approval timed out; on_approval_timeout: promote and the RPO guard passes: promoting")...)
-			d.Promote = true
-			d.emit(EvPromotionStarted)
+			startPromotion(d, "drwatch (on_approval_timeout: promote)", now, append(reasons, "approval timed out; on_approval_timeout: promote and the RPO guard passes: promoting")...)
 			return
 		}
 		s.ApprovalExpired = true
@@ -403,8 +444,8 @@ func holds(s *State, pol *config.Policy, now time.Time) (bool, string) {
 	return false, ""
 }
 
-// witness is the follower's view of the leader in one observation.
-type witness struct {
+// witnessView is the follower's view of the leader in one observation.
+type witnessView struct {
 	sees bool // the follower is connected and replication is not stalled
 	lost bool // the follower has lost the leader
 	why  string
@@ -412,10 +453,10 @@ type witness struct {
 
 // track updates the outage, checkpoint and lag tracking from an
 // observation, and returns the witness.
-func track(s *State, obs observe.Observation) witness {
+func track(s *State, obs observe.Observation) witnessView {
 	alive := obs.Leader.Answered()
 	if alive {
-		s.OutageStart, s.FailedProbes = time.Time{}, 0
+		s.Outage = Outage{}
 	} else {
 		if s.OutageStart.IsZero() {
 			s.OutageStart = obs.Time
@@ -453,7 +494,7 @@ func track(s *State, obs observe.Observation) witness {
 	// with backoff, see opensearch-ccr.md, so this takes a while).
 	frozen := s.OutageReadRises >= FrozenReadRises && !s.CheckpointFrozenSince.IsZero()
 
-	var w witness
+	var w witnessView
 	switch {
 	case !f.Reachable:
 		w.why = "follower unreachable: cannot ask it (" + failureText(f.Failure) + ")"
@@ -475,7 +516,7 @@ func track(s *State, obs observe.Observation) witness {
 	case !w.lost || alive:
 		// The follower saw the leader, or could not be asked: whenever
 		// it loses it again, that is when the leader was lost.
-		s.WitnessLostSince, s.WitnessLostProbes = time.Time{}, 0
+		s.Witness = Witness{}
 	case s.WitnessLostSince.IsZero():
 		s.WitnessLostSince, s.WitnessLostProbes = obs.Time, 1
 	default:
@@ -563,8 +604,7 @@ func clearApproval(s *State) {
 // denial holds until the leader answers again (or a human overrides it),
 // not only until the witness or the thresholds flap for one cycle.
 func clearRequest(s *State) {
-	s.ApprovalRequested, s.Approval, s.ApprovalExpired = time.Time{}, nil, false
-	s.ApprovalID, s.ApprovalGuardOK = "", false
+	s.ApprovalRequest = ApprovalRequest{}
 }
 
 // resetTracking forgets outage and witness progress: after a pause or a
@@ -572,9 +612,8 @@ func clearRequest(s *State) {
 // pending approval request is forgotten too; a human's denial is not: it
 // holds until the leader answers again or a human approves.
 func resetTracking(s *State) {
-	s.OutageStart, s.FailedProbes, s.WitnessLostSince, s.WitnessLostProbes = time.Time{}, 0, time.Time{}, 0
+	s.Outage, s.Witness, s.Checkpoints = Outage{}, Witness{}, Checkpoints{}
 	s.Episode = false
-	s.CheckpointFrozenSince, s.FailedReadRises, s.OutageReadRises = time.Time{}, 0, 0
 	clearRequest(s)
 }
 

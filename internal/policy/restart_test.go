@@ -63,8 +63,9 @@ func TestRestartedMidOutage(t *testing.T) {
 
 	t.Run("saved counters far past the thresholds", func(t *testing.T) {
 		st := policy.State{
-			Phase: policy.Suspect, Since: t0, OutageStart: t0.Add(-10 * time.Hour), FailedProbes: 100000,
-			WitnessLostSince: t0.Add(-10 * time.Hour), CheckpointFrozenSince: t0.Add(-11 * time.Hour), FailedReadRises: 5,
+			Phase: policy.Suspect, Since: t0, Outage: policy.Outage{OutageStart: t0.Add(-10 * time.Hour), FailedProbes: 100000},
+			Witness:     policy.Witness{WitnessLostSince: t0.Add(-10 * time.Hour)},
+			Checkpoints: policy.Checkpoints{CheckpointFrozenSince: t0.Add(-11 * time.Hour), FailedReadRises: 5},
 			LastGoodLag: &policy.LagReading{At: t0.Add(-time.Second)}, Reasons: []string{"saved"},
 		}
 		for _, mode := range allModes {

@@ -42,28 +42,16 @@ const (
 var Phases = []Phase{Healthy, Suspect, Isolated, LeaderDown, AwaitingApproval, Promoting, Promoted, Failed, Paused}
 
 // State is what drwatch remembers about a pair between cycles and across
-// restarts (the journal stores it).
+// restarts (the journal stores it). Its fields are grouped into the parts
+// that reset together; the groups are embedded, so the journal's JSON is
+// one flat object and a field reads as s.OutageStart.
 type State struct {
 	Phase Phase     `json:"phase"`
 	Since time.Time `json:"since"`
 
-	// The current leader outage, as drwatch sees it: when probes started
-	// failing and how many failed in a row. Zero when the leader answers.
-	OutageStart  time.Time `json:"outage_start,omitzero"`
-	FailedProbes int       `json:"failed_probes"`
-
-	// The follower's witness. WitnessLostSince is when the follower was
-	// first seen without the leader in this outage, in the current run of
-	// observations that all showed it without the leader (zero once it
-	// is seen with the leader or cannot be asked).
-	WitnessLostSince  time.Time `json:"witness_lost_since,omitzero"`
-	WitnessLostProbes int       `json:"witness_lost_probes,omitempty"`
-	// Checkpoint tracking for the frozen-checkpoint witness.
-	LeaderCheckpoint      int64     `json:"leader_checkpoint"`
-	FailedReads           int64     `json:"failed_reads"`
-	CheckpointFrozenSince time.Time `json:"checkpoint_frozen_since,omitzero"`
-	FailedReadRises       int       `json:"failed_read_rises,omitempty"` // since the checkpoint last moved
-	OutageReadRises       int       `json:"outage_read_rises,omitempty"` // of those, during the current outage
+	Outage
+	Witness
+	Checkpoints
 
 	// LastGoodLag is the last complete lag reading taken while the leader
 	// answered and the follower's link to it was up.
@@ -73,17 +61,11 @@ type State struct {
 	// RPO guard fails while there are any.
 	Unreplicated []string `json:"unreplicated,omitempty"`
 
-	// Approval of the current episode.
-	ApprovalRequested time.Time `json:"approval_requested,omitzero"`
-	// ApprovalID names the pending request: an approve must name it, so
-	// that a late or replayed approve never approves another request.
-	// ApprovalGuardOK is the RPO guard's verdict it was asked under: when
-	// it flips, the situation is another one and a new request is made.
-	ApprovalID      string  `json:"approval_id,omitempty"`
-	ApprovalGuardOK bool    `json:"approval_guard_ok,omitempty"`
-	Approval        *Answer `json:"approval,omitempty"`
-	Denial          *Answer `json:"denial,omitempty"`
-	ApprovalExpired bool    `json:"approval_expired,omitempty"`
+	ApprovalRequest
+	// Denial is a human's no to promoting in this outage: it holds until
+	// the leader answers again or a human approves after all (not reset
+	// with the request).
+	Denial *Answer `json:"denial,omitempty"`
 
 	// Degraded is set while replication is unhealthy with the leader up
 	// (lag over max_lag_operations, or an index not syncing or of unknown
@@ -97,13 +79,66 @@ type State struct {
 	// EpisodeEnd is when the last outage episode ended (cooldown).
 	EpisodeEnd time.Time `json:"episode_end,omitzero"`
 
-	// Pause.
+	PauseInfo
+	Attempt
+	Aftermath
+
+	// Reasons for the current phase, human-readable.
+	Reasons []string `json:"reasons"`
+}
+
+// Outage is the current leader outage, as drwatch sees it: when its
+// probes started failing and how many failed in a row. Zero while the
+// leader answers.
+type Outage struct {
+	OutageStart  time.Time `json:"outage_start,omitzero"`
+	FailedProbes int       `json:"failed_probes"`
+}
+
+// Witness is the follower's testimony: WitnessLostSince is when the
+// follower was first seen without the leader in this outage, in the
+// current run of observations that all showed it without the leader
+// (zero once it is seen with the leader or cannot be asked).
+type Witness struct {
+	WitnessLostSince  time.Time `json:"witness_lost_since,omitzero"`
+	WitnessLostProbes int       `json:"witness_lost_probes,omitempty"`
+}
+
+// Checkpoints tracks the follower's view of the leader's checkpoint for
+// the frozen-checkpoint witness: a leader checkpoint that stands still
+// while the follower's failed reads keep rising.
+type Checkpoints struct {
+	LeaderCheckpoint      int64     `json:"leader_checkpoint"`
+	FailedReads           int64     `json:"failed_reads"`
+	CheckpointFrozenSince time.Time `json:"checkpoint_frozen_since,omitzero"`
+	FailedReadRises       int       `json:"failed_read_rises,omitempty"` // since the checkpoint last moved
+	OutageReadRises       int       `json:"outage_read_rises,omitempty"` // of those, during the current outage
+}
+
+// ApprovalRequest is the approval request of the current episode.
+// ApprovalID names it: an approve must name it, so that a late or
+// replayed approve never approves another request. ApprovalGuardOK is
+// the RPO guard's verdict it was asked under: when it flips, the
+// situation is another one and a new request is made.
+type ApprovalRequest struct {
+	ApprovalRequested time.Time `json:"approval_requested,omitzero"`
+	ApprovalID        string    `json:"approval_id,omitempty"`
+	ApprovalGuardOK   bool      `json:"approval_guard_ok,omitempty"`
+	Approval          *Answer   `json:"approval,omitempty"`
+	ApprovalExpired   bool      `json:"approval_expired,omitempty"`
+}
+
+// PauseInfo is a human's pause: until when (zero: until resumed), by
+// whom, why, and the phase it paused.
+type PauseInfo struct {
 	PausedUntil time.Time `json:"paused_until,omitzero"`
 	PausedBy    string    `json:"paused_by,omitempty"`
 	PauseReason string    `json:"pause_reason,omitempty"`
 	PausedFrom  Phase     `json:"paused_from,omitempty"`
+}
 
-	// Promotion attempts (promoting/failed).
+// Attempt is the current promotion's attempts (promoting, failed).
+type Attempt struct {
 	PromotionAttempts int       `json:"promotion_attempts,omitempty"`
 	RetryAt           time.Time `json:"retry_at,omitzero"`
 	LastError         string    `json:"last_error,omitempty"`
@@ -116,14 +151,15 @@ type State struct {
 	// PromotionBy is who started the current promotion: the human who
 	// approved or promoted, or drwatch.
 	PromotionBy string `json:"promotion_by,omitempty"`
-	// After the promotion: the old leader answered again, and whether its
-	// copies of the promoted indices were write-blocked since.
+}
+
+// Aftermath is what happened after the promotion: when, whether the old
+// leader answered again, and whether its copies of the promoted indices
+// were write-blocked since.
+type Aftermath struct {
+	PromotedAt        time.Time `json:"promoted_at,omitzero"`
 	OldLeaderReturned bool      `json:"old_leader_returned,omitempty"`
 	OldLeaderFenced   bool      `json:"old_leader_fenced,omitempty"`
-	PromotedAt        time.Time `json:"promoted_at,omitzero"`
-
-	// Reasons for the current phase, human-readable.
-	Reasons []string `json:"reasons"`
 }
 
 // LagReading is a lag measurement and when it was taken, with the sum of
