@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/drwatch/drwatch/internal/config"
 	"github.com/drwatch/drwatch/internal/policy"
 )
 
@@ -108,12 +109,12 @@ func remoteCmd(action string, args []string, stdout, stderr io.Writer) int {
 	}
 	token := strings.TrimSpace(os.Getenv("DRWATCH_API_TOKEN"))
 	if *tokenFile != "" {
-		b, err := os.ReadFile(*tokenFile)
+		tok, err := config.ReadSecretFile(*tokenFile)
 		if err != nil {
-			fmt.Fprintf(stderr, "drwatch %s: cannot read --token-file: %v\n", action, err)
+			fmt.Fprintf(stderr, "drwatch %s: --token-file: %v\n", action, err)
 			return ExitFailure
 		}
-		token = strings.TrimSpace(string(b))
+		token = tok.Reveal()
 	}
 	body := map[string]string{"reason": *reason, "by": who()}
 	if pauseFor != nil {

@@ -55,10 +55,10 @@ func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) 
 // MarshalYAML renders the secret as "<secret>".
 func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
 
-// readSecretFile reads a secret file and trims surrounding white space (a
+// ReadSecretFile reads a secret file (at most 64 KiB) and trims surrounding white space (a
 // trailing newline from `echo > file` is the norm). The error never contains
 // the content.
-func readSecretFile(path string) (Secret, error) {
+func ReadSecretFile(path string) (Secret, error) {
 	b, err := readFileLimited(path, maxSecretFileSize)
 	if err != nil {
 		return Secret{}, fmt.Errorf("cannot read secret file %q: %w", path, err)

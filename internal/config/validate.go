@@ -52,7 +52,7 @@ func (v *validator) config(c *Config) {
 		c.StateDir = DefaultStateDir
 	}
 	if c.API.TokenFile != "" {
-		tok, err := readSecretFile(c.API.TokenFile)
+		tok, err := ReadSecretFile(c.API.TokenFile)
 		switch {
 		case err != nil:
 			v.fail("api.token_file", "%v", err)
@@ -183,22 +183,7 @@ func (v *validator) endpoint(e *Endpoint, path string, follower bool) {
 			e.Addresses = append(e.Addresses, u)
 		}
 	}
-	switch {
-	case e.PasswordFile != "" && e.PasswordEnv != "":
-		v.fail(path+".password_env", "set password_file or password_env, not both")
-	case e.PasswordFile != "":
-		s, err := readSecretFile(e.PasswordFile)
-		if err != nil {
-			v.fail(path+".password_file", "%v", err)
-		}
-		e.Password = s
-	case e.PasswordEnv != "":
-		s, err := readSecretEnv(e.PasswordEnv)
-		if err != nil {
-			v.fail(path+".password_env", "%v", err)
-		}
-		e.Password = s
-	}
+	e.Password = v.secret(path, secretKeys{"password_file", e.PasswordFile, "password_env", e.PasswordEnv}, "")
 	if e.Username == "" && (e.PasswordFile != "" || e.PasswordEnv != "") {
 		v.fail(path+".username", "is required when a password is set")
 	}
@@ -235,24 +220,7 @@ func (v *validator) aiven(a *Aiven, path string) {
 	if a.LeaderService != "" && a.LeaderService == a.FollowerService {
 		v.fail(path+".follower_service", "must differ from leader_service")
 	}
-	switch {
-	case a.TokenEnv != "" && a.TokenFile != "":
-		v.fail(path+".token_file", "set token_env or token_file, not both")
-	case a.TokenFile != "":
-		s, err := readSecretFile(a.TokenFile)
-		if err != nil {
-			v.fail(path+".token_file", "%v", err)
-		}
-		a.Token = s
-	case a.TokenEnv != "":
-		s, err := readSecretEnv(a.TokenEnv)
-		if err != nil {
-			v.fail(path+".token_env", "%v", err)
-		}
-		a.Token = s
-	default:
-		v.fail(path+".token_env", "is required (or token_file): the Aiven API token")
-	}
+	a.Token = v.secret(path, secretKeys{"token_file", a.TokenFile, "token_env", a.TokenEnv}, "is required (or token_env): the Aiven API token")
 	if a.APIURL != "" {
 		if u, err := url.Parse(a.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			v.fail(path+".api_url", "must be an http(s) URL, not %s", describe(&yaml.Node{Kind: yaml.ScalarNode, Value: a.APIURL}))
@@ -369,38 +337,22 @@ func (v *validator) hook(h *Hook, path string, names map[string]string) {
 	if h.Timeout == 0 {
 		h.Timeout = Duration(DefaultHookTimeout)
 	}
-	secret := func(fileKey, file, envKey, env string, required bool) {
-		switch {
-		case file != "" && env != "":
-			v.fail(path+"."+envKey, "set %s or %s, not both", fileKey, envKey)
-		case file != "":
-			s, err := readSecretFile(file)
-			if err != nil {
-				v.fail(path+"."+fileKey, "%v", err)
-			}
-			h.Secret = s
-		case env != "":
-			s, err := readSecretEnv(env)
-			if err != nil {
-				v.fail(path+"."+envKey, "%v", err)
-			}
-			h.Secret = s
-		case required:
-			v.fail(path+"."+fileKey, "is required for %s hook (or %s)", hookKind(h.Type), envKey)
-		}
+	required := "is required for " + hookKind(h.Type) + " hook (or %s)"
+	secret := func(fileKey, file, envKey, env string) {
+		h.Secret = v.secret(path, secretKeys{fileKey, file, envKey, env}, fmt.Sprintf(required, envKey))
 	}
 	v.hookKeys(h, path)
 	switch h.Type {
 	case "pagerduty":
-		secret("routing_key_file", h.RoutingKeyFile, "routing_key_env", h.RoutingKeyEnv, true)
+		secret("routing_key_file", h.RoutingKeyFile, "routing_key_env", h.RoutingKeyEnv)
 	case "opsgenie":
-		secret("api_key_file", h.APIKeyFile, "api_key_env", h.APIKeyEnv, true)
+		secret("api_key_file", h.APIKeyFile, "api_key_env", h.APIKeyEnv)
 	case "slack":
 		// A Slack incoming-webhook URL is itself the credential.
 		if h.URL != "" {
 			v.fail(path+".url", "a Slack webhook URL is a secret: use url_file or url_env")
 		}
-		secret("url_file", h.URLFile, "url_env", h.URLEnv, true)
+		secret("url_file", h.URLFile, "url_env", h.URLEnv)
 	case "webhook":
 		if h.URL == "" {
 			v.fail(path+".url", "is required for a webhook hook")
@@ -506,4 +458,42 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// secretKeys are the two keys that may name a secret: a file, or an
+// environment variable.
+type secretKeys struct {
+	fileKey, file, envKey, env string
+}
+
+// secret reads the secret k names - from its file or its environment
+// variable, never both - and reports a problem at the key at fault.
+// missing is what to say when neither is set ("": the secret is optional).
+// No error carries the secret.
+func (v *validator) secret(path string, k secretKeys, missing string) Secret {
+	var (
+		s   Secret
+		err error
+		at  string
+	)
+	switch {
+	case k.file != "" && k.env != "":
+		v.fail(path+"."+k.envKey, "set %s or %s, not both", k.fileKey, k.envKey)
+		return Secret{}
+	case k.file != "":
+		s, err = ReadSecretFile(k.file)
+		at = k.fileKey
+	case k.env != "":
+		s, err = readSecretEnv(k.env)
+		at = k.envKey
+	case missing != "":
+		v.fail(path+"."+k.fileKey, "%s", missing)
+		return Secret{}
+	default:
+		return Secret{}
+	}
+	if err != nil {
+		v.fail(path+"."+at, "%v", err)
+	}
+	return s
 }

@@ -5,9 +5,10 @@ import (
 	"slices"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/drwatch/drwatch/internal/journal"
 	"github.com/drwatch/drwatch/internal/policy"
-	"go.uber.org/zap"
 )
 
 // applyLocked journals a decision (when anything a restart needs changed)

@@ -6,10 +6,11 @@ import (
 	"slices"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/drwatch/drwatch/internal/buildinfo"
 	"github.com/drwatch/drwatch/internal/config"
 	"github.com/drwatch/drwatch/internal/opensearch"
-	"go.uber.org/zap"
 )
 
 // New builds the executor of a pair from its config.
