@@ -30,7 +30,7 @@ func labClient(t *testing.T, base string) *opensearch.Client {
 
 // Fencing the old leader against the real cluster: the write block the
 // promotion puts on the leader copies rejects writes, shows in the cluster
-// state, and is lifted by the settings call opensearch-ccr.md gives.
+// state, and is lifted by the settings call docs/replication.md gives ("Fencing the leader").
 func TestFenceBlocksLeaderWrites(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -150,7 +150,7 @@ type Drill struct {
 // Hook types.
 var hookTypes = []string{"pagerduty", "opsgenie", "slack", "webhook", "exec"}
 
-// Events are the hook events of product.md.
+// Events are the hook events (docs/events.md): names are never renamed.
 var Events = []string{
 	"leader_suspect", "leader_down", "leader_recovered", "watcher_isolated",
 	"replication_degraded", "replication_recovered", "approval_required",
@@ -177,8 +177,9 @@ type Schedule struct {
 
 func (s Schedule) String() string { return s.Spec }
 
-// DefaultPolicy returns the built-in policy: the values product.md shows,
-// with the safest mode (semi-auto: a human approves every promotion).
+// DefaultPolicy returns the built-in policy: the defaults that
+// docs/configuration.md lists (Policies), with the safest mode (semi-auto:
+// a human approves every promotion).
 func DefaultPolicy() *Policy {
 	t, f := true, true
 	lag := int64(1000)

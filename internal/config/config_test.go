@@ -130,7 +130,7 @@ func TestLoadFull(t *testing.T) {
 		t.Errorf("billing indices = %q, want the default [*]", billing.Indices)
 	}
 
-	// The product.md default policy, written out in full, matches the built-in one.
+	// The default policy of docs/configuration.md (Policies), written out in full, matches the built-in one.
 	def := cfg.Policies["default"]
 	builtin := DefaultPolicy()
 	builtin.MaintenanceWindows = def.MaintenanceWindows
@@ -233,7 +233,7 @@ func TestLoadMinimal(t *testing.T) {
 		t.Fatalf("Resolved = %p, want the built-in default policy %p", p.Resolved, cfg.Policies["default"])
 	}
 	eq(t, "policies", len(cfg.Policies), 1)
-	// The built-in policy is the product.md one, in semi-auto mode.
+	// The built-in policy has the defaults of docs/configuration.md (Policies), in semi-auto mode.
 	pol := p.Resolved
 	eq(t, "Name", pol.Name, "default")
 	eq(t, "Mode", pol.Mode, ModeSemiAuto)

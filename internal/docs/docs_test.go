@@ -19,15 +19,15 @@ import (
 
 	"github.com/drwatch/drwatch/internal/config"
 	"github.com/drwatch/drwatch/internal/metrics"
+	"github.com/drwatch/drwatch/internal/observe"
 	"github.com/drwatch/drwatch/internal/policy"
-	"github.com/drwatch/drwatch/internal/probe"
 )
 
 // Paths are relative to this package's directory, where go test runs.
 const (
 	docsDir   = "../../docs"
 	policyDir = "../policy"
-	appDir    = "../app"
+	apiDir    = "../api"
 )
 
 // ---------------------------------------------------------------------------
@@ -56,8 +56,8 @@ func registeredMetrics(t *testing.T) (map[string]family, []string) {
 	for _, ev := range config.Events {
 		m.Events.WithLabelValues("p", ev)
 	}
-	m.Observe(probe.Observation{Pair: "p", Follower: probe.Follower{Reachable: true,
-		Replication: probe.Replication{Indices: []probe.Index{{Name: "i", LagKnown: true}}}}})
+	m.Observe(observe.Observation{Pair: "p", Follower: observe.Follower{Reachable: true,
+		Replication: observe.Replication{Indices: []observe.Index{{Name: "i", LagKnown: true}}}}})
 
 	fams, err := m.Reg.Gather()
 	if err != nil {
@@ -481,14 +481,14 @@ func TestEventsDocumented(t *testing.T) {
 // HTTP routes: docs/api.md
 // ---------------------------------------------------------------------------
 
-// routes returns the patterns ("GET /metrics") the app package registers
+// routes returns the patterns ("GET /metrics") the api package registers
 // on its mux: the string literal passed to Handle or HandleFunc.
 func routes(t *testing.T) map[string]string {
 	t.Helper()
 	fset := token.NewFileSet()
-	files, err := filepath.Glob(filepath.Join(appDir, "*.go"))
+	files, err := filepath.Glob(filepath.Join(apiDir, "*.go"))
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no Go files in %s: %v", appDir, err)
+		t.Fatalf("no Go files in %s: %v", apiDir, err)
 	}
 	out := map[string]string{}
 	for _, path := range files {
@@ -519,7 +519,7 @@ func routes(t *testing.T) map[string]string {
 		})
 	}
 	if len(out) == 0 {
-		t.Fatalf("no mux.Handle/HandleFunc routes found in %s", appDir)
+		t.Fatalf("no mux.Handle/HandleFunc routes found in %s", apiDir)
 	}
 	return out
 }
@@ -547,7 +547,7 @@ func TestRoutesDocumented(t *testing.T) {
 	}
 	for _, r := range sortedKeys(documented) {
 		if _, ok := reg[r]; !ok {
-			t.Errorf("docs/%s:%d: documented route %s is not registered by the app", doc.name, documented[r], r)
+			t.Errorf("docs/%s:%d: documented route %s is not registered by the API", doc.name, documented[r], r)
 		}
 	}
 }

@@ -162,7 +162,7 @@ func New() *Metrics {
 			Name: "drwatch_last_good_lag_timestamp_seconds", Help: "When the last complete lag reading was taken with the leader and the follower's link up (the RPO guard's input).",
 		}, []string{"pair"}),
 		Events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "drwatch_events_total", Help: "Events emitted, by name (product.md's event names).",
+			Name: "drwatch_events_total", Help: "Events raised, by name (docs/events.md).",
 		}, []string{"pair", "event"}),
 		JournalErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "drwatch_journal_write_errors_total", Help: "Journal writes that failed. drwatch does not act on a decision it could not journal: alert on any increase.",

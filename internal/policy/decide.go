@@ -11,7 +11,7 @@ import (
 	"github.com/drwatch/drwatch/internal/observe"
 )
 
-// Event names (product.md).
+// Event names (docs/events.md); each must be in config.Events.
 const (
 	EvLeaderSuspect        = "leader_suspect"
 	EvLeaderDown           = "leader_down"
@@ -491,7 +491,7 @@ func track(s *State, obs observe.Observation) witnessView {
 	// One failed read proves little (the fault that cut drwatch off may
 	// have hit one of the follower's reads too); reads that keep failing
 	// while the leader checkpoint stands still do (the plugin retries
-	// with backoff, see opensearch-ccr.md, so this takes a while).
+	// with backoff, see docs/replication.md, so this takes a while).
 	frozen := s.OutageReadRises >= FrozenReadRises && !s.CheckpointFrozenSince.IsZero()
 
 	var w witnessView

@@ -22,7 +22,7 @@ import (
 	"time"
 )
 
-// Phase is a pair's decision state (product.md's states).
+// Phase is a pair's decision state (docs/events.md, "The states").
 type Phase string
 
 // Phases.
