@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/drwatch/drwatch/internal/buildinfo"
+	"github.com/drwatch/drwatch/internal/config"
 	"github.com/drwatch/drwatch/internal/observe"
 )
 
@@ -222,6 +223,10 @@ func (m *Metrics) InitPair(pair string) {
 	}
 	for _, o := range []string{"promoted", "failed"} {
 		m.PromotionIndices.WithLabelValues(pair, o)
+	}
+	// Every event at 0, so that increase() sees its first occurrence.
+	for _, ev := range config.Events {
+		m.Events.WithLabelValues(pair, ev)
 	}
 	m.PromotionDuration.WithLabelValues(pair)
 	m.LeaderOutage.WithLabelValues(pair)

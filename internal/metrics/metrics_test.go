@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/drwatch/drwatch/internal/config"
 	"github.com/drwatch/drwatch/internal/metrics"
 	"github.com/drwatch/drwatch/internal/observe"
 )
@@ -84,5 +85,24 @@ drwatch_leader_up{pair="p"} 0
 	m.ForgetPair("p")
 	if n := testutil.CollectAndCount(m.LeaderUp) + testutil.CollectAndCount(m.ProbeFailures); n != 0 {
 		t.Fatalf("%d series left after ForgetPair", n)
+	}
+}
+
+// Every event's counter exists at 0 once a pair is watched: increase()
+// over a series that appears at 1 misses the first occurrence.
+func TestEventsStartAtZero(t *testing.T) {
+	m := metrics.New()
+	m.InitPair("p")
+	if n := testutil.CollectAndCount(m.Events, "drwatch_events_total"); n != len(config.Events) {
+		t.Fatalf("%d event series, want %d (config.Events)", n, len(config.Events))
+	}
+	for _, ev := range config.Events {
+		if v := testutil.ToFloat64(m.Events.WithLabelValues("p", ev)); v != 0 {
+			t.Errorf("%s = %v, want 0", ev, v)
+		}
+	}
+	m.ForgetPair("p")
+	if n := testutil.CollectAndCount(m.Events, "drwatch_events_total"); n != 0 {
+		t.Fatalf("%d event series left after ForgetPair", n)
 	}
 }

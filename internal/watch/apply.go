@@ -21,7 +21,9 @@ import (
 // tries the journal again, and the first that succeeds saves it all.
 func (w *Watcher) applyLocked(d policy.Decision, by string) error {
 	old := w.rt.rec.State
-	transition := d.State.Phase != old.Phase || len(d.Events) > 0 || d.Abandon
+	// A human's command is always journaled, with a history entry (who
+	// did what): pausing a paused pair again changes only its expiry.
+	transition := d.State.Phase != old.Phase || len(d.Events) > 0 || d.Abandon || by != ""
 	if transition || w.rt.journalErr != nil { // or retrying an unwritable journal
 		next := *w.rt.rec
 		next.State = d.State

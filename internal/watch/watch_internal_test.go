@@ -259,3 +259,42 @@ func waitCycles(t *testing.T, rt *Runtime, n int) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// Pausing a paused pair again changes only the pause's expiry: it is
+// journaled all the same, so a restart keeps the pause the human asked
+// for last.
+func TestRepauseIsJournaled(t *testing.T) {
+	dir := t.TempDir()
+	j, err := journal.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	rt, err := Load(j, "orders", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := New(Config{Pair: &config.Pair{Name: "orders", Resolved: config.DefaultPolicy()}, Prober: staticProber{},
+		Exec: &hookExecutor{hook: func(int) {}}, Journal: j, Metrics: metrics.New(), Log: zap.NewNop(), Runtime: rt})
+	pause := func(until time.Time) {
+		t.Helper()
+		if _, err := w.Command(func(s policy.State, now time.Time) (policy.Decision, error) {
+			return policy.Pause(s, until, "alice", "maintenance", now)
+		}, "alice"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, second := time.Now().Add(time.Hour).Round(0), time.Now().Add(3*time.Hour).Round(0)
+	pause(first)
+	pause(second)
+	saved, err := journal.Read(dir, "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if saved.State.Phase != policy.Paused || !saved.State.PausedUntil.Equal(second) {
+		t.Fatalf("journaled %s until %s, want paused until %s", saved.State.Phase, saved.State.PausedUntil, second)
+	}
+	if n := len(saved.History); n != 2 {
+		t.Fatalf("%d history entries, want one per command", n)
+	}
+}
