@@ -197,7 +197,7 @@ func TestChaosFollowerDownDuringOutage(t *testing.T) {
 	})
 	stop := make(chan struct{})
 	states := watchStates(t, d, stop)
-	time.Sleep(3*time.Second + 5*time.Second) // leader_down_after and then some
+	d.waitCycles(t, "lab", 16) // 16 x probe_interval: leader_down_after and then some
 	close(stop)
 	seen := <-states
 	requireNeverDown(t, seen, "the follower down during the outage made drwatch")
@@ -241,7 +241,7 @@ func TestChaosStateDirUnwritableDuringOutage(t *testing.T) {
 	killLeader(t)
 	stop := make(chan struct{})
 	states := watchStates(t, d, stop)
-	time.Sleep(3*time.Second + 5*time.Second)
+	d.waitCycles(t, "lab", 16)
 	close(stop)
 	seen := <-states
 	if seen["promoting"] > 0 || seen["promoted"] > 0 {

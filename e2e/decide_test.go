@@ -148,7 +148,7 @@ func TestIsolatedNeverPromotes(t *testing.T) {
 	states := watchStates(t, d, stop)
 	px.Cut()
 	d.waitMetric(t, 10*time.Second, `drwatch_pair_state{pair="lab",state="isolated"}`, "1")
-	time.Sleep(4 * 3 * time.Second) // four times leader_down_after
+	d.waitCycles(t, "lab", 24) // 24 x probe_interval: four times leader_down_after
 	close(stop)
 	seen := <-states
 	requireNeverDown(t, seen, "cut off from the leader, drwatch")
@@ -175,7 +175,7 @@ func TestLeaderFrozenShortlyNeverPromotes(t *testing.T) {
 	time.Sleep(2 * time.Second) // < leader_down_after (3s)
 	resume()
 	d.waitMetric(t, 15*time.Second, `drwatch_pair_state{pair="lab",state="healthy"}`, "1")
-	time.Sleep(2 * time.Second)
+	d.waitCycles(t, "lab", 4)
 	close(stop)
 	seen := <-states
 	requireNeverDown(t, seen, "a 2s freeze made drwatch")
@@ -252,7 +252,7 @@ func TestKilledLeaderUnknownLagAsksApproval(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "leader_down") {
 		t.Fatalf("deny: exit %d %s %s", code, out, errOut)
 	}
-	time.Sleep(3 * time.Second)
+	d.waitCycles(t, "lab", 6)
 	close(stop)
 	seen := <-states
 	if seen["promoting"] > 0 || seen["promoted"] > 0 {

@@ -176,7 +176,7 @@ func TestCCRLagAboveMaxAsksApprovalThenApproved(t *testing.T) {
 
 	killLeader(t)
 	d.waitMetric(t, 20*time.Second, `drwatch_pair_state{pair="lab",state="awaiting_approval"}`, "1")
-	time.Sleep(3 * time.Second)
+	d.waitCycles(t, "lab", 6)
 	if st := d.state(t); st != "awaiting_approval" {
 		t.Fatalf("state = %s, want awaiting_approval (lag 50 > 10)", st)
 	}
@@ -208,7 +208,7 @@ func TestCCRDryRunChangesNothing(t *testing.T) {
 		v, _ := d.metric(t, `drwatch_dry_run_would_promote_total{pair="lab"}`)
 		return v != "" && v != "0"
 	})
-	time.Sleep(2 * time.Second)
+	d.waitCycles(t, "lab", 4)
 	for _, ix := range idx {
 		if !isFollower(t, ix) {
 			t.Errorf("dry-run changed %s: no longer a follower", ix)
@@ -266,7 +266,7 @@ func TestCCRCrashMidPromotionResumes(t *testing.T) {
 	size := len(readFile(t, stepsFile))
 	d3 := startDaemon(t, cfg)
 	d3.waitMetric(t, 10*time.Second, `drwatch_pair_state{pair="lab",state="promoted"}`, "1")
-	time.Sleep(3 * time.Second)
+	d3.waitCycles(t, "lab", 6)
 	if len(readFile(t, stepsFile)) != size {
 		t.Fatal("a restart of a promoted pair journaled new promotion steps")
 	}
