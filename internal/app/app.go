@@ -20,11 +20,6 @@ import (
 	"github.com/drwatch/drwatch/internal/config"
 	"github.com/drwatch/drwatch/internal/journal"
 	"github.com/drwatch/drwatch/internal/metrics"
-	"github.com/drwatch/drwatch/internal/policy"
-	"github.com/drwatch/drwatch/internal/probe"
-	"github.com/drwatch/drwatch/internal/promote"
-	"github.com/drwatch/drwatch/internal/promote/ccr"
-	"github.com/drwatch/drwatch/internal/report"
 	"github.com/drwatch/drwatch/internal/watch"
 )
 
@@ -107,11 +102,37 @@ func Run(ctx context.Context, opts Options) error {
 		}
 	}
 
-	ln := opts.Listener
+	srv, srvErr, err := a.serve(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	a.start(ctx, cfg)
+
+	runErr := a.loop(ctx, srvErr)
+
+	// Shut down in reverse order of start: watchers, promotions in flight
+	// (every step is bounded; a second signal exits at once and the journal
+	// resumes them), then the server.
+	a.log.Info("shutting down")
+	a.stopWatchers()
+	a.promotions.Wait()
+	sctx, cancel := context.WithTimeout(context.Background(), opts.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		a.log.Warn("http server shutdown", zap.Error(err))
+	}
+	return runErr
+}
+
+// serve opens the listener and serves the API on it, until Shutdown. The
+// channel reports the server's failure (closed when it stops).
+func (a *App) serve(ctx context.Context, cfg *config.Config) (*http.Server, <-chan error, error) {
+	ln := a.opts.Listener
 	if ln == nil {
+		var err error
 		ln, err = (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.ListenAddress)
 		if err != nil {
-			return fmt.Errorf("listen on %s: %w", cfg.ListenAddress, err)
+			return nil, nil, fmt.Errorf("listen on %s: %w", cfg.ListenAddress, err)
 		}
 	}
 	srv := &http.Server{
@@ -130,25 +151,24 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		close(srvErr)
 	}()
-	a.log.Info("drwatch started", zap.String("listen", ln.Addr().String()), zap.String("config", opts.ConfigPath), zap.Int("pairs", len(cfg.Pairs)))
-	if opts.Ready != nil {
-		opts.Ready(ln.Addr().String())
+	a.log.Info("drwatch started", zap.String("listen", ln.Addr().String()), zap.String("config", a.opts.ConfigPath), zap.Int("pairs", len(cfg.Pairs)))
+	if a.opts.Ready != nil {
+		a.opts.Ready(ln.Addr().String())
 	}
+	return srv, srvErr, nil
+}
 
-	a.start(ctx, cfg)
-
-	var runErr error
-loop:
+// loop serves reloads until ctx ends or the server fails.
+func (a *App) loop(ctx context.Context, srvErr <-chan error) error {
 	for {
 		select {
 		case <-ctx.Done():
-			break loop
+			return nil
 		case err, ok := <-srvErr:
 			if ok && err != nil {
-				runErr = fmt.Errorf("http server: %w", err)
-				break loop
+				return fmt.Errorf("http server: %w", err)
 			}
-		case <-opts.Reload:
+		case <-a.opts.Reload:
 			if err := a.reload(ctx); err != nil {
 				a.log.Error("config reload rejected; the previous config keeps running", zap.Error(err))
 			}
@@ -156,207 +176,6 @@ loop:
 			res <- a.reload(ctx)
 		}
 	}
-
-	// Shut down in reverse order of start: watchers, promotions in flight
-	// (every step is bounded; a second signal exits at once and the journal
-	// resumes them), then the server.
-	a.log.Info("shutting down")
-	a.stopWatchers()
-	a.promotions.Wait()
-	sctx, cancel := context.WithTimeout(context.Background(), opts.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		a.log.Warn("http server shutdown", zap.Error(err))
-	}
-	return runErr
-}
-
-// start runs one watcher per pair of cfg.
-func (a *App) start(ctx context.Context, cfg *config.Config) {
-	wctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	watchers := make([]*watch.Watcher, 0, len(cfg.Pairs))
-	for i := range cfg.Pairs {
-		p := &cfg.Pairs[i]
-		log := a.log.Named("watcher").With(zap.String("pair", p.Name))
-		pr, ex, err := Parts(p, a.journal, log)
-		var rt *watch.Runtime
-		if err == nil {
-			rt, err = a.record(p.Name)
-		}
-		if err != nil {
-			// Config validation and the start-up journal check make this
-			// unreachable in practice; log and keep the other pairs.
-			a.log.Error("cannot watch pair", zap.String("pair", p.Name), zap.Error(err))
-			continue
-		}
-		a.metrics.InitPair(p.Name)
-		watchers = append(watchers, watch.New(watch.Config{
-			Pair: p, Prober: pr, Exec: ex, Journal: a.journal, Metrics: a.metrics, Log: log,
-			Runtime: rt, Promotions: &a.promotions,
-		}))
-	}
-	var wg sync.WaitGroup
-	for _, w := range watchers {
-		wg.Go(func() { _ = w.Start(wctx) })
-	}
-	go func() { wg.Wait(); close(done) }()
-	a.mu.Lock()
-	a.cfg, a.watchers, a.stop, a.done = cfg, watchers, cancel, done
-	a.mu.Unlock()
-}
-
-// Parts builds what a pair's watcher is made of: its prober and its
-// promotion executor (promote/ccr, or promote.Unsupported for an Aiven
-// pair: promotion through the Aiven API is not built).
-func Parts(p *config.Pair, j *journal.Journal, log *zap.Logger) (*probe.Prober, promote.Executor, error) {
-	pr, err := probe.New(p)
-	if err != nil {
-		return nil, nil, err
-	}
-	if p.Aiven != nil {
-		return pr, promote.Unsupported{Why: "promotion of an Aiven pair (deleting its CCR integration) is not built yet: promote it in Aiven"}, nil
-	}
-	ex, err := ccr.New(p, j, log.Named("promote"))
-	if err != nil {
-		return nil, nil, err
-	}
-	return pr, ex, nil
-}
-
-// record returns a pair's live state, loading its journal record (or
-// starting a new one) the first time.
-func (a *App) record(pair string) (*watch.Runtime, error) {
-	if rt, ok := a.pairs[pair]; ok {
-		return rt, nil
-	}
-	rt, err := watch.Load(a.journal, pair, time.Now())
-	if err != nil {
-		return nil, err
-	}
-	st := rt.State()
-	a.log.Info("journal loaded", zap.String("pair", pair), zap.String("state", string(st.Phase)), zap.Time("since", st.Since))
-	a.pairs[pair] = rt
-	return rt, nil
-}
-
-func (a *App) stopWatchers() {
-	a.mu.RLock()
-	stop, done := a.stop, a.done
-	a.mu.RUnlock()
-	if stop != nil {
-		stop()
-		<-done
-	}
-}
-
-// reload loads the config file again. On failure the running config and
-// watchers are left untouched.
-func (a *App) reload(ctx context.Context) error {
-	cfg, err := config.Load(a.opts.ConfigPath)
-	if err != nil {
-		a.metrics.ConfigReloadSuccessful.Set(0)
-		return err
-	}
-	a.mu.RLock()
-	old := a.cfg
-	a.mu.RUnlock()
-	// A promotion in flight is not interrupted: it runs on its own
-	// goroutine and a reload does not wait for it (a promotion that starts
-	// right after this check goes on under the next watcher). Still,
-	// refuse while one is known to run: its executor has the old config.
-	for name, rt := range a.pairs {
-		if rt.State().Phase == policy.Promoting {
-			a.metrics.ConfigReloadSuccessful.Set(0)
-			return fmt.Errorf("%w: pair %s is promoting: reload after the promotion ends (the running config is unchanged)", ErrReloadBusy, name)
-		}
-	}
-	if cfg.StateDir != old.StateDir {
-		a.log.Warn("state_dir changed; it takes effect at the next restart", zap.String("running", old.StateDir), zap.String("new", cfg.StateDir))
-	}
-	if cfg.ListenAddress != old.ListenAddress {
-		a.log.Warn("listen_address changed; it takes effect at the next restart", zap.String("running", old.ListenAddress), zap.String("new", cfg.ListenAddress))
-	}
-	warnInsecure(a.log, cfg)
-	for _, p := range cfg.Pairs {
-		if _, err := a.record(p.Name); err != nil {
-			a.metrics.ConfigReloadSuccessful.Set(0)
-			return err
-		}
-	}
-	a.stopWatchers()
-	for _, p := range old.Pairs {
-		if _, still := cfg.Pair(p.Name); !still {
-			a.metrics.ForgetPair(p.Name)
-		}
-	}
-	a.start(ctx, cfg)
-	a.metrics.ConfigReloadSuccessful.Set(1)
-	a.metrics.ConfigReloadTimestamp.SetToCurrentTime()
-	a.log.Info("config reloaded", zap.Int("pairs", len(cfg.Pairs)))
-	return nil
-}
-
-// Reload asks the run loop to reload the config file and waits for the
-// outcome.
-func (a *App) Reload(ctx context.Context) error {
-	res := make(chan error, 1)
-	select {
-	case a.reloadReq <- res:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-res:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// Status is every watched pair's status.
-func (a *App) Status() report.Status {
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	st := report.Status{Time: time.Now(), Pairs: make([]report.PairStatus, 0, len(a.watchers))}
-	for _, w := range a.watchers {
-		st.Pairs = append(st.Pairs, w.Status())
-	}
-	return st
-}
-
-// Ready reports whether every pair has been observed once.
-func (a *App) Ready() bool {
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	if a.cfg == nil {
-		return false
-	}
-	for _, w := range a.watchers {
-		if !w.Observed() {
-			return false
-		}
-	}
-	return true
-}
-
-// Token is the mutating API's bearer token.
-func (a *App) Token() config.Secret {
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	return a.cfg.API.Token
-}
-
-// Watcher is the watcher of the named pair (nil: no such pair).
-func (a *App) Watcher(name string) *watch.Watcher {
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	for _, w := range a.watchers {
-		if w.Pair().Name == name {
-			return w
-		}
-	}
-	return nil
 }
 
 func warnInsecure(log *zap.Logger, cfg *config.Config) {
