@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/drwatch/drwatch/internal/config"
 	"github.com/drwatch/drwatch/internal/journal"
 	"github.com/drwatch/drwatch/internal/probe"
@@ -12,7 +14,6 @@ import (
 	"github.com/drwatch/drwatch/internal/promote/ccr"
 	"github.com/drwatch/drwatch/internal/report"
 	"github.com/drwatch/drwatch/internal/watch"
-	"go.uber.org/zap"
 )
 
 // start runs one watcher per pair of cfg.

@@ -4,9 +4,10 @@ import (
 	"context"
 	"fmt"
 
+	"go.uber.org/zap"
+
 	"github.com/drwatch/drwatch/internal/config"
 	"github.com/drwatch/drwatch/internal/policy"
-	"go.uber.org/zap"
 )
 
 // reload loads the config file again. On failure the running config and
