@@ -486,36 +486,19 @@ func unknownRule(err error) bool {
 // the leader - is never stopped (the plugin deletes a restoring index on
 // _stop): it is journaled lost, once, and left as it is.
 func (e *Executor) stopAll(ctx context.Context, p *promote.Promotion) (map[string]string, error) {
-	var todo []string
-	for idx := range p.Plan {
-		if s, ok := p.Last(promote.StepStop, idx); ok && (s.Status == promote.StepDone || s.Status == promote.StepSkipped) {
-			continue // stopped (or found lost) before: not touched again
-		}
-		todo = append(todo, idx)
-	}
-	slices.Sort(todo)
-	if len(todo) > 0 {
-		restoring, err := e.restoring(ctx, todo)
-		if err != nil {
-			return nil, err
-		}
-		var lost []promote.Step
-		for _, idx := range todo {
-			if why, ok := restoring[idx]; ok {
-				lost = append(lost, promote.Step{Name: promote.StepStop, Target: idx, Status: promote.StepSkipped, Detail: lostPrefix + why})
-			}
-		}
-		if len(lost) > 0 {
-			slices.SortFunc(lost, func(a, b promote.Step) int { return strings.Compare(a.Target, b.Target) })
-			if err := e.record(p, lost...); err != nil {
-				return nil, err
-			}
-			todo = slices.DeleteFunc(todo, func(idx string) bool { _, ok := restoring[idx]; return ok })
-		}
+	todo, err := e.skipLost(ctx, p, pendingStops(p))
+	if err != nil {
+		return nil, err
 	}
 	failed := map[string]string{}
+	failRest := func(from int, err error) {
+		for _, idx := range todo[from:] {
+			if _, ok := failed[idx]; !ok {
+				failed[idx] = err.Error()
+			}
+		}
+	}
 	conc := max(e.Concurrency, 1)
-	var mu sync.Mutex
 	done := 0
 	for i := 0; i < len(todo); i += conc {
 		if i > 0 {
@@ -523,9 +506,7 @@ func (e *Executor) stopAll(ctx context.Context, p *promote.Promotion) (map[strin
 			// again mid-way (a partition heals): fence it before the next
 			// stop, or stop the attempt if it refuses.
 			if err := e.refence(ctx, p); err != nil {
-				for _, idx := range todo[i:] {
-					failed[idx] = err.Error()
-				}
+				failRest(i, err)
 				return failed, err
 			}
 		}
@@ -535,53 +516,95 @@ func (e *Executor) stopAll(ctx context.Context, p *promote.Promotion) (map[strin
 			started[j] = promote.Step{Name: promote.StepStop, Target: idx, Status: promote.StepStarted}
 		}
 		if err := e.record(p, started...); err != nil {
-			for _, idx := range todo[i:] {
-				failed[idx] = err.Error()
-			}
+			failRest(i, err)
 			return failed, nil
 		}
-		results := make([]promote.Step, len(batch))
-		var wg sync.WaitGroup
-		for j, idx := range batch {
-			wg.Go(func() {
-				err := e.call(ctx, func(ctx context.Context) error { return e.Follower.StopReplication(ctx, idx) })
-				st := promote.Step{Name: promote.StepStop, Target: idx, Status: promote.StepDone, Detail: "replication stopped"}
-				switch {
-				case errors.Is(err, opensearch.ErrNotReplicating):
-					st.Detail = "no replication in progress: already stopped"
-				case err != nil:
-					st.Status, st.Detail = promote.StepFailed, err.Error()
-					mu.Lock()
-					failed[idx] = err.Error()
-					mu.Unlock()
-				}
-				results[j] = st
-			})
-		}
-		wg.Wait()
-		if err := e.record(p, results...); err != nil {
-			for _, idx := range todo[i:] {
-				if _, ok := failed[idx]; !ok {
-					failed[idx] = err.Error()
-				}
+		results := e.stopBatch(ctx, batch)
+		for _, r := range results {
+			if r.Status == promote.StepFailed {
+				failed[r.Target] = r.Detail
 			}
+		}
+		if err := e.record(p, results...); err != nil {
+			failRest(i, err)
 			return failed, nil
 		}
 		for _, r := range results {
-			if r.Status == promote.StepDone {
-				done++
-				e.Log.Info("replication stopped", zap.String("index", r.Target), zap.String("detail", r.Detail))
-				if hook := e.afterStop; hook != nil {
-					hook(done)
-				} else if crashAfterStops != nil {
-					crashAfterStops(done)
-				}
-			} else {
+			if r.Status != promote.StepDone {
 				e.Log.Warn("stop failed", zap.String("index", r.Target), zap.String("error", r.Detail))
+				continue
+			}
+			done++
+			e.Log.Info("replication stopped", zap.String("index", r.Target), zap.String("detail", r.Detail))
+			if hook := e.afterStop; hook != nil {
+				hook(done)
+			} else if crashAfterStops != nil {
+				crashAfterStops(done)
 			}
 		}
 	}
 	return failed, nil
+}
+
+// pendingStops are the planned indices not yet stopped (or found lost),
+// sorted.
+func pendingStops(p *promote.Promotion) []string {
+	var todo []string
+	for idx := range p.Plan {
+		if s, ok := p.Last(promote.StepStop, idx); ok && (s.Status == promote.StepDone || s.Status == promote.StepSkipped) {
+			continue // stopped (or found lost) before: not touched again
+		}
+		todo = append(todo, idx)
+	}
+	slices.Sort(todo)
+	return todo
+}
+
+// skipLost journals the indices of todo still restoring from the leader
+// as lost (a stop would delete them), and returns the others.
+func (e *Executor) skipLost(ctx context.Context, p *promote.Promotion, todo []string) ([]string, error) {
+	if len(todo) == 0 {
+		return todo, nil
+	}
+	restoring, err := e.restoring(ctx, todo)
+	if err != nil {
+		return nil, err
+	}
+	var lost []promote.Step
+	for _, idx := range todo {
+		if why, ok := restoring[idx]; ok {
+			lost = append(lost, promote.Step{Name: promote.StepStop, Target: idx, Status: promote.StepSkipped, Detail: lostPrefix + why})
+		}
+	}
+	if len(lost) == 0 {
+		return todo, nil
+	}
+	if err := e.record(p, lost...); err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(todo, func(idx string) bool { _, ok := restoring[idx]; return ok }), nil
+}
+
+// stopBatch stops replication on every index of batch at once, and says
+// how each went.
+func (e *Executor) stopBatch(ctx context.Context, batch []string) []promote.Step {
+	results := make([]promote.Step, len(batch))
+	var wg sync.WaitGroup
+	for j, idx := range batch {
+		wg.Go(func() {
+			err := e.call(ctx, func(ctx context.Context) error { return e.Follower.StopReplication(ctx, idx) })
+			st := promote.Step{Name: promote.StepStop, Target: idx, Status: promote.StepDone, Detail: "replication stopped"}
+			switch {
+			case errors.Is(err, opensearch.ErrNotReplicating):
+				st.Detail = "no replication in progress: already stopped"
+			case err != nil:
+				st.Status, st.Detail = promote.StepFailed, err.Error()
+			}
+			results[j] = st
+		})
+	}
+	wg.Wait()
+	return results
 }
 
 // lostPrefix starts the detail of a stop step skipped because the index
