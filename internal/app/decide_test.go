@@ -3,11 +3,13 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -119,6 +121,23 @@ func metricLine(t *testing.T, base, series string) string {
 		}
 	}
 	return ""
+}
+
+// waitCycles waits until the daemon has finished n more probe cycles of
+// pair: a test that proves something did not happen waits for cycles,
+// not for a sleep that a slow machine can pass with no decision taken.
+func waitCycles(t *testing.T, base, pair string, n int) {
+	t.Helper()
+	series := `drwatch_probe_duration_seconds_count{pair="` + pair + `",target="cycle"}`
+	count := func() int {
+		c, err := strconv.Atoi(metricLine(t, base, series))
+		if err != nil {
+			t.Fatalf("%s: %v", series, err)
+		}
+		return c
+	}
+	want := count() + n
+	eventually(t, fmt.Sprintf("%d more probe cycles", n), func() bool { return count() >= want })
 }
 
 func waitState(t *testing.T, base, state string) {
@@ -275,7 +294,7 @@ func TestAutoPromotesOnlyWhenFollowerLostLeaderToo(t *testing.T) {
 
 	leader.Server.Close() // drwatch loses the leader; the follower still sees it
 	waitState(t, base, "isolated")
-	time.Sleep(time.Second) // > 3 x leader_down_after
+	waitCycles(t, base, "orders", 10) // 10 x probe_interval > 3 x leader_down_after
 	if !follower.IsFollower("orders-1") {
 		t.Fatal("promoted while isolated")
 	}
@@ -355,7 +374,7 @@ func TestFailedPromotionAbandonedWhenTheLeaderReturns(t *testing.T) {
 	follower.Fixture(fakeos.RouteRemoteInfo, "lab/remote_info_sniff_connected.json")
 	follower.FailSettings(0)
 	waitState(t, base, "healthy")
-	time.Sleep(500 * time.Millisecond) // five more probe cycles: no retry
+	waitCycles(t, base, "orders", 5) // no retry
 	if !follower.IsFollower("orders-1") || follower.Hits("POST /_plugins/_replication/orders-1/_stop") != 0 {
 		t.Fatal("the abandoned promotion touched the follower")
 	}
@@ -400,7 +419,7 @@ func TestOldLeaderReturnedIsFenced(t *testing.T) {
 		return metricLine(t, base, `drwatch_old_leader_unfenced{pair="orders"}`) == "0"
 	})
 	hits := leader.Hits(block)
-	time.Sleep(500 * time.Millisecond) // five more probe cycles
+	waitCycles(t, base, "orders", 5)
 	if leader.Hits(block) != hits || metricLine(t, base, `drwatch_pair_state{pair="orders",state="promoted"}`) != "1" {
 		t.Fatalf("after the fence: %d more blocks, state %s", leader.Hits(block)-hits, metricLine(t, base, `drwatch_pair_state{pair="orders",state="promoted"}`))
 	}

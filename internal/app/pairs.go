@@ -9,6 +9,7 @@ import (
 
 	"github.com/drwatch/drwatch/internal/config"
 	"github.com/drwatch/drwatch/internal/journal"
+	"github.com/drwatch/drwatch/internal/policy"
 	"github.com/drwatch/drwatch/internal/probe"
 	"github.com/drwatch/drwatch/internal/promote"
 	"github.com/drwatch/drwatch/internal/promote/ccr"
@@ -59,8 +60,10 @@ func Parts(p *config.Pair, j *journal.Journal, log *zap.Logger) (*probe.Prober, 
 	if err != nil {
 		return nil, nil, err
 	}
-	if p.Aiven != nil {
-		return pr, promote.Unsupported{Why: "promotion of an Aiven pair (deleting its CCR integration) is not built yet: promote it in Aiven"}, nil
+	if err := policy.Promotable(p, policy.ByHand); err != nil {
+		// An Aiven pair: whoever asks, every attempt fails with the
+		// rule's reason and writes nothing.
+		return pr, promote.Unsupported{Why: err.Error()}, nil
 	}
 	ex, err := ccr.New(p, j, log.Named("promote"))
 	if err != nil {
