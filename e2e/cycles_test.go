@@ -28,8 +28,8 @@ func (d *daemon) waitCycles(t *testing.T, pair string, n int) {
 		return c
 	}
 	want := count() + n
-	// A cycle takes at most probe_timeout (3s in the e2e configs) after
-	// its tick.
+	// A cycle takes at most probe_timeout after its tick (400ms in the e2e
+	// configs): 4s a cycle is slack for a loaded machine.
 	eventually(t, time.Duration(n)*4*time.Second+10*time.Second, fmt.Sprintf("%d more probe cycles of %s", n, pair), func() bool {
 		return count() >= want
 	})

@@ -128,6 +128,9 @@ func (a *App) Ready() bool {
 func (a *App) Token() config.Secret {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
+	if a.cfg == nil {
+		return config.Secret{} // not started yet: the mutating API is off
+	}
 	return a.cfg.API.Token
 }
 

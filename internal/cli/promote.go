@@ -19,6 +19,7 @@ import (
 	"github.com/drwatch/drwatch/internal/opensearch"
 	"github.com/drwatch/drwatch/internal/policy"
 	"github.com/drwatch/drwatch/internal/probe"
+	"github.com/drwatch/drwatch/internal/promote"
 	"github.com/drwatch/drwatch/internal/report"
 	"github.com/drwatch/drwatch/internal/watch"
 )
@@ -40,11 +41,11 @@ type promoteOptions struct {
 var errNotConfirmed = errors.New("promotion not confirmed; nothing was changed")
 
 // promoteNow promotes a pair by hand: it shows what drwatch sees and the
-// plan, asks for confirmation, and runs the promotion through the same
-// watcher, runner, executor and journal as the daemon
-// (watch.Watcher.PromoteByHand). It takes the state_dir lock, so it
-// refuses to run while a daemon owns the journal (use the daemon's API
-// then).
+// plan, asks for confirmation, and only then takes the state_dir lock and
+// runs the promotion through the same watcher, runner, executor and
+// journal as the daemon (watch.Watcher.PromoteByHand). While a daemon
+// owns the journal it refuses (use the daemon's API then). A dry run
+// reads and writes no journal.
 func promoteNow(ctx context.Context, cfg *config.Config, o promoteOptions) error {
 	p, ok := cfg.Pair(o.Pair)
 	if !ok {
@@ -53,11 +54,6 @@ func promoteNow(ctx context.Context, cfg *config.Config, o promoteOptions) error
 	if err := policy.Promotable(p, policy.ByHand); err != nil {
 		return err
 	}
-	w, closeJournal, err := handWatcher(cfg, p, o.Log, !o.DryRun)
-	if err != nil {
-		return err
-	}
-	defer closeJournal()
 	obs, plan, err := look(ctx, p, o.Out)
 	if err != nil {
 		return err
@@ -71,13 +67,18 @@ func promoteNow(ctx context.Context, cfg *config.Config, o promoteOptions) error
 	if o.Confirm != nil && !o.Confirm(summary) {
 		return errNotConfirmed
 	}
+	w, closeJournal, err := handWatcher(cfg, p, o.Log)
+	if err != nil {
+		return err
+	}
+	defer closeJournal()
 	if w.Phase() == policy.Promoting {
 		fmt.Fprintln(o.Out, "resuming the interrupted promotion from the journal")
 	}
 	start := time.Now()
 	res, runErr := w.PromoteByHand(ctx, o.By, o.Reason, o.Graceful)
-	if errors.Is(runErr, policy.ErrConflict) {
-		return runErr // refused: nothing was changed
+	if errors.Is(runErr, policy.ErrConflict) || errors.Is(runErr, promote.ErrRefused) || errors.Is(runErr, watch.ErrNotStarted) {
+		return runErr // nothing ran
 	}
 	fmt.Fprintf(o.Out, "\n%s in %s: %s\n", strings.ToUpper(string(w.Phase())), time.Since(start).Round(time.Millisecond), res.Detail)
 	for _, idx := range res.Promoted {
@@ -95,19 +96,10 @@ func promoteNow(ctx context.Context, cfg *config.Config, o promoteOptions) error
 }
 
 // handWatcher is the watcher `drwatch promote` runs the promotion with:
-// the pair's journal record (under the state_dir lock) and its executor.
-// Without lock (a dry run) it only reads the journal.
-func handWatcher(cfg *config.Config, p *config.Pair, log *zap.Logger, lock bool) (*watch.Watcher, func(), error) {
-	if !lock {
-		rec, err := journal.Read(cfg.StateDir, p.Name)
-		if err != nil {
-			return nil, nil, err
-		}
-		if rec == nil {
-			rec = &journal.Record{Pair: p.Name, State: policy.Initial(time.Now())}
-		}
-		return watch.New(watch.Config{Pair: p, Metrics: metrics.New(), Log: log, Runtime: watch.NewRuntime(rec)}), func() {}, nil
-	}
+// the pair's journal record, under the state_dir lock, as it is (a
+// missing one starts in memory: the promote command journals it), and
+// the pair's executor.
+func handWatcher(cfg *config.Config, p *config.Pair, log *zap.Logger) (*watch.Watcher, func(), error) {
 	j, err := journal.Open(cfg.StateDir)
 	if errors.Is(err, journal.ErrLocked) {
 		return nil, nil, fmt.Errorf("%w\na drwatch daemon owns the journal: ask it instead, e.g. curl -X POST -H 'Authorization: Bearer ...' http://<listen_address>/api/v1/pairs/%s/promote", err, p.Name)
@@ -115,17 +107,20 @@ func handWatcher(cfg *config.Config, p *config.Pair, log *zap.Logger, lock bool)
 	if err != nil {
 		return nil, nil, err
 	}
-	rt, err := watch.Load(j, p.Name, time.Now())
+	rec, err := j.Load(p.Name)
+	if err == nil && rec == nil {
+		rec = &journal.Record{Pair: p.Name, State: policy.Initial(time.Now())}
+	}
+	var ex promote.Executor
+	if err == nil {
+		_, ex, err = app.Parts(p, j, log)
+	}
 	if err != nil {
 		j.Close()
 		return nil, nil, err
 	}
-	_, ex, err := app.Parts(p, j, log)
-	if err != nil {
-		j.Close()
-		return nil, nil, err
-	}
-	return watch.New(watch.Config{Pair: p, Exec: ex, Journal: j, Metrics: metrics.New(), Log: log, Runtime: rt}), func() { j.Close() }, nil
+	w := watch.New(watch.Config{Pair: p, Exec: ex, Journal: j, Metrics: metrics.New(), Log: log, Runtime: watch.NewRuntime(rec)})
+	return w, func() { j.Close() }, nil
 }
 
 // look shows what drwatch sees of the pair now, and lists the follower

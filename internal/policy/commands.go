@@ -49,7 +49,7 @@ func Approve(st State, id, by, reason string, now time.Time) (Decision, error) {
 	// An approval answers this outage: if the leader answers again before
 	// the promotion changed anything, it is abandoned like an automatic one.
 	d.State.PromotionByHand, d.State.PromotionChanged = false, false
-	d.State.PromotionBy = by
+	d.By = by
 	d.emit(EvApprovalGranted)
 	d.emit(EvPromotionStarted)
 	d.enter(Promoting, now, fmt.Sprintf("promotion approved by %s%s", by, suffix(reason)))
@@ -137,7 +137,7 @@ func ManualPromote(st State, by, reason string, now time.Time) (Decision, error)
 	d.emit(EvPromotionStarted)
 	d.enter(Promoting, now, fmt.Sprintf("manual promotion by %s%s", by, suffix(reason)))
 	d.State.PromotionByHand, d.State.PromotionChanged = true, false
-	d.State.PromotionBy = by
+	d.By = by
 	d.Promote = true
 	return d, nil
 }
@@ -213,20 +213,29 @@ const (
 )
 
 // Promotable reports whether drwatch may promote pair p when asked via
-// via (an error wrapping ErrConflict if not). An Aiven pair is promoted
+// via (a *NotPromotableError if not: a conflict, HTTP 409). An Aiven pair is promoted
 // by deleting its CCR integration through the Aiven API, which this
 // version cannot do: never through the replication API. A dry-run pair's
 // daemon writes nothing to the clusters, whoever asks; a human may still
 // promote it by hand.
 func Promotable(p *config.Pair, via Via) error {
 	if p.Aiven != nil {
-		return fmt.Errorf("%w: pair %s is an Aiven pair: promotion through the Aiven API (deleting the CCR integration) is not built yet; promote it in Aiven", ErrConflict, p.Name)
+		return &NotPromotableError{"pair " + p.Name + " is an Aiven pair: promotion through the Aiven API (deleting the CCR integration) is not built yet; promote it in Aiven"}
 	}
 	if via == ByDaemon && p.Resolved.Mode == config.ModeDryRun {
-		return fmt.Errorf("%w: pair %s is in dry-run mode: drwatch writes nothing to the clusters (change the policy's mode, or use drwatch promote)", ErrConflict, p.Name)
+		return &NotPromotableError{"pair " + p.Name + " is in dry-run mode: drwatch writes nothing to the clusters (change the policy's mode, or use drwatch promote)"}
 	}
 	return nil
 }
+
+// NotPromotableError says why a pair may not be promoted as asked. It is
+// a conflict (errors.Is(err, ErrConflict)).
+type NotPromotableError struct{ Reason string }
+
+func (e *NotPromotableError) Error() string { return e.Reason }
+
+// Is makes it an ErrConflict.
+func (e *NotPromotableError) Is(target error) bool { return target == ErrConflict }
 
 func suffix(reason string) string {
 	if reason == "" {

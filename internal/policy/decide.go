@@ -40,6 +40,9 @@ type Decision struct {
 	Events []string
 	// Promote asks the caller to run (or resume) the promotion now.
 	Promote bool
+	// By is who started the promotion, with Promote: the human who
+	// approved or promoted, or drwatch. The promotion's record keeps it.
+	By string
 	// WouldPromote is set in dry-run mode when any other mode would have
 	// promoted (auto with the guard passing); nothing is done.
 	WouldPromote bool
@@ -251,7 +254,8 @@ func leaderDown(d *Decision, prev Phase, pol *config.Policy, now time.Time, reas
 // startPromotion moves to promoting, unattended: by names who decided.
 func startPromotion(d *Decision, by string, now time.Time, reasons ...string) {
 	s := &d.State
-	s.PromotionByHand, s.PromotionChanged, s.PromotionBy = false, false, by
+	s.PromotionByHand, s.PromotionChanged = false, false
+	d.By = by
 	d.enter(Promoting, now, reasons...)
 	d.Promote = true
 	d.emit(EvPromotionStarted)
@@ -425,8 +429,11 @@ func clearRequest(s *State) {
 // pending approval request is forgotten too; a human's denial is not: it
 // holds until the leader answers again or a human approves.
 func resetTracking(s *State) {
-	s.Outage, s.Witness, s.Checkpoints = Outage{}, Witness{}, Checkpoints{}
+	s.Outage, s.Witness = Outage{}, Witness{}
 	s.Episode = false
+	// The checkpoint last seen stays: with no frozen-since time it is
+	// compared with nothing, and the next observation replaces it.
+	s.CheckpointFrozenSince, s.FailedReadRises, s.OutageReadRises = time.Time{}, 0, 0
 	clearRequest(s)
 }
 

@@ -106,7 +106,9 @@ type Witness struct {
 
 // Checkpoints tracks the follower's view of the leader's checkpoint for
 // the frozen-checkpoint witness: a leader checkpoint that stands still
-// while the follower's failed reads keep rising.
+// while the follower's failed reads keep rising. A reset of the tracking
+// clears the frozen-since time and the rises; the values last seen are
+// only compared once a frozen-since time is set again.
 type Checkpoints struct {
 	LeaderCheckpoint      int64     `json:"leader_checkpoint"`
 	FailedReads           int64     `json:"failed_reads"`
@@ -148,9 +150,6 @@ type Attempt struct {
 	// replication somewhere - the pair may be split, so it goes on.
 	PromotionByHand  bool `json:"promotion_by_hand,omitempty"`
 	PromotionChanged bool `json:"promotion_changed,omitempty"`
-	// PromotionBy is who started the current promotion: the human who
-	// approved or promoted, or drwatch.
-	PromotionBy string `json:"promotion_by,omitempty"`
 }
 
 // Aftermath is what happened after the promotion: when, whether the old

@@ -136,6 +136,10 @@ func New(pair, by string, graceful bool, now time.Time) *Promotion {
 	return &Promotion{ID: pair + "-" + strconv.FormatInt(now.UnixNano(), 36), Started: now, By: by, Graceful: graceful}
 }
 
+// ErrRefused wraps the reason a promotion is refused before anything is
+// done.
+var ErrRefused = errors.New("refused")
+
 // Resumable reports whether a promotion may be run as asked: an
 // unfinished promotion started without graceful cannot become graceful
 // half-way (its fence was decided without the wait for the follower).
@@ -144,5 +148,5 @@ func (p *Promotion) Resumable(graceful bool) error {
 	if p == nil || !p.Finished.IsZero() || !graceful || p.Graceful {
 		return nil
 	}
-	return fmt.Errorf("a non-graceful promotion is already under way (started %s): resume it without --graceful; nothing was changed", p.Started.Format(time.RFC3339))
+	return fmt.Errorf("%w: a non-graceful promotion is already under way (started %s): resume it without --graceful; nothing was changed", ErrRefused, p.Started.Format(time.RFC3339))
 }

@@ -20,6 +20,9 @@ import (
 // one that could not be journaled is never started. Every later decision
 // tries the journal again, and the first that succeeds saves it all.
 func (w *Watcher) applyLocked(d policy.Decision, by string) error {
+	if d.Promote {
+		w.rt.promotionBy = d.By
+	}
 	old := w.rt.rec.State
 	// A human's command is always journaled, with a history entry (who
 	// did what): pausing a paused pair again changes only its expiry.
@@ -31,8 +34,12 @@ func (w *Watcher) applyLocked(d policy.Decision, by string) error {
 			next.Promotion = nil // a later promotion plans afresh
 		}
 		if transition {
+			at := d.State.Since // when the phase was entered
+			if d.State.Phase == old.Phase {
+				at = w.now() // events or a command within the phase: now
+			}
 			next.History = append(append([]journal.Transition(nil), w.rt.rec.History...), journal.Transition{
-				At: d.State.Since, From: old.Phase, To: d.State.Phase, Events: d.Events, Reasons: d.State.Reasons,
+				At: at, From: old.Phase, To: d.State.Phase, Events: d.Events, Reasons: d.State.Reasons,
 			})
 		}
 		if err := w.journal.Save(&next); err != nil {

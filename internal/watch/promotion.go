@@ -12,9 +12,9 @@ import (
 	"github.com/drwatch/drwatch/internal/promote"
 )
 
-// ErrNotPromoting is Promote called while the pair's phase is not
-// promoting: there is nothing to run.
-var ErrNotPromoting = errors.New("the pair is not promoting")
+// ErrNotStarted wraps the errors of a promotion that did not run: the
+// pair is not promoting, or the promotion's start could not be journaled.
+var ErrNotStarted = errors.New("promotion not started")
 
 // startPromotion runs the pair's promotion on a goroutine of its own,
 // unless one is running already. Shutdown waits for it (Config.Promotions);
@@ -33,7 +33,9 @@ func (w *Watcher) startPromotion(ctx context.Context) {
 			w.rt.inFlight = false
 			w.rt.mu.Unlock()
 		}()
-		_, _ = w.Promote(ctx, false)
+		// Not canceled by reload or shutdown: every step is bounded, and
+		// stopping half-way only delays what the journal will resume.
+		_, _ = w.Promote(context.WithoutCancel(ctx), false)
 	})
 }
 
@@ -46,16 +48,22 @@ func (w *Watcher) startPromotion(ctx context.Context) {
 // PromotionFailed and journaled, with the history, in one place (apply).
 //
 // graceful asks for a graceful promotion when one starts now; a resumed
-// promotion keeps what it was started as.
+// promotion keeps what it was started as. ctx cancels the executor's
+// steps (the daemon's promotions run without cancellation; a human's
+// Ctrl-C stops `drwatch promote`, and the journal resumes it).
 func (w *Watcher) Promote(ctx context.Context, graceful bool) (promote.Result, error) {
 	w.rt.mu.Lock()
 	if w.rt.rec.State.Phase != policy.Promoting {
 		w.rt.mu.Unlock()
-		return promote.Result{}, ErrNotPromoting
+		return promote.Result{}, fmt.Errorf("%w: the pair is %s, not promoting", ErrNotStarted, w.rt.rec.State.Phase)
 	}
 	if w.rt.rec.Promotion == nil {
-		by := w.rt.rec.State.PromotionBy
-		if by == "" {
+		by := w.rt.promotionBy
+		switch {
+		case by != "":
+		case w.rt.rec.State.Approval != nil: // decided before a restart
+			by = w.rt.rec.State.Approval.By
+		default:
 			by = "drwatch"
 		}
 		next := *w.rt.rec
@@ -65,7 +73,7 @@ func (w *Watcher) Promote(ctx context.Context, graceful bool) (promote.Result, e
 			w.rt.mu.Unlock()
 			w.metrics.JournalErrors.Inc()
 			w.log.Error("journal write failed: not promoting yet (retried in 30s)", zap.Error(err))
-			return promote.Result{}, fmt.Errorf("journal the promotion's start: %w", err)
+			return promote.Result{}, fmt.Errorf("%w: its start could not be journaled: %w", ErrNotStarted, err)
 		}
 		*w.rt.rec = next
 	}
@@ -74,9 +82,7 @@ func (w *Watcher) Promote(ctx context.Context, graceful bool) (promote.Result, e
 
 	start := time.Now()
 	w.log.Warn("promotion started", zap.String("id", p.ID), zap.String("by", p.By), zap.Bool("graceful", p.Graceful))
-	// Not canceled by reload or shutdown: every step is bounded, and
-	// stopping half-way only delays what the journal will resume.
-	res, err := w.exec.Run(context.WithoutCancel(ctx), p)
+	res, err := w.exec.Run(ctx, p)
 	took := time.Since(start)
 
 	w.rt.mu.Lock()

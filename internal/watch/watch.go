@@ -99,6 +99,9 @@ type Runtime struct {
 	inFlight bool
 	// cycles counts the observations folded in (tests wait on it).
 	cycles int
+	// promotionBy is who started the promotion the last decision to
+	// promote asked for (policy.Decision.By), until its record is made.
+	promotionBy string
 }
 
 // Load reads a pair's journal record, or starts a new one (saved at once:
@@ -131,17 +134,6 @@ func (rt *Runtime) State() policy.State {
 	rt.mu.RLock()
 	defer rt.mu.RUnlock()
 	return rt.rec.State
-}
-
-// Promotion is a copy of the pair's current promotion record (nil: none).
-func (rt *Runtime) Promotion() *promote.Promotion {
-	rt.mu.RLock()
-	defer rt.mu.RUnlock()
-	if rt.rec.Promotion == nil {
-		return nil
-	}
-	p := *rt.rec.Promotion
-	return &p
 }
 
 var phaseNames = func() []string {
@@ -206,9 +198,10 @@ func (w *Watcher) tick(ctx context.Context) {
 		w.metrics.WouldPromote.WithLabelValues(w.pair.Name).Inc()
 		w.log.Warn("dry-run: would promote now", zap.Strings("reasons", d.State.Reasons))
 	}
-	// The phase, not only this decision: a promotion whose start or end
-	// could not be journaled is still promoting, and is resumed here on
-	// every tick until its outcome is recorded.
+	// The phase, not only this decision: a promotion whose start could not
+	// be journaled is still promoting, and is tried again here once its
+	// retry time has passed. (An outcome that could not be journaled is
+	// kept in memory and saved by a later write; it is not run again.)
 	w.rt.mu.RLock()
 	wait := w.now().Before(w.rt.retryAt)
 	w.rt.mu.RUnlock()

@@ -274,8 +274,10 @@ func TestRepauseIsJournaled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	clock := time.Now().Round(0)
 	w := New(Config{Pair: &config.Pair{Name: "orders", Resolved: config.DefaultPolicy()}, Prober: staticProber{},
-		Exec: &hookExecutor{hook: func(int) {}}, Journal: j, Metrics: metrics.New(), Log: zap.NewNop(), Runtime: rt})
+		Exec: &hookExecutor{hook: func(int) {}}, Journal: j, Metrics: metrics.New(), Log: zap.NewNop(), Runtime: rt,
+		Now: func() time.Time { return clock }})
 	pause := func(until time.Time) {
 		t.Helper()
 		if _, err := w.Command(func(s policy.State, now time.Time) (policy.Decision, error) {
@@ -284,8 +286,9 @@ func TestRepauseIsJournaled(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	first, second := time.Now().Add(time.Hour).Round(0), time.Now().Add(3*time.Hour).Round(0)
+	first, second := clock.Add(time.Hour), clock.Add(3*time.Hour)
 	pause(first)
+	clock = clock.Add(30 * time.Minute)
 	pause(second)
 	saved, err := journal.Read(dir, "orders")
 	if err != nil {
@@ -296,5 +299,52 @@ func TestRepauseIsJournaled(t *testing.T) {
 	}
 	if n := len(saved.History); n != 2 {
 		t.Fatalf("%d history entries, want one per command", n)
+	}
+	if at := saved.History[1].At; !at.Equal(clock) {
+		t.Fatalf("the second pause is recorded at %s, want when it was asked (%s)", at, clock)
+	}
+}
+
+// ctxExecutor reports whether the context it ran under was canceled.
+type ctxExecutor struct{ err chan error }
+
+func (e *ctxExecutor) Run(ctx context.Context, _ *promote.Promotion) (promote.Result, error) {
+	e.err <- ctx.Err()
+	return promote.Result{}, errors.New("stopped")
+}
+
+func (e *ctxExecutor) FenceOldLeader(context.Context, *promote.Promotion) (string, error) {
+	return "", errors.New("not in this test")
+}
+
+// A human's Ctrl-C stops `drwatch promote` (Promote runs under the
+// caller's context); the daemon's promotions are not canceled by a reload
+// or a shutdown (startPromotion detaches them: every step is bounded).
+func TestPromotionCancellation(t *testing.T) {
+	j, err := journal.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	rec := &journal.Record{Pair: "orders", State: policy.State{Phase: policy.Promoting, Since: time.Now()}}
+	ex := &ctxExecutor{err: make(chan error, 2)}
+	w := New(Config{Pair: &config.Pair{Name: "orders", Resolved: config.DefaultPolicy()}, Exec: ex, Journal: j,
+		Metrics: metrics.New(), Log: zap.NewNop(), Runtime: NewRuntime(rec)})
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := w.Promote(canceled, false); err == nil {
+		t.Fatal("the executor's failure was not reported")
+	}
+	if got := <-ex.err; !errors.Is(got, context.Canceled) {
+		t.Fatalf("by hand: the executor ran under %v, want the caller's canceled context", got)
+	}
+	// The failed attempt is retried by the daemon: promoting again.
+	w.rt.mu.Lock()
+	w.rt.rec.State.Phase = policy.Promoting
+	w.rt.mu.Unlock()
+	w.startPromotion(canceled)
+	w.promotions.Wait()
+	if got := <-ex.err; got != nil {
+		t.Fatalf("daemon: the executor ran under a canceled context (%v)", got)
 	}
 }
