@@ -364,17 +364,16 @@ func fieldByTag(t reflect.Type, key string) (reflect.StructField, bool) {
 // Events: docs/events.md
 // ---------------------------------------------------------------------------
 
-// policyEvents returns the Ev* string constants declared in the policy
-// package's source (the events the code raises), by constant name.
-func policyEvents(t *testing.T) map[string]string {
+// parseDir parses the non-test Go files of dir.
+func parseDir(t *testing.T, dir string) (*token.FileSet, []*ast.File) {
 	t.Helper()
 	fset := token.NewFileSet()
-	files, err := filepath.Glob(filepath.Join(policyDir, "*.go"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no Go files in %s: %v", policyDir, err)
+	paths, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no Go files in %s: %v", dir, err)
 	}
-	out := map[string]string{}
-	for _, path := range files {
+	var files []*ast.File
+	for _, path := range paths {
 		if strings.HasSuffix(path, "_test.go") {
 			continue
 		}
@@ -382,6 +381,18 @@ func policyEvents(t *testing.T) map[string]string {
 		if err != nil {
 			t.Fatalf("parse %s: %v", path, err)
 		}
+		files = append(files, f)
+	}
+	return fset, files
+}
+
+// policyEvents returns the Ev* string constants declared in the policy
+// package's source (the events the code raises), by constant name.
+func policyEvents(t *testing.T) map[string]string {
+	t.Helper()
+	fset, files := parseDir(t, policyDir)
+	out := map[string]string{}
+	for _, f := range files {
 		for _, decl := range f.Decls {
 			gd, ok := decl.(*ast.GenDecl)
 			if !ok || gd.Tok != token.CONST {
@@ -485,20 +496,9 @@ func TestEventsDocumented(t *testing.T) {
 // on its mux: the string literal passed to Handle or HandleFunc.
 func routes(t *testing.T) map[string]string {
 	t.Helper()
-	fset := token.NewFileSet()
-	files, err := filepath.Glob(filepath.Join(apiDir, "*.go"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no Go files in %s: %v", apiDir, err)
-	}
+	fset, files := parseDir(t, apiDir)
 	out := map[string]string{}
-	for _, path := range files {
-		if strings.HasSuffix(path, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
-		if err != nil {
-			t.Fatalf("parse %s: %v", path, err)
-		}
+	for _, f := range files {
 		ast.Inspect(f, func(n ast.Node) bool {
 			call, ok := n.(*ast.CallExpr)
 			if !ok || len(call.Args) == 0 {

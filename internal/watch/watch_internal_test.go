@@ -68,12 +68,7 @@ func (e *slowExecutor) FenceOldLeader(context.Context, *promote.Promotion) (stri
 // second one, and the outcome is recorded into the pair's state, which
 // outlives watchers.
 func TestWatcherStopNeverWaitsOnAPromotion(t *testing.T) {
-	j, err := journal.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
-	rec := &journal.Record{Pair: "orders", State: policy.State{Phase: policy.Promoting, Since: time.Now()}}
+	j, rec := promotingRecord(t)
 	if err := j.Save(rec); err != nil {
 		t.Fatal(err)
 	}
@@ -237,6 +232,18 @@ func TestUnwritableJournalTracksInMemoryAndNeverPromotes(t *testing.T) {
 	}
 }
 
+// promotingRecord is an open journal, and a record of pair orders that is
+// promoting, with no promotion record yet.
+func promotingRecord(t *testing.T) (*journal.Journal, *journal.Record) {
+	t.Helper()
+	j, err := journal.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	return j, &journal.Record{Pair: "orders", State: policy.State{Phase: policy.Promoting, Since: time.Now()}}
+}
+
 // waitCycles waits until the pair's watcher has folded n more
 // observations in: proof that something did not happen is that it did
 // not happen in n probe cycles, not in some sleep.
@@ -321,12 +328,7 @@ func (e *ctxExecutor) FenceOldLeader(context.Context, *promote.Promotion) (strin
 // caller's context); the daemon's promotions are not canceled by a reload
 // or a shutdown (startPromotion detaches them: every step is bounded).
 func TestPromotionCancellation(t *testing.T) {
-	j, err := journal.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
-	rec := &journal.Record{Pair: "orders", State: policy.State{Phase: policy.Promoting, Since: time.Now()}}
+	j, rec := promotingRecord(t)
 	ex := &ctxExecutor{err: make(chan error, 2)}
 	w := New(Config{Pair: &config.Pair{Name: "orders", Resolved: config.DefaultPolicy()}, Exec: ex, Journal: j,
 		Metrics: metrics.New(), Log: zap.NewNop(), Runtime: NewRuntime(rec)})
