@@ -245,12 +245,13 @@ func (l *Lab) launch(n Node, javaHome string, ras *runAs) error {
 		return fmt.Errorf("%s: start %s: %w", n, bin, err)
 	}
 	p := &proc{pid: cmd.Process.Pid, done: make(chan struct{})}
+	// read before anything reaps it: until then even an exited child stays
+	_, start, err := procStat(p.pid)
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)
 	}()
 	l.procs[n] = p
-	_, start, err := procStat(p.pid)
 	if err != nil {
 		return fmt.Errorf("%s: pid %d vanished right after its start: %w", n, p.pid, err)
 	}
