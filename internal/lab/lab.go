@@ -182,6 +182,14 @@ func groupAlive(pid int) bool {
 	return pid > 0 && syscall.Kill(-pid, 0) == nil
 }
 
+// orphanGroup is whether the group a node's process led outlives it: the
+// process is gone but members of its group are left. Those are the node's
+// (the kernel reuses no pid while it names a live process group); a pid
+// that names a live process is never taken for an orphaned group.
+func orphanGroup(pid int) bool {
+	return pid > 0 && errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) && groupAlive(pid)
+}
+
 func portInUse(port int) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
@@ -211,8 +219,7 @@ func (l *Lab) launch(n Node, javaHome string, ras *runAs) error {
 		l.logf("%s: already running (pid %d)", n, pid)
 		return nil
 	}
-	if old := l.st.node(n).PID; groupAlive(old) {
-		// the group's leader is gone; what is left of its group is ours
+	if old := l.st.node(n).PID; orphanGroup(old) {
 		_ = syscall.Kill(-old, syscall.SIGKILL)
 	}
 	for _, port := range []int{l.cfg.HTTPPort(n), l.cfg.TransportPort(n)} {
@@ -286,7 +293,7 @@ func (l *Lab) waitHealthy(ctx context.Context, nodes ...Node) error {
 					return
 				default:
 				}
-				if exited == nil && !groupAlive(pid) {
+				if exited == nil && syscall.Kill(pid, 0) != nil {
 					l.printNodeLogs(n)
 					errs[i] = fmt.Errorf("%s: the OpenSearch process exited during startup", n)
 					return
@@ -313,7 +320,7 @@ func (l *Lab) stop(n Node) error {
 	ns := l.st.node(n)
 	pid, _ := l.alive(n)
 	if pid == 0 {
-		if groupAlive(ns.PID) {
+		if orphanGroup(ns.PID) {
 			_ = syscall.Kill(-ns.PID, syscall.SIGKILL) // leftovers of a dead node
 		}
 		l.logf("%s: not running", n)
@@ -341,7 +348,9 @@ func (l *Lab) waitGone(n Node, pid int, within time.Duration) bool {
 	deadline := time.Now().Add(within)
 	for {
 		if p, _ := l.alive(n); p == 0 {
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			if orphanGroup(pid) {
+				_ = syscall.Kill(-pid, syscall.SIGKILL)
+			}
 			return true
 		}
 		if time.Now().After(deadline) {

@@ -221,3 +221,26 @@ func TestLaunchRefusesABusyPort(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestStopKillsWhatOutlivedTheNode(t *testing.T) {
+	// the node's process exits, a child of it stays in its process group
+	l, log := fakeNodeLab(t, "sleep 300 &\necho $! > \"$HOME/child.pid\"\nexit 0\n")
+	if err := l.launch(Leader, "/nonexistent-jdk", nil); err != nil {
+		t.Fatal(err)
+	}
+	child := childPID(t, l)
+	pid := l.st.node(Leader).PID
+	<-l.procs[Leader].done
+	if !orphanGroup(pid) {
+		t.Fatal("the group with the node's child is not seen as outliving the node")
+	}
+	if err := l.stop(Leader); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "not running") || !processGone(child) {
+		t.Errorf("the child of a node that exited survived stop:\n%s", log)
+	}
+	if orphanGroup(os.Getpid()) {
+		t.Error("a live process taken for an orphaned group")
+	}
+}
