@@ -10,7 +10,7 @@ LDFLAGS     := -s -w -X $(MODULE)/internal/buildinfo.Version=$(VERSION) -X $(MOD
 BIN         := bin/drwatch
 GOLANGCI    := bin/golangci-lint
 GOLANGCI_V  := v2.15.0
-LAB         := deploy/lab/lab.sh
+LAB         := bin/drwatch-lab
 
 export GOFLAGS ?= -mod=mod
 
@@ -30,11 +30,11 @@ unit: ## unit tests with the race detector
 	go test -race -count=1 ./...
 
 .PHONY: e2e
-e2e: build ## end-to-end tests: starts the real OpenSearch lab (fetched via Maven), runs drwatch against it, stops it
+e2e: build lab-bin ## end-to-end tests: starts the real OpenSearch lab (fetched via Maven), runs drwatch against it, stops it
 	deploy/e2e.sh
 
 .PHONY: test-ccr
-test-ccr: build ## end-to-end tests incl. those that need the replication plugin; fails without it
+test-ccr: build lab-bin ## end-to-end tests incl. those that need the replication plugin; fails without it
 	DRWATCH_REQUIRE_CCR=1 deploy/e2e.sh
 
 .PHONY: vet
@@ -61,22 +61,33 @@ bench: ## benchmarks (probe parsing and a whole cycle for 5,000 indices)
 	go test -run '^$$' -bench . -benchmem ./internal/...
 
 .PHONY: measure
-measure: build ## measure on the real lab: detection over 10 kills, promotion time for 1/10/50 indices, RTO (docs/measurements.md)
-	deploy/lab/lab.sh fetch
-	deploy/lab/lab.sh down
+measure: build lab-bin ## measure on the real lab: detection over 10 kills, promotion time for 1/10/50 indices, RTO (docs/measurements.md)
+	$(LAB) fetch
 	go test -count=1 -timeout 60m -v -tags 'e2e ccr measure' -run '^TestMeasure' ./e2e/ 2>&1 | tee bin/measure.log | grep -E 'MEASURE|^(---|ok|FAIL)'
 
 .PHONY: fuzz
 fuzz: ## fuzz the config loader for 60s
 	go test ./internal/config -run '^$$' -fuzz FuzzParse -fuzztime 60s
 
+.PHONY: lab-bin
+lab-bin: ## build bin/drwatch-lab, the lab's command (up, down, status, start-node, stop-node, kill, freeze, thaw, capture)
+	go build -o $(LAB) ./cmd/drwatch-lab
+
 .PHONY: lab-up
-lab-up: ## start the local leader and follower (OpenSearch via Maven) on 127.0.0.1
+lab-up: lab-bin ## start the local leader and follower (OpenSearch via Maven) on 127.0.0.1
 	$(LAB) up
 
+.PHONY: lab-status
+lab-status: lab-bin ## show the lab's nodes and remote connection (exit 1 unless both nodes answer)
+	$(LAB) status
+
 .PHONY: lab-down
-lab-down: ## stop the lab and delete its data
+lab-down: lab-bin ## stop the lab and delete its data
 	$(LAB) down
+
+.PHONY: capture
+capture: lab-bin ## record the replication plugin's answers from a fresh lab into internal/testutil/fakeos/testdata/lab
+	$(LAB) capture
 
 .PHONY: demo
 demo: build ## the failover demo: lab up, drwatch in auto mode, the leader killed twice, every acknowledged write counted

@@ -1,31 +1,26 @@
 #!/usr/bin/env bash
-# Runs the end-to-end tests against the real lab (deploy/lab/lab.sh).
+# Runs the end-to-end tests against the real lab: e2e's TestMain brings up
+# a fresh one with internal/lab and takes it down at the end.
 #
-# The tests that need the cross-cluster-replication plugin (lag, promotion)
-# are built with the `ccr` tag when the lab has the plugin: lab.sh finds it
-# by itself (DRWATCH_CCR_PLUGIN_ZIP, ../shared/ccr-plugin/, the download
-# cache). Without it, under CI=true or DRWATCH_REQUIRE_CCR=1 this fails;
-# otherwise the other tests run and a banner names the ones that did not.
+# The tests that need the cross-cluster-replication plugin are built with
+# the `ccr` tag when the plugin is available (DRWATCH_CCR_PLUGIN_ZIP,
+# ../shared/ccr-plugin/, the download cache). Without it, under CI=true or
+# DRWATCH_REQUIRE_CCR=1 this fails; otherwise the other tests run and a
+# banner names the ones that did not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-deploy/lab/lab.sh fetch
+mkdir -p bin
+go build -o bin/drwatch-lab ./cmd/drwatch-lab
+bin/drwatch-lab fetch
 tags=e2e
-if deploy/lab/lab.sh has-ccr-plugin; then
+if bin/drwatch-lab has-ccr-plugin; then
 	tags="e2e ccr"
 elif [[ ${DRWATCH_REQUIRE_CCR:-0} == 1 || ${CI:-} == true ]]; then
 	echo "e2e: the cross-cluster-replication plugin is required but not available (see deploy/lab/README.md)." >&2
 	exit 1
 fi
 
-# A fresh lab: what an earlier run or the demo left in it (promoted
-# indices, a dead leader) must not decide this run. DRWATCH_LAB_KEEP=1 keeps
-# and reuses it.
-if [[ -z ${DRWATCH_LAB_KEEP:-} ]]; then
-	deploy/lab/lab.sh down
-fi
-
-mkdir -p bin
 rc=0
 go test -count=1 -timeout 80m -v -tags "$tags" ./e2e/ 2>&1 | tee bin/e2e.log || rc=$?
 

@@ -22,6 +22,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	drlab "github.com/drwatch/drwatch/internal/lab"
 )
 
 var (
@@ -186,12 +188,12 @@ func TestChaosFollowerDownDuringOutage(t *testing.T) {
 	cfg, _ := decisionConfigIndices(t, "", "auto", scope("fdown"))
 	d := startDaemon(t, cfg)
 	d.waitMetric(t, 30*time.Second, `drwatch_rpo_guard_passing{pair="lab"}`, "1")
-	if err := labCmd("stop-node", "follower"); err != nil {
+	if err := stopNode(drlab.Follower); err != nil {
 		t.Fatal(err)
 	}
 	killLeader(t)
 	t.Cleanup(func() { // runs before the leader's restart, which needs the follower
-		if err := labCmd("start-node", "follower"); err != nil {
+		if err := startNode(drlab.Follower); err != nil {
 			t.Errorf("restart follower: %v", err)
 		}
 	})

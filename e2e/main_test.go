@@ -1,17 +1,18 @@
 //go:build e2e
 
 // Package e2e runs drwatch against a real leader and follower OpenSearch
-// cluster on loopback (deploy/lab/lab.sh), with real faults: killed and
-// frozen processes, and TCP proxies that cut links. TestMain starts the lab
-// once per run (two JVMs on two cores take a while) and stops it at the end;
-// each test restores what it changes.
+// cluster on loopback (internal/lab), with real faults: killed and frozen
+// processes, and TCP proxies that cut links. TestMain starts a fresh lab
+// once per run (two JVMs on two cores take a while) and stops it at the end
+// (DRWATCH_LAB_KEEP=1 reuses and keeps it); each test restores what it
+// changes.
 //
 // Tests that need the cross-cluster-replication plugin are in files built
-// with the ccr tag; deploy/e2e.sh adds it when the lab has the plugin.
+// with the ccr tag; deploy/e2e.sh adds it when the plugin is available.
+// Under CI=true or DRWATCH_REQUIRE_CCR=1 a lab without it is a failure.
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -22,25 +23,20 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	drlab "github.com/drwatch/drwatch/internal/lab"
 )
 
-// labEnv is deploy/lab's lab.env.
-type labEnv struct {
-	LeaderURL, FollowerURL             string
-	LeaderTransport, FollowerTransport string
-	Alias                              string
-	CCR                                bool
-	Dir                                string
-}
-
 var (
-	lab     labEnv
+	lab     drlab.Env  // the running lab's URLs, transport addresses, alias, CCR
+	theLab  *drlab.Lab // starts, stops and breaks its nodes
 	repo    string
 	drwatch string // the binary under test
 )
@@ -59,83 +55,63 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: cannot build drwatch: %v\n", err)
 		return 1
 	}
+	cfg, err := drlab.FromEnv(repo, os.Getenv)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: lab config: %v\n", err)
+		return 1
+	}
+	if theLab, err = drlab.Open(cfg, os.Stderr); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+		return 1
+	}
+	keep := os.Getenv("DRWATCH_LAB_KEEP") != ""
+	ctx := context.Background()
+	down := func() {
+		if err := theLab.Down(ctx); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: lab down: %v\n", err)
+		}
+	}
+	// A fresh lab: what an earlier run or the demo left in it (promoted
+	// indices, a dead leader) must not decide this run.
+	if !keep {
+		down()
+	}
 	start := time.Now()
-	if err := labCmd("up"); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: the lab did not come up (%v). It needs Java 17 (apt-get install openjdk-17-jdk-headless), Maven (apt-get install maven), curl and unzip; see deploy/lab/README.md.\n", err)
-		_ = labCmd("down")
+	if lab, err = theLab.Up(ctx); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: the lab did not come up: %v\nIt needs Java 17 (apt-get install openjdk-17-jdk-headless) and Maven (apt-get install maven); see deploy/lab/README.md.\n", err)
+		down()
 		return 1
 	}
 	fmt.Fprintf(os.Stderr, "e2e: lab up in %s\n", time.Since(start).Round(time.Second))
-	var err error
-	if lab, err = readLabEnv(); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
-		_ = labCmd("down")
+	if !lab.CCR && (os.Getenv("CI") == "true" || os.Getenv("DRWATCH_REQUIRE_CCR") == "1") {
+		fmt.Fprintln(os.Stderr, "e2e: the lab has no cross-cluster-replication plugin, which CI=true / DRWATCH_REQUIRE_CCR=1 require (see deploy/lab/README.md)")
+		down()
 		return 1
 	}
+	if !keep {
+		// Interrupted: stop the nodes too (they run in process groups of
+		// their own, so a terminal's ^C does not reach them).
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+		go func() {
+			s := <-sigs
+			fmt.Fprintf(os.Stderr, "e2e: %v: taking the lab down\n", s)
+			down()
+			os.Exit(1)
+		}()
+	}
 	code := m.Run()
-	if os.Getenv("DRWATCH_LAB_KEEP") == "" {
-		if err := labCmd("down"); err != nil {
-			fmt.Fprintf(os.Stderr, "e2e: lab down: %v\n", err)
-		}
+	if !keep {
+		down()
 	}
 	return code
 }
 
-func labCmd(args ...string) error {
-	cmd := exec.Command(filepath.Join(repo, "deploy", "lab", "lab.sh"), args...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	return cmd.Run()
-}
-
-func labDir() string {
-	if d := os.Getenv("LAB_DIR"); d != "" {
-		return d
-	}
-	return "/tmp/drwatch-lab"
-}
-
-func readLabEnv() (labEnv, error) {
-	f, err := os.Open(filepath.Join(labDir(), "lab.env"))
-	if err != nil {
-		return labEnv{}, fmt.Errorf("read lab.env: %w", err)
-	}
-	defer f.Close()
-	kv := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
-			kv[k] = v
-		}
-	}
-	e := labEnv{
-		LeaderURL: kv["LEADER_URL"], FollowerURL: kv["FOLLOWER_URL"],
-		LeaderTransport: kv["LEADER_TRANSPORT"], FollowerTransport: kv["FOLLOWER_TRANSPORT"],
-		Alias: kv["LEADER_ALIAS"], CCR: kv["CCR"] == "1", Dir: kv["LAB_DIR"],
-	}
-	if e.LeaderURL == "" || e.FollowerURL == "" || e.Alias == "" {
-		return e, fmt.Errorf("lab.env is incomplete: %v", kv)
-	}
-	return e, nil
-}
-
-// nodePID is the current pid of a lab node.
-func nodePID(t *testing.T, node string) int {
+// killNode SIGKILLs a node's process tree and waits until it is gone.
+func killNode(t *testing.T, node drlab.Node) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(labDir(), node, "opensearch.pid"))
-	if err != nil {
-		t.Fatalf("pid of %s: %v", node, err)
-	}
-	var pid int
-	if _, err := fmt.Sscanf(strings.TrimSpace(string(b)), "%d", &pid); err != nil || pid <= 0 {
-		t.Fatalf("pid of %s: %q", node, b)
-	}
-	return pid
-}
-
-func signalNode(t *testing.T, node string, sig syscall.Signal) {
-	t.Helper()
-	if err := syscall.Kill(nodePID(t, node), sig); err != nil {
-		t.Fatalf("signal %v to %s: %v", sig, node, err)
+	if _, err := theLab.Kill(node); err != nil {
+		t.Fatalf("kill %s: %v", node, err)
 	}
 }
 
@@ -143,31 +119,39 @@ func signalNode(t *testing.T, node string, sig syscall.Signal) {
 // follower's reconnection) for the end of the test.
 func killLeader(t *testing.T) {
 	t.Helper()
-	signalNode(t, "leader", syscall.SIGKILL)
+	killNode(t, drlab.Leader)
 	t.Cleanup(func() { restartLeader(t) })
 }
 
 func restartLeader(t *testing.T) {
 	t.Helper()
-	if err := labCmd("start-node", "leader"); err != nil {
+	if err := startNode(drlab.Leader); err != nil {
 		t.Fatalf("restart leader: %v", err)
 	}
 	waitRemoteConnected(t, 120*time.Second)
 }
 
+// startNode (re)starts a node on its data dir and waits until it is
+// healthy (and the follower connected again).
+func startNode(node drlab.Node) error { return theLab.StartNode(context.Background(), node) }
+
+// stopNode stops a node (SIGTERM, then SIGKILL).
+func stopNode(node drlab.Node) error { return theLab.StopNode(context.Background(), node) }
+
 // freezeLeader SIGSTOPs the leader; the returned func (also registered as
 // cleanup) resumes it.
 func freezeLeader(t *testing.T) func() {
 	t.Helper()
-	pid := nodePID(t, "leader")
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+	if _, err := theLab.Freeze(drlab.Leader); err != nil {
 		t.Fatal(err)
 	}
 	resumed := false
 	resume := func() {
 		if !resumed {
 			resumed = true
-			_ = syscall.Kill(pid, syscall.SIGCONT)
+			if _, err := theLab.Thaw(drlab.Leader); err != nil {
+				t.Errorf("thaw the leader: %v", err)
+			}
 		}
 	}
 	t.Cleanup(func() { resume(); waitRemoteConnected(t, 120*time.Second) })

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	drlab "github.com/drwatch/drwatch/internal/lab"
 )
 
 // demoPolicy is deploy/examples/lab-failover.yml's policy.
@@ -57,7 +59,7 @@ func TestMeasureDetection(t *testing.T) {
 		d.waitMetric(t, 30*time.Second, `drwatch_rpo_guard_passing{pair="lab"}`, "1")
 		time.Sleep(time.Duration(i*97%1000) * time.Millisecond) // kills at different points of the probe interval
 		killed := time.Now()
-		signalNode(t, "leader", 9)
+		killNode(t, drlab.Leader)
 		d.waitMetric(t, 30*time.Second, `drwatch_pair_state{pair="lab",state="leader_down"}`, "1")
 		ds = append(ds, leaderDownAt(t, cfg).Sub(killed))
 		d.kill(t)

@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -210,31 +211,22 @@ func TestFollowerLinkCut(t *testing.T) {
 	}
 }
 
-func setRemote(t *testing.T, body string) {
-	t.Helper()
-	osOK(t, lab.FollowerURL, "PUT", "/_cluster/settings", body)
-}
-
 // useProxy routes the follower's remote connection through a TCP proxy.
 func useProxy(t *testing.T, addr string) {
 	t.Helper()
-	setRemote(t, fmt.Sprintf(`{"persistent":{"cluster.remote.%[1]s.mode":"proxy","cluster.remote.%[1]s.proxy_address":%[2]q,"cluster.remote.%[1]s.seeds":null}}`, lab.Alias, addr))
+	if err := theLab.UseProxy(context.Background(), addr); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // useSeeds puts the follower's remote connection back on the leader's
-// transport address (sniff mode) and waits until it is connected.
-//
-// The replication plugin keeps an internal snapshot repository per alias,
-// registered when the alias's seeds or proxy address are set and removed
-// when either is emptied; switching from proxy to sniff in one update
-// runs the seeds listener first and the proxy listener last, which leaves
-// the repository removed, and every later _start fails ("repository
-// replication-remote-repo-<alias> missing", then "Timed out when waiting
-// for persistent task"). Changing the seeds once more registers it again.
+// transport address (sniff mode, re-registering the replication plugin's
+// repository for the alias: see lab.UseSeeds) and waits until it is
+// connected.
 func useSeeds(t *testing.T) {
 	t.Helper()
-	setRemote(t, fmt.Sprintf(`{"persistent":{"cluster.remote.%[1]s.mode":null,"cluster.remote.%[1]s.proxy_address":null,"cluster.remote.%[1]s.seeds":[%[2]q]}}`, lab.Alias, lab.LeaderTransport))
-	setRemote(t, fmt.Sprintf(`{"persistent":{"cluster.remote.%[1]s.seeds":[%[2]q,%[3]q]}}`, lab.Alias, lab.LeaderTransport, "localhost:"+lab.LeaderTransport[strings.LastIndex(lab.LeaderTransport, ":")+1:]))
-	setRemote(t, fmt.Sprintf(`{"persistent":{"cluster.remote.%[1]s.seeds":[%[2]q]}}`, lab.Alias, lab.LeaderTransport))
+	if err := theLab.UseSeeds(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	waitRemoteConnected(t, 60*time.Second)
 }

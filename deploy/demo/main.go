@@ -1,5 +1,5 @@
 // Command demo is `make demo`: a real leader and follower on this machine
-// (deploy/lab/lab.sh), drwatch watching them in auto mode, and two acts.
+// (internal/lab), drwatch watching them in auto mode, and two acts.
 //
 // Act 1: documents written with known ids, drwatch's lag (measured on both
 // clusters) waited down to 0 and checked against the clusters, the leader
@@ -23,19 +23,16 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/drwatch/drwatch/internal/acked"
+	"github.com/drwatch/drwatch/internal/lab"
 )
 
-const (
-	leaderURL   = "http://127.0.0.1:19200"
-	followerURL = "http://127.0.0.1:19201"
-)
+// The lab's clusters (deploy/examples/lab-*.yml name the same ports).
+var leaderURL, followerURL string
 
 // t0 is the kill of the current act.
 var t0 time.Time
@@ -48,27 +45,49 @@ func main() {
 }
 
 func run() error {
-	labDir := os.Getenv("LAB_DIR")
-	if labDir == "" {
-		labDir = "/tmp/drwatch-lab"
-	}
-	say("1. A fresh lab: leader 127.0.0.1:19200, follower 127.0.0.1:19201, with the replication plugin")
-	_ = lab("down")
-	if err := lab("up"); err != nil {
-		return fmt.Errorf("lab up: %w", err)
-	}
-	if ok, err := hasCCR(); err != nil || !ok {
-		return errors.New("the lab has no replication plugin: nothing replicates, so there is no failover to show (see deploy/lab/README.md)")
-	}
-	if err := actOne(labDir); err != nil {
+	ctx := context.Background()
+	l, err := openLab()
+	if err != nil {
 		return err
 	}
-	return actTwo(labDir)
+	cfg := l.Config()
+	say(fmt.Sprintf("1. A fresh lab: leader %s, follower %s, with the replication plugin", cfg.URL(lab.Leader), cfg.URL(lab.Follower)))
+	if err := l.Down(ctx); err != nil {
+		return fmt.Errorf("lab down: %w", err)
+	}
+	env, err := l.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("lab up: %w", err)
+	}
+	leaderURL, followerURL = env.LeaderURL, env.FollowerURL
+	if !env.CCR {
+		return errors.New("the lab has no replication plugin: nothing replicates, so there is no failover to show (see deploy/lab/README.md)")
+	}
+	if err := actOne(l); err != nil {
+		return err
+	}
+	return actTwo(ctx, l)
+}
+
+func openLab() (*lab.Lab, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	repo, err := lab.FindRepo(wd)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := lab.FromEnv(repo, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	return lab.Open(cfg, os.Stderr)
 }
 
 // ---- act 1 ------------------------------------------------------------------
 
-func actOne(labDir string) error {
+func actOne(l *lab.Lab) error {
 	indices := []string{"orders-1", "orders-2", "logs-1"}
 	const cfg = "deploy/examples/lab-failover.yml"
 	say("2. drwatch in auto mode (" + cfg + "): leader down after 5s and 3 failed probes, follower witness required, max_lag_operations 100")
@@ -115,7 +134,7 @@ func actOne(labDir string) error {
 
 	say("4. Killing the leader (SIGKILL)")
 	rto := make(chan time.Duration, 1)
-	if err := kill(labDir); err != nil {
+	if err := kill(l); err != nil {
 		return err
 	}
 	go firstWrite("orders-1", rto)
@@ -155,11 +174,11 @@ func actOne(labDir string) error {
 
 // ---- act 2 ------------------------------------------------------------------
 
-func actTwo(labDir string) error {
+func actTwo(ctx context.Context, l *lab.Lab) error {
 	const cfg = "deploy/examples/lab-stream.yml"
 	indices := []string{"stream-1", "stream-2"}
 	say("7. Act two: the leader restarted, " + strings.Join(indices, " and ") + " replicated, a client writing continuously")
-	if err := lab("start-node", "leader"); err != nil {
+	if err := l.StartNode(ctx, lab.Leader); err != nil {
 		return fmt.Errorf("restart the leader: %w", err)
 	}
 	for _, idx := range indices {
@@ -188,7 +207,7 @@ func actTwo(labDir string) error {
 	fmt.Printf("   %d writes acknowledged so far; drwatch: %s\n", w.Total(), st.Decision.RPOGuardReason)
 
 	say("8. Killing the leader mid-stream (SIGKILL)")
-	if err := kill(labDir); err != nil {
+	if err := kill(l); err != nil {
 		return err
 	}
 	final, err := d.timeline(120 * time.Second)
@@ -331,42 +350,11 @@ func drwatchCLI(args ...string) error {
 
 // ---- the lab ------------------------------------------------------------------
 
-func lab(args ...string) error {
-	cmd := exec.CommandContext(context.Background(), "deploy/lab/lab.sh", args...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	return cmd.Run()
-}
-
-func hasCCR() (bool, error) {
-	b, err := call(followerURL, http.MethodGet, "/_cat/plugins?format=json", "")
-	if err != nil {
-		return false, err
-	}
-	var plugins []struct {
-		Component string `json:"component"`
-	}
-	if err := json.Unmarshal(b, &plugins); err != nil {
-		return false, err
-	}
-	for _, p := range plugins {
-		if p.Component == "opensearch-cross-cluster-replication" {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-func kill(labDir string) error {
-	b, err := os.ReadFile(filepath.Join(labDir, "leader", "opensearch.pid")) //nolint:gosec // the lab's pid file
-	if err != nil {
-		return err
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		return fmt.Errorf("leader pid %q: %w", b, err)
-	}
+// kill SIGKILLs the leader's process tree; t0 is the moment of the kill.
+func kill(l *lab.Lab) error {
 	t0 = time.Now()
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+	pid, err := l.Kill(lab.Leader)
+	if err != nil {
 		return err
 	}
 	fmt.Printf("   %s  leader killed (pid %d)\n", t0.Format("15:04:05.000"), pid)

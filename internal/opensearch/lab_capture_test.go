@@ -12,7 +12,7 @@ import (
 )
 
 // These answers were captured from the real lab (OpenSearch 2.19.3 with the
-// replication plugin 2.19.3.0; deploy/lab/capture.sh wrote testdata/lab/ in
+// replication plugin 2.19.3.0; the lab's capture, now make capture, wrote testdata/lab/ in
 // fakeos): the client must read them as they are.
 
 func captured(t *testing.T, name string) string {

@@ -1,0 +1,278 @@
+package lab
+
+import (
+	"archive/zip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// resolveJava finds the JDK for the nodes: the configured JAVA_HOME, else
+// the java on PATH, and checks that it is Java 11 or newer.
+func resolveJava(ctx context.Context, javaHome string) (string, error) {
+	if javaHome == "" {
+		j, err := exec.LookPath("java")
+		if err != nil {
+			return "", fmt.Errorf("no Java found; install a JDK 17 (%s) or set JAVA_HOME", hintJava)
+		}
+		if j, err = filepath.EvalSymlinks(j); err != nil {
+			return "", err
+		}
+		javaHome = filepath.Dir(filepath.Dir(j))
+	}
+	java := filepath.Join(javaHome, "bin", "java")
+	out, err := exec.CommandContext(ctx, java, "-version").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("%s does not run (%w); install openjdk-17-jdk-headless or fix JAVA_HOME/OPENSEARCH_JAVA_HOME", java, err)
+	}
+	major, ver := javaMajor(string(out))
+	if major < 11 {
+		return "", fmt.Errorf("OpenSearch needs Java 11+ (17 recommended), found '%s' at %s; install openjdk-17-jdk-headless", ver, javaHome)
+	}
+	return javaHome, nil
+}
+
+var javaVersionRE = regexp.MustCompile(`version "([^"]*)"`)
+
+// javaMajor reads the major version from `java -version` output:
+// "17.0.2" is 17, "1.8.0_292" is 8. 0 when there is none.
+func javaMajor(out string) (int, string) {
+	m := javaVersionRE.FindStringSubmatch(out)
+	if m == nil {
+		return 0, strings.TrimSpace(out)
+	}
+	parts := strings.Split(m[1], ".")
+	if parts[0] == "1" && len(parts) > 1 {
+		parts = parts[1:]
+	}
+	n, err := strconv.Atoi(strings.SplitN(parts[0], "-", 2)[0])
+	if err != nil {
+		return 0, m[1]
+	}
+	return n, m[1]
+}
+
+// runAs is the unprivileged user the nodes run as when we are root; nil
+// otherwise (the nodes run as the current user).
+type runAs struct {
+	name     string
+	uid, gid uint32
+	groups   []uint32
+}
+
+func (r *runAs) credential() *syscall.Credential {
+	if r == nil {
+		return nil
+	}
+	return &syscall.Credential{Uid: r.uid, Gid: r.gid, Groups: r.groups}
+}
+
+// lookupRunAs returns the node user (creating it as a system user when it
+// does not exist) when running as root; OpenSearch refuses to run as root.
+func (l *Lab) lookupRunAs(ctx context.Context) (*runAs, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	name := l.cfg.User
+	u, err := user.Lookup(name)
+	var unknown user.UnknownUserError
+	if errors.As(err, &unknown) {
+		useradd, lerr := exec.LookPath("useradd")
+		if lerr != nil {
+			return nil, fmt.Errorf("user %s does not exist and 'useradd' was not found; install package passwd or create the user", name)
+		}
+		l.logf("creating system user %s", name)
+		out, aerr := exec.CommandContext(ctx, useradd, "--system", "--user-group", "--no-create-home", //nolint:gosec // the configured lab user
+			"--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", name).CombinedOutput()
+		if u, err = user.Lookup(name); err != nil {
+			return nil, fmt.Errorf("could not create user %s: %w %s", name, errors.Join(aerr, err), strings.TrimSpace(string(out)))
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("look up user %s: %w", name, err)
+	}
+	r := &runAs{name: name}
+	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
+	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, fmt.Errorf("user %s: %w", name, err)
+	}
+	r.uid, r.gid = uint32(uid), uint32(gid)
+	gids, err := u.GroupIds()
+	if err != nil {
+		gids = []string{u.Gid}
+	}
+	for _, g := range gids {
+		if n, err := strconv.ParseUint(g, 10, 32); err == nil {
+			r.groups = append(r.groups, uint32(n))
+		}
+	}
+	return r, nil
+}
+
+// extractZip unpacks a zip into dest, keeping file modes and refusing
+// entries that would land outside dest.
+func extractZip(zipPath, dest string) error {
+	r, err := zip.OpenReader(zipPath)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = r.Close() }()
+	root, err := filepath.Abs(dest)
+	if err != nil {
+		return err
+	}
+	for _, f := range r.File {
+		target := filepath.Join(root, f.Name) //nolint:gosec // checked just below
+		if target != root && !strings.HasPrefix(target, root+string(filepath.Separator)) {
+			return fmt.Errorf("%s: entry %q leaves the target directory", zipPath, f.Name)
+		}
+		mode := f.Mode()
+		switch {
+		case mode.IsDir():
+			if err := os.MkdirAll(target, 0o755); err != nil { //nolint:gosec // an install tree
+				return err
+			}
+		case mode&fs.ModeSymlink != 0:
+			if err := extractSymlink(f, target); err != nil {
+				return err
+			}
+		default:
+			if err := extractFile(f, target, mode.Perm()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func extractSymlink(f *zip.File, target string) error {
+	rc, err := f.Open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, 4096))
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil { //nolint:gosec // an install tree
+		return err
+	}
+	return os.Symlink(string(b), target)
+}
+
+func extractFile(f *zip.File, target string, perm fs.FileMode) error {
+	if perm == 0 {
+		perm = 0o644
+	}
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil { //nolint:gosec // an install tree
+		return err
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	out, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm) //nolint:gosec // inside dest, checked by the caller
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, rc); err != nil { //nolint:gosec // the distribution's own sizes
+		out.Close()
+		return fmt.Errorf("%s: %w", f.Name, err)
+	}
+	return out.Close()
+}
+
+// installNode unpacks the distribution into the node's home, writes its
+// opensearch.yml and installs the plugin (when plugin is not empty).
+func (l *Lab) installNode(ctx context.Context, n Node, javaHome, plugin string) error {
+	c := l.cfg
+	home := c.Home(n)
+	l.logf("%s: installing OpenSearch %s into %s", n, c.Version, home)
+	unpack := filepath.Join(c.Dir, ".unpack-"+string(n))
+	if err := errors.Join(os.RemoveAll(home), os.RemoveAll(unpack)); err != nil {
+		return err
+	}
+	if err := extractZip(c.DistZip(), unpack); err != nil {
+		return fmt.Errorf("%s: unpack %s: %w", n, c.DistZip(), err)
+	}
+	if err := os.Rename(filepath.Join(unpack, "opensearch-"+c.Version), home); err != nil {
+		return fmt.Errorf("%s: %w", n, err)
+	}
+	if err := os.RemoveAll(unpack); err != nil {
+		return err
+	}
+	for _, d := range []string{"data", "logs", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(home, d), 0o755); err != nil { //nolint:gosec // the node's dirs
+			return err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(home, "config", "opensearch.yml"), []byte(c.NodeConfig(n)), 0o644); err != nil { //nolint:gosec // read by the node user
+		return err
+	}
+	if plugin == "" {
+		return nil
+	}
+	l.logf("%s: installing CCR plugin from %s", n, plugin)
+	logPath := filepath.Join(home, "logs", "plugin-install.log")
+	logf, err := os.Create(logPath) //nolint:gosec // the node's log dir
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.CommandContext(ctx, filepath.Join(home, "bin", "opensearch-plugin"), "install", "--batch", "file://"+plugin) //nolint:gosec // the lab's own install
+	cmd.Dir, cmd.Stdout, cmd.Stderr = home, logf, logf
+	cmd.Env = append(os.Environ(), "OPENSEARCH_JAVA_HOME="+javaHome, "OPENSEARCH_PATH_CONF="+filepath.Join(home, "config"))
+	if err := cmd.Run(); err != nil {
+		if b, rerr := os.ReadFile(logPath); rerr == nil { //nolint:gosec // the log just written
+			fmt.Fprintf(l.log, "%s", b)
+		}
+		return fmt.Errorf("%s: installing the CCR plugin from %s failed (wrong version for OpenSearch %s?): %w", n, plugin, c.Version, err)
+	}
+	return nil
+}
+
+// chownTree gives a node's tree to the node user (through an os.Root, so
+// nothing outside it is touched).
+func chownTree(dir string, r *runAs) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = root.Close() }()
+	return fs.WalkDir(root.FS(), ".", func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return root.Lchown(p, int(r.uid), int(r.gid))
+	})
+}
+
+// checkRunAs makes sure the node user can run java and reach a node's
+// data dir (every parent of LAB_DIR traversable).
+func checkRunAs(ctx context.Context, r *runAs, dataDir, javaHome string) error {
+	java := func(dir string) ([]byte, error) {
+		cmd := exec.CommandContext(ctx, filepath.Join(javaHome, "bin", "java"), "-version")
+		cmd.Dir = dir
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: r.credential()}
+		return cmd.CombinedOutput()
+	}
+	if out, err := java("/"); err != nil {
+		return fmt.Errorf("user %s cannot run %s/bin/java (%w %s); install openjdk-17-jdk-headless system-wide", r.name, javaHome, err, strings.TrimSpace(string(out)))
+	}
+	if _, err := java(dataDir); err != nil {
+		return fmt.Errorf("user %s cannot reach %s (%w: a parent directory is not traversable?); use a LAB_DIR under /tmp", r.name, dataDir, err)
+	}
+	return nil
+}
