@@ -101,6 +101,12 @@ func run(m *testing.M) int {
 		}()
 	}
 	code := m.Run()
+	if code != 0 {
+		// The nodes' own account of a failed run, before down deletes it.
+		for _, n := range drlab.Nodes {
+			theLab.PrintNodeLogs(n)
+		}
+	}
 	if !keep {
 		down()
 	}

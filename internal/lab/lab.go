@@ -288,18 +288,18 @@ func (l *Lab) waitHealthy(ctx context.Context, nodes ...Node) error {
 				}
 				select {
 				case <-exited:
-					l.printNodeLogs(n)
+					l.PrintNodeLogs(n)
 					errs[i] = fmt.Errorf("%s: the OpenSearch process exited during startup (%w)", n, p.err)
 					return
 				default:
 				}
 				if exited == nil && syscall.Kill(pid, 0) != nil {
-					l.printNodeLogs(n)
+					l.PrintNodeLogs(n)
 					errs[i] = fmt.Errorf("%s: the OpenSearch process exited during startup", n)
 					return
 				}
 				if time.Since(start) >= l.cfg.Timeout {
-					l.printNodeLogs(n)
+					l.PrintNodeLogs(n)
 					errs[i] = fmt.Errorf("%s: timed out after %s waiting for health yellow (LAB_TIMEOUT to raise)", n, l.cfg.Timeout)
 					return
 				}
@@ -360,8 +360,9 @@ func (l *Lab) waitGone(n Node, pid int, within time.Duration) bool {
 	}
 }
 
-// printNodeLogs prints the end of a node's logs (after a failed start).
-func (l *Lab) printNodeLogs(n Node) {
+// PrintNodeLogs prints the end of a node's logs: after a failed start, or
+// before a failed test run takes the lab down.
+func (l *Lab) PrintNodeLogs(n Node) {
 	logs := filepath.Join(l.cfg.Home(n), "logs")
 	main := filepath.Join(logs, "drwatch-"+string(n)+".log")
 	files := []string{main}
