@@ -114,12 +114,7 @@ func TestWatcherStopNeverWaitsOnAPromotion(t *testing.T) {
 // tries the journal again until the outcome is saved - the promotion is
 // not run again.
 func TestPromotionOutcomeJournalFailureIsRetried(t *testing.T) {
-	dir := t.TempDir()
-	j, err := journal.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
+	dir, j := openJournal(t)
 	pol := config.DefaultPolicy()
 	pair := &config.Pair{Name: "orders", Resolved: pol}
 	rec := &journal.Record{Pair: "orders", State: policy.State{Phase: policy.Promoting, Since: time.Now()}}
@@ -181,12 +176,7 @@ func (downProber) Cycle(context.Context) observe.Observation {
 // memory - status and metrics show the outage and the journal problem, not
 // a stale "healthy" - and no promotion starts until it can be journaled.
 func TestUnwritableJournalTracksInMemoryAndNeverPromotes(t *testing.T) {
-	dir := t.TempDir()
-	j, err := journal.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
+	dir, j := openJournal(t)
 	pol := config.DefaultPolicy()
 	mode, maxLag, witness := config.ModeAuto, int64(1000), false
 	pol.Mode, pol.MaxLagOperations, pol.RequireFollowerWitness = mode, &maxLag, &witness
@@ -232,15 +222,24 @@ func TestUnwritableJournalTracksInMemoryAndNeverPromotes(t *testing.T) {
 	}
 }
 
-// promotingRecord is an open journal, and a record of pair orders that is
-// promoting, with no promotion record yet.
-func promotingRecord(t *testing.T) (*journal.Journal, *journal.Record) {
+// openJournal opens a journal in a directory of its own, closed at the
+// end of the test.
+func openJournal(t *testing.T) (string, *journal.Journal) {
 	t.Helper()
-	j, err := journal.Open(t.TempDir())
+	dir := t.TempDir()
+	j, err := journal.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { j.Close() })
+	return dir, j
+}
+
+// promotingRecord is an open journal, and a record of pair orders that is
+// promoting, with no promotion record yet.
+func promotingRecord(t *testing.T) (*journal.Journal, *journal.Record) {
+	t.Helper()
+	_, j := openJournal(t)
 	return j, &journal.Record{Pair: "orders", State: policy.State{Phase: policy.Promoting, Since: time.Now()}}
 }
 
@@ -271,12 +270,7 @@ func waitCycles(t *testing.T, rt *Runtime, n int) {
 // journaled all the same, so a restart keeps the pause the human asked
 // for last.
 func TestRepauseIsJournaled(t *testing.T) {
-	dir := t.TempDir()
-	j, err := journal.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
+	dir, j := openJournal(t)
 	rt, err := Load(j, "orders", time.Now())
 	if err != nil {
 		t.Fatal(err)
