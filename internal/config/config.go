@@ -25,6 +25,10 @@ const (
 // Config is the whole configuration file.
 type Config struct {
 	ListenAddress string             `yaml:"listen_address"`
+	// ExternalURL is how people reach this daemon (its status page and
+	// API): pages link to it and print commands with it. Default
+	// http://<host name>:<listen port>.
+	ExternalURL string             `yaml:"external_url"`
 	StateDir      string             `yaml:"state_dir"`
 	API           API                `yaml:"api"`
 	Pairs         []Pair             `yaml:"pairs"`
@@ -130,12 +134,19 @@ type Hook struct {
 	RoutingKeyEnv  string            `yaml:"routing_key_env"`
 	APIKeyFile     string            `yaml:"api_key_file"`
 	APIKeyEnv      string            `yaml:"api_key_env"`
+	SecretFile     string            `yaml:"secret_file"`
+	SecretEnv      string            `yaml:"secret_env"`
+	Region         string            `yaml:"region"`
 	Headers        map[string]string `yaml:"headers"`
 	Command        []string          `yaml:"command"`
 	Timeout        Duration          `yaml:"timeout"`
+	// Veto makes an exec hook subscribed to promotion_started a gate: a
+	// promotion drwatch starts on its own runs only when it exits 0.
+	Veto bool `yaml:"veto"`
 
-	// Secret is the hook's credential: the routing key, API key, or a URL
-	// that embeds a token (Slack), resolved at load time.
+	// Secret is the hook's credential: the routing key, API key, a URL
+	// that embeds a token (Slack), or a webhook's signing key, resolved at
+	// load time.
 	Secret Secret `yaml:"-"`
 }
 
@@ -148,15 +159,15 @@ type Drill struct {
 }
 
 // Hook types.
-var hookTypes = []string{"pagerduty", "opsgenie", "slack", "webhook", "exec"}
+var hookTypes = []string{"pagerduty", "opsgenie", "slack", "alertmanager", "webhook", "exec"}
 
 // Events are the hook events (docs/events.md): names are never renamed.
 var Events = []string{
 	"leader_suspect", "leader_down", "leader_recovered", "watcher_isolated",
 	"replication_degraded", "replication_recovered", "approval_required",
 	"approval_granted", "approval_denied", "approval_expired",
-	"promotion_started", "promotion_succeeded", "promotion_failed",
-	"old_leader_returned", "old_leader_fenced", "journal_unwritable",
+	"promotion_started", "promotion_vetoed", "promotion_succeeded", "promotion_failed",
+	"old_leader_returned", "old_leader_fenced", "journal_unwritable", "journal_recovered",
 	"drill_succeeded", "drill_failed",
 }
 
@@ -207,6 +218,9 @@ const (
 	DefaultListenAddress = ":9464"
 	DefaultStateDir      = "/var/lib/drwatch"
 	DefaultHookTimeout   = 10 * time.Second
+	// MaxHookTimeout bounds hooks[].timeout: a veto hook's timeout delays
+	// a promotion by as much.
+	MaxHookTimeout = 5 * time.Minute
 )
 
 // fillPolicyDefaults sets every unset field of p from the built-in policy.

@@ -48,6 +48,12 @@ func (v *validator) config(c *Config) {
 	if _, port, err := net.SplitHostPort(c.ListenAddress); err != nil || port == "" {
 		v.fail("listen_address", "must be host:port or :port, not %q", c.ListenAddress)
 	}
+	if c.ExternalURL != "" {
+		if u, err := url.Parse(c.ExternalURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			v.fail("external_url", "must be an http(s) URL without credentials, such as https://drwatch.example.com")
+		}
+		c.ExternalURL = strings.TrimRight(c.ExternalURL, "/")
+	}
 	if c.StateDir == "" {
 		c.StateDir = DefaultStateDir
 	}
@@ -337,29 +343,51 @@ func (v *validator) hook(h *Hook, path string, names map[string]string) {
 	if h.Timeout == 0 {
 		h.Timeout = Duration(DefaultHookTimeout)
 	}
+	if h.Timeout < 0 || h.Timeout.D() > MaxHookTimeout {
+		v.fail(path+".timeout", "must be positive and at most %s", shortDuration(Duration(MaxHookTimeout)))
+	}
+	if h.Veto {
+		if h.Type != "exec" {
+			v.fail(path+".veto", "only an exec hook can veto a promotion")
+		} else if !slices.Contains(h.Events, "promotion_started") {
+			v.fail(path+".veto", "a veto hook vets promotion_started: list it in events")
+		}
+	}
 	required := "is required for " + hookKind(h.Type) + " hook (or %s)"
 	secret := func(fileKey, file, envKey, env string) {
 		h.Secret = v.secret(path, secretKeys{fileKey, file, envKey, env}, fmt.Sprintf(required, envKey))
 	}
 	v.hookKeys(h, path)
+	if h.URL != "" {
+		if u, err := url.Parse(h.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.fail(path+".url", "must be an http(s) URL")
+		} else if u.User != nil {
+			v.fail(path+".url", "must not contain credentials")
+		}
+	}
 	switch h.Type {
 	case "pagerduty":
 		secret("routing_key_file", h.RoutingKeyFile, "routing_key_env", h.RoutingKeyEnv)
 	case "opsgenie":
 		secret("api_key_file", h.APIKeyFile, "api_key_env", h.APIKeyEnv)
+		if h.Region != "" && h.Region != "us" && h.Region != "eu" {
+			v.fail(path+".region", "must be us or eu, not %q", h.Region)
+		}
+		if h.Region != "" && h.URL != "" {
+			v.fail(path+".region", "set region or url, not both")
+		}
 	case "slack":
 		// A Slack incoming-webhook URL is itself the credential.
 		if h.URL != "" {
 			v.fail(path+".url", "a Slack webhook URL is a secret: use url_file or url_env")
 		}
 		secret("url_file", h.URLFile, "url_env", h.URLEnv)
-	case "webhook":
+	case "webhook", "alertmanager":
 		if h.URL == "" {
-			v.fail(path+".url", "is required for a webhook hook")
-		} else if u, err := url.Parse(h.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			v.fail(path+".url", "must be an http(s) URL")
-		} else if u.User != nil {
-			v.fail(path+".url", "must not contain credentials")
+			v.fail(path+".url", "is required for %s hook", hookKind(h.Type))
+		}
+		if h.Type == "webhook" {
+			h.Secret = v.secret(path, secretKeys{"secret_file", h.SecretFile, "secret_env", h.SecretEnv}, "")
 		}
 	case "exec":
 		if len(h.Command) == 0 || h.Command[0] == "" {
@@ -382,9 +410,12 @@ func (v *validator) hookKeys(h *Hook, path string) {
 		{"api_key_env", h.APIKeyEnv != "", []string{"opsgenie"}},
 		{"url_file", h.URLFile != "", []string{"slack"}},
 		{"url_env", h.URLEnv != "", []string{"slack"}},
-		{"headers", len(h.Headers) > 0, []string{"webhook"}},
+		{"secret_file", h.SecretFile != "", []string{"webhook"}},
+		{"secret_env", h.SecretEnv != "", []string{"webhook"}},
+		{"region", h.Region != "", []string{"opsgenie"}},
+		{"headers", len(h.Headers) > 0, []string{"webhook", "alertmanager"}},
 		{"command", len(h.Command) > 0, []string{"exec"}},
-		{"url", h.URL != "", []string{"pagerduty", "opsgenie", "slack", "webhook"}},
+		{"url", h.URL != "", []string{"pagerduty", "opsgenie", "slack", "alertmanager", "webhook"}},
 	} {
 		if f.set && !slices.Contains(f.types, h.Type) {
 			v.fail(path+"."+f.key, "is not used by %s hook (only by %s)", hookKind(h.Type), strings.Join(f.types, ", "))

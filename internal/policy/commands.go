@@ -184,6 +184,31 @@ func PromotionFailed(st State, err string, changed bool, now time.Time) Decision
 	return d
 }
 
+// Vettable reports whether a veto hook may stop the promotion st is
+// starting: one drwatch started on its own (no human approved or
+// promoted) that has changed nothing yet. A human's decision is final,
+// and a half-done promotion must finish.
+func Vettable(st State) bool {
+	return st.Phase == Promoting && st.Approval == nil && !st.PromotionByHand && !st.PromotionChanged
+}
+
+// PromotionVetoed records a veto of a promotion that has not changed
+// anything (Vettable): drwatch holds as after a denial - until the leader
+// answers again, or a human approves or promotes after all. who names
+// the veto ("veto hook gate"), reason says why.
+func PromotionVetoed(st State, who, reason string, now time.Time) Decision {
+	if !Vettable(st) {
+		return Decision{State: st}
+	}
+	d := Decision{State: st}
+	d.State.Denial = &Answer{By: who, At: now, Reason: reason}
+	d.State.Attempt = Attempt{}
+	d.Abandon = true // its record: a later promotion plans afresh
+	d.emit(EvPromotionVetoed)
+	d.enter(LeaderDown, now, fmt.Sprintf("promotion vetoed by %s: %s; holding until the leader recovers (a human can still approve or promote)", who, reason))
+	return d
+}
+
 // Restarted adjusts a state loaded from the journal after drwatch
 // restarts: observation progress made before the restart is not trusted
 // (the leader may have come and gone meanwhile), so thresholds are met

@@ -24,6 +24,7 @@ const (
 	EvApprovalDenied       = "approval_denied"
 	EvApprovalExpired      = "approval_expired"
 	EvPromotionStarted     = "promotion_started"
+	EvPromotionVetoed      = "promotion_vetoed"
 	EvPromotionSucceeded   = "promotion_succeeded"
 	EvPromotionFailed      = "promotion_failed"
 	EvOldLeaderReturned    = "old_leader_returned"
@@ -31,6 +32,7 @@ const (
 	// EvJournalUnwritable is raised by the daemon, not the decision core:
 	// it cannot be journaled itself.
 	EvJournalUnwritable = "journal_unwritable"
+	EvJournalRecovered  = "journal_recovered"
 )
 
 // Decision is the outcome of one step of the decision core.
