@@ -24,17 +24,17 @@ const (
 
 // Config is the whole configuration file.
 type Config struct {
-	ListenAddress string             `yaml:"listen_address"`
+	ListenAddress string `yaml:"listen_address"`
 	// ExternalURL is how people reach this daemon (its status page and
 	// API): pages link to it and print commands with it. Default
 	// http://<host name>:<listen port>.
 	ExternalURL string             `yaml:"external_url"`
-	StateDir      string             `yaml:"state_dir"`
-	API           API                `yaml:"api"`
-	Pairs         []Pair             `yaml:"pairs"`
-	Policies      map[string]*Policy `yaml:"policies"`
-	Hooks         []Hook             `yaml:"hooks"`
-	Drills        []Drill            `yaml:"drills"`
+	StateDir    string             `yaml:"state_dir"`
+	API         API                `yaml:"api"`
+	Pairs       []Pair             `yaml:"pairs"`
+	Policies    map[string]*Policy `yaml:"policies"`
+	Hooks       []Hook             `yaml:"hooks"`
+	Drills      []Drill            `yaml:"drills"`
 
 	// Path is the file the config was loaded from.
 	Path string `yaml:"-"`

@@ -127,7 +127,7 @@ func TestRetriesOnlyWhatARetryCanFix(t *testing.T) {
 		result  string
 	}{
 		{"5xx then success", []error{Temporary(errors.New("503"), 0), Temporary(errors.New("502"), 0)}, 3, ResultSuccess},
-		{"429 honours a short Retry-After", []error{Temporary(errors.New("429"), 5 * time.Millisecond)}, 2, ResultSuccess},
+		{"429 honours a short Retry-After", []error{Temporary(errors.New("429"), 5*time.Millisecond)}, 2, ResultSuccess},
 		{"a timeout is retried", []error{context.DeadlineExceeded}, 2, ResultSuccess},
 		{"4xx is not retried", []error{Permanent(errors.New("400 bad routing key"))}, 1, ResultFailure},
 		{"gives up after MaxAttempts", []error{Temporary(errors.New("a"), 0), Temporary(errors.New("b"), 0), Temporary(errors.New("c"), 0)}, 3, ResultFailure},

@@ -74,9 +74,9 @@ type Event struct {
 	Event string `json:"event"`
 	Pair  string `json:"pair"`
 	// State is the pair's state after the event, From the one before.
-	State string `json:"state"`
-	From  string `json:"from,omitempty"`
-	Mode  string `json:"mode,omitempty"`
+	State string    `json:"state"`
+	From  string    `json:"from,omitempty"`
+	Mode  string    `json:"mode,omitempty"`
 	At    time.Time `json:"at"`
 	// Summary is one line: what happened, for a page's title.
 	Summary string `json:"summary"`
