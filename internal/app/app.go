@@ -18,6 +18,7 @@ import (
 
 	"github.com/drwatch/drwatch/internal/api"
 	"github.com/drwatch/drwatch/internal/config"
+	"github.com/drwatch/drwatch/internal/hooks"
 	"github.com/drwatch/drwatch/internal/journal"
 	"github.com/drwatch/drwatch/internal/metrics"
 	"github.com/drwatch/drwatch/internal/watch"
@@ -57,6 +58,9 @@ type App struct {
 	// promotions are the running promotions: shutdown waits for them, a
 	// reload does not.
 	promotions sync.WaitGroup
+	// hooks delivers events to the hooks of the config in force; a
+	// reload swaps its dispatcher.
+	hooks hooks.Hub
 
 	mu       sync.RWMutex
 	cfg      *config.Config
@@ -102,6 +106,11 @@ func Run(ctx context.Context, opts Options) error {
 		}
 	}
 
+	d, err := a.dispatcher(cfg)
+	if err != nil {
+		return err
+	}
+	a.hooks.Swap(d)
 	srv, srvErr, err := a.serve(ctx, cfg)
 	if err != nil {
 		return err
@@ -118,6 +127,9 @@ func Run(ctx context.Context, opts Options) error {
 	a.promotions.Wait()
 	sctx, cancel := context.WithTimeout(context.Background(), opts.ShutdownTimeout)
 	defer cancel()
+	// The last events (a promotion's outcome) get the shutdown's time
+	// to be delivered; what is left then is dropped and counted.
+	a.hooks.Swap(nil).Close(sctx)
 	if err := srv.Shutdown(sctx); err != nil {
 		a.log.Warn("http server shutdown", zap.Error(err))
 	}
@@ -176,6 +188,20 @@ func (a *App) loop(ctx context.Context, srvErr <-chan error) error {
 			res <- a.reload(ctx)
 		}
 	}
+}
+
+// dispatcher builds the hooks of cfg and starts their workers.
+func (a *App) dispatcher(cfg *config.Config) (*hooks.Dispatcher, error) {
+	log := a.log.Named("hooks")
+	d, err := hooks.FromConfig(cfg.Hooks, hooks.Deps{HTTP: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}, Log: log},
+		hooks.Options{Log: log, Deliveries: a.metrics.HookDeliveries})
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range cfg.Hooks {
+		a.metrics.InitHook(h.Name, h.Events)
+	}
+	return d, nil
 }
 
 func warnInsecure(log *zap.Logger, cfg *config.Config) {

@@ -39,7 +39,7 @@ func (a *App) start(ctx context.Context, cfg *config.Config) {
 		a.metrics.InitPair(p.Name)
 		watchers = append(watchers, watch.New(watch.Config{
 			Pair: p, Prober: pr, Exec: ex, Journal: a.journal, Metrics: a.metrics, Log: log,
-			Runtime: rt, Promotions: &a.promotions,
+			Runtime: rt, Promotions: &a.promotions, Hooks: &a.hooks, URL: cfg.URL(),
 		}))
 	}
 	var wg sync.WaitGroup

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -44,7 +45,20 @@ func (a *App) reload(ctx context.Context) error {
 			return err
 		}
 	}
+	d, err := a.dispatcher(cfg)
+	if err != nil {
+		a.metrics.ConfigReloadSuccessful.Set(0)
+		return err
+	}
 	a.stopWatchers()
+	// Events from here on go to the new hooks; the old ones finish
+	// what they have queued (bounded), in the background.
+	prev := a.hooks.Swap(d)
+	go func() {
+		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		prev.Close(cctx)
+	}()
 	for _, p := range old.Pairs {
 		if _, still := cfg.Pair(p.Name); !still {
 			a.metrics.ForgetPair(p.Name)

@@ -8,7 +8,9 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -277,14 +279,28 @@ func (c *Config) Pair(name string) (*Pair, bool) {
 	return nil, false
 }
 
+// URL is how people reach this daemon: external_url, or
+// http://<host name>:<listen port> when it is not set.
+func (c *Config) URL() string {
+	if c.ExternalURL != "" {
+		return c.ExternalURL
+	}
+	host, port, _ := net.SplitHostPort(c.ListenAddress)
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		if h, err := os.Hostname(); err == nil && h != "" {
+			host = h
+		} else {
+			host = "localhost"
+		}
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
 // NotYetActive lists the parts of a valid config that this version of
 // drwatch accepts but does not act on, so that an operator is never misled
 // into relying on them.
 func (c *Config) NotYetActive() []string {
 	var out []string
-	if len(c.Hooks) > 0 {
-		out = append(out, "hooks: events are journaled, logged and counted (drwatch_events_total) but not yet delivered to hooks by this version: nobody is paged")
-	}
 	if len(c.Drills) > 0 {
 		out = append(out, "drills: scheduled drills are not yet run by this version")
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -304,4 +305,34 @@ func (d *Dispatcher) count(s *sub, ev Event, result string) {
 		name = "test"
 	}
 	d.opts.Deliveries.WithLabelValues(s.Hook.Name(), name, result).Inc()
+}
+
+// Hub is the daemon's current Dispatcher, swapped on reload: watchers
+// and a promotion in flight keep a Hub, so their events reach the hooks
+// of the config in force when they happen.
+type Hub struct {
+	cur atomic.Pointer[Dispatcher]
+}
+
+// Swap makes d current and returns the one it replaces (to Close).
+func (h *Hub) Swap(d *Dispatcher) *Dispatcher { return h.cur.Swap(d) }
+
+// Notify queues ev for the current hooks (none: nothing happens).
+func (h *Hub) Notify(ev Event) {
+	if h != nil {
+		h.cur.Load().Notify(ev)
+	}
+}
+
+// Veto asks the current veto hooks (Dispatcher.Veto).
+func (h *Hub) Veto(ctx context.Context, ev Event) error {
+	if h == nil {
+		return nil
+	}
+	return h.cur.Load().Veto(ctx, ev)
+}
+
+// HasVeto reports whether a current veto hook vets event.
+func (h *Hub) HasVeto(event string) bool {
+	return h != nil && h.cur.Load().HasVeto(event)
 }

@@ -59,6 +59,7 @@ type Metrics struct {
 	Events               *prometheus.CounterVec
 	WouldPromote         *prometheus.CounterVec
 	JournalErrors        prometheus.Counter
+	HookDeliveries       *prometheus.CounterVec
 
 	mu      sync.Mutex
 	indices map[string]map[string]bool // pair -> index label values set
@@ -162,6 +163,9 @@ func New() *Metrics {
 		LastGoodLagTimestamp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "drwatch_last_good_lag_timestamp_seconds", Help: "When the last complete lag reading was taken with the leader and the follower's link up (the RPO guard's input).",
 		}, []string{"pair"}),
+		HookDeliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "drwatch_hook_deliveries_total", Help: "Event deliveries to hooks, by hook, event and result: success, failure (refused, or every attempt failed), dropped (the hook's queue was full).",
+		}, []string{"hook", "event", "result"}),
 		Events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "drwatch_events_total", Help: "Events raised, by name (docs/events.md).",
 		}, []string{"pair", "event"}),
@@ -175,7 +179,7 @@ func New() *Metrics {
 	m.Reg.MustRegister(
 		m.PairState, m.Promotions, m.PromotionDuration, m.PromotionIndices, m.LeaderOutage,
 		m.LeaderFailedProbes, m.RPOGuardPassing, m.LastGoodLagTimestamp, m.Events, m.WouldPromote,
-		m.OldLeaderUnfenced, m.JournalErrors,
+		m.OldLeaderUnfenced, m.JournalErrors, m.HookDeliveries,
 	)
 	m.Reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -353,3 +357,13 @@ func b2f(b bool) float64 {
 
 // FormatFloat is used by tests to compare metric values.
 func FormatFloat(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+// InitHook creates a hook's delivery series at 0 for every event it
+// subscribed to, so that an alert on failures sees the first one.
+func (m *Metrics) InitHook(hook string, events []string) {
+	for _, ev := range events {
+		for _, r := range []string{"success", "failure", "dropped"} {
+			m.HookDeliveries.WithLabelValues(hook, ev, r)
+		}
+	}
+}

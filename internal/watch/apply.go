@@ -47,6 +47,7 @@ func (w *Watcher) applyLocked(d policy.Decision, by string) error {
 			if w.rt.journalErr == nil {
 				w.metrics.Events.WithLabelValues(w.pair.Name, policy.EvJournalUnwritable).Inc()
 				w.log.Error("journal unwritable: decisions are tracked in memory only, and no promotion starts until it is writable", zap.Error(err))
+				w.notifyLocked([]string{policy.EvJournalUnwritable}, old.Phase, "", "journal unwritable: "+err.Error())
 			}
 			w.rt.journalErr = err
 			if d.State.Phase == policy.Promoting && old.Phase != policy.Promoting {
@@ -60,11 +61,14 @@ func (w *Watcher) applyLocked(d policy.Decision, by string) error {
 			w.observeState(d, old, by)
 			return err
 		}
-		if w.rt.journalErr != nil {
-			w.log.Info("journal writable again: the decisions tracked in memory are saved")
-			w.rt.journalErr = nil
-		}
+		recovered := w.rt.journalErr != nil
+		w.rt.journalErr = nil
 		*w.rt.rec = next
+		if recovered {
+			w.metrics.Events.WithLabelValues(w.pair.Name, policy.EvJournalRecovered).Inc()
+			w.log.Info("journal writable again: the decisions tracked in memory are saved")
+			w.notifyLocked([]string{policy.EvJournalRecovered}, old.Phase, "")
+		}
 	} else {
 		w.rt.rec.State = d.State
 	}
@@ -93,6 +97,10 @@ func (w *Watcher) observeState(d policy.Decision, old policy.State, by string) {
 	for _, ev := range d.Events {
 		w.metrics.Events.WithLabelValues(p, ev).Inc()
 	}
+	if by == "" {
+		by = d.By
+	}
+	w.notifyLocked(d.Events, old.Phase, by)
 	if changed {
 		fields := []zap.Field{zap.String("from", string(old.Phase)), zap.String("to", string(s.Phase)),
 			zap.Strings("events", d.Events), zap.Strings("reasons", s.Reasons)}

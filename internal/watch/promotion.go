@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/drwatch/drwatch/internal/hooks"
 	"github.com/drwatch/drwatch/internal/policy"
 	"github.com/drwatch/drwatch/internal/promote"
 )
@@ -56,6 +57,12 @@ func (w *Watcher) Promote(ctx context.Context, graceful bool) (promote.Result, e
 	if w.rt.rec.State.Phase != policy.Promoting {
 		w.rt.mu.Unlock()
 		return promote.Result{}, fmt.Errorf("%w: the pair is %s, not promoting", ErrNotStarted, w.rt.rec.State.Phase)
+	}
+	if w.rt.rec.Promotion == nil && policy.Vettable(w.rt.rec.State) && w.hooks != nil && w.hooks.HasVeto(policy.EvPromotionStarted) {
+		if err := w.vetLocked(ctx); err != nil {
+			w.rt.mu.Unlock()
+			return promote.Result{}, err
+		}
 	}
 	if w.rt.rec.Promotion == nil {
 		by := w.rt.promotionBy
@@ -115,6 +122,33 @@ func (w *Watcher) Promote(ctx context.Context, graceful bool) (promote.Result, e
 		return res, fmt.Errorf("promoted, but the outcome could not be journaled: %w", jerr)
 	}
 	return res, nil
+}
+
+// vetLocked asks the veto hooks about the promotion about to start,
+// without the lock (a hook may take its whole timeout). A veto is folded
+// in with policy.PromotionVetoed and journaled, and returned as an
+// ErrNotStarted. Called and returns with the lock held.
+func (w *Watcher) vetLocked(ctx context.Context) error {
+	ev := w.eventLocked(policy.EvPromotionStarted, "", w.rt.promotionBy)
+	w.rt.mu.Unlock()
+	verr := w.hooks.Veto(ctx, ev)
+	w.rt.mu.Lock()
+	if w.rt.rec.State.Phase != policy.Promoting || w.rt.rec.Promotion != nil {
+		return fmt.Errorf("%w: the pair is %s now", ErrNotStarted, w.rt.rec.State.Phase)
+	}
+	if verr == nil {
+		return nil
+	}
+	who, reason := "a veto hook", verr.Error()
+	var ve *hooks.VetoError
+	if errors.As(verr, &ve) {
+		who, reason = "veto hook "+ve.Hook, ve.Reason
+	}
+	w.log.Warn("promotion vetoed", zap.String("by", who), zap.String("reason", reason))
+	if jerr := w.applyLocked(policy.PromotionVetoed(w.rt.rec.State, who, reason, w.now()), ""); jerr != nil {
+		w.log.Error("journal write failed: the veto is kept in memory", zap.Error(jerr))
+	}
+	return fmt.Errorf("%w: %w", ErrNotStarted, verr)
 }
 
 // PromoteByHand is `drwatch promote`: it starts a promotion on a human's

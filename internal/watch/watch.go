@@ -14,6 +14,7 @@ package watch
 
 import (
 	"context"
+	"os"
 	"sync"
 	"time"
 
@@ -47,6 +48,9 @@ type Watcher struct {
 	rt       *Runtime
 	// promotions tracks promotion goroutines of every watcher of the app.
 	promotions *sync.WaitGroup
+	hooks      Notifier
+	url        string // the daemon's external URL
+	source     string // the host name, for events
 }
 
 // Config is what a Watcher is made of.
@@ -61,6 +65,11 @@ type Config struct {
 	// Promotions, if set, counts running promotions (shutdown waits).
 	Promotions *sync.WaitGroup
 	Now        func() time.Time // default time.Now
+	// Hooks gets the pair's events (nil: none are delivered).
+	Hooks Notifier
+	// URL is the daemon's external URL (config.Config.URL), for the
+	// links and commands in events.
+	URL string
 }
 
 // New makes the watcher of a pair.
@@ -71,9 +80,11 @@ func New(c Config) *Watcher {
 	if c.Promotions == nil {
 		c.Promotions = &sync.WaitGroup{}
 	}
+	host, _ := os.Hostname()
 	return &Watcher{
 		pair: c.Pair, prober: c.Prober, exec: c.Exec, journal: c.Journal, metrics: c.Metrics, log: c.Log,
 		interval: c.Pair.Resolved.ProbeInterval.D(), now: c.Now, rt: c.Runtime, promotions: c.Promotions,
+		hooks: c.Hooks, url: c.URL, source: host,
 	}
 }
 

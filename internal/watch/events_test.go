@@ -1,0 +1,185 @@
+package watch
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/drwatch/drwatch/internal/config"
+	"github.com/drwatch/drwatch/internal/hooks"
+	"github.com/drwatch/drwatch/internal/journal"
+	"github.com/drwatch/drwatch/internal/metrics"
+	"github.com/drwatch/drwatch/internal/policy"
+)
+
+// recorder is a Notifier that records events and answers vetoes.
+type recorder struct {
+	mu     sync.Mutex
+	events []hooks.Event
+	vetoes int
+	veto   error // nil: no veto hook says no
+	hasVet bool
+}
+
+func (r *recorder) Notify(ev hooks.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, ev)
+}
+
+func (r *recorder) Veto(context.Context, hooks.Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.vetoes++
+	return r.veto
+}
+
+func (r *recorder) HasVeto(string) bool { return r.hasVet }
+
+func (r *recorder) names() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, e := range r.events {
+		out = append(out, e.Event)
+	}
+	return out
+}
+
+func watcherWith(t *testing.T, st policy.State, n *recorder, pol *config.Policy) (*Watcher, *hookExecutor) {
+	t.Helper()
+	_, j := openJournal(t)
+	rec := &journal.Record{Pair: "orders", State: st}
+	if err := j.Save(rec); err != nil {
+		t.Fatal(err)
+	}
+	ex := &hookExecutor{hook: func(int) {}}
+	w := New(Config{Pair: &config.Pair{Name: "orders", Resolved: pol}, Exec: ex, Journal: j, Metrics: metrics.New(),
+		Log: zap.NewNop(), Runtime: NewRuntime(rec), Hooks: n, URL: "http://drwatch.example:9464"})
+	return w, ex
+}
+
+func TestVetoStopsOnlyUnattendedPromotions(t *testing.T) {
+	freeze := &hooks.VetoError{Hook: "gate", Reason: "change freeze until 06:00 (exit status 3)"}
+	cases := []struct {
+		name    string
+		state   policy.State
+		veto    error
+		runs    int
+		phase   policy.Phase
+		vetoes  int
+		emitted []string
+	}{
+		{"auto promotion vetoed", policy.State{Phase: policy.Promoting}, freeze, 0, policy.LeaderDown, 1, []string{policy.EvPromotionVetoed}},
+		{"auto promotion allowed", policy.State{Phase: policy.Promoting}, nil, 1, policy.Promoted, 1, []string{policy.EvPromotionSucceeded}},
+		{"approved by a human: not asked", policy.State{Phase: policy.Promoting, ApprovalRequest: policy.ApprovalRequest{Approval: &policy.Answer{By: "alice"}}}, freeze, 1, policy.Promoted, 0, []string{policy.EvPromotionSucceeded}},
+		{"promoted by hand: not asked", policy.State{Phase: policy.Promoting, Attempt: policy.Attempt{PromotionByHand: true}}, freeze, 1, policy.Promoted, 0, []string{policy.EvPromotionSucceeded}},
+		{"a half-done promotion finishes: not asked", policy.State{Phase: policy.Promoting, Attempt: policy.Attempt{PromotionChanged: true, PromotionAttempts: 1}}, freeze, 1, policy.Promoted, 0, []string{policy.EvPromotionSucceeded}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			n := &recorder{veto: c.veto, hasVet: true}
+			c.state.Since = time.Now()
+			w, ex := watcherWith(t, c.state, n, config.DefaultPolicy())
+			_, err := w.Promote(context.Background(), false)
+			if ex.runs != c.runs || n.vetoes != c.vetoes {
+				t.Fatalf("executor ran %d times (want %d), veto asked %d times (want %d)", ex.runs, c.runs, n.vetoes, c.vetoes)
+			}
+			if got := w.Phase(); got != c.phase {
+				t.Fatalf("phase %s, want %s (err %v)", got, c.phase, err)
+			}
+			if !slices.Equal(n.names(), c.emitted) {
+				t.Fatalf("events %v, want %v", n.names(), c.emitted)
+			}
+			if c.runs > 0 {
+				return
+			}
+			if !errors.Is(err, ErrNotStarted) {
+				t.Fatalf("err = %v, want ErrNotStarted", err)
+			}
+			st := w.rt.State()
+			if st.Denial == nil || st.Denial.By != "veto hook gate" || w.rt.rec.Promotion != nil {
+				t.Fatalf("after the veto: denial %+v, promotion record %+v", st.Denial, w.rt.rec.Promotion)
+			}
+			// The veto's reason is journaled and in the page.
+			saved, _ := w.journal.Load("orders")
+			last := saved.History[len(saved.History)-1]
+			if !slices.Contains(last.Events, policy.EvPromotionVetoed) || !strings.Contains(strings.Join(last.Reasons, " "), "change freeze until 06:00") {
+				t.Fatalf("journal's last transition %+v", last)
+			}
+			if ev := n.events[0]; !strings.Contains(strings.Join(ev.Reasons, " "), "change freeze") || ev.Approval == nil ||
+				ev.Approval.ApproveCommand != "drwatch approve --server http://drwatch.example:9464 --pair orders" {
+				t.Fatalf("vetoed event %+v approval %+v", ev, ev.Approval)
+			}
+			// A human can still approve (and is not vetoed).
+			if _, err := w.Command(func(s policy.State, now time.Time) (policy.Decision, error) {
+				return policy.Approve(s, "", "alice", "leader is gone for good", now)
+			}, "alice"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.Promote(context.Background(), false); err != nil || ex.runs != 1 || n.vetoes != 1 {
+				t.Fatalf("approved after a veto: err %v, runs %d, vetoes %d", err, ex.runs, n.vetoes)
+			}
+		})
+	}
+}
+
+func TestApprovalRequiredSaysHowToAnswer(t *testing.T) {
+	pol := config.DefaultPolicy()
+	pol.OnApprovalTimeout = "promote"
+	asked := time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
+	st := policy.State{Phase: policy.AwaitingApproval, Since: asked, Reasons: []string{"leader unreachable for 31s"},
+		ApprovalRequest: policy.ApprovalRequest{ApprovalID: "orders-q1", ApprovalRequested: asked}}
+	n := &recorder{}
+	w, _ := watcherWith(t, st, n, pol)
+	w.rt.mu.Lock()
+	ev := w.eventLocked(policy.EvApprovalRequired, policy.LeaderDown, "")
+	w.rt.mu.Unlock()
+	a := ev.Approval
+	if a == nil || a.ID != "orders-q1" || !a.ExpiresAt.Equal(asked.Add(15*time.Minute)) {
+		t.Fatalf("approval %+v", a)
+	}
+	for got, want := range map[string]string{
+		a.ApproveCommand: "drwatch approve --server http://drwatch.example:9464 --pair orders --id orders-q1",
+		a.DenyCommand:    "drwatch deny --server http://drwatch.example:9464 --pair orders",
+		a.ApproveAPI:     `curl -X POST -H "Authorization: Bearer $DRWATCH_API_TOKEN" -d '{"id":"orders-q1"}' http://drwatch.example:9464/api/v1/pairs/orders/approve`,
+		a.OnExpiry:       "drwatch promotes if the RPO guard passes then, and holds otherwise",
+		ev.IncidentKey:   "drwatch/orders/outage",
+		string(ev.Action): "trigger",
+		ev.Next:          "drwatch waits for a human to approve or deny until 2026-12-01T03:15:00Z",
+		ev.StatusURL:     "http://drwatch.example:9464/",
+	} {
+		if got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	}
+	if ev.Lag == nil || ev.Lag.RPOGuardPasses || ev.Lag.RPOGuard == "" {
+		t.Errorf("lag %+v: no reading, so the guard fails and says why", ev.Lag)
+	}
+	if !strings.Contains(ev.Text(), a.ApproveCommand) || !strings.Contains(ev.Text(), "leader unreachable for 31s") {
+		t.Errorf("text lacks the command or the reason:\n%s", ev.Text())
+	}
+}
+
+// Human commands raise their events to the hooks, with who did it.
+func TestCommandsNotifyHooks(t *testing.T) {
+	st := policy.State{Phase: policy.AwaitingApproval, Since: time.Now(),
+		ApprovalRequest: policy.ApprovalRequest{ApprovalID: "orders-q1", ApprovalRequested: time.Now()}}
+	n := &recorder{}
+	w, _ := watcherWith(t, st, n, config.DefaultPolicy())
+	if _, err := w.Command(func(s policy.State, now time.Time) (policy.Decision, error) {
+		return policy.Deny(s, "bob", "the leader's site is coming back", now)
+	}, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if len(n.events) != 1 || n.events[0].Event != policy.EvApprovalDenied || n.events[0].By != "bob" ||
+		n.events[0].Approval == nil || n.events[0].Approval.Reason != "the leader's site is coming back" {
+		t.Fatalf("events %+v", n.events)
+	}
+}
