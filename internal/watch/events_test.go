@@ -146,14 +146,14 @@ func TestApprovalRequiredSaysHowToAnswer(t *testing.T) {
 		t.Fatalf("approval %+v", a)
 	}
 	for got, want := range map[string]string{
-		a.ApproveCommand: "drwatch approve --server http://drwatch.example:9464 --pair orders --id orders-q1",
-		a.DenyCommand:    "drwatch deny --server http://drwatch.example:9464 --pair orders",
-		a.ApproveAPI:     `curl -X POST -H "Authorization: Bearer $DRWATCH_API_TOKEN" -d '{"id":"orders-q1"}' http://drwatch.example:9464/api/v1/pairs/orders/approve`,
-		a.OnExpiry:       "drwatch promotes if the RPO guard passes then, and holds otherwise",
-		ev.IncidentKey:   "drwatch/orders/outage",
+		a.ApproveCommand:  "drwatch approve --server http://drwatch.example:9464 --pair orders --id orders-q1",
+		a.DenyCommand:     "drwatch deny --server http://drwatch.example:9464 --pair orders",
+		a.ApproveAPI:      `curl -X POST -H "Authorization: Bearer $DRWATCH_API_TOKEN" -d '{"id":"orders-q1"}' http://drwatch.example:9464/api/v1/pairs/orders/approve`,
+		a.OnExpiry:        "drwatch promotes if the RPO guard passes then, and holds otherwise",
+		ev.IncidentKey:    "drwatch/orders/outage",
 		string(ev.Action): "trigger",
-		ev.Next:          "drwatch waits for a human to approve or deny until 2026-12-01T03:15:00Z",
-		ev.StatusURL:     "http://drwatch.example:9464/",
+		ev.Next:           "drwatch waits for a human to approve or deny until 2026-12-01T03:15:00Z",
+		ev.StatusURL:      "http://drwatch.example:9464/",
 	} {
 		if got != want {
 			t.Errorf("got %q, want %q", got, want)
