@@ -202,21 +202,24 @@ func (d *Dispatcher) HasVeto(event string) bool {
 	return false
 }
 
-// Send delivers ev to the named hook now, with the retries a queued
-// delivery gets, and returns the outcome (drwatch hooks test). name ""
-// sends to every hook; the error joins every hook's failure.
-func (d *Dispatcher) Send(ctx context.Context, name string, ev Event) (sent int, err error) {
-	var errs []error
+// Outcome is one hook's result of Send.
+type Outcome struct {
+	Hook string
+	Err  error
+}
+
+// Send delivers ev now to the named hook (name "": every hook), with the
+// retries a queued delivery gets, and returns each hook's outcome
+// (drwatch hooks test). A Resolve goes only to incident receivers.
+func (d *Dispatcher) Send(ctx context.Context, name string, ev Event) []Outcome {
+	var out []Outcome
 	for _, s := range d.subs {
-		if name != "" && s.Hook.Name() != name {
+		if (name != "" && s.Hook.Name() != name) || (ev.Action == Resolve && !s.incidents) {
 			continue
 		}
-		sent++
-		if e := d.deliver(ctx, s, ev); e != nil {
-			errs = append(errs, fmt.Errorf("hook %s: %w", s.Hook.Name(), e))
-		}
+		out = append(out, Outcome{Hook: s.Hook.Name(), Err: d.deliver(ctx, s, ev)})
 	}
-	return sent, errors.Join(errs...)
+	return out
 }
 
 // Close stops taking events and lets the workers finish their queues
