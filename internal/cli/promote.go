@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/drwatch/drwatch/internal/app"
 	"github.com/drwatch/drwatch/internal/config"
+	"github.com/drwatch/drwatch/internal/hooks"
 	"github.com/drwatch/drwatch/internal/journal"
 	"github.com/drwatch/drwatch/internal/metrics"
 	"github.com/drwatch/drwatch/internal/observe"
@@ -119,8 +121,24 @@ func handWatcher(cfg *config.Config, p *config.Pair, log *zap.Logger) (*watch.Wa
 		j.Close()
 		return nil, nil, err
 	}
-	w := watch.New(watch.Config{Pair: p, Exec: ex, Journal: j, Metrics: metrics.New(), Log: log, Runtime: watch.NewRuntime(rec)})
-	return w, func() { j.Close() }, nil
+	// The hooks hear of it as they would from the daemon (promotion_started
+	// by the human, then its outcome); they get up to 30s after it to be
+	// delivered.
+	d, err := hooks.FromConfig(cfg.Hooks, hooks.Deps{HTTP: &http.Client{}, Log: log.Named("hooks")}, hooks.Options{Log: log.Named("hooks")})
+	if err != nil {
+		j.Close()
+		return nil, nil, err
+	}
+	hub := &hooks.Hub{}
+	hub.Swap(d)
+	w := watch.New(watch.Config{Pair: p, Exec: ex, Journal: j, Metrics: metrics.New(), Log: log, Runtime: watch.NewRuntime(rec),
+		Hooks: hub, URL: cfg.URL()})
+	return w, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		d.Close(ctx)
+		j.Close()
+	}, nil
 }
 
 // look shows what drwatch sees of the pair now, and lists the follower

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"context"
 	"errors"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/drwatch/drwatch/internal/config"
+	"github.com/drwatch/drwatch/internal/hooks"
 	"github.com/drwatch/drwatch/internal/journal"
 	"github.com/drwatch/drwatch/internal/policy"
 	"github.com/drwatch/drwatch/internal/promote"
@@ -157,5 +159,34 @@ func TestPromoteGracefulOverNonGracefulIsRefused(t *testing.T) {
 	after, _ := os.ReadFile(filepath.Join(stateDir, "orders.json"))
 	if !bytes.Equal(before, after) || follower.Stops["orders-1"] != 0 {
 		t.Fatal("a refused promotion changed the journal or the follower")
+	}
+}
+
+// The hooks hear of a promotion by hand as of the daemon's: who started
+// it, then its outcome; delivered before drwatch promote returns.
+func TestPromoteByHandNotifiesHooks(t *testing.T) {
+	cfg, _, _, _ := handPair(t)
+	got := filepath.Join(t.TempDir(), "events")
+	cfg.Hooks = []config.Hook{{Name: "record", Type: "exec", Command: []string{"/bin/sh", "-c", "cat >> " + got + "; echo >> " + got},
+		Events: []string{"promotion_started", "promotion_succeeded"}, Timeout: config.Duration(5 * time.Second)}}
+	var out bytes.Buffer
+	if err := promoteNow(context.Background(), cfg, handOptions(&out)); err != nil {
+		t.Fatalf("promote: %v\n%s", err, out.String())
+	}
+	b, err := os.ReadFile(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []hooks.Event
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var ev hooks.Event
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("not JSON: %v: %s", err, line)
+		}
+		events = append(events, ev)
+	}
+	if len(events) != 2 || events[0].Event != "promotion_started" || events[0].By != "alice" ||
+		events[1].Event != "promotion_succeeded" || events[1].Promotion == nil || events[1].Promotion.By != "alice" {
+		t.Fatalf("events: %+v", events)
 	}
 }

@@ -48,6 +48,10 @@ func (w *Watcher) startPromotion(ctx context.Context) {
 // the outcome is folded into the state with policy.PromotionSucceeded or
 // PromotionFailed and journaled, with the history, in one place (apply).
 //
+// A promotion drwatch starts on its own (policy.Vettable) is first put
+// to the veto hooks, if any; a veto is journaled (policy.PromotionVetoed)
+// and nothing runs.
+//
 // graceful asks for a graceful promotion when one starts now; a resumed
 // promotion keeps what it was started as. ctx cancels the executor's
 // steps (the daemon's promotions run without cancellation; a human's
