@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/drwatch/drwatch/internal/acked"
+	"github.com/drwatch/drwatch/internal/hooks"
 	"github.com/drwatch/drwatch/internal/lab"
 )
 
@@ -169,6 +170,31 @@ func actOne(l *lab.Lab) error {
 	}
 	say("6. The journal: every decision, when and why")
 	_ = drwatchCLI("history", "--config", cfg)
+	say("7. The pages: what the hook (deploy/examples/lab-failover.yml's demo-pager) was sent")
+	if err := printPages("bin/demo-state/pages.jsonl"); err != nil {
+		fmt.Printf("   cannot read the pages: %v\n", err)
+	}
+	return nil
+}
+
+// printPages prints the events an exec hook kept, one JSON object per
+// line: when, the title, and what drwatch said it would do next.
+func printPages(path string) error {
+	b, err := os.ReadFile(path) //nolint:gosec // the demo's own file under bin/
+	if err != nil {
+		return err
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		var ev hooks.Event
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			return fmt.Errorf("%s: not an event: %w", path, err)
+		}
+		fmt.Printf("   %s  %-8s %s\n", ev.At.Local().Format("15:04:05.000"), ev.Action, ev.Title())
+		fmt.Printf("   %12s  next: %s\n", "", ev.Next)
+	}
 	return nil
 }
 
@@ -177,7 +203,7 @@ func actOne(l *lab.Lab) error {
 func actTwo(ctx context.Context, l *lab.Lab) error {
 	const cfg = "deploy/examples/lab-stream.yml"
 	indices := []string{"stream-1", "stream-2"}
-	say("7. Act two: the leader restarted, " + strings.Join(indices, " and ") + " replicated, a client writing continuously")
+	say("8. Act two: the leader restarted, " + strings.Join(indices, " and ") + " replicated, a client writing continuously")
 	if err := l.StartNode(ctx, lab.Leader); err != nil {
 		return fmt.Errorf("restart the leader: %w", err)
 	}
@@ -206,7 +232,7 @@ func actTwo(ctx context.Context, l *lab.Lab) error {
 	st, _ := d.status()
 	fmt.Printf("   %d writes acknowledged so far; drwatch: %s\n", w.Total(), st.Decision.RPOGuardReason)
 
-	say("8. Killing the leader mid-stream (SIGKILL)")
+	say("9. Killing the leader mid-stream (SIGKILL)")
 	if err := kill(l); err != nil {
 		return err
 	}
@@ -215,7 +241,7 @@ func actTwo(ctx context.Context, l *lab.Lab) error {
 	if err != nil {
 		return err
 	}
-	say("9. Result, counted by id on the follower")
+	say("10. Result, counted by id on the follower")
 	st, _ = d.status()
 	lost := 0
 	for _, idx := range indices {
