@@ -58,9 +58,10 @@ func decisionConfigIndices(t *testing.T, leaderURL, mode, indices string) (strin
 
 // decision is the pair's decision in GET /api/v1/status, parsed.
 type decision struct {
-	State    string   `json:"state"`
-	Reasons  []string `json:"reasons"`
-	RPOGuard string   `json:"rpo_guard"`
+	State      string   `json:"state"`
+	Reasons    []string `json:"reasons"`
+	RPOGuard   string   `json:"rpo_guard"`
+	ApprovalID string   `json:"approval_id"`
 }
 
 func (d *daemon) decision(t *testing.T) decision {

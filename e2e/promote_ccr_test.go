@@ -8,9 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // standalone checks, on the follower, that a promoted index is a normal
@@ -159,10 +162,24 @@ func TestCCRKillUnderContinuousWrites(t *testing.T) {
 
 // Lag above max_lag_operations when the leader dies, in auto mode: no
 // promotion, awaiting_approval with the estimated loss - which is exactly
-// what is lost once a human approves.
+// what is lost once a human approves. The human approves with the exact
+// command the approval_required page gave (as a hook received it).
 func TestCCRLagAboveMaxAsksApprovalThenApproved(t *testing.T) {
 	idx := replicated(t, "approve", 2, 1)
 	cfg, tok := decisionConfigIndices(t, "", "auto", scope("approve")) // max_lag_operations: 10
+	pages := filepath.Join(t.TempDir(), "pages.jsonl")
+	withHooks(t, cfg, fmt.Sprintf(`  - name: pager
+    type: exec
+    command: ["/bin/sh", "-c", "cat >> %s; echo >> %s"]
+    events: [leader_down, approval_required, approval_granted, promotion_succeeded]
+`, pages, pages))
+	var listen struct {
+		Listen string `yaml:"listen_address"`
+	}
+	if err := yaml.Unmarshal([]byte(readFile(t, cfg)), &listen); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, cfg, "external_url: http://"+listen.Listen+"\n"+readFile(t, cfg))
 	d := startDaemon(t, cfg)
 	replicationCall(t, idx[1], "pause")
 	acked := writeIDs(t, idx[1], 0, 50)
@@ -180,14 +197,44 @@ func TestCCRLagAboveMaxAsksApprovalThenApproved(t *testing.T) {
 	if st := d.state(t); st != "awaiting_approval" {
 		t.Fatalf("state = %s, want awaiting_approval (lag 50 > 10)", st)
 	}
-	if g := d.decision(t).RPOGuard; !strings.HasSuffix(g, "estimated loss 50 operations") {
-		t.Errorf("status does not give the estimated loss: %q", g)
+	dec := d.decision(t)
+	if !strings.HasSuffix(dec.RPOGuard, "estimated loss 50 operations") {
+		t.Errorf("status does not give the estimated loss: %q", dec.RPOGuard)
 	}
-	code, out, errOut := runCLI(t, "approve", "--server", d.base, "--pair", "lab", "--token-file", tok, "--reason", "e2e: accept the loss")
-	if code != 0 {
-		t.Fatalf("approve: %d %s %s", code, out, errOut)
+	// The page: the pending request, the estimated loss, the expiry and
+	// what then, and the exact command - which is what the human runs.
+	var page map[string]any
+	eventually(t, 10*time.Second, "the approval_required page", func() bool {
+		for _, ev := range hookEvents(t, pages) {
+			if ev["event"] == "approval_required" {
+				page = ev
+			}
+		}
+		return page != nil
+	})
+	approval, _ := page["approval"].(map[string]any)
+	lag, _ := page["lag"].(map[string]any)
+	if approval["id"] != dec.ApprovalID || approval["expires_at"] == nil || approval["on_expiry"] != "drwatch holds (a human can still approve or promote)" ||
+		!strings.HasSuffix(fmt.Sprint(lag["rpo_guard"]), "estimated loss 50 operations") {
+		t.Fatalf("approval_required page: approval %v, lag %v (status says request %s)", approval, lag, dec.ApprovalID)
+	}
+	argv := strings.Fields(fmt.Sprint(approval["approve_command"]))
+	if len(argv) < 2 || argv[0] != "drwatch" || !slices.Contains(argv, dec.ApprovalID) {
+		t.Fatalf("approve_command %q", approval["approve_command"])
+	}
+	approve := exec.Command(drwatch, argv[1:]...)
+	approve.Env = append(os.Environ(), "DRWATCH_API_TOKEN="+strings.TrimSpace(readFile(t, tok)))
+	if out, err := approve.CombinedOutput(); err != nil {
+		t.Fatalf("the page's command %v: %v\n%s", argv, err, out)
 	}
 	d.waitMetric(t, 60*time.Second, `drwatch_pair_state{pair="lab",state="promoted"}`, "1")
+	eventually(t, 10*time.Second, "approval_granted and promotion_succeeded pages", func() bool {
+		var names []string
+		for _, ev := range hookEvents(t, pages) {
+			names = append(names, fmt.Sprint(ev["event"]))
+		}
+		return slices.Contains(names, "approval_granted") && slices.Contains(names, "promotion_succeeded")
+	})
 	for _, ix := range idx {
 		standalone(t, ix)
 	}
