@@ -506,9 +506,14 @@ func indices(r observe.Replication) ([]indexView, int) {
 	return out, 0
 }
 
+// failure is a failed call's message, with its class unless the message
+// names it already.
 func failure(f *observe.Failure) string {
 	if f == nil {
 		return "no detail"
+	}
+	if strings.Contains(f.Message, string(f.Class)) {
+		return f.Message
 	}
 	return string(f.Class) + ": " + f.Message
 }

@@ -708,3 +708,37 @@ func TestRel(t *testing.T) {
 		}
 	}
 }
+
+// The lag line says in a word whether the lag is zero, behind or unknown
+// (all or some indices), and why when replication is unreadable.
+func TestLagFact(t *testing.T) {
+	ix := func(name string, lag int64, known bool) observe.Index {
+		return observe.Index{Name: name, State: observe.StateSyncing, Lag: lag, LagKnown: known}
+	}
+	for _, c := range []struct {
+		rep  observe.Replication
+		want string
+	}{
+		{observe.Replication{Indices: []observe.Index{ix("a", 0, true), ix("b", 0, true)}, Syncing: 2, LagComplete: true},
+			"ok ZERO on all 2 indices, measured on both clusters; 2 syncing, 0 not syncing"},
+		{observe.Replication{Indices: []observe.Index{ix("a", 100, true), ix("b", 20, true)}, TotalLag: 120, MaxLag: 100, Syncing: 2, LagComplete: true},
+			"warn BEHIND 120 operations in total over 2 indices (largest 100), measured on both clusters; 2 syncing, 0 not syncing"},
+		{observe.Replication{Indices: []observe.Index{ix("a", 0, false), ix("b", 0, false)}, Syncing: 2},
+			"bad UNKNOWN for all 2 indices; 2 syncing, 0 not syncing"},
+		{observe.Replication{Failure: &observe.Failure{Class: observe.ClassPluginMissing, Message: "no handler found for uri"}},
+			"bad UNKNOWN replication state unreadable: plugin_missing: no handler found for uri"},
+		{observe.Replication{}, "warn NO INDEX no follower index in scope"},
+	} {
+		o := &observe.Observation{Leader: observe.Leader{Reachable: true, Health: "green"},
+			Follower: observe.Follower{Reachable: true, Remote: observe.Remote{Known: true, Connected: true}, Replication: c.rep}}
+		fs := facts(o)
+		last := fs[len(fs)-1]
+		if got := last.Tone + " " + last.Word + " " + last.Detail; last.Name != "Lag" || got != c.want {
+			t.Errorf("%s:\n got %s\nwant %s", last.Name, got, c.want)
+		}
+	}
+	// A message that names its class is not prefixed with it again.
+	if got := failure(&observe.Failure{Class: observe.ClassConnRefused, Message: "cluster health: connection_refused: connection refused"}); got != "cluster health: connection_refused: connection refused" {
+		t.Errorf("failure: %q", got)
+	}
+}
