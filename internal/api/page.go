@@ -335,11 +335,11 @@ func approvalOf(pair string, d *report.Decision, wt *watch.Watcher, server strin
 	ap.OnApprovalTimeout = onTimeout
 	switch onTimeout {
 	case "promote":
-		now := "it fails now"
+		verdict := "it fails now"
 		if d.RPOGuard {
-			now = "it passes now"
+			verdict = "it passes now"
 		}
-		ap.OnExpiry = "drwatch promotes the follower if the RPO guard passes then (" + now + "); otherwise it holds in leader_down and a human can still approve."
+		ap.OnExpiry = "drwatch promotes the follower if the RPO guard passes then (" + verdict + "); otherwise it holds in leader_down and a human can still approve."
 	default:
 		ap.OnExpiry = "drwatch holds in leader_down: nothing is promoted until a human approves (or promotes through the API)."
 	}
