@@ -34,19 +34,41 @@ type actionResponse struct {
 	Error   string   `json:"error,omitempty"`
 }
 
-func (a *server) authorized(w http.ResponseWriter, r *http.Request) bool {
+// Why a request's token is refused.
+var (
+	errActionsOff = errors.New("the mutating API is disabled: set api.token_file in the config")
+	errBadToken   = errors.New("missing or wrong bearer token")
+)
+
+// checkToken compares a request's token with api.token_file's, in
+// constant time: nil when it is the configured one, errActionsOff (403)
+// when none is configured, errBadToken (401) otherwise. The JSON API and
+// the status page's forms both ask it.
+func (a *server) checkToken(got string) (int, error) {
 	tok := a.d.Token()
 	if !tok.IsSet() {
-		writeJSON(w, http.StatusForbidden, map[string]string{"error": "the mutating API is disabled: set api.token_file in the config"})
-		return false
+		return http.StatusForbidden, errActionsOff
 	}
+	if subtle.ConstantTimeCompare([]byte(got), []byte(tok.Reveal())) != 1 {
+		return http.StatusUnauthorized, errBadToken
+	}
+	return http.StatusOK, nil
+}
+
+func (a *server) authorized(w http.ResponseWriter, r *http.Request) bool {
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(tok.Reveal())) != 1 {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="drwatch"`)
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token"})
-		return false
+	if !ok {
+		got = "" // never equal to a configured token
 	}
-	return true
+	code, err := a.checkToken(got)
+	if err == nil {
+		return true
+	}
+	if code == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="drwatch"`)
+	}
+	writeJSON(w, code, map[string]string{"error": err.Error()})
+	return false
 }
 
 func (a *server) pairAction(w http.ResponseWriter, r *http.Request) {
@@ -54,30 +76,37 @@ func (a *server) pairAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name, action := r.PathValue("pair"), r.PathValue("action")
-	resp := actionResponse{Pair: name, Action: action}
 	req, err := readRequest(r)
 	if err != nil {
-		resp.Error = "bad request body (want JSON like {\"reason\": \"...\"}): " + err.Error()
-		writeJSON(w, http.StatusBadRequest, resp)
+		writeJSON(w, http.StatusBadRequest, actionResponse{Pair: name, Action: action,
+			Error: "bad request body (want JSON like {\"reason\": \"...\"}): " + err.Error()})
 		return
 	}
+	resp, code := a.run(name, action, req, "api")
+	writeJSON(w, code, resp)
+}
+
+// run is a human's command on a pair, for the JSON API and the status
+// page alike: the policy command of the action, refused where
+// policy.Promotable refuses it, applied by the pair's watcher. It answers
+// the pair's state after the command (or the state that refused it) and
+// the HTTP status. via names the door it came through, for the log.
+func (a *server) run(name, action string, req actionRequest, via string) (actionResponse, int) {
+	resp := actionResponse{Pair: name, Action: action}
 	f, code, err := command(action, req)
 	if err != nil {
 		resp.Error = err.Error()
-		writeJSON(w, code, resp)
-		return
+		return resp, code
 	}
 	wt := a.d.Watcher(name)
 	if wt == nil {
 		resp.Error = "unknown pair " + name
-		writeJSON(w, http.StatusNotFound, resp)
-		return
+		return resp, http.StatusNotFound
 	}
 	if action == "approve" || action == "promote" {
 		if err := policy.Promotable(wt.Pair(), policy.ByDaemon); err != nil {
 			resp.Error, resp.State = err.Error(), string(wt.Phase())
-			writeJSON(w, http.StatusConflict, resp)
-			return
+			return resp, http.StatusConflict
 		}
 	}
 	st, err := wt.Command(f, req.By)
@@ -85,14 +114,14 @@ func (a *server) pairAction(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, policy.ErrConflict):
 		resp.Error = err.Error()
-		writeJSON(w, http.StatusConflict, resp)
+		return resp, http.StatusConflict
 	case err != nil:
 		resp.Error = err.Error()
-		writeJSON(w, http.StatusInternalServerError, resp)
-	default:
-		a.log.Warn("api command", zap.String("pair", name), zap.String("action", action), zap.String("by", req.By), zap.String("reason", req.Reason))
-		writeJSON(w, http.StatusOK, resp)
+		return resp, http.StatusInternalServerError
 	}
+	a.log.Warn("api command", zap.String("pair", name), zap.String("action", action), zap.String("by", req.By),
+		zap.String("reason", req.Reason), zap.String("via", via))
+	return resp, http.StatusOK
 }
 
 // readRequest reads an action's JSON body (empty: every field default).

@@ -1,8 +1,9 @@
 // Package api is drwatch's HTTP interface: /metrics, the health and
-// readiness probes, /-/reload, the status API and the pair commands
-// (approve, deny, pause, resume, promote) behind a bearer token. It turns
-// requests into calls on the daemon and answers; every rule it applies
-// is policy's (commands, policy.Promotable), every effect the watcher's.
+// readiness probes, /-/reload, the status API, the pair commands
+// (approve, deny, pause, resume, promote) behind a bearer token, and the
+// status page at / with its forms. It turns requests into calls on the
+// daemon and answers; every rule it applies is policy's (commands,
+// policy.Promotable), every effect the watcher's.
 package api
 
 import (
@@ -84,6 +85,8 @@ func Handler(d Daemon, reg *prometheus.Registry, log *zap.Logger) http.Handler {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown pair " + name})
 	})
 	mux.HandleFunc("POST /api/v1/pairs/{pair}/{action}", a.pairAction)
+	mux.HandleFunc("GET /{$}", a.statusPage)
+	mux.HandleFunc("POST /ui/pairs/{pair}/{action}", a.pageAction)
 	return mux
 }
 

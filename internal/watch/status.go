@@ -1,9 +1,11 @@
 package watch
 
 import (
+	"slices"
 	"time"
 
 	"github.com/drwatch/drwatch/internal/config"
+	"github.com/drwatch/drwatch/internal/journal"
 	"github.com/drwatch/drwatch/internal/policy"
 	"github.com/drwatch/drwatch/internal/report"
 )
@@ -55,3 +57,24 @@ func (w *Watcher) Observed() bool {
 
 // Pair is the watched pair's config.
 func (w *Watcher) Pair() *config.Pair { return w.pair }
+
+// History is the pair's last n journaled transitions, newest first (all
+// of them when n <= 0), copied: the caller may keep them.
+func (w *Watcher) History(n int) []journal.Transition {
+	w.rt.mu.RLock()
+	defer w.rt.mu.RUnlock()
+	h := w.rt.rec.History
+	if n > 0 && len(h) > n {
+		h = h[len(h)-n:]
+	}
+	out := make([]journal.Transition, len(h))
+	for i, t := range h {
+		t.Events, t.Reasons = slices.Clone(t.Events), slices.Clone(t.Reasons)
+		out[len(h)-1-i] = t
+	}
+	return out
+}
+
+// State is the pair's current decision state, for asking policy's
+// commands which of them apply now (the status page offers only those).
+func (w *Watcher) State() policy.State { return w.rt.State() }
