@@ -31,7 +31,8 @@ if [[ $tags != *ccr* ]]; then
 !!! NOT RUN: the end-to-end tests that need the cross-cluster-replication
 !!! plugin (e2e/*_ccr_test.go): lag measured on both clusters, a killed
 !!! leader promoted with every acknowledged write, promotion under writes,
-!!! approval, dry-run, crash and resume, graceful promotion.
+!!! approval, dry-run, crash and resume, graceful promotion, a veto hook,
+!!! hanging hooks, the status page in each state.
 !!! No plugin zip was found; see deploy/lab/README.md for where to get it.
 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
 MSG

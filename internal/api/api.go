@@ -31,6 +31,10 @@ type Daemon interface {
 	Reload(ctx context.Context) error
 	// Token is the bearer token of the mutating API (unset: disabled).
 	Token() config.Secret
+	// ExternalURL is external_url from the config ("" when unset): the
+	// status page's commands name it instead of the address it was
+	// asked at.
+	ExternalURL() string
 	// Watcher is the watcher of the named pair (nil: no such pair).
 	Watcher(name string) *watch.Watcher
 }

@@ -252,7 +252,11 @@ func (a *server) view(r *http.Request, act string) pageView {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	v := pageView{Now: stamp{At: now}, Refresh: true, Server: scheme + "://" + r.Host, Actions: a.d.Token().IsSet()}
+	server := a.d.ExternalURL()
+	if server == "" {
+		server = scheme + "://" + r.Host
+	}
+	v := pageView{Now: stamp{At: now}, Refresh: true, Server: server, Actions: a.d.Token().IsSet()}
 	for _, ps := range st.Pairs {
 		wt := a.d.Watcher(ps.Name) // nil: reloaded away since the status
 		p := pairOf(ps, wt, v.Server, now)

@@ -33,6 +33,7 @@ type fakeDaemon struct {
 	token    config.Secret
 	watchers []*watch.Watcher
 	obs      map[string]*observe.Observation
+	external string
 }
 
 func (f *fakeDaemon) Status() report.Status {
@@ -50,6 +51,7 @@ func (f *fakeDaemon) Status() report.Status {
 func (f *fakeDaemon) Ready() bool                  { return true }
 func (f *fakeDaemon) Reload(context.Context) error { return nil }
 func (f *fakeDaemon) Token() config.Secret         { return f.token }
+func (f *fakeDaemon) ExternalURL() string          { return f.external }
 
 func (f *fakeDaemon) Watcher(name string) *watch.Watcher {
 	for _, w := range f.watchers {
@@ -308,6 +310,11 @@ func TestStatusPageApproval(t *testing.T) {
 	if text := doc.ID("approval-logs").Text(); !strings.Contains(text, "on_approval_timeout: promote") ||
 		!strings.Contains(text, "drwatch promotes the follower if the RPO guard passes then (it passes now)") {
 		t.Errorf("logs' approval does not say it promotes on expiry: %q", text)
+	}
+	// With external_url set, the commands name it, not the address asked.
+	f.d.external = "https://drwatch.example.com"
+	if got := labelled(t, section(t, f.page(t, "/"), "orders"), "approve-command"); got != "drwatch approve --server https://drwatch.example.com --pair orders --id req-abc123" {
+		t.Errorf("with external_url: %s", got)
 	}
 	// No approval section without a pending request.
 	f2 := newFixture(t, false, pairSpec{name: "orders", state: healthyState(time.Now())})

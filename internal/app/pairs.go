@@ -124,6 +124,16 @@ func (a *App) Ready() bool {
 	return true
 }
 
+// ExternalURL is the config's external_url ("" when unset).
+func (a *App) ExternalURL() string {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	if a.cfg == nil {
+		return ""
+	}
+	return a.cfg.ExternalURL
+}
+
 // Token is the mutating API's bearer token.
 func (a *App) Token() config.Secret {
 	a.mu.RLock()
