@@ -104,6 +104,8 @@ func Build(h *config.Hook, d Deps) (Hook, error) {
 	switch h.Type {
 	case "exec":
 		return newExec(h, d)
+	case "pagerduty":
+		return newPagerDuty(h, d)
 	}
 	return nil, fmt.Errorf("hook %s: type %q cannot deliver yet", h.Name, h.Type)
 }
