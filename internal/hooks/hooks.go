@@ -106,6 +106,8 @@ func Build(h *config.Hook, d Deps) (Hook, error) {
 		return newExec(h, d)
 	case "pagerduty":
 		return newPagerDuty(h, d)
+	case "opsgenie":
+		return newOpsgenie(h, d)
 	}
 	return nil, fmt.Errorf("hook %s: type %q cannot deliver yet", h.Name, h.Type)
 }
