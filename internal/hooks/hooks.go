@@ -108,6 +108,8 @@ func Build(h *config.Hook, d Deps) (Hook, error) {
 		return newPagerDuty(h, d)
 	case "opsgenie":
 		return newOpsgenie(h, d)
+	case "slack":
+		return newSlack(h, d)
 	}
 	return nil, fmt.Errorf("hook %s: type %q cannot deliver yet", h.Name, h.Type)
 }
