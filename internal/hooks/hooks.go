@@ -115,6 +115,8 @@ func Build(h *config.Hook, d Deps) (Hook, error) {
 		return newSlack(h, d)
 	case "alertmanager":
 		return newAlertmanager(h, d)
+	case "webhook":
+		return newWebhook(h, d)
 	}
 	return nil, fmt.Errorf("hook %s: type %q cannot deliver yet", h.Name, h.Type)
 }
