@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -223,7 +224,9 @@ func (d *Dispatcher) Send(ctx context.Context, name string, ev Event) []Outcome 
 }
 
 // Close stops taking events and lets the workers finish their queues
-// until ctx ends; what is left then is dropped (and counted).
+// until ctx ends; what is left then is dropped (and counted). Then it
+// closes the hooks that are io.Closers (an alertmanager hook stops
+// re-sending its alerts).
 func (d *Dispatcher) Close(ctx context.Context) {
 	if d == nil {
 		return
@@ -247,6 +250,13 @@ func (d *Dispatcher) Close(ctx context.Context) {
 		<-done
 	}
 	d.cancel()
+	for _, s := range d.subs {
+		if c, ok := s.Hook.(io.Closer); ok {
+			if err := c.Close(); err != nil {
+				s.log.Warn("closing the hook", zap.Error(err))
+			}
+		}
+	}
 }
 
 func (d *Dispatcher) work(s *sub) {

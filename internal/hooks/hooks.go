@@ -87,6 +87,9 @@ type Deps struct {
 	HTTP *http.Client
 	Log  *zap.Logger
 	Now  func() time.Time
+	// Resend is how often an alertmanager hook re-sends its firing
+	// alerts (0: DefaultResendInterval).
+	Resend time.Duration
 }
 
 // Build makes the hook a config entry describes.
@@ -104,6 +107,16 @@ func Build(h *config.Hook, d Deps) (Hook, error) {
 	switch h.Type {
 	case "exec":
 		return newExec(h, d)
+	case "pagerduty":
+		return newPagerDuty(h, d)
+	case "opsgenie":
+		return newOpsgenie(h, d)
+	case "slack":
+		return newSlack(h, d)
+	case "alertmanager":
+		return newAlertmanager(h, d)
+	case "webhook":
+		return newWebhook(h, d)
 	}
 	return nil, fmt.Errorf("hook %s: type %q cannot deliver yet", h.Name, h.Type)
 }

@@ -27,15 +27,21 @@ func postJSON(ctx context.Context, c *http.Client, what, target string, headers 
 	if err != nil {
 		return nil, Permanent(fmt.Errorf("%s: encoding the request: %w", what, err))
 	}
+	return postBytes(ctx, c, what, target, headers, b)
+}
+
+// postBytes is postJSON for a body already encoded: a signed webhook
+// sends exactly the bytes it signed. headers cannot change Content-Type.
+func postBytes(ctx context.Context, c *http.Client, what, target string, headers map[string]string, b []byte) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(b))
 	if err != nil {
 		return nil, Permanent(fmt.Errorf("%s: bad request: %w", what, Unwrapped(err)))
 	}
-	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "drwatch")
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.Do(req)
 	if err != nil {
 		err = fmt.Errorf("%s: %w", what, Unwrapped(err))
@@ -97,4 +103,37 @@ func scrub(s string, secrets ...string) string {
 		}
 	}
 	return s
+}
+
+// redact scrubs secrets from err's text and keeps whether it is worth a
+// retry: a receiver may quote what it was sent (a routing key from the
+// body, a key from a header) in its refusal, and the error is logged.
+func redact(err error, secrets ...string) error {
+	if err == nil {
+		return nil
+	}
+	msg := scrub(err.Error(), secrets...)
+	if msg == err.Error() {
+		return err
+	}
+	var de *DeliveryError
+	if errors.As(err, &de) {
+		return &DeliveryError{Err: errors.New(msg), Retryable: de.Retryable, RetryAfter: de.RetryAfter}
+	}
+	return errors.New(msg)
+}
+
+// credentials are the values of the headers among h that carry a
+// credential by their name (Authorization, an API key or token), for
+// redact.
+func credentials(h map[string]string) []string {
+	var out []string
+	for k, v := range h {
+		n := strings.ToLower(k)
+		if strings.Contains(n, "auth") || strings.Contains(n, "key") || strings.Contains(n, "token") ||
+			strings.Contains(n, "secret") || strings.Contains(n, "cookie") || strings.Contains(n, "password") {
+			out = append(out, v, strings.TrimSpace(v[strings.IndexByte(v, ' ')+1:]))
+		}
+	}
+	return out
 }
