@@ -144,8 +144,9 @@ func TestAlertmanagerIncidentOpensStaysAndResolves(t *testing.T) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		if _, err := d.Send(ctx, "am", e); err != nil {
-			t.Fatalf("delivering %s: %v", e.Event, err)
+		out := d.Send(ctx, "am", e)
+		if len(out) != 1 || out[0].Err != nil {
+			t.Fatalf("delivering %s: %+v", e.Event, out)
 		}
 	}
 

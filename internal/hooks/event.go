@@ -13,7 +13,8 @@
 //     hook's timeout.
 //   - No credential (routing key, API key, a Slack URL, an HMAC secret)
 //     ever appears in an error, a log line or a metric label: errors from
-//     net/http name the URL, so integrations wrap them with Redact.
+//     net/http name the URL, so integrations send through postJSON (which
+//     strips it) and redact what a receiver quotes back.
 //   - An incident-keeping receiver (PagerDuty, Opsgenie, Alertmanager)
 //     opens or updates the incident Event.IncidentKey names on a Trigger
 //     and closes it on a Resolve. The dispatcher sends it the resolving

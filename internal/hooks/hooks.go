@@ -118,7 +118,7 @@ func Build(h *config.Hook, d Deps) (Hook, error) {
 	case "webhook":
 		return newWebhook(h, d)
 	}
-	return nil, fmt.Errorf("hook %s: type %q cannot deliver yet", h.Name, h.Type)
+	return nil, fmt.Errorf("hook %s: unknown type %q", h.Name, h.Type)
 }
 
 // deliveries is what a hook with these subscribed events gets of ev:

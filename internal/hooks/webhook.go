@@ -15,7 +15,7 @@ import (
 	"github.com/drwatch/drwatch/internal/config"
 )
 
-// The headers of a webhook delivery (docs/hooks-integrations.md).
+// The headers of a webhook delivery (docs/hooks.md).
 const (
 	HeaderEvent     = "X-Drwatch-Event"
 	HeaderDelivery  = "X-Drwatch-Delivery"

@@ -20,7 +20,7 @@ func whConfig(url string) *config.Hook {
 		Headers: map[string]string{"X-Tenant": "dr", "x-drwatch-signature": "sha256=forged"}}
 }
 
-// The webhook's contract is drwatch's own (docs/hooks-integrations.md):
+// The webhook's contract is drwatch's own (docs/hooks.md):
 // the event's JSON, signed over timestamp + "." + body with HMAC-SHA256
 // (the scheme of https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries
 // and https://docs.stripe.com/webhooks#verify-manually, with Stripe's
