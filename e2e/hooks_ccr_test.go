@@ -6,10 +6,13 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -48,15 +51,49 @@ func hookEvents(t *testing.T, path string) []map[string]any {
 	return out
 }
 
+// hanging is an HTTP endpoint that reads each request and never answers.
+type hanging struct {
+	url  string
+	held atomic.Int32 // requests read and not answered
+}
+
+func hangingEndpoint(t *testing.T) *hanging {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &hanging{url: "http://" + ln.Addr().String() + "/drwatch"}
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done); ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+					h.held.Add(1)
+				}
+				<-done
+			}()
+		}
+	}()
+	return h
+}
+
 // One leader kill, two daemons in auto mode on two sets of indices of the
 // real lab:
 //   - "veto" has an exec veto hook that says no (a change freeze): drwatch
 //     does not promote its indices, holds in leader_down, and the reason is
 //     in the journal and in the event another hook receives.
-//   - "allow" has the same veto hook saying yes, and hooks that hang (an
-//     exec hook that sleeps far past the promotion) on every event: it
-//     promotes, with every acknowledged write, while the hanging hook is
-//     still running - a slow pager never delays detection or promotion.
+//   - "allow" has the same veto hook saying yes, and hooks that hang on
+//     every event (an exec hook that sleeps far past the promotion, and a
+//     webhook whose endpoint takes the request and never answers): it
+//     promotes, with every acknowledged write, while both are still
+//     hanging - a slow pager never delays detection or promotion.
 func TestCCRVetoHookAndHangingHooks(t *testing.T) {
 	dir := t.TempDir()
 	vetoIdx := replicated(t, "veto", 1, 1)
@@ -82,6 +119,7 @@ func TestCCRVetoHookAndHangingHooks(t *testing.T) {
 
 	allowCfg, _ := decisionConfigIndices(t, "", "auto", scope("allow"))
 	started, finished := filepath.Join(dir, "hang-started"), filepath.Join(dir, "hang-finished")
+	hang := hangingEndpoint(t)
 	withHooks(t, allowCfg, fmt.Sprintf(`  - name: change-freeze
     type: exec
     command: ["/bin/sh", "-c", "test \"$DRWATCH_VETO\" = 1 && test \"$DRWATCH_EVENT\" = promotion_started"]
@@ -93,7 +131,12 @@ func TestCCRVetoHookAndHangingHooks(t *testing.T) {
     command: ["/bin/sh", "-c", "echo $DRWATCH_EVENT >> %s; sleep 300; echo $DRWATCH_EVENT >> %s"]
     events: [leader_suspect, leader_down, promotion_succeeded]
     timeout: 5m
-`, started, finished))
+  - name: hanging-webhook
+    type: webhook
+    url: %s
+    events: [leader_suspect, leader_down, promotion_started, promotion_succeeded]
+    timeout: 5m
+`, started, finished, hang.url))
 
 	veto, allow := startDaemon(t, vetoCfg), startDaemon(t, allowCfg)
 	for _, d := range []*daemon{veto, allow} {
@@ -115,6 +158,9 @@ func TestCCRVetoHookAndHangingHooks(t *testing.T) {
 	}
 	if _, err := os.Stat(finished); err == nil {
 		t.Fatal("the hanging hook finished before the promotion: this test proves nothing")
+	}
+	if n := hang.held.Load(); n < 1 {
+		t.Fatalf("the hanging webhook holds %d requests: it was not called, this test proves nothing", n)
 	}
 	for _, ix := range allowIdx {
 		if m := missing(t, lab.FollowerURL, ix, acked[ix]); len(m) != 0 {
