@@ -41,6 +41,11 @@ test-ccr: build lab-bin deps ## end-to-end tests incl. those that need the repli
 deps: ## the end-to-end tests' programs: prometheus, promtool, prometheus-alertmanager, chromium (installed with apt-get as root)
 	deploy/deps.sh
 
+.PHONY: rules
+rules: deps ## check the Prometheus alerting rules and run their unit tests (promtool)
+	promtool check rules deploy/prometheus/drwatch-alerts.yml
+	promtool test rules deploy/prometheus/drwatch-alerts_test.yml
+
 .PHONY: vet
 vet: ## go vet
 	go vet ./...
