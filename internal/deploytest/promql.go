@@ -3,6 +3,7 @@ package deploytest
 import (
 	"fmt"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 )
@@ -33,7 +34,7 @@ func Selectors(expr string) ([]Selector, error) {
 		}
 		s := Selector{Metric: vs.Name}
 		for _, m := range vs.LabelMatchers {
-			if m.Name != labels.MetricName {
+			if m.Name != model.MetricNameLabel {
 				s.Matchers = append(s.Matchers, m)
 				continue
 			}

@@ -35,7 +35,7 @@ type Rule struct {
 
 // LoadRules reads a rule file; a key Prometheus does not know is an error.
 func LoadRules(path string) (RuleFile, error) {
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) //nolint:gosec // a file of the repository the caller names
 	if err != nil {
 		return RuleFile{}, err
 	}
@@ -62,9 +62,9 @@ func (f RuleFile) Alerts() []Rule {
 }
 
 // ShortenFor returns the rule file data with every alert's `for` longer
-// than max set to max, and everything else as it was: for a test that
+// than limit set to limit, and everything else as it was: for a test that
 // cannot wait minutes for an alert, without weakening the shipped file.
-func ShortenFor(data []byte, max time.Duration) ([]byte, error) {
+func ShortenFor(data []byte, limit time.Duration) ([]byte, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, err
@@ -87,8 +87,8 @@ func ShortenFor(data []byte, max time.Duration) ([]byte, error) {
 			if err != nil {
 				return nil, fmt.Errorf("line %d: for: %w", f.Line, err)
 			}
-			if time.Duration(d) > max {
-				f.Value = model.Duration(max).String()
+			if time.Duration(d) > limit {
+				f.Value = model.Duration(limit).String()
 			}
 		}
 	}
