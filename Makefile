@@ -30,12 +30,21 @@ unit: ## unit tests with the race detector
 	go test -race -count=1 ./...
 
 .PHONY: e2e
-e2e: build lab-bin ## end-to-end tests: starts the real OpenSearch lab (fetched via Maven), runs drwatch against it, stops it
+e2e: build lab-bin deps ## end-to-end tests: starts the real OpenSearch lab (fetched via Maven), runs drwatch against it, stops it
 	deploy/e2e.sh
 
 .PHONY: test-ccr
-test-ccr: build lab-bin ## end-to-end tests incl. those that need the replication plugin; fails without it
+test-ccr: build lab-bin deps ## end-to-end tests incl. those that need the replication plugin; fails without it
 	DRWATCH_REQUIRE_CCR=1 deploy/e2e.sh
+
+.PHONY: deps
+deps: ## the end-to-end tests' programs: prometheus, promtool, prometheus-alertmanager, chromium (installed with apt-get as root)
+	deploy/deps.sh
+
+.PHONY: rules
+rules: deps ## check the Prometheus alerting rules and run their unit tests (promtool)
+	promtool check rules deploy/prometheus/drwatch-alerts.yml
+	promtool test rules deploy/prometheus/drwatch-alerts_test.yml
 
 .PHONY: vet
 vet: ## go vet
