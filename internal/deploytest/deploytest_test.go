@@ -17,8 +17,8 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/drwatch/drwatch/internal/deploytest"
 	"github.com/drwatch/drwatch/internal/config"
+	"github.com/drwatch/drwatch/internal/deploytest"
 	"github.com/drwatch/drwatch/internal/metrics"
 	"github.com/drwatch/drwatch/internal/observe"
 	"github.com/drwatch/drwatch/internal/policy"
