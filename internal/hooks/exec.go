@@ -108,6 +108,11 @@ func (x *execHook) run(ctx context.Context, ev Event, veto bool) execResult {
 	case err == nil:
 		x.log.Info("exec hook ran", fields...)
 		return res
+	case errors.Is(err, exec.ErrWaitDelay) && res.exit == 0:
+		// It exited 0; a child it left in the background still holds its
+		// output. Its answer is yes; the child's output is not kept.
+		x.log.Info("exec hook ran (it exited 0 and left a background process holding its output)", fields...)
+		return execResult{exit: 0, output: res.output}
 	case ctx.Err() != nil:
 		res.timedOut = true
 		dl, _ := ctx.Deadline()

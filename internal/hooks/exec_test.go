@@ -145,3 +145,15 @@ func TestDispatcherVeto(t *testing.T) {
 		t.Fatalf("no dispatcher vetoes nothing: %v", err)
 	}
 }
+
+// A hook that exits 0 and leaves a background child holding its output
+// succeeded (and, as a veto hook, allows).
+func TestExecExitZeroWithABackgroundChild(t *testing.T) {
+	h := execHookOf(t, "sleep 30 & exit 0")
+	if err := h.Deliver(context.Background(), ev("promotion_succeeded")); err != nil {
+		t.Fatalf("Deliver: %v", err)
+	}
+	if err := h.(Vetoer).Veto(context.Background(), ev("promotion_started")); err != nil {
+		t.Fatalf("Veto: %v", err)
+	}
+}

@@ -30,6 +30,9 @@ func (w *Watcher) notifyLocked(events []string, from policy.Phase, by string, ex
 		return
 	}
 	for _, name := range events {
+		if name == policy.EvPromotionStarted && w.vettingLocked() {
+			continue // told after the veto hooks allow it (vetLocked)
+		}
 		ev := w.eventLocked(name, from, by)
 		ev.Reasons = append(slices.Clone(extra), ev.Reasons...)
 		w.hooks.Notify(ev)

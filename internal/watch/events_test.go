@@ -16,6 +16,7 @@ import (
 	"github.com/drwatch/drwatch/internal/journal"
 	"github.com/drwatch/drwatch/internal/metrics"
 	"github.com/drwatch/drwatch/internal/policy"
+	"github.com/drwatch/drwatch/internal/promote"
 )
 
 // recorder is a Notifier that records events and answers vetoes.
@@ -70,23 +71,31 @@ func TestVetoStopsOnlyUnattendedPromotions(t *testing.T) {
 	cases := []struct {
 		name    string
 		state   policy.State
+		record  *promote.Promotion
 		veto    error
 		runs    int
 		phase   policy.Phase
 		vetoes  int
 		emitted []string
 	}{
-		{"auto promotion vetoed", policy.State{Phase: policy.Promoting}, freeze, 0, policy.LeaderDown, 1, []string{policy.EvPromotionVetoed}},
-		{"auto promotion allowed", policy.State{Phase: policy.Promoting}, nil, 1, policy.Promoted, 1, []string{policy.EvPromotionSucceeded}},
-		{"approved by a human: not asked", policy.State{Phase: policy.Promoting, ApprovalRequest: policy.ApprovalRequest{Approval: &policy.Answer{By: "alice"}}}, freeze, 1, policy.Promoted, 0, []string{policy.EvPromotionSucceeded}},
-		{"promoted by hand: not asked", policy.State{Phase: policy.Promoting, Attempt: policy.Attempt{PromotionByHand: true}}, freeze, 1, policy.Promoted, 0, []string{policy.EvPromotionSucceeded}},
-		{"a half-done promotion finishes: not asked", policy.State{Phase: policy.Promoting, Attempt: policy.Attempt{PromotionChanged: true, PromotionAttempts: 1}}, freeze, 1, policy.Promoted, 0, []string{policy.EvPromotionSucceeded}},
+		{"auto promotion vetoed", policy.State{Phase: policy.Promoting}, nil, freeze, 0, policy.LeaderDown, 1, []string{policy.EvPromotionVetoed}},
+		{"auto promotion allowed", policy.State{Phase: policy.Promoting}, nil, nil, 1, policy.Promoted, 1, []string{policy.EvPromotionStarted, policy.EvPromotionSucceeded}},
+		{"the retry of an automatic attempt that changed nothing is vetted again", policy.State{Phase: policy.Promoting, Attempt: policy.Attempt{PromotionAttempts: 1, LastError: "timeout"}},
+			&promote.Promotion{ID: "orders-1", By: "drwatch (auto mode)", Steps: []promote.Step{{Name: promote.StepPlan, Status: promote.StepDone}, {Name: promote.StepFence, Target: "orders-1", Status: promote.StepFailed}}},
+			freeze, 0, policy.LeaderDown, 1, []string{policy.EvPromotionVetoed}},
+		{"approved by a human: not asked", policy.State{Phase: policy.Promoting, ApprovalRequest: policy.ApprovalRequest{Approval: &policy.Answer{By: "alice"}}}, nil, freeze, 1, policy.Promoted, 0, []string{policy.EvPromotionSucceeded}},
+		{"promoted by hand: not asked", policy.State{Phase: policy.Promoting, Attempt: policy.Attempt{PromotionByHand: true}}, nil, freeze, 1, policy.Promoted, 0, []string{policy.EvPromotionSucceeded}},
+		{"a half-done promotion finishes: not asked", policy.State{Phase: policy.Promoting, Attempt: policy.Attempt{PromotionChanged: true, PromotionAttempts: 1}}, nil, freeze, 1, policy.Promoted, 0, []string{policy.EvPromotionSucceeded}},
+		{"a promotion resumed after a crash with a stop sent finishes: not asked", policy.State{Phase: policy.Promoting},
+			&promote.Promotion{ID: "orders-1", By: "drwatch (auto mode)", Steps: []promote.Step{{Name: promote.StepStop, Target: "orders-1", Status: promote.StepStarted}}},
+			freeze, 1, policy.Promoted, 0, []string{policy.EvPromotionSucceeded}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			n := &recorder{veto: c.veto, hasVet: true}
 			c.state.Since = time.Now()
 			w, ex := watcherWith(t, c.state, n, config.DefaultPolicy())
+			w.rt.rec.Promotion = c.record
 			_, err := w.Promote(context.Background(), false)
 			if ex.runs != c.runs || n.vetoes != c.vetoes {
 				t.Fatalf("executor ran %d times (want %d), veto asked %d times (want %d)", ex.runs, c.runs, n.vetoes, c.vetoes)
@@ -127,6 +136,33 @@ func TestVetoStopsOnlyUnattendedPromotions(t *testing.T) {
 				t.Fatalf("approved after a veto: err %v, runs %d, vetoes %d", err, ex.runs, n.vetoes)
 			}
 		})
+	}
+}
+
+// promotion_started reaches the hooks only once the veto hooks allow the
+// promotion: nobody acts on a promotion a veto then stops.
+func TestPromotionStartedWaitsForTheVeto(t *testing.T) {
+	for _, veto := range []error{nil, &hooks.VetoError{Hook: "gate", Reason: "no"}} {
+		n := &recorder{veto: veto, hasVet: true}
+		w, _ := watcherWith(t, policy.State{Phase: policy.LeaderDown, Since: time.Now()}, n, config.DefaultPolicy())
+		if _, err := w.Command(func(s policy.State, now time.Time) (policy.Decision, error) {
+			d := policy.Decision{State: s, Events: []string{policy.EvPromotionStarted}, Promote: true, By: "drwatch (auto mode)"}
+			d.State.Phase, d.State.Since = policy.Promoting, now
+			return d, nil
+		}, ""); err != nil {
+			t.Fatal(err)
+		}
+		if got := n.names(); len(got) != 0 {
+			t.Fatalf("before the veto, the hooks heard %v", got)
+		}
+		_, _ = w.Promote(context.Background(), false)
+		want := []string{policy.EvPromotionStarted, policy.EvPromotionSucceeded}
+		if veto != nil {
+			want = []string{policy.EvPromotionVetoed}
+		}
+		if got := n.names(); !slices.Equal(got, want) {
+			t.Fatalf("veto %v: events %v, want %v", veto, got, want)
+		}
 	}
 }
 
@@ -181,5 +217,15 @@ func TestCommandsNotifyHooks(t *testing.T) {
 	if len(n.events) != 1 || n.events[0].Event != policy.EvApprovalDenied || n.events[0].By != "bob" ||
 		n.events[0].Approval == nil || n.events[0].Approval.Reason != "the leader's site is coming back" {
 		t.Fatalf("events %+v", n.events)
+	}
+}
+
+// drwatch promote is a human's command: resuming an unattended promotion
+// the daemon left half-started, it does not ask the veto hooks.
+func TestPromoteByHandIsNeverVetoed(t *testing.T) {
+	n := &recorder{veto: &hooks.VetoError{Hook: "gate", Reason: "no"}, hasVet: true}
+	w, ex := watcherWith(t, policy.State{Phase: policy.Promoting, Since: time.Now()}, n, config.DefaultPolicy())
+	if _, err := w.PromoteByHand(context.Background(), "alice", "", false); err != nil || ex.runs != 1 || n.vetoes != 0 {
+		t.Fatalf("err %v, runs %d, vetoes asked %d", err, ex.runs, n.vetoes)
 	}
 }

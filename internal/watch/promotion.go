@@ -57,12 +57,16 @@ func (w *Watcher) startPromotion(ctx context.Context) {
 // steps (the daemon's promotions run without cancellation; a human's
 // Ctrl-C stops `drwatch promote`, and the journal resumes it).
 func (w *Watcher) Promote(ctx context.Context, graceful bool) (promote.Result, error) {
+	return w.promote(ctx, graceful, false)
+}
+
+func (w *Watcher) promote(ctx context.Context, graceful, byHand bool) (promote.Result, error) {
 	w.rt.mu.Lock()
 	if w.rt.rec.State.Phase != policy.Promoting {
 		w.rt.mu.Unlock()
 		return promote.Result{}, fmt.Errorf("%w: the pair is %s, not promoting", ErrNotStarted, w.rt.rec.State.Phase)
 	}
-	if w.rt.rec.Promotion == nil && policy.Vettable(w.rt.rec.State) && w.hooks != nil && w.hooks.HasVeto(policy.EvPromotionStarted) {
+	if !byHand && w.vettingLocked() {
 		if err := w.vetLocked(ctx); err != nil {
 			w.rt.mu.Unlock()
 			return promote.Result{}, err
@@ -128,19 +132,32 @@ func (w *Watcher) Promote(ctx context.Context, graceful bool) (promote.Result, e
 	return res, nil
 }
 
+// vettingLocked reports whether the promotion the pair is starting (or
+// retrying, or resuming) is put to the veto hooks first: one drwatch
+// started on its own (policy.Vettable) that has changed nothing on the
+// clusters yet, by the state or by its journaled steps, with a veto hook
+// configured.
+func (w *Watcher) vettingLocked() bool {
+	return w.hooks != nil && policy.Vettable(w.rt.rec.State) && !promote.Changed(w.rt.rec.Promotion) &&
+		w.hooks.HasVeto(policy.EvPromotionStarted)
+}
+
 // vetLocked asks the veto hooks about the promotion about to start,
 // without the lock (a hook may take its whole timeout). A veto is folded
 // in with policy.PromotionVetoed and journaled, and returned as an
-// ErrNotStarted. Called and returns with the lock held.
+// ErrNotStarted; without one, the other hooks hear promotion_started now
+// (notifyLocked held it back, so that nobody acts on a promotion a veto
+// then stops). Called and returns with the lock held.
 func (w *Watcher) vetLocked(ctx context.Context) error {
 	ev := w.eventLocked(policy.EvPromotionStarted, "", w.rt.promotionBy)
 	w.rt.mu.Unlock()
 	verr := w.hooks.Veto(ctx, ev)
 	w.rt.mu.Lock()
-	if w.rt.rec.State.Phase != policy.Promoting || w.rt.rec.Promotion != nil {
+	if w.rt.rec.State.Phase != policy.Promoting {
 		return fmt.Errorf("%w: the pair is %s now", ErrNotStarted, w.rt.rec.State.Phase)
 	}
 	if verr == nil {
+		w.hooks.Notify(w.eventLocked(policy.EvPromotionStarted, "", w.rt.promotionBy))
 		return nil
 	}
 	who, reason := "a veto hook", verr.Error()
@@ -177,7 +194,7 @@ func (w *Watcher) PromoteByHand(ctx context.Context, by, reason string, graceful
 			return promote.Result{}, err
 		}
 	}
-	return w.Promote(ctx, graceful)
+	return w.promote(ctx, graceful, true)
 }
 
 // fenceOldLeader write-blocks an old leader that answers again after the
