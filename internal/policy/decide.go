@@ -61,7 +61,15 @@ type Decision struct {
 // Changed reports whether the phase differs from before.
 func (d Decision) Changed(prev State) bool { return d.State.Phase != prev.Phase }
 
-func (d *Decision) emit(ev string) { d.Events = append(d.Events, ev) }
+func (d *Decision) emit(ev string) {
+	d.Events = append(d.Events, ev)
+	switch ev {
+	case EvLeaderSuspect, EvLeaderDown, EvWatcherIsolated:
+		d.State.OutageRaised = true
+	case EvLeaderRecovered, EvPromotionSucceeded:
+		d.State.OutageRaised = false
+	}
+}
 
 // enter moves the state to phase p at now (keeping Since when unchanged).
 func (d *Decision) enter(p Phase, now time.Time, reasons ...string) {
@@ -184,6 +192,10 @@ func leaderAnswers(d *Decision, obs observe.Observation, pol *config.Policy, now
 	switch s.Phase {
 	case Suspect, Isolated, LeaderDown, AwaitingApproval:
 		d.emit(EvLeaderRecovered)
+	default:
+		if s.OutageRaised { // an outage a pause (or a restart) interrupted
+			d.emit(EvLeaderRecovered)
+		}
 	}
 	if s.Episode {
 		s.EpisodeEnd, s.Episode = now, false // the episode ends: cooldown starts

@@ -177,3 +177,32 @@ func TestStaleReadingsRecoverOnAnIdleLeader(t *testing.T) {
 		t.Fatalf("readings stayed stale after the failed reads stopped: %v vs %v", d.State.LastGoodLag.At, before)
 	}
 }
+
+// An outage a pause interrupted is closed when the leader answers after
+// the resume: leader_recovered, once, so that the page it opened resolves.
+func TestPauseDuringOutageThenRecoveryClosesIt(t *testing.T) {
+	pol := policyFor(config.ModeSemiAuto)
+	st := policy.Initial(t0)
+	st = policy.Decide(st, healthy(t0).get(), pol, t0).State
+	at := t0.Add(time.Second)
+	d := policy.Decide(st, healthy(at).leaderDown(observe.ClassConnRefused).get(), pol, at)
+	if !slices.Contains(d.Events, policy.EvWatcherIsolated) || !d.State.OutageRaised {
+		t.Fatalf("no outage raised: %v %+v", d.Events, d.State)
+	}
+	p, err := policy.Pause(d.State, time.Time{}, "alice", "leader maintenance", at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := policy.Resume(p.State, "alice", at.Add(time.Hour))
+	if err != nil || r.State.Phase != policy.Healthy {
+		t.Fatalf("resume: %+v %v", r.State, err)
+	}
+	at = at.Add(time.Hour + time.Second)
+	d = policy.Decide(r.State, healthy(at).get(), pol, at)
+	if !slices.Contains(d.Events, policy.EvLeaderRecovered) || d.State.OutageRaised {
+		t.Fatalf("the leader answers after the resume: events %v, outage raised %v", d.Events, d.State.OutageRaised)
+	}
+	if again := policy.Decide(d.State, healthy(at.Add(time.Second)).get(), pol, at.Add(time.Second)); slices.Contains(again.Events, policy.EvLeaderRecovered) {
+		t.Fatalf("leader_recovered raised twice: %v", again.Events)
+	}
+}

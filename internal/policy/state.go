@@ -76,6 +76,12 @@ type State struct {
 	// leader answers again: blips of the witness or the thresholds inside
 	// it (leader_down -> suspect -> leader_down) are the same episode.
 	Episode bool `json:"episode,omitempty"`
+	// OutageRaised is set while an outage event (leader_suspect,
+	// leader_down, watcher_isolated) has been raised and no
+	// leader_recovered or promotion_succeeded has closed it: the leader
+	// answering again closes it, whatever happened in between (a pause, a
+	// restart), so that a page an outage opened is always resolved.
+	OutageRaised bool `json:"outage_raised,omitempty"`
 	// EpisodeEnd is when the last outage episode ended (cooldown).
 	EpisodeEnd time.Time `json:"episode_end,omitzero"`
 
