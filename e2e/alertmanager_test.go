@@ -144,7 +144,7 @@ func TestAlertmanagerIncidentOpensStaysAndResolves(t *testing.T) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		out := d.Send(ctx, "am", e)
+		out := d.Send(ctx, "am", e, nil)
 		if len(out) != 1 || out[0].Err != nil {
 			t.Fatalf("delivering %s: %+v", e.Event, out)
 		}

@@ -106,7 +106,7 @@ func Run(ctx context.Context, opts Options) error {
 		}
 	}
 
-	d, err := a.dispatcher(cfg)
+	d, err := a.dispatcher(cfg, nil)
 	if err != nil {
 		return err
 	}
@@ -125,11 +125,16 @@ func Run(ctx context.Context, opts Options) error {
 	a.log.Info("shutting down")
 	a.stopWatchers()
 	a.promotions.Wait()
+	// The last events (a promotion's outcome) are delivered: for the
+	// shutdown's time, or a hook's timeout if that is longer (an exec hook
+	// flipping DNS finishes its attempt); what is left then is dropped and
+	// counted.
+	hd := a.hooks.Swap(nil)
+	hctx, hcancel := context.WithTimeout(context.Background(), max(opts.ShutdownTimeout, hd.MaxTimeout()))
+	defer hcancel()
+	hd.Close(hctx)
 	sctx, cancel := context.WithTimeout(context.Background(), opts.ShutdownTimeout)
 	defer cancel()
-	// The last events (a promotion's outcome) get the shutdown's time
-	// to be delivered; what is left then is dropped and counted.
-	a.hooks.Swap(nil).Close(sctx)
 	if err := srv.Shutdown(sctx); err != nil {
 		a.log.Warn("http server shutdown", zap.Error(err))
 	}
@@ -190,16 +195,18 @@ func (a *App) loop(ctx context.Context, srvErr <-chan error) error {
 	}
 }
 
-// dispatcher builds the hooks of cfg and starts their workers.
-func (a *App) dispatcher(cfg *config.Config) (*hooks.Dispatcher, error) {
+// dispatcher builds the hooks of cfg and starts their workers; a hook of
+// prev (the running config's) whose config is unchanged is taken over
+// with its queue and state.
+func (a *App) dispatcher(cfg *config.Config, prev *hooks.Dispatcher) (*hooks.Dispatcher, error) {
 	log := a.log.Named("hooks")
 	d, err := hooks.FromConfig(cfg.Hooks, hooks.Deps{HTTP: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}, Log: log},
-		hooks.Options{Log: log, Deliveries: a.metrics.HookDeliveries})
+		hooks.Options{Log: log, Deliveries: a.metrics.HookDeliveries}, prev)
 	if err != nil {
 		return nil, err
 	}
 	for _, h := range cfg.Hooks {
-		a.metrics.InitHook(h.Name, h.Events)
+		a.metrics.InitHook(h.Name)
 	}
 	return d, nil
 }

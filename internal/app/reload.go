@@ -45,17 +45,18 @@ func (a *App) reload(ctx context.Context) error {
 			return err
 		}
 	}
-	d, err := a.dispatcher(cfg)
+	d, err := a.dispatcher(cfg, a.hooks.Current())
 	if err != nil {
 		a.metrics.ConfigReloadSuccessful.Set(0)
 		return err
 	}
 	a.stopWatchers()
-	// Events from here on go to the new hooks; the old ones finish
-	// what they have queued (bounded), in the background.
+	// Events from here on go to the new hooks (an unchanged hook is the
+	// same, queue and state included); the old ones finish what they have
+	// queued, with their retries, in the background.
 	prev := a.hooks.Swap(d)
 	go func() {
-		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute+prev.MaxTimeout())
 		defer cancel()
 		prev.Close(cctx)
 	}()

@@ -18,7 +18,8 @@ import (
 
 // hooksCmd is `drwatch hooks test --config F [--hook NAME] [--pair P]`:
 // it sends a clearly marked test event to the hooks, now, and says what
-// each receiver answered. An incident receiver (PagerDuty, Opsgenie,
+// each receiver answered. An exec hook runs only when --hook names it: it
+// may act whatever the event says. An incident receiver (PagerDuty, Opsgenie,
 // Alertmanager) gets the test's trigger and then its resolve, so that no
 // test incident stays open.
 func hooksCmd(args []string, stdout, stderr io.Writer) int {
@@ -53,7 +54,7 @@ func hooksCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "drwatch hooks test: %v\n", err)
 		return ExitFailure
 	}
-	d, err := hooks.FromConfig(cfg.Hooks, hooks.Deps{HTTP: &http.Client{}, Log: log}, hooks.Options{Log: log, MaxAttempts: 3})
+	d, err := hooks.FromConfig(cfg.Hooks, hooks.Deps{HTTP: &http.Client{}, Log: log}, hooks.Options{Log: log, MaxAttempts: 3}, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "drwatch hooks test: %v\n", err)
 		return ExitFailure
@@ -62,8 +63,24 @@ func hooksCmd(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ev := TestEvent(cfg, *pair, time.Now())
+	// An exec hook may act (flip DNS, drain writers) whatever the event:
+	// it runs only when named.
+	types := map[string]string{}
+	for _, h := range cfg.Hooks {
+		types[h.Name] = h.Type
+	}
+	skip := func(h hooks.Hook) string {
+		if *name == "" && types[h.Name()] == "exec" {
+			return "skipped: an exec hook may act whatever the event; run it with --hook " + h.Name()
+		}
+		return ""
+	}
 	failed := 0
-	for _, o := range d.Send(ctx, *name, ev) {
+	for _, o := range d.Send(ctx, *name, ev, skip) {
+		if o.Skipped != "" {
+			fmt.Fprintf(stdout, "%-20s %s\n", o.Hook, o.Skipped)
+			continue
+		}
 		if o.Err != nil {
 			failed++
 			fmt.Fprintf(stdout, "%-20s FAILED: %v\n", o.Hook, o.Err)
@@ -72,7 +89,10 @@ func hooksCmd(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	ev.Action, ev.Summary = hooks.Resolve, "test event resolved"
-	for _, o := range d.Send(ctx, *name, ev) {
+	for _, o := range d.Send(ctx, *name, ev, skip) {
+		if o.Skipped != "" {
+			continue
+		}
 		if o.Err != nil {
 			failed++
 			fmt.Fprintf(stdout, "%-20s FAILED to resolve the test incident: %v\n", o.Hook, o.Err)

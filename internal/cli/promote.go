@@ -123,8 +123,9 @@ func handWatcher(cfg *config.Config, p *config.Pair, log *zap.Logger) (*watch.Wa
 	}
 	// The hooks hear of it as they would from the daemon (promotion_started
 	// by the human, then its outcome); they get up to 30s after it to be
-	// delivered.
-	d, err := hooks.FromConfig(cfg.Hooks, hooks.Deps{HTTP: &http.Client{}, Log: log.Named("hooks")}, hooks.Options{Log: log.Named("hooks")})
+	// delivered, or the longest hook timeout (an exec hook that acts
+	// finishes its attempt).
+	d, err := hooks.FromConfig(cfg.Hooks, hooks.Deps{HTTP: &http.Client{}, Log: log.Named("hooks")}, hooks.Options{Log: log.Named("hooks")}, nil)
 	if err != nil {
 		j.Close()
 		return nil, nil, err
@@ -134,7 +135,7 @@ func handWatcher(cfg *config.Config, p *config.Pair, log *zap.Logger) (*watch.Wa
 	w := watch.New(watch.Config{Pair: p, Exec: ex, Journal: j, Metrics: metrics.New(), Log: log, Runtime: watch.NewRuntime(rec),
 		Hooks: hub, URL: cfg.URL()})
 	return w, func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), max(30*time.Second, d.MaxTimeout()))
 		defer cancel()
 		d.Close(ctx)
 		j.Close()

@@ -17,7 +17,6 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/drwatch/drwatch/internal/config"
 	"github.com/drwatch/drwatch/internal/deploytest"
 	"github.com/drwatch/drwatch/internal/metrics"
 	"github.com/drwatch/drwatch/internal/observe"
@@ -71,7 +70,7 @@ func newMetrics() *metrics.Metrics {
 		phases[i] = string(p)
 	}
 	m.SetState("p", string(policy.Healthy), phases)
-	m.InitHook("h", append(slices.Clone(config.Events), "test"))
+	m.InitHook("h")
 	m.Observe(observe.Observation{Pair: "p", Follower: observe.Follower{Reachable: true,
 		Replication: observe.Replication{Indices: []observe.Index{{Name: "i", LagKnown: true}}}}})
 	return m

@@ -56,7 +56,7 @@ func registeredMetrics(t *testing.T) (map[string]family, []string) {
 	for _, ev := range config.Events {
 		m.Events.WithLabelValues("p", ev)
 	}
-	m.InitHook("h", []string{"leader_down"})
+	m.InitHook("h")
 	m.Observe(observe.Observation{Pair: "p", Follower: observe.Follower{Reachable: true,
 		Replication: observe.Replication{Indices: []observe.Index{{Name: "i", LagKnown: true}}}}})
 

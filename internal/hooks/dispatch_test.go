@@ -3,6 +3,8 @@ package hooks
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -213,5 +215,85 @@ func TestTestEventsGoToEveryHook(t *testing.T) {
 	d.Close(context.Background())
 	if a.calls() != 1 || b.calls() != 1 {
 		t.Fatalf("test event: a got %d, b got %d, want 1 each", a.calls(), b.calls())
+	}
+}
+
+// A full queue drops its oldest event: the resolve that closes an
+// incident is never the one lost behind the triggers.
+func TestFullQueueKeepsTheNewest(t *testing.T) {
+	hang := &fakeHook{name: "pd", block: make(chan struct{})}
+	m := counter()
+	d := Start([]Entry{{Hook: hang, Events: []string{"leader_suspect", "leader_down", "leader_recovered"}, Timeout: time.Minute}},
+		Options{Deliveries: m, QueueSize: 2, Backoff: fast})
+	d.Notify(ev("leader_suspect")) // taken by the worker, which hangs
+	for hang.calls() == 0 && len(d.subs[0].queue) > 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(10 * time.Millisecond)
+	for range 5 {
+		d.Notify(ev("leader_down"))
+	}
+	d.Notify(ev("leader_recovered"))
+	close(hang.block)
+	d.Close(context.Background())
+	names := []string{}
+	for _, e := range hang.got {
+		names = append(names, e.Event)
+	}
+	if len(names) == 0 || names[len(names)-1] != "leader_recovered" {
+		t.Fatalf("delivered %v: the resolve must be delivered last", names)
+	}
+	if got := testutil.ToFloat64(m.WithLabelValues("pd", "leader_down", ResultDropped)); got != 4 {
+		t.Errorf("dropped leader_down = %v, want 4", got)
+	}
+}
+
+// A reload keeps a hook whose config did not change - the same worker,
+// queue and state - and replaces the others; a reload that fails changes
+// nothing.
+func TestFromConfigTakesOverUnchangedHooks(t *testing.T) {
+	dir := t.TempDir()
+	mk := func(name, file string) config.Hook {
+		return config.Hook{Name: name, Type: "exec", Command: []string{"/bin/sh", "-c", "cat >> " + filepath.Join(dir, file) + "; echo >> " + filepath.Join(dir, file)},
+			Events: []string{"leader_down"}, Timeout: config.Duration(5 * time.Second)}
+	}
+	keep, change := mk("keep", "keep"), mk("change", "change")
+	d1, err := FromConfig([]config.Hook{keep, change}, Deps{}, Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := change
+	changed.Timeout = config.Duration(7 * time.Second)
+	bad := config.Hook{Name: "bad", Type: "carrier-pigeon", Events: []string{"leader_down"}}
+	if _, err := FromConfig([]config.Hook{keep, bad}, Deps{}, Options{}, d1); err == nil {
+		t.Fatal("a hook of an unknown type was built")
+	}
+	d2, err := FromConfig([]config.Hook{keep, changed}, Deps{}, Options{}, d1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d2.subs[0] != d1.subs[0] || d2.subs[1] == d1.subs[1] {
+		t.Fatal("the unchanged hook was not taken over, or the changed one was")
+	}
+	d1.Close(context.Background())
+	d2.Notify(ev("leader_down"))
+	d2.Close(context.Background())
+	for _, f := range []string{"keep", "change"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil || strings.Count(string(b), `"event":"leader_down"`) != 1 {
+			t.Errorf("%s: %v %q (the old dispatcher's Close must not stop a hook taken over)", f, err, b)
+		}
+	}
+}
+
+func TestVetoIsCountedAsVetoedNotFailure(t *testing.T) {
+	m := counter()
+	d := Start([]Entry{{Hook: execHookOf(t, "exit 1"), Events: []string{"promotion_started"}, Veto: true, Timeout: time.Second}}, Options{Deliveries: m})
+	defer d.Close(context.Background())
+	if err := d.Veto(context.Background(), ev("promotion_started")); err == nil {
+		t.Fatal("no veto")
+	}
+	if v, f := testutil.ToFloat64(m.WithLabelValues("x", "promotion_started", ResultVetoed)), testutil.ToFloat64(m.WithLabelValues("x", "promotion_started", ResultFailure)); v != 1 || f != 0 {
+		t.Fatalf("vetoed %v, failure %v", v, f)
 	}
 }

@@ -3,6 +3,7 @@
 package metrics
 
 import (
+	"slices"
 	"strconv"
 	"sync"
 
@@ -358,10 +359,11 @@ func b2f(b bool) float64 {
 // FormatFloat is used by tests to compare metric values.
 func FormatFloat(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
-// InitHook creates a hook's delivery series at 0 for every event it
-// subscribed to, so that an alert on failures sees the first one.
-func (m *Metrics) InitHook(hook string, events []string) {
-	for _, ev := range events {
+// InitHook creates a hook's delivery series at 0 for every event (an
+// incident receiver also gets the resolves its events imply, and any
+// hook the test event), so that an alert on failures sees the first one.
+func (m *Metrics) InitHook(hook string) {
+	for _, ev := range append(slices.Clone(config.Events), "test") {
 		for _, r := range []string{"success", "failure", "dropped"} {
 			m.HookDeliveries.WithLabelValues(hook, ev, r)
 		}
