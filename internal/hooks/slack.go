@@ -139,23 +139,40 @@ func slackMessage(ev *Event) slackMsg {
 	return m
 }
 
-// slackApproval is how to answer a pending request, or who answered it.
+// slackApproval is who answered a request (or vetoed a promotion), and
+// how to answer or overrule: a denial or a veto holds until a human
+// approves, so the command is there too.
 func slackApproval(a *Approval) []string {
+	var lines []string
 	if a.By != "" {
-		by := fmt.Sprintf("*Approval request* `%s` *answered by* %s", esc(a.ID), esc(a.By))
+		by := "*Answered by* " + esc(a.By)
+		if a.ID != "" {
+			by = fmt.Sprintf("*Approval request* `%s` *answered by* %s", esc(a.ID), esc(a.By))
+		}
 		if a.Reason != "" {
 			by += ": " + esc(a.Reason)
 		}
-		return []string{by}
+		lines = append(lines, by)
+		if a.ApproveCommand == "" {
+			return lines
+		}
+		lines = append(lines, "*To promote anyway:*", "```"+esc(a.ApproveCommand)+"```")
+		if a.ApproveAPI != "" {
+			lines = append(lines, "*By API:* `"+esc(a.ApproveAPI)+"`")
+		}
+		return lines
 	}
 	head := fmt.Sprintf("*Approval request* `%s`", esc(a.ID))
+	if a.ID == "" {
+		head = "*drwatch holds: a human can promote by approving*"
+	}
 	if !a.ExpiresAt.IsZero() {
 		head += " expires at " + a.ExpiresAt.UTC().Format(time.RFC3339)
 		if a.OnExpiry != "" {
 			head += " (then: " + esc(a.OnExpiry) + ")"
 		}
 	}
-	lines := []string{head}
+	lines = append(lines, head)
 	if a.ApproveCommand != "" {
 		lines = append(lines, "*Approve:*", "```"+esc(a.ApproveCommand)+"```")
 	}

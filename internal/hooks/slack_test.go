@@ -206,3 +206,22 @@ func TestSlackRetriesAndSecrets(t *testing.T) {
 		t.Error("a slack hook without its URL")
 	}
 }
+
+// A denial or a veto holds until a human approves: the message says who
+// stopped it and how to promote anyway.
+func TestSlackVetoSaysHowToPromoteAnyway(t *testing.T) {
+	e := ev("promotion_vetoed")
+	e.Approval = &Approval{By: "veto hook gate", Reason: "change freeze", ApproveCommand: "drwatch approve --server http://d:9464 --pair orders"}
+	var b strings.Builder
+	for _, blk := range slackMessage(&e).Blocks {
+		if blk.Text != nil {
+			b.WriteString(blk.Text.Text + "\n")
+		}
+	}
+	text := b.String()
+	for _, want := range []string{"veto hook gate", "change freeze", "To promote anyway", "drwatch approve --server http://d:9464 --pair orders"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("no %q in:\n%s", want, text)
+		}
+	}
+}
