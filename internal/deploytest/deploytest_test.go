@@ -235,7 +235,7 @@ func literalValues(m *labels.Matcher) []string {
 // The alerting rules
 // ---------------------------------------------------------------------------
 
-var severities = []string{"page", "warning"}
+var severities = []string{"critical", "warning"}
 
 // jobRules are the rules that name the scrape job (docs/alerting.md and
 // the rule file say so: adapting the job name touches only them).
