@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -178,6 +179,14 @@ func TestCCRVetoHookAndHangingHooks(t *testing.T) {
 		t.Errorf("with a hanging hook, detection took %s (over %s)", detect, limit)
 	}
 
+	if v, _ := allow.metric(t, `drwatch_hook_deliveries_total{event="promotion_started",hook="change-freeze",result="success"}`); v != "1" {
+		t.Errorf("the veto hook that allows: deliveries{result=success} = %q, want 1", v)
+	}
+	stopsWithin(t, allow, 12*time.Second)
+	if _, err := os.Stat(finished); err == nil {
+		t.Error("the hanging exec hook finished: the stop did not cut it short")
+	}
+
 	// The veto: held in leader_down, nothing promoted, the reason journaled
 	// and delivered.
 	veto.waitMetric(t, 30*time.Second, `drwatch_events_total{event="promotion_vetoed",pair="lab"}`, "1")
@@ -194,8 +203,10 @@ func TestCCRVetoHookAndHangingHooks(t *testing.T) {
 			t.Errorf("vetoed daemon: promotions{result=%s} = %s, want 0 (no attempt)", r, v)
 		}
 	}
-	if v, _ := veto.metric(t, `drwatch_hook_deliveries_total{event="promotion_started",hook="change-freeze",result="failure"}`); v != "1" {
-		t.Errorf("veto counted as %q, want 1 failure", v)
+	for result, want := range map[string]string{"vetoed": "1", "failure": "0", "success": "0"} {
+		if v, _ := veto.metric(t, fmt.Sprintf(`drwatch_hook_deliveries_total{event="promotion_started",hook="change-freeze",result=%q}`, result)); v != want {
+			t.Errorf("veto hook deliveries{result=%s} = %q, want %s (a veto is counted as vetoed, not as a failure)", result, v, want)
+		}
 	}
 	hist := journalHistory(t, vetoCfg)
 	last := hist[len(hist)-1]
@@ -230,5 +241,22 @@ func TestCCRVetoHookAndHangingHooks(t *testing.T) {
 	approval, _ := vetoed["approval"].(map[string]any)
 	if cmd, _ := approval["approve_command"].(string); !strings.HasPrefix(cmd, "drwatch approve --server http://") || !strings.HasSuffix(cmd, "--pair lab") {
 		t.Errorf("the vetoed event does not say how to approve: %v", approval)
+	}
+}
+
+// The hanging hooks are still hanging; a stop does not wait for them past
+// the shutdown's 10 s (plus the process's start-up of the stop).
+func stopsWithin(t *testing.T, d *daemon, limit time.Duration) {
+	t.Helper()
+	start := time.Now()
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.exit:
+	case <-time.After(limit):
+		t.Fatalf("drwatch did not stop within %s of SIGTERM", limit)
+	}
+	t.Logf("MEASURE stopped %s after SIGTERM, with hanging hooks", time.Since(start).Round(time.Millisecond))
+	if d.code != 0 {
+		t.Errorf("drwatch exited %d, want 0 after a clean stop", d.code)
 	}
 }

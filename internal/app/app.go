@@ -125,12 +125,14 @@ func Run(ctx context.Context, opts Options) error {
 	a.log.Info("shutting down")
 	a.stopWatchers()
 	a.promotions.Wait()
-	// The last events (a promotion's outcome) are delivered: for the
-	// shutdown's time, or a hook's timeout if that is longer (an exec hook
-	// flipping DNS finishes its attempt); what is left then is dropped and
-	// counted.
+	// The last events (a promotion's outcome) are delivered within the
+	// shutdown's time, whatever the hooks' timeouts: a stop is bounded (a
+	// service manager kills what outlives it), so a hanging pager cannot
+	// hold it. What is left then is dropped and counted, and an attempt
+	// still running is canceled (an exec hook's process group killed).
 	hd := a.hooks.Swap(nil)
-	hctx, hcancel := context.WithTimeout(context.Background(), max(opts.ShutdownTimeout, hd.MaxTimeout()))
+	a.log.Info("delivering the last events to hooks", zap.Duration("within", opts.ShutdownTimeout))
+	hctx, hcancel := context.WithTimeout(context.Background(), opts.ShutdownTimeout)
 	defer hcancel()
 	hd.Close(hctx)
 	sctx, cancel := context.WithTimeout(context.Background(), opts.ShutdownTimeout)
