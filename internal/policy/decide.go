@@ -88,6 +88,12 @@ func (d *Decision) enter(p Phase, now time.Time, reasons ...string) {
 // isolated, leader_down, awaiting_approval).
 func Decide(st State, obs observe.Observation, pol *config.Policy, now time.Time) Decision {
 	d := Decision{State: st}
+	if st.Drill != "" && (st.Phase == Promoted || st.Phase == Failed) {
+		// A failover drill's promotion: the drill restores replication
+		// and hands the pair back (DrillEnded); until then nothing is
+		// retried, fenced or promoted.
+		return d
+	}
 	switch st.Phase {
 	case Promoted:
 		oldLeader(&d, obs, pol) // never promoted again

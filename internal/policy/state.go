@@ -89,6 +89,13 @@ type State struct {
 	Attempt
 	Aftermath
 
+	// Drill names the failover drill ("<drill>/<report id>") that owns the
+	// pair from its graceful promotion until its restore ends (DrillStart,
+	// DrillEnded): the promotion is a rehearsal, the leader answering after
+	// it is expected, and nothing is decided until the drill hands the
+	// pair back.
+	Drill string `json:"drill,omitempty"`
+
 	// Reasons for the current phase, human-readable.
 	Reasons []string `json:"reasons"`
 }
