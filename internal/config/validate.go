@@ -459,10 +459,17 @@ func (v *validator) drill(c *Config, d *Drill, path string, names map[string]str
 	if d.Schedule.Sched == nil {
 		v.fail(path+".schedule", "is required")
 	}
+	if d.Name != "" && !drillName.MatchString(d.Name) {
+		v.fail(path+".name", "%q: use lower-case letters, digits, '-', '_' and '.' (it names the drill's report directory and metric label)", d.Name)
+	}
 	switch d.Type {
 	case "":
 		d.Type = "readiness"
-	case "readiness", "failover":
+	case "readiness":
+	case "failover":
+		if p, ok := c.Pair(d.Pair); ok && !p.AllowDestructiveDrills {
+			v.fail(path+".type", "a failover drill promotes pair %s and restores it: the pair must say allow_destructive_drills: true (a staging pair)", d.Pair)
+		}
 	default:
 		v.fail(path+".type", "must be readiness or failover, not %q", d.Type)
 	}
@@ -528,3 +535,6 @@ func (v *validator) secret(path string, k secretKeys, missing string) Secret {
 	}
 	return s
 }
+
+// drillName is what a drill's name may be.
+var drillName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)

@@ -25,5 +25,5 @@ type ReadinessInput struct {
 
 // Readiness runs the readiness checks of a pair, in a fixed order.
 func Readiness(ctx context.Context, in ReadinessInput) []Check {
-	panic("not yet")
+	return []Check{{Name: "readiness", Title: "readiness checks", Result: Fail, Detail: "the readiness checks are not built in this version"}}
 }

@@ -7,6 +7,8 @@ package drill
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -92,8 +94,11 @@ type Report struct {
 	Failover *Failover `json:"failover,omitempty"`
 }
 
-// NewID is a report's id: its start time, sortable, unique per drill.
-func NewID(t time.Time) string { return t.UTC().Format("20060102T150405.000Z") }
+// NewID is a report's id: its start time (sortable) and a random suffix,
+// so that two runs in one millisecond (one skipped) do not collide.
+func NewID(t time.Time) string {
+	return t.UTC().Format("20060102T150405.000Z") + "-" + strconv.FormatUint(rand.Uint64()&0xffff|0x10000, 16)[1:]
+}
 
 // Summary is the report in words, for a terminal.
 func (r *Report) Summary() string {

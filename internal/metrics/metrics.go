@@ -62,6 +62,11 @@ type Metrics struct {
 	JournalErrors        prometheus.Counter
 	HookDeliveries       *prometheus.CounterVec
 
+	DrillLastSuccess *prometheus.GaugeVec
+	DrillRuns        *prometheus.CounterVec
+	DrillDuration    *prometheus.GaugeVec
+	ReadinessScore   *prometheus.GaugeVec
+
 	mu      sync.Mutex
 	indices map[string]map[string]bool // pair -> index label values set
 }
@@ -167,6 +172,18 @@ func New() *Metrics {
 		HookDeliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "drwatch_hook_deliveries_total", Help: "Event deliveries to hooks, by hook, event and result: success, failure (refused, or every attempt failed), dropped (the hook's queue was full).",
 		}, []string{"hook", "event", "result"}),
+		DrillLastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "drwatch_drill_last_success_timestamp_seconds", Help: "When the drill last passed (Unix seconds); absent until it has passed once since drwatch started or in its reports.",
+		}, []string{"drill"}),
+		DrillRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "drwatch_drill_runs_total", Help: "Drill runs, by drill and result: passed, failed, skipped (an incident, a pause, a promotion or another drill of the pair).",
+		}, []string{"drill", "result"}),
+		DrillDuration: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "drwatch_drill_duration_seconds", Help: "How long the drill's last run took, in seconds.",
+		}, []string{"drill"}),
+		ReadinessScore: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "drwatch_readiness_score", Help: "The share of readiness checks that passed in the pair's last readiness drill (a warning counts half), 0 to 1.",
+		}, []string{"pair"}),
 		Events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "drwatch_events_total", Help: "Events raised, by name (docs/events.md).",
 		}, []string{"pair", "event"}),
@@ -181,6 +198,7 @@ func New() *Metrics {
 		m.PairState, m.Promotions, m.PromotionDuration, m.PromotionIndices, m.LeaderOutage,
 		m.LeaderFailedProbes, m.RPOGuardPassing, m.LastGoodLagTimestamp, m.Events, m.WouldPromote,
 		m.OldLeaderUnfenced, m.JournalErrors, m.HookDeliveries,
+		m.DrillLastSuccess, m.DrillRuns, m.DrillDuration, m.ReadinessScore,
 	)
 	m.Reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -367,5 +385,12 @@ func (m *Metrics) InitHook(hook string) {
 		for _, r := range []string{"success", "failure", "dropped"} {
 			m.HookDeliveries.WithLabelValues(hook, ev, r)
 		}
+	}
+}
+
+// InitDrill creates a drill's run series at 0 for every result.
+func (m *Metrics) InitDrill(drill string) {
+	for _, r := range []string{"passed", "failed", "skipped"} {
+		m.DrillRuns.WithLabelValues(drill, r)
 	}
 }

@@ -1,0 +1,580 @@
+package drill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/drwatch/drwatch/internal/config"
+	"github.com/drwatch/drwatch/internal/observe"
+	"github.com/drwatch/drwatch/internal/opensearch"
+	"github.com/drwatch/drwatch/internal/policy"
+	"github.com/drwatch/drwatch/internal/probe"
+	"github.com/drwatch/drwatch/internal/promote"
+	"github.com/drwatch/drwatch/internal/promote/ccr"
+	"github.com/drwatch/drwatch/internal/report"
+	"github.com/drwatch/drwatch/internal/watch"
+)
+
+// Target is the pair a failover drill promotes and hands back: its
+// watcher (the one promotion runner and journal).
+type Target interface {
+	State() policy.State
+	DrillPromote(ctx context.Context, drill, by string) (promote.Result, error)
+	DrillEnd(drill, summary, by string) error
+}
+
+var _ Target = (*watch.Watcher)(nil)
+
+// FailoverInput is what a failover drill works with.
+type FailoverInput struct {
+	Pair   *config.Pair
+	Target Target
+	// Leader and Follower are clients with retries (an executor's).
+	Leader, Follower *opensearch.Client
+	// Observe takes one observation of the pair (probe.Prober.Cycle).
+	Observe func(ctx context.Context) observe.Observation
+	// Save records the report as it progresses (Store.Save).
+	Save func(*Report) error
+	Now  func() time.Time
+	// SyncTimeout bounds the wait for replication to sync again after the
+	// restore (default 10 minutes); AutofollowWait, the wait for an
+	// autofollow rule to pick its indices up before they are started by
+	// hand (default 90 s); Poll, the pause between checks (default 1 s).
+	SyncTimeout, AutofollowWait, Poll time.Duration
+}
+
+func (in *FailoverInput) defaults() {
+	if in.Now == nil {
+		in.Now = time.Now
+	}
+	if in.SyncTimeout == 0 {
+		in.SyncTimeout = 10 * time.Minute
+	}
+	if in.AutofollowWait == 0 {
+		in.AutofollowWait = 90 * time.Second
+	}
+	if in.Poll == 0 {
+		in.Poll = time.Second
+	}
+}
+
+// Owner is the value of policy.State.Drill while the drill of report r
+// owns its pair.
+func Owner(r *Report) string { return r.Drill + "/" + r.ID }
+
+// RunFailover runs a failover drill, or finishes one that stopped half-way
+// (resume: its report, when the pair's state says the drill still owns
+// it): a graceful promotion (write-block the leader, wait for the
+// follower to catch up, stop replication, verify), measured, then the
+// restore - the leader's write block lifted, the promoted copies deleted
+// on the follower, the autofollow rules and _starts re-created as they
+// were, and every index syncing with lag 0 again - and the pair handed
+// back to drwatch. r is filled in and saved after every stage.
+func RunFailover(ctx context.Context, in FailoverInput, r *Report, resume *Report) {
+	in.defaults()
+	f := &failover{in: in, r: r}
+	if resume != nil {
+		r.Failover = resume.Failover
+		r.Failover.Where, r.Failover.Finish = nil, nil
+		f.stage("resume", nil, fmt.Sprintf("finishing the restore of drill report %s", resume.ID))
+		f.restore(ctx, Owner(resume))
+		return
+	}
+	r.Failover = &Failover{}
+	if err := f.preflight(ctx); err != nil {
+		f.fail("not started: " + err.Error())
+		return
+	}
+	if !f.snapshot(ctx) {
+		return
+	}
+	if !f.promote(ctx) {
+		return
+	}
+	f.measure(ctx)
+	f.restore(ctx, Owner(r))
+}
+
+type failover struct {
+	in    FailoverInput
+	r     *Report
+	stamp time.Time // when the current stage started
+}
+
+// stage records a stage's outcome (err nil: done) and saves the report.
+func (f *failover) stage(name string, err error, detail string) bool {
+	now := f.in.Now()
+	st := Stage{Name: name, Status: "done", Detail: detail, At: now}
+	if !f.stamp.IsZero() {
+		st.Took = now.Sub(f.stamp).Seconds()
+	}
+	if err != nil {
+		st.Status = "failed"
+		st.Detail = strings.TrimPrefix(strings.TrimSpace(detail+": "+err.Error()), ": ")
+	}
+	f.r.Failover.Stages = append(f.r.Failover.Stages, st)
+	f.stamp = now
+	f.save()
+	return err == nil
+}
+
+func (f *failover) save() {
+	if f.in.Save != nil {
+		_ = f.in.Save(f.r) // the caller logs; the drill goes on
+	}
+}
+
+func (f *failover) fail(reason string) {
+	f.r.Result, f.r.Reason = ResultFailed, reason
+	f.save()
+}
+
+// preflight: the pair is healthy now, as drwatch sees it and as a fresh
+// observation shows (the leader answers, the follower sees it, every
+// index syncs with a known lag).
+func (f *failover) preflight(ctx context.Context) error {
+	if !f.in.Pair.AllowDestructiveDrills {
+		return fmt.Errorf("pair %s does not allow destructive drills (set allow_destructive_drills: true on a staging pair)", f.in.Pair.Name)
+	}
+	if st := f.in.Target.State(); st.Phase != policy.Healthy || st.Drill != "" {
+		return fmt.Errorf("%w: the pair is %s", policy.ErrConflict, st.Phase)
+	}
+	f.stamp = f.in.Now()
+	obs := f.in.Observe(ctx)
+	if probs := report.Problems(obs); len(probs) > 0 {
+		return fmt.Errorf("the pair is not healthy now: %s", strings.Join(probs, "; "))
+	}
+	if n := len(obs.Follower.Replication.Indices); n == 0 {
+		return errors.New("the pair replicates no index in scope: nothing to rehearse")
+	}
+	return nil
+}
+
+// snapshot records the replication the restore re-creates.
+func (f *failover) snapshot(ctx context.Context) bool {
+	fol, err := f.in.Follower.FollowerIndices(ctx, f.in.Pair.Indices)
+	if err != nil {
+		f.stage("snapshot", err, "reading the follower indices")
+		f.fail("could not read the replication to restore: " + err.Error())
+		return false
+	}
+	af, err := f.in.Follower.AutofollowStats(ctx)
+	if err != nil {
+		f.stage("snapshot", err, "reading the autofollow rules")
+		f.fail("could not read the autofollow rules to restore: " + err.Error())
+		return false
+	}
+	before := Setup{Started: map[string]string{}, Autofollowed: map[string]string{}, Rules: map[string]string{}}
+	alias := f.in.Pair.Follower.LeaderAlias
+	for _, rule := range af.Rules {
+		// The promotion deletes the rules that may feed the pair; the
+		// restore re-creates those.
+		if ruleFeeds(rule.Pattern, f.in.Pair.Indices) {
+			before.Rules[rule.Name] = rule.Pattern
+		}
+	}
+	for ix, fi := range fol {
+		if fi.LeaderAlias != alias {
+			continue // replicated from another cluster: not this pair's
+		}
+		auto := false
+		for _, pat := range before.Rules {
+			if fi.LeaderIndex == ix && probe.InScope(ix, []string{pat}) {
+				auto = true
+			}
+		}
+		if auto {
+			before.Autofollowed[ix] = fi.LeaderIndex
+		} else {
+			before.Started[ix] = fi.LeaderIndex
+		}
+	}
+	f.r.Failover.Before = before
+	return f.stage("snapshot", nil, fmt.Sprintf("%d indices started by hand, %d by %d autofollow rules",
+		len(before.Started), len(before.Autofollowed), len(before.Rules)))
+}
+
+// ruleFeeds reports whether an autofollow rule may create indices of
+// the pair's scope: the rules the promotion deletes.
+func ruleFeeds(pattern string, scope []string) bool { return ccr.RuleInScope(pattern, scope) }
+
+// promote runs the graceful promotion; false when the drill cannot go on
+// to measure (it may still need the restore: then that has run).
+func (f *failover) promote(ctx context.Context) bool {
+	start := f.in.Now()
+	res, err := f.in.Target.DrillPromote(ctx, Owner(f.r), "drill "+f.r.Drill)
+	if err != nil {
+		if errors.Is(err, policy.ErrConflict) || errors.Is(err, watch.ErrNotStarted) || errors.Is(err, promote.ErrRefused) {
+			f.stage("promote", err, "refused, nothing changed")
+			f.fail("the promotion did not start: " + err.Error())
+			return false
+		}
+		f.stage("promote", err, "graceful promotion")
+		f.r.Reason = "the promotion failed: " + err.Error()
+		f.restore(ctx, Owner(f.r))
+		return false
+	}
+	f.r.Failover.WritableAfter = f.in.Now().Sub(start).Seconds()
+	return f.stage("promote", nil, fmt.Sprintf("graceful promotion: %s", res.Detail))
+}
+
+// measure counts, per index, the documents the write-blocked leader holds
+// and the promoted follower does not.
+func (f *failover) measure(ctx context.Context) {
+	b := f.r.Failover.Before
+	plan := b.all()
+	lost := map[string]int64{}
+	var errs []string
+	followers := slices.Sorted(maps.Keys(plan))
+	leaders := make([]string, 0, len(plan))
+	for _, ix := range followers {
+		leaders = append(leaders, plan[ix])
+	}
+	if err := f.in.Leader.Refresh(ctx, leaders); err != nil {
+		errs = append(errs, "leader refresh: "+err.Error())
+	}
+	if err := f.in.Follower.Refresh(ctx, followers); err != nil {
+		errs = append(errs, "follower refresh: "+err.Error())
+	}
+	for _, ix := range followers {
+		lc, lerr := f.in.Leader.Count(ctx, plan[ix])
+		fc, ferr := f.in.Follower.Count(ctx, ix)
+		if err := errors.Join(lerr, ferr); err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		lost[ix] = max(0, lc-fc)
+	}
+	f.r.Failover.Lost = lost
+	if len(errs) > 0 {
+		f.stage("measure", errors.New(strings.Join(errs, "; ")), "counting documents on both sides")
+		return
+	}
+	f.stage("measure", nil, fmt.Sprintf("%d documents lost over %d indices (the write-blocked leader's count minus the promoted follower's)", sumLost(lost), len(lost)))
+}
+
+// restore undoes the promotion and hands the pair back; on failure it
+// leaves where everything is and the commands that finish the restore.
+func (f *failover) restore(ctx context.Context, owner string) {
+	b := f.r.Failover.Before
+	plan := b.all()
+	followers := slices.Sorted(maps.Keys(plan))
+	leaders := make([]string, 0, len(plan))
+	for _, ix := range followers {
+		leaders = append(leaders, plan[ix])
+	}
+	promotedAt := f.in.Now()
+	alias := f.in.Pair.Follower.LeaderAlias
+
+	if err := f.in.Leader.UnblockWrite(ctx, leaders); !f.stage("restore: lift the leader's write block", err, strings.Join(leaders, ", ")) {
+		f.halt(ctx, "the leader's write block could not be lifted")
+		return
+	}
+	// Only the copies this drill promoted: an index that is a follower
+	// again (a resumed restore) is left alone.
+	still, err := f.in.Follower.FollowerIndices(ctx, followers)
+	if err != nil {
+		f.stage("restore: delete the promoted copies on the follower", err, "")
+		f.halt(ctx, "the follower indices could not be read")
+		return
+	}
+	var del []string
+	for _, ix := range followers {
+		if _, ok := still[ix]; !ok {
+			del = append(del, ix)
+		}
+	}
+	if err := f.in.Follower.DeleteIndices(ctx, del); !f.stage("restore: delete the promoted copies on the follower", err, strings.Join(del, ", ")) {
+		f.halt(ctx, "the promoted copies could not be deleted")
+		return
+	}
+	var rerrs []string
+	for _, name := range slices.Sorted(maps.Keys(b.Rules)) {
+		if err := f.in.Follower.CreateAutofollow(ctx, alias, name, b.Rules[name]); err != nil && !alreadyExists(err) {
+			rerrs = append(rerrs, err.Error())
+		}
+	}
+	if !f.stage("restore: re-create the autofollow rules", joinErr(rerrs), strings.Join(ruleList(b.Rules), ", ")) {
+		f.halt(ctx, "the autofollow rules could not be re-created")
+		return
+	}
+	started := slices.Sorted(maps.Keys(b.Started))
+	var serrs []string
+	for _, ix := range started {
+		if _, ok := still[ix]; ok {
+			continue
+		}
+		if err := f.start(ctx, ix, b.Started[ix]); err != nil {
+			serrs = append(serrs, err.Error())
+		}
+	}
+	if !f.stage("restore: start replication", joinErr(serrs), strings.Join(started, ", ")) {
+		f.halt(ctx, "replication could not be started again")
+		return
+	}
+	if err := f.waitSynced(ctx, plan); !f.stage("restore: every index syncing, lag 0", err, fmt.Sprintf("%d indices", len(plan))) {
+		f.halt(ctx, "replication did not sync again")
+		return
+	}
+	f.r.Failover.RestoredAfter = f.in.Now().Sub(promotedAt).Seconds()
+	summary := fmt.Sprintf("%d indices syncing with lag 0", len(plan))
+	if err := f.in.Target.DrillEnd(owner, summary, "drill "+f.r.Drill); !f.stage("hand the pair back to drwatch", err, "") {
+		f.halt(ctx, "the pair could not be handed back")
+		return
+	}
+	if f.r.Reason != "" { // the promotion failed, the restore worked
+		f.fail(f.r.Reason + " (replication was restored)")
+		return
+	}
+	if n := sumLost(f.r.Failover.Lost); n > 0 {
+		f.fail(fmt.Sprintf("%d acknowledged documents were lost by a graceful promotion", n))
+		return
+	}
+	f.r.Result = ResultPassed
+	f.save()
+}
+
+// start starts replication of one index again. The plugin can time out
+// waiting for its own task on an index name stopped shortly before (HTTP
+// 500 "Timed out when waiting for persistent task", an upstream bug,
+// docs/opensearch-ccr.md); the replication may then start anyway, so its
+// status decides, and a start that did not happen is tried again on a
+// fresh index.
+func (f *failover) start(ctx context.Context, ix, leader string) error {
+	alias := f.in.Pair.Follower.LeaderAlias
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		err = f.in.Follower.StartReplication(ctx, ix, alias, leader)
+		if err == nil || alreadyReplicating(err) {
+			return nil
+		}
+		deadline := f.in.Now().Add(45 * time.Second)
+		for f.in.Now().Before(deadline) {
+			st, serr := f.in.Follower.IndexReplicationStatus(ctx, ix)
+			if serr == nil && active(st.Status) {
+				return nil
+			}
+			if !f.sleep(ctx) {
+				return ctx.Err()
+			}
+		}
+		if derr := f.in.Follower.DeleteIndices(ctx, []string{ix}); derr != nil {
+			return fmt.Errorf("%s: %w (and deleting it for another try: %w)", ix, err, derr)
+		}
+	}
+	return fmt.Errorf("%s: %w", ix, err)
+}
+
+// waitSynced waits until every index is a follower index of its leader
+// index again, syncing, with the leader's own checkpoints reached. An
+// autofollowed index the rule did not pick up within AutofollowWait is
+// started by hand.
+func (f *failover) waitSynced(ctx context.Context, plan map[string]string) error {
+	start := f.in.Now()
+	deadline := start.Add(f.in.SyncTimeout)
+	kicked := false
+	for {
+		pending, err := f.pending(ctx, plan)
+		if err == nil && len(pending) == 0 {
+			return nil
+		}
+		if !kicked && f.in.Now().Sub(start) > f.in.AutofollowWait {
+			kicked = true
+			for ix, leader := range f.r.Failover.Before.Autofollowed {
+				if fi, _ := f.in.Follower.FollowerIndices(ctx, []string{ix}); len(fi) == 0 {
+					_ = f.start(ctx, ix, leader)
+				}
+			}
+		}
+		if f.in.Now().After(deadline) {
+			if err != nil {
+				return fmt.Errorf("not synced within %s: %w", f.in.SyncTimeout, err)
+			}
+			return fmt.Errorf("not synced within %s: %s", f.in.SyncTimeout, strings.Join(pending, "; "))
+		}
+		if !f.sleep(ctx) {
+			return ctx.Err()
+		}
+	}
+}
+
+// pending names the indices not yet synced, with why.
+func (f *failover) pending(ctx context.Context, plan map[string]string) ([]string, error) {
+	followers := slices.Sorted(maps.Keys(plan))
+	fol, err := f.in.Follower.FollowerIndices(ctx, followers)
+	if err != nil {
+		return nil, err
+	}
+	var out, leaders []string
+	for _, ix := range followers {
+		fi, ok := fol[ix]
+		switch {
+		case !ok:
+			out = append(out, ix+": not a follower index")
+		case fi.LeaderIndex != plan[ix]:
+			out = append(out, fmt.Sprintf("%s: follows %s, not %s", ix, fi.LeaderIndex, plan[ix]))
+		default:
+			st, err := f.in.Follower.IndexReplicationStatus(ctx, ix)
+			if err != nil {
+				out = append(out, ix+": "+err.Error())
+			} else if st.Status != "SYNCING" {
+				out = append(out, ix+": "+st.Status)
+			}
+		}
+		leaders = append(leaders, plan[ix])
+	}
+	if len(out) > 0 {
+		return out, nil
+	}
+	lseq, err := f.in.Leader.ShardSeqNos(ctx, leaders)
+	if err != nil {
+		return nil, err
+	}
+	fseq, err := f.in.Follower.ShardSeqNos(ctx, followers)
+	if err != nil {
+		return nil, err
+	}
+	for _, ix := range followers {
+		l, lok := lseq[plan[ix]]
+		fs, fok := fseq[ix]
+		if !lok || !fok {
+			out = append(out, ix+": checkpoints not readable yet")
+			continue
+		}
+		if lag, _, _, ok := opensearch.ShardLag(l, fs, fol[ix].Shards); !ok || lag != 0 {
+			out = append(out, fmt.Sprintf("%s: lag %d", ix, lag))
+		}
+	}
+	return out, nil
+}
+
+// halt stops the restore half-way: the report says where everything is
+// and how to finish by hand; the pair stays the drill's (nothing is
+// decided for it) until the drill is run again, which finishes the
+// restore.
+func (f *failover) halt(ctx context.Context, why string) {
+	b := f.r.Failover.Before
+	plan := b.all()
+	followers := slices.Sorted(maps.Keys(plan))
+	var where []string
+	fol, ferr := f.in.Follower.FollowerIndices(ctx, followers)
+	states, serr := f.in.Follower.IndexStates(ctx, followers)
+	for _, ix := range followers {
+		switch {
+		case ferr != nil || serr != nil:
+			where = append(where, ix+": unknown (the follower could not be read: "+errors.Join(ferr, serr).Error()+")")
+		case fol[ix].LeaderIndex != "":
+			where = append(where, ix+": a follower index of "+fol[ix].LeaderIndex+" again")
+		case states[ix].Exists:
+			where = append(where, ix+": a promoted, writable copy on the follower")
+		default:
+			where = append(where, ix+": missing on the follower")
+		}
+	}
+	f.r.Failover.Where = where
+	f.r.Failover.Finish = finishCommands(f.in.Pair, f.r)
+	reason := "restore stopped: " + why + "; the pair stays out of drwatch's hands until the restore finishes (run the drill again, or the commands in its report)"
+	if f.r.Reason != "" {
+		reason = f.r.Reason + "; " + reason
+	}
+	f.fail(reason)
+}
+
+// finishCommands are the curl commands that finish a restore by hand (no
+// credentials in them), then the drill run that hands the pair back.
+func finishCommands(p *config.Pair, r *Report) []string {
+	b := r.Failover.Before
+	plan := b.all()
+	leaderURL, followerURL := endpointURL(p.Leader), endpointURL(p.Follower)
+	user := func(ep config.Endpoint) string {
+		if ep.Username != "" {
+			return " -u " + ep.Username
+		}
+		return ""
+	}
+	lu, fu := user(p.Leader), user(p.Follower)
+	alias := p.Follower.LeaderAlias
+	var out []string
+	for _, ix := range slices.Sorted(maps.Keys(plan)) {
+		out = append(out, fmt.Sprintf(`curl -sS%s -X PUT '%s/%s/_settings' -H 'Content-Type: application/json' -d '{"index.blocks.write":false}'`, lu, leaderURL, plan[ix]))
+	}
+	for _, ix := range slices.Sorted(maps.Keys(plan)) {
+		out = append(out, fmt.Sprintf(`curl -sS%s -X DELETE '%s/%s'   # only if it is not a follower index again`, fu, followerURL, ix))
+	}
+	for _, name := range slices.Sorted(maps.Keys(b.Rules)) {
+		out = append(out, fmt.Sprintf(`curl -sS%s -X POST '%s/_plugins/_replication/_autofollow' -H 'Content-Type: application/json' -d '{"leader_alias":%q,"name":%q,"pattern":%q}'`, fu, followerURL, alias, name, b.Rules[name]))
+	}
+	for _, ix := range slices.Sorted(maps.Keys(b.Started)) {
+		out = append(out, fmt.Sprintf(`curl -sS%s -X PUT '%s/_plugins/_replication/%s/_start' -H 'Content-Type: application/json' -d '{"leader_alias":%q,"leader_index":%q}'`, fu, followerURL, ix, alias, b.Started[ix]))
+	}
+	out = append(out, fmt.Sprintf("drwatch drill --config <config> --name %s   # checks the restore and hands the pair back to drwatch", r.Drill))
+	return out
+}
+
+func endpointURL(ep config.Endpoint) string {
+	if len(ep.Addresses) > 0 {
+		u := *ep.Addresses[0]
+		u.User = nil
+		return strings.TrimSuffix(u.String(), "/")
+	}
+	return strings.TrimSuffix(ep.URL, "/")
+}
+
+func (f *failover) sleep(ctx context.Context) bool {
+	t := time.NewTimer(f.in.Poll)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// all is every follower index of the setup and its leader index.
+func (s Setup) all() map[string]string {
+	out := maps.Clone(s.Started)
+	if out == nil {
+		out = map[string]string{}
+	}
+	maps.Copy(out, s.Autofollowed)
+	return out
+}
+
+func ruleList(rules map[string]string) []string {
+	var out []string
+	for _, n := range slices.Sorted(maps.Keys(rules)) {
+		out = append(out, n+" ("+rules[n]+")")
+	}
+	return out
+}
+
+func joinErr(errs []string) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(errs, "; "))
+}
+
+func active(status string) bool {
+	switch status {
+	case "SYNCING", "BOOTSTRAPPING", "RUNNING":
+		return true
+	}
+	return false
+}
+
+func alreadyExists(err error) bool {
+	e, ok := opensearch.AsError(err)
+	return ok && (strings.Contains(strings.ToLower(e.Detail), "already exists") || strings.Contains(e.Type, "already_exists"))
+}
+
+func alreadyReplicating(err error) bool {
+	e, ok := opensearch.AsError(err)
+	return ok && strings.Contains(strings.ToLower(e.Detail), "already")
+}

@@ -1,0 +1,384 @@
+package drill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/drwatch/drwatch/internal/buildinfo"
+	"github.com/drwatch/drwatch/internal/config"
+	"github.com/drwatch/drwatch/internal/metrics"
+	"github.com/drwatch/drwatch/internal/opensearch"
+	"github.com/drwatch/drwatch/internal/policy"
+	"github.com/drwatch/drwatch/internal/probe"
+)
+
+// Clock is the time the scheduler runs on (a fake one in tests).
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Pair is what the runner needs of a pair at run time: its watcher.
+type Pair interface {
+	Target
+	// NotifyDrill tells the hooks a drill's outcome.
+	NotifyDrill(event, summary string, reasons []string)
+}
+
+// Runner runs drills: on their cron schedules (with random jitter) and on
+// demand. It never runs two drills of one pair at once, and never a drill
+// while its pair is not healthy (an incident, a pause, a promotion): such
+// a run is skipped, reported and counted with the reason.
+type Runner struct {
+	// Pair finds a pair's config and watcher by name (the current config's).
+	Pair    func(name string) (*config.Pair, Pair, bool)
+	Store   *Store
+	Metrics *metrics.Metrics
+	Log     *zap.Logger
+	Clock   Clock
+	// MaxJitter delays each scheduled run by a random time up to it, so
+	// that many daemons' drills do not hit clusters at the same second
+	// (default 1 minute; negative: none).
+	MaxJitter time.Duration
+	// Exec runs a drill (default: Execute); tests replace it.
+	Exec func(ctx context.Context, d config.Drill, p *config.Pair, h Pair, r *Report, resume *Report)
+	// Hooks is the hooks config, for the readiness check of hooks.
+	Hooks []config.Hook
+
+	mu    sync.Mutex
+	list  []config.Drill
+	busy  map[string]string // pair -> drill running on it
+	stop  context.CancelFunc
+	loops sync.WaitGroup
+	runs  sync.WaitGroup
+}
+
+func (r *Runner) clock() Clock {
+	if r.Clock == nil {
+		return realClock{}
+	}
+	return r.Clock
+}
+
+// Schedule (re)starts the schedule loops for drills; the previous loops
+// stop (a drill already running finishes). Call it again on reload.
+func (r *Runner) Schedule(ctx context.Context, drills []config.Drill) {
+	r.mu.Lock()
+	if r.stop != nil {
+		r.stop()
+	}
+	lctx, cancel := context.WithCancel(ctx)
+	r.stop = cancel
+	r.list = drills
+	r.mu.Unlock()
+	r.loops.Wait()
+	for _, d := range drills {
+		if r.Metrics != nil {
+			r.Metrics.InitDrill(d.Name)
+			if last, err := r.Store.LastSuccess(d.Name); err == nil && last != nil {
+				r.Metrics.DrillLastSuccess.WithLabelValues(d.Name).Set(float64(last.Finished.UnixNano()) / 1e9)
+			}
+		}
+		r.loops.Go(func() { r.loop(lctx, d) })
+	}
+}
+
+// Close stops the schedule loops and waits for running drills.
+func (r *Runner) Close() {
+	r.mu.Lock()
+	if r.stop != nil {
+		r.stop()
+	}
+	r.mu.Unlock()
+	r.loops.Wait()
+	r.runs.Wait()
+}
+
+func (r *Runner) loop(ctx context.Context, d config.Drill) {
+	c := r.clock()
+	for {
+		now := c.Now()
+		next := d.Schedule.Sched.Next(now)
+		if next.IsZero() {
+			return
+		}
+		wait := next.Sub(now) + r.jitter()
+		r.log().Debug("next drill", zap.String("drill", d.Name), zap.Time("at", now.Add(wait)))
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.After(wait):
+		}
+		// Scheduled runs go on their own: a long failover drill does not
+		// hold the schedule (an overlapping trigger is skipped and counted).
+		r.runs.Go(func() { r.Run(context.WithoutCancel(ctx), d.Name, "schedule") })
+	}
+}
+
+func (r *Runner) jitter() time.Duration {
+	j := r.MaxJitter
+	if j == 0 {
+		j = time.Minute
+	}
+	if j < 0 {
+		return 0
+	}
+	return rand.N(j)
+}
+
+func (r *Runner) log() *zap.Logger {
+	if r.Log == nil {
+		return zap.NewNop()
+	}
+	return r.Log
+}
+
+// ErrUnknownDrill: no drill of that name in the config.
+var ErrUnknownDrill = errors.New("unknown drill")
+
+// Run runs drill name now (by: "schedule" or who asked) and returns its
+// report, saved in the store: passed, failed, or skipped with the reason.
+func (r *Runner) Run(ctx context.Context, name, by string) (*Report, error) {
+	d, p, h, err := r.find(name)
+	if err != nil {
+		return nil, err
+	}
+	c := r.clock()
+	rep := &Report{Drill: d.Name, Pair: d.Pair, Type: d.Type, By: by, Started: c.Now()}
+	rep.ID = NewID(rep.Started)
+
+	r.mu.Lock()
+	if r.busy == nil {
+		r.busy = map[string]string{}
+	}
+	other, busy := r.busy[d.Pair]
+	if !busy {
+		r.busy[d.Pair] = d.Name
+	}
+	r.mu.Unlock()
+	if busy {
+		return r.finish(rep, h, ResultSkipped, fmt.Sprintf("drill %s of pair %s is running", other, d.Pair)), nil
+	}
+	defer func() {
+		r.mu.Lock()
+		delete(r.busy, d.Pair)
+		r.mu.Unlock()
+	}()
+
+	// A failover drill that stopped half-way owns its pair: running it
+	// again finishes its restore. Any other state that is not healthy
+	// skips the drill.
+	st := h.State()
+	var resume *Report
+	switch {
+	case st.Drill != "" && d.Type == TypeFailover && strings.HasPrefix(st.Drill, d.Name+"/"):
+		prev, err := r.Store.Load(d.Name, strings.TrimPrefix(st.Drill, d.Name+"/"))
+		if err != nil || prev.Failover == nil {
+			return r.finish(rep, h, ResultFailed, fmt.Sprintf("the pair is still owned by failover drill %s, whose report cannot be read (%v): finish its restore by hand", st.Drill, err)), nil
+		}
+		resume = prev
+	case st.Drill != "":
+		return r.finish(rep, h, ResultSkipped, fmt.Sprintf("failover drill %s has not finished its restore on pair %s", st.Drill, d.Pair)), nil
+	case st.Phase != policy.Healthy:
+		why := string(st.Phase)
+		if len(st.Reasons) > 0 {
+			why += ": " + st.Reasons[len(st.Reasons)-1]
+		}
+		return r.finish(rep, h, ResultSkipped, fmt.Sprintf("pair %s is %s", d.Pair, why)), nil
+	}
+
+	if err := r.Store.Save(rep); err != nil { // before anything is changed
+		return r.finish(rep, h, ResultFailed, "its report cannot be saved, so it does not run: "+err.Error()), nil
+	}
+	r.log().Info("drill started", zap.String("drill", d.Name), zap.String("pair", d.Pair), zap.String("type", d.Type), zap.String("by", by), zap.String("id", rep.ID))
+	exec := r.Exec
+	if exec == nil {
+		exec = r.Execute
+	}
+	exec(ctx, d, p, h, rep, resume)
+	result := rep.Result
+	if result == "" {
+		result = ResultFailed
+		rep.Reason = "the drill did not say how it ended"
+	}
+	return r.finish(rep, h, result, rep.Reason), nil
+}
+
+func (r *Runner) find(name string) (config.Drill, *config.Pair, Pair, error) {
+	for _, d := range r.drills() {
+		if d.Name != name {
+			continue
+		}
+		p, h, ok := r.Pair(d.Pair)
+		if !ok {
+			return d, nil, nil, fmt.Errorf("drill %s: pair %s is not watched", name, d.Pair)
+		}
+		return d, p, h, nil
+	}
+	return config.Drill{}, nil, nil, fmt.Errorf("%w %q", ErrUnknownDrill, name)
+}
+
+// SetDrills sets the drills Run knows without scheduling them (drwatch
+// drill).
+func (r *Runner) SetDrills(drills []config.Drill) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.list = drills
+}
+
+// drills is the current config's drills.
+func (r *Runner) drills() []config.Drill {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.list
+}
+
+// finish closes a report: its result, duration and score; saves it,
+// counts it, logs it and tells the hooks.
+func (r *Runner) finish(rep *Report, h Pair, result, reason string) *Report {
+	c := r.clock()
+	rep.Result, rep.Reason = result, reason
+	rep.Finished = c.Now()
+	rep.Duration = rep.Finished.Sub(rep.Started).Seconds()
+	if len(rep.Checks) > 0 {
+		rep.Score = Score(rep.Checks)
+	}
+	log := r.log().With(zap.String("drill", rep.Drill), zap.String("pair", rep.Pair), zap.String("id", rep.ID), zap.String("result", result))
+	if err := r.Store.Save(rep); err != nil {
+		log.Error("drill report not saved", zap.Error(err))
+	}
+	if m := r.Metrics; m != nil {
+		m.DrillRuns.WithLabelValues(rep.Drill, result).Inc()
+		if result != ResultSkipped {
+			m.DrillDuration.WithLabelValues(rep.Drill).Set(rep.Duration)
+		}
+		if result == ResultPassed {
+			m.DrillLastSuccess.WithLabelValues(rep.Drill).Set(float64(rep.Finished.UnixNano()) / 1e9)
+		}
+		if rep.Type == TypeReadiness && len(rep.Checks) > 0 {
+			m.ReadinessScore.WithLabelValues(rep.Pair).Set(rep.Score)
+		}
+	}
+	switch result {
+	case ResultSkipped:
+		log.Warn("drill skipped", zap.String("reason", reason))
+		return rep
+	case ResultPassed:
+		log.Info("drill passed", zap.Duration("took", time.Duration(rep.Duration*float64(time.Second))))
+	default:
+		log.Error("drill failed", zap.String("reason", reason))
+	}
+	if h != nil {
+		ev, sum := "drill_succeeded", fmt.Sprintf("drill %s passed", rep.Drill)
+		if result != ResultPassed {
+			ev, sum = "drill_failed", fmt.Sprintf("drill %s failed: %s", rep.Drill, reason)
+		}
+		h.NotifyDrill(ev, sum, reportReasons(rep))
+	}
+	return rep
+}
+
+// reportReasons are a report's findings in a few lines, for a page.
+func reportReasons(rep *Report) []string {
+	out := []string{fmt.Sprintf("%s drill %s (report %s)", rep.Type, rep.Drill, rep.ID)}
+	if rep.Reason != "" {
+		out = append(out, rep.Reason)
+	}
+	for _, c := range rep.Checks {
+		if c.Result == Fail {
+			line := c.Title + ": " + c.Detail
+			if len(c.Items) > 0 {
+				line += " (" + strings.Join(c.Items, "; ") + ")"
+			}
+			out = append(out, line)
+		}
+	}
+	if f := rep.Failover; f != nil && len(f.Finish) > 0 {
+		out = append(out, "the restore stopped half-way: drwatch drill show "+rep.Drill+" "+rep.ID+" lists where things are and how to finish")
+	}
+	return out
+}
+
+// Execute runs a drill of its type against the real clusters.
+func (r *Runner) Execute(ctx context.Context, d config.Drill, p *config.Pair, h Pair, rep *Report, resume *Report) {
+	ua := "drwatch/" + buildinfo.Version
+	pr, err := probe.New(p)
+	if err != nil {
+		rep.Result, rep.Reason = ResultFailed, err.Error()
+		return
+	}
+	switch d.Type {
+	case TypeReadiness:
+		leader, lerr := opensearch.New(p.Leader, opensearch.Options{UserAgent: ua})
+		follower, ferr := opensearch.New(p.Follower, opensearch.Options{UserAgent: ua})
+		if err := errors.Join(lerr, ferr); err != nil {
+			rep.Result, rep.Reason = ResultFailed, err.Error()
+			return
+		}
+		rep.Checks = Readiness(ctx, ReadinessInput{
+			Pair: p, Hooks: r.Hooks, Leader: leader, Follower: follower, Observe: pr.Cycle,
+			StopTimes: r.stopTimes(p.Name), Now: r.clock().Now,
+		})
+		rep.Result = ResultPassed
+		if AnyFailed(rep.Checks) {
+			var names []string
+			for _, c := range rep.Checks {
+				if c.Result == Fail {
+					names = append(names, c.Title)
+				}
+			}
+			rep.Result, rep.Reason = ResultFailed, "failed checks: "+strings.Join(names, ", ")
+		}
+	case TypeFailover:
+		if p.Aiven != nil {
+			rep.Result, rep.Reason = ResultFailed, "pair "+p.Name+" is an Aiven pair: its promotion through the Aiven API is not built yet"
+			return
+		}
+		leader, lerr := opensearch.New(p.Leader, opensearch.Options{UserAgent: ua, Retry: true})
+		follower, ferr := opensearch.New(p.Follower, opensearch.Options{UserAgent: ua, Retry: true})
+		if err := errors.Join(lerr, ferr); err != nil {
+			rep.Result, rep.Reason = ResultFailed, err.Error()
+			return
+		}
+		RunFailover(ctx, FailoverInput{
+			Pair: p, Target: h, Leader: leader, Follower: follower, Observe: pr.Cycle,
+			Save: r.Store.Save, Now: r.clock().Now,
+		}, rep, resume)
+	default:
+		rep.Result, rep.Reason = ResultFailed, "unknown drill type "+d.Type
+	}
+}
+
+// stopTimes are the measured per-index stop times of the pair's failover
+// drills (their promote stage divided over their indices), newest last.
+func (r *Runner) stopTimes(pair string) []time.Duration {
+	var out []time.Duration
+	for _, d := range r.drills() {
+		if d.Pair != pair || d.Type != TypeFailover {
+			continue
+		}
+		ids, _ := r.Store.IDs(d.Name)
+		for _, id := range ids {
+			rep, err := r.Store.Load(d.Name, id)
+			if err != nil || rep.Failover == nil || rep.Failover.WritableAfter <= 0 {
+				continue
+			}
+			if n := len(rep.Failover.Before.all()); n > 0 {
+				out = append(out, time.Duration(rep.Failover.WritableAfter/float64(n)*float64(time.Second)))
+			}
+		}
+	}
+	return out
+}
