@@ -145,7 +145,10 @@ drills:
 	if strings.Contains(errOut, "hooks") {
 		t.Errorf("check warns about hooks, which are delivered:\n%s", errOut)
 	}
-	for _, want := range []string{"warning: drills:", "warning: pairs[0].aiven:", "will not promote it"} {
+	if strings.Contains(errOut, "drills") {
+		t.Errorf("check warns about drills, which are run:\n%s", errOut)
+	}
+	for _, want := range []string{"warning: pairs[0].aiven:", "will not promote it"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("check output lacks %q:\n%s", want, errOut)
 		}

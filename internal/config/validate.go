@@ -459,9 +459,6 @@ func (v *validator) drill(c *Config, d *Drill, path string, names map[string]str
 	if d.Schedule.Sched == nil {
 		v.fail(path+".schedule", "is required")
 	}
-	if d.Name != "" && !drillName.MatchString(d.Name) {
-		v.fail(path+".name", "%q: use lower-case letters, digits, '-', '_' and '.' (it names the drill's report directory and metric label)", d.Name)
-	}
 	switch d.Type {
 	case "":
 		d.Type = "readiness"
@@ -535,6 +532,3 @@ func (v *validator) secret(path string, k secretKeys, missing string) Secret {
 	}
 	return s
 }
-
-// drillName is what a drill's name may be.
-var drillName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)

@@ -57,6 +57,10 @@ func registeredMetrics(t *testing.T) (map[string]family, []string) {
 		m.Events.WithLabelValues("p", ev)
 	}
 	m.InitHook("h")
+	m.InitDrill("d")
+	m.DrillLastSuccess.WithLabelValues("d")
+	m.DrillDuration.WithLabelValues("d")
+	m.ReadinessScore.WithLabelValues("p")
 	m.Observe(observe.Observation{Pair: "p", Follower: observe.Follower{Reachable: true,
 		Replication: observe.Replication{Indices: []observe.Index{{Name: "i", LagKnown: true}}}}})
 

@@ -71,4 +71,3 @@ func (w *Watcher) NotifyDrill(event, summary string, reasons []string) {
 	w.metrics.Events.WithLabelValues(w.pair.Name, event).Inc()
 	w.hooks.Notify(ev)
 }
-
