@@ -146,6 +146,12 @@ type Stream struct {
 // StartStream starts writing to indices on the cluster at base, one
 // document every interval, with the ids <index>-s<n>.
 func StartStream(base string, indices []string, every time.Duration) *Stream {
+	return StartStreamTagged(base, indices, every, "s")
+}
+
+// StartStreamTagged is StartStream with the ids <index>-<tag><n>: streams
+// of different tags never write the same id.
+func StartStreamTagged(base string, indices []string, every time.Duration, tag string) *Stream {
 	s := &Stream{stop: make(chan struct{}), done: make(chan struct{}), acked: map[string][]string{}}
 	c := &http.Client{Timeout: time.Second}
 	go func() {
@@ -157,7 +163,7 @@ func StartStream(base string, indices []string, every time.Duration) *Stream {
 			case <-time.After(every):
 			}
 			idx := indices[i%len(indices)]
-			id := fmt.Sprintf("%s-s%d", idx, i)
+			id := fmt.Sprintf("%s-%s%d", idx, tag, i)
 			req, err := http.NewRequestWithContext(context.Background(), http.MethodPut, base+"/"+idx+"/_doc/"+id, strings.NewReader(`{"stream":true}`))
 			if err != nil {
 				continue

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/drwatch/drwatch/internal/config"
+	"github.com/drwatch/drwatch/internal/drill"
 	"github.com/drwatch/drwatch/internal/report"
 	"github.com/drwatch/drwatch/internal/watch"
 )
@@ -37,6 +38,8 @@ type Daemon interface {
 	ExternalURL() string
 	// Watcher is the watcher of the named pair (nil: no such pair).
 	Watcher(name string) *watch.Watcher
+	// Drills runs the config's drills and keeps their reports.
+	Drills() *drill.Runner
 }
 
 // ErrReloadBusy is a reload refused because a promotion is running: 409.
@@ -89,6 +92,7 @@ func Handler(d Daemon, reg *prometheus.Registry, log *zap.Logger) http.Handler {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown pair " + name})
 	})
 	mux.HandleFunc("POST /api/v1/pairs/{pair}/{action}", a.pairAction)
+	a.drillRoutes(mux)
 	mux.HandleFunc("GET /{$}", a.statusPage)
 	mux.HandleFunc("POST /ui/pairs/{pair}/{action}", a.pageAction)
 	return mux

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/drwatch/drwatch/internal/config"
+	"github.com/drwatch/drwatch/internal/drill"
 	"github.com/drwatch/drwatch/internal/journal"
 	"github.com/drwatch/drwatch/internal/metrics"
 	"github.com/drwatch/drwatch/internal/observe"
@@ -34,7 +35,10 @@ type fakeDaemon struct {
 	watchers []*watch.Watcher
 	obs      map[string]*observe.Observation
 	external string
+	drills   *drill.Runner
 }
+
+func (f *fakeDaemon) Drills() *drill.Runner { return f.drills }
 
 func (f *fakeDaemon) Status() report.Status {
 	st := report.Status{Time: time.Now()}
@@ -85,6 +89,12 @@ func newFixture(t *testing.T, token bool, pairs ...pairSpec) *fixture {
 	}
 	t.Cleanup(func() { _ = j.Close() })
 	d := &fakeDaemon{obs: map[string]*observe.Observation{}}
+	d.drills = &drill.Runner{Store: drill.NewStore(t.TempDir()), Pair: func(name string) (*config.Pair, drill.Pair, bool) {
+		if w := d.Watcher(name); w != nil {
+			return w.Pair(), w, true
+		}
+		return nil, nil, false
+	}}
 	if token {
 		d.token = config.NewSecret(testToken)
 	}

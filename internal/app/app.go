@@ -18,6 +18,7 @@ import (
 
 	"github.com/drwatch/drwatch/internal/api"
 	"github.com/drwatch/drwatch/internal/config"
+	"github.com/drwatch/drwatch/internal/drill"
 	"github.com/drwatch/drwatch/internal/hooks"
 	"github.com/drwatch/drwatch/internal/journal"
 	"github.com/drwatch/drwatch/internal/metrics"
@@ -61,6 +62,9 @@ type App struct {
 	// hooks delivers events to the hooks of the config in force; a
 	// reload swaps its dispatcher.
 	hooks hooks.Hub
+
+	// drills runs the drills, scheduled and on demand.
+	drills *drill.Runner
 
 	mu       sync.RWMutex
 	cfg      *config.Config
@@ -116,6 +120,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	a.start(ctx, cfg)
+	a.startDrills(ctx, cfg)
 
 	runErr := a.loop(ctx, srvErr)
 
@@ -123,6 +128,7 @@ func Run(ctx context.Context, opts Options) error {
 	// (every step is bounded; a second signal exits at once and the journal
 	// resumes them), then the server.
 	a.log.Info("shutting down")
+	a.drills.Close() // ctx is done: a failover drill halts, and the next start finishes it
 	a.stopWatchers()
 	a.promotions.Wait()
 	// The last events (a promotion's outcome) are delivered within the

@@ -66,6 +66,7 @@ func (a *App) reload(ctx context.Context) error {
 		}
 	}
 	a.start(ctx, cfg)
+	a.configureDrills(cfg)
 	a.metrics.ConfigReloadSuccessful.Set(1)
 	a.metrics.ConfigReloadTimestamp.SetToCurrentTime()
 	a.log.Info("config reloaded", zap.Int("pairs", len(cfg.Pairs)))

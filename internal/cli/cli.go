@@ -41,6 +41,9 @@ Usage:
   drwatch pause --server URL --pair NAME [--for 2h] [--reason R] [--token-file F]
   drwatch history --config FILE [--pair NAME] [--json]
   drwatch hooks test --config FILE [--hook NAME] [--pair NAME]
+  drwatch drill --config FILE --name NAME [--json]
+  drwatch drill list --config FILE
+  drwatch drill show --config FILE --name NAME [--id ID] [--json]
   drwatch version
 
 The API token for approve/deny/pause/resume comes from --token-file or
@@ -75,6 +78,8 @@ func MainIO(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return historyCmd(rest, stdout, stderr)
 	case "hooks":
 		return hooksCmd(rest, stdout, stderr)
+	case "drill":
+		return drillCmd(rest, stdout, stderr)
 	case "approve", "deny", "pause", "resume":
 		return remoteCmd(cmd, rest, stdout, stderr)
 	case "version", "--version":

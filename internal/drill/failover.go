@@ -97,8 +97,15 @@ func RunFailover(ctx context.Context, in FailoverInput, r *Report, resume *Repor
 		return
 	}
 	f.measure(ctx)
+	if holdAfterPromote != nil {
+		holdAfterPromote()
+	}
 	f.restore(ctx, Owner(r))
 }
+
+// holdAfterPromote, set by a test build (holdhook.go), holds the drill
+// between its promotion and its restore.
+var holdAfterPromote func()
 
 type failover struct {
 	in    FailoverInput

@@ -71,6 +71,7 @@ const (
 	ResultPassed  = "passed"  // every check passed (a failover drill: promoted and restored)
 	ResultFailed  = "failed"  // a check failed, or the drill could not finish
 	ResultSkipped = "skipped" // not run: an incident, a pause, another drill (Reason)
+	ResultRunning = "running" // under way (a report saved before the drill ends)
 )
 
 // Report is what one drill run found; it is saved before the drill changes

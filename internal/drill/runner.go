@@ -54,11 +54,11 @@ type Runner struct {
 	MaxJitter time.Duration
 	// Exec runs a drill (default: Execute); tests replace it.
 	Exec func(ctx context.Context, d config.Drill, p *config.Pair, h Pair, r *Report, resume *Report)
-	// Hooks is the hooks config, for the readiness check of hooks.
-	Hooks []config.Hook
 
 	mu    sync.Mutex
+	ctx   context.Context
 	list  []config.Drill
+	hooks []config.Hook // the config's, for the readiness check of hooks
 	busy  map[string]string // pair -> drill running on it
 	stop  context.CancelFunc
 	loops sync.WaitGroup
@@ -72,9 +72,27 @@ func (r *Runner) clock() Clock {
 	return r.Clock
 }
 
+// Start sets the context drills run in: canceled at shutdown (a failover
+// drill cut short leaves its report, and the next start finishes it).
+func (r *Runner) Start(ctx context.Context) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ctx = ctx
+}
+
+func (r *Runner) runCtx() context.Context {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ctx == nil {
+		return context.Background()
+	}
+	return r.ctx
+}
+
 // Schedule (re)starts the schedule loops for drills; the previous loops
-// stop (a drill already running finishes). Call it again on reload.
-func (r *Runner) Schedule(ctx context.Context, drills []config.Drill) {
+// stop (a drill already running goes on). Call it again on reload.
+func (r *Runner) Schedule(drills []config.Drill) {
+	ctx := r.runCtx()
 	r.mu.Lock()
 	if r.stop != nil {
 		r.stop()
@@ -95,7 +113,8 @@ func (r *Runner) Schedule(ctx context.Context, drills []config.Drill) {
 	}
 }
 
-// Close stops the schedule loops and waits for running drills.
+// Close stops the schedule loops and waits for running drills (their
+// context, Start's, ends with the daemon).
 func (r *Runner) Close() {
 	r.mu.Lock()
 	if r.stop != nil {
@@ -122,8 +141,11 @@ func (r *Runner) loop(ctx context.Context, d config.Drill) {
 		case <-c.After(wait):
 		}
 		// Scheduled runs go on their own: a long failover drill does not
-		// hold the schedule (an overlapping trigger is skipped and counted).
-		r.runs.Go(func() { r.Run(context.WithoutCancel(ctx), d.Name, "schedule") })
+		// hold the schedule (an overlapping trigger is skipped and counted),
+		// and a reload that stops this loop does not stop the run.
+		if _, err := r.Trigger(d.Name, "schedule"); err != nil {
+			r.log().Error("scheduled drill not run", zap.String("drill", d.Name), zap.Error(err))
+		}
 	}
 }
 
@@ -155,10 +177,30 @@ func (r *Runner) Run(ctx context.Context, name, by string) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := r.clock()
-	rep := &Report{Drill: d.Name, Pair: d.Pair, Type: d.Type, By: by, Started: c.Now()}
-	rep.ID = NewID(rep.Started)
+	return r.run(ctx, d, p, h, r.newReport(d, by)), nil
+}
 
+// Trigger starts drill name on its own goroutine, in Start's context, and
+// returns its report's id (the store has it once it starts).
+func (r *Runner) Trigger(name, by string) (string, error) {
+	d, p, h, err := r.find(name)
+	if err != nil {
+		return "", err
+	}
+	rep := r.newReport(d, by)
+	id := rep.ID
+	ctx := r.runCtx()
+	r.runs.Go(func() { r.run(ctx, d, p, h, rep) })
+	return id, nil
+}
+
+func (r *Runner) newReport(d config.Drill, by string) *Report {
+	rep := &Report{Drill: d.Name, Pair: d.Pair, Type: d.Type, By: by, Started: r.clock().Now(), Result: ResultRunning}
+	rep.ID = NewID(rep.Started)
+	return rep
+}
+
+func (r *Runner) run(ctx context.Context, d config.Drill, p *config.Pair, h Pair, rep *Report) *Report {
 	r.mu.Lock()
 	if r.busy == nil {
 		r.busy = map[string]string{}
@@ -169,7 +211,7 @@ func (r *Runner) Run(ctx context.Context, name, by string) (*Report, error) {
 	}
 	r.mu.Unlock()
 	if busy {
-		return r.finish(rep, h, ResultSkipped, fmt.Sprintf("drill %s of pair %s is running", other, d.Pair)), nil
+		return r.finish(rep, h, ResultSkipped, fmt.Sprintf("drill %s of pair %s is running", other, d.Pair))
 	}
 	defer func() {
 		r.mu.Lock()
@@ -186,34 +228,35 @@ func (r *Runner) Run(ctx context.Context, name, by string) (*Report, error) {
 	case st.Drill != "" && d.Type == TypeFailover && strings.HasPrefix(st.Drill, d.Name+"/"):
 		prev, err := r.Store.Load(d.Name, strings.TrimPrefix(st.Drill, d.Name+"/"))
 		if err != nil || prev.Failover == nil {
-			return r.finish(rep, h, ResultFailed, fmt.Sprintf("the pair is still owned by failover drill %s, whose report cannot be read (%v): finish its restore by hand", st.Drill, err)), nil
+			return r.finish(rep, h, ResultFailed, fmt.Sprintf("the pair is still owned by failover drill %s, whose report cannot be read (%v): finish its restore by hand", st.Drill, err))
 		}
 		resume = prev
 	case st.Drill != "":
-		return r.finish(rep, h, ResultSkipped, fmt.Sprintf("failover drill %s has not finished its restore on pair %s", st.Drill, d.Pair)), nil
+		return r.finish(rep, h, ResultSkipped, fmt.Sprintf("failover drill %s has not finished its restore on pair %s", st.Drill, d.Pair))
 	case st.Phase != policy.Healthy:
 		why := string(st.Phase)
 		if len(st.Reasons) > 0 {
 			why += ": " + st.Reasons[len(st.Reasons)-1]
 		}
-		return r.finish(rep, h, ResultSkipped, fmt.Sprintf("pair %s is %s", d.Pair, why)), nil
+		return r.finish(rep, h, ResultSkipped, fmt.Sprintf("pair %s is %s", d.Pair, why))
 	}
 
 	if err := r.Store.Save(rep); err != nil { // before anything is changed
-		return r.finish(rep, h, ResultFailed, "its report cannot be saved, so it does not run: "+err.Error()), nil
+		return r.finish(rep, h, ResultFailed, "its report cannot be saved, so it does not run: "+err.Error())
 	}
-	r.log().Info("drill started", zap.String("drill", d.Name), zap.String("pair", d.Pair), zap.String("type", d.Type), zap.String("by", by), zap.String("id", rep.ID))
+	r.log().Info("drill started", zap.String("drill", d.Name), zap.String("pair", d.Pair), zap.String("type", d.Type), zap.String("by", rep.By), zap.String("id", rep.ID))
 	exec := r.Exec
 	if exec == nil {
 		exec = r.Execute
 	}
+	rep.Result = ""
 	exec(ctx, d, p, h, rep, resume)
 	result := rep.Result
-	if result == "" {
+	if result == "" || result == ResultRunning {
 		result = ResultFailed
 		rep.Reason = "the drill did not say how it ended"
 	}
-	return r.finish(rep, h, result, rep.Reason), nil
+	return r.finish(rep, h, result, rep.Reason)
 }
 
 func (r *Runner) find(name string) (config.Drill, *config.Pair, Pair, error) {
@@ -230,6 +273,13 @@ func (r *Runner) find(name string) (config.Drill, *config.Pair, Pair, error) {
 	return config.Drill{}, nil, nil, fmt.Errorf("%w %q", ErrUnknownDrill, name)
 }
 
+// SetHooks sets the hooks config the readiness drill checks.
+func (r *Runner) SetHooks(h []config.Hook) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.hooks = h
+}
+
 // SetDrills sets the drills Run knows without scheduling them (drwatch
 // drill).
 func (r *Runner) SetDrills(drills []config.Drill) {
@@ -238,7 +288,15 @@ func (r *Runner) SetDrills(drills []config.Drill) {
 	r.list = drills
 }
 
-// drills is the current config's drills.
+func (r *Runner) hookConfig() []config.Hook {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.hooks
+}
+
+// Drills is the current config's drills.
+func (r *Runner) Drills() []config.Drill { return r.drills() }
+
 func (r *Runner) drills() []config.Drill {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -328,7 +386,7 @@ func (r *Runner) Execute(ctx context.Context, d config.Drill, p *config.Pair, h 
 			return
 		}
 		rep.Checks = Readiness(ctx, ReadinessInput{
-			Pair: p, Hooks: r.Hooks, Leader: leader, Follower: follower, Observe: pr.Cycle,
+			Pair: p, Hooks: r.hookConfig(), Leader: leader, Follower: follower, Observe: pr.Cycle,
 			StopTimes: r.stopTimes(p.Name), Now: r.clock().Now,
 		})
 		rep.Result = ResultPassed

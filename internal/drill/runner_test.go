@@ -146,7 +146,8 @@ func newHarness(t *testing.T, jitter time.Duration, drills ...config.Drill) *har
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(func() { cancel(); h.r.Close() })
-	h.r.Schedule(ctx, drills)
+	h.r.Start(ctx)
+	h.r.Schedule(drills)
 	return h
 }
 
