@@ -37,10 +37,6 @@ var notExportedYet = map[string]struct {
 	why    string
 	labels map[string][]string // label -> its values (nil: any value)
 }{
-	"drwatch_drill_last_success_timestamp_seconds": {
-		why:    "drills are not built yet; DrwatchDrillOverdue is ready for them",
-		labels: map[string][]string{"drill": nil},
-	},
 }
 
 // metric is what an expression may read of a metric.
