@@ -1,0 +1,197 @@
+package drill
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/drwatch/drwatch/internal/config"
+	"github.com/drwatch/drwatch/internal/observe"
+	"github.com/drwatch/drwatch/internal/opensearch"
+	"github.com/drwatch/drwatch/internal/policy"
+	"github.com/drwatch/drwatch/internal/promote"
+)
+
+// target is a pair's watcher as a failover drill sees it.
+type target struct {
+	st       policy.State
+	promote  func() (promote.Result, error)
+	promoted atomic.Int32
+	ended    atomic.Int32
+}
+
+func (t *target) State() policy.State { return t.st }
+func (t *target) DrillPromote(context.Context, string, string) (promote.Result, error) {
+	t.promoted.Add(1)
+	return t.promote()
+}
+func (t *target) DrillEnd(string, string, string) error { t.ended.Add(1); return nil }
+
+// failing is a cluster that answers every call with HTTP 500 and counts
+// what it was asked.
+func failing(t *testing.T) (config.Endpoint, *atomic.Int32) {
+	t.Helper()
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprint(w, `{"error":{"type":"exception","reason":"boom"},"status":500}`)
+	}))
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	return config.Endpoint{URL: srv.URL, Addresses: []*url.URL{u}, Username: "drwatch", Password: config.NewSecret("hunter2-secret"), LeaderAlias: "leader"}, &n
+}
+
+func client(t *testing.T, ep config.Endpoint) *opensearch.Client {
+	t.Helper()
+	c, err := opensearch.New(ep, opensearch.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func healthyObservation(context.Context) observe.Observation {
+	return observe.Observation{
+		Leader: observe.Leader{Reachable: true, Health: "green"},
+		Follower: observe.Follower{Reachable: true,
+			Remote: observe.Remote{Alias: "leader", Known: true, Connected: true},
+			Replication: observe.Replication{LagComplete: true, LeaderCheckpointsRead: true,
+				Indices: []observe.Index{{Name: "orders-1", State: "SYNCING", LagKnown: true}}}},
+	}
+}
+
+func input(t *testing.T, tg Target) (FailoverInput, *atomic.Int32) {
+	t.Helper()
+	lep, ln := failing(t)
+	fep, _ := failing(t)
+	return FailoverInput{
+		Pair:   &config.Pair{Name: "staging", Leader: lep, Follower: fep, Indices: []string{"orders-*"}, AllowDestructiveDrills: true},
+		Target: tg, Leader: client(t, lep), Follower: client(t, fep), Observe: healthyObservation,
+		Poll: time.Millisecond, SyncTimeout: 50 * time.Millisecond, AutofollowWait: time.Millisecond,
+	}, ln
+}
+
+// A failover drill of a pair that does not allow it, or that is not
+// healthy, changes nothing and asks the target for nothing.
+func TestFailoverDrillRefusedChangesNothing(t *testing.T) {
+	for name, mod := range map[string]func(*FailoverInput, *target){
+		"not allowed": func(in *FailoverInput, _ *target) { in.Pair.AllowDestructiveDrills = false },
+		"in an outage": func(_ *FailoverInput, tg *target) { tg.st = policy.State{Phase: policy.LeaderDown} },
+		"lag unknown": func(in *FailoverInput, _ *target) {
+			in.Observe = func(ctx context.Context) observe.Observation {
+				o := healthyObservation(ctx)
+				o.Follower.Replication.LagComplete = false
+				o.Follower.Replication.Indices[0].LagKnown = false
+				return o
+			}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			tg := &target{st: policy.Initial(time.Now()), promote: func() (promote.Result, error) { return promote.Result{}, nil }}
+			in, leaderCalls := input(t, tg)
+			mod(&in, tg)
+			r := &Report{Drill: "d", ID: "1"}
+			RunFailover(context.Background(), in, r, nil)
+			if n := leaderCalls.Load(); n != 0 {
+				t.Fatalf("a refused drill called the leader %d times", n)
+			}
+			if r.Result != ResultFailed || !strings.HasPrefix(r.Reason, "not started: ") {
+				t.Fatalf("report: %+v", r)
+			}
+			if tg.promoted.Load() != 0 || tg.ended.Load() != 0 {
+				t.Fatal("a refused drill promoted or ended")
+			}
+		})
+	}
+}
+
+// A promotion the watcher refuses (a conflict) leaves nothing to
+// restore: the drill fails without touching the clusters again.
+func TestFailoverDrillPromotionRefused(t *testing.T) {
+	tg := &target{st: policy.Initial(time.Now()), promote: func() (promote.Result, error) {
+		return promote.Result{}, fmt.Errorf("%w: the pair is suspect", policy.ErrConflict)
+	}}
+	in, _ := input(t, tg)
+	// The snapshot reads the follower: answer it from a working cluster.
+	in.Follower = client(t, okFollower(t))
+	r := &Report{Drill: "d", ID: "1"}
+	RunFailover(context.Background(), in, r, nil)
+	if r.Result != ResultFailed || !strings.Contains(r.Reason, "the promotion did not start") || tg.ended.Load() != 0 {
+		t.Fatalf("report: %+v", r)
+	}
+	for _, s := range r.Failover.Stages {
+		if strings.HasPrefix(s.Name, "restore") {
+			t.Fatalf("a refused promotion was restored: %+v", r.Failover.Stages)
+		}
+	}
+}
+
+// okFollower answers the snapshot's two reads: one follower index, no
+// autofollow rule (answers as captured from the lab's plugin).
+func okFollower(t *testing.T) config.Endpoint {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case strings.Contains(r.URL.Path, "/_settings/"):
+			fmt.Fprint(w, `{"orders-1":{"settings":{"index.plugins.replication.follower.leader_index":"leader:orders-1","index.number_of_shards":"1"}}}`)
+		case strings.HasSuffix(r.URL.Path, "autofollow_stats"):
+			fmt.Fprint(w, `{"num_success_start_replication":0,"num_failed_start_replication":0,"num_failed_leader_calls":0,"failed_indices":[],"autofollow_stats":[]}`)
+		default:
+			w.WriteHeader(http.StatusInternalServerError)
+			fmt.Fprint(w, `{"error":{"type":"exception","reason":"boom"},"status":500}`)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	return config.Endpoint{URL: srv.URL, Addresses: []*url.URL{u}, Username: "drwatch", Password: config.NewSecret("hunter2-secret"), LeaderAlias: "leader"}
+}
+
+// A restore that cannot go on stops half-way: the pair stays the drill's
+// (not handed back), and the report says where each index is - here
+// unknown, the follower answering nothing - and gives the commands that
+// finish the restore, without a credential in them.
+func TestFailoverDrillHaltsWithFinishCommands(t *testing.T) {
+	tg := &target{st: policy.Initial(time.Now()), promote: func() (promote.Result, error) {
+		return promote.Result{Promoted: []string{"orders-1"}, Detail: "1 index writable"}, nil
+	}}
+	in, _ := input(t, tg)
+	fep := okFollower(t)
+	in.Pair.Follower = fep
+	in.Follower = client(t, fep)
+	r := &Report{Drill: "monthly", ID: "20260301T040000.000Z-abcd"}
+	RunFailover(context.Background(), in, r, nil)
+	if r.Result != ResultFailed || !strings.Contains(r.Reason, "restore stopped: the leader's write block could not be lifted") {
+		t.Fatalf("report: %+v", r)
+	}
+	if tg.ended.Load() != 0 {
+		t.Fatal("a half-done restore handed the pair back")
+	}
+	f := r.Failover
+	if len(f.Where) != 1 || !strings.HasPrefix(f.Where[0], "orders-1: ") {
+		t.Fatalf("where: %v", f.Where)
+	}
+	all := strings.Join(f.Finish, "\n")
+	for _, want := range []string{
+		`/orders-1/_settings' -H 'Content-Type: application/json' -d '{"index.blocks.write":false}'`,
+		`-X DELETE '` + fep.URL + `/orders-1'`,
+		`/_plugins/_replication/orders-1/_start' -H 'Content-Type: application/json' -d '{"leader_alias":"leader","leader_index":"orders-1"}'`,
+		"drwatch drill --config <config> --name monthly",
+		"-u drwatch",
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("finish commands lack %q:\n%s", want, all)
+		}
+	}
+	if strings.Contains(all, "hunter2") || strings.Contains(r.Summary(), "hunter2") {
+		t.Fatal("a password is in the report")
+	}
+}
