@@ -36,8 +36,7 @@ func path(rel string) string { return filepath.Join(root, rel) }
 var notExportedYet = map[string]struct {
 	why    string
 	labels map[string][]string // label -> its values (nil: any value)
-}{
-}
+}{}
 
 // metric is what an expression may read of a metric.
 type metric struct {

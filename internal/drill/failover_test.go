@@ -83,7 +83,7 @@ func input(t *testing.T, tg Target) (FailoverInput, *atomic.Int32) {
 // healthy, changes nothing and asks the target for nothing.
 func TestFailoverDrillRefusedChangesNothing(t *testing.T) {
 	for name, mod := range map[string]func(*FailoverInput, *target){
-		"not allowed": func(in *FailoverInput, _ *target) { in.Pair.AllowDestructiveDrills = false },
+		"not allowed":  func(in *FailoverInput, _ *target) { in.Pair.AllowDestructiveDrills = false },
 		"in an outage": func(_ *FailoverInput, tg *target) { tg.st = policy.State{Phase: policy.LeaderDown} },
 		"lag unknown": func(in *FailoverInput, _ *target) {
 			in.Observe = func(ctx context.Context) observe.Observation {

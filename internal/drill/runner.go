@@ -58,7 +58,7 @@ type Runner struct {
 	mu    sync.Mutex
 	ctx   context.Context
 	list  []config.Drill
-	hooks []config.Hook // the config's, for the readiness check of hooks
+	hooks []config.Hook     // the config's, for the readiness check of hooks
 	busy  map[string]string // pair -> drill running on it
 	stop  context.CancelFunc
 	loops sync.WaitGroup
