@@ -106,6 +106,11 @@ func TestFailoverDrillTwiceZeroLoss(t *testing.T) {
 		// Promoted, held before the restore: look from outside.
 		var rep drill.Report
 		eventually(t, 3*time.Minute, "the drill promoted", func() bool {
+			select {
+			case res := <-done:
+				t.Fatalf("run %d: drwatch drill ended before the drill's promotion was seen: exit %d\n%s\n%s", run, res.code, res.out, res.errOut)
+			default:
+			}
 			r, ok := d.latestReport(t, "staging-failover")
 			rep = r
 			return ok && hasStage(r, "measure")

@@ -7,16 +7,16 @@ import (
 
 // DrillStart starts a failover drill's graceful promotion of a healthy
 // pair: a rehearsal that the drill will undo. It is refused in every
-// other phase (an incident, a pause, a promotion, a degraded replication:
-// a drill never runs then) and for a pair another drill owns.
+// other phase (an incident, a pause, a promotion: a drill never runs then)
+// and for a pair another drill owns. A lag over max_lag_operations does
+// not refuse it: a graceful promotion waits until the follower has caught
+// up with the write-blocked leader.
 func DrillStart(st State, drill, by string, now time.Time) (Decision, error) {
 	switch {
 	case st.Drill != "":
 		return Decision{State: st}, fmt.Errorf("%w: failover drill %s has not finished on this pair", ErrConflict, st.Drill)
 	case st.Phase != Healthy:
 		return Decision{State: st}, fmt.Errorf("%w: a failover drill runs only on a healthy pair; it is %s", ErrConflict, st.Phase)
-	case st.Degraded:
-		return Decision{State: st}, fmt.Errorf("%w: a failover drill runs only on a healthy pair; its replication is degraded", ErrConflict)
 	}
 	d, err := ManualPromote(st, by, "failover drill "+drill, now)
 	if err != nil {
