@@ -77,6 +77,14 @@ type Input struct {
 	Source string `json:"-"`
 }
 
+// Why a start line was written (Start.Why).
+const (
+	WhyWatcher = "watcher started" // the daemon started, a reload, drwatch promote
+	WhyRotated = "rotated"
+	WhyResumed = "resumed after lost lines"
+	WhyOpened  = "file opened" // the first line after the file was (re)opened
+)
+
 // Start is the pair's state and policy when a watcher starts, and at the
 // head of every file.
 type Start struct {

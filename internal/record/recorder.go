@@ -62,7 +62,7 @@ func New(dir, pair string, o Options) *Recorder {
 	if o.Log == nil {
 		o.Log = zap.NewNop()
 	}
-	return &Recorder{path: Path(dir, pair), max: o.MaxBytes, log: o.Log, errors: o.Errors, needStart: "file opened"}
+	return &Recorder{path: Path(dir, pair), max: o.MaxBytes, log: o.Log, errors: o.Errors, needStart: WhyOpened}
 }
 
 // Add appends in. st and pol are the pair's state before the input and
@@ -164,7 +164,7 @@ func (r *Recorder) open() error {
 	}
 	r.f, r.size, r.prev = f, size, nil
 	if r.needStart == "" {
-		r.needStart = "file opened"
+		r.needStart = WhyOpened
 	}
 	return nil
 }
@@ -217,7 +217,7 @@ func (r *Recorder) rotate() error {
 	if err := os.Rename(r.path, r.path+".1"); err != nil {
 		return fmt.Errorf("record: rotate: %w", err)
 	}
-	r.needStart = "rotated"
+	r.needStart = WhyRotated
 	return r.open()
 }
 
@@ -231,7 +231,7 @@ func (r *Recorder) fail(err error) {
 		r.failing = true
 		r.log.Error("record write failed: the decision core's inputs are not recorded until a write succeeds (decisions are not affected)", zap.String("file", r.path), zap.Error(err))
 	}
-	r.needStart = "resumed after lost lines"
+	r.needStart = WhyResumed
 	r.prev = nil
 	if r.f != nil {
 		_ = r.f.Close()
@@ -251,6 +251,6 @@ func (r *Recorder) Close() error {
 	}
 	err := r.f.Close()
 	r.f = nil
-	r.needStart = "file opened"
+	r.needStart = WhyOpened
 	return err
 }

@@ -90,7 +90,7 @@ func New(c Config) *Watcher {
 	// The record starts with the state and the policy this watcher
 	// decides with (a reload makes a new watcher: a new policy).
 	w.rt.mu.Lock()
-	w.recordLocked(record.Started(w.now(), w.rt.rec.State, w.pair.Resolved, w.rt.restarted, "watcher started"))
+	w.recordLocked(record.Started(w.now(), w.rt.rec.State, w.pair.Resolved, w.rt.restarted, record.WhyWatcher))
 	w.rt.restarted = false
 	w.rt.mu.Unlock()
 	return w
