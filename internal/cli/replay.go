@@ -106,5 +106,3 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	return ExitOK
 }
-
-
