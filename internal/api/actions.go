@@ -93,7 +93,7 @@ func (a *server) pairAction(w http.ResponseWriter, r *http.Request) {
 // the HTTP status. via names the door it came through, for the log.
 func (a *server) run(name, action string, req actionRequest, via string) (actionResponse, int) {
 	resp := actionResponse{Pair: name, Action: action}
-	f, code, err := command(action, req)
+	c, code, err := command(action, req)
 	if err != nil {
 		resp.Error = err.Error()
 		return resp, code
@@ -109,7 +109,7 @@ func (a *server) run(name, action string, req actionRequest, via string) (action
 			return resp, http.StatusConflict
 		}
 	}
-	st, err := wt.Command(f, req.By)
+	st, err := wt.Command(c)
 	resp.State, resp.Reasons = string(st.Phase), st.Reasons
 	switch {
 	case errors.Is(err, policy.ErrConflict):
@@ -143,34 +143,24 @@ func readRequest(r *http.Request) (actionRequest, error) {
 
 // command is the policy command an action runs, or why the request is
 // refused (with its HTTP status).
-func command(action string, req actionRequest) (func(policy.State, time.Time) (policy.Decision, error), int, error) {
+func command(action string, req actionRequest) (policy.Command, int, error) {
+	c := policy.Command{Action: action, By: req.By, Reason: req.Reason}
 	switch action {
-	case "approve":
-		return func(s policy.State, now time.Time) (policy.Decision, error) {
-			return policy.Approve(s, req.ID, req.By, req.Reason, now)
-		}, 0, nil
-	case "deny":
-		return func(s policy.State, now time.Time) (policy.Decision, error) {
-			return policy.Deny(s, req.By, req.Reason, now)
-		}, 0, nil
-	case "promote":
-		return func(s policy.State, now time.Time) (policy.Decision, error) {
-			return policy.ManualPromote(s, req.By, req.Reason, now)
-		}, 0, nil
-	case "resume":
-		return func(s policy.State, now time.Time) (policy.Decision, error) { return policy.Resume(s, req.By, now) }, 0, nil
-	case "pause":
-		d := policy.DefaultPauseFor
+	case policy.ActApprove:
+		c.ID = req.ID
+		return c, 0, nil
+	case policy.ActDeny, policy.ActPromote, policy.ActResume:
+		return c, 0, nil
+	case policy.ActPause:
+		c.For = policy.DefaultPauseFor
 		if req.For != "" {
-			var err error
-			d, err = time.ParseDuration(req.For)
+			d, err := time.ParseDuration(req.For)
 			if err != nil || d <= 0 || d > policy.MaxPauseFor {
-				return nil, http.StatusBadRequest, errors.New("\"for\" must be a duration between 1s and " + policy.MaxPauseFor.String() + ", such as 2h")
+				return c, http.StatusBadRequest, errors.New("\"for\" must be a duration between 1s and " + policy.MaxPauseFor.String() + ", such as 2h")
 			}
+			c.For = d
 		}
-		return func(s policy.State, now time.Time) (policy.Decision, error) {
-			return policy.Pause(s, now.Add(d), req.By, req.Reason, now)
-		}, 0, nil
+		return c, 0, nil
 	}
-	return nil, http.StatusNotFound, errors.New("unknown action " + action + " (approve, deny, pause, resume, promote)")
+	return c, http.StatusNotFound, errors.New("unknown action " + action + " (approve, deny, pause, resume, promote)")
 }

@@ -373,11 +373,11 @@ func offers(wt *watch.Watcher, now time.Time) ([]string, []formView) {
 	var names []string
 	var forms []formView
 	for _, action := range pageActions {
-		f, _, err := command(action, actionRequest{ID: st.ApprovalID})
+		c, _, err := command(action, actionRequest{ID: st.ApprovalID})
 		if err != nil {
 			continue
 		}
-		if _, err := f(st, now); err != nil {
+		if _, err := c.Apply(st, now); err != nil {
 			continue
 		}
 		if action == "approve" && policy.Promotable(wt.Pair(), policy.ByDaemon) != nil {

@@ -131,6 +131,9 @@ func Run(ctx context.Context, opts Options) error {
 	a.drills.Close() // ctx is done: a failover drill halts, and the next start finishes it
 	a.stopWatchers()
 	a.promotions.Wait()
+	for _, rt := range a.pairs {
+		rt.CloseRecorder()
+	}
 	// The last events (a promotion's outcome) are delivered within the
 	// shutdown's time, whatever the hooks' timeouts: a stop is bounded (a
 	// service manager kills what outlives it), so a hanging pager cannot

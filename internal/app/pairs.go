@@ -13,6 +13,7 @@ import (
 	"github.com/drwatch/drwatch/internal/probe"
 	"github.com/drwatch/drwatch/internal/promote"
 	"github.com/drwatch/drwatch/internal/promote/ccr"
+	"github.com/drwatch/drwatch/internal/record"
 	"github.com/drwatch/drwatch/internal/report"
 	"github.com/drwatch/drwatch/internal/watch"
 )
@@ -82,6 +83,8 @@ func (a *App) record(pair string) (*watch.Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
+	rt.SetRecorder(record.New(a.journal.Dir(), pair, record.Options{
+		Log: a.log.Named("record").With(zap.String("pair", pair)), Errors: a.metrics.RecordErrors}))
 	st := rt.State()
 	a.log.Info("journal loaded", zap.String("pair", pair), zap.String("state", string(st.Phase)), zap.Time("since", st.Since))
 	a.pairs[pair] = rt

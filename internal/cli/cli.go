@@ -40,6 +40,7 @@ Usage:
   drwatch approve|deny|resume --server URL --pair NAME [--reason R] [--token-file F]
   drwatch pause --server URL --pair NAME [--for 2h] [--reason R] [--token-file F]
   drwatch history --config FILE [--pair NAME] [--json]
+  drwatch replay --config FILE [--state-dir DIR] [--pair NAME] [--from T] [--to T] [--json]
   drwatch hooks test --config FILE [--hook NAME] [--pair NAME]
   drwatch drill --config FILE --name NAME [--json]
   drwatch drill list --config FILE
@@ -76,6 +77,8 @@ func MainIO(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return promoteCmd(rest, stdin, stdout, stderr)
 	case "history":
 		return historyCmd(rest, stdout, stderr)
+	case "replay":
+		return replayCmd(rest, stdout, stderr)
 	case "hooks":
 		return hooksCmd(rest, stdout, stderr)
 	case "drill":

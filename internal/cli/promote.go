@@ -22,6 +22,7 @@ import (
 	"github.com/drwatch/drwatch/internal/policy"
 	"github.com/drwatch/drwatch/internal/probe"
 	"github.com/drwatch/drwatch/internal/promote"
+	"github.com/drwatch/drwatch/internal/record"
 	"github.com/drwatch/drwatch/internal/report"
 	"github.com/drwatch/drwatch/internal/watch"
 )
@@ -132,7 +133,12 @@ func handWatcher(cfg *config.Config, p *config.Pair, log *zap.Logger) (*watch.Wa
 	}
 	hub := &hooks.Hub{}
 	hub.Swap(d)
-	w := watch.New(watch.Config{Pair: p, Exec: ex, Journal: j, Metrics: metrics.New(), Log: log, Runtime: watch.NewRuntime(rec),
+	rt := watch.NewRuntime(rec)
+	// The promotion by hand is part of the pair's story: drwatch replay
+	// reads it with the daemon's inputs.
+	m := metrics.New()
+	rt.SetRecorder(record.New(cfg.StateDir, p.Name, record.Options{Log: log.Named("record"), Errors: m.RecordErrors}))
+	w := watch.New(watch.Config{Pair: p, Exec: ex, Journal: j, Metrics: m, Log: log, Runtime: rt,
 		Hooks: hub, URL: cfg.URL()})
 	return w, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), max(30*time.Second, d.MaxTimeout()))

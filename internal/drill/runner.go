@@ -249,8 +249,7 @@ func (r *Runner) run(ctx context.Context, d config.Drill, p *config.Pair, h Pair
 	if exec == nil {
 		exec = r.Execute
 	}
-	rep.Result = ""
-	exec(ctx, d, p, h, rep, resume)
+	exec(ctx, d, p, h, rep, resume) // sets Result; saved meanwhile as running
 	result := rep.Result
 	if result == "" || result == ResultRunning {
 		result = ResultFailed

@@ -50,6 +50,23 @@ type Transition struct {
 	Reasons []string     `json:"reasons"`
 }
 
+// TransitionOf is the history entry a decision makes when it is applied
+// at now to a pair in state old, and whether it makes one: a change of
+// phase, an event, an abandoned promotion, or a human's command (even one
+// that changes nothing but a pause's expiry). A change of phase is dated
+// when the phase was entered, the rest at now. The watcher and the replay
+// both keep their history with it.
+func TransitionOf(old policy.State, d policy.Decision, command bool, now time.Time) (Transition, bool) {
+	if d.State.Phase == old.Phase && len(d.Events) == 0 && !d.Abandon && !command {
+		return Transition{}, false
+	}
+	at := d.State.Since // when the phase was entered
+	if d.State.Phase == old.Phase {
+		at = now // events or a command within the phase
+	}
+	return Transition{At: at, From: old.Phase, To: d.State.Phase, Events: d.Events, Reasons: d.State.Reasons}, true
+}
+
 // Journal is an open state_dir.
 type Journal struct {
 	dir  string

@@ -60,6 +60,7 @@ type Metrics struct {
 	Events               *prometheus.CounterVec
 	WouldPromote         *prometheus.CounterVec
 	JournalErrors        prometheus.Counter
+	RecordErrors         prometheus.Counter
 	HookDeliveries       *prometheus.CounterVec
 
 	DrillLastSuccess *prometheus.GaugeVec
@@ -190,6 +191,9 @@ func New() *Metrics {
 		JournalErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "drwatch_journal_write_errors_total", Help: "Journal writes that failed. drwatch does not act on a decision it could not journal: alert on any increase.",
 		}),
+		RecordErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "drwatch_record_write_errors_total", Help: "Writes of the decision inputs' record (drwatch replay) that failed. Decisions are not affected; the record has a gap.",
+		}),
 		WouldPromote: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "drwatch_dry_run_would_promote_total", Help: "Decisions in dry-run mode where any other mode would have promoted.",
 		}, []string{"pair"}),
@@ -197,7 +201,7 @@ func New() *Metrics {
 	m.Reg.MustRegister(
 		m.PairState, m.Promotions, m.PromotionDuration, m.PromotionIndices, m.LeaderOutage,
 		m.LeaderFailedProbes, m.RPOGuardPassing, m.LastGoodLagTimestamp, m.Events, m.WouldPromote,
-		m.OldLeaderUnfenced, m.JournalErrors, m.HookDeliveries,
+		m.OldLeaderUnfenced, m.JournalErrors, m.RecordErrors, m.HookDeliveries,
 		m.DrillLastSuccess, m.DrillRuns, m.DrillDuration, m.ReadinessScore,
 	)
 	m.Reg.MustRegister(

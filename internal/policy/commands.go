@@ -20,6 +20,69 @@ func conflict(cmd string, p Phase) error {
 	return fmt.Errorf("%w: cannot %s a pair that is %s", ErrConflict, cmd, p)
 }
 
+// Command is a human's command as data: which, by whom, and its
+// arguments. The API and `drwatch promote` make one, the watcher applies
+// it (Apply), and the record of the decision core's inputs keeps it, so
+// that a replay applies the very same command.
+type Command struct {
+	Action string `json:"action"` // one of Actions
+	By     string `json:"by"`
+	Reason string `json:"reason,omitempty"`
+	// ID names the request an approve answers (see Approve).
+	ID string `json:"id,omitempty"`
+	// For is how long a pause lasts from the moment it is applied (zero:
+	// until resumed).
+	For time.Duration `json:"for_ns,omitempty"`
+	// Drill names the failover drill of a drill command ("<drill>/<id>").
+	Drill string `json:"drill,omitempty"`
+}
+
+// Command actions.
+const (
+	ActApprove = "approve"
+	ActDeny    = "deny"
+	ActPause   = "pause"
+	ActResume  = "resume"
+	ActPromote = "promote"
+)
+
+// Actions lists the command actions of humans (the API's).
+var Actions = []string{ActApprove, ActDeny, ActPause, ActResume, ActPromote}
+
+// A failover drill's commands: its graceful promotion starts
+// (DrillStart), and it hands the pair back (DrillEnded, Reason the
+// restore's summary). Not the API's: only a drill runs them.
+const (
+	ActDrillStart = "drill_start"
+	ActDrillEnd   = "drill_end"
+)
+
+// Apply is the command's policy function applied to st at now: Approve,
+// Deny, Pause, Resume or ManualPromote.
+func (c Command) Apply(st State, now time.Time) (Decision, error) {
+	switch c.Action {
+	case ActApprove:
+		return Approve(st, c.ID, c.By, c.Reason, now)
+	case ActDeny:
+		return Deny(st, c.By, c.Reason, now)
+	case ActPause:
+		var until time.Time
+		if c.For > 0 {
+			until = now.Add(c.For)
+		}
+		return Pause(st, until, c.By, c.Reason, now)
+	case ActResume:
+		return Resume(st, c.By, now)
+	case ActPromote:
+		return ManualPromote(st, c.By, c.Reason, now)
+	case ActDrillStart:
+		return DrillStart(st, c.Drill, c.By, now)
+	case ActDrillEnd:
+		return DrillEnded(st, c.Drill, c.Reason, now)
+	}
+	return Decision{State: st}, fmt.Errorf("unknown command %q (approve, deny, pause, resume, promote, drill_start, drill_end)", c.Action)
+}
+
 // Approve answers a pending approval: the pair is promoted now. It is also
 // accepted while leader_down (manual mode, denied, expired or held): a
 // human's approval overrides the holds.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/drwatch/drwatch/internal/journal"
 	"github.com/drwatch/drwatch/internal/policy"
+	"github.com/drwatch/drwatch/internal/record"
 )
 
 // applyLocked journals a decision (when anything a restart needs changed)
@@ -19,14 +20,14 @@ import (
 // tell the truth, with a journal_unwritable problem - except a promotion:
 // one that could not be journaled is never started. Every later decision
 // tries the journal again, and the first that succeeds saves it all.
-func (w *Watcher) applyLocked(d policy.Decision, by string) error {
+func (w *Watcher) applyLocked(d policy.Decision, by string, now time.Time) error {
 	if d.Promote {
 		w.rt.promotionBy = d.By
 	}
 	old := w.rt.rec.State
 	// A human's command is always journaled, with a history entry (who
 	// did what): pausing a paused pair again changes only its expiry.
-	transition := d.State.Phase != old.Phase || len(d.Events) > 0 || d.Abandon || by != ""
+	tr, transition := journal.TransitionOf(old, d, by != "", now)
 	if transition || w.rt.journalErr != nil { // or retrying an unwritable journal
 		next := *w.rt.rec
 		next.State = d.State
@@ -34,13 +35,7 @@ func (w *Watcher) applyLocked(d policy.Decision, by string) error {
 			next.Promotion = nil // a later promotion plans afresh
 		}
 		if transition {
-			at := d.State.Since // when the phase was entered
-			if d.State.Phase == old.Phase {
-				at = w.now() // events or a command within the phase: now
-			}
-			next.History = append(append([]journal.Transition(nil), w.rt.rec.History...), journal.Transition{
-				At: at, From: old.Phase, To: d.State.Phase, Events: d.Events, Reasons: d.State.Reasons,
-			})
+			next.History = append(append([]journal.Transition(nil), w.rt.rec.History...), tr)
 		}
 		if err := w.journal.Save(&next); err != nil {
 			w.metrics.JournalErrors.Inc()
@@ -113,15 +108,25 @@ func (w *Watcher) observeState(d policy.Decision, old policy.State, by string) {
 
 // Command applies a human's command (approve, deny, pause, resume,
 // promote) and wakes the loop.
-func (w *Watcher) Command(f func(policy.State, time.Time) (policy.Decision, error), by string) (policy.State, error) {
+func (w *Watcher) Command(c policy.Command) (policy.State, error) {
+	return w.command(c.Apply, c.By, &c)
+}
+
+// command applies f, a command's decision function; c is the command,
+// for the record (nil: a test's own decision, not recorded).
+func (w *Watcher) command(f func(policy.State, time.Time) (policy.Decision, error), by string, c *policy.Command) (policy.State, error) {
 	w.rt.mu.Lock()
-	d, err := f(w.rt.rec.State, w.now())
+	now := w.now()
+	if c != nil {
+		w.recordLocked(record.Commanded(now, *c))
+	}
+	d, err := f(w.rt.rec.State, now)
 	if err != nil {
 		st := w.rt.rec.State
 		w.rt.mu.Unlock()
 		return st, err
 	}
-	jerr := w.applyLocked(d, by)
+	jerr := w.applyLocked(d, by, now)
 	st := w.rt.rec.State
 	w.rt.mu.Unlock()
 	if jerr != nil && st.Phase != d.State.Phase {
@@ -135,4 +140,12 @@ func (w *Watcher) Command(f func(policy.State, time.Time) (policy.Decision, erro
 	default:
 	}
 	return st, nil
+}
+
+// recordLocked adds an input of the decision core to the pair's record,
+// with the state it is applied to (the record is the exact sequence of
+// inputs: each is recorded where its decision function is called, under
+// the pair's lock). It never fails: see record.Recorder.
+func (w *Watcher) recordLocked(in record.Input) {
+	w.rt.recorder.Add(in, w.rt.rec.State, w.pair.Resolved)
 }

@@ -3,10 +3,10 @@ package watch
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/drwatch/drwatch/internal/policy"
 	"github.com/drwatch/drwatch/internal/promote"
+	"github.com/drwatch/drwatch/internal/record"
 )
 
 // DrillPromote is a failover drill's graceful promotion of the pair
@@ -24,13 +24,16 @@ func (w *Watcher) DrillPromote(ctx context.Context, drill, by string) (promote.R
 		w.rt.mu.Unlock()
 		return promote.Result{}, fmt.Errorf("%w: a promotion of the pair is running", policy.ErrConflict)
 	}
-	d, err := policy.DrillStart(w.rt.rec.State, drill, by, w.now())
+	c := policy.Command{Action: policy.ActDrillStart, By: by, Drill: drill}
+	now := w.now()
+	w.recordLocked(record.Commanded(now, c))
+	d, err := c.Apply(w.rt.rec.State, now)
 	if err != nil {
 		w.rt.mu.Unlock()
 		return promote.Result{}, err
 	}
 	w.rt.promotionBy = by
-	if jerr := w.applyLocked(d, by); jerr != nil && w.rt.rec.State.Phase != policy.Promoting {
+	if jerr := w.applyLocked(d, by, now); jerr != nil && w.rt.rec.State.Phase != policy.Promoting {
 		w.rt.mu.Unlock()
 		return promote.Result{}, fmt.Errorf("%w: journal unwritable: %w", ErrNotStarted, jerr)
 	}
@@ -50,9 +53,7 @@ func (w *Watcher) DrillPromote(ctx context.Context, drill, by string) (promote.R
 // DrillEnd hands the pair back after its failover drill restored
 // replication (policy.DrillEnded): healthy, watched afresh.
 func (w *Watcher) DrillEnd(drill, summary, by string) error {
-	_, err := w.Command(func(s policy.State, now time.Time) (policy.Decision, error) {
-		return policy.DrillEnded(s, drill, summary, now)
-	}, by)
+	_, err := w.Command(policy.Command{Action: policy.ActDrillEnd, By: by, Drill: drill, Reason: summary})
 	return err
 }
 

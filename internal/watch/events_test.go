@@ -127,9 +127,7 @@ func TestVetoStopsOnlyUnattendedPromotions(t *testing.T) {
 				t.Fatalf("vetoed event %+v approval %+v", ev, ev.Approval)
 			}
 			// A human can still approve (and is not vetoed).
-			if _, err := w.Command(func(s policy.State, now time.Time) (policy.Decision, error) {
-				return policy.Approve(s, "", "alice", "leader is gone for good", now)
-			}, "alice"); err != nil {
+			if _, err := w.Command(policy.Command{Action: policy.ActApprove, By: "alice", Reason: "leader is gone for good"}); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := w.Promote(context.Background(), false); err != nil || ex.runs != 1 || n.vetoes != 1 {
@@ -145,11 +143,11 @@ func TestPromotionStartedWaitsForTheVeto(t *testing.T) {
 	for _, veto := range []error{nil, &hooks.VetoError{Hook: "gate", Reason: "no"}} {
 		n := &recorder{veto: veto, hasVet: true}
 		w, _ := watcherWith(t, policy.State{Phase: policy.LeaderDown, Since: time.Now()}, n, config.DefaultPolicy())
-		if _, err := w.Command(func(s policy.State, now time.Time) (policy.Decision, error) {
+		if _, err := w.command(func(s policy.State, now time.Time) (policy.Decision, error) {
 			d := policy.Decision{State: s, Events: []string{policy.EvPromotionStarted}, Promote: true, By: "drwatch (auto mode)"}
 			d.State.Phase, d.State.Since = policy.Promoting, now
 			return d, nil
-		}, ""); err != nil {
+		}, "", nil); err != nil {
 			t.Fatal(err)
 		}
 		if got := n.names(); len(got) != 0 {
@@ -209,9 +207,7 @@ func TestCommandsNotifyHooks(t *testing.T) {
 		ApprovalRequest: policy.ApprovalRequest{ApprovalID: "orders-q1", ApprovalRequested: time.Now()}}
 	n := &recorder{}
 	w, _ := watcherWith(t, st, n, config.DefaultPolicy())
-	if _, err := w.Command(func(s policy.State, now time.Time) (policy.Decision, error) {
-		return policy.Deny(s, "bob", "the leader's site is coming back", now)
-	}, "bob"); err != nil {
+	if _, err := w.Command(policy.Command{Action: policy.ActDeny, By: "bob", Reason: "the leader's site is coming back"}); err != nil {
 		t.Fatal(err)
 	}
 	if len(n.events) != 1 || n.events[0].Event != policy.EvApprovalDenied || n.events[0].By != "bob" ||

@@ -11,6 +11,7 @@ import (
 	"github.com/drwatch/drwatch/internal/hooks"
 	"github.com/drwatch/drwatch/internal/policy"
 	"github.com/drwatch/drwatch/internal/promote"
+	"github.com/drwatch/drwatch/internal/record"
 )
 
 // ErrNotStarted wraps the errors of a promotion that did not run: the
@@ -103,14 +104,17 @@ func (w *Watcher) promote(ctx context.Context, graceful, byHand bool) (promote.R
 	w.rt.mu.Lock()
 	var d policy.Decision
 	result := "success"
+	now := w.now()
 	if err != nil {
 		result = "failure"
-		d = policy.PromotionFailed(w.rt.rec.State, err.Error(), promote.Changed(p), w.now())
+		w.recordLocked(record.Failed(now, err.Error(), promote.Changed(p)))
+		d = policy.PromotionFailed(w.rt.rec.State, err.Error(), promote.Changed(p), now)
 	} else {
-		p.Finished = w.now()
-		d = policy.PromotionSucceeded(w.rt.rec.State, res.Detail, w.now())
+		p.Finished = now
+		w.recordLocked(record.Succeeded(now, res.Detail))
+		d = policy.PromotionSucceeded(w.rt.rec.State, res.Detail, now)
 	}
-	jerr := w.applyLocked(d, "")
+	jerr := w.applyLocked(d, "", now)
 	w.rt.mu.Unlock()
 
 	n := w.pair.Name
@@ -166,7 +170,9 @@ func (w *Watcher) vetLocked(ctx context.Context) error {
 		who, reason = "veto hook "+ve.Hook, ve.Reason
 	}
 	w.log.Warn("promotion vetoed", zap.String("by", who), zap.String("reason", reason))
-	if jerr := w.applyLocked(policy.PromotionVetoed(w.rt.rec.State, who, reason, w.now()), ""); jerr != nil {
+	now := w.now()
+	w.recordLocked(record.Vetoed(now, who, reason))
+	if jerr := w.applyLocked(policy.PromotionVetoed(w.rt.rec.State, who, reason, now), "", now); jerr != nil {
 		w.log.Error("journal write failed: the veto is kept in memory", zap.Error(jerr))
 	}
 	return fmt.Errorf("%w: %w", ErrNotStarted, verr)
@@ -187,9 +193,7 @@ func (w *Watcher) PromoteByHand(ctx context.Context, by, reason string, graceful
 		return promote.Result{}, err
 	}
 	if phase != policy.Promoting {
-		_, err := w.Command(func(s policy.State, now time.Time) (policy.Decision, error) {
-			return policy.ManualPromote(s, by, reason, now)
-		}, by)
+		_, err := w.Command(policy.Command{Action: policy.ActPromote, By: by, Reason: reason})
 		if err != nil {
 			return promote.Result{}, err
 		}
@@ -209,7 +213,9 @@ func (w *Watcher) fenceOldLeader(ctx context.Context) {
 		return
 	}
 	w.rt.mu.Lock()
-	jerr := w.applyLocked(policy.OldLeaderFenced(w.rt.rec.State, detail, w.now()), "")
+	now := w.now()
+	w.recordLocked(record.Fenced(now, detail))
+	jerr := w.applyLocked(policy.OldLeaderFenced(w.rt.rec.State, detail, now), "", now)
 	w.rt.mu.Unlock()
 	if jerr != nil {
 		w.log.Error("journal write failed: the old leader's fence is not recorded", zap.Error(jerr))

@@ -42,9 +42,7 @@ func TestHistoryNewestFirstAndCopied(t *testing.T) {
 		t.Fatalf("History returned the record's own slices: %+v", got)
 	}
 
-	if _, err := w.Command(func(s policy.State, now time.Time) (policy.Decision, error) {
-		return policy.Pause(s, now.Add(time.Hour), "alice", "maintenance", now)
-	}, "alice"); err != nil {
+	if _, err := w.Command(policy.Command{Action: policy.ActPause, By: "alice", Reason: "maintenance", For: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	if h := w.History(1); len(h) != 1 || h[0].To != policy.Paused || h[0].From != policy.Healthy {

@@ -26,6 +26,7 @@ import (
 	"github.com/drwatch/drwatch/internal/observe"
 	"github.com/drwatch/drwatch/internal/policy"
 	"github.com/drwatch/drwatch/internal/promote"
+	"github.com/drwatch/drwatch/internal/record"
 )
 
 // Cycler takes one observation of the pair (a *probe.Prober).
@@ -81,11 +82,18 @@ func New(c Config) *Watcher {
 		c.Promotions = &sync.WaitGroup{}
 	}
 	host, _ := os.Hostname()
-	return &Watcher{
+	w := &Watcher{
 		pair: c.Pair, prober: c.Prober, exec: c.Exec, journal: c.Journal, metrics: c.Metrics, log: c.Log,
 		interval: c.Pair.Resolved.ProbeInterval.D(), now: c.Now, rt: c.Runtime, promotions: c.Promotions,
 		hooks: c.Hooks, url: c.URL, source: host,
 	}
+	// The record starts with the state and the policy this watcher
+	// decides with (a reload makes a new watcher: a new policy).
+	w.rt.mu.Lock()
+	w.recordLocked(record.Started(w.now(), w.rt.rec.State, w.pair.Resolved, w.rt.restarted, record.WhyWatcher))
+	w.rt.restarted = false
+	w.rt.mu.Unlock()
+	return w
 }
 
 // Runtime is a pair's live state: its journal record, latest observation,
@@ -113,6 +121,26 @@ type Runtime struct {
 	// promotionBy is who started the promotion the last decision to
 	// promote asked for (policy.Decision.By), until its record is made.
 	promotionBy string
+	// recorder keeps the decision core's inputs (nil: none are kept).
+	recorder *record.Recorder
+	// restarted: the record came from the journal and policy.Restarted
+	// adjusted it; the first watcher's start line says so.
+	restarted bool
+}
+
+// CloseRecorder closes the pair's record file (at shutdown).
+func (rt *Runtime) CloseRecorder() {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	_ = rt.recorder.Close()
+}
+
+// SetRecorder makes r keep the pair's decision inputs (drwatch replay);
+// set it before the pair's first watcher is made.
+func (rt *Runtime) SetRecorder(r *record.Recorder) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.recorder = r
 }
 
 // Load reads a pair's journal record, or starts a new one (saved at once:
@@ -129,10 +157,12 @@ func Load(j *journal.Journal, pair string, now time.Time) (*Runtime, error) {
 		if err := j.Save(r); err != nil {
 			return nil, err
 		}
-	} else {
-		r.State = policy.Restarted(r.State)
+		return NewRuntime(r), nil
 	}
-	return NewRuntime(r), nil
+	r.State = policy.Restarted(r.State)
+	rt := NewRuntime(r)
+	rt.restarted = true
+	return rt, nil
 }
 
 // NewRuntime is the live state of a pair starting from record r.
@@ -194,8 +224,10 @@ func (w *Watcher) tick(ctx context.Context) {
 	prev := w.rt.last
 	w.rt.last = &obs
 	w.rt.cycles++
-	d := policy.Decide(w.rt.rec.State, obs, w.pair.Resolved, w.now())
-	err := w.applyLocked(d, "")
+	now := w.now()
+	w.recordLocked(record.Observed(now, obs))
+	d := policy.Decide(w.rt.rec.State, obs, w.pair.Resolved, now)
+	err := w.applyLocked(d, "", now)
 	w.rt.mu.Unlock()
 	w.metrics.Observe(obs)
 	w.logChanges(prev, obs)

@@ -281,9 +281,7 @@ func TestRepauseIsJournaled(t *testing.T) {
 		Now: func() time.Time { return clock }})
 	pause := func(until time.Time) {
 		t.Helper()
-		if _, err := w.Command(func(s policy.State, now time.Time) (policy.Decision, error) {
-			return policy.Pause(s, until, "alice", "maintenance", now)
-		}, "alice"); err != nil {
+		if _, err := w.Command(policy.Command{Action: policy.ActPause, By: "alice", Reason: "maintenance", For: until.Sub(clock)}); err != nil {
 			t.Fatal(err)
 		}
 	}
