@@ -88,6 +88,7 @@ func TestFailoverDrillTwiceZeroLoss(t *testing.T) {
 	d := startDaemonWith(t, crashBinary(t), []string{"DRWATCH_DRILL_HOLD_AFTER_PROMOTE=" + hold}, cfg, true)
 	d.waitMetric(t, 60*time.Second, `drwatch_rpo_guard_passing{pair="lab"}`, "1")
 
+	prevID := ""
 	for run := 1; run <= 2; run++ {
 		_ = os.Remove(hold)
 		w := acked.StartStreamTagged(lab.LeaderURL, all, 10*time.Millisecond, fmt.Sprintf("r%d-", run))
@@ -113,7 +114,7 @@ func TestFailoverDrillTwiceZeroLoss(t *testing.T) {
 			}
 			r, ok := d.latestReport(t, "staging-failover")
 			rep = r
-			return ok && hasStage(r, "measure")
+			return ok && r.ID != prevID && hasStage(r, "measure")
 		})
 		if got := d.state(t); got != "promoted" {
 			t.Fatalf("run %d: the pair is %s while the drill holds after its promotion, want promoted", run, got)
@@ -145,6 +146,7 @@ func TestFailoverDrillTwiceZeroLoss(t *testing.T) {
 		if err := json.Unmarshal([]byte(res.out), &rep); err != nil {
 			t.Fatalf("run %d: drwatch drill --json: not JSON: %v\n%s", run, err, res.out)
 		}
+		prevID = rep.ID
 		f := rep.Failover
 		if rep.Result != drill.ResultPassed || f == nil || f.WritableAfter <= 0 || f.RestoredAfter <= 0 || len(f.Finish) != 0 {
 			t.Fatalf("run %d: report: %s", run, res.out)
