@@ -418,9 +418,16 @@ func (r *Runner) Execute(ctx context.Context, d config.Drill, p *config.Pair, h 
 	}
 }
 
-// stopTimes are the measured per-index stop times of the pair's failover
-// drills (their promote stage divided over their indices), newest last.
+// stopTimes are what the pair's failover drills measured, per batch of
+// promote_concurrency indices: each drill's time from its promotion's
+// start to every index writable (block, catch-up, stop, verify), divided
+// by its number of batches; newest last. A graceful promotion's catch-up
+// is in it, so it errs long.
 func (r *Runner) stopTimes(pair string) []time.Duration {
+	conc := 1
+	if p, _, ok := r.Pair(pair); ok && p.Resolved != nil && p.Resolved.PromoteConcurrency > 0 {
+		conc = p.Resolved.PromoteConcurrency
+	}
 	var out []time.Duration
 	for _, d := range r.drills() {
 		if d.Pair != pair || d.Type != TypeFailover {
@@ -433,7 +440,8 @@ func (r *Runner) stopTimes(pair string) []time.Duration {
 				continue
 			}
 			if n := len(rep.Failover.Before.all()); n > 0 {
-				out = append(out, time.Duration(rep.Failover.WritableAfter/float64(n)*float64(time.Second)))
+				batches := (n + conc - 1) / conc
+				out = append(out, time.Duration(rep.Failover.WritableAfter/float64(batches)*float64(time.Second)))
 			}
 		}
 	}
