@@ -223,8 +223,15 @@ func (r *Runner) run(ctx context.Context, d config.Drill, p *config.Pair, h Pair
 	// again finishes its restore. Any other state that is not healthy
 	// skips the drill.
 	st := h.State()
+	if st.Drill != "" && st.Phase == policy.Promoting {
+		// The drill's promotion resumes from the journal (after a
+		// restart): its restore waits for it to end.
+		st = r.waitPromotion(ctx, h)
+	}
 	var resume *Report
 	switch {
+	case st.Drill != "" && st.Phase == policy.Promoting:
+		return r.finish(rep, h, ResultFailed, fmt.Sprintf("the promotion of failover drill %s is still running after %s: run the drill again once it ends", st.Drill, MaxPromotionWait))
 	case st.Drill != "" && d.Type == TypeFailover && strings.HasPrefix(st.Drill, d.Name+"/"):
 		prev, err := r.Store.Load(d.Name, strings.TrimPrefix(st.Drill, d.Name+"/"))
 		if err != nil || prev.Failover == nil {
@@ -257,6 +264,28 @@ func (r *Runner) run(ctx context.Context, d config.Drill, p *config.Pair, h Pair
 	}
 	return r.finish(rep, h, result, rep.Reason)
 }
+
+// waitPromotion waits (at most MaxPromotionWait) until the pair is no
+// longer promoting, and returns its state.
+func (r *Runner) waitPromotion(ctx context.Context, h Pair) policy.State {
+	c := r.clock()
+	deadline := c.Now().Add(MaxPromotionWait)
+	for {
+		st := h.State()
+		if st.Phase != policy.Promoting || !c.Now().Before(deadline) {
+			return st
+		}
+		select {
+		case <-ctx.Done():
+			return st
+		case <-c.After(time.Second):
+		}
+	}
+}
+
+// MaxPromotionWait bounds how long a drill waits for its pair's promotion
+// to end before it finishes the restore.
+const MaxPromotionWait = 15 * time.Minute
 
 func (r *Runner) find(name string) (config.Drill, *config.Pair, Pair, error) {
 	for _, d := range r.drills() {

@@ -269,3 +269,53 @@ func TestDrillRefusedUnlessHealthy(t *testing.T) {
 		t.Fatalf("unknown drill: %v", err)
 	}
 }
+
+// A failover drill that a stop cut short owns its pair: running it again
+// finishes its restore from its report - after the drill's promotion,
+// resumed from the journal, has ended (never while it still runs).
+func TestDrillResumesAfterItsPromotion(t *testing.T) {
+	h := newHarness(t, -1)
+	h.r.SetDrills([]config.Drill{{Name: "monthly", Pair: "orders", Type: TypeFailover}})
+	prev := &Report{Drill: "monthly", Pair: "orders", Type: TypeFailover, ID: "20260301T040000.000Z-abcd", Result: ResultFailed,
+		Failover: &Failover{Before: Setup{Started: map[string]string{"orders-1": "orders-1"}}}}
+	if err := h.r.Store.Save(prev); err != nil {
+		t.Fatal(err)
+	}
+	h.pair.st = policy.State{Phase: policy.Promoting, Drill: Owner(prev)}
+	var resumed *Report
+	h.r.Exec = func(_ context.Context, _ config.Drill, _ *config.Pair, p Pair, r *Report, resume *Report) {
+		if st := p.State(); st.Phase != policy.Promoted {
+			t.Errorf("the restore ran while the pair was %s", st.Phase)
+		}
+		resumed = resume
+		r.Result = ResultPassed
+	}
+	done := make(chan *Report)
+	go func() {
+		r, err := h.r.Run(context.Background(), "monthly", "drwatch")
+		if err != nil {
+			t.Error(err)
+		}
+		done <- r
+	}()
+	for range 3 { // the promotion goes on for three seconds
+		at := h.clk.waitNext(t)
+		h.clk.set(at)
+	}
+	h.pair.mu.Lock()
+	h.pair.st.Phase = policy.Promoted
+	h.pair.mu.Unlock()
+	var r *Report
+	for r == nil {
+		select {
+		case r = <-done:
+		case <-time.After(time.Millisecond):
+			if n := h.clk.next(); !n.IsZero() {
+				h.clk.set(n)
+			}
+		}
+	}
+	if r.Result != ResultPassed || resumed == nil || resumed.ID != prev.ID {
+		t.Fatalf("resume: %+v, resumed from %+v", r, resumed)
+	}
+}
