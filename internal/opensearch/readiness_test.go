@@ -65,9 +65,9 @@ func TestDocCounts(t *testing.T) {
 	}
 	for body, want := range map[string]string{
 		`{"_shards":{"total":4,"successful":3,"failed":1},"aggregations":{"idx":{"buckets":[]}}}`: "failed on 1 of 4 shards",
-		`{"aggregations":{"idx":{"buckets":[]}}}`:                                             "no _shards",
-		`{"_shards":{"total":4,"failed":0}}`:                                                  "no aggregations",
-		`{"_shards":{"total":4,"failed":0},"aggregations":{"idx":{"buckets":[{"key":"x"}]}}}`: "without key or doc_count",
+		`{"aggregations":{"idx":{"buckets":[]}}}`:                                                 "no _shards",
+		`{"_shards":{"total":4,"failed":0}}`:                                                      "no aggregations",
+		`{"_shards":{"total":4,"failed":0},"aggregations":{"idx":{"buckets":[{"key":"x"}]}}}`:     "without key or doc_count",
 	} {
 		c.Set("POST /orders-1/_search", 200, body)
 		if _, err := cl.DocCounts(ctx, []string{"orders-1"}, 1); err == nil || !strings.Contains(err.Error(), want) {
