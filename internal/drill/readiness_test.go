@@ -11,7 +11,6 @@ import (
 	"github.com/drwatch/drwatch/internal/testutil/fakeos"
 )
 
-
 // readinessLab is a fake leader and follower answering every read of the
 // drill for the pair of healthyObs.
 func readinessLab(t *testing.T) (l, f *fakeos.Cluster, in ReadinessInput) {
