@@ -33,6 +33,14 @@ var titles = map[string]string{
 	CheckPromotionETA: "Estimated promotion time",
 }
 
+// count says n things: "1 index", "2 indices".
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
 func check(name, result, detail string, items ...string) Check {
 	return Check{Name: name, Title: titles[name], Result: result, Detail: detail, Items: items}
 }
@@ -177,7 +185,7 @@ func judgeReplicated(obs observe.Observation, patterns []string, leaderSettings 
 			pending = append(pending, fmt.Sprintf("%s (leader): not replicated yet: autofollow rule %s matches it and should start it on its next run", idx, strings.Join(rules, ", ")))
 		}
 	}
-	total := fmt.Sprintf("%d leader indices in scope", len(inScope))
+	total := count(len(inScope), "leader index", "leader indices") + " in scope"
 	switch {
 	case len(bad) > 0:
 		return check(name, Fail, fmt.Sprintf("%s, %d not replicated: their writes are on no follower and a promotion would lose them", total, len(bad)+len(pending)), capItems(append(bad, pending...))...)
@@ -234,9 +242,9 @@ func judgeAutofollow(obs observe.Observation, patterns []string) Check {
 		return check(name, Fail, fmt.Sprintf("%d leader indices in scope that autofollow failed to replicate (autofollow_stats failed_indices): the RPO guard fails while there are any", len(bad)), capItems(bad)...)
 	}
 	if len(inScope) == 0 {
-		return check(name, Pass, fmt.Sprintf("no autofollow rule can feed this pair (%d rules in all): its follower indices are started by hand", len(a.Rules)))
+		return check(name, Pass, fmt.Sprintf("no autofollow rule can feed this pair (%s in all): its follower indices are started by hand", count(len(a.Rules), "rule", "rules")))
 	}
-	return check(name, Pass, fmt.Sprintf("%d rules can feed this pair (%s), no failed index", len(inScope), strings.Join(inScope, ", ")))
+	return check(name, Pass, fmt.Sprintf("%s can feed this pair (%s), no failed index", count(len(inScope), "rule", "rules"), strings.Join(inScope, ", ")))
 }
 
 // judgeFollowers: every in-scope follower index is syncing; the others
@@ -271,7 +279,7 @@ func judgeFollowers(obs observe.Observation, st statusesRead) Check {
 	if len(r.Indices) == 0 {
 		return check(name, Pass, "no follower index in scope (see "+CheckReplicated+")")
 	}
-	return check(name, Pass, fmt.Sprintf("%d follower indices, all syncing (follower_stats lists their shard tasks)", len(r.Indices)))
+	return check(name, Pass, count(len(r.Indices), "follower index", "follower indices")+", all syncing (follower_stats lists their shard tasks)")
 }
 
 func describeStatus(s opensearch.ReplicationStatus) string {
@@ -329,6 +337,12 @@ func diffJSON(path string, a, b any, out *[]string) {
 			av, ina := am[k]
 			bv, inb := bm[k]
 			switch {
+			case !inb && nonEmptyObject(av):
+				// Name the leaves: a field added to an index without
+				// mappings reads "properties.f.type: only on the leader".
+				diffJSON(p, av, map[string]any{}, out)
+			case !ina && nonEmptyObject(bv):
+				diffJSON(p, map[string]any{}, bv, out)
 			case !inb:
 				*out = append(*out, p+": only on the leader")
 			case !ina:
@@ -342,6 +356,11 @@ func diffJSON(path string, a, b any, out *[]string) {
 	if !reflect.DeepEqual(a, b) {
 		*out = append(*out, fmt.Sprintf("%s: leader %s, follower %s", path, short(a), short(b)))
 	}
+}
+
+func nonEmptyObject(v any) bool {
+	m, ok := v.(map[string]any)
+	return ok && len(m) > 0
 }
 
 func short(v any) string {
@@ -392,7 +411,7 @@ func judgeMappings(pairs []indexPair, lm map[string]json.RawMessage, lErr error,
 	if len(bad) > 0 {
 		return check(name, Fail, fmt.Sprintf("%d of %d follower indices have a mapping that differs from their leader index's: after a promotion, writes would be indexed differently (the plugin copies mapping changes every plugins.replication.follower.metadata_sync_interval, 60 s by default, while the index syncs)", len(bad), len(pairs)), capItems(bad)...)
 	}
-	return check(name, Pass, fmt.Sprintf("%d follower indices, each mapping equal to its leader index's (compared as parsed JSON)", len(pairs)))
+	return check(name, Pass, count(len(pairs), "follower index", "follower indices")+", each mapping equal to its leader index's (compared as parsed JSON)")
 }
 
 func missingSide(p indexPair, lok, fok bool) string {
@@ -481,7 +500,7 @@ func judgeSettings(pairs []indexPair, ls map[string]map[string]any, lErr error, 
 	if len(bad) > 0 {
 		return check(name, Fail, fmt.Sprintf("%d of %d follower indices have settings that differ from their leader index's (%s)", len(bad), len(pairs), ignored), capItems(bad)...)
 	}
-	return check(name, Pass, fmt.Sprintf("%d follower indices, settings equal to their leader index's (%d settings compared; %s)", len(pairs), compared, ignored))
+	return check(name, Pass, fmt.Sprintf("%s, settings equal to their leader index's (%d settings compared; %s)", count(len(pairs), "follower index", "follower indices"), compared, ignored))
 }
 
 func unionKeys(a, b map[string]any) []string {
@@ -559,7 +578,7 @@ func judgeDocCounts(f countFindings) Check {
 	if f.err != "" {
 		return check(name, Fail, f.err)
 	}
-	how := "documents counted on both clusters with one search each (a terms aggregation on _index)"
+	how := "counted with one search per cluster: a terms aggregation on _index"
 	if len(f.failed) > 0 {
 		items := make([]string, 0, len(f.failed)+len(f.unknown))
 		for _, v := range f.failed {
@@ -577,7 +596,7 @@ func judgeDocCounts(f countFindings) Check {
 		}
 		return check(name, Warn, fmt.Sprintf("%d of %d follower indices differ in documents from their leader and their lag is unknown: not judged", len(f.unknown), f.indices), capItems(items)...)
 	}
-	return check(name, Pass, fmt.Sprintf("%d follower indices, each within its lag of its leader index's count (%s)", f.indices, how))
+	return check(name, Pass, fmt.Sprintf("%s, each within its lag of its leader index's count (%s)", count(f.indices, "follower index", "follower indices"), how))
 }
 
 // promotionWrites are the writes a promotion makes, which the drill can

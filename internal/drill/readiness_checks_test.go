@@ -246,10 +246,15 @@ func TestMappingParityCaptured(t *testing.T) {
 	requirePass(t, judgeMappings(pairs, lm, nil, fm, nil))
 	fm[ix] = json.RawMessage(`{"properties":{"a":{"type":"text"},"n":{"type":"scaled_float","scaling_factor":100.5},"c":{"type":"long"}}}`)
 	c := judgeMappings(pairs, lm, nil, fm, nil)
-	requireItem(t, c, Fail, ix+": ", "mapping differs", `properties.a.type: leader "keyword", follower "text"`, "properties.b: only on the leader", "properties.c: only on the follower", "properties.n.scaling_factor: leader 100, follower 100.5")
+	requireItem(t, c, Fail, ix+": ", "mapping differs", `properties.a.type: leader "keyword", follower "text"`, "properties.b.type: only on the leader", "properties.c.type: only on the follower", "properties.n.scaling_factor: leader 100, follower 100.5")
 	if len(c.Items) != 1 {
 		t.Errorf("items %q", c.Items)
 	}
+
+	// A field put on the leader of a paused follower index that had no
+	// mapping yet (what the e2e test does): the follower's mapping is {}.
+	lm[ix], fm[ix] = json.RawMessage(`{"properties":{"f":{"type":"keyword"}}}`), json.RawMessage(`{}`)
+	requireItem(t, judgeMappings(pairs, lm, nil, fm, nil), Fail, ix+": ", "properties.f.type: only on the leader")
 
 	delete(lm, pairs[1].Leader)
 	requireItem(t, judgeMappings(pairs, lm, nil, fm, nil), Fail, pairs[1].Follower+": ", "not found on the leader")

@@ -133,7 +133,7 @@ func judgeETA(obs observe.Observation, pol *config.Policy, sim simulation, stops
 	var stopWhy string
 	if len(stops) == 0 {
 		stopTotal = time.Duration(n) * assumedStop
-		stopWhy = fmt.Sprintf("stops %s: no stop was measured yet, assuming %s per index (the cluster manager applies stops one at a time; measured on the lab, docs/replication.md) for %d indices", stopTotal, assumedStop, n)
+		stopWhy = fmt.Sprintf("stops %s: no stop was measured yet, assuming %s per index (the cluster manager applies stops one at a time; measured on the lab, docs/replication.md) for %s", stopTotal, assumedStop, count(n, "index", "indices"))
 	} else {
 		med := median(stops)
 		stopTotal = time.Duration(batches) * med
