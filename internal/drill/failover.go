@@ -362,7 +362,7 @@ func (f *failover) start(ctx context.Context, ix, leader string) error {
 		}
 		deadline := f.in.Now().Add(45 * time.Second)
 		for f.in.Now().Before(deadline) {
-			st, serr := f.in.Follower.IndexReplicationStatus(ctx, ix)
+			st, serr := f.in.Follower.ReplicationStatusOf(ctx, ix)
 			if serr == nil && active(st.Status) {
 				return nil
 			}
@@ -426,7 +426,7 @@ func (f *failover) pending(ctx context.Context, plan map[string]string) ([]strin
 		case fi.LeaderIndex != plan[ix]:
 			out = append(out, fmt.Sprintf("%s: follows %s, not %s", ix, fi.LeaderIndex, plan[ix]))
 		default:
-			st, err := f.in.Follower.IndexReplicationStatus(ctx, ix)
+			st, err := f.in.Follower.ReplicationStatusOf(ctx, ix)
 			if err != nil {
 				out = append(out, ix+": "+err.Error())
 			} else if st.Status != "SYNCING" {

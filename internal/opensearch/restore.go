@@ -71,28 +71,6 @@ func (c *Client) CreateAutofollow(ctx context.Context, alias, name, pattern stri
 	return err
 }
 
-// ReplicationStatus is an index's _status: SYNCING, BOOTSTRAPPING,
-// RUNNING, PAUSED, FAILED, STOPPED or "REPLICATION NOT IN PROGRESS".
-type ReplicationStatus struct {
-	Status      string `json:"status"`
-	Reason      string `json:"reason"`
-	LeaderAlias string `json:"leader_alias"`
-	LeaderIndex string `json:"leader_index"`
-}
-
-// IndexReplicationStatus calls GET _plugins/_replication/{index}/_status.
-// It asks the leader: it fails while the leader is unreachable.
-func (c *Client) IndexReplicationStatus(ctx context.Context, index string) (ReplicationStatus, error) {
-	op := "replication status of " + index
-	body, err := c.do(ctx, op, http.MethodGet, request{path: "/_plugins/_replication/" + url.PathEscape(index) + "/_status"})
-	if err != nil {
-		return ReplicationStatus{}, err
-	}
-	var st ReplicationStatus
-	err = decode(op, body, &st)
-	return st, err
-}
-
 // Refresh makes recent writes of indices searchable (POST {indices}/_refresh).
 func (c *Client) Refresh(ctx context.Context, indices []string) error {
 	for _, chunk := range chunkNames(indices) {

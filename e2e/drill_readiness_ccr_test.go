@@ -1,0 +1,222 @@
+//go:build e2e && ccr
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	drconfig "github.com/drwatch/drwatch/internal/config"
+	"github.com/drwatch/drwatch/internal/drill"
+	"github.com/drwatch/drwatch/internal/opensearch"
+	"github.com/drwatch/drwatch/internal/probe"
+)
+
+// The readiness drill against the real lab: a healthy pair passes every
+// check, and each problem a failover would meet is found, by name, in
+// the check that owns it. Each test works on indices of its own and
+// scopes its pair to them; what a test changes on the lab it restores.
+
+// readinessHooks deliver the events that matter to a command that does
+// nothing (a readiness drill never raises an event).
+const readinessHooks = `  - name: oncall
+    type: exec
+    command: ["/bin/true"]
+    events: [leader_down, approval_required, promotion_succeeded, promotion_failed]
+`
+
+// runReadiness runs the drill on the lab pair scoped to prefix, in auto
+// mode (decisionConfigIndices' fast policy), with the follower's alias
+// alias ("" the lab's), and returns its checks and the requests it made.
+func runReadiness(t *testing.T, prefix, alias string) ([]drill.Check, int64) {
+	t.Helper()
+	cfgPath, _ := decisionConfigIndices(t, "", "auto", scope(prefix))
+	withHooks(t, cfgPath, readinessHooks)
+	if alias != "" {
+		rewrite(t, cfgPath, "leader_alias: "+lab.Alias+"\n", "leader_alias: "+alias+"\n")
+	}
+	cfg, err := drconfig.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair := &cfg.Pairs[0]
+	p, err := probe.New(pair)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Real probes have the policy's 400 ms; a drill is not in a hurry.
+	p.Timeout = 10 * time.Second
+	leader, follower := p.Leader.(*opensearch.Client), p.Follower.(*opensearch.Client)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	before := leader.Requests() + follower.Requests()
+	checks := drill.Readiness(ctx, drill.ReadinessInput{
+		Pair: pair, Hooks: cfg.Hooks, Leader: leader, Follower: follower,
+		Observe: p.Cycle, Now: time.Now,
+	})
+	n := leader.Requests() + follower.Requests() - before
+	r := drill.Report{Drill: "e2e", Pair: pair.Name, Type: drill.TypeReadiness, Result: drill.ResultPassed, Score: drill.Score(checks), Checks: checks}
+	if drill.AnyFailed(checks) {
+		r.Result = drill.ResultFailed
+	}
+	t.Logf("readiness drill, %d requests:\n%s", n, r.Summary())
+	return checks, n
+}
+
+func checkNamed(t *testing.T, checks []drill.Check, name string) drill.Check {
+	t.Helper()
+	for _, c := range checks {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("no check %q among %d", name, len(checks))
+	return drill.Check{}
+}
+
+// requireFinding fails unless check name failed and one of its items
+// starts with prefix and contains every part of want.
+func requireFinding(t *testing.T, checks []drill.Check, name, prefix string, want ...string) {
+	t.Helper()
+	c := checkNamed(t, checks, name)
+	if c.Result != drill.Fail {
+		t.Fatalf("%s: %s (%s), want fail", name, c.Result, c.Detail)
+	}
+	for _, it := range c.Items {
+		if !strings.HasPrefix(it, prefix) {
+			continue
+		}
+		ok := true
+		for _, w := range want {
+			ok = ok && strings.Contains(it, w)
+		}
+		if ok {
+			return
+		}
+	}
+	t.Fatalf("%s failed without naming %s %v: %s %q", name, prefix, want, c.Detail, c.Items)
+}
+
+// followerStatsLists reports whether follower_stats lists index (its shard
+// tasks run).
+func followerStatsLists(t *testing.T, index string) bool {
+	t.Helper()
+	var fs struct {
+		IndexStats map[string]json.RawMessage `json:"index_stats"`
+	}
+	if err := json.Unmarshal(osOK(t, lab.FollowerURL, "GET", "/_plugins/_replication/follower_stats", ""), &fs); err != nil {
+		t.Fatal(err)
+	}
+	_, ok := fs.IndexStats[index]
+	return ok
+}
+
+// pauseForTest pauses replication of index and resumes it when the test
+// ends (before replicated's cleanup deletes it).
+func pauseForTest(t *testing.T, index string) {
+	t.Helper()
+	replicationCall(t, index, "pause")
+	t.Cleanup(func() {
+		if code, b := osDo(t, lab.FollowerURL, "POST", "/_plugins/_replication/"+index+"/_resume", "{}"); code != 200 {
+			t.Logf("resume %s: HTTP %d %s", index, code, b)
+		}
+	})
+	eventually(t, 60*time.Second, index+" gone from follower_stats", func() bool { return !followerStatsLists(t, index) })
+}
+
+// A healthy pair: two replicated two-shard indices with documents, caught
+// up, auto mode, hooks for every event that matters: every check passes.
+func TestReadinessHealthyLabPasses(t *testing.T) {
+	idx := replicated(t, "rdy", 2, 2)
+	for _, ix := range idx {
+		writeIDs(t, ix, 0, 20)
+	}
+	waitCaughtUp(t, scopedConfig(t, "rdy"), idx)
+	checks, n := runReadiness(t, "rdy", "")
+	if len(checks) != 11 {
+		t.Fatalf("%d checks, want 11", len(checks))
+	}
+	for _, c := range checks {
+		if c.Result != drill.Pass {
+			t.Errorf("%s: %s: %s %q", c.Name, c.Result, c.Detail, c.Items)
+		}
+	}
+	if s := drill.Score(checks); s != 1 {
+		t.Errorf("score %.2f, want 1", s)
+	}
+	// The observation's 7, remote info, settings and mappings of each
+	// side, authinfo of each, document counts of each: 16, whatever the
+	// index count.
+	if n != 16 {
+		t.Errorf("the drill made %d requests, want 16", n)
+	}
+}
+
+// A leader index in the pair's scope that nothing replicates (no
+// autofollow rule matches it, no _start): named in "replicated".
+func TestReadinessFindsUnreplicatedIndex(t *testing.T) {
+	replicated(t, "rdyu", 1, 1)
+	extra := fmt.Sprintf("rdyu-%s-99", runID)
+	t.Cleanup(func() { osDo(t, lab.LeaderURL, "DELETE", "/"+extra, "") })
+	osOK(t, lab.LeaderURL, "PUT", "/"+extra, `{"settings":{"number_of_shards":1,"number_of_replicas":0}}`)
+	checks, _ := runReadiness(t, "rdyu", "")
+	requireFinding(t, checks, drill.CheckReplicated, extra+" (leader)", "not replicated", "no autofollow rule or _start")
+}
+
+// A paused follower index: named in "followers_syncing", with what
+// _status says of it.
+func TestReadinessFindsPausedIndex(t *testing.T) {
+	idx := replicated(t, "rdyp", 2, 1)
+	pauseForTest(t, idx[0])
+	checks, _ := runReadiness(t, "rdyp", "")
+	requireFinding(t, checks, drill.CheckFollowers, idx[0]+": ", "paused", "User initiated")
+	for _, it := range checkNamed(t, checks, drill.CheckFollowers).Items {
+		if strings.HasPrefix(it, idx[1]) {
+			t.Errorf("the syncing index %s was named: %q", idx[1], it)
+		}
+	}
+}
+
+// A mapping that differs. A follower index refuses mapping changes (the
+// replication block), paused or not; a mapping change on the leader
+// reaches a syncing follower with the plugin's metadata sync (every 60 s)
+// but not a paused one: pause, then add a field on the leader.
+func TestReadinessFindsMappingDifference(t *testing.T) {
+	idx := replicated(t, "rdym", 1, 1)
+	ix := idx[0]
+	pauseForTest(t, ix)
+	const field = "readiness_only_on_leader"
+	code, body := osDo(t, lab.FollowerURL, "PUT", "/"+ix+"/_mapping", `{"properties":{"on_the_follower":{"type":"keyword"}}}`)
+	t.Logf("a mapping change on the paused follower index: HTTP %d %s", code, body)
+	if code/100 == 2 {
+		t.Fatalf("the follower index took a mapping change: the test's premise is wrong")
+	}
+	osOK(t, lab.LeaderURL, "PUT", "/"+ix+"/_mapping", `{"properties":{"`+field+`":{"type":"keyword"}}}`)
+	checks, _ := runReadiness(t, "rdym", "")
+	requireFinding(t, checks, drill.CheckMappings, ix+": ", "mapping differs", "properties."+field, "only on the leader")
+}
+
+// follower.leader_alias that points nowhere: an alias the follower does
+// not have, and one whose seeds connect to nothing. Named in
+// "leader_seen".
+func TestReadinessFindsAliasPointingNowhere(t *testing.T) {
+	replicated(t, "rdya", 1, 1)
+	t.Run("unknown alias", func(t *testing.T) {
+		alias := "nowhere-" + runID
+		checks, _ := runReadiness(t, "rdya", alias)
+		requireFinding(t, checks, drill.CheckLeaderSeen, alias+": ", "no such remote cluster")
+	})
+	t.Run("seeds that connect to nothing", func(t *testing.T) {
+		alias := "deadseeds-" + runID
+		t.Cleanup(func() {
+			osOK(t, lab.FollowerURL, "PUT", "/_cluster/settings", fmt.Sprintf(`{"persistent":{"cluster.remote.%s.seeds":null}}`, alias))
+		})
+		osOK(t, lab.FollowerURL, "PUT", "/_cluster/settings", fmt.Sprintf(`{"persistent":{"cluster.remote.%s.seeds":["127.0.0.1:1"]}}`, alias))
+		checks, _ := runReadiness(t, "rdya", alias)
+		requireFinding(t, checks, drill.CheckLeaderSeen, alias+": ", "does not connect", "127.0.0.1:1")
+	})
+}
