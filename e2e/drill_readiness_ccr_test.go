@@ -220,3 +220,47 @@ func TestReadinessFindsAliasPointingNowhere(t *testing.T) {
 		requireFinding(t, checks, drill.CheckLeaderSeen, alias+": ", "does not connect", "127.0.0.1:1")
 	})
 }
+
+// The readiness drill as an operator runs it, `drwatch drill`, with no
+// daemon (in its own process): exit 0 and a passed report on a healthy
+// pair; after a follower index is paused, exit 1 and a failed report
+// naming it - each report saved and listed.
+func TestReadinessDrillCommand(t *testing.T) {
+	idx := replicated(t, "rdyc", 2, 1)
+	for _, ix := range idx {
+		writeIDs(t, ix, 0, 10)
+	}
+	waitCaughtUp(t, scopedConfig(t, "rdyc"), idx)
+	cfg, _ := decisionConfigIndices(t, "", "auto", scope("rdyc"))
+	withHooks(t, cfg, readinessHooks)
+	writeFile(t, cfg, readFile(t, cfg)+"drills:\n  - name: ready\n    pair: lab\n    schedule: \"0 3 * * MON\"\n    type: readiness\n")
+
+	run := func() (int, drill.Report) {
+		t.Helper()
+		code, out, errOut := runCLI(t, "drill", "--config", cfg, "--name", "ready", "--json")
+		var r drill.Report
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("drwatch drill --json: not JSON (exit %d): %v\n%s\n%s", code, err, out, errOut)
+		}
+		return code, r
+	}
+	code, r := run()
+	if code != 0 || r.Result != drill.ResultPassed || len(r.Checks) != 11 || r.Score != 1 {
+		t.Fatalf("healthy: exit %d, %+v", code, r)
+	}
+	pauseForTest(t, idx[1])
+	code, r = run()
+	if code != 1 || r.Result != drill.ResultFailed || !strings.Contains(r.Reason, "No paused, failed or restoring follower index") {
+		t.Fatalf("paused: exit %d, %+v", code, r)
+	}
+	requireFinding(t, r.Checks, drill.CheckFollowers, idx[1]+": ", "paused")
+	code, out, errOut := runCLI(t, "drill", "list", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "ready") || !strings.Contains(out, "failed") {
+		t.Fatalf("drill list: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, _ = runCLI(t, "drill", "show", "--config", cfg, "--name", "ready")
+	if code != 0 || !strings.Contains(out, idx[1]) || !strings.Contains(out, "FAILED") {
+		t.Fatalf("drill show: exit %d\n%s", code, out)
+	}
+	t.Logf("drwatch drill show:\n%s", out)
+}
