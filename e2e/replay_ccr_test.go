@@ -17,14 +17,7 @@ type replayJSON struct {
 		Pair        string `json:"pair"`
 		Inputs      int    `json:"inputs"`
 		Same        bool   `json:"same"`
-		Differences []struct {
-			Kind          string     `json:"kind"`
-			Text          string     `json:"text"`
-			RecordedAt    *time.Time `json:"recorded_at"`
-			ReplayedAt    *time.Time `json:"replayed_at"`
-			DeltaSeconds  *float64   `json:"delta_seconds"`
-			LagOperations *int64     `json:"lag_operations"`
-		} `json:"differences"`
+		Differences []replayDifference `json:"differences"`
 		Replayed struct {
 			Transitions []struct {
 				At     time.Time `json:"at"`
