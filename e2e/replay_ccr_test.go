@@ -14,11 +14,11 @@ import (
 // replayJSON is the part of `drwatch replay --json` the test reads.
 type replayJSON struct {
 	Pairs []struct {
-		Pair        string `json:"pair"`
-		Inputs      int    `json:"inputs"`
-		Same        bool   `json:"same"`
+		Pair        string             `json:"pair"`
+		Inputs      int                `json:"inputs"`
+		Same        bool               `json:"same"`
 		Differences []replayDifference `json:"differences"`
-		Replayed struct {
+		Replayed    struct {
 			Transitions []struct {
 				At     time.Time `json:"at"`
 				To     string    `json:"to"`
