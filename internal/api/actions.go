@@ -149,7 +149,7 @@ func command(action string, req actionRequest) (policy.Command, int, error) {
 	case policy.ActApprove:
 		c.ID = req.ID
 		return c, 0, nil
-	case policy.ActDeny, policy.ActPromote, policy.ActResume:
+	case policy.ActDeny, policy.ActPromote, policy.ActResume, policy.ActRelease:
 		return c, 0, nil
 	case policy.ActPause:
 		c.For = policy.DefaultPauseFor
@@ -162,5 +162,5 @@ func command(action string, req actionRequest) (policy.Command, int, error) {
 		}
 		return c, 0, nil
 	}
-	return c, http.StatusNotFound, errors.New("unknown action " + action + " (approve, deny, pause, resume, promote)")
+	return c, http.StatusNotFound, errors.New("unknown action " + action + " (approve, deny, pause, resume, promote, release)")
 }

@@ -115,6 +115,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	a.hooks.Swap(d)
+	a.newDrills(cfg)
 	srv, srvErr, err := a.serve(ctx, cfg)
 	if err != nil {
 		return err

@@ -14,9 +14,6 @@ import (
 // the restore of a failover drill a stop cut short (its pair stays the
 // drill's until then: nothing is decided for it).
 func (a *App) startDrills(ctx context.Context, cfg *config.Config) {
-	a.drills = &drill.Runner{
-		Pair: a.drillPair, Store: drill.NewStore(cfg.StateDir), Metrics: a.metrics, Log: a.log.Named("drill"),
-	}
 	a.drills.Start(ctx)
 	a.configureDrills(cfg)
 	for _, p := range cfg.Pairs {
@@ -29,6 +26,13 @@ func (a *App) startDrills(ctx context.Context, cfg *config.Config) {
 			a.log.Error("pair is owned by a failover drill that is no longer configured: finish its restore by hand (drwatch drill show), then resume",
 				zap.String("pair", p.Name), zap.String("drill", st.Drill), zap.Error(err))
 		}
+	}
+}
+
+// newDrills makes the drill runner (before the API serves it).
+func (a *App) newDrills(cfg *config.Config) {
+	a.drills = &drill.Runner{
+		Pair: a.drillPair, Store: drill.NewStore(cfg.StateDir), Metrics: a.metrics, Log: a.log.Named("drill"),
 	}
 }
 

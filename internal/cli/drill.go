@@ -19,12 +19,15 @@ import (
 	"github.com/drwatch/drwatch/internal/drill"
 	"github.com/drwatch/drwatch/internal/journal"
 	"github.com/drwatch/drwatch/internal/metrics"
+	"github.com/drwatch/drwatch/internal/policy"
 )
 
 const drillUsage = `usage:
   drwatch drill --config FILE --name NAME [--json]    run a drill now; exit 0 when it passes, 1 when not
   drwatch drill list --config FILE                    the drills and their last results
   drwatch drill show --config FILE --name NAME [--id ID] [--json]   a drill's report (default: the latest)
+  drwatch drill release --config FILE --pair PAIR [--reason R]       take a pair back from a failover drill
+                                                      that cannot finish its restore
 `
 
 // drillCmd is `drwatch drill`: run a drill now (in this process, or - when
@@ -37,6 +40,8 @@ func drillCmd(args []string, stdout, stderr io.Writer) int {
 			return drillList(args[1:], stdout, stderr)
 		case "show":
 			return drillShow(args[1:], stdout, stderr)
+		case "release":
+			return drillRelease(args[1:], stdout, stderr)
 		case "help", "-h", "--help":
 			fmt.Fprint(stdout, drillUsage)
 			return ExitOK
@@ -83,6 +88,14 @@ func runDrillHere(ctx context.Context, cfg *config.Config, d config.Drill, stder
 		return nil, err
 	}
 	defer closeAll()
+	if st := w.State(); st.Drill != "" && st.Phase == policy.Promoting {
+		// No daemon resumes a drill's interrupted promotion here: this
+		// process does (gracefully), then the drill finishes its restore.
+		fmt.Fprintf(stderr, "resuming the interrupted promotion of failover drill %s from the journal\n", st.Drill)
+		if _, err := w.Promote(ctx, true); err != nil {
+			fmt.Fprintf(stderr, "the drill's promotion: %v\n", err)
+		}
+	}
 	r := &drill.Runner{
 		Pair: func(name string) (*config.Pair, drill.Pair, bool) {
 			if name != p.Name {
@@ -257,4 +270,88 @@ func drillNames(cfg *config.Config) []string {
 		return []string{"none"}
 	}
 	return out
+}
+
+// drillRelease is `drwatch drill release`: a human takes a pair back from
+// a failover drill that cannot finish its restore (policy.DrillReleased),
+// in this process or through the daemon's API.
+func drillRelease(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("drill release", stderr)
+	path := fs.String("config", "", "config file")
+	pair := fs.String("pair", "", "the pair a failover drill owns")
+	reason := fs.String("reason", "", "why (journaled)")
+	cfg, rc := parseAndLoad(fs, args, path)
+	if rc >= 0 {
+		return rc
+	}
+	p, ok := cfg.Pair(*pair)
+	if !ok {
+		fmt.Fprintf(stderr, "drwatch drill release: no pair %q in %s\n", *pair, *path)
+		return ExitUsage
+	}
+	c := policy.Command{Action: policy.ActRelease, By: who(), Reason: *reason}
+	log, _ := NewLogger("console", "warn", stderr)
+	w, closeAll, err := handWatcher(cfg, p, log)
+	if errors.Is(err, journal.ErrLocked) {
+		fmt.Fprintf(stderr, "a drwatch daemon owns %s: releasing pair %s through it\n", cfg.StateDir, p.Name)
+		return releaseRemote(cfg, p.Name, c, stdout, stderr)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "drwatch drill release: %v\n", err)
+		return ExitFailure
+	}
+	defer closeAll()
+	st, err := w.Command(c)
+	if err != nil {
+		fmt.Fprintf(stderr, "drwatch drill release: %v\n", err)
+		return ExitFailure
+	}
+	fmt.Fprintf(stdout, "pair %s: %s\n", p.Name, st.Phase)
+	for _, r := range st.Reasons {
+		fmt.Fprintf(stdout, "  - %s\n", r)
+	}
+	return ExitOK
+}
+
+func releaseRemote(cfg *config.Config, pair string, c policy.Command, stdout, stderr io.Writer) int {
+	if !cfg.API.Token.IsSet() {
+		fmt.Fprintln(stderr, "drwatch drill release: the daemon's mutating API needs api.token_file in the config")
+		return ExitFailure
+	}
+	body, _ := json.Marshal(map[string]string{"by": c.By, "reason": c.Reason})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	url := strings.TrimRight(daemonURL(cfg), "/") + "/api/v1/pairs/" + pair + "/release"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		fmt.Fprintf(stderr, "drwatch drill release: %v\n", err)
+		return ExitFailure
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+cfg.API.Token.Reveal())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Fprintf(stderr, "drwatch drill release: %v\n", err)
+		return ExitFailure
+	}
+	defer resp.Body.Close()
+	var out struct {
+		State   string   `json:"state"`
+		Reasons []string `json:"reasons"`
+		Error   string   `json:"error"`
+	}
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err := json.Unmarshal(raw, &out); err != nil {
+		fmt.Fprintf(stderr, "drwatch drill release: HTTP %d, not JSON: %.200s\n", resp.StatusCode, raw)
+		return ExitFailure
+	}
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintf(stderr, "drwatch drill release: %s (HTTP %d)\n", out.Error, resp.StatusCode)
+		return ExitFailure
+	}
+	fmt.Fprintf(stdout, "pair %s: %s\n", pair, out.State)
+	for _, r := range out.Reasons {
+		fmt.Fprintf(stdout, "  - %s\n", r)
+	}
+	return ExitOK
 }

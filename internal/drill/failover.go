@@ -81,6 +81,14 @@ func RunFailover(ctx context.Context, in FailoverInput, r *Report, resume *Repor
 	if resume != nil {
 		r.Failover = resume.Failover
 		r.Failover.Where, r.Failover.Finish = nil, nil
+		// The run it finishes did not pass: neither does this one, whatever
+		// the restore does.
+		r.Reason = "finishing the restore of drill report " + resume.ID
+		if resume.Reason != "" {
+			r.Reason += ", which failed: " + resume.Reason
+		} else if !hasDone(r.Failover, "measure") {
+			r.Reason += ", which was interrupted before it measured the promotion"
+		}
 		f.stage("resume", nil, fmt.Sprintf("finishing the restore of drill report %s", resume.ID))
 		f.restore(ctx, Owner(resume))
 		return
@@ -201,6 +209,20 @@ func (f *failover) snapshot(ctx context.Context) bool {
 			before.Started[ix] = fi.LeaderIndex
 		}
 	}
+	leaders := slices.Collect(maps.Values(before.all()))
+	if len(leaders) > 0 {
+		set, err := f.in.Leader.IndexSettings(ctx, leaders)
+		if err != nil {
+			f.stage("snapshot", err, "reading the leader indices' write blocks")
+			f.fail("could not read the leader's write blocks to restore: " + err.Error())
+			return false
+		}
+		for _, ix := range slices.Sorted(slices.Values(leaders)) {
+			if v := fmt.Sprint(set[ix]["index.blocks.write"]); v == "true" {
+				before.Blocked = append(before.Blocked, ix)
+			}
+		}
+	}
 	f.r.Failover.Before = before
 	return f.stage("snapshot", nil, fmt.Sprintf("%d indices started by hand, %d by %d autofollow rules",
 		len(before.Started), len(before.Autofollowed), len(before.Rules)))
@@ -214,20 +236,75 @@ func ruleFeeds(pattern string, scope []string) bool { return ccr.RuleInScope(pat
 // to measure (it may still need the restore: then that has run).
 func (f *failover) promote(ctx context.Context) bool {
 	start := f.in.Now()
-	res, err := f.in.Target.DrillPromote(ctx, Owner(f.r), "drill "+f.r.Drill)
+	owner := Owner(f.r)
+	res, err := f.in.Target.DrillPromote(ctx, owner, "drill "+f.r.Drill)
 	if err != nil {
-		if errors.Is(err, policy.ErrConflict) || errors.Is(err, watch.ErrNotStarted) || errors.Is(err, promote.ErrRefused) {
+		if f.in.Target.State().Drill != owner {
+			// Refused before anything was journaled: nothing changed.
 			f.stage("promote", err, "refused, nothing changed")
 			f.fail("the promotion did not start: " + err.Error())
 			return false
 		}
+		// The pair is the drill's: the promotion failed, or its start
+		// could not be journaled (the watcher retries it, gracefully).
+		// Either way the restore runs, once no promotion does.
 		f.stage("promote", err, "graceful promotion")
 		f.r.Reason = "the promotion failed: " + err.Error()
-		f.restore(ctx, Owner(f.r))
+		if !f.waitNotPromoting(ctx) {
+			f.halt(ctx, "the drill's promotion is still running")
+			return false
+		}
+		f.restore(ctx, owner)
 		return false
 	}
-	f.r.Failover.WritableAfter = f.in.Now().Sub(start).Seconds()
+	f.r.Failover.PromotedAt = f.in.Now()
+	f.r.Failover.WritableAfter = f.r.Failover.PromotedAt.Sub(start).Seconds()
+	f.adopt(ctx, res.Promoted)
 	return f.stage("promote", nil, fmt.Sprintf("graceful promotion: %s", res.Detail))
+}
+
+// waitNotPromoting waits (at most SyncTimeout) until the pair is not
+// promoting.
+func (f *failover) waitNotPromoting(ctx context.Context) bool {
+	deadline := f.in.Now().Add(f.in.SyncTimeout)
+	for f.in.Target.State().Phase == policy.Promoting {
+		if f.in.Now().After(deadline) || !f.sleep(ctx) {
+			return false
+		}
+	}
+	return true
+}
+
+// adopt takes into the setup what the promotion did beyond the snapshot:
+// indices it promoted that the snapshot did not have (created since, e.g.
+// by an autofollow rule) are restored too - as autofollowed when an
+// in-scope rule covers them, otherwise named as left promoted (the drill
+// fails) - and rules it did not delete (another cluster's: the promotion
+// deletes only its alias's) are not re-created.
+func (f *failover) adopt(ctx context.Context, promoted []string) {
+	b := &f.r.Failover.Before
+	all := b.all()
+	for _, ix := range promoted {
+		if _, ok := all[ix]; ok {
+			continue
+		}
+		covered := false
+		for _, pat := range b.Rules {
+			if probe.InScope(ix, []string{pat}) {
+				covered = true
+			}
+		}
+		if covered {
+			b.Autofollowed[ix] = ix
+		} else {
+			f.r.Failover.Unknown = append(f.r.Failover.Unknown, ix)
+		}
+	}
+	if af, err := f.in.Follower.AutofollowStats(ctx); err == nil {
+		for _, rule := range af.Rules {
+			delete(b.Rules, rule.Name) // still there: not deleted, not to re-create
+		}
+	}
 }
 
 // measure counts, per index, the documents the write-blocked leader holds
@@ -260,6 +337,7 @@ func (f *failover) measure(ctx context.Context) {
 	f.r.Failover.Lost = lost
 	if len(errs) > 0 {
 		f.stage("measure", errors.New(strings.Join(errs, "; ")), "counting documents on both sides")
+		f.r.Reason = "the documents lost could not be counted: " + strings.Join(errs, "; ")
 		return
 	}
 	f.stage("measure", nil, fmt.Sprintf("%d documents lost over %d indices (the write-blocked leader's count minus the promoted follower's)", sumLost(lost), len(lost)))
@@ -275,10 +353,14 @@ func (f *failover) restore(ctx context.Context, owner string) {
 	for _, ix := range followers {
 		leaders = append(leaders, plan[ix])
 	}
-	promotedAt := f.in.Now()
+	promotedAt := f.r.Failover.PromotedAt
+	if promotedAt.IsZero() {
+		promotedAt = f.in.Now()
+	}
 	alias := f.in.Pair.Follower.LeaderAlias
+	unblock := slices.DeleteFunc(slices.Clone(leaders), func(ix string) bool { return slices.Contains(b.Blocked, ix) })
 
-	if err := f.in.Leader.UnblockWrite(ctx, leaders); !f.stage("restore: lift the leader's write block", err, strings.Join(leaders, ", ")) {
+	if err := f.in.Leader.UnblockWrite(ctx, unblock); !f.stage("restore: lift the leader's write block", err, strings.Join(unblock, ", ")) {
 		f.halt(ctx, "the leader's write block could not be lifted")
 		return
 	}
@@ -295,6 +377,13 @@ func (f *failover) restore(ctx context.Context, owner string) {
 		if _, ok := still[ix]; !ok {
 			del = append(del, ix)
 		}
+	}
+	if st := f.in.Target.State(); st.Drill != owner {
+		// Released by a human (or taken by another drill): its copies are
+		// not the drill's to delete any more.
+		f.stage("restore: delete the promoted copies on the follower", fmt.Errorf("the pair is no longer owned by this drill (it is %s)", st.Phase), "")
+		f.halt(ctx, "the pair was released from the drill")
+		return
 	}
 	if err := f.in.Follower.DeleteIndices(ctx, del); !f.stage("restore: delete the promoted copies on the follower", err, strings.Join(del, ", ")) {
 		f.halt(ctx, "the promoted copies could not be deleted")
@@ -342,6 +431,10 @@ func (f *failover) restore(ctx context.Context, owner string) {
 		f.fail(fmt.Sprintf("%d acknowledged documents were lost by a graceful promotion", n))
 		return
 	}
+	if u := f.r.Failover.Unknown; len(u) > 0 {
+		f.fail(fmt.Sprintf("the promotion also promoted %s, created after the drill's snapshot and covered by no autofollow rule: left promoted; re-create their replication by hand", strings.Join(u, ", ")))
+		return
+	}
 	f.r.Result = ResultPassed
 	f.save()
 }
@@ -361,14 +454,21 @@ func (f *failover) start(ctx context.Context, ix, leader string) error {
 			return nil
 		}
 		deadline := f.in.Now().Add(45 * time.Second)
+		notStarted := false
 		for f.in.Now().Before(deadline) {
 			st, serr := f.in.Follower.ReplicationStatusOf(ctx, ix)
 			if serr == nil && active(st.Status) {
 				return nil
 			}
+			notStarted = serr == nil && st.Status == "REPLICATION NOT IN PROGRESS"
 			if !f.sleep(ctx) {
 				return ctx.Err()
 			}
+		}
+		if !notStarted {
+			// Unknown (the status unreadable) or paused: never delete an
+			// index that may be replicating.
+			return fmt.Errorf("%s: %w (its replication status is not known to be stopped: left as it is)", ix, err)
 		}
 		if derr := f.in.Follower.DeleteIndices(ctx, []string{ix}); derr != nil {
 			return fmt.Errorf("%s: %w (and deleting it for another try: %w)", ix, err, derr)
@@ -543,6 +643,15 @@ func (f *failover) sleep(ctx context.Context) bool {
 	}
 }
 
+func hasDone(f *Failover, stage string) bool {
+	for _, s := range f.Stages {
+		if s.Name == stage && s.Status == "done" {
+			return true
+		}
+	}
+	return false
+}
+
 // all is every follower index of the setup and its leader index.
 func (s Setup) all() map[string]string {
 	out := maps.Clone(s.Started)
@@ -583,5 +692,9 @@ func alreadyExists(err error) bool {
 
 func alreadyReplicating(err error) bool {
 	e, ok := opensearch.AsError(err)
-	return ok && strings.Contains(strings.ToLower(e.Detail), "already")
+	if !ok {
+		return false
+	}
+	d := strings.ToLower(e.Detail)
+	return !strings.Contains(e.Type, "already_exists") && strings.Contains(d, "already") && strings.Contains(d, "replicat")
 }

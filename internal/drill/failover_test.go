@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -68,9 +69,29 @@ func healthyObservation(context.Context) observe.Observation {
 	}
 }
 
+// leaderWithSettings makes a failing cluster answer GET <index>/_settings
+// (flat, as the lab's leader does) with a write block or not.
+func leaderWithSettings(t *testing.T, blocked bool) (config.Endpoint, *atomic.Int32) {
+	t.Helper()
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/_settings") {
+			fmt.Fprintf(w, `{"orders-1":{"settings":{"index.blocks.write":"%v","index.number_of_shards":"1"}}}`, blocked)
+			return
+		}
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprint(w, `{"error":{"type":"exception","reason":"boom"},"status":500}`)
+	}))
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	return config.Endpoint{URL: srv.URL, Addresses: []*url.URL{u}}, &n
+}
+
 func input(t *testing.T, tg Target) (FailoverInput, *atomic.Int32) {
 	t.Helper()
-	lep, ln := failing(t)
+	lep, ln := leaderWithSettings(t, false)
 	fep, _ := failing(t)
 	return FailoverInput{
 		Pair:   &config.Pair{Name: "staging", Leader: lep, Follower: fep, Indices: []string{"orders-*"}, AllowDestructiveDrills: true},
@@ -193,5 +214,37 @@ func TestFailoverDrillHaltsWithFinishCommands(t *testing.T) {
 	}
 	if strings.Contains(all, "hunter2") || strings.Contains(r.Summary(), "hunter2") {
 		t.Fatal("a password is in the report")
+	}
+}
+
+// A leader index that had a write block before the drill keeps it: the
+// restore lifts only the blocks the promotion put on.
+func TestFailoverDrillKeepsBlocksItFound(t *testing.T) {
+	tg := &target{st: policy.Initial(time.Now()), promote: func() (promote.Result, error) {
+		return promote.Result{Promoted: []string{"orders-1"}}, nil
+	}}
+	in, _ := input(t, tg)
+	var puts atomic.Int32
+	lep, _ := leaderWithSettings(t, true)
+	proxy := httputil.NewSingleHostReverseProxy(lep.Addresses[0])
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut {
+			puts.Add(1)
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	in.Pair.Leader = config.Endpoint{URL: srv.URL, Addresses: []*url.URL{u}}
+	in.Leader = client(t, in.Pair.Leader)
+	fep := okFollower(t)
+	in.Pair.Follower, in.Follower = fep, client(t, fep)
+	r := &Report{Drill: "monthly", ID: "1"}
+	RunFailover(context.Background(), in, r, nil)
+	if b := r.Failover.Before.Blocked; len(b) != 1 || b[0] != "orders-1" {
+		t.Fatalf("blocked before the drill: %v (%+v, %s)", b, r.Failover.Stages, r.Reason)
+	}
+	if n := puts.Load(); n != 0 {
+		t.Fatalf("the restore sent %d PUTs to the leader: it lifted a block it found", n)
 	}
 }

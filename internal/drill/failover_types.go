@@ -20,9 +20,14 @@ type Failover struct {
 	// Lost are documents the write-blocked leader holds that the promoted
 	// follower does not, per index (counted after the promotion).
 	Lost map[string]int64 `json:"lost_documents,omitempty"`
-	// RestoredAfter is the time from the promotion to every index syncing
-	// with lag 0 again, in seconds.
+	// PromotedAt is when the promotion ended.
+	PromotedAt time.Time `json:"promoted_at,omitzero"`
+	// RestoredAfter is the time from the promotion's end to every index
+	// syncing with lag 0 again, in seconds.
 	RestoredAfter float64 `json:"restored_after_seconds,omitempty"`
+	// Unknown are indices the promotion promoted that the snapshot did
+	// not have and no autofollow rule covers: left promoted.
+	Unknown []string `json:"unknown,omitempty"`
 	// Where and Finish are set when the drill did not finish: the state of
 	// each index, and the commands (curl) that finish the restore.
 	Where  []string `json:"where,omitempty"`
@@ -38,6 +43,9 @@ type Setup struct {
 	Autofollowed map[string]string `json:"autofollowed,omitempty"`
 	// Rules are autofollow rules: name -> leader index pattern.
 	Rules map[string]string `json:"rules,omitempty"`
+	// Blocked are leader indices that had a write block before the drill:
+	// the restore leaves it on.
+	Blocked []string `json:"blocked,omitempty"`
 }
 
 // Stage is one stage of a failover drill.

@@ -465,7 +465,9 @@ func (r *Runner) stopTimes(pair string) []time.Duration {
 		ids, _ := r.Store.IDs(d.Name)
 		for _, id := range ids {
 			rep, err := r.Store.Load(d.Name, id)
-			if err != nil || rep.Failover == nil || rep.Failover.WritableAfter <= 0 {
+			// Only a drill that promoted itself (not one that finished
+			// another's restore, which carries its measurement over).
+			if err != nil || rep.Failover == nil || rep.Failover.WritableAfter <= 0 || hasDone(rep.Failover, "resume") {
 				continue
 			}
 			if n := len(rep.Failover.Before.all()); n > 0 {

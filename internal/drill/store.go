@@ -21,7 +21,9 @@ type Store struct{ Dir string }
 func NewStore(stateDir string) *Store { return &Store{Dir: filepath.Join(stateDir, "drills")} }
 
 // Save writes a report atomically (temp file, fsync, rename) and prunes
-// the drill's oldest reports beyond KeepReports.
+// the drill's oldest reports beyond KeepReports - never one a drill may
+// still need: a failover drill's that is running or stopped half-way (a
+// later run finishes its restore from it).
 func (s *Store) Save(r *Report) error {
 	dir := filepath.Join(s.Dir, r.Drill)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
@@ -54,6 +56,9 @@ func (s *Store) Save(r *Report) error {
 	ids, err := s.IDs(r.Drill)
 	if err == nil && len(ids) > KeepReports {
 		for _, id := range ids[:len(ids)-KeepReports] {
+			if old, err := s.Load(r.Drill, id); err == nil && old.Failover != nil && (old.Result == ResultRunning || len(old.Failover.Finish) > 0) {
+				continue
+			}
 			_ = os.Remove(filepath.Join(dir, id+".json"))
 		}
 	}

@@ -46,8 +46,12 @@ const (
 	ActPromote = "promote"
 )
 
+// ActRelease takes a pair back from a failover drill that cannot finish
+// its restore (DrillReleased).
+const ActRelease = "release"
+
 // Actions lists the command actions of humans (the API's).
-var Actions = []string{ActApprove, ActDeny, ActPause, ActResume, ActPromote}
+var Actions = []string{ActApprove, ActDeny, ActPause, ActResume, ActPromote, ActRelease}
 
 // A failover drill's commands: its graceful promotion starts
 // (DrillStart), and it hands the pair back (DrillEnded, Reason the
@@ -59,7 +63,14 @@ const (
 
 // Apply is the command's policy function applied to st at now: Approve,
 // Deny, Pause, Resume or ManualPromote.
+//
+// While a failover drill owns the pair (State.Drill), a human's command
+// other than release is refused: the drill's restore would undo it (a
+// promotion's writes deleted with the drill's copies). Release first.
 func (c Command) Apply(st State, now time.Time) (Decision, error) {
+	if st.Drill != "" && c.Action != ActDrillStart && c.Action != ActDrillEnd && c.Action != ActRelease {
+		return Decision{State: st}, fmt.Errorf("%w: failover drill %s owns the pair until its restore ends (drwatch drill --name %s finishes it); to act on the pair now, release it from the drill first (drwatch drill release)", ErrConflict, st.Drill, drillName(st.Drill))
+	}
 	switch c.Action {
 	case ActApprove:
 		return Approve(st, c.ID, c.By, c.Reason, now)
@@ -75,12 +86,14 @@ func (c Command) Apply(st State, now time.Time) (Decision, error) {
 		return Resume(st, c.By, now)
 	case ActPromote:
 		return ManualPromote(st, c.By, c.Reason, now)
+	case ActRelease:
+		return DrillReleased(st, c.By, c.Reason, now)
 	case ActDrillStart:
 		return DrillStart(st, c.Drill, c.By, now)
 	case ActDrillEnd:
 		return DrillEnded(st, c.Drill, c.Reason, now)
 	}
-	return Decision{State: st}, fmt.Errorf("unknown command %q (approve, deny, pause, resume, promote, drill_start, drill_end)", c.Action)
+	return Decision{State: st}, fmt.Errorf("unknown command %q (approve, deny, pause, resume, promote, release, drill_start, drill_end)", c.Action)
 }
 
 // Approve answers a pending approval: the pair is promoted now. It is also

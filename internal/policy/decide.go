@@ -91,7 +91,8 @@ func Decide(st State, obs observe.Observation, pol *config.Policy, now time.Time
 	if st.Drill != "" && (st.Phase == Promoted || st.Phase == Failed) {
 		// A failover drill's promotion: the drill restores replication
 		// and hands the pair back (DrillEnded); until then nothing is
-		// retried, fenced or promoted.
+		// retried, fenced or promoted, and the reasons say so.
+		d.State.Reasons = withDrillReason(st.Reasons, st.Drill)
 		return d
 	}
 	switch st.Phase {

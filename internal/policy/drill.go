@@ -2,6 +2,8 @@ package policy
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -42,4 +44,55 @@ func DrillEnded(st State, drill, summary string, now time.Time) (Decision, error
 	d.Abandon = true
 	d.enter(Healthy, now, "failover drill "+drill+" restored replication: "+summary)
 	return d, nil
+}
+
+// DrillReleased takes a pair back from a failover drill that cannot
+// finish its restore (its report lost, the drill removed from the
+// config): a human's decision that the pair is what the clusters now
+// show. A promoted pair stays promoted for good (never promoted again;
+// the old leader fenced when it answers), as after a real promotion. A
+// failed drill promotion is paused, not retried: a human looks at the
+// clusters, then resumes (the promotion is retried) or leaves it. It is
+// refused while the drill's promotion runs.
+func DrillReleased(st State, by, reason string, now time.Time) (Decision, error) {
+	switch {
+	case st.Drill == "":
+		return Decision{State: st}, fmt.Errorf("%w: no failover drill owns the pair", ErrConflict)
+	case st.Phase == Promoting:
+		return Decision{State: st}, fmt.Errorf("%w: failover drill %s is promoting the pair: release it once the promotion ends", ErrConflict, st.Drill)
+	}
+	d := Decision{State: st}
+	d.State.Drill = ""
+	msg := fmt.Sprintf("released from failover drill %s by %s%s", st.Drill, by, suffix(reason))
+	switch st.Phase {
+	case Failed:
+		d.State.PausedFrom, d.State.PausedBy, d.State.PauseReason = Failed, by, "released from failover drill "+st.Drill
+		d.State.PausedUntil = time.Time{}
+		d.enter(Paused, now, msg+": its promotion failed half-way; paused until a human resumes (which retries the promotion)")
+	case Promoted:
+		d.enter(Promoted, now, msg+": the pair stays promoted, as after a real promotion")
+	default:
+		d.enter(st.Phase, now, msg)
+	}
+	return d, nil
+}
+
+// drillName is the drill's name in an owner "<drill>/<report id>".
+func drillName(owner string) string {
+	name, _, _ := strings.Cut(owner, "/")
+	return name
+}
+
+// DrillReason says, among a pair's reasons, that a drill owns it.
+func DrillReason(owner string) string {
+	return "failover drill " + owner + " owns the pair: drwatch decides nothing for it until the drill restores replication and hands it back (drwatch drill show --name " + drillName(owner) + ")"
+}
+
+// withDrillReason is reasons ending with DrillReason(owner), once.
+func withDrillReason(reasons []string, owner string) []string {
+	r := DrillReason(owner)
+	if n := len(reasons); n > 0 && reasons[n-1] == r {
+		return reasons
+	}
+	return append(slices.Clone(reasons), r)
 }

@@ -2,6 +2,7 @@ package policy_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,5 +81,52 @@ func TestDrillOwnsThePairUntilItEnds(t *testing.T) {
 		if !promote {
 			t.Fatalf("after the drill from %s, a real outage did not promote: %+v", from.Phase, p.st)
 		}
+	}
+}
+
+// While a drill owns the pair, a human's command is refused (the drill's
+// restore would undo it: a promotion's writes deleted with the drill's
+// copies) - all but release, which takes the pair back: a promoted pair
+// stays promoted for good, a failed drill promotion is paused, not
+// retried, and resuming it retries the promotion.
+func TestDrillOwnedPairRefusesCommandsUntilReleased(t *testing.T) {
+	st, err := policy.DrillStart(policy.Initial(t0), "monthly/1", "drill monthly", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	promoted := policy.PromotionSucceeded(st.State, "1 index writable", t0.Add(time.Second)).State
+	failed := policy.PromotionFailed(st.State, "boom", true, t0.Add(time.Second)).State
+	for _, s := range []policy.State{promoted, failed, st.State} {
+		for _, a := range []string{policy.ActApprove, policy.ActDeny, policy.ActPause, policy.ActResume, policy.ActPromote} {
+			d, err := policy.Command{Action: a, By: "alice"}.Apply(s, t0.Add(time.Minute))
+			if !errors.Is(err, policy.ErrConflict) || !strings.Contains(err.Error(), "release it from the drill") || d.Promote || len(d.Events) > 0 {
+				t.Errorf("%s on a drill's %s pair: %v %+v", a, s.Phase, err, d)
+			}
+		}
+	}
+	if _, err := (policy.Command{Action: policy.ActRelease, By: "alice"}).Apply(st.State, t0); !errors.Is(err, policy.ErrConflict) {
+		t.Fatalf("released while the drill's promotion runs: %v", err)
+	}
+	if _, err := (policy.Command{Action: policy.ActRelease, By: "alice"}).Apply(policy.Initial(t0), t0); !errors.Is(err, policy.ErrConflict) {
+		t.Fatalf("released a pair no drill owns: %v", err)
+	}
+	r, err := policy.Command{Action: policy.ActRelease, By: "alice", Reason: "report lost"}.Apply(promoted, t0.Add(time.Minute))
+	if err != nil || r.State.Drill != "" || r.State.Phase != policy.Promoted {
+		t.Fatalf("release of a promoted drill pair: %v %+v", err, r.State)
+	}
+	if _, err := (policy.Command{Action: policy.ActPromote, By: "alice"}).Apply(r.State, t0.Add(2*time.Minute)); !errors.Is(err, policy.ErrConflict) {
+		t.Fatalf("a released promoted pair was promoted again: %v", err)
+	}
+	r, err = policy.Command{Action: policy.ActRelease, By: "alice"}.Apply(failed, t0.Add(time.Minute))
+	if err != nil || r.State.Drill != "" || r.State.Phase != policy.Paused || r.State.PausedFrom != policy.Failed || !r.State.PausedUntil.IsZero() {
+		t.Fatalf("release of a failed drill promotion: %v %+v", err, r.State)
+	}
+	pol := policyFor(config.ModeAuto)
+	if d := policy.Decide(r.State, healthy(t0.Add(time.Hour)).get(), pol, t0.Add(time.Hour)); d.Promote || d.State.Phase != policy.Paused {
+		t.Fatalf("a released failed drill promotion was retried unasked: %+v", d.State)
+	}
+	res, err := policy.Command{Action: policy.ActResume, By: "alice"}.Apply(r.State, t0.Add(time.Hour))
+	if err != nil || res.State.Phase != policy.Failed {
+		t.Fatalf("resume after release: %v %+v", err, res.State)
 	}
 }

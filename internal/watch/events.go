@@ -33,6 +33,12 @@ func (w *Watcher) notifyLocked(events []string, from policy.Phase, by string, ex
 		if name == policy.EvPromotionStarted && w.vettingLocked() {
 			continue // told after the veto hooks allow it (vetLocked)
 		}
+		if w.rt.rec.State.Drill != "" && drillHeld(name) {
+			// A failover drill's promotion is a rehearsal: it pages nobody
+			// and runs no hook that acts (a DNS flip); the drill's outcome
+			// goes out as drill_succeeded or drill_failed.
+			continue
+		}
 		ev := w.eventLocked(name, from, by)
 		ev.Reasons = append(slices.Clone(extra), ev.Reasons...)
 		w.hooks.Notify(ev)
@@ -192,4 +198,15 @@ func (w *Watcher) nextLocked(st *policy.State, pol *config.Policy) string {
 		return "nothing until the pause ends"
 	}
 	return ""
+}
+
+// drillHeld reports whether an event is held back from the hooks while a
+// failover drill owns the pair: its promotion's.
+func drillHeld(event string) bool {
+	switch event {
+	case policy.EvPromotionStarted, policy.EvPromotionSucceeded, policy.EvPromotionFailed,
+		policy.EvOldLeaderReturned, policy.EvOldLeaderFenced:
+		return true
+	}
+	return false
 }

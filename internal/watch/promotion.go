@@ -67,6 +67,9 @@ func (w *Watcher) promote(ctx context.Context, graceful, byHand bool) (promote.R
 		w.rt.mu.Unlock()
 		return promote.Result{}, fmt.Errorf("%w: the pair is %s, not promoting", ErrNotStarted, w.rt.rec.State.Phase)
 	}
+	if w.rt.rec.State.Drill != "" {
+		graceful = true // a failover drill's promotion, however it is resumed
+	}
 	if !byHand && w.vettingLocked() {
 		if err := w.vetLocked(ctx); err != nil {
 			w.rt.mu.Unlock()
