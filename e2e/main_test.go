@@ -360,7 +360,7 @@ func startDaemonWith(t *testing.T, bin string, env []string, cfgPath string, wai
 			_ = d.cmd.Process.Kill()
 			<-d.exit
 		}
-		if t.Failed() {
+		if t.Failed() || os.Getenv("DRWATCH_E2E_LOGS") != "" {
 			t.Logf("drwatch logs:\n%s", d.logs.String())
 		}
 	})
