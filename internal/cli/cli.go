@@ -45,10 +45,11 @@ Usage:
   drwatch drill --config FILE --name NAME [--json]
   drwatch drill list --config FILE
   drwatch drill show --config FILE --name NAME [--id ID] [--json]
+  drwatch aiven discover --project P [--json]
   drwatch version
 
 The API token for approve/deny/pause/resume comes from --token-file or
-$DRWATCH_API_TOKEN.
+$DRWATCH_API_TOKEN. aiven discover reads $AIVEN_TOKEN and $AIVEN_WEB_URL.
 
 Run "drwatch COMMAND -h" for a command's flags.
 `
@@ -83,6 +84,8 @@ func MainIO(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return hooksCmd(rest, stdout, stderr)
 	case "drill":
 		return drillCmd(rest, stdout, stderr)
+	case "aiven":
+		return aivenCmd(rest, stdout, stderr)
 	case "approve", "deny", "pause", "resume":
 		return remoteCmd(cmd, rest, stdout, stderr)
 	case "version", "--version":
