@@ -659,7 +659,10 @@ func statusDesc(status string) string {
 // service_name, service_type, service_uri, state, termination_protection,
 // update_time, user_config). update_time is RFC 3339 and never empty.
 // service_uri and connection_info carry avnadmin's password, as the real
-// API's do: drwatch must keep it out of what it prints.
+// API's do: drwatch must keep it out of what it prints. The full version in
+// metadata.opensearch_version is this fake's assumption (the codegen types
+// metadata as a free map); user_config.opensearch_version, the major, is
+// Aiven's documented user config.
 func (s *Server) serviceJSON(proj string, p *project, svc *Service, full bool) map[string]any {
 	created := p.created[svc.Name].UTC().Format(time.RFC3339)
 	uri := fmt.Sprintf("https://avnadmin:%s@%s:%d", svc.Password, svc.Host, svc.Port)
