@@ -190,6 +190,10 @@ func TestFailoverDrillTwiceZeroLoss(t *testing.T) {
 		d.waitMetric(t, 30*time.Second, `drwatch_rpo_guard_passing{pair="lab"}`, "1")
 		t.Logf("MEASURE failover drill run %d: %d acknowledged writes, 0 lost; writable %.2fs after the drill's promotion started, replication restored (syncing, lag 0) %.2fs after, the whole drill %.2fs",
 			run, total, f.WritableAfter, f.RestoredAfter, rep.Duration)
+		t.Logf("MEASURE failover drill run %d, the promotion's steps: %s", run, strings.Join(f.Steps, ", "))
+		if len(f.Steps) == 0 {
+			t.Errorf("run %d: the report has no promotion steps", run)
+		}
 	}
 	if v, _ := d.metric(t, `drwatch_drill_runs_total{drill="staging-failover",result="passed"}`); v != "2" {
 		t.Errorf("drill_runs_total{passed} = %q, want 2", v)

@@ -24,6 +24,8 @@ import (
 // watcher (the one promotion runner and journal).
 type Target interface {
 	State() policy.State
+	// Promotion is the pair's current promotion record (nil: none).
+	Promotion() *promote.Promotion
 	DrillPromote(ctx context.Context, drill, by string) (promote.Result, error)
 	DrillEnd(drill, summary, by string) error
 }
@@ -259,6 +261,15 @@ func (f *failover) promote(ctx context.Context) bool {
 	}
 	f.r.Failover.PromotedAt = f.in.Now()
 	f.r.Failover.WritableAfter = f.r.Failover.PromotedAt.Sub(start).Seconds()
+	if p := f.in.Target.Promotion(); p != nil {
+		for _, s := range p.Steps {
+			line := fmt.Sprintf("+%.2fs %s", s.At.Sub(p.Started).Seconds(), s.Name)
+			if s.Target != "" {
+				line += " " + s.Target
+			}
+			f.r.Failover.Steps = append(f.r.Failover.Steps, line+": "+s.Status)
+		}
+	}
 	f.adopt(ctx, res.Promoted)
 	return f.stage("promote", nil, fmt.Sprintf("graceful promotion: %s", res.Detail))
 }

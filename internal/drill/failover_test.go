@@ -28,6 +28,9 @@ type target struct {
 }
 
 func (t *target) State() policy.State { return t.st }
+func (t *target) Promotion() *promote.Promotion {
+	return &promote.Promotion{Started: time.Unix(100, 0), Steps: []promote.Step{{Name: promote.StepStop, Target: "orders-1", Status: promote.StepDone, At: time.Unix(101, 0)}}}
+}
 func (t *target) DrillPromote(context.Context, string, string) (promote.Result, error) {
 	t.promoted.Add(1)
 	return t.promote()

@@ -20,6 +20,9 @@ type Failover struct {
 	// Lost are documents the write-blocked leader holds that the promoted
 	// follower does not, per index (counted after the promotion).
 	Lost map[string]int64 `json:"lost_documents,omitempty"`
+	// Steps are the promotion's journaled steps, each with its time since
+	// the promotion started ("+9.81s catch_up: done").
+	Steps []string `json:"promotion_steps,omitempty"`
 	// PromotedAt is when the promotion ended.
 	PromotedAt time.Time `json:"promoted_at,omitzero"`
 	// RestoredAfter is the time from the promotion's end to every index
@@ -65,6 +68,9 @@ func (f *Failover) summary() string {
 			fmt.Fprintf(&b, ": %s", s.Detail)
 		}
 		b.WriteString("\n")
+	}
+	if len(f.Steps) > 0 {
+		fmt.Fprintf(&b, "  promotion steps: %s\n", strings.Join(f.Steps, ", "))
 	}
 	if f.WritableAfter > 0 {
 		fmt.Fprintf(&b, "  writable %.1fs after the write block; documents lost: %d\n", f.WritableAfter, sumLost(f.Lost))

@@ -98,6 +98,7 @@ func (p *fakePair) DrillPromote(context.Context, string, string) (promote.Result
 	panic("not called by these tests")
 }
 func (p *fakePair) DrillEnd(string, string, string) error { panic("not called by these tests") }
+func (p *fakePair) Promotion() *promote.Promotion         { return nil }
 func (p *fakePair) NotifyDrill(event, summary string, _ []string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

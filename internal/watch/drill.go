@@ -72,3 +72,17 @@ func (w *Watcher) NotifyDrill(event, summary string, reasons []string) {
 	w.metrics.Events.WithLabelValues(w.pair.Name, event).Inc()
 	w.hooks.Notify(ev)
 }
+
+// Promotion is a copy of the pair's current promotion record, with its
+// journaled steps (nil: none).
+func (w *Watcher) Promotion() *promote.Promotion {
+	w.rt.mu.RLock()
+	defer w.rt.mu.RUnlock()
+	p := w.rt.rec.Promotion
+	if p == nil {
+		return nil
+	}
+	c := *p
+	c.Steps = append([]promote.Step(nil), p.Steps...)
+	return &c
+}
