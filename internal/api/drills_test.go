@@ -90,3 +90,30 @@ func TestDrillAPI(t *testing.T) {
 		t.Fatalf("a report id with a path in it: %d", resp.StatusCode)
 	}
 }
+
+// While a failover drill owns a pair, the API refuses humans' commands
+// (409, saying why) but release, which takes the pair back.
+func TestReleaseFromDrill(t *testing.T) {
+	now := time.Now()
+	st, err := policy.DrillStart(policy.Initial(now), "monthly/20260301T040000.000Z-abcd", "drill monthly", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	promoted := policy.PromotionSucceeded(st.State, "1 index writable", now).State
+	f := newFixture(t, true, pairSpec{name: "staging", state: promoted})
+	code, out := f.postJSON(t, "/api/v1/pairs/staging/pause", testToken, `{}`)
+	if code != http.StatusConflict || !strings.Contains(out["error"].(string), "release it from the drill") {
+		t.Fatalf("pause of a drill's pair: %d %v", code, out)
+	}
+	code, out = f.postJSON(t, "/api/v1/pairs/staging/release", testToken, `{"reason": "report lost"}`)
+	if code != http.StatusOK || out["state"] != "promoted" {
+		t.Fatalf("release: %d %v", code, out)
+	}
+	if st := f.d.watchers[0].State(); st.Drill != "" {
+		t.Fatalf("still the drill's: %+v", st)
+	}
+	code, _ = f.postJSON(t, "/api/v1/pairs/staging/release", testToken, `{}`)
+	if code != http.StatusConflict {
+		t.Fatalf("a second release: %d", code)
+	}
+}

@@ -114,32 +114,18 @@ func runDrillHere(ctx context.Context, cfg *config.Config, d config.Drill, stder
 // report (the daemon's URL and token from the config).
 func runDrillRemote(ctx context.Context, cfg *config.Config, name string, stderr io.Writer) (*drill.Report, error) {
 	base := strings.TrimRight(daemonURL(cfg), "/")
-	if !cfg.API.Token.IsSet() {
-		return nil, errors.New("the daemon's mutating API needs api.token_file in the config")
-	}
-	body, _ := json.Marshal(map[string]string{"by": who()})
-	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodPost, base+"/api/v1/drills/"+name+"/run", bytes.NewReader(body))
+	code, raw, err := postDaemon(ctx, cfg, "/api/v1/drills/"+name+"/run", map[string]string{"by": who()})
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+cfg.API.Token.Reveal())
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("asking the daemon at %s: %w", base, err)
-	}
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	resp.Body.Close()
 	var started struct {
 		ID, Report, Error string
 	}
 	if err := json.Unmarshal(raw, &started); err != nil {
-		return nil, fmt.Errorf("the daemon at %s answered HTTP %d, not JSON: %.200s", base, resp.StatusCode, raw)
+		return nil, fmt.Errorf("the daemon at %s answered HTTP %d, not JSON: %.200s", base, code, raw)
 	}
-	if resp.StatusCode != http.StatusAccepted {
-		return nil, fmt.Errorf("the daemon at %s refused: %s (HTTP %d)", base, started.Error, resp.StatusCode)
+	if code != http.StatusAccepted {
+		return nil, fmt.Errorf("the daemon at %s refused: %s (HTTP %d)", base, started.Error, code)
 	}
 	fmt.Fprintf(stderr, "drill %s started on the daemon (report %s); waiting for it\n", name, started.ID)
 	for {
@@ -314,39 +300,22 @@ func drillRelease(args []string, stdout, stderr io.Writer) int {
 }
 
 func releaseRemote(cfg *config.Config, pair string, c policy.Command, stdout, stderr io.Writer) int {
-	if !cfg.API.Token.IsSet() {
-		fmt.Fprintln(stderr, "drwatch drill release: the daemon's mutating API needs api.token_file in the config")
-		return ExitFailure
-	}
-	body, _ := json.Marshal(map[string]string{"by": c.By, "reason": c.Reason})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	url := strings.TrimRight(daemonURL(cfg), "/") + "/api/v1/pairs/" + pair + "/release"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	code, raw, err := postDaemon(context.Background(), cfg, "/api/v1/pairs/"+pair+"/release", map[string]string{"by": c.By, "reason": c.Reason})
 	if err != nil {
 		fmt.Fprintf(stderr, "drwatch drill release: %v\n", err)
 		return ExitFailure
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+cfg.API.Token.Reveal())
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		fmt.Fprintf(stderr, "drwatch drill release: %v\n", err)
-		return ExitFailure
-	}
-	defer resp.Body.Close()
 	var out struct {
 		State   string   `json:"state"`
 		Reasons []string `json:"reasons"`
 		Error   string   `json:"error"`
 	}
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err := json.Unmarshal(raw, &out); err != nil {
-		fmt.Fprintf(stderr, "drwatch drill release: HTTP %d, not JSON: %.200s\n", resp.StatusCode, raw)
+		fmt.Fprintf(stderr, "drwatch drill release: HTTP %d, not JSON: %.200s\n", code, raw)
 		return ExitFailure
 	}
-	if resp.StatusCode != http.StatusOK {
-		fmt.Fprintf(stderr, "drwatch drill release: %s (HTTP %d)\n", out.Error, resp.StatusCode)
+	if code != http.StatusOK {
+		fmt.Fprintf(stderr, "drwatch drill release: %s (HTTP %d)\n", out.Error, code)
 		return ExitFailure
 	}
 	fmt.Fprintf(stdout, "pair %s: %s\n", pair, out.State)
@@ -354,4 +323,29 @@ func releaseRemote(cfg *config.Config, pair string, c policy.Command, stdout, st
 		fmt.Fprintf(stdout, "  - %s\n", r)
 	}
 	return ExitOK
+}
+
+// postDaemon sends a JSON body to the daemon of cfg (its URL and API
+// token from the config) and returns the answer's status and body.
+func postDaemon(ctx context.Context, cfg *config.Config, path string, body any) (int, []byte, error) {
+	if !cfg.API.Token.IsSet() {
+		return 0, nil, errors.New("the daemon's mutating API needs api.token_file in the config")
+	}
+	base := strings.TrimRight(daemonURL(cfg), "/")
+	b, _ := json.Marshal(body)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, bytes.NewReader(b))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+cfg.API.Token.Reveal())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, fmt.Errorf("asking the daemon at %s: %w", base, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, raw, nil
 }
