@@ -2,7 +2,8 @@
 // journaled steps (Promotion, Step), its outcome (Result), and the
 // Executor interface that runs one. The journal stores these types;
 // executors implement the interface: promote/ccr for self-managed
-// OpenSearch with the replication plugin. It imports nothing of drwatch
+// OpenSearch with the replication plugin, promote/aivenpromote for Aiven
+// (built, not yet wired into the daemon). It imports nothing of drwatch
 // and no client, so the journal and the decision core do not depend on
 // how a promotion talks to a cluster.
 package promote
@@ -23,6 +24,10 @@ const (
 	StepStop       = "stop"
 	StepCatchUp    = "catch_up"
 	StepVerify     = "verify"
+	// StepDeleteIntegration is the delete of an Aiven pair's
+	// cross-cluster-replication integration (promote/aivenpromote): Aiven's
+	// equivalent of the stops. Its target is the integration's id.
+	StepDeleteIntegration = "delete_integration"
 )
 
 // Promotion is the plan and progress of a promotion.
@@ -82,8 +87,8 @@ type Result struct {
 }
 
 // Changed reports whether a promotion may have changed anything on the
-// clusters so far: any stop was sent (even one whose answer was lost may
-// have happened), or a fence was sent and not refused. One that has not can
+// clusters so far: any stop or integration delete was sent (even one whose
+// answer was lost may have happened), or a fence was sent and not refused. One that has not can
 // be given up without leaving the pair split or the leader blocked.
 func Changed(p *Promotion) bool {
 	if p == nil {
@@ -92,7 +97,7 @@ func Changed(p *Promotion) bool {
 	fence := map[string]string{} // target -> its last status
 	for _, s := range p.Steps {
 		switch s.Name {
-		case StepStop:
+		case StepStop, StepDeleteIntegration:
 			if s.Status != StepSkipped { // a skipped stop was never sent
 				return true
 			}

@@ -189,3 +189,19 @@ func (f *CCRFollower) clusterState(w http.ResponseWriter, _ *http.Request) {
 	}
 	_ = json.NewEncoder(w).Encode(map[string]any{"metadata": map[string]any{"indices": meta}, "blocks": map[string]any{"indices": blocks}})
 }
+
+// Unfollow turns idx into a normal index without a _stop request (Stops
+// does not count it): what Aiven does on the follower service when its
+// cross-cluster-replication integration is deleted (../shared/docs/aiven.md,
+// "What promote to standalone is": replication stops and the follower
+// accepts writes). The index then answers as after the lab's _stop: no
+// leader-index setting, no replication block (follower_settings_after_stop.json,
+// cluster_state_after_stop.json).
+func (f *CCRFollower) Unfollow(idx string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.followers[idx]; ok {
+		delete(f.followers, idx)
+		f.plain[idx] = true
+	}
+}

@@ -313,6 +313,21 @@ func (c *Cluster) Hits(route string) int {
 	return c.hits[route]
 }
 
+// HitsContaining is how many requests, of any route, had s in their route
+// ("POST /_plugins/_replication/x/_stop"): e.g. "/_stop" counts every stop
+// request, for indices the fake knows or not.
+func (c *Cluster) HitsContaining(s string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for route, hits := range c.hits {
+		if strings.Contains(route, s) {
+			n += hits
+		}
+	}
+	return n
+}
+
 // URL is the cluster's base URL.
 func (c *Cluster) URL() string { return c.Server.URL }
 
