@@ -12,7 +12,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -154,4 +157,36 @@ func (p *Promotion) Resumable(graceful bool) error {
 		return nil
 	}
 	return fmt.Errorf("%w: a non-graceful promotion is already under way (started %s): resume it without --graceful; nothing was changed", ErrRefused, p.Started.Format(time.RFC3339))
+}
+
+// PlanSteps are the journal steps that record a plan's entries (follower
+// index -> leader index), in name order, then a summary naming total.
+func PlanSteps(entries map[string]string, total int) []Step {
+	names := slices.Sorted(maps.Keys(entries))
+	steps := make([]Step, 0, len(names)+1)
+	for _, idx := range names {
+		steps = append(steps, Step{Name: StepPlan, Target: idx, Status: StepDone, Detail: entries[idx]})
+	}
+	return append(steps, Step{Name: StepPlan, Status: StepDone, Detail: fmt.Sprintf("%d follower indices planned", total)})
+}
+
+// LeaderIndices are the plan's leader indices, sorted, each once (what
+// fencing the old leader write-blocks).
+func (p *Promotion) LeaderIndices() []string {
+	return slices.Compact(slices.Sorted(maps.Values(p.Plan)))
+}
+
+// Summarize is index: reason for the first five of m, in name order, and
+// how many more.
+func Summarize(m map[string]string) string {
+	keys := slices.Sorted(maps.Keys(m))
+	var parts []string
+	for i, k := range keys {
+		if i == 5 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(keys)-5))
+			break
+		}
+		parts = append(parts, k+": "+m[k])
+	}
+	return strings.Join(parts, "; ")
 }

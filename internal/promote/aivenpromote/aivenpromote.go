@@ -181,12 +181,12 @@ func (e *Executor) Run(ctx context.Context, p *promote.Promotion) (promote.Resul
 	slices.Sort(res.Promoted)
 	res.Detail = fmt.Sprintf("Aiven integration %s deleted; %d of %d indices writable", id, len(res.Promoted), len(p.Plan))
 	if len(res.Lost) > 0 {
-		res.Detail += fmt.Sprintf(", %d lost (%s)", len(res.Lost), summarize(res.Lost))
+		res.Detail += fmt.Sprintf(", %d lost (%s)", len(res.Lost), promote.Summarize(res.Lost))
 	}
 	res.Detail += ", leader not fenced"
 	if len(res.Failed) > 0 {
 		return res, fmt.Errorf("%d of %d indices not writable %s after the Aiven integration was deleted: %s",
-			len(res.Failed), len(p.Plan), orDefault(e.WritableTimeout, DefaultWritableTimeout), summarize(res.Failed))
+			len(res.Failed), len(p.Plan), orDefault(e.WritableTimeout, DefaultWritableTimeout), promote.Summarize(res.Failed))
 	}
 	return res, nil
 }
@@ -218,17 +218,7 @@ func (e *Executor) plan(ctx context.Context, p *promote.Promotion) error {
 			plan[idx] = fi.LeaderIndex
 		}
 	}
-	names := make([]string, 0, len(plan))
-	for idx := range plan {
-		names = append(names, idx)
-	}
-	slices.Sort(names)
-	steps := make([]promote.Step, 0, len(names)+1)
-	for _, idx := range names {
-		steps = append(steps, promote.Step{Name: promote.StepPlan, Target: idx, Status: promote.StepDone, Detail: plan[idx]})
-	}
-	steps = append(steps, promote.Step{Name: promote.StepPlan, Status: promote.StepDone, Detail: fmt.Sprintf("%d follower indices planned", len(plan))})
-	if err := e.record(p, steps...); err != nil {
+	if err := e.record(p, promote.PlanSteps(plan, len(plan))...); err != nil {
 		return err
 	}
 	p.Plan = plan
@@ -434,7 +424,7 @@ func (e *Executor) verify(ctx context.Context, p *promote.Promotion) (map[string
 	}
 	status, detail := promote.StepDone, fmt.Sprintf("%d indices open and writable", len(names)-len(gone))
 	if len(bad) > 0 {
-		status, detail = promote.StepFailed, fmt.Sprintf("not writable within %s: %s", bound, summarize(bad))
+		status, detail = promote.StepFailed, fmt.Sprintf("not writable within %s: %s", bound, promote.Summarize(bad))
 	}
 	steps = append(steps, promote.Step{Name: promote.StepVerify, Status: status, Detail: detail})
 	return bad, e.record(p, steps...)
@@ -498,31 +488,9 @@ func (e *Executor) FenceOldLeader(ctx context.Context, p *promote.Promotion) (st
 	if p == nil || len(p.Plan) == 0 {
 		return "", errors.New("no promotion plan in the journal: nothing known to fence")
 	}
-	leaders := make([]string, 0, len(p.Plan))
-	for _, l := range p.Plan {
-		leaders = append(leaders, l)
-	}
-	slices.Sort(leaders)
-	leaders = slices.Compact(leaders)
+	leaders := p.LeaderIndices()
 	if err := e.call(ctx, func(ctx context.Context) error { return e.Leader.BlockWrite(ctx, leaders) }); err != nil {
 		return "", fmt.Errorf("write-block the old leader: %w", err)
 	}
 	return fmt.Sprintf("write-blocked %d leader indices", len(leaders)), nil
-}
-
-func summarize(m map[string]string) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	var parts []string
-	for i, k := range keys {
-		if i == 5 {
-			parts = append(parts, fmt.Sprintf("and %d more", len(keys)-5))
-			break
-		}
-		parts = append(parts, k+": "+m[k])
-	}
-	return strings.Join(parts, "; ")
 }

@@ -156,7 +156,7 @@ func (e *Executor) Run(ctx context.Context, p *promote.Promotion) (promote.Resul
 	slices.Sort(res.Promoted)
 	res.Detail = fmt.Sprintf("%d of %d indices writable", len(res.Promoted), len(p.Plan))
 	if len(res.Lost) > 0 {
-		res.Detail += fmt.Sprintf(", %d lost (%s)", len(res.Lost), summarize(res.Lost))
+		res.Detail += fmt.Sprintf(", %d lost (%s)", len(res.Lost), promote.Summarize(res.Lost))
 	}
 	if fenced {
 		res.Detail += ", leader fenced"
@@ -165,7 +165,7 @@ func (e *Executor) Run(ctx context.Context, p *promote.Promotion) (promote.Resul
 	}
 	switch {
 	case len(res.Failed) > 0:
-		return res, fmt.Errorf("%d of %d indices not promoted: %s", len(res.Failed), len(p.Plan), summarize(res.Failed))
+		return res, fmt.Errorf("%d of %d indices not promoted: %s", len(res.Failed), len(p.Plan), promote.Summarize(res.Failed))
 	case afErr != nil:
 		return res, afErr
 	}
@@ -206,17 +206,7 @@ func (e *Executor) plan(ctx context.Context, p *promote.Promotion) error {
 }
 
 func (e *Executor) recordPlan(p *promote.Promotion, entries map[string]string) error {
-	names := make([]string, 0, len(entries))
-	for idx := range entries {
-		names = append(names, idx)
-	}
-	slices.Sort(names)
-	steps := make([]promote.Step, 0, len(names)+1)
-	for _, idx := range names {
-		steps = append(steps, promote.Step{Name: promote.StepPlan, Target: idx, Status: promote.StepDone, Detail: entries[idx]})
-	}
-	steps = append(steps, promote.Step{Name: promote.StepPlan, Status: promote.StepDone, Detail: fmt.Sprintf("%d follower indices planned", len(p.Plan))})
-	return e.record(p, steps...)
+	return e.record(p, promote.PlanSteps(entries, len(p.Plan))...)
 }
 
 func (e *Executor) extendPlan(ctx context.Context, p *promote.Promotion) error {
@@ -449,12 +439,7 @@ func (e *Executor) FenceOldLeader(ctx context.Context, p *promote.Promotion) (st
 	if p == nil || len(p.Plan) == 0 {
 		return "", errors.New("no promotion plan in the journal: nothing known to fence")
 	}
-	leaders := make([]string, 0, len(p.Plan))
-	for _, l := range p.Plan {
-		leaders = append(leaders, l)
-	}
-	slices.Sort(leaders)
-	leaders = slices.Compact(leaders)
+	leaders := p.LeaderIndices()
 	if err := e.call(ctx, func(ctx context.Context) error { return e.Leader.BlockWrite(ctx, leaders) }); err != nil {
 		return "", fmt.Errorf("write-block the old leader: %w", err)
 	}
@@ -708,26 +693,9 @@ func (e *Executor) verify(ctx context.Context, p *promote.Promotion) (map[string
 	}
 	status, detail := promote.StepDone, fmt.Sprintf("%d indices open and writable", len(names)-len(gone))
 	if len(bad) > 0 {
-		status, detail = promote.StepFailed, summarize(bad)
+		status, detail = promote.StepFailed, promote.Summarize(bad)
 	}
 	return bad, e.record(p, promote.Step{Name: promote.StepVerify, Status: status, Detail: detail})
-}
-
-func summarize(m map[string]string) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	var parts []string
-	for i, k := range keys {
-		if i == 5 {
-			parts = append(parts, fmt.Sprintf("and %d more", len(keys)-5))
-			break
-		}
-		parts = append(parts, k+": "+m[k])
-	}
-	return strings.Join(parts, "; ")
 }
 
 // crashAfterStops and crashAfterStep are set only in crashhook builds
