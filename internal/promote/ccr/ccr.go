@@ -22,6 +22,7 @@ import (
 
 	"github.com/drwatch/drwatch/internal/opensearch"
 	"github.com/drwatch/drwatch/internal/promote"
+	"github.com/drwatch/drwatch/internal/promote/steps"
 )
 
 // Leader is what promotion needs of the old leader.
@@ -74,20 +75,16 @@ func (e *Executor) now() time.Time {
 	return time.Now()
 }
 
-func (e *Executor) record(p *promote.Promotion, steps ...promote.Step) error {
-	for i := range steps {
-		if steps[i].At.IsZero() {
-			steps[i].At = e.now()
+func (e *Executor) record(p *promote.Promotion, done ...promote.Step) error {
+	for i := range done {
+		if done[i].At.IsZero() {
+			done[i].At = e.now()
 		}
 	}
-	if err := e.Journal.AppendSteps(e.Pair, p, steps...); err != nil {
+	if err := e.Journal.AppendSteps(e.Pair, p, done...); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
-	if crashAfterStep != nil {
-		for _, s := range steps {
-			crashAfterStep(s)
-		}
-	}
+	steps.Recorded(done)
 	return nil
 }
 
@@ -268,49 +265,12 @@ func (e *Executor) fenceAdded(ctx context.Context, p *promote.Promotion, added m
 	return fmt.Errorf("fence: %s; no replication is stopped under a live, unfenced leader", why)
 }
 
-// fence write-blocks the leader copies of the planned indices before any
-// further _stop of this attempt. It is decided anew on every attempt until
-// it is done: a leader unreachable at one attempt (skipped, the failover
-// goes on) may answer at the next, and is fenced then, before the
-// remaining stops. A leader that answers but refuses the write block
-// fails the attempt: drwatch never stops replication under a live,
-// unfenced leader - that would leave both sides writable. A graceful
-// promotion requires the fence. Only fence_leader: false skips it for a
-// failover.
+// fence write-blocks the leader before any further _stop of this attempt
+// (steps.Fencer: decided anew on every attempt until done; a live leader
+// that refuses fails the attempt; a graceful promotion requires it).
 func (e *Executor) fence(ctx context.Context, p *promote.Promotion) (bool, error) {
-	if s, ok := p.Last(promote.StepFence, ""); ok && s.Status == promote.StepDone {
-		return true, nil
-	}
-	skip := func(why string) (bool, error) {
-		if p.Graceful {
-			_ = e.record(p, promote.Step{Name: promote.StepFence, Status: promote.StepFailed, Detail: why})
-			return false, fmt.Errorf("graceful promotion needs the leader fenced: %s", why)
-		}
-		return false, e.record(p, promote.Step{Name: promote.StepFence, Status: promote.StepSkipped, Detail: why})
-	}
-	if !e.FenceLeader && !p.Graceful {
-		if s, ok := p.Last(promote.StepFence, ""); ok && s.Status == promote.StepSkipped {
-			return false, nil
-		}
-		return skip("fence_leader is false")
-	}
-	if err := e.call(ctx, func(ctx context.Context) error { _, err := e.Leader.ClusterHealth(ctx); return err }); err != nil {
-		return skip("leader unreachable (" + string(opensearch.ClassOf(err)) + "): not fenced")
-	}
-	leaders := make([]string, 0, len(p.Plan))
-	for _, l := range p.Plan {
-		leaders = append(leaders, l)
-	}
-	slices.Sort(leaders)
-	if err := e.record(p, promote.Step{Name: promote.StepFence, Status: promote.StepStarted, Detail: strings.Join(leaders, ",")}); err != nil {
-		return false, err
-	}
-	if err := e.call(ctx, func(ctx context.Context) error { return e.Leader.BlockWrite(ctx, leaders) }); err != nil {
-		why := "the leader answers but refused the write block: " + err.Error()
-		_ = e.record(p, promote.Step{Name: promote.StepFence, Status: promote.StepFailed, Detail: why})
-		return false, fmt.Errorf("fence: %s; no replication is stopped under a live, unfenced leader", why)
-	}
-	return true, e.record(p, promote.Step{Name: promote.StepFence, Status: promote.StepDone, Detail: fmt.Sprintf("write-blocked %d leader indices", len(leaders))})
+	f := steps.Fencer{Leader: e.Leader, Enabled: e.FenceLeader, Record: e.record, Call: e.call}
+	return f.Fence(ctx, p, "no replication is stopped")
 }
 
 // refence re-checks, between batches of stops, a leader whose fence this
@@ -698,9 +658,5 @@ func (e *Executor) verify(ctx context.Context, p *promote.Promotion) (map[string
 	return bad, e.record(p, promote.Step{Name: promote.StepVerify, Status: status, Detail: detail})
 }
 
-// crashAfterStops and crashAfterStep are set only in crashhook builds
-// (see crashhook.go).
-var (
-	crashAfterStops func(done int)
-	crashAfterStep  func(s promote.Step)
-)
+// crashAfterStops is set only in crashhook builds (see crashhook.go).
+var crashAfterStops func(done int)

@@ -1,10 +1,11 @@
-package ccr
+package steps_test
 
 import (
 	"context"
 	"testing"
 
 	"github.com/drwatch/drwatch/internal/opensearch"
+	"github.com/drwatch/drwatch/internal/promote/steps"
 	"github.com/drwatch/drwatch/internal/testutil/fakeos"
 )
 
@@ -17,15 +18,15 @@ func TestBehind(t *testing.T) {
 	plan := map[string]string{"orders-1": "orders-1"}
 	leader.SetSeqNos("orders-1", 50, 40)
 	follower.SetSeqNos("orders-1", 50, 37)
-	if got, err := behind(context.Background(), lc, fc, plan); err != nil || got != "orders-1: 3 operations behind" {
+	if got, err := steps.Behind(context.Background(), lc, fc, plan); err != nil || got != "orders-1: 3 operations behind" {
 		t.Fatalf("behind = %q, %v", got, err)
 	}
 	follower.SetSeqNos("orders-1", 50)
-	if got, _ := behind(context.Background(), lc, fc, plan); got != "orders-1: checkpoints not readable on both clusters" {
+	if got, _ := steps.Behind(context.Background(), lc, fc, plan); got != "orders-1: checkpoints not readable on both clusters" {
 		t.Fatalf("a missing primary: %q", got)
 	}
 	follower.SetSeqNos("orders-1", 50, 41) // ahead on one shard never hides behind on none
-	if got, err := behind(context.Background(), lc, fc, plan); err != nil || got != "" {
+	if got, err := steps.Behind(context.Background(), lc, fc, plan); err != nil || got != "" {
 		t.Fatalf("caught up: %q, %v", got, err)
 	}
 }

@@ -1,0 +1,154 @@
+// Package steps holds the promotion steps that read or write the clusters
+// through OpenSearch and that every executor shares, whatever removes the
+// replication afterwards (promote/ccr: the replication plugin's _stop;
+// promote/aivenpromote: the Aiven API): fencing the old leader, waiting for
+// a graceful promotion's catch-up, and the crash hook of the end-to-end
+// tests. It decides nothing and knows no executor.
+package steps
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/drwatch/drwatch/internal/opensearch"
+	"github.com/drwatch/drwatch/internal/promote"
+)
+
+// Leader is what fencing needs of the old leader.
+type Leader interface {
+	ClusterHealth(ctx context.Context) (opensearch.Health, error)
+	BlockWrite(ctx context.Context, indices []string) error
+}
+
+// Fencer write-blocks the old leader's copies of a promotion's indices.
+type Fencer struct {
+	Leader Leader
+	// Enabled is the policy's fence_leader. A graceful promotion fences
+	// whatever it says.
+	Enabled bool
+	// Record journals steps; Call bounds one cluster call.
+	Record func(p *promote.Promotion, steps ...promote.Step) error
+	Call   func(ctx context.Context, f func(context.Context) error) error
+}
+
+// Fence write-blocks the leader copies of the planned indices before
+// anything removes replication. It is decided anew on every attempt until
+// it is done: a leader unreachable at one attempt (skipped, the failover
+// goes on) may answer at the next, and is fenced then. A leader that
+// answers but refuses the write block fails the attempt: drwatch never
+// removes replication under a live, unfenced leader - that would leave
+// both sides writable. A graceful promotion requires the fence. Only
+// fence_leader: false skips it for a failover. It reports whether the
+// leader is fenced.
+func (f Fencer) Fence(ctx context.Context, p *promote.Promotion, removes string) (bool, error) {
+	if s, ok := p.Last(promote.StepFence, ""); ok && s.Status == promote.StepDone {
+		return true, nil
+	}
+	skip := func(why string) (bool, error) {
+		if p.Graceful {
+			_ = f.Record(p, promote.Step{Name: promote.StepFence, Status: promote.StepFailed, Detail: why})
+			return false, fmt.Errorf("graceful promotion needs the leader fenced: %s", why)
+		}
+		return false, f.Record(p, promote.Step{Name: promote.StepFence, Status: promote.StepSkipped, Detail: why})
+	}
+	if !f.Enabled && !p.Graceful {
+		if s, ok := p.Last(promote.StepFence, ""); ok && s.Status == promote.StepSkipped {
+			return false, nil
+		}
+		return skip("fence_leader is false")
+	}
+	if err := f.Call(ctx, func(ctx context.Context) error { _, err := f.Leader.ClusterHealth(ctx); return err }); err != nil {
+		return skip("leader unreachable (" + string(opensearch.ClassOf(err)) + "): not fenced")
+	}
+	leaders := p.LeaderIndices()
+	if err := f.Record(p, promote.Step{Name: promote.StepFence, Status: promote.StepStarted, Detail: strings.Join(leaders, ",")}); err != nil {
+		return false, err
+	}
+	if err := f.Call(ctx, func(ctx context.Context) error { return f.Leader.BlockWrite(ctx, leaders) }); err != nil {
+		why := "the leader answers but refused the write block: " + err.Error()
+		_ = f.Record(p, promote.Step{Name: promote.StepFence, Status: promote.StepFailed, Detail: why})
+		return false, fmt.Errorf("fence: %s; %s under a live, unfenced leader", why, removes)
+	}
+	return true, f.Record(p, promote.Step{Name: promote.StepFence, Status: promote.StepDone, Detail: fmt.Sprintf("write-blocked %d leader indices", len(leaders))})
+}
+
+// Checkpoints is what the catch-up wait reads of each cluster.
+type Checkpoints interface {
+	ShardSeqNos(ctx context.Context, indices []string) (map[string]opensearch.IndexSeqNos, error)
+}
+
+// CatchUpTimeout bounds a graceful promotion's wait for the follower.
+const CatchUpTimeout = 5 * time.Minute
+
+// CatchUp returns the wait of a graceful promotion: until every planned
+// follower index holds everything its fenced leader index has, shard by
+// shard, read from both clusters directly (the follower's own view of the
+// leader, follower_stats, may lag behind its read retries).
+func CatchUp(leader, follower Checkpoints) func(ctx context.Context, plan map[string]string) error {
+	return func(ctx context.Context, plan map[string]string) error {
+		ctx, cancel := context.WithTimeout(ctx, CatchUpTimeout)
+		defer cancel()
+		for {
+			pending, err := Behind(ctx, leader, follower, plan)
+			if err == nil && pending == "" {
+				return nil
+			}
+			if err != nil {
+				pending = err.Error()
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("follower did not catch up within %s: %s", CatchUpTimeout, pending)
+			case <-time.After(time.Second):
+			}
+		}
+	}
+}
+
+// Behind names a planned index that has not caught up ("" when none has):
+// one whose follower primaries have not replayed up to the leader
+// primaries' max_seq_no, shard by shard.
+func Behind(ctx context.Context, leader, follower Checkpoints, plan map[string]string) (string, error) {
+	followers := make([]string, 0, len(plan))
+	leaders := make([]string, 0, len(plan))
+	for f, l := range plan {
+		followers, leaders = append(followers, f), append(leaders, l)
+	}
+	slices.Sort(followers)
+	lseq, err := leader.ShardSeqNos(ctx, leaders)
+	if err != nil {
+		return "", fmt.Errorf("leader checkpoints: %w", err)
+	}
+	fseq, err := follower.ShardSeqNos(ctx, followers)
+	if err != nil {
+		return "", fmt.Errorf("follower checkpoints: %w", err)
+	}
+	for _, f := range followers {
+		l, fs := lseq[plan[f]], fseq[f]
+		lag, _, _, ok := opensearch.ShardLag(l, fs, len(l))
+		switch {
+		case !ok || len(l) != len(fs):
+			return fmt.Sprintf("%s: checkpoints not readable on both clusters", f), nil
+		case lag > 0:
+			return fmt.Sprintf("%s: %d operations behind", f, lag), nil
+		}
+	}
+	return "", nil
+}
+
+// AfterRecord is called with every journaled step of every executor; it
+// is set only in binaries built with -tags crashhook (crashhook.go).
+var AfterRecord func(s promote.Step)
+
+// Recorded calls AfterRecord, if set, for each step.
+func Recorded(steps []promote.Step) {
+	if AfterRecord == nil {
+		return
+	}
+	for _, s := range steps {
+		AfterRecord(s)
+	}
+}
