@@ -6,6 +6,10 @@
 // is no promote call). It then verifies that the integration is gone and
 // that every in-scope follower index is writable, read through OpenSearch
 // (Aiven stops replication asynchronously, so both checks poll, bounded).
+// Before the delete it fences a leader that answers (write-blocks its
+// copies, promote/steps, as the replication plugin's executor does), and a
+// graceful promotion also waits until the follower has caught up with the
+// fenced leader: a planned move loses nothing.
 //
 // The delete is journaled before it is sent and after it answers, and is
 // made at most once: a run that finds a delete step in the journal never
@@ -15,8 +19,7 @@
 // replication plugin's _stop - its Follower interface has no such call.
 //
 // It implements promote.Executor. It never decides whether to promote
-// (internal/policy does). It is built and tested, not yet wired into the
-// daemon: Aiven pairs are still resolved to manual mode.
+// (internal/policy does).
 package aivenpromote
 
 import (
@@ -32,6 +35,7 @@ import (
 	"github.com/drwatch/drwatch/internal/aiven"
 	"github.com/drwatch/drwatch/internal/opensearch"
 	"github.com/drwatch/drwatch/internal/promote"
+	"github.com/drwatch/drwatch/internal/promote/steps"
 )
 
 // API is what promotion needs of the Aiven API (*aiven.Client). Each call
@@ -42,10 +46,9 @@ type API interface {
 	DeleteIntegration(ctx context.Context, project, id string) error
 }
 
-// Leader is what promotion needs of the old leader's OpenSearch.
-type Leader interface {
-	BlockWrite(ctx context.Context, indices []string) error
-}
+// Leader is what promotion needs of the old leader's OpenSearch: to fence
+// it.
+type Leader = steps.Leader
 
 // Follower is what promotion needs of the follower's OpenSearch: reads
 // only. It deliberately lacks StopReplication: an Aiven pair is promoted
@@ -94,6 +97,13 @@ type Executor struct {
 	Journal  Journal
 	Log      *zap.Logger
 	Now      func() time.Time
+	// FenceLeader is the policy's fence_leader: write-block a leader that
+	// answers before the integration is deleted.
+	FenceLeader bool
+	// CatchUp, for graceful promotions, waits until every planned index
+	// has caught up with the fenced leader (steps.CatchUp). Nil: graceful
+	// promotions are refused.
+	CatchUp func(ctx context.Context, plan map[string]string) error
 
 	StepTimeout     time.Duration
 	GoneTimeout     time.Duration
@@ -115,15 +125,16 @@ func orDefault(d, def time.Duration) time.Duration {
 	return def
 }
 
-func (e *Executor) record(p *promote.Promotion, steps ...promote.Step) error {
-	for i := range steps {
-		if steps[i].At.IsZero() {
-			steps[i].At = e.now()
+func (e *Executor) record(p *promote.Promotion, done ...promote.Step) error {
+	for i := range done {
+		if done[i].At.IsZero() {
+			done[i].At = e.now()
 		}
 	}
-	if err := e.Journal.AppendSteps(e.Pair, p, steps...); err != nil {
+	if err := e.Journal.AppendSteps(e.Pair, p, done...); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
+	steps.Recorded(done)
 	return nil
 }
 
@@ -145,11 +156,22 @@ func integrationTarget(id string) string { return "integration:" + id }
 // writable.
 func (e *Executor) Run(ctx context.Context, p *promote.Promotion) (promote.Result, error) {
 	res := promote.Result{Failed: map[string]string{}, Lost: map[string]string{}}
-	if p.Graceful {
-		return res, fmt.Errorf("%w: a graceful promotion of an Aiven pair is not supported (no fence and catch-up through the Aiven API yet); nothing was changed", promote.ErrRefused)
+	if p.Graceful && e.CatchUp == nil {
+		return res, fmt.Errorf("%w: graceful promotion: no catch-up check configured; nothing was changed", promote.ErrRefused)
 	}
 	if err := e.plan(ctx, p); err != nil {
 		return res, err
+	}
+	fence := steps.Fencer{Leader: e.Leader, Enabled: e.FenceLeader, Record: e.record, Call: e.call}
+	fenced, err := fence.Fence(ctx, p, "no integration is deleted")
+	res.Fenced = fenced
+	if err != nil {
+		return res, err
+	}
+	if p.Graceful {
+		if err := e.catchUp(ctx, p); err != nil {
+			return res, err
+		}
 	}
 	id, err := e.deleteIntegration(ctx, p)
 	if err != nil {
@@ -183,12 +205,32 @@ func (e *Executor) Run(ctx context.Context, p *promote.Promotion) (promote.Resul
 	if len(res.Lost) > 0 {
 		res.Detail += fmt.Sprintf(", %d lost (%s)", len(res.Lost), promote.Summarize(res.Lost))
 	}
-	res.Detail += ", leader not fenced"
+	if fenced {
+		res.Detail += ", leader fenced"
+	} else {
+		res.Detail += ", leader not fenced"
+	}
 	if len(res.Failed) > 0 {
 		return res, fmt.Errorf("%d of %d indices not writable %s after the Aiven integration was deleted: %s",
 			len(res.Failed), len(p.Plan), orDefault(e.WritableTimeout, DefaultWritableTimeout), promote.Summarize(res.Failed))
 	}
 	return res, nil
+}
+
+// catchUp waits, journaled, until the follower holds everything the fenced
+// leader has.
+func (e *Executor) catchUp(ctx context.Context, p *promote.Promotion) error {
+	if s, ok := p.Last(promote.StepCatchUp, ""); ok && s.Status == promote.StepDone {
+		return nil
+	}
+	if err := e.record(p, promote.Step{Name: promote.StepCatchUp, Status: promote.StepStarted}); err != nil {
+		return err
+	}
+	if err := e.CatchUp(ctx, p.Plan); err != nil {
+		_ = e.record(p, promote.Step{Name: promote.StepCatchUp, Status: promote.StepFailed, Detail: err.Error()})
+		return fmt.Errorf("graceful promotion: %w; the integration is not deleted", err)
+	}
+	return e.record(p, promote.Step{Name: promote.StepCatchUp, Status: promote.StepDone, Detail: "every index caught up with the fenced leader"})
 }
 
 // plan fixes the follower indices to verify, once, from the follower's

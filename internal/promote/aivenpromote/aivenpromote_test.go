@@ -564,14 +564,138 @@ func TestFollowerIndexNotWritable(t *testing.T) {
 	}
 }
 
-func TestGracefulIsRefused(t *testing.T) {
+// liveLeader makes the pair's leader answer its health, its sequence
+// numbers equal to the follower's (nothing to catch up), and the write
+// block with status blockStatus.
+func (e *env) liveLeader(blockStatus int) {
+	e.leader = fakeos.New(e.t)
+	e.leader.Set(fakeos.RouteHealth, 200, fakeos.Health("green"))
+	for _, idx := range indices {
+		e.leader.SetSeqNos(idx, 9)
+	}
+	body := `{"acknowledged":true,"shards_acknowledged":true,"indices":[]}`
+	if blockStatus != 200 {
+		body = `{"error":{"type":"cluster_block_exception","reason":"blocked by: [FORBIDDEN/12/index read-only / allow delete (api)]"},"status":403}`
+	}
+	e.leader.Set("PUT /"+strings.Join(indices, ",")+"/_block/write", blockStatus, body)
+}
+
+// stepOrder is the journaled steps' name:status, in order, without the
+// per-index plan and verify entries.
+func stepOrder(p *promote.Promotion) []string {
+	var out []string
+	for _, s := range p.Steps {
+		if s.Target == "" || s.Name == promote.StepDeleteIntegration || strings.HasPrefix(s.Target, "integration:") {
+			out = append(out, s.Name+":"+s.Status)
+		}
+	}
+	return out
+}
+
+// A leader that answers is write-blocked before the integration is
+// deleted, as product.md's promotion says ("fence the leader if
+// reachable"); the fence is journaled first.
+func TestFencesALiveLeaderBeforeTheDelete(t *testing.T) {
 	e := newEnv(t)
-	p := e.start()
-	p.Graceful = true
-	if _, err := e.executor(nil).Run(context.Background(), p); !errors.Is(err, promote.ErrRefused) {
+	e.liveLeader(200)
+	res, err := e.executor(nil).Run(context.Background(), e.start())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Fenced || !strings.Contains(res.Detail, "leader fenced") {
+		t.Fatalf("result = %+v", res)
+	}
+	if n := e.leader.HitsContaining("/_block/write"); n != 1 {
+		t.Fatalf("%d write blocks reached the leader, want 1", n)
+	}
+	got := strings.Join(stepOrder(e.reload()), " ")
+	if want := "plan:done fence:started fence:done delete_integration:started delete_integration:done verify:done verify:done"; got != want {
+		t.Fatalf("steps = %s\nwant    %s", got, want)
+	}
+	e.noStop()
+}
+
+// A leader that answers but refuses the write block fails the attempt
+// before anything is deleted: both sides would be writable.
+func TestALiveLeaderThatRefusesTheFenceDeletesNothing(t *testing.T) {
+	e := newEnv(t)
+	e.liveLeader(403)
+	_, err := e.executor(nil).Run(context.Background(), e.start())
+	if err == nil || !strings.Contains(err.Error(), "no integration is deleted under a live, unfenced leader") {
 		t.Fatalf("err = %v", err)
 	}
-	if len(e.aiven.Requests()) != 0 {
+	if e.deletes() != 0 || !e.present(e.ccrID) {
+		t.Fatal("the integration was deleted under a live, unfenced leader")
+	}
+	if s, _ := e.reload().Last(promote.StepFence, ""); s.Status != promote.StepFailed {
+		t.Fatalf("fence step = %+v", s)
+	}
+}
+
+// fence_leader: false skips the fence of a failover, and says so.
+func TestFenceLeaderFalse(t *testing.T) {
+	e := newEnv(t)
+	e.liveLeader(200)
+	x := e.executor(nil)
+	x.FenceLeader = false
+	res, err := x.Run(context.Background(), e.start())
+	if err != nil || res.Fenced {
+		t.Fatalf("res = %+v, err = %v", res, err)
+	}
+	if n := e.leader.HitsContaining("/_block/write"); n != 0 {
+		t.Fatalf("%d write blocks with fence_leader false", n)
+	}
+	if s, _ := e.reload().Last(promote.StepFence, ""); s.Status != promote.StepSkipped || s.Detail != "fence_leader is false" {
+		t.Fatalf("fence step = %+v", s)
+	}
+}
+
+// A graceful promotion (a planned move) fences, waits for the follower to
+// hold everything the fenced leader has, then deletes the integration.
+func TestGraceful(t *testing.T) {
+	e := newEnv(t)
+	e.liveLeader(200)
+	e.leader.SetSeqNos("orders-1", 12) // the follower holds 9: behind until it catches up
+	x := e.executor(nil)
+	caught := make(chan struct{})
+	time.AfterFunc(300*time.Millisecond, func() { e.follower.SetSeqNos("orders-1", 12); close(caught) })
+	p := e.start()
+	p.Graceful = true
+	if _, err := x.Run(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-caught:
+	default:
+		t.Fatal("the integration was deleted before the follower caught up")
+	}
+	got := strings.Join(stepOrder(e.reload()), " ")
+	if want := "plan:done fence:started fence:done catch_up:started catch_up:done delete_integration:started delete_integration:done verify:done verify:done"; got != want {
+		t.Fatalf("steps = %s\nwant    %s", got, want)
+	}
+}
+
+// A graceful promotion needs the fence: an unreachable leader fails it and
+// nothing is deleted; without a catch-up check it is refused outright.
+func TestGracefulNeedsTheFence(t *testing.T) {
+	e := newEnv(t) // its leader answers no health: unreachable for the fence
+	p := e.start()
+	p.Graceful = true
+	if _, err := e.executor(nil).Run(context.Background(), p); err == nil || !strings.Contains(err.Error(), "graceful promotion needs the leader fenced") {
+		t.Fatalf("err = %v", err)
+	}
+	if e.deletes() != 0 {
+		t.Fatal("deleted without the fence")
+	}
+	e2 := newEnv(t)
+	x := e2.executor(nil)
+	x.CatchUp = nil
+	p = e2.start()
+	p.Graceful = true
+	if _, err := x.Run(context.Background(), p); !errors.Is(err, promote.ErrRefused) {
+		t.Fatalf("err = %v", err)
+	}
+	if len(e2.aiven.Requests()) != 0 {
 		t.Fatal("a refused promotion called Aiven")
 	}
 }

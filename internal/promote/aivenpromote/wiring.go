@@ -10,6 +10,7 @@ import (
 	"github.com/drwatch/drwatch/internal/buildinfo"
 	"github.com/drwatch/drwatch/internal/config"
 	"github.com/drwatch/drwatch/internal/opensearch"
+	"github.com/drwatch/drwatch/internal/promote/steps"
 )
 
 // New builds the executor of an Aiven pair from its config: an Aiven
@@ -56,5 +57,15 @@ func newExecutor(p *config.Pair, j Journal, log *zap.Logger, opts aiven.Options)
 		Pair: p.Name, Project: a.Project, LeaderService: a.LeaderService, FollowerService: a.FollowerService,
 		Alias: alias, Indices: p.Indices,
 		API: api, Leader: leader, Follower: follower, Journal: j, Log: log,
+		FenceLeader: fenceLeader(p), CatchUp: steps.CatchUp(leader, follower),
 	}, nil
+}
+
+// fenceLeader is the pair's policy's fence_leader (its default, true,
+// when the pair has no resolved policy).
+func fenceLeader(p *config.Pair) bool {
+	if p.Resolved == nil || p.Resolved.FenceLeader == nil {
+		return true
+	}
+	return *p.Resolved.FenceLeader
 }
