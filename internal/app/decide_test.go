@@ -19,6 +19,7 @@ import (
 	"github.com/drwatch/drwatch/internal/app"
 	"github.com/drwatch/drwatch/internal/journal"
 	"github.com/drwatch/drwatch/internal/metrics"
+	"github.com/drwatch/drwatch/internal/testutil/fakeaiven"
 	"github.com/drwatch/drwatch/internal/testutil/fakeos"
 )
 
@@ -332,30 +333,76 @@ func TestStateDirLocked(t *testing.T) {
 	}
 }
 
-// An Aiven pair is never promoted through the replication API: approve and
-// promote answer 409, and its policy runs as manual.
-func TestAivenPairIsNeverPromotedNatively(t *testing.T) {
-	leader := fakeos.NewLeader(t)
-	follower := fakeos.NewCCRFollower(t, "orders-1")
-	dir := t.TempDir()
-	cfg := modeConfig(t, dir, leader.URL(), follower.URL(), "auto", true)
-	t.Setenv("AIVEN_TOKEN_TEST", "tok")
-	b, _ := os.ReadFile(cfg)
-	b = []byte(strings.Replace(string(b), "    policy: fast\n", "    policy: fast\n    aiven: {project: acme, leader_service: a, follower_service: b, token_env: AIVEN_TOKEN_TEST}\n", 1))
-	if err := os.WriteFile(cfg, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	base, _ := run(t, cfg)
-	waitState(t, base, "healthy")
-	if code, body := call(t, base, "/api/v1/pairs/orders/promote", apiToken, ""); code != 409 || !strings.Contains(body, "Aiven") {
-		t.Fatalf("promote an Aiven pair = %d %s", code, body)
-	}
-	leader.Server.Close()
-	follower.Fixture(fakeos.RouteRemoteInfo, "lab/remote_info_sniff_disconnected.json")
-	waitState(t, base, "leader_down") // manual: pages only
-	time.Sleep(500 * time.Millisecond)
-	if !follower.IsFollower("orders-1") {
-		t.Fatal("an Aiven pair was promoted through the replication API")
+// An Aiven pair is promoted through the Aiven API and never through the
+// replication API: in auto mode, with the leader lost, its CCR integration
+// is deleted (the fake then unfollows the index, as Aiven does: aiven.md,
+// "What promote to standalone is") and no _stop reaches the follower.
+// With the Aiven API failing, the attempt fails and says why, retries
+// within its bounds, and nothing falls back to the replication API.
+func TestAivenPairIsPromotedThroughTheAivenAPI(t *testing.T) {
+	for _, apiDown := range []bool{false, true} {
+		t.Run(map[bool]string{false: "api up", true: "api down"}[apiDown], func(t *testing.T) {
+			const aivenToken = "avn-app-test-token-41c9e"
+			leader := fakeos.NewLeader(t)
+			follower := fakeos.NewCCRFollower(t, "orders-1")
+			av := fakeaiven.New(t, aivenToken)
+			av.AddService("acme", fakeaiven.Service{Name: "os-prod"})
+			av.AddService("acme", fakeaiven.Service{Name: "os-dr"})
+			id := av.AddIntegration("acme", fakeaiven.Integration{Type: fakeaiven.IntegrationTypeCCR, SourceService: "os-prod", DestService: "os-dr"})
+			av.OnDeleteCCR(func(context.Context, fakeaiven.Integration) error { follower.Unfollow("orders-1"); return nil })
+			dir := t.TempDir()
+			cfg := modeConfig(t, dir, leader.URL(), follower.URL(), "auto", true)
+			t.Setenv("AIVEN_TOKEN_TEST", aivenToken)
+			b, _ := os.ReadFile(cfg)
+			b = []byte(strings.Replace(string(b), "    policy: fast\n", "    policy: fast\n    aiven: {project: acme, leader_service: os-prod, follower_service: os-dr, token_env: AIVEN_TOKEN_TEST, api_url: "+av.URL+"}\n", 1))
+			if err := os.WriteFile(cfg, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			base, _ := run(t, cfg)
+			waitState(t, base, "healthy")
+			if apiDown {
+				av.Fail("", "/integration", http.StatusServiceUnavailable, 1<<30, "")
+			}
+			leader.Server.Close()
+			follower.Fixture(fakeos.RouteRemoteInfo, "lab/remote_info_sniff_disconnected.json")
+			if !apiDown {
+				waitState(t, base, "promoted")
+				if _, ok := av.Integration("acme", id); ok {
+					t.Fatal("promoted, yet the CCR integration is still there")
+				}
+				if follower.IsFollower("orders-1") {
+					t.Fatal("promoted, yet orders-1 is still a follower index")
+				}
+			} else {
+				waitState(t, base, "failed")
+				_, body := getURL(t, base+"/api/v1/status")
+				var st struct {
+					Pairs []struct {
+						Decision struct {
+							Reasons []string `json:"reasons"`
+						} `json:"decision"`
+					} `json:"pairs"`
+				}
+				if err := json.Unmarshal([]byte(body), &st); err != nil || len(st.Pairs) != 1 {
+					t.Fatalf("status: %v %s", err, body)
+				}
+				why := strings.Join(st.Pairs[0].Decision.Reasons, " ")
+				for _, want := range []string{"Aiven API", "503", "never with the replication API's _stop"} {
+					if !strings.Contains(why, want) {
+						t.Errorf("the failed state does not say %q: %s", want, why)
+					}
+				}
+				if strings.Contains(body, aivenToken) {
+					t.Fatal("the Aiven token is in the status")
+				}
+				if _, ok := av.Integration("acme", id); !ok || !follower.IsFollower("orders-1") {
+					t.Fatal("a failed Aiven promotion changed something")
+				}
+			}
+			if n := follower.HitsContaining("/_stop"); n != 0 {
+				t.Fatalf("%d _stop requests reached the follower of an Aiven pair", n)
+			}
+		})
 	}
 }
 

@@ -9,9 +9,9 @@ import (
 
 	"github.com/drwatch/drwatch/internal/config"
 	"github.com/drwatch/drwatch/internal/journal"
-	"github.com/drwatch/drwatch/internal/policy"
 	"github.com/drwatch/drwatch/internal/probe"
 	"github.com/drwatch/drwatch/internal/promote"
+	"github.com/drwatch/drwatch/internal/promote/aivenpromote"
 	"github.com/drwatch/drwatch/internal/promote/ccr"
 	"github.com/drwatch/drwatch/internal/record"
 	"github.com/drwatch/drwatch/internal/report"
@@ -54,19 +54,20 @@ func (a *App) start(ctx context.Context, cfg *config.Config) {
 }
 
 // Parts builds what a pair's watcher is made of: its prober and its
-// promotion executor (promote/ccr, or promote.Unsupported for an Aiven
-// pair: promotion through the Aiven API is not built).
+// promotion executor: promote/aivenpromote for an Aiven pair (the CCR
+// integration deleted through the Aiven API, never the replication
+// plugin's _stop), promote/ccr otherwise.
 func Parts(p *config.Pair, j *journal.Journal, log *zap.Logger) (*probe.Prober, promote.Executor, error) {
 	pr, err := probe.New(p)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := policy.Promotable(p, policy.ByHand); err != nil {
-		// An Aiven pair: whoever asks, every attempt fails with the
-		// rule's reason and writes nothing.
-		return pr, promote.Unsupported{Why: err.Error()}, nil
+	var ex promote.Executor
+	if p.Aiven != nil {
+		ex, err = aivenpromote.New(p, j, log.Named("promote"))
+	} else {
+		ex, err = ccr.New(p, j, log.Named("promote"))
 	}
-	ex, err := ccr.New(p, j, log.Named("promote"))
 	if err != nil {
 		return nil, nil, err
 	}

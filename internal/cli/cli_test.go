@@ -125,6 +125,7 @@ func TestCheckWarnsAboutInactiveParts(t *testing.T) {
     leader: {url: http://127.0.0.1:1}
     follower: {url: http://127.0.0.1:2, leader_alias: leader}
     aiven: {project: acme, leader_service: a, follower_service: b, token_env: AIVEN_TOKEN_TEST}
+    allow_destructive_drills: true
 hooks:
   - name: oncall
     type: pagerduty
@@ -134,6 +135,10 @@ drills:
   - name: weekly
     pair: orders
     schedule: "0 3 * * MON"
+  - name: weekly-failover
+    pair: orders
+    type: failover
+    schedule: "0 4 * * MON"
 `
 	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -145,10 +150,13 @@ drills:
 	if strings.Contains(errOut, "hooks") {
 		t.Errorf("check warns about hooks, which are delivered:\n%s", errOut)
 	}
-	if strings.Contains(errOut, "drills") {
-		t.Errorf("check warns about drills, which are run:\n%s", errOut)
+	if strings.Contains(errOut, "drills[0]") {
+		t.Errorf("check warns about a readiness drill, which is run:\n%s", errOut)
 	}
-	for _, want := range []string{"warning: pairs[0].aiven:", "will not promote it"} {
+	if strings.Contains(errOut, "pairs[0]") {
+		t.Errorf("check warns about an Aiven pair, which is promoted through the Aiven API:\n%s", errOut)
+	}
+	for _, want := range []string{"warning: drills[1]: a failover drill of Aiven pair orders is not run"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("check output lacks %q:\n%s", want, errOut)
 		}

@@ -306,12 +306,7 @@ func (c *Config) NotYetActive() []string {
 	var out []string
 	for i, d := range c.Drills {
 		if p, ok := c.Pair(d.Pair); ok && p.Aiven != nil && d.Type == "failover" {
-			out = append(out, fmt.Sprintf("drills[%d]: a failover drill of Aiven pair %s is not run by this version (its promotion is not built yet): each run fails and says so", i, p.Name))
-		}
-	}
-	for i, p := range c.Pairs {
-		if p.Aiven != nil {
-			out = append(out, fmt.Sprintf("pairs[%d].aiven: promotion through the Aiven API is not built yet: pair %s is watched and decided in manual mode, and drwatch will not promote it", i, p.Name))
+			out = append(out, fmt.Sprintf("drills[%d]: a failover drill of Aiven pair %s is not run by this version (restoring its replication needs a new Aiven integration): each run fails and says so; a readiness drill runs", i, p.Name))
 		}
 	}
 	return out

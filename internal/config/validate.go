@@ -145,14 +145,6 @@ func (v *validator) pair(c *Config, p *Pair, path string, names map[string]strin
 	}
 	if p.Aiven != nil {
 		v.aiven(p.Aiven, path+".aiven")
-		if p.Resolved != nil && (p.Resolved.Mode == ModeAuto || p.Resolved.Mode == ModeSemiAuto) {
-			// Aiven pairs are promoted by deleting the CCR integration,
-			// which this version cannot do: decide and page, never
-			// promote (NotYetActive says so).
-			pol := *p.Resolved
-			pol.Mode = ModeManual
-			p.Resolved = &pol
-		}
 	}
 }
 

@@ -314,15 +314,10 @@ const (
 )
 
 // Promotable reports whether drwatch may promote pair p when asked via
-// via (a *NotPromotableError if not: a conflict, HTTP 409). An Aiven pair is promoted
-// by deleting its CCR integration through the Aiven API, which this
-// version cannot do: never through the replication API. A dry-run pair's
-// daemon writes nothing to the clusters, whoever asks; a human may still
-// promote it by hand.
+// via (a *NotPromotableError if not: a conflict, HTTP 409). A dry-run
+// pair's daemon writes nothing to the clusters, whoever asks; a human may
+// still promote it by hand.
 func Promotable(p *config.Pair, via Via) error {
-	if p.Aiven != nil {
-		return &NotPromotableError{"pair " + p.Name + " is an Aiven pair: promotion through the Aiven API (deleting the CCR integration) is not built yet; promote it in Aiven"}
-	}
 	if via == ByDaemon && p.Resolved.Mode == config.ModeDryRun {
 		return &NotPromotableError{"pair " + p.Name + " is in dry-run mode: drwatch writes nothing to the clusters (change the policy's mode, or use drwatch promote)"}
 	}

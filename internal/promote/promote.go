@@ -3,9 +3,9 @@
 // Executor interface that runs one. The journal stores these types;
 // executors implement the interface: promote/ccr for self-managed
 // OpenSearch with the replication plugin, promote/aivenpromote for Aiven
-// (built, not yet wired into the daemon). It imports nothing of drwatch
-// and no client, so the journal and the decision core do not depend on
-// how a promotion talks to a cluster.
+// (both share promote/steps). It imports nothing of drwatch and no client,
+// so the journal and the decision core do not depend on how a promotion
+// talks to a cluster.
 package promote
 
 import (
@@ -122,20 +122,6 @@ func Changed(p *Promotion) bool {
 type Executor interface {
 	Run(ctx context.Context, p *Promotion) (Result, error)
 	FenceOldLeader(ctx context.Context, p *Promotion) (string, error)
-}
-
-// Unsupported is the executor of a pair drwatch cannot promote (Why says
-// so): it fails every attempt, writing nothing.
-type Unsupported struct{ Why string }
-
-// Run fails: nothing is done.
-func (u Unsupported) Run(context.Context, *Promotion) (Result, error) {
-	return Result{}, errors.New(u.Why)
-}
-
-// FenceOldLeader fails: nothing is done.
-func (u Unsupported) FenceOldLeader(context.Context, *Promotion) (string, error) {
-	return "", errors.New(u.Why)
 }
 
 // New starts the record of a promotion of pair: its id is the pair's name
