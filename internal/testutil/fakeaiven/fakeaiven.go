@@ -248,6 +248,13 @@ func (s *Server) Fail(method, path string, status, count int, retryAfter string)
 	s.faults = append(s.faults, &fault{method: method, path: path, status: status, left: count, retryAfter: retryAfter})
 }
 
+// ClearFaults ends every fault set by Fail: the API answers again.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}
+
 // HideAfterCreate makes every integration created through the API answer
 // GET with 404 n times, then show with active false once, then active
 // (aiven.md: "A freshly created integration may briefly 404; active turns
