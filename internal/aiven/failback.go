@@ -248,7 +248,7 @@ func WaitActive(ctx context.Context, c *Client, project, id string, poll time.Du
 		case IsNotFound(err):
 			// Not visible yet.
 		case ctx.Err() != nil:
-			return last, waitTimeout(id, project, start, last, seen)
+			return last, waitTimeout(ctx, id, project, start, last, seen)
 		default:
 			return last, err
 		}
@@ -256,7 +256,7 @@ func WaitActive(ctx context.Context, c *Client, project, id string, poll time.Du
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return last, waitTimeout(id, project, start, last, seen)
+			return last, waitTimeout(ctx, id, project, start, last, seen)
 		case <-t.C:
 		}
 	}
@@ -265,10 +265,13 @@ func WaitActive(ctx context.Context, c *Client, project, id string, poll time.Du
 // ErrNotActive is wrapped by WaitActive's error when ctx ends first.
 var ErrNotActive = errors.New("the integration is not active yet")
 
-func waitTimeout(id, project string, start time.Time, last Integration, seen bool) error {
+func waitTimeout(ctx context.Context, id, project string, start time.Time, last Integration, seen bool) error {
 	state := "the API still answers 404 for it (not visible yet)"
 	if seen {
 		state = fmt.Sprintf("last read: active %t, status %s", last.Active, orUnknown(last.Status))
+	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		state = "the wait was canceled; " + state
 	}
 	waited := time.Since(start)
 	if waited >= time.Second {
