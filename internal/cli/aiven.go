@@ -16,13 +16,17 @@ import (
 	"github.com/drwatch/drwatch/internal/config"
 )
 
-const aivenUsage = "usage: drwatch aiven discover --project P [--json] [--timeout 1m]"
+const aivenUsage = "usage: drwatch aiven discover --project P [--json] [--timeout 1m]\n       drwatch aiven follow --config FILE --pair NAME [--yes] [--dry-run] [--timeout 5m] [--json]"
 
 // aivenCmd is `drwatch aiven discover --project P [--json]`: the
 // project's CCR pairs, and a config for them. The token comes from
 // $AIVEN_TOKEN and the API's address from $AIVEN_WEB_URL (default the
-// public API), as Aiven's own tools read them.
-func aivenCmd(args []string, stdout, stderr io.Writer) int {
+// public API), as Aiven's own tools read them. `drwatch aiven follow` is
+// aivenFollowCmd.
+func aivenCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "follow" {
+		return aivenFollowCmd(args[1:], stdin, stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "discover" {
 		fmt.Fprintln(stderr, aivenUsage)
 		return ExitUsage

@@ -46,10 +46,12 @@ Usage:
   drwatch drill list --config FILE
   drwatch drill show --config FILE --name NAME [--id ID] [--json]
   drwatch aiven discover --project P [--json]
+  drwatch aiven follow --config FILE --pair NAME [--yes] [--dry-run] [--timeout 5m] [--json]
   drwatch version
 
 The API token for approve/deny/pause/resume comes from --token-file or
-$DRWATCH_API_TOKEN. aiven discover reads $AIVEN_TOKEN and $AIVEN_WEB_URL.
+$DRWATCH_API_TOKEN. aiven discover reads $AIVEN_TOKEN and $AIVEN_WEB_URL;
+aiven follow uses the pair's aiven block.
 
 Run "drwatch COMMAND -h" for a command's flags.
 `
@@ -85,7 +87,7 @@ func MainIO(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "drill":
 		return drillCmd(rest, stdout, stderr)
 	case "aiven":
-		return aivenCmd(rest, stdout, stderr)
+		return aivenCmd(rest, stdin, stdout, stderr)
 	case "approve", "deny", "pause", "resume":
 		return remoteCmd(cmd, rest, stdout, stderr)
 	case "version", "--version":
