@@ -188,6 +188,11 @@ var phaseNames = func() []string {
 // Start runs until ctx ends. A promotion in progress is finished first
 // (its steps are bounded; a hard exit leaves it to resume from the journal).
 func (w *Watcher) Start(ctx context.Context) error {
+	if w.pair.Aiven != nil {
+		w.metrics.InitAiven(w.pair.Name)
+	} else {
+		w.metrics.ForgetAiven(w.pair.Name) // a reload took its aiven block away
+	}
 	w.rt.mu.RLock()
 	w.metrics.SetState(w.pair.Name, string(w.rt.rec.State.Phase), phaseNames)
 	resume := w.rt.rec.State.Phase == policy.Promoting
