@@ -90,8 +90,8 @@ func TestObserveAiven(t *testing.T) {
 	// A failed refresh: counted once by class, API down; what it could
 	// not read keeps its last value. The integration gone: missing.
 	failed := &observe.Aiven{ReadAt: t0.Add(15 * time.Second), Interval: 15 * time.Second,
-		Failure: &observe.Failure{Class: observe.ClassTimeout, Message: "aiven: get service acme/os-prod: no answer"},
-		Follower: &observe.AivenService{Name: "os-dr", State: observe.AivenRunning, NodesTotal: 3, NodesRunning: 3},
+		Failure:     &observe.Failure{Class: observe.ClassTimeout, Message: "aiven: get service acme/os-prod: no answer"},
+		Follower:    &observe.AivenService{Name: "os-dr", State: observe.AivenRunning, NodesTotal: 3, NodesRunning: 3},
 		Integration: &observe.AivenIntegration{}}
 	m.Observe(aivenObs(t0.Add(15*time.Second), failed, 2))
 	m.Observe(aivenObs(t0.Add(20*time.Second), failed, 0))
