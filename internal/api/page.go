@@ -409,8 +409,40 @@ func offers(wt *watch.Watcher, now time.Time) ([]string, []formView) {
 	return names, forms
 }
 
-// facts are the observation's lines: leader, follower, witness, lag.
+// facts are the observation's lines: leader, follower, witness, lag, and
+// for an Aiven pair what the Aiven API reports.
 func facts(o *observe.Observation) []fact {
+	out := osFacts(o)
+	if a := o.Aiven; a != nil {
+		out = append(out, aivenFact(a, o.Time))
+	}
+	return out
+}
+
+// aivenFact is the Aiven API's view in one line: the leader service's
+// state as its word (or the API failing), both services, the CCR
+// integration and the reading's age as its detail.
+func aivenFact(a *observe.Aiven, at time.Time) fact {
+	f := fact{Name: "Aiven", Word: "UNKNOWN", Detail: report.AivenSummary(a, at), Tone: "ok"}
+	if a.Leader != nil {
+		f.Word = a.Leader.State
+	}
+	for _, s := range []*observe.AivenService{a.Leader, a.Follower} {
+		if s != nil && (s.Recycling() || !s.AllRunning()) {
+			f.Tone = "warn"
+		}
+	}
+	if len(report.AivenProblems(a)) > 0 {
+		f.Tone = "bad"
+	}
+	if a.Failure != nil {
+		f.Word = "API FAILING"
+	}
+	return f
+}
+
+// osFacts are what OpenSearch answered: leader, follower, witness, lag.
+func osFacts(o *observe.Observation) []fact {
 	var out []fact
 	l := o.Leader
 	switch {

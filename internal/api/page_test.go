@@ -759,3 +759,46 @@ func TestLagFact(t *testing.T) {
 		t.Errorf("failure: %q", got)
 	}
 }
+
+// An Aiven pair's page shows what the Aiven API reports, in one line of
+// its facts: the leader service's state as the word, both services, the
+// integration and the reading's age; a failing API or a standalone
+// follower is bad, a node recycle a warning.
+func TestStatusPageAivenFact(t *testing.T) {
+	now := time.Now().Truncate(time.Second)
+	svc := func(name, state string, running int, others ...observe.AivenNode) *observe.AivenService {
+		return &observe.AivenService{Name: name, State: state, NodesTotal: running + len(others), NodesRunning: running, NotRunning: others}
+	}
+	ccr := &observe.AivenIntegration{Found: true, ID: "ccr-1", Active: true, Status: "running"}
+	for _, c := range []struct {
+		name string
+		a    *observe.Aiven
+		want string
+	}{
+		{"nominal", &observe.Aiven{ReadAt: now.Add(-10 * time.Second), Interval: 15 * time.Second, Leader: svc("os-prod", "RUNNING", 3), Follower: svc("os-dr", "RUNNING", 3), Integration: ccr},
+			"ok: RUNNING os-prod RUNNING, 3/3 nodes running; os-dr RUNNING, 3/3 nodes running; CCR integration running (read 10s earlier)"},
+		{"recycle", &observe.Aiven{ReadAt: now, Interval: 15 * time.Second, Leader: svc("os-prod", "RUNNING", 3),
+			Follower: svc("os-dr", "REBALANCING", 2, observe.AivenNode{Name: "os-dr-3", State: "leaving"}), Integration: ccr},
+			"warn: RUNNING os-prod RUNNING, 3/3 nodes running; os-dr REBALANCING, 2/3 nodes running (os-dr-3 leaving); CCR integration running (read in this probe)"},
+		{"standalone", &observe.Aiven{ReadAt: now, Interval: 15 * time.Second, Leader: svc("os-prod", "RUNNING", 3), Follower: svc("os-dr", "RUNNING", 3), Integration: &observe.AivenIntegration{}},
+			"bad: RUNNING os-prod RUNNING, 3/3 nodes running; os-dr RUNNING, 3/3 nodes running; no CCR integration (read in this probe)"},
+		{"failing", &observe.Aiven{ReadAt: now, Interval: 15 * time.Second, Failure: &observe.Failure{Class: observe.ClassTimeout, Message: "aiven: get service acme/os-prod: no answer from the Aiven API before the deadline"}},
+			"bad: API FAILING API unreachable (timeout) (read in this probe)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t, false, pairSpec{name: "orders", state: healthyState(now.Add(-time.Hour))})
+			f.d.obs["orders"] = &observe.Observation{Pair: "orders", Time: now, Aiven: c.a,
+				Leader: observe.Leader{Reachable: true, Health: "green"}, Follower: observe.Follower{Reachable: true, Remote: observe.Remote{Alias: "leader", Known: true, Connected: true}}}
+			s := section(t, f.page(t, "/"), "orders")
+			got := ""
+			for _, div := range s.All(func(n *markup.Node) bool { return n.Name == "div" && n.Parent.Name == "dl" }) {
+				if div.ByName("dt")[0].Text() == "Aiven" {
+					got = div.Attrs["class"] + ": " + div.ByName("dd")[0].Text()
+				}
+			}
+			if got != c.want {
+				t.Fatalf("Aiven fact:\n got %q\nwant %q", got, c.want)
+			}
+		})
+	}
+}

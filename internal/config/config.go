@@ -96,9 +96,16 @@ type Aiven struct {
 	TokenEnv        string `yaml:"token_env"`
 	TokenFile       string `yaml:"token_file"`
 	APIURL          string `yaml:"api_url"`
+	// ProbeInterval is how often the probe reads the services through
+	// the Aiven API (DefaultAivenProbeInterval when left out).
+	ProbeInterval Duration `yaml:"probe_interval"`
 
 	Token Secret `yaml:"-"`
 }
+
+// DefaultAivenProbeInterval is pairs[].aiven.probe_interval's default: the
+// Aiven API is a control plane, read every 15 s rather than every cycle.
+const DefaultAivenProbeInterval = Duration(15 * time.Second)
 
 // Policy is a named set of decision rules.
 type Policy struct {

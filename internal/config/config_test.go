@@ -106,6 +106,7 @@ func TestLoadFull(t *testing.T) {
 	eq(t, "aiven follower_service", orders.Aiven.FollowerService, "os-dr")
 	eq(t, "aiven api_url", orders.Aiven.APIURL, "https://api.aiven.example.com")
 	eq(t, "aiven token (env)", orders.Aiven.Token.Reveal(), envAivenToken)
+	eq(t, "aiven probe_interval", orders.Aiven.ProbeInterval.D(), 30*time.Second)
 
 	// Policy resolution: orders names "strict", billing_staging defaults to "default".
 	eq(t, "orders policy", orders.Policy, "strict")
@@ -124,6 +125,7 @@ func TestLoadFull(t *testing.T) {
 	eq(t, "billing follower insecure", billing.Follower.InsecureSkipVerify, true)
 	eq(t, "billing follower password set", billing.Follower.Password.IsSet(), false)
 	eq(t, "billing aiven token (file)", billing.Aiven.Token.Reveal(), readSecretFixture(t, "aiven-token"))
+	eq(t, "billing aiven probe_interval (default)", billing.Aiven.ProbeInterval, DefaultAivenProbeInterval)
 	if !slices.Equal(billing.Indices, []string{"*"}) {
 		t.Errorf("billing indices = %q, want the default [*]", billing.Indices)
 	}

@@ -219,6 +219,12 @@ func (v *validator) aiven(a *Aiven, path string) {
 		v.fail(path+".follower_service", "must differ from leader_service")
 	}
 	a.Token = v.secret(path, secretKeys{"token_file", a.TokenFile, "token_env", a.TokenEnv}, "is required (or token_env): the Aiven API token")
+	if _, written := v.lines[path+".probe_interval"]; !written {
+		a.ProbeInterval = DefaultAivenProbeInterval
+	} else if a.ProbeInterval <= 0 {
+		v.fail(path+".probe_interval", "must be a positive duration (how often drwatch reads the services through the Aiven API; leave it out for %s), not %s",
+			shortDuration(DefaultAivenProbeInterval), shortDuration(a.ProbeInterval))
+	}
 	if a.APIURL != "" {
 		if u, err := url.Parse(a.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			v.fail(path+".api_url", "must be an http(s) URL, not %s", describe(&yaml.Node{Kind: yaml.ScalarNode, Value: a.APIURL}))

@@ -48,6 +48,7 @@ func registeredMetrics(t *testing.T) (map[string]family, []string) {
 	t.Helper()
 	m := metrics.New()
 	m.InitPair("p")
+	m.InitAiven("p")
 	phases := make([]string, len(policy.Phases))
 	for i, p := range policy.Phases {
 		phases[i] = string(p)

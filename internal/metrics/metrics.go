@@ -68,6 +68,8 @@ type Metrics struct {
 	DrillDuration    *prometheus.GaugeVec
 	ReadinessScore   *prometheus.GaugeVec
 
+	aivenMetrics
+
 	mu      sync.Mutex
 	indices map[string]map[string]bool // pair -> index label values set
 }
@@ -198,6 +200,8 @@ func New() *Metrics {
 			Name: "drwatch_dry_run_would_promote_total", Help: "Decisions in dry-run mode where any other mode would have promoted.",
 		}, []string{"pair"}),
 	}
+	m.aivenMetrics = newAivenMetrics()
+	m.Reg.MustRegister(m.aivenMetrics.collectors()...)
 	m.Reg.MustRegister(
 		m.PairState, m.Promotions, m.PromotionDuration, m.PromotionIndices, m.LeaderOutage,
 		m.LeaderFailedProbes, m.RPOGuardPassing, m.LastGoodLagTimestamp, m.Events, m.WouldPromote,
@@ -284,6 +288,7 @@ func (m *Metrics) ForgetPair(pair string) {
 	} {
 		v.DeletePartialMatch(l)
 	}
+	m.ForgetAiven(pair)
 	m.mu.Lock()
 	delete(m.indices, pair)
 	m.mu.Unlock()
@@ -310,6 +315,9 @@ func (m *Metrics) Observe(o observe.Observation) {
 	}
 	m.ProbeDuration.WithLabelValues(p, TargetLeader).Observe(o.Leader.Latency.Seconds())
 	m.fail(p, TargetLeader, o.Leader.Failure)
+	if o.Aiven != nil {
+		m.observeAiven(o)
+	}
 
 	f := o.Follower
 	m.FollowerUp.WithLabelValues(p).Set(b2f(f.Reachable))

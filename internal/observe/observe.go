@@ -20,6 +20,14 @@ type Observation struct {
 	Requests int64         `json:"http_requests"`
 	Leader   Leader        `json:"leader"`
 	Follower Follower      `json:"follower"`
+	// Aiven is what the Aiven API says of an Aiven pair's services (nil
+	// for other pairs). It is refreshed at most once per the pair's
+	// aiven.probe_interval: between refreshes it is the last reading,
+	// with the time it was taken.
+	Aiven *Aiven `json:"aiven,omitempty"`
+	// AivenRequests counts the Aiven API requests of this cycle (0
+	// between refreshes), apart from the OpenSearch requests.
+	AivenRequests int64 `json:"aiven_requests,omitempty"`
 }
 
 // Class is why a call failed, in words an SRE can act on. The set is closed

@@ -159,9 +159,11 @@ func stepWatching(d *Decision, obs observe.Observation, pol *config.Policy, now 
 	s := &d.State
 	w := track(s, obs)
 	prev := s.Phase
+	av := aivenOf(obs)
 
 	if obs.Leader.Answered() {
 		leaderAnswers(d, obs, pol, now)
+		d.State.Reasons = append(d.State.Reasons, aivenNotes(obs, av)...)
 		return
 	}
 
@@ -174,22 +176,48 @@ func stepWatching(d *Decision, obs observe.Observation, pol *config.Policy, now 
 			d.emit(EvWatcherIsolated)
 		}
 		clearRequest(s)
-		d.enter(Isolated, now, down, "but the follower still sees the leader ("+w.why+"): drwatch itself is cut off; never acting on this")
+		d.enter(Isolated, now, append([]string{down, "but the follower still sees the leader (" + w.why + "): drwatch itself is cut off; never acting on this"}, aivenNotes(obs, av)...)...)
 		return
 	}
-	if need := notDownYet(s, w, pol, now); len(need) > 0 {
+	// Aiven reporting the leader service up makes the thresholds wait
+	// up to 2 x leader_down_after; it never shortens them.
+	wait, late := aivenWait(s, av, pol, now)
+	if need := notDownYet(s, w, pol, now); len(need) > 0 || wait != "" {
 		if prev == Healthy || prev == Isolated {
 			d.emit(EvLeaderSuspect)
 		}
 		clearRequest(s)
-		d.enter(Suspect, now, down, "not yet down: needs "+strings.Join(need, ", "))
+		reasons := []string{down}
+		if len(need) > 0 {
+			reasons = append(reasons, "not yet down: needs "+strings.Join(need, ", "))
+		} else {
+			// Down by the usual rules, held back by Aiven's view:
+			// when the leader answers again, the cooldown starts as
+			// after an episode (Aiven never makes drwatch less careful).
+			s.AivenDelayed = true
+		}
+		if wait != "" {
+			reasons = append(reasons, wait)
+		}
+		d.enter(Suspect, now, append(reasons, aivenNotes(obs, av)...)...)
 		return
 	}
 	reasons := []string{down}
 	if requireWitness {
 		reasons = append(reasons, w.why)
 	}
-	leaderDown(d, prev, pol, now, reasons)
+	if late != "" {
+		reasons = append(reasons, late)
+	}
+	leaderDown(d, prev, pol, now, append(reasons, aivenNotes(obs, av)...))
+}
+
+// aivenNotes are the reasons an Aiven reading adds to a phase.
+func aivenNotes(obs observe.Observation, av aivenView) []string {
+	if why := pausedDuringRecycle(obs, av); why != "" {
+		return append(av.notes, why)
+	}
+	return av.notes
 }
 
 // leaderAnswers ends any outage: the pair is healthy, and replication's
@@ -204,9 +232,10 @@ func leaderAnswers(d *Decision, obs observe.Observation, pol *config.Policy, now
 			d.emit(EvLeaderRecovered)
 		}
 	}
-	if s.Episode {
+	if s.Episode || s.AivenDelayed {
 		s.EpisodeEnd, s.Episode = now, false // the episode ends: cooldown starts
 	}
+	s.AivenDelayed = false
 	clearApproval(s)
 	d.enter(Healthy, now, healthyReasons(obs, pol)...)
 	replicationHealth(d, obs, pol)
@@ -451,7 +480,7 @@ func clearRequest(s *State) {
 // holds until the leader answers again or a human approves.
 func resetTracking(s *State) {
 	s.Outage, s.Witness = Outage{}, Witness{}
-	s.Episode = false
+	s.Episode, s.AivenDelayed = false, false
 	// The checkpoint last seen stays: with no frozen-since time it is
 	// compared with nothing, and the next observation replaces it.
 	s.CheckpointFrozenSince, s.FailedReadRises, s.OutageReadRises = time.Time{}, 0, 0

@@ -76,6 +76,12 @@ type State struct {
 	// leader answers again: blips of the witness or the thresholds inside
 	// it (leader_down -> suspect -> leader_down) are the same episode.
 	Episode bool `json:"episode,omitempty"`
+	// AivenDelayed is set when the leader was down by the usual rules but
+	// not declared so because Aiven reported its service up (waiting up
+	// to 2 x leader_down_after): when the leader answers again, the
+	// cooldown starts as after an episode, so that Aiven's view never
+	// leaves drwatch less careful about the next outage.
+	AivenDelayed bool `json:"aiven_delayed,omitempty"`
 	// OutageRaised is set while an outage event (leader_suspect,
 	// leader_down, watcher_isolated) has been raised and no
 	// leader_recovered or promotion_succeeded has closed it: the leader

@@ -10,6 +10,10 @@
 // (remote info, follower_stats, autofollow_stats, follower-index settings,
 // and its shards' sequence numbers). The lag is the leader's truth minus
 // the follower's, read from each cluster itself.
+//
+// For an Aiven pair, a cycle also reads both services from the Aiven API
+// (two requests), at most once per aiven.probe_interval: the one state a
+// Prober keeps between cycles is that last reading.
 package probe
 
 import (
@@ -46,6 +50,9 @@ type Prober struct {
 	Indices     []string // follower index patterns in scope
 	Timeout     time.Duration
 	Now         func() time.Time
+	// Aiven, for an Aiven pair, reads its services through the Aiven API
+	// in the same cycle (nil: OpenSearch only).
+	Aiven *Aiven
 }
 
 // Cycle takes one observation. It never fails: every failed call is
@@ -63,6 +70,19 @@ func (p *Prober) Cycle(ctx context.Context) observe.Observation {
 
 	obs := observe.Observation{Pair: p.Pair, Time: start}
 	obs.Follower.Remote.Alias = p.LeaderAlias
+
+	// The Aiven API, when due, under the same deadline, waited for only
+	// at the end: a slow Aiven API must not delay the leader's sequence
+	// numbers (read after the follower's) into the deadline. It writes
+	// only its own reading: an Aiven failure never touches the
+	// OpenSearch fields.
+	var (
+		aivenWG   sync.WaitGroup
+		aivenReqs int64
+	)
+	if p.Aiven != nil && p.Aiven.due(start) {
+		aivenWG.Go(func() { aivenReqs = p.Aiven.refresh(ctx, start) })
+	}
 
 	var (
 		wg        sync.WaitGroup
@@ -113,8 +133,12 @@ func (p *Prober) Cycle(ctx context.Context) observe.Observation {
 	p.replication(ctx, &obs, fsBody, fsErr, followers, fiErr, seqnos, snErr)
 	p.unreplicated(&obs.Follower)
 
+	aivenWG.Wait()
 	obs.Duration = now().Sub(start)
 	obs.Requests = p.Leader.Requests() + p.Follower.Requests() - reqBefore
+	if p.Aiven != nil {
+		obs.Aiven, obs.AivenRequests = p.Aiven.current(), aivenReqs
+	}
 	return obs
 }
 

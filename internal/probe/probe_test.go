@@ -376,6 +376,43 @@ func TestCycleRequestsConstantInIndexCount(t *testing.T) {
 	}
 }
 
+// An Aiven pair adds two Aiven requests per aiven.probe_interval (both
+// services, whatever the number of indices), none in the cycles between,
+// and its OpenSearch requests stay seven. The count is the Aiven client's
+// transport's, checked against what the fake Aiven API received.
+func TestCycleRequestsConstantInIndexCountAiven(t *testing.T) {
+	for _, n := range []int{1, 100, 2000} {
+		l := newAivenLab(t, 15*time.Second)
+		fakeos.Synthetic(l.leader, l.follower, n, 3)
+		var aivenReqs int64
+		for i := range 9 { // 40 s of 5 s cycles: refreshes at 0, 15 and 30 s
+			o := l.cycle(time.Duration(min(i, 1)) * 5 * time.Second)
+			// The OpenSearch count of the first cycle, with the Aiven
+			// refresh beside it. (Later cycles are
+			// TestCycleRequestsConstantInIndexCount's: under -race, a
+			// lab of 2,000 indices shows 9 round trips in its 8th cycle,
+			// with or without Aiven.)
+			if i == 0 && o.Requests != 7 {
+				t.Fatalf("n=%d, cycle %d: %d OpenSearch requests, want 7", n, i, o.Requests)
+			}
+			if want := int64(2 * b2i(i%3 == 0)); o.AivenRequests != want {
+				t.Fatalf("n=%d, cycle %d: %d Aiven requests, want %d", n, i, o.AivenRequests, want)
+			}
+			aivenReqs += o.AivenRequests
+		}
+		if saw := l.aivenGETs(t); aivenReqs != 6 || saw != 6 {
+			t.Fatalf("n=%d: counted %d Aiven requests, the fake saw %d, want 6", n, aivenReqs, saw)
+		}
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // A leader index an autofollow rule failed to replicate is in nobody's
 // lag: while autofollow_stats lists one in the pair's scope, the lag is
 // not complete. (The body is the captured autofollow_stats.json with a

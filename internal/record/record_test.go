@@ -43,6 +43,21 @@ func obs(n int, lag int64) observe.Observation {
 	return o
 }
 
+// withAiven adds an Aiven reading taken at readAt: the leader service
+// RUNNING, the follower's in a node recycle, the integration running; a
+// reading of this cycle (requests 2) or carried (0), failed with f.
+func withAiven(o observe.Observation, readAt time.Time, requests int64, f *observe.Failure) observe.Observation {
+	o.Aiven = &observe.Aiven{ReadAt: readAt, Interval: 15 * time.Second,
+		Leader:      &observe.AivenService{Name: "os-prod", State: observe.AivenRunning, NodesTotal: 3, NodesRunning: 3},
+		Follower:    &observe.AivenService{Name: "os-dr", State: observe.AivenRebalancing, NodesTotal: 3, NodesRunning: 2, NotRunning: []observe.AivenNode{{Name: "os-dr-3", State: observe.NodeLeaving}}},
+		Integration: &observe.AivenIntegration{Found: true, ID: "ccr-1", Active: true, Status: observe.IntegrationRunning}}
+	o.AivenRequests = requests
+	if f != nil {
+		o.Aiven = &observe.Aiven{ReadAt: readAt, Interval: 15 * time.Second, Failure: f}
+	}
+	return o
+}
+
 func pol() *config.Policy {
 	p := config.DefaultPolicy()
 	p.MaintenanceWindows = []config.MaintenanceWindow{{Schedule: mustSchedule("0 2 * * SUN"), Duration: config.Duration(2 * time.Hour)}}
@@ -79,6 +94,11 @@ func TestRoundTrip(t *testing.T) {
 		record.Observed(t0.Add(time.Second), obs(1, 0)),
 		record.Observed(t0.Add(2*time.Second), obs(2, 0)), // the same but for its timing
 		record.Observed(t0.Add(3*time.Second), obs(3, 5)),
+		record.Observed(t0.Add(4*time.Second), withAiven(obs(4, 5), t0.Add(4*time.Second), 2, nil)),
+		record.Observed(t0.Add(5*time.Second), withAiven(obs(5, 5), t0.Add(4*time.Second), 0, nil)),
+		record.Observed(t0.Add(6*time.Second), withAiven(obs(6, 5), t0.Add(4*time.Second), 0, nil)), // carried again: the same but for its timing
+		record.Observed(t0.Add(7*time.Second), withAiven(obs(7, 5), t0.Add(7*time.Second), 2,
+			&observe.Failure{Class: observe.ClassTimeout, Message: "aiven: get service acme/os-prod: no answer from the Aiven API before the deadline"})),
 		record.Commanded(t0.Add(4*time.Second), policy.Command{Action: policy.ActPause, By: "alice", Reason: "upgrade", For: time.Hour}),
 		record.Failed(t0.Add(5*time.Second), "stop failed", true),
 		record.Succeeded(t0.Add(6*time.Second), "3 indices promoted"),
@@ -101,6 +121,10 @@ func TestRoundTrip(t *testing.T) {
 	}
 	if strings.Contains(lines[2], `"obs"`) || !strings.Contains(lines[1], `"obs"`) || !strings.Contains(lines[3], `"obs"`) {
 		t.Fatalf("the unchanged observation is not compressed, or a changed one is:\n%s\n%s\n%s", lines[1], lines[2], lines[3])
+	}
+	if !strings.Contains(lines[4], `"aiven":{"read_at"`) || !strings.Contains(lines[5], `"aiven":{"read_at"`) || strings.Contains(lines[6], `"obs"`) ||
+		!strings.Contains(lines[7], `"aiven":{"read_at"`) {
+		t.Fatalf("the Aiven readings are not recorded as JSON, or the one carried unchanged is not compressed:\n%s\n%s\n%s\n%s", lines[4], lines[5], lines[6], lines[7])
 	}
 	if len(lines[2])*4 > len(lines[1]) {
 		t.Fatalf("a repeated observation takes %d bytes, a whole one %d", len(lines[2]), len(lines[1]))

@@ -43,6 +43,15 @@ type Decision struct {
 // Problems names what is wrong in an observation, most serious first. An
 // empty list means the pair looks healthy.
 func Problems(o observe.Observation) []string {
+	p := osProblems(o)
+	if o.Aiven != nil {
+		p = append(p, AivenProblems(o.Aiven)...)
+	}
+	return p
+}
+
+// osProblems are the problems OpenSearch's answers show.
+func osProblems(o observe.Observation) []string {
 	p := []string{} // never null in JSON
 	f := o.Follower
 	if !o.Leader.Reachable {
@@ -127,8 +136,12 @@ func pairText(b *strings.Builder, ps PairStatus) {
 		fmt.Fprintf(b, "pair %s [%s]: no observation yet\n", ps.Name, ps.Mode)
 		return
 	}
-	fmt.Fprintf(b, "pair %s [%s]  %s   (probed %s, %s, %d HTTP requests)\n",
-		ps.Name, ps.Mode, verdict, o.Time.Format(time.RFC3339), round(o.Duration), o.Requests)
+	aivenReqs := ""
+	if o.Aiven != nil {
+		aivenReqs = fmt.Sprintf(" + %d to the Aiven API", o.AivenRequests)
+	}
+	fmt.Fprintf(b, "pair %s [%s]  %s   (probed %s, %s, %d HTTP requests%s)\n",
+		ps.Name, ps.Mode, verdict, o.Time.Format(time.RFC3339), round(o.Duration), o.Requests, aivenReqs)
 	if d := ps.Decision; d != nil {
 		fmt.Fprintf(b, "  state      %s since %s\n", strings.ToUpper(d.State), d.Since.Format(time.RFC3339))
 		for _, r := range d.Reasons {
@@ -178,6 +191,9 @@ func pairText(b *strings.Builder, ps PairStatus) {
 			}
 			fmt.Fprintf(b, "  autofollow %s\n", strings.Join(rules, ", "))
 		}
+	}
+	if o.Aiven != nil {
+		fmt.Fprintf(b, "  aiven      %s\n", AivenSummary(o.Aiven, o.Time))
 	}
 	for _, p := range ps.Problems {
 		fmt.Fprintf(b, "  ! %s\n", p)

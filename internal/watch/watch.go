@@ -14,6 +14,7 @@ package watch
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"sync"
 	"time"
@@ -188,6 +189,11 @@ var phaseNames = func() []string {
 // Start runs until ctx ends. A promotion in progress is finished first
 // (its steps are bounded; a hard exit leaves it to resume from the journal).
 func (w *Watcher) Start(ctx context.Context) error {
+	if w.pair.Aiven != nil {
+		w.metrics.InitAiven(w.pair.Name)
+	} else {
+		w.metrics.ForgetAiven(w.pair.Name) // a reload took its aiven block away
+	}
 	w.rt.mu.RLock()
 	w.metrics.SetState(w.pair.Name, string(w.rt.rec.State.Phase), phaseNames)
 	resume := w.rt.rec.State.Phase == policy.Promoting
@@ -277,6 +283,7 @@ func (w *Watcher) logChanges(prev *observe.Observation, cur observe.Observation)
 			w.log.Warn("follower lost the leader", zap.String("alias", r.Alias))
 		}
 	}
+	w.logAiven(prev, cur)
 	rep := cur.Follower.Replication
 	if rep.Failure != nil && (first || prev.Follower.Replication.Failure == nil) {
 		w.log.Warn("replication state unreadable", failureFields(rep.Failure)...)
@@ -285,6 +292,47 @@ func (w *Watcher) logChanges(prev *observe.Observation, cur observe.Observation)
 		w.log.Info("replication state", zap.Int("syncing", rep.Syncing), zap.Int("not_syncing", rep.Stopped),
 			zap.Int64("max_lag_operations", rep.MaxLag), zap.Bool("lag_complete", rep.LagComplete))
 	}
+}
+
+// logAiven logs what changed in an Aiven pair's reading: the API failing
+// or answering again, a service's state, the CCR integration's status.
+func (w *Watcher) logAiven(prev *observe.Observation, cur observe.Observation) {
+	a := cur.Aiven
+	if a == nil {
+		return
+	}
+	var pa *observe.Aiven
+	if prev != nil {
+		pa = prev.Aiven
+	}
+	if a.Failure != nil {
+		if pa == nil || pa.Failure == nil {
+			w.log.Warn("Aiven API reading failed; its view is not used", failureFields(a.Failure)...)
+		}
+		return
+	}
+	if pa == nil || pa.Failure != nil || aivenSummary(pa) != aivenSummary(a) {
+		w.log.Info("Aiven API reading", zap.String("summary", aivenSummary(a)))
+	}
+}
+
+// aivenSummary is a reading's states in a few words (no node names: a
+// node recycle renames them as it goes).
+func aivenSummary(a *observe.Aiven) string {
+	s := ""
+	for _, svc := range []*observe.AivenService{a.Leader, a.Follower} {
+		if svc != nil {
+			s += fmt.Sprintf("%s %s %d/%d; ", svc.Name, svc.State, svc.NodesRunning, svc.NodesTotal)
+		}
+	}
+	switch in := a.Integration; {
+	case in == nil:
+	case !in.Found:
+		s += "no CCR integration"
+	default:
+		s += fmt.Sprintf("CCR integration %s active=%v", in.Status, in.Active)
+	}
+	return s
 }
 
 func b2f(b bool) float64 {
