@@ -268,7 +268,7 @@ func aivenFollowCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 // would fail). It reads; it never writes.
 func checkIndices(ctx context.Context, p *config.Pair, r *followReport) {
 	alias := r.LeaderAlias
-	oldURL, promotedURL := endpointURL(p.Leader), endpointURL(p.Follower)
+	oldURL, promotedURL := p.Leader.BaseURL(), p.Follower.BaseURL()
 	add := func(ok bool, name, detail string, args ...any) {
 		r.Checks = append(r.Checks, aiven.FailbackCheck{Name: name, OK: ok, Detail: fmt.Sprintf(detail, args...)})
 	}
@@ -391,7 +391,7 @@ func nextSteps(cfg *config.Config, p *config.Pair, r *followReport) (*followNext
 		return nil, err
 	}
 	alias := r.LeaderAlias
-	base := endpointURL(p.Leader)
+	base := p.Leader.BaseURL()
 	n := &followNext{LeaderAlias: alias, RunOn: base, PairName: aiven.ReversedName(p.Aiven), Config: snippet,
 		Reload: fmt.Sprintf("replace pair %s in the config with %s below, then reload drwatch: kill -HUP <pid>, or curl -X POST %s/-/reload",
 			p.Name, aiven.ReversedName(p.Aiven), cfg.URL())}
@@ -462,14 +462,4 @@ func printNext(w io.Writer, n *followNext, lead string) {
 // shellQuote quotes s for a POSIX shell.
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// endpointURL is an endpoint's first address without credentials.
-func endpointURL(ep config.Endpoint) string {
-	if len(ep.Addresses) > 0 {
-		u := *ep.Addresses[0]
-		u.User = nil
-		return strings.TrimSuffix(u.String(), "/")
-	}
-	return strings.TrimSuffix(ep.URL, "/")
 }

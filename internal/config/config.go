@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -86,6 +87,17 @@ type Endpoint struct {
 	Addresses []*url.URL `yaml:"-"`
 	Password  Secret     `yaml:"-"`
 	CACert    []byte     `yaml:"-"`
+}
+
+// BaseURL is the endpoint's first address without credentials or a
+// trailing slash (what commands printed for a human name).
+func (e Endpoint) BaseURL() string {
+	if len(e.Addresses) > 0 {
+		u := *e.Addresses[0]
+		u.User = nil
+		return strings.TrimSuffix(u.String(), "/")
+	}
+	return strings.TrimSuffix(e.URL, "/")
 }
 
 // Aiven configures promotion through the Aiven API.

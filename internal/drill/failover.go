@@ -608,7 +608,7 @@ func (f *failover) halt(ctx context.Context, why string) {
 func finishCommands(p *config.Pair, r *Report) []string {
 	b := r.Failover.Before
 	plan := b.all()
-	leaderURL, followerURL := endpointURL(p.Leader), endpointURL(p.Follower)
+	leaderURL, followerURL := p.Leader.BaseURL(), p.Follower.BaseURL()
 	user := func(ep config.Endpoint) string {
 		if ep.Username != "" {
 			return " -u " + ep.Username
@@ -632,15 +632,6 @@ func finishCommands(p *config.Pair, r *Report) []string {
 	}
 	out = append(out, fmt.Sprintf("drwatch drill --config <config> --name %s   # checks the restore and hands the pair back to drwatch", r.Drill))
 	return out
-}
-
-func endpointURL(ep config.Endpoint) string {
-	if len(ep.Addresses) > 0 {
-		u := *ep.Addresses[0]
-		u.User = nil
-		return strings.TrimSuffix(u.String(), "/")
-	}
-	return strings.TrimSuffix(ep.URL, "/")
 }
 
 func (f *failover) sleep(ctx context.Context) bool {

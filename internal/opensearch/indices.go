@@ -2,7 +2,7 @@ package opensearch
 
 import (
 	"context"
-	"net/http"
+	"maps"
 	"slices"
 )
 
@@ -12,25 +12,9 @@ import (
 // index. A name that does not exist is left out, and a pattern that
 // matches nothing adds nothing. It reads; it never writes.
 func (c *Client) IndexNames(ctx context.Context, targets []string) ([]string, error) {
-	const op = "list indices"
-	var names []string
-	for _, chunk := range chunkNames(targets) {
-		q := targetQuery("open,closed")
-		q.Set("flat_settings", "true")
-		body, err := c.do(ctx, op, http.MethodGet, request{path: "/" + chunk + "/_settings/index.uuid", query: q})
-		if err != nil {
-			return nil, err
-		}
-		var raw map[string]struct {
-			Settings map[string]any `json:"settings"`
-		}
-		if err := decode(op, body, &raw); err != nil {
-			return nil, err
-		}
-		for idx := range raw {
-			names = append(names, idx)
-		}
+	settings, err := c.settings(ctx, "list indices", targets, "/_settings/index.uuid")
+	if err != nil {
+		return nil, err
 	}
-	slices.Sort(names)
-	return slices.Compact(names), nil
+	return slices.Sorted(maps.Keys(settings)), nil
 }

@@ -58,12 +58,17 @@ func (c *Client) Mappings(ctx context.Context, targets []string) (map[string]jso
 // with GET {targets}/_settings?flat_settings=true: index -> setting key ->
 // its value (a string, or a list for list settings).
 func (c *Client) IndexSettings(ctx context.Context, targets []string) (map[string]map[string]any, error) {
-	const op = "index settings"
+	return c.settings(ctx, "index settings", targets, "/_settings")
+}
+
+// settings reads GET {targets}{suffix} (open and closed indices, flat
+// settings), one request per chunk of targets: each index's settings.
+func (c *Client) settings(ctx context.Context, op string, targets []string, suffix string) (map[string]map[string]any, error) {
 	out := map[string]map[string]any{}
 	for _, chunk := range chunkNames(targets) {
 		q := targetQuery("open,closed")
 		q.Set("flat_settings", "true")
-		body, err := c.do(ctx, op, http.MethodGet, request{path: "/" + chunk + "/_settings", query: q})
+		body, err := c.do(ctx, op, http.MethodGet, request{path: "/" + chunk + suffix, query: q})
 		if err != nil {
 			return nil, err
 		}

@@ -76,7 +76,7 @@ const (
 	// follower asynchronously.
 	DefaultWritableTimeout = 2 * time.Minute
 	// DefaultPollInterval is the pause between two checks of a wait.
-	DefaultPollInterval = 2 * time.Second
+	DefaultPollInterval = time.Second
 )
 
 // Executor promotes one Aiven pair.
@@ -220,17 +220,7 @@ func (e *Executor) Run(ctx context.Context, p *promote.Promotion) (promote.Resul
 // catchUp waits, journaled, until the follower holds everything the fenced
 // leader has.
 func (e *Executor) catchUp(ctx context.Context, p *promote.Promotion) error {
-	if s, ok := p.Last(promote.StepCatchUp, ""); ok && s.Status == promote.StepDone {
-		return nil
-	}
-	if err := e.record(p, promote.Step{Name: promote.StepCatchUp, Status: promote.StepStarted}); err != nil {
-		return err
-	}
-	if err := e.CatchUp(ctx, p.Plan); err != nil {
-		_ = e.record(p, promote.Step{Name: promote.StepCatchUp, Status: promote.StepFailed, Detail: err.Error()})
-		return fmt.Errorf("graceful promotion: %w; the integration is not deleted", err)
-	}
-	return e.record(p, promote.Step{Name: promote.StepCatchUp, Status: promote.StepDone, Detail: "every index caught up with the fenced leader"})
+	return steps.WaitCaughtUp(ctx, p, e.record, e.CatchUp, "the integration is not deleted")
 }
 
 // plan fixes the follower indices to verify, once, from the follower's

@@ -292,20 +292,7 @@ func (e *Executor) refence(ctx context.Context, p *promote.Promotion) error {
 }
 
 func (e *Executor) catchUp(ctx context.Context, p *promote.Promotion) error {
-	if s, ok := p.Last(promote.StepCatchUp, ""); ok && s.Status == promote.StepDone {
-		return nil
-	}
-	if e.CatchUp == nil {
-		return errors.New("graceful promotion: no catch-up check configured")
-	}
-	if err := e.record(p, promote.Step{Name: promote.StepCatchUp, Status: promote.StepStarted}); err != nil {
-		return err
-	}
-	if err := e.CatchUp(ctx, p.Plan); err != nil {
-		_ = e.record(p, promote.Step{Name: promote.StepCatchUp, Status: promote.StepFailed, Detail: err.Error()})
-		return fmt.Errorf("graceful promotion: %w", err)
-	}
-	return e.record(p, promote.Step{Name: promote.StepCatchUp, Status: promote.StepDone, Detail: "every index caught up with the fenced leader"})
+	return steps.WaitCaughtUp(ctx, p, e.record, e.CatchUp, "no replication is stopped")
 }
 
 // deleteAutofollow deletes every autofollow rule of the follower, so the

@@ -8,6 +8,7 @@ package steps
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -73,6 +74,28 @@ func (f Fencer) Fence(ctx context.Context, p *promote.Promotion, removes string)
 		return false, fmt.Errorf("fence: %s; %s under a live, unfenced leader", why, removes)
 	}
 	return true, f.Record(p, promote.Step{Name: promote.StepFence, Status: promote.StepDone, Detail: fmt.Sprintf("write-blocked %d leader indices", len(leaders))})
+}
+
+// WaitCaughtUp runs a graceful promotion's catch-up step, journaled: wait
+// (CatchUp's function) until the follower holds everything the fenced
+// leader has. A step already done is not waited for again. A failure's
+// error ends with then, what the executor does not do because of it.
+func WaitCaughtUp(ctx context.Context, p *promote.Promotion, record func(*promote.Promotion, ...promote.Step) error,
+	wait func(ctx context.Context, plan map[string]string) error, then string) error {
+	if s, ok := p.Last(promote.StepCatchUp, ""); ok && s.Status == promote.StepDone {
+		return nil
+	}
+	if wait == nil {
+		return errors.New("graceful promotion: no catch-up check configured")
+	}
+	if err := record(p, promote.Step{Name: promote.StepCatchUp, Status: promote.StepStarted}); err != nil {
+		return err
+	}
+	if err := wait(ctx, p.Plan); err != nil {
+		_ = record(p, promote.Step{Name: promote.StepCatchUp, Status: promote.StepFailed, Detail: err.Error()})
+		return fmt.Errorf("graceful promotion: %w; %s", err, then)
+	}
+	return record(p, promote.Step{Name: promote.StepCatchUp, Status: promote.StepDone, Detail: "every index caught up with the fenced leader"})
 }
 
 // Checkpoints is what the catch-up wait reads of each cluster.
