@@ -246,8 +246,11 @@ func aivenFollowCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 		r.Next = nil
 		if r.Integration != nil {
 			err = fmt.Errorf("%w\nthe integration %s exists; run this command again later: it reports an existing integration and changes nothing", err, r.Integration.ID)
-		} else {
+		} else if createOutcomeKnown(err) {
 			err = fmt.Errorf("%w\nnothing was created", err)
+		} else {
+			err = fmt.Errorf("%w\nwhether the integration was created is not known (a create whose answer was lost may have taken effect): "+
+				"run this command again: it reports an existing integration and creates no second one", err)
 		}
 		return finish(followFailed, err)
 	}
@@ -457,6 +460,18 @@ func printNext(w io.Writer, n *followNext, lead string) {
 	}
 	fmt.Fprintf(w, "  3. %s:\n", n.Reload)
 	fmt.Fprintf(w, "pairs:\n%s", n.Config)
+}
+
+// createOutcomeKnown reports whether a failed create certainly created
+// nothing: Aiven answered it with a refusal. A timeout, a lost
+// connection or a server error after the retries may hide a create that
+// took effect.
+func createOutcomeKnown(err error) bool {
+	switch aiven.ClassOf(err) {
+	case aiven.ClassUnauthorized, aiven.ClassForbidden, aiven.ClassNotFound, aiven.ClassConflict, aiven.ClassRejected:
+		return true
+	}
+	return false
 }
 
 // shellQuote quotes s for a POSIX shell.

@@ -486,6 +486,18 @@ func TestAivenFollowToleratesFreshIntegration404(t *testing.T) {
 	}
 }
 
+// A create refused by Aiven (403) certainly created nothing, and says so.
+func TestAivenFollowCreateRefused(t *testing.T) {
+	w := newFollowWorld(t, nil)
+	w.aiven.Fail(http.MethodPost, "/integration", http.StatusForbidden, 100, "")
+	code, out, errOut := w.run(t, "--yes")
+	if code != cli.ExitFailure || !strings.Contains(errOut, "nothing was created") || w.posts() != 1 {
+		t.Fatalf("exit %d, %d creates\n%s\n%s", code, w.posts(), out, errOut)
+	}
+}
+
+// A 503 after the retries: the create may have taken effect behind a
+// failing proxy, so the command does not claim that nothing was created.
 func TestAivenFollowCreateFails503(t *testing.T) {
 	w := newFollowWorld(t, nil)
 	w.aiven.Fail(http.MethodPost, "/integration", http.StatusServiceUnavailable, 100, "")
@@ -494,7 +506,8 @@ func TestAivenFollowCreateFails503(t *testing.T) {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
 	for _, want := range []string{"create opensearch_cross_cluster_replication integration os-dr -> os-prod in project acme",
-		"the Aiven API is failing (server error or overload) (HTTP 503)", "[after 3 attempts]", "nothing was created"} {
+		"the Aiven API is failing (server error or overload) (HTTP 503)", "[after 3 attempts]",
+		"whether the integration was created is not known", "run this command again"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)
 		}

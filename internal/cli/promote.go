@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/drwatch/drwatch/internal/aiven"
 	"github.com/drwatch/drwatch/internal/app"
 	"github.com/drwatch/drwatch/internal/config"
 	"github.com/drwatch/drwatch/internal/hooks"
@@ -172,7 +173,18 @@ func planOf(ctx context.Context, p *config.Pair) (map[string]opensearch.Follower
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	return c.FollowerIndices(ctx, p.Indices)
+	all, err := c.FollowerIndices(ctx, p.Indices)
+	if err != nil {
+		return nil, err
+	}
+	// The executors promote the follower indices of the pair's alias only.
+	plan := map[string]opensearch.FollowerIndex{}
+	for idx, fi := range all {
+		if fi.LeaderAlias == p.Follower.LeaderAlias {
+			plan[idx] = fi
+		}
+	}
+	return plan, nil
 }
 
 func describePlan(p *config.Pair, obs observe.Observation, plan map[string]opensearch.FollowerIndex, graceful bool) string {
@@ -188,14 +200,20 @@ func describePlan(p *config.Pair, obs observe.Observation, plan map[string]opens
 	default:
 		b.WriteString("  1. do not fence the leader (fence_leader: false)\n")
 	}
-	b.WriteString("  2. delete the follower's autofollow rules\n")
 	names := make([]string, 0, len(plan))
 	for idx := range plan {
 		names = append(names, idx)
 	}
 	slices.Sort(names)
-	fmt.Fprintf(&b, "  3. stop replication on %d follower indices (concurrency %d): %s\n", len(names), p.Resolved.PromoteConcurrency, short(names))
-	b.WriteString("  4. verify every index is open and writable\n")
+	if a := p.Aiven; a != nil {
+		fmt.Fprintf(&b, "  2. delete the Aiven %s integration %s -> %s in project %s (through the Aiven API; never the replication API's _stop)\n",
+			aiven.IntegrationTypeCCR, a.LeaderService, a.FollowerService, a.Project)
+		fmt.Fprintf(&b, "  3. wait until the integration is gone and verify that the %d follower indices are open and writable: %s\n", len(names), short(names))
+	} else {
+		b.WriteString("  2. delete the follower's autofollow rules\n")
+		fmt.Fprintf(&b, "  3. stop replication on %d follower indices (concurrency %d): %s\n", len(names), p.Resolved.PromoteConcurrency, short(names))
+		b.WriteString("  4. verify every index is open and writable\n")
+	}
 	r := obs.Follower.Replication
 	switch {
 	case r.Failure != nil || !r.LagComplete:

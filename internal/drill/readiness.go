@@ -47,6 +47,9 @@ const (
 	CheckHooks        = "hooks"
 	CheckVerdict      = "policy_verdict"
 	CheckPromotionETA = "promotion_time"
+	// CheckAiven is an Aiven pair's only: what its promotion needs of the
+	// Aiven API.
+	CheckAiven = "aiven"
 )
 
 // maxStatusCalls bounds the per-index _status calls that tell a paused
@@ -75,7 +78,7 @@ func Readiness(ctx context.Context, in ReadinessInput) []Check {
 	}
 	counts := judgeDocCounts(found)
 	verdict, sim := judgeVerdict(g.obs, pol)
-	return []Check{
+	checks := []Check{
 		judgeLeaderSeen(g.obs, g.alias, g.remote),
 		judgeReplicated(g.obs, g.patterns, g.leaderSettings, g.leaderSettingsErr),
 		judgeAutofollow(g.obs, g.patterns),
@@ -83,11 +86,15 @@ func Readiness(ctx context.Context, in ReadinessInput) []Check {
 		judgeMappings(indexPairs(g.obs), g.leaderMappings, g.leaderMappingsErr, g.followerMappings, g.followerMappingsErr),
 		judgeSettings(indexPairs(g.obs), g.leaderSettings, g.leaderSettingsErr, g.followerSettings, g.followerSettingsErr),
 		counts,
-		judgeCredentials(g.obs, g.leaderAuth, g.followerAuth),
+		judgeCredentials(g.obs, g.leaderAuth, g.followerAuth, in.Pair.Aiven != nil),
 		judgeHooks(in.Hooks, pol.Mode),
 		verdict,
 		judgeETA(g.obs, pol, sim, in.StopTimes, len(ruleNamesInScope(g.obs, g.patterns))),
 	}
+	if in.Pair.Aiven != nil {
+		checks = append(checks, judgeAiven(g.obs, in.Pair.Aiven))
+	}
+	return checks
 }
 
 // gathered is what the drill read, parsed; a failed read keeps its error.

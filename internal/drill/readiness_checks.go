@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/drwatch/drwatch/internal/aiven"
 	"github.com/drwatch/drwatch/internal/config"
 	"github.com/drwatch/drwatch/internal/observe"
 	"github.com/drwatch/drwatch/internal/opensearch"
@@ -31,6 +32,7 @@ var titles = map[string]string{
 	CheckHooks:        "Hooks deliver the events that matter",
 	CheckVerdict:      "What the policy would decide if the leader died now",
 	CheckPromotionETA: "Estimated promotion time",
+	CheckAiven:        "The Aiven API would carry the promotion",
 }
 
 // count says n things: "1 index", "2 indices".
@@ -589,8 +591,9 @@ func judgeDocCounts(f countFindings) Check {
 	return check(name, Pass, fmt.Sprintf("%s, each within its lag of its leader index's count (%s)", count(f.indices, "follower index", "follower indices"), how))
 }
 
-// promotionWrites are the writes a promotion makes, which the drill can
-// name but not try without writing.
+// promotionWrites are the writes a promotion makes through OpenSearch,
+// which the drill can name but not try without writing. An Aiven pair's
+// promotion makes only the first: the Aiven API removes the replication.
 var promotionWrites = []string{
 	"leader: PUT <leader indices>/_block/write (indices:admin/block/add)",
 	"follower: POST _plugins/_replication/<index>/_stop (indices:admin/plugins/replication/index/stop)",
@@ -600,7 +603,7 @@ var promotionWrites = []string{
 // judgeCredentials: who each cluster takes drwatch for, and whether the
 // calls a promotion makes are allowed - as far as that shows without
 // writing.
-func judgeCredentials(obs observe.Observation, la, fa authRead) Check {
+func judgeCredentials(obs observe.Observation, la, fa authRead, aivenPair bool) Check {
 	const name = CheckCredentials
 	var fails, warns, notes []string
 	side := func(which string, a authRead, refused []string) {
@@ -624,7 +627,9 @@ func judgeCredentials(obs observe.Observation, la, fa authRead) Check {
 			return
 		}
 		notes = append(notes, who+": the reads a promotion makes were allowed")
-		warns = append(warns, which+": cannot check without writing: "+strings.Join(writesOf(which), "; "))
+		if w := writesOf(which, aivenPair); len(w) > 0 {
+			warns = append(warns, which+": cannot check without writing: "+strings.Join(w, "; "))
+		}
 	}
 	side("leader", la, refusedReads(obs, "leader"))
 	side("follower", fa, refusedReads(obs, "follower"))
@@ -645,9 +650,12 @@ func prefixed(s string) string {
 	return ": " + s
 }
 
-func writesOf(which string) []string {
+func writesOf(which string, aivenPair bool) []string {
 	var out []string
 	for _, w := range promotionWrites {
+		if aivenPair && strings.HasPrefix(w, "follower: ") {
+			continue
+		}
 		if rest, ok := strings.CutPrefix(w, which+": "); ok {
 			out = append(out, rest)
 		}
@@ -715,4 +723,53 @@ func judgeHooks(hooks []config.Hook, mode string) Check {
 		return check(name, Warn, fmt.Sprintf("%d of the events that matter in %s mode reach nobody", len(missing), mode)+prefixed(strings.Join(have, "; ")), missing...)
 	}
 	return check(name, Pass, strings.Join(have, "; "))
+}
+
+// judgeAiven: what an Aiven pair's promotion needs of the Aiven API, from
+// the observation's reading: the API answers drwatch's token, the CCR
+// integration from the leader service to the follower service is there
+// and active, and the follower service runs. Deleting the integration
+// cannot be tried without promoting.
+func judgeAiven(obs observe.Observation, a *config.Aiven) Check {
+	const name = CheckAiven
+	r := obs.Aiven
+	switch {
+	case r == nil:
+		return check(name, Fail, "no reading of the Aiven API: the probe did not read it, so nothing shows that a promotion through it would work")
+	case r.Failure != nil && r.Failure.Class == observe.ClassAuth:
+		return check(name, Fail, "the Aiven API refuses drwatch's token (check the pair's aiven.token_env or token_file): a promotion would fail", r.Failure.Message)
+	case r.Failure != nil:
+		return check(name, Fail, fmt.Sprintf("the Aiven API failed (%s): a promotion, which goes through it, would fail now", r.Failure.Class), r.Failure.Message)
+	}
+	var fails, warns []string
+	if in := r.Integration; in == nil || !in.Found {
+		fails = append(fails, fmt.Sprintf("no %s integration from %s to %s: on Aiven the follower is standalone, there is nothing to promote", aiven.IntegrationTypeCCR, a.LeaderService, a.FollowerService))
+	} else if in.Status == observe.IntegrationFailed {
+		fails = append(fails, fmt.Sprintf("the integration %s is failed", in.ID))
+	} else if !in.Active {
+		warns = append(warns, fmt.Sprintf("the integration %s is not active (status %s)", in.ID, noneIfEmpty(in.Status)))
+	}
+	if f := r.Follower; f == nil {
+		fails = append(fails, "the follower service "+a.FollowerService+" was not read")
+	} else if f.State == observe.AivenPoweroff {
+		fails = append(fails, fmt.Sprintf("the follower service %s is POWEROFF", f.Name))
+	} else if f.State != observe.AivenRunning || !f.AllRunning() {
+		warns = append(warns, fmt.Sprintf("the follower service %s is %s, %s", f.Name, f.State, f.Nodes()))
+	}
+	const untried = "deleting the integration (the token's permission to) cannot be tried without promoting"
+	switch {
+	case len(fails) > 0:
+		return check(name, Fail, "the Aiven API shows a promotion would fail", fails...)
+	case len(warns) > 0:
+		return check(name, Warn, "the Aiven API answers, but: "+strings.Join(warns, "; ")+"; "+untried, warns...)
+	}
+	return check(name, Pass, fmt.Sprintf("the Aiven API answers drwatch's token; integration %s %s -> %s active (%s); follower service %s %s, %s; %s",
+		r.Integration.ID, a.LeaderService, a.FollowerService, noneIfEmpty(r.Integration.Status), r.Follower.Name, r.Follower.State, r.Follower.Nodes(), untried))
+}
+
+func noneIfEmpty(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }

@@ -355,17 +355,17 @@ func TestDocCounts(t *testing.T) {
 func TestCredentials(t *testing.T) {
 	obs := healthyObs()
 	none := authRead{}
-	c := judgeCredentials(obs, none, none)
+	c := judgeCredentials(obs, none, none, false)
 	requirePass(t, c)
 	if !strings.Contains(c.Detail, "leader has no security plugin") || !strings.Contains(c.Detail, "follower has no security plugin") {
 		t.Errorf("detail %q", c.Detail)
 	}
 
 	admin := authRead{Info: opensearch.AuthInfo{Security: true, User: "admin", Roles: []string{"all_access"}}}
-	requirePass(t, judgeCredentials(obs, admin, admin))
+	requirePass(t, judgeCredentials(obs, admin, admin, false))
 
 	limited := authRead{Info: opensearch.AuthInfo{Security: true, User: "drwatch", Roles: []string{"drwatch_role"}}}
-	c = judgeCredentials(obs, limited, none)
+	c = judgeCredentials(obs, limited, none, false)
 	requireItem(t, c, Warn, "leader: ", "cannot check without writing", "_block/write")
 	if !strings.Contains(c.Detail, "user drwatch, roles [drwatch_role]") {
 		t.Errorf("detail %q", c.Detail)
@@ -373,13 +373,13 @@ func TestCredentials(t *testing.T) {
 
 	refused := healthyObs()
 	refused.Follower.Autofollow.Failure = &observe.Failure{Class: observe.ClassAuth, Status: 403, Message: "no permissions"}
-	requireItem(t, judgeCredentials(refused, none, limited), Fail, "follower: ", "user drwatch was refused GET _plugins/_replication/autofollow_stats")
+	requireItem(t, judgeCredentials(refused, none, limited, false), Fail, "follower: ", "user drwatch was refused GET _plugins/_replication/autofollow_stats")
 
 	bad := authRead{Err: &opensearch.Error{Op: "security authinfo", Class: observe.ClassAuth, Status: 401, Detail: "the security plugin refused drwatch's credentials"}}
-	requireItem(t, judgeCredentials(obs, bad, none), Fail, "leader: ", "refused drwatch's credentials")
+	requireItem(t, judgeCredentials(obs, bad, none, false), Fail, "leader: ", "refused drwatch's credentials")
 
 	// No secret is ever printed: the checks only know user names.
-	for _, c := range []Check{judgeCredentials(obs, limited, admin), judgeCredentials(obs, bad, limited)} {
+	for _, c := range []Check{judgeCredentials(obs, limited, admin, false), judgeCredentials(obs, bad, limited, false)} {
 		if b, _ := json.Marshal(c); strings.Contains(string(b), "password") {
 			t.Errorf("%s", b)
 		}

@@ -163,11 +163,20 @@ func (e *Executor) Run(ctx context.Context, p *promote.Promotion) (promote.Resul
 		return res, err
 	}
 	fence := steps.Fencer{Leader: e.Leader, Enabled: e.FenceLeader, Record: e.record, Call: e.call}
-	fenced, err := fence.Fence(ctx, p, "no integration is deleted")
-	res.Fenced = fenced
-	if err != nil {
-		return res, err
+	_, deleted := lastDelete(p)
+	refused := "no integration is deleted under a live, unfenced leader"
+	if deleted {
+		refused = "the integration was deleted by an earlier attempt, so the follower takes writes while the old leader answers unfenced: " +
+			"both sides are writable until the old leader is write-blocked (drwatch retries the fence; block it by hand if it keeps refusing)"
 	}
+	fenced, fenceErr := fence.Fence(ctx, p, refused)
+	res.Fenced = fenced
+	if fenceErr != nil && !deleted {
+		return res, fenceErr
+	}
+	// With the integration deleted already, a refused fence does not stop
+	// the verification: the attempt finishes it and then fails with the
+	// fence's reason, and the retry fences again.
 	if p.Graceful {
 		if err := e.catchUp(ctx, p); err != nil {
 			return res, err
@@ -210,11 +219,15 @@ func (e *Executor) Run(ctx context.Context, p *promote.Promotion) (promote.Resul
 	} else {
 		res.Detail += ", leader not fenced"
 	}
-	if len(res.Failed) > 0 {
-		return res, fmt.Errorf("%d of %d indices not writable %s after the Aiven integration was deleted: %s",
-			len(res.Failed), len(p.Plan), orDefault(e.WritableTimeout, DefaultWritableTimeout), promote.Summarize(res.Failed))
+	var errs []error
+	if fenceErr != nil {
+		errs = append(errs, fenceErr)
 	}
-	return res, nil
+	if len(res.Failed) > 0 {
+		errs = append(errs, fmt.Errorf("%d of %d indices not writable %s after the Aiven integration was deleted: %s",
+			len(res.Failed), len(p.Plan), orDefault(e.WritableTimeout, DefaultWritableTimeout), promote.Summarize(res.Failed)))
+	}
+	return res, errors.Join(errs...)
 }
 
 // catchUp waits, journaled, until the follower holds everything the fenced
@@ -249,6 +262,14 @@ func (e *Executor) plan(ctx context.Context, p *promote.Promotion) error {
 		if fi.LeaderAlias == e.Alias {
 			plan[idx] = fi.LeaderIndex
 		}
+	}
+	if len(plan) == 0 {
+		// Deleting the integration would stop whatever replication Aiven
+		// runs for the follower, with nothing here to verify: a
+		// leader_alias that is not Aiven's, or no index replicated yet.
+		return fmt.Errorf("plan: no follower index in scope (%s) replicates from the remote alias %s (%d follower indices of other aliases): "+
+			"nothing to verify after deleting the Aiven integration, so it is not deleted; check the pair's leader_alias (Aiven's is <leader project>_<leader service>) and indices",
+			strings.Join(e.Indices, ","), e.Alias, len(fis))
 	}
 	if err := e.record(p, promote.PlanSteps(plan, len(plan))...); err != nil {
 		return err
@@ -335,7 +356,8 @@ func (e *Executor) deleteIntegration(ctx context.Context, p *promote.Promotion) 
 }
 
 // find returns the one CCR integration whose destination is the
-// follower service; its source must be the leader service.
+// follower service; its source must be the leader service, and it must
+// have an id (a malformed answer deletes nothing).
 func (e *Executor) find(ctx context.Context) (aiven.Integration, error) {
 	var ints []aiven.Integration
 	err := e.call(ctx, func(ctx context.Context) (err error) {
@@ -362,6 +384,8 @@ func (e *Executor) find(ctx context.Context) (aiven.Integration, error) {
 		}
 		return aiven.Integration{}, fmt.Errorf("%d %s integrations have service %s as their destination (%s): refusing to choose; nothing was deleted",
 			len(ccr), aiven.IntegrationTypeCCR, e.FollowerService, strings.Join(ids, ", "))
+	case ccr[0].ID == "":
+		return aiven.Integration{}, fmt.Errorf("the Aiven API listed the %s integration of service %s without an id (a malformed answer): nothing was deleted", aiven.IntegrationTypeCCR, e.FollowerService)
 	case ccr[0].SourceService != e.LeaderService:
 		return aiven.Integration{}, fmt.Errorf("the %s integration %s of service %s replicates from service %s, not from the pair's leader service %s: "+
 			"refusing to delete it (check the pair's aiven.leader_service); nothing was deleted", aiven.IntegrationTypeCCR, ccr[0].ID, e.FollowerService, ccr[0].SourceService, e.LeaderService)

@@ -270,7 +270,7 @@ func (e *Executor) fenceAdded(ctx context.Context, p *promote.Promotion, added m
 // that refuses fails the attempt; a graceful promotion requires it).
 func (e *Executor) fence(ctx context.Context, p *promote.Promotion) (bool, error) {
 	f := steps.Fencer{Leader: e.Leader, Enabled: e.FenceLeader, Record: e.record, Call: e.call}
-	return f.Fence(ctx, p, "no replication is stopped")
+	return f.Fence(ctx, p, "no replication is stopped under a live, unfenced leader")
 }
 
 // refence re-checks, between batches of stops, a leader whose fence this

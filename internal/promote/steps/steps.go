@@ -43,8 +43,9 @@ type Fencer struct {
 // removes replication under a live, unfenced leader - that would leave
 // both sides writable. A graceful promotion requires the fence. Only
 // fence_leader: false skips it for a failover. It reports whether the
-// leader is fenced.
-func (f Fencer) Fence(ctx context.Context, p *promote.Promotion, removes string) (bool, error) {
+// leader is fenced; refused ends the error of a refused block (what that
+// means for the promotion).
+func (f Fencer) Fence(ctx context.Context, p *promote.Promotion, refused string) (bool, error) {
 	if s, ok := p.Last(promote.StepFence, ""); ok && s.Status == promote.StepDone {
 		return true, nil
 	}
@@ -71,7 +72,7 @@ func (f Fencer) Fence(ctx context.Context, p *promote.Promotion, removes string)
 	if err := f.Call(ctx, func(ctx context.Context) error { return f.Leader.BlockWrite(ctx, leaders) }); err != nil {
 		why := "the leader answers but refused the write block: " + err.Error()
 		_ = f.Record(p, promote.Step{Name: promote.StepFence, Status: promote.StepFailed, Detail: why})
-		return false, fmt.Errorf("fence: %s; %s under a live, unfenced leader", why, removes)
+		return false, fmt.Errorf("fence: %s; %s", why, refused)
 	}
 	return true, f.Record(p, promote.Step{Name: promote.StepFence, Status: promote.StepDone, Detail: fmt.Sprintf("write-blocked %d leader indices", len(leaders))})
 }
