@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drwatch/drwatch/internal/observe"
 	"github.com/drwatch/drwatch/internal/opensearch"
 	"github.com/drwatch/drwatch/internal/promote"
 )
@@ -62,9 +63,12 @@ func (f Fencer) Fence(ctx context.Context, p *promote.Promotion, refused string)
 		}
 		return skip("fence_leader is false")
 	}
-	if err := f.Call(ctx, func(ctx context.Context) error { _, err := f.Leader.ClusterHealth(ctx); return err }); err != nil {
+	if err := f.Call(ctx, func(ctx context.Context) error { _, err := f.Leader.ClusterHealth(ctx); return err }); err != nil && !answered(err) {
 		return skip("leader unreachable (" + string(opensearch.ClassOf(err)) + "): not fenced")
 	}
+	// A leader that answers, even with an error (drwatch's credentials
+	// refused, an OpenSearch error), is alive: it is fenced, or the
+	// attempt fails.
 	leaders := p.LeaderIndices()
 	if err := f.Record(p, promote.Step{Name: promote.StepFence, Status: promote.StepStarted, Detail: strings.Join(leaders, ",")}); err != nil {
 		return false, err
@@ -97,6 +101,18 @@ func WaitCaughtUp(ctx context.Context, p *promote.Promotion, record func(*promot
 		return fmt.Errorf("graceful promotion: %w; %s", err, then)
 	}
 	return record(p, promote.Step{Name: promote.StepCatchUp, Status: promote.StepDone, Detail: "every index caught up with the fenced leader"})
+}
+
+// answered reports whether a failed call got an answer from the cluster
+// itself, as the decision core judges the leader's health
+// (observe.Leader.Answered): a 401/403, OpenSearch's own error, or a body
+// drwatch cannot read. Connection failures, timeouts and 5xx are not.
+func answered(err error) bool {
+	e, ok := opensearch.AsError(err)
+	if !ok {
+		return false
+	}
+	return observe.Leader{Failure: &observe.Failure{Class: e.Class, Status: e.Status, Type: e.Type}}.Answered()
 }
 
 // Checkpoints is what the catch-up wait reads of each cluster.
