@@ -75,7 +75,8 @@ func promoteCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return ExitOK
 }
 
-func isTerminal(r io.Reader) bool {
+// isTerminal reports whether r is a terminal (a test may replace it).
+var isTerminal = func(r io.Reader) bool {
 	f, ok := r.(*os.File)
 	if !ok {
 		return false

@@ -232,6 +232,17 @@ func aivenFollowCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 		if strings.TrimSpace(line) != a.LeaderService {
 			return finish(followNotConfirmed, errors.New("not confirmed; nothing was changed"))
 		}
+		// The prompt may have waited long: the Aiven side is checked again
+		// right before the create.
+		if again := aiven.CheckFailback(ctx, client, a.Project, a.FollowerService, a.LeaderService); !again.Passed() || again.Following != nil {
+			r.Failback = again
+			for _, c := range again.Checks {
+				if !c.OK {
+					fmt.Fprintf(out, "  FAIL  %s: %s\n", c.Name, c.Detail)
+				}
+			}
+			return finish(followRefused, errors.New("refused: the Aiven checks changed while waiting for confirmation; nothing was changed: run the command again"))
+		}
 	}
 
 	fmt.Fprintf(out, "\ncreating the integration %s -> %s ...\n", a.FollowerService, a.LeaderService)

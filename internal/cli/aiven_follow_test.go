@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -583,5 +584,46 @@ func TestAivenFollowUsage(t *testing.T) {
 	}
 	if len(w.aiven.Requests()) != 0 {
 		t.Errorf("usage errors called the API: %+v", w.aiven.Requests())
+	}
+}
+
+// answerAfter is a terminal's answer typed after something changed: it
+// runs change on the first read, then reads line.
+type answerAfter struct {
+	change func()
+	r      io.Reader
+}
+
+func (a *answerAfter) Read(p []byte) (int, error) {
+	if a.change != nil {
+		a.change()
+		a.change = nil
+	}
+	return a.r.Read(p)
+}
+
+// The checks run before the prompt, which can wait for hours: they are
+// made again after the human's answer, and a change refuses the create.
+func TestAivenFollowChecksAgainAfterThePrompt(t *testing.T) {
+	defer cli.SetTerminal(true)()
+	for _, poweroff := range []bool{false, true} {
+		t.Run(fmt.Sprint("old leader powered off meanwhile=", poweroff), func(t *testing.T) {
+			w := newFollowWorld(t, nil)
+			change := func() {}
+			code, posts := cli.ExitOK, 1
+			if poweroff {
+				change = func() { w.aiven.SetState("acme", "os-prod", "POWEROFF") }
+				code, posts = cli.ExitFailure, 0
+			}
+			var out, errb bytes.Buffer
+			in := &answerAfter{change: change, r: strings.NewReader("os-prod\n")}
+			got := cli.MainIO([]string{"aiven", "follow", "--config", w.cfg, "--pair", "orders"}, in, &out, &errb)
+			if got != code || w.posts() != posts {
+				t.Fatalf("exit %d, %d creates; want %d, %d\n%s\n%s", got, w.posts(), code, posts, out.String(), errb.String())
+			}
+			if poweroff && !strings.Contains(errb.String(), "the Aiven checks changed while waiting for confirmation") {
+				t.Fatalf("stderr: %s", errb.String())
+			}
+		})
 	}
 }
