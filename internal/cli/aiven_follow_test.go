@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -72,7 +71,7 @@ func (o *osIndices) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	out := map[string]any{}
 	for name, leader := range o.indices {
-		if !matches(parts[0], name) {
+		if !fakeos.MatchTarget(parts[0], name) {
 			continue
 		}
 		settings := map[string]any{"index.uuid": "u-" + name, "index.number_of_shards": "1"}
@@ -90,23 +89,6 @@ func (o *osIndices) serve(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(out)
 }
 
-// matches is OpenSearch's reading of a comma list of names, patterns and
-// exclusions ("-x") for one index.
-func matches(target, name string) bool {
-	in := false
-	for _, p := range strings.Split(target, ",") {
-		if x, ok := strings.CutPrefix(p, "-"); ok {
-			if m, _ := path.Match(x, name); m {
-				in = false
-			}
-			continue
-		}
-		if m, _ := path.Match(p, name); m {
-			in = true
-		}
-	}
-	return in
-}
 
 // writes are the requests that were not reads.
 func (o *osIndices) writes() []string {

@@ -255,7 +255,7 @@ func (c *Cluster) SeqNosJSON(target string) string {
 	defer c.mu.Unlock()
 	var names []string
 	for name := range c.seqnos {
-		if matchTarget(target, name) {
+		if MatchTarget(target, name) {
 			names = append(names, name)
 		}
 	}
@@ -272,7 +272,9 @@ func (c *Cluster) SeqNosJSON(target string) string {
 	return b.String()
 }
 
-func matchTarget(target, name string) bool {
+// MatchTarget is OpenSearch's reading of a target - "_all", or a comma
+// list of names, patterns and exclusions ("-x") - for one index.
+func MatchTarget(target, name string) bool {
 	if target == "_all" {
 		return true
 	}
