@@ -89,7 +89,6 @@ func (o *osIndices) serve(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(out)
 }
 
-
 // writes are the requests that were not reads.
 func (o *osIndices) writes() []string {
 	o.mu.Lock()
