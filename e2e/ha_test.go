@@ -35,16 +35,17 @@ func TestLeasePrimitivesOnTheFollower(t *testing.T) {
 	if st := a.Step(ctx); !st.Held || st.Term != 1 || st.Err != nil {
 		t.Fatalf("a: %+v", st)
 	}
+	var stopped time.Time // the end of a's last renewal
 	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(round) {
 		if st := a.Step(ctx); !st.Held || st.Term != 1 {
 			t.Fatalf("a renewing: %+v", st)
 		}
+		stopped = time.Now()
 		if st := b.Step(ctx); st.Held || st.Holder != "dr-a" {
 			t.Fatalf("b while a renews: %+v", st)
 		}
 	}
 	// a stops (frozen): b takes over.
-	stopped := time.Now()
 	var took time.Duration
 	for took == 0 {
 		if time.Since(stopped) > 3*ttl {
