@@ -16,7 +16,7 @@ import (
 
 // The lease primitives against the lab's real follower cluster (what
 // internal/ha's unit tests assume of OpenSearch's optimistic concurrency):
-// the first daemon creates the index and takes term 1; the other waits
+// the first daemon creates the index and, a TTL later, takes term 1; the other waits
 // while renewals continue; when the holder stops, the other takes term 2
 // within TTL + one round; the stopped one, woken, sends nothing through
 // its fencing check and then finds the lease taken; a stale conditional
@@ -32,6 +32,12 @@ func TestLeasePrimitivesOnTheFollower(t *testing.T) {
 		return &ha.Lease{Store: labClient(t, lab.FollowerURL), Index: index, Pair: "lab", Identity: id, TTL: ttl}
 	}
 	a, b := newLease("dr-a"), newLease("dr-b")
+	// A missing lease is taken, like any other, once it stayed missing for
+	// a TTL.
+	if st := a.Step(ctx); st.Held || st.Err != nil {
+		t.Fatalf("a took a missing lease at once: %+v", st)
+	}
+	time.Sleep(ttl)
 	if st := a.Step(ctx); !st.Held || st.Term != 1 || st.Err != nil {
 		t.Fatalf("a: %+v", st)
 	}

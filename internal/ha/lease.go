@@ -7,12 +7,14 @@
 //
 // Time is measured only with this process's own monotonic clock, never by
 // comparing two hosts' wall clocks: a standby takes the lease over when
-// the lease document has not changed for a TTL of its own time since it
-// first saw that version; the holder stops acting 4/5 of a TTL after the
-// start of its last successful renewal. A holder that was frozen past its
-// TTL finds, when it wakes, that it may not act (its window is over) and
-// that the document is no longer its own (the standby's conditional write
-// bumped the term): the term is the fencing token.
+// the lease document has not changed (or has been missing) for a TTL of
+// its own time since it first saw it so; the holder stops acting 4/5 of a
+// TTL after the start of its last successful renewal. A holder that was
+// frozen past its TTL finds, when it wakes, that it may not act (its
+// window is over) and that the document is no longer its own (the
+// standby's conditional write bumped the term and drew a new token): the
+// term and token are the fencing token. Only a release (a clean stop)
+// hands the lease over at once.
 //
 // It decides nothing about a pair and does not act on one: it says who
 // may.
@@ -20,6 +22,8 @@ package ha
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,8 +46,13 @@ type Doc struct {
 	// Holder is the identity of the daemon that holds the lease; "" when
 	// it was released.
 	Holder string `json:"holder"`
-	// Term grows by one at every change of holder: the fencing token.
+	// Term grows by one at every change of holder; with Token, the
+	// fencing token.
 	Term int64 `json:"term"`
+	// Token is drawn at random at every takeover: a lease document
+	// deleted and created again (its term starting over, its version
+	// reused) is never mistaken for the one a daemon held or timed.
+	Token string `json:"token"`
 	// Renewals grows by one at every renewal within a term: a standby
 	// watches the document's version, which every renewal changes.
 	Renewals int64 `json:"renewals"`
@@ -77,15 +86,28 @@ type Lease struct {
 	// Now reads this process's clock; time.Now (monotonic) by default.
 	Now func() time.Time
 
-	mu         sync.Mutex
+	mu         sync.Mutex // held through a round's requests
 	held       bool
 	term       int64
+	token      string
 	doc        opensearch.Doc // the version last read or written
 	cur        Doc            // its content
 	validUntil time.Time
-	seen       opensearch.Doc // standby: the version being timed
+	seen       string // standby: the version being timed (version())
 	seenAt     time.Time
+	maxTerm    int64 // the highest term this daemon has seen
 	lastErr    error
+
+	smu  sync.Mutex // the status, readable while a round waits on the cluster
+	snap snapshot
+}
+
+type snapshot struct {
+	held       bool
+	term       int64
+	holder     string
+	validUntil time.Time
+	err        error
 }
 
 // Status is what a lease is now, as this daemon knows it.
@@ -104,15 +126,24 @@ func (l *Lease) now() time.Time {
 	return time.Now()
 }
 
-// Status returns the lease as this daemon knows it.
+// Status returns the lease as this daemon knows it. It does not wait for
+// a round in progress.
 func (l *Lease) Status() Status {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	st := Status{Holder: l.cur.Holder, Err: l.lastErr}
-	if l.held && l.now().Before(l.validUntil) {
-		st.Held, st.Term, st.Expires = true, l.term, l.validUntil.Sub(l.now())
+	l.smu.Lock()
+	sn := l.snap
+	l.smu.Unlock()
+	st := Status{Holder: sn.holder, Err: sn.err}
+	if now := l.now(); sn.held && now.Before(sn.validUntil) {
+		st.Held, st.Term, st.Expires = true, sn.term, sn.validUntil.Sub(now)
 	}
 	return st
+}
+
+// publish makes the state after a round or a check visible to Status.
+func (l *Lease) publish() {
+	l.smu.Lock()
+	l.snap = snapshot{held: l.held, term: l.term, holder: l.cur.Holder, validUntil: l.validUntil, err: l.lastErr}
+	l.smu.Unlock()
 }
 
 // Held reports whether this daemon holds the lease now, by its own clock,
@@ -128,13 +159,31 @@ func (l *Lease) Held() (int64, bool) {
 // status; the holder's window runs out on its own.
 func (l *Lease) Step(ctx context.Context) Status {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.lastErr = l.step(ctx)
-	st := Status{Holder: l.cur.Holder, Err: l.lastErr}
-	if l.held && l.now().Before(l.validUntil) {
-		st.Held, st.Term, st.Expires = true, l.term, l.validUntil.Sub(l.now())
+	l.publish()
+	l.mu.Unlock()
+	return l.Status()
+}
+
+// version identifies what a standby times: the document's version and
+// its content's token and renewal count (a version number alone can come
+// back when the index is created again).
+func version(doc opensearch.Doc, cur Doc) string {
+	if !doc.Found {
+		return "missing"
 	}
-	return st
+	return fmt.Sprintf("%d/%d/%s/%d", doc.SeqNo, doc.PrimaryTerm, cur.Token, cur.Renewals)
+}
+
+func newToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// mine reports whether the lease document is this daemon's term.
+func (l *Lease) mine(doc opensearch.Doc, cur Doc, term int64) bool {
+	return doc.Found && cur.Holder == l.Identity && cur.Term == term && cur.Token == l.token
 }
 
 func (l *Lease) step(ctx context.Context) error {
@@ -143,28 +192,65 @@ func (l *Lease) step(ctx context.Context) error {
 		return err
 	}
 	if l.held {
-		if !doc.Found || cur.Holder != l.Identity || cur.Term != l.term {
+		if !l.mine(doc, cur, l.term) {
 			l.held = false // taken over (or deleted): never act on this term again
-			l.seen, l.seenAt = doc, l.now()
+			l.seen, l.seenAt = version(doc, cur), l.now()
+			if !doc.Found {
+				return fmt.Errorf("lease of %s lost: its document is gone (this daemon held term %d)", l.Pair, l.term)
+			}
 			return fmt.Errorf("lease of %s lost: held by %q in term %d now (this daemon held term %d)", l.Pair, cur.Holder, cur.Term, l.term)
 		}
-		return l.write(ctx, doc, Doc{Holder: l.Identity, Term: l.term, Renewals: cur.Renewals + 1})
+		return l.write(ctx, doc, Doc{Holder: l.Identity, Term: l.term, Token: l.token, Renewals: cur.Renewals + 1})
 	}
-	switch {
-	case !doc.Found:
-		return l.write(ctx, doc, Doc{Holder: l.Identity, Term: 1})
-	case cur.Holder == "":
-		return l.write(ctx, doc, Doc{Holder: l.Identity, Term: cur.Term + 1})
+	if doc.Found && cur.Holder == "" {
+		return l.take(ctx, doc, cur.Term) // released: at once
 	}
-	if doc.SeqNo != l.seen.SeqNo || doc.PrimaryTerm != l.seen.PrimaryTerm || !l.seen.Found {
-		l.seen, l.seenAt = doc, l.now()
+	// Held by another (or missing: deleted, or never taken): taken over
+	// once it has not changed for a TTL.
+	if v := version(doc, cur); v != l.seen {
+		l.seen, l.seenAt = v, l.now()
 		return nil
 	}
 	wait := max(l.TTL, time.Duration(cur.TTLMillis)*time.Millisecond)
 	if l.now().Sub(l.seenAt) < wait {
 		return nil
 	}
-	return l.write(ctx, doc, Doc{Holder: l.Identity, Term: cur.Term + 1})
+	return l.take(ctx, doc, cur.Term)
+}
+
+// take writes this daemon's new term over version doc: one above any term
+// this daemon saw, the lease's and the published state's (a lease
+// document created again does not start its terms over).
+func (l *Lease) take(ctx context.Context, doc opensearch.Doc, term int64) error {
+	next := max(term, l.maxTerm)
+	if !doc.Found {
+		published, err := l.publishedTerm(ctx)
+		if err != nil {
+			return err
+		}
+		next = max(next, published)
+	}
+	l.token = newToken()
+	return l.write(ctx, doc, Doc{Holder: l.Identity, Term: next + 1, Token: l.token})
+}
+
+// publishedTerm is the term of the pair's published state (Shared), 0
+// when there is none.
+func (l *Lease) publishedTerm(ctx context.Context) (int64, error) {
+	doc, err := l.Store.GetDoc(ctx, l.Index, l.Pair+stateSuffix)
+	if err != nil {
+		return 0, fmt.Errorf("read the published state of %s in %s: %w", l.Pair, l.Index, err)
+	}
+	if !doc.Found {
+		return 0, nil
+	}
+	var p struct {
+		Term int64 `json:"term"`
+	}
+	if err := json.Unmarshal(doc.Source, &p); err != nil {
+		return 0, fmt.Errorf("the published state of %s is not drwatch's: %v; not taking the lease", l.Pair, err)
+	}
+	return p.Term, nil
 }
 
 // read reads the lease document, creating the index when it is missing.
@@ -185,6 +271,7 @@ func (l *Lease) read(ctx context.Context) (opensearch.Doc, Doc, error) {
 		}
 	}
 	l.doc, l.cur = doc, cur
+	l.maxTerm = max(l.maxTerm, cur.Term)
 	return doc, cur, nil
 }
 
@@ -207,6 +294,7 @@ func (l *Lease) write(ctx context.Context, prev opensearch.Doc, next Doc) error 
 		return fmt.Errorf("write the lease of %s in %s: %w", l.Pair, l.Index, err)
 	}
 	l.held, l.term, l.doc, l.cur = true, next.Term, doc, next
+	l.maxTerm = max(l.maxTerm, next.Term)
 	l.validUntil = start.Add(time.Duration(float64(l.TTL) * holdFraction))
 	return nil
 }
@@ -221,20 +309,29 @@ var ErrNotHolder = errors.New("not the lease holder")
 // can make).
 func (l *Lease) Check(ctx context.Context, term int64) error {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !l.held || l.term != term || !l.now().Before(l.validUntil) {
+	defer func() { l.publish(); l.mu.Unlock() }()
+	left := l.validUntil.Sub(l.now())
+	if !l.held || l.term != term || left <= 0 {
 		return fmt.Errorf("%w of %s in term %d (this daemon's window is over, or it never held it)", ErrNotHolder, l.Pair, term)
 	}
+	// The check ends with the window: an answer after it proves nothing.
+	ctx, cancel := context.WithTimeout(ctx, left)
+	defer cancel()
 	doc, cur, err := l.read(ctx)
-	if err == nil && (!doc.Found || cur.Holder != l.Identity || cur.Term != term) {
+	if err == nil && !l.mine(doc, cur, term) {
 		l.held = false
 		return fmt.Errorf("%w of %s: held by %q in term %d now", ErrNotHolder, l.Pair, cur.Holder, cur.Term)
 	}
 	if err == nil {
-		err = l.write(ctx, doc, Doc{Holder: l.Identity, Term: term, Renewals: cur.Renewals + 1})
+		err = l.write(ctx, doc, Doc{Holder: l.Identity, Term: term, Token: l.token, Renewals: cur.Renewals + 1})
 	}
 	if err != nil {
 		return fmt.Errorf("%w of %s: cannot confirm term %d: %v", ErrNotHolder, l.Pair, term, err)
+	}
+	if !l.now().Before(l.validUntil) {
+		// The renewal's answer came after the window it opened (a slow
+		// answer): a standby may hold the next term by now.
+		return fmt.Errorf("%w of %s: the renewal of term %d was confirmed too late", ErrNotHolder, l.Pair, term)
 	}
 	return nil
 }
@@ -252,8 +349,10 @@ func (l *Lease) Release(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	defer l.publish()
+	mine := l.mine(doc, cur, l.term)
 	l.held = false
-	if !doc.Found || cur.Holder != l.Identity || cur.Term != l.term {
+	if !mine {
 		return nil
 	}
 	src, _ := json.Marshal(Doc{Holder: "", Term: cur.Term, Renewals: cur.Renewals, TTLMillis: l.TTL.Milliseconds(), RenewedAt: time.Now().UTC()})

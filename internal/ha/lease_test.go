@@ -94,11 +94,25 @@ func daemon(m *memStore, id string, c *clock) *Lease {
 
 const round = time.Second // TTL/3
 
+// holding makes d the holder of a lease that does not exist yet: a missing
+// lease is taken, as any other, once it has been missing for a TTL.
+func holding(t *testing.T, d *Lease, c *clock) {
+	t.Helper()
+	if st := d.Step(context.Background()); st.Held {
+		t.Fatalf("%s took a missing lease at once: %+v", d.Identity, st)
+	}
+	c.add(d.TTL)
+	if st := d.Step(context.Background()); !st.Held || st.Err != nil {
+		t.Fatalf("%s after a TTL without a lease: %+v", d.Identity, st)
+	}
+}
+
 func TestFirstTakesTheLeaseAndTheOtherWaits(t *testing.T) {
 	m, ca, cb := newMem(), newClock(), newClock()
 	a, b := daemon(m, "dr-a", ca), daemon(m, "dr-b", cb)
-	if st := a.Step(context.Background()); !st.Held || st.Term != 1 || st.Err != nil {
-		t.Fatalf("a: %+v", st)
+	holding(t, a, ca)
+	if term, _ := a.Held(); term != 1 {
+		t.Fatalf("a holds term %d", term)
 	}
 	// The holder renews every round: the standby never takes over.
 	for i := 0; i < 50; i++ {
@@ -122,7 +136,7 @@ func TestFirstTakesTheLeaseAndTheOtherWaits(t *testing.T) {
 func TestStandbyTakesOverAfterTTL(t *testing.T) {
 	m, ca, cb := newMem(), newClock(), newClock()
 	a, b := daemon(m, "dr-a", ca), daemon(m, "dr-b", cb)
-	a.Step(context.Background())
+	holding(t, a, ca)
 	b.Step(context.Background()) // sees version 1 at cb=0
 	// a dies now. b keeps watching.
 	for elapsed := round; elapsed < 3*time.Second; elapsed += round {
@@ -147,7 +161,7 @@ func TestStandbyTakesOverAfterTTL(t *testing.T) {
 func TestFrozenHolderWakesAndDoesNotAct(t *testing.T) {
 	m, ca, cb := newMem(), newClock(), newClock()
 	a, b := daemon(m, "dr-a", ca), daemon(m, "dr-b", cb)
-	a.Step(context.Background())
+	holding(t, a, ca)
 	b.Step(context.Background())
 	for i := 0; i < 3; i++ { // a frozen: b alone advances
 		cb.add(round)
@@ -181,7 +195,7 @@ func TestFrozenHolderWakesAndDoesNotAct(t *testing.T) {
 func TestCheckFencesAStaleTerm(t *testing.T) {
 	m, ca, cb := newMem(), newClock(), newClock()
 	a, b := daemon(m, "dr-a", ca), daemon(m, "dr-b", cb)
-	a.Step(context.Background())
+	holding(t, a, ca)
 	if err := a.Check(context.Background(), 1); err != nil {
 		t.Fatalf("the holder's check: %v", err)
 	}
@@ -204,7 +218,7 @@ func TestCheckFencesAStaleTerm(t *testing.T) {
 // conditional write wins.
 func TestRaceHasOneWinner(t *testing.T) {
 	m, c0 := newMem(), newClock()
-	daemon(m, "dr-0", c0).Step(context.Background()) // a holder that then dies
+	holding(t, daemon(m, "dr-0", c0), c0) // a holder that then dies
 	var ds []*Lease
 	var cs []*clock
 	for _, id := range []string{"dr-a", "dr-b", "dr-c"} {
@@ -236,7 +250,7 @@ func TestRaceHasOneWinner(t *testing.T) {
 func TestUnreachableClusterMeansNoHolder(t *testing.T) {
 	m, ca, cb := newMem(), newClock(), newClock()
 	a, b := daemon(m, "dr-a", ca), daemon(m, "dr-b", cb)
-	a.Step(context.Background())
+	holding(t, a, ca)
 	b.Step(context.Background())
 	m.down = true
 	ca.add(round)
@@ -257,7 +271,7 @@ func TestUnreachableClusterMeansNoHolder(t *testing.T) {
 func TestReleaseHandsOverAtOnce(t *testing.T) {
 	m, ca, cb := newMem(), newClock(), newClock()
 	a, b := daemon(m, "dr-a", ca), daemon(m, "dr-b", cb)
-	a.Step(context.Background())
+	holding(t, a, ca)
 	b.Step(context.Background())
 	if err := a.Release(context.Background()); err != nil {
 		t.Fatal(err)
@@ -274,7 +288,7 @@ func TestStandbyWaitsTheLongerTTL(t *testing.T) {
 	a := daemon(m, "dr-a", ca)
 	a.TTL = 30 * time.Second
 	b := daemon(m, "dr-b", cb) // 3 s
-	a.Step(context.Background())
+	holding(t, a, ca)
 	b.Step(context.Background())
 	cb.add(29 * time.Second)
 	if st := b.Step(context.Background()); st.Held {

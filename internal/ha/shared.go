@@ -16,7 +16,11 @@ import (
 // holder resumes it) and the commands a standby's API received for the
 // holder (pause, resume, approve, deny, promote). Every write is
 // conditional on the version read, so that two writers never lose each
-// other's change.
+// other's change. A command stays in the inbox until the holder
+// acknowledges it by id after applying it: an answer lost on the way
+// loses no command, and may hand one out again, so a command must be
+// safe to apply twice (an approval names its request; pause, resume and
+// deny are idempotent; a promote of a pair already promoting is refused).
 type Shared struct {
 	Store Store
 	Index string
@@ -50,8 +54,14 @@ type inbox struct {
 	Commands []Command `json:"commands"`
 }
 
-func (s *Shared) stateID() string { return s.Pair + ".state" }
-func (s *Shared) inboxID() string { return s.Pair + ".inbox" }
+// Document ids beside the lease (whose id is the pair's name).
+const (
+	stateSuffix = ".state"
+	inboxSuffix = ".inbox"
+)
+
+func (s *Shared) stateID() string { return s.Pair + stateSuffix }
+func (s *Shared) inboxID() string { return s.Pair + inboxSuffix }
 
 func (s *Shared) retries() int {
 	if s.Retries > 0 {
@@ -94,13 +104,17 @@ func (s *Shared) Read(ctx context.Context) (Published, bool, error) {
 	return p, true, nil
 }
 
-// Send queues a command for the holder.
+// Send queues a command for the holder; a command whose id is queued
+// already is not queued twice (a retried send).
 func (s *Shared) Send(ctx context.Context, c Command) error {
 	return s.update(ctx, s.inboxID(), func(cur []byte) ([]byte, error) {
-		var in inbox
-		if cur != nil {
-			if err := json.Unmarshal(cur, &in); err != nil {
-				return nil, fmt.Errorf("the command inbox of %s is not drwatch's: %v", s.Pair, err)
+		in, err := s.inbox(cur)
+		if err != nil {
+			return nil, err
+		}
+		for _, q := range in.Commands {
+			if q.ID == c.ID {
+				return nil, nil
 			}
 		}
 		in.Commands = append(in.Commands, c)
@@ -108,26 +122,51 @@ func (s *Shared) Send(ctx context.Context, c Command) error {
 	})
 }
 
-// Take returns the queued commands, oldest first, and empties the queue:
-// a command is handed out once.
-func (s *Shared) Take(ctx context.Context) ([]Command, error) {
-	var taken []Command
-	err := s.update(ctx, s.inboxID(), func(cur []byte) ([]byte, error) {
-		taken = nil
-		if cur == nil {
+// Pending returns the queued commands, oldest first. They stay queued
+// until Ack.
+func (s *Shared) Pending(ctx context.Context) ([]Command, error) {
+	doc, err := s.Store.GetDoc(ctx, s.Index, s.inboxID())
+	if err != nil || !doc.Found {
+		return nil, err
+	}
+	in, err := s.inbox(doc.Source)
+	return in.Commands, err
+}
+
+// Ack removes applied commands by id; ids no longer queued are ignored
+// (a retried acknowledgement).
+func (s *Shared) Ack(ctx context.Context, ids ...string) error {
+	done := map[string]bool{}
+	for _, id := range ids {
+		done[id] = true
+	}
+	return s.update(ctx, s.inboxID(), func(cur []byte) ([]byte, error) {
+		in, err := s.inbox(cur)
+		if err != nil {
+			return nil, err
+		}
+		keep := []Command{}
+		for _, c := range in.Commands {
+			if !done[c.ID] {
+				keep = append(keep, c)
+			}
+		}
+		if len(keep) == len(in.Commands) {
 			return nil, nil
 		}
-		var in inbox
-		if err := json.Unmarshal(cur, &in); err != nil {
-			return nil, fmt.Errorf("the command inbox of %s is not drwatch's: %v", s.Pair, err)
-		}
-		if len(in.Commands) == 0 {
-			return nil, nil
-		}
-		taken = in.Commands
-		return json.Marshal(inbox{Commands: []Command{}})
+		return json.Marshal(inbox{Commands: keep})
 	})
-	return taken, err
+}
+
+func (s *Shared) inbox(cur []byte) (inbox, error) {
+	var in inbox
+	if cur == nil {
+		return in, nil
+	}
+	if err := json.Unmarshal(cur, &in); err != nil {
+		return inbox{}, fmt.Errorf("the command inbox of %s is not drwatch's: %v", s.Pair, err)
+	}
+	return in, nil
 }
 
 // update reads a document, lets f compute its next content (nil: leave

@@ -11,10 +11,10 @@ import (
 
 func shared(m *memStore) *Shared { return &Shared{Store: m, Index: ".drwatch-ha", Pair: "orders"} }
 
-// Commands sent through either daemon reach the holder once each, in
-// order, whatever writers race: a conflicting write is retried on a fresh
-// read, never lost.
-func TestSendAndTake(t *testing.T) {
+// Commands sent through either daemon are all queued, whatever writers
+// race (a conflicting write is retried on a fresh read, never lost), and
+// stay until acknowledged by id; retries of either are harmless.
+func TestSendPendingAck(t *testing.T) {
 	m := newMem()
 	s := shared(m)
 	s.Retries = 100
@@ -27,9 +27,9 @@ func TestSendAndTake(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	got, err := s.Take(context.Background())
+	got, err := s.Pending(context.Background())
 	if err != nil || len(got) != 20 {
-		t.Fatalf("took %d commands: %v", len(got), err)
+		t.Fatalf("%d commands pending: %v", len(got), err)
 	}
 	seen := map[string]bool{}
 	for _, c := range got {
@@ -38,8 +38,24 @@ func TestSendAndTake(t *testing.T) {
 	if len(seen) != 20 {
 		t.Fatalf("commands lost or doubled: %v", seen)
 	}
-	if again, err := s.Take(context.Background()); err != nil || len(again) != 0 {
-		t.Fatalf("a second take: %v, %v", again, err)
+	ids := make([]string, 0, len(got))
+	for _, c := range got {
+		ids = append(ids, c.ID)
+	}
+	if err := s.Ack(context.Background(), ids[:5]...); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ack(context.Background(), ids[:5]...); err != nil { // a retried acknowledgement
+		t.Fatal(err)
+	}
+	if left, err := s.Pending(context.Background()); err != nil || len(left) != 15 {
+		t.Fatalf("after acknowledging 5: %d pending, %v", len(left), err)
+	}
+	if err := s.Send(context.Background(), got[7]); err != nil { // a retried send
+		t.Fatal(err)
+	}
+	if left, _ := s.Pending(context.Background()); len(left) != 15 {
+		t.Fatalf("a retried send queued a command twice: %d pending", len(left))
 	}
 }
 

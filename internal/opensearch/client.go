@@ -160,28 +160,36 @@ func (r request) GetRequest(method string) (*http.Request, error) {
 // while it is read (readBody): the client's Stream hands over the raw
 // body, where opensearch-go's Do would buffer all of it first.
 func (c *Client) do(ctx context.Context, op, method string, req request) ([]byte, error) {
+	_, body, err := c.doAllow(ctx, op, method, req, 0)
+	return body, err
+}
+
+// doAllow is do that also hands back, without an error, an answer whose
+// status is allow (its status and body): a caller that reads a non-2xx
+// answer itself.
+func (c *Client) doAllow(ctx context.Context, op, method string, req request, allow int) (int, []byte, error) {
 	httpReq, err := req.GetRequest(method)
 	if err != nil {
-		return nil, &Error{Op: op, Class: observe.ClassNetwork, Detail: err.Error()}
+		return 0, nil, &Error{Op: op, Class: observe.ClassNetwork, Detail: err.Error()}
 	}
 	resp, err := c.API.Client.Stream(httpReq.WithContext(ctx))
 	if resp == nil {
-		return nil, classifyTransport(op, ctxErr(ctx, err))
+		return 0, nil, classifyTransport(op, ctxErr(ctx, err))
 	}
 	body, rerr := readBody(resp)
 	if err != nil {
-		return nil, classifyTransport(op, ctxErr(ctx, err))
+		return 0, nil, classifyTransport(op, ctxErr(ctx, err))
 	}
 	if errors.Is(rerr, errTooLarge) {
-		return nil, &Error{Op: op, Class: observe.ClassMalformed, Status: resp.StatusCode, Detail: rerr.Error()}
+		return 0, nil, &Error{Op: op, Class: observe.ClassMalformed, Status: resp.StatusCode, Detail: rerr.Error()}
 	}
 	if rerr != nil {
-		return nil, classifyTransport(op, ctxErr(ctx, rerr))
+		return 0, nil, classifyTransport(op, ctxErr(ctx, rerr))
 	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, classifyStatus(op, resp.StatusCode, body)
+	if (resp.StatusCode < 200 || resp.StatusCode > 299) && (allow == 0 || resp.StatusCode != allow) {
+		return resp.StatusCode, nil, classifyStatus(op, resp.StatusCode, body)
 	}
-	return body, nil
+	return resp.StatusCode, body, nil
 }
 
 var errTooLarge = fmt.Errorf("answer larger than %d MiB: not read", MaxBodyBytes>>20)

@@ -32,12 +32,25 @@ var ErrVersionConflict = errors.New("version conflict: the document changed sinc
 // last acknowledged write left, refreshed or not.
 func (c *Client) GetDoc(ctx context.Context, index, id string) (Doc, error) {
 	const op = "read document"
-	body, err := c.do(ctx, op, http.MethodGet, request{path: "/" + url.PathEscape(index) + "/_doc/" + url.PathEscape(id)})
-	if e, ok := AsError(err); ok && e.Status == http.StatusNotFound {
-		return Doc{IndexMissing: e.Type == "index_not_found_exception"}, nil
-	}
+	status, body, err := c.doAllow(ctx, op, http.MethodGet, request{path: "/" + url.PathEscape(index) + "/_doc/" + url.PathEscape(id)}, http.StatusNotFound)
 	if err != nil {
 		return Doc{}, err
+	}
+	if status == http.StatusNotFound {
+		// OpenSearch's own 404s only: "found": false for a missing
+		// document, index_not_found_exception for a missing index. Any
+		// other 404 (a proxy's, an ingress's) is an error, not an answer.
+		var nf struct {
+			Found *bool `json:"found"`
+		}
+		if json.Unmarshal(body, &nf) == nil && nf.Found != nil && !*nf.Found {
+			return Doc{}, nil
+		}
+		e := classifyStatus(op, status, body)
+		if e.Type == "index_not_found_exception" {
+			return Doc{IndexMissing: true}, nil
+		}
+		return Doc{}, e
 	}
 	var raw struct {
 		Found       *bool           `json:"found"`

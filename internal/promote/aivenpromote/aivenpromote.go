@@ -163,7 +163,7 @@ func (e *Executor) Run(ctx context.Context, p *promote.Promotion) (promote.Resul
 		return res, err
 	}
 	fence := steps.Fencer{Leader: e.Leader, Enabled: e.FenceLeader, Record: e.record, Call: e.call}
-	_, deleted := lastDelete(p)
+	deleted := deleteDone(p)
 	refused := "no integration is deleted under a live, unfenced leader"
 	if deleted {
 		refused = "the integration was deleted by an earlier attempt, so the follower takes writes while the old leader answers unfenced: " +
@@ -172,11 +172,17 @@ func (e *Executor) Run(ctx context.Context, p *promote.Promotion) (promote.Resul
 	fenced, fenceErr := fence.Fence(ctx, p, refused)
 	res.Fenced = fenced
 	if fenceErr != nil && !deleted {
-		return res, fenceErr
+		if s, ok := lastDelete(p); !ok || !e.goneAlready(ctx, p, s.Target) {
+			return res, fenceErr
+		}
+		fenceErr = fmt.Errorf("%w; and yet the integration is gone (an earlier attempt's delete took effect): the follower takes writes while the old leader answers unfenced: "+
+			"both sides are writable until the old leader is write-blocked (drwatch retries the fence; block it by hand if it keeps refusing)", fenceErr)
 	}
-	// With the integration deleted already, a refused fence does not stop
-	// the verification: the attempt finishes it and then fails with the
-	// fence's reason, and the retry fences again.
+	// With the integration deleted already (its delete journaled done), a
+	// refused fence does not stop the verification: the attempt finishes
+	// it and then fails with the fence's reason, and the retry fences
+	// again. A delete journaled but not done may not have happened: then
+	// nothing more is deleted under the live leader (above).
 	if p.Graceful {
 		if err := e.catchUp(ctx, p); err != nil {
 			return res, err
@@ -291,6 +297,25 @@ func planFromSteps(p *promote.Promotion) {
 			p.Plan[s.Target] = s.Detail
 		}
 	}
+}
+
+// goneAlready reports whether the integration of a delete journaled but
+// not done is gone (HTTP 404), and journals it done if so: the delete took
+// effect. Present, or unknown, is not gone.
+func (e *Executor) goneAlready(ctx context.Context, p *promote.Promotion, id string) bool {
+	err := e.call(ctx, func(ctx context.Context) error { _, err := e.API.GetIntegration(ctx, e.Project, id); return err })
+	if !aiven.IsNotFound(err) {
+		return false
+	}
+	return e.record(p, promote.Step{Name: promote.StepDeleteIntegration, Target: id, Status: promote.StepDone,
+		Detail: "gone (HTTP 404) when resumed: the earlier delete took effect"}) == nil
+}
+
+// deleteDone reports whether the integration's delete is journaled done
+// (deleted, or found gone).
+func deleteDone(p *promote.Promotion) bool {
+	s, ok := lastDelete(p)
+	return ok && s.Status == promote.StepDone
 }
 
 // lastDelete is the latest journaled delete step, whatever its target.
