@@ -360,6 +360,9 @@ func TestAivenPairIsPromotedThroughTheAivenAPI(t *testing.T) {
 			}
 			base, _ := run(t, cfg)
 			waitState(t, base, "healthy")
+			// An unattended promotion needs a lag reading measured on
+			// both sides (else drwatch asks for approval).
+			eventually(t, "rpo guard", func() bool { return metricLine(t, base, `drwatch_rpo_guard_passing{pair="orders"}`) == "1" })
 			if apiDown {
 				av.Fail("", "/integration", http.StatusServiceUnavailable, 1<<30, "")
 			}
