@@ -89,6 +89,36 @@ type Result struct {
 	Detail string
 }
 
+// Tally completes a result from its plan, whichever executor ran it: a
+// planned index found lost (lost says why) moves from Failed to Lost; the
+// others not failed are Promoted. Detail is prefix, then how many indices
+// are writable and lost, and whether the leader was fenced.
+func (r *Result) Tally(p *Promotion, lost func(idx string) (string, bool), prefix string) {
+	for idx := range p.Plan {
+		if why, ok := lost(idx); ok {
+			r.Lost[idx] = why
+			delete(r.Failed, idx)
+		}
+	}
+	for idx := range p.Plan {
+		_, failed := r.Failed[idx]
+		_, gone := r.Lost[idx]
+		if !failed && !gone {
+			r.Promoted = append(r.Promoted, idx)
+		}
+	}
+	slices.Sort(r.Promoted)
+	r.Detail = prefix + fmt.Sprintf("%d of %d indices writable", len(r.Promoted), len(p.Plan))
+	if len(r.Lost) > 0 {
+		r.Detail += fmt.Sprintf(", %d lost (%s)", len(r.Lost), Summarize(r.Lost))
+	}
+	if r.Fenced {
+		r.Detail += ", leader fenced"
+	} else {
+		r.Detail += ", leader not fenced"
+	}
+}
+
 // Changed reports whether a promotion may have changed anything on the
 // clusters so far: any stop or integration delete was sent (even one whose
 // answer was lost may have happened), or a fence was sent and not refused. One that has not can

@@ -202,29 +202,7 @@ func (e *Executor) Run(ctx context.Context, p *promote.Promotion) (promote.Resul
 	for idx, why := range bad {
 		res.Failed[idx] = why
 	}
-	for idx := range p.Plan {
-		if why, ok := lostIndex(p, idx); ok {
-			res.Lost[idx] = why
-			delete(res.Failed, idx)
-		}
-	}
-	for idx := range p.Plan {
-		_, failed := res.Failed[idx]
-		_, lost := res.Lost[idx]
-		if !failed && !lost {
-			res.Promoted = append(res.Promoted, idx)
-		}
-	}
-	slices.Sort(res.Promoted)
-	res.Detail = fmt.Sprintf("Aiven integration %s deleted; %d of %d indices writable", id, len(res.Promoted), len(p.Plan))
-	if len(res.Lost) > 0 {
-		res.Detail += fmt.Sprintf(", %d lost (%s)", len(res.Lost), promote.Summarize(res.Lost))
-	}
-	if fenced {
-		res.Detail += ", leader fenced"
-	} else {
-		res.Detail += ", leader not fenced"
-	}
+	res.Tally(p, func(idx string) (string, bool) { return lostIndex(p, idx) }, fmt.Sprintf("Aiven integration %s deleted; ", id))
 	var errs []error
 	if fenceErr != nil {
 		errs = append(errs, fenceErr)

@@ -785,10 +785,6 @@ func TestNew(t *testing.T) {
 		t.Fatalf("executor %+v", x)
 	}
 	var _ promote.Executor = x
-	p.Follower.LeaderAlias = ""
-	if x, _ := New(p, e.j, nil); x.Alias != "acme_os-prod" {
-		t.Fatalf("default alias %q", x.Alias)
-	}
 	p.Aiven.Token = config.Secret{}
 	if _, err := New(p, e.j, nil); !errors.Is(err, aiven.ErrNoToken) {
 		t.Fatalf("no token: %v", err)

@@ -137,29 +137,7 @@ func (e *Executor) Run(ctx context.Context, p *promote.Promotion) (promote.Resul
 			res.Failed[idx] = msg
 		}
 	}
-	for idx := range p.Plan {
-		if why, ok := lostIndex(p, idx); ok {
-			res.Lost[idx] = why
-			delete(res.Failed, idx)
-		}
-	}
-	for idx := range p.Plan {
-		_, bad := res.Failed[idx]
-		_, lost := res.Lost[idx]
-		if !bad && !lost {
-			res.Promoted = append(res.Promoted, idx)
-		}
-	}
-	slices.Sort(res.Promoted)
-	res.Detail = fmt.Sprintf("%d of %d indices writable", len(res.Promoted), len(p.Plan))
-	if len(res.Lost) > 0 {
-		res.Detail += fmt.Sprintf(", %d lost (%s)", len(res.Lost), promote.Summarize(res.Lost))
-	}
-	if fenced {
-		res.Detail += ", leader fenced"
-	} else {
-		res.Detail += ", leader not fenced"
-	}
+	res.Tally(p, func(idx string) (string, bool) { return lostIndex(p, idx) }, "")
 	switch {
 	case len(res.Failed) > 0:
 		return res, fmt.Errorf("%d of %d indices not promoted: %s", len(res.Failed), len(p.Plan), promote.Summarize(res.Failed))

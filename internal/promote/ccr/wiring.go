@@ -1,14 +1,11 @@
 package ccr
 
 import (
-	"fmt"
 	"time"
 
 	"go.uber.org/zap"
 
-	"github.com/drwatch/drwatch/internal/buildinfo"
 	"github.com/drwatch/drwatch/internal/config"
-	"github.com/drwatch/drwatch/internal/opensearch"
 	"github.com/drwatch/drwatch/internal/promote/steps"
 )
 
@@ -16,14 +13,9 @@ import (
 // Its clients retry 502/503/504 (a retried _stop that already happened
 // answers "No replication in progress", which counts as done).
 func New(p *config.Pair, j Journal, log *zap.Logger) (*Executor, error) {
-	ua := "drwatch/" + buildinfo.Version
-	leader, err := opensearch.New(p.Leader, opensearch.Options{UserAgent: ua, Retry: true})
+	leader, follower, err := steps.Clients(p)
 	if err != nil {
-		return nil, fmt.Errorf("pair %s: leader: %w", p.Name, err)
-	}
-	follower, err := opensearch.New(p.Follower, opensearch.Options{UserAgent: ua, Retry: true})
-	if err != nil {
-		return nil, fmt.Errorf("pair %s: follower: %w", p.Name, err)
+		return nil, err
 	}
 	pol := p.Resolved
 	return &Executor{

@@ -14,10 +14,27 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drwatch/drwatch/internal/buildinfo"
+	"github.com/drwatch/drwatch/internal/config"
 	"github.com/drwatch/drwatch/internal/observe"
 	"github.com/drwatch/drwatch/internal/opensearch"
 	"github.com/drwatch/drwatch/internal/promote"
 )
+
+// Clients are the OpenSearch clients of a pair's promotion, for either
+// executor: both sides, retrying 502/503/504 (a retried write that already
+// happened answers as done: a _stop "No replication in progress", a write
+// block acknowledged again).
+func Clients(p *config.Pair) (leader, follower *opensearch.Client, err error) {
+	opts := opensearch.Options{UserAgent: "drwatch/" + buildinfo.Version, Retry: true}
+	if leader, err = opensearch.New(p.Leader, opts); err != nil {
+		return nil, nil, fmt.Errorf("pair %s: leader: %w", p.Name, err)
+	}
+	if follower, err = opensearch.New(p.Follower, opts); err != nil {
+		return nil, nil, fmt.Errorf("pair %s: follower: %w", p.Name, err)
+	}
+	return leader, follower, nil
+}
 
 // Leader is what fencing needs of the old leader.
 type Leader interface {
