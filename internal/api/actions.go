@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/drwatch/drwatch/internal/policy"
+	"github.com/drwatch/drwatch/internal/watch"
 )
 
 // actionRequest is the JSON body of POST /api/v1/pairs/{pair}/{action}.
@@ -115,6 +116,14 @@ func (a *server) run(name, action string, req actionRequest, via string) (action
 	case errors.Is(err, policy.ErrConflict):
 		resp.Error = err.Error()
 		return resp, http.StatusConflict
+	case errors.Is(err, watch.ErrQueued):
+		// ha: a standby passed it to the lease holder, which has not
+		// answered yet; it will apply it.
+		resp.Error = err.Error()
+		return resp, http.StatusAccepted
+	case errors.Is(err, watch.ErrStandby):
+		resp.Error = err.Error()
+		return resp, http.StatusServiceUnavailable
 	case err != nil:
 		resp.Error = err.Error()
 		return resp, http.StatusInternalServerError

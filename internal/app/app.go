@@ -66,6 +66,12 @@ type App struct {
 	// drills runs the drills, scheduled and on demand.
 	drills *drill.Runner
 
+	// leases are the pairs' leases (ha.enabled); haCtx is their loops'
+	// context, canceled only after the promotions in flight have ended
+	// (they check the lease before each mutating step).
+	leases haLeases
+	haCtx  context.Context
+
 	mu       sync.RWMutex
 	cfg      *config.Config
 	watchers []*watch.Watcher
@@ -96,6 +102,9 @@ func Run(ctx context.Context, opts Options) error {
 	a.metrics.ConfigReloadTimestamp.SetToCurrentTime()
 	warnInsecure(a.log, cfg)
 
+	haCtx, haStop := context.WithCancel(context.WithoutCancel(ctx))
+	defer haStop()
+	a.haCtx = haCtx
 	a.journal, err = journal.Open(cfg.StateDir)
 	if err != nil {
 		return err
@@ -132,6 +141,7 @@ func Run(ctx context.Context, opts Options) error {
 	a.drills.Close() // ctx is done: a failover drill halts, and the next start finishes it
 	a.stopWatchers()
 	a.promotions.Wait()
+	a.releaseLeases(nil) // the standby takes over at once
 	for _, rt := range a.pairs {
 		rt.CloseRecorder()
 	}

@@ -8,7 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/drwatch/drwatch/internal/config"
-	"github.com/drwatch/drwatch/internal/journal"
+	"github.com/drwatch/drwatch/internal/ha"
 	"github.com/drwatch/drwatch/internal/probe"
 	"github.com/drwatch/drwatch/internal/promote"
 	"github.com/drwatch/drwatch/internal/promote/aivenpromote"
@@ -26,10 +26,19 @@ func (a *App) start(ctx context.Context, cfg *config.Config) {
 	for i := range cfg.Pairs {
 		p := &cfg.Pairs[i]
 		log := a.log.Named("watcher").With(zap.String("pair", p.Name))
-		pr, ex, err := Parts(p, a.journal, log)
-		var rt *watch.Runtime
+		rt, err := a.record(p.Name)
+		var node *ha.Node
+		var j ha.StepJournal = a.journal
+		if err == nil && cfg.HA.Enabled {
+			node, err = a.haNode(a.haCtx, cfg, p)
+			if err == nil {
+				j = ha.Gate{Journal: a.journal, Lease: node.Lease, After: rt.StepsJournaled}
+			}
+		}
+		var pr *probe.Prober
+		var ex promote.Executor
 		if err == nil {
-			rt, err = a.record(p.Name)
+			pr, ex, err = Parts(p, j, log)
 		}
 		if err != nil {
 			// Config validation and the start-up journal check make this
@@ -40,7 +49,7 @@ func (a *App) start(ctx context.Context, cfg *config.Config) {
 		a.metrics.InitPair(p.Name)
 		watchers = append(watchers, watch.New(watch.Config{
 			Pair: p, Prober: pr, Exec: ex, Journal: a.journal, Metrics: a.metrics, Log: log,
-			Runtime: rt, Promotions: &a.promotions, Hooks: &a.hooks, URL: cfg.URL(),
+			Runtime: rt, Promotions: &a.promotions, Hooks: &a.hooks, URL: cfg.URL(), HA: node,
 		}))
 	}
 	var wg sync.WaitGroup
@@ -56,8 +65,10 @@ func (a *App) start(ctx context.Context, cfg *config.Config) {
 // Parts builds what a pair's watcher is made of: its prober and its
 // promotion executor: promote/aivenpromote for an Aiven pair (the CCR
 // integration deleted through the Aiven API, never the replication
-// plugin's _stop), promote/ccr otherwise.
-func Parts(p *config.Pair, j *journal.Journal, log *zap.Logger) (*probe.Prober, promote.Executor, error) {
+// plugin's _stop), promote/ccr otherwise. j journals the executor's
+// steps: the journal, or with ha the journal behind the lease's fencing
+// check (ha.Gate).
+func Parts(p *config.Pair, j ha.StepJournal, log *zap.Logger) (*probe.Prober, promote.Executor, error) {
 	pr, err := probe.New(p)
 	if err != nil {
 		return nil, nil, err

@@ -32,6 +32,10 @@ func (a *App) reload(ctx context.Context) error {
 			return fmt.Errorf("%w: pair %s is promoting: reload after the promotion ends (the running config is unchanged)", ErrReloadBusy, name)
 		}
 	}
+	if why := haChanged(old, cfg); why != "" {
+		a.metrics.ConfigReloadSuccessful.Set(0)
+		return fmt.Errorf("%s; the running config is unchanged", why)
+	}
 	if cfg.StateDir != old.StateDir {
 		a.log.Warn("state_dir changed; it takes effect at the next restart", zap.String("running", old.StateDir), zap.String("new", cfg.StateDir))
 	}
@@ -65,6 +69,7 @@ func (a *App) reload(ctx context.Context) error {
 			a.metrics.ForgetPair(p.Name)
 		}
 	}
+	a.releaseLeases(cfg) // the pairs that left the config
 	a.start(ctx, cfg)
 	a.configureDrills(cfg)
 	a.metrics.ConfigReloadSuccessful.Set(1)

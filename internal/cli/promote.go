@@ -68,6 +68,12 @@ func promoteNow(ctx context.Context, cfg *config.Config, o promoteOptions) error
 		fmt.Fprintln(o.Out, "dry-run: nothing was changed")
 		return nil
 	}
+	if cfg.HA.Enabled {
+		// Only the lease holder promotes, under its fencing check: this
+		// process holds no lease, and must not act beside a daemon that does.
+		return fmt.Errorf("%w: ha is enabled, so pair %s is promoted only by the daemon that holds its lease; ask either daemon (a standby passes it to the holder): curl -X POST -H 'Authorization: Bearer ...' <daemon URL>/api/v1/pairs/%s/promote\nwith both daemons down, start one: it takes the lease once it has been left unrenewed for ha.ttl (%s); nothing was changed",
+			promote.ErrRefused, p.Name, p.Name, cfg.HA.TTL)
+	}
 	if o.Confirm != nil && !o.Confirm(summary) {
 		return errNotConfirmed
 	}

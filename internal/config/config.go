@@ -38,6 +38,7 @@ type Config struct {
 	Policies    map[string]*Policy `yaml:"policies"`
 	Hooks       []Hook             `yaml:"hooks"`
 	Drills      []Drill            `yaml:"drills"`
+	HA          HA                 `yaml:"ha"`
 
 	// Path is the file the config was loaded from.
 	Path string `yaml:"-"`

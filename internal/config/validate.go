@@ -107,6 +107,7 @@ func (v *validator) config(c *Config) {
 	for i := range c.Drills {
 		v.drill(c, &c.Drills[i], fmt.Sprintf("drills[%d]", i), drillNames)
 	}
+	v.ha(&c.HA)
 }
 
 func (v *validator) unique(kind, name, path string, seen map[string]string) {

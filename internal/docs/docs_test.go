@@ -49,6 +49,7 @@ func registeredMetrics(t *testing.T) (map[string]family, []string) {
 	m := metrics.New()
 	m.InitPair("p")
 	m.InitAiven("p")
+	m.InitHA("p")
 	phases := make([]string, len(policy.Phases))
 	for i, p := range policy.Phases {
 		phases[i] = string(p)

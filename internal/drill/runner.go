@@ -35,6 +35,9 @@ type Pair interface {
 	Target
 	// NotifyDrill tells the hooks a drill's outcome.
 	NotifyDrill(event, summary string, reasons []string)
+	// Standby says why this daemon does not run the pair's drills (ha:
+	// the lease holder does); "" when it does.
+	Standby() string
 }
 
 // Runner runs drills: on their cron schedules (with random jitter) and on
@@ -201,6 +204,9 @@ func (r *Runner) newReport(d config.Drill, by string) *Report {
 }
 
 func (r *Runner) run(ctx context.Context, d config.Drill, p *config.Pair, h Pair, rep *Report) *Report {
+	if why := h.Standby(); why != "" {
+		return r.finish(rep, h, ResultSkipped, why)
+	}
 	r.mu.Lock()
 	if r.busy == nil {
 		r.busy = map[string]string{}
@@ -213,6 +219,7 @@ func (r *Runner) run(ctx context.Context, d config.Drill, p *config.Pair, h Pair
 	if busy {
 		return r.finish(rep, h, ResultSkipped, fmt.Sprintf("drill %s of pair %s is running", other, d.Pair))
 	}
+
 	defer func() {
 		r.mu.Lock()
 		delete(r.busy, d.Pair)

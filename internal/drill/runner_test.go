@@ -88,9 +88,10 @@ func (c *fakeClock) waitNext(t *testing.T) time.Time {
 
 // fakePair is a pair's watcher as the runner sees it.
 type fakePair struct {
-	mu     sync.Mutex
-	st     policy.State
-	events []string
+	mu      sync.Mutex
+	st      policy.State
+	events  []string
+	standby string
 }
 
 func (p *fakePair) State() policy.State { p.mu.Lock(); defer p.mu.Unlock(); return p.st }
@@ -99,6 +100,7 @@ func (p *fakePair) DrillPromote(context.Context, string, string) (promote.Result
 }
 func (p *fakePair) DrillEnd(string, string, string) error { panic("not called by these tests") }
 func (p *fakePair) Promotion() *promote.Promotion         { return nil }
+func (p *fakePair) Standby() string                       { return p.standby }
 func (p *fakePair) NotifyDrill(event, summary string, _ []string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

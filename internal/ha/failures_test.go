@@ -55,7 +55,7 @@ func TestCheckAfterASlowRenewalAnswer(t *testing.T) {
 		t.Fatal("setup: b did not take over")
 	}
 	if !errors.Is(err, ErrNotHolder) {
-		t.Fatalf("a's fencing check passed while b holds term %d: %v", m.lease(t).Term, err)
+		t.Fatalf("a's fencing check passed while b holds term %d: %v", leaseOf(t, m).Term, err)
 	}
 }
 
@@ -67,9 +67,9 @@ func TestDeletedLeaseIsNotTakenAtOnce(t *testing.T) {
 	a, b := daemon(m, "dr-a", ca), daemon(m, "dr-b", cb)
 	holding(t, a, ca)
 	b.Step(context.Background())
-	m.mu.Lock()
-	delete(m.docs, "orders")
-	m.mu.Unlock()
+	m.Mu.Lock()
+	delete(m.Docs, "orders")
+	m.Mu.Unlock()
 	for i := 0; i < 3; i++ {
 		ca.add(100 * time.Millisecond)
 		cb.add(100 * time.Millisecond)
@@ -92,9 +92,9 @@ func TestRecreatedLeaseDoesNotReuseTheTerm(t *testing.T) {
 	a1, a2 := daemon(m, "dr-a", c1), daemon(m, "dr-a", c2)
 	holding(t, a1, c1)
 	a2.Step(context.Background())
-	m.mu.Lock()
-	delete(m.docs, "orders")
-	m.mu.Unlock()
+	m.Mu.Lock()
+	delete(m.Docs, "orders")
+	m.Mu.Unlock()
 	a2.Step(context.Background())
 	c2.add(3 * time.Second)
 	if st := a2.Step(context.Background()); !st.Held || st.Term != 2 {
@@ -117,9 +117,9 @@ func TestRecreatedIndexIsNotMistakenForTheTimedVersion(t *testing.T) {
 	a, b := daemon(m, "dr-a", ca), daemon(m, "dr-b", cb)
 	holding(t, a, ca)            // (seq 1, term 1)
 	b.Step(context.Background()) // b times it
-	m.mu.Lock()
-	m.index, m.docs, m.seq = false, map[string]opensearch.Doc{}, 0
-	m.mu.Unlock()
+	m.Mu.Lock()
+	m.Index, m.Docs, m.Seq = false, map[string]opensearch.Doc{}, 0
+	m.Mu.Unlock()
 	ca.add(round)
 	a.Step(context.Background()) // recreates the index, finds no lease: steps down
 	ca.add(3 * time.Second)

@@ -10,73 +10,22 @@ import (
 	"time"
 
 	"github.com/drwatch/drwatch/internal/opensearch"
+	"github.com/drwatch/drwatch/internal/testutil/memdocs"
 )
 
-// memStore keeps documents with OpenSearch's optimistic concurrency
-// semantics (_seq_no grows with every write to the shard, _primary_term
-// is fixed; a write conditional on another version answers 409; _create
-// of an existing document answers 409), as the real cluster does (e2e
-// TestLeasePrimitivesOnTheFollower runs the same rounds against it).
-type memStore struct {
-	mu     sync.Mutex
-	index  bool
-	docs   map[string]opensearch.Doc
-	seq    int64
-	down   bool
-	writes int
-	reads  int
-}
+type memStore = memdocs.Store
 
-var errDown = errors.New("connection refused")
+var errDown = memdocs.ErrDown
 
-func newMem() *memStore { return &memStore{docs: map[string]opensearch.Doc{}} }
+func newMem() *memStore { return memdocs.New() }
 
-func (m *memStore) GetDoc(_ context.Context, index, id string) (opensearch.Doc, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.reads++
-	if m.down {
-		return opensearch.Doc{}, errDown
-	}
-	if !m.index {
-		return opensearch.Doc{IndexMissing: true}, nil
-	}
-	return m.docs[id], nil
-}
-
-func (m *memStore) PutDoc(_ context.Context, index, id string, src []byte, prev opensearch.Doc) (opensearch.Doc, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.writes++
-	if m.down {
-		return opensearch.Doc{}, errDown
-	}
-	cur := m.docs[id]
-	if cur.Found != prev.Found || cur.SeqNo != prev.SeqNo || cur.PrimaryTerm != prev.PrimaryTerm {
-		return opensearch.Doc{}, opensearch.ErrVersionConflict
-	}
-	m.seq++
-	d := opensearch.Doc{Found: true, SeqNo: m.seq, PrimaryTerm: 1, Source: append([]byte(nil), src...)}
-	m.docs[id] = d
-	return d, nil
-}
-
-func (m *memStore) CreateIndex(context.Context, string, []byte) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.down {
-		return errDown
-	}
-	m.index = true
-	return nil
-}
-
-func (m *memStore) lease(t *testing.T) Doc {
+// leaseOf is the lease document of pair orders in m.
+func leaseOf(t *testing.T, m *memStore) Doc {
 	t.Helper()
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.Mu.Lock()
+	defer m.Mu.Unlock()
 	var d Doc
-	if err := json.Unmarshal(m.docs["orders"].Source, &d); err != nil {
+	if err := json.Unmarshal(m.Docs["orders"].Source, &d); err != nil {
 		t.Fatal(err)
 	}
 	return d
@@ -125,7 +74,7 @@ func TestFirstTakesTheLeaseAndTheOtherWaits(t *testing.T) {
 			t.Fatalf("round %d, b: %+v", i, st)
 		}
 	}
-	if d := m.lease(t); d.Holder != "dr-a" || d.Term != 1 || d.Renewals != 50 || d.TTLMillis != 3000 {
+	if d := leaseOf(t, m); d.Holder != "dr-a" || d.Term != 1 || d.Renewals != 50 || d.TTLMillis != 3000 {
 		t.Fatalf("lease document = %+v", d)
 	}
 }
@@ -150,7 +99,7 @@ func TestStandbyTakesOverAfterTTL(t *testing.T) {
 	if !st.Held || st.Term != 2 {
 		t.Fatalf("b after TTL: %+v", st)
 	}
-	if d := m.lease(t); d.Holder != "dr-b" || d.Term != 2 {
+	if d := leaseOf(t, m); d.Holder != "dr-b" || d.Term != 2 {
 		t.Fatalf("lease document = %+v", d)
 	}
 }
@@ -174,17 +123,17 @@ func TestFrozenHolderWakesAndDoesNotAct(t *testing.T) {
 	if _, held := a.Held(); held {
 		t.Fatal("a frozen past its TTL still counts itself the holder")
 	}
-	writes, reads := m.writes, m.reads
+	writes, reads := m.Writes, m.Reads
 	if err := a.Check(context.Background(), 1); !errors.Is(err, ErrNotHolder) {
 		t.Fatalf("Check = %v", err)
 	}
-	if m.writes != writes || m.reads != reads {
-		t.Fatalf("the woken holder's fencing check sent %d writes and %d reads", m.writes-writes, m.reads-reads)
+	if m.Writes != writes || m.Reads != reads {
+		t.Fatalf("the woken holder's fencing check sent %d writes and %d reads", m.Writes-writes, m.Reads-reads)
 	}
 	if st := a.Step(context.Background()); st.Held || st.Err == nil || !strings.Contains(st.Err.Error(), `held by "dr-b" in term 2`) {
 		t.Fatalf("a's round after waking: %+v", st)
 	}
-	if m.writes != writes {
+	if m.Writes != writes {
 		t.Fatal("the woken holder wrote the lease")
 	}
 }
@@ -239,8 +188,8 @@ func TestRaceHasOneWinner(t *testing.T) {
 			holders++
 		}
 	}
-	if holders != 1 || m.lease(t).Term != 2 {
-		t.Fatalf("%d holders, lease %+v", holders, m.lease(t))
+	if holders != 1 || leaseOf(t, m).Term != 2 {
+		t.Fatalf("%d holders, lease %+v", holders, leaseOf(t, m))
 	}
 }
 
@@ -252,7 +201,7 @@ func TestUnreachableClusterMeansNoHolder(t *testing.T) {
 	a, b := daemon(m, "dr-a", ca), daemon(m, "dr-b", cb)
 	holding(t, a, ca)
 	b.Step(context.Background())
-	m.down = true
+	m.Down = true
 	ca.add(round)
 	if st := a.Step(context.Background()); !st.Held || st.Err == nil {
 		t.Fatalf("one failed renewal within the window: %+v", st)
@@ -303,14 +252,14 @@ func TestStandbyWaitsTheLongerTTL(t *testing.T) {
 // A lease document drwatch cannot read is not acted on.
 func TestMalformedLeaseIsNotActedOn(t *testing.T) {
 	m, c := newMem(), newClock()
-	m.index = true
-	m.docs["orders"] = opensearch.Doc{Found: true, SeqNo: 7, PrimaryTerm: 1, Source: []byte(`{"holder":`)}
+	m.Index = true
+	m.Docs["orders"] = opensearch.Doc{Found: true, SeqNo: 7, PrimaryTerm: 1, Source: []byte(`{"holder":`)}
 	d := daemon(m, "dr-a", c)
 	c.add(time.Hour)
 	if st := d.Step(context.Background()); st.Held || st.Err == nil || !strings.Contains(st.Err.Error(), "not a lease document") {
 		t.Fatalf("%+v", st)
 	}
-	if m.writes != 0 {
+	if m.Writes != 0 {
 		t.Fatal("wrote over a document it could not read")
 	}
 }

@@ -39,6 +39,17 @@ type Published struct {
 	// in progress (if any), as the journal stores them.
 	State     json.RawMessage `json:"state,omitempty"`
 	Promotion json.RawMessage `json:"promotion,omitempty"`
+	// Answers are the holder's answers to the latest commands it took
+	// from the inbox (the daemon that forwarded one reads it here).
+	Answers []Answer `json:"answers,omitempty"`
+}
+
+// Answer is how the holder answered a forwarded command.
+type Answer struct {
+	ID    string `json:"id"`
+	Error string `json:"error,omitempty"` // "" applied
+	// Conflict: refused in the pair's state (an HTTP 409), not failed.
+	Conflict bool `json:"conflict,omitempty"`
 }
 
 // Command is a human's command received by a standby, for the holder.

@@ -83,7 +83,7 @@ func TestPublishRefusesAStaleTerm(t *testing.T) {
 // assumed sent.
 func TestSharedUnreachable(t *testing.T) {
 	m := newMem()
-	m.down = true
+	m.Down = true
 	if err := shared(m).Send(context.Background(), Command{ID: "1"}); err == nil || !errors.Is(err, errDown) {
 		t.Fatalf("send: %v", err)
 	}

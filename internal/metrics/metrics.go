@@ -69,6 +69,7 @@ type Metrics struct {
 	ReadinessScore   *prometheus.GaugeVec
 
 	aivenMetrics
+	haMetrics
 
 	mu      sync.Mutex
 	indices map[string]map[string]bool // pair -> index label values set
@@ -202,6 +203,8 @@ func New() *Metrics {
 	}
 	m.aivenMetrics = newAivenMetrics()
 	m.Reg.MustRegister(m.aivenMetrics.collectors()...)
+	m.haMetrics = newHAMetrics()
+	m.Reg.MustRegister(m.haMetrics.collectors()...)
 	m.Reg.MustRegister(
 		m.PairState, m.Promotions, m.PromotionDuration, m.PromotionIndices, m.LeaderOutage,
 		m.LeaderFailedProbes, m.RPOGuardPassing, m.LastGoodLagTimestamp, m.Events, m.WouldPromote,
@@ -289,6 +292,7 @@ func (m *Metrics) ForgetPair(pair string) {
 		v.DeletePartialMatch(l)
 	}
 	m.ForgetAiven(pair)
+	m.ForgetHA(pair)
 	m.mu.Lock()
 	delete(m.indices, pair)
 	m.mu.Unlock()

@@ -43,6 +43,11 @@ type Promotion struct {
 	// Plan is the follower indices to promote (follower index -> leader
 	// index), fixed when the promotion starts.
 	Plan map[string]string `json:"plan"`
+	// Term is the lease term (internal/ha) the promotion runs under when
+	// two daemons watch the pair; 0 without ha. Each step is journaled
+	// with it, and each mutating step first checks that it is still
+	// this daemon's.
+	Term int64 `json:"term,omitempty"`
 	// Steps are kept in an append-only log beside the record
 	// (<pair>.steps.jsonl), so that promoting thousands of indices costs
 	// O(n) writes; Load fills them in.
@@ -65,6 +70,8 @@ type Step struct {
 	Status string    `json:"status"`
 	Detail string    `json:"detail,omitempty"`
 	At     time.Time `json:"at"`
+	// Term is the lease term the step ran under (0 without ha).
+	Term int64 `json:"term,omitempty"`
 }
 
 // Last returns the latest step with name and target.

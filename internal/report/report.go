@@ -26,6 +26,28 @@ type PairStatus struct {
 	Decision    *Decision            `json:"decision,omitempty"`
 	Problems    []string             `json:"problems"`
 	Observation *observe.Observation `json:"observation,omitempty"`
+	// HA is the pair's lease as this daemon knows it (ha.enabled only).
+	HA *HA `json:"ha,omitempty"`
+}
+
+// HA is a pair's lease as this daemon knows it. On a standby the
+// decision shown is the one the holder published.
+type HA struct {
+	// Role is "holder" (this daemon acts for the pair) or "standby".
+	Role     string `json:"role"`
+	Identity string `json:"identity"`
+	// Holder is who holds the lease, as last read ("" none or unknown).
+	Holder string `json:"holder"`
+	// Term is the term this daemon holds (holder only).
+	Term             int64   `json:"term,omitempty"`
+	ExpiresInSeconds float64 `json:"expires_in_seconds,omitempty"`
+	// Error is why the last lease round failed, if it did.
+	Error string `json:"error,omitempty"`
+	// PublishedBy, PublishedTerm and PublishedAt say where a standby's
+	// decision comes from (the holder's published state).
+	PublishedBy   string    `json:"published_by,omitempty"`
+	PublishedTerm int64     `json:"published_term,omitempty"`
+	PublishedAt   time.Time `json:"published_at,omitzero"`
 }
 
 // Decision is a pair's decision state and its reasons.
@@ -142,6 +164,7 @@ func pairText(b *strings.Builder, ps PairStatus) {
 	}
 	fmt.Fprintf(b, "pair %s [%s]  %s   (probed %s, %s, %d HTTP requests%s)\n",
 		ps.Name, ps.Mode, verdict, o.Time.Format(time.RFC3339), round(o.Duration), o.Requests, aivenReqs)
+	haText(b, ps.HA)
 	if d := ps.Decision; d != nil {
 		fmt.Fprintf(b, "  state      %s since %s\n", strings.ToUpper(d.State), d.Since.Format(time.RFC3339))
 		for _, r := range d.Reasons {
@@ -248,4 +271,24 @@ func round(d time.Duration) time.Duration {
 		return d.Round(10 * time.Millisecond)
 	}
 	return d.Round(100 * time.Microsecond)
+}
+
+func haText(b *strings.Builder, h *HA) {
+	if h == nil {
+		return
+	}
+	switch {
+	case h.Role == "holder":
+		fmt.Fprintf(b, "  ha         HOLDER  %s holds the lease (term %d, %s left): it acts for the pair\n", h.Identity, h.Term, round(time.Duration(h.ExpiresInSeconds*float64(time.Second))))
+	case h.Holder != "":
+		fmt.Fprintf(b, "  ha         STANDBY %s: %s holds the lease and acts for the pair\n", h.Identity, h.Holder)
+	default:
+		fmt.Fprintf(b, "  ha         STANDBY %s: no daemon is known to hold the lease\n", h.Identity)
+	}
+	if h.Error != "" {
+		fmt.Fprintf(b, "             lease: %s\n", h.Error)
+	}
+	if h.Role != "holder" && h.PublishedBy != "" {
+		fmt.Fprintf(b, "             state below as %s published it (term %d, %s)\n", h.PublishedBy, h.PublishedTerm, h.PublishedAt.Format(time.RFC3339))
+	}
 }

@@ -1,6 +1,7 @@
 package watch
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"time"
@@ -108,8 +109,27 @@ func (w *Watcher) observeState(d policy.Decision, old policy.State, by string) {
 
 // Command applies a human's command (approve, deny, pause, resume,
 // promote) and wakes the loop.
+//
+// With ha, a standby passes it to the lease holder (forward); the holder
+// applies it and publishes its state before it answers, so that the
+// standby, if it takes over, adopts what the command did.
 func (w *Watcher) Command(c policy.Command) (policy.State, error) {
-	return w.command(c.Apply, c.By, &c)
+	if w.ha == nil {
+		return w.command(c.Apply, c.By, &c)
+	}
+	if _, acting := w.acting(); !acting {
+		return w.forward(c)
+	}
+	st, err := w.command(c.Apply, c.By, &c)
+	if err != nil {
+		return st, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), w.haBound())
+	defer cancel()
+	if perr := w.publish(ctx); perr != nil {
+		return st, fmt.Errorf("applied and journaled by this daemon (the lease holder), but not shared with the other daemon: %w; it is published again at the next cycle", perr)
+	}
+	return st, nil
 }
 
 // command applies f, a command's decision function; c is the command,

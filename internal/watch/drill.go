@@ -60,8 +60,8 @@ func (w *Watcher) DrillEnd(drill, summary, by string) error {
 // NotifyDrill tells the hooks a drill's outcome (drill_succeeded or
 // drill_failed), with its summary as the reasons.
 func (w *Watcher) NotifyDrill(event, summary string, reasons []string) {
-	if w.hooks == nil {
-		return
+	if _, acting := w.acting(); w.hooks == nil || !acting {
+		return // a standby pages nobody
 	}
 	w.rt.mu.RLock()
 	ev := w.eventLocked(event, "", "")
@@ -85,4 +85,17 @@ func (w *Watcher) Promotion() *promote.Promotion {
 	c := *p
 	c.Steps = append([]promote.Step(nil), p.Steps...)
 	return &c
+}
+
+// Standby says why this daemon does not run the pair's drills ("" when
+// it acts for the pair): with ha, the lease holder runs them.
+func (w *Watcher) Standby() string {
+	if _, acting := w.acting(); acting {
+		return ""
+	}
+	holder := w.ha.Lease.Status().Holder
+	if holder == "" {
+		holder = "no daemon yet"
+	}
+	return fmt.Sprintf("this daemon (%s) is standby for pair %s: the lease holder (%s) runs its drills", w.ha.Identity(), w.pair.Name, holder)
 }

@@ -62,6 +62,12 @@ func (w *Watcher) Promote(ctx context.Context, graceful bool) (promote.Result, e
 }
 
 func (w *Watcher) promote(ctx context.Context, graceful, byHand bool) (promote.Result, error) {
+	// With ha, only the lease holder promotes, under its term: every
+	// mutating step checks it first (ha.Gate).
+	term, acting := w.acting()
+	if !acting {
+		return promote.Result{}, fmt.Errorf("%w: %w (%s holds the lease)", ErrNotStarted, ErrStandby, w.ha.Lease.Status().Holder)
+	}
 	w.rt.mu.Lock()
 	if w.rt.rec.State.Phase != policy.Promoting {
 		w.rt.mu.Unlock()
@@ -97,6 +103,8 @@ func (w *Watcher) promote(ctx context.Context, graceful, byHand bool) (promote.R
 		*w.rt.rec = next
 	}
 	p := w.rt.rec.Promotion
+	p.Term = term
+	w.rt.ha.running, w.rt.ha.prom = true, snapshotOf(p)
 	w.rt.mu.Unlock()
 
 	start := time.Now()
@@ -105,6 +113,7 @@ func (w *Watcher) promote(ctx context.Context, graceful, byHand bool) (promote.R
 	took := time.Since(start)
 
 	w.rt.mu.Lock()
+	w.rt.ha.running = false
 	var d policy.Decision
 	result := "success"
 	now := w.now()
@@ -207,6 +216,16 @@ func (w *Watcher) PromoteByHand(ctx context.Context, by, reason string, graceful
 // fenceOldLeader write-blocks an old leader that answers again after the
 // promotion, and records it; on failure the next cycle tries again.
 func (w *Watcher) fenceOldLeader(ctx context.Context) {
+	term, acting := w.acting()
+	if !acting {
+		return
+	}
+	if w.ha != nil {
+		if err := w.ha.Lease.Check(ctx, term); err != nil {
+			w.log.Error("the old leader answers again; not fencing it: this daemon's lease is not confirmed", zap.Error(err))
+			return
+		}
+	}
 	w.rt.mu.RLock()
 	p := w.rt.rec.Promotion
 	w.rt.mu.RUnlock()

@@ -29,7 +29,35 @@ func (w *Watcher) Status() report.PairStatus {
 	if st.OldLeaderUnfenced() {
 		ps.Problems = append([]string{"the old leader answers again after the promotion and is not fenced: both sides may take writes"}, ps.Problems...)
 	}
+	if w.ha != nil {
+		w.haStatusLocked(&ps)
+	}
 	return ps
+}
+
+// haStatusLocked adds the lease to a pair's status: on a standby, the
+// decision is the holder's published one, and a lease that cannot be
+// read is a problem (this daemon would not act).
+func (w *Watcher) haStatusLocked(ps *report.PairStatus) {
+	ls := w.ha.Lease.Status()
+	h := &report.HA{Role: "standby", Identity: w.ha.Identity(), Holder: ls.Holder}
+	if ls.Held && ls.Term == w.rt.ha.term {
+		h.Role, h.Term, h.ExpiresInSeconds = "holder", ls.Term, ls.Expires.Seconds()
+	}
+	if ls.Err != nil {
+		h.Error = ls.Err.Error()
+	}
+	if h.Role == "standby" {
+		if m := w.rt.ha.mirror; m != nil && w.rt.ha.mstate != nil {
+			h.PublishedBy, h.PublishedTerm, h.PublishedAt = m.Holder, m.Term, m.At
+			ps.Decision = decisionOf(w.rt.ha.mstate, w.pair.Resolved, w.now())
+		}
+		if ls.Err != nil {
+			ps.Problems = append([]string{"ha: this daemon cannot confirm the pair's lease in the follower cluster, so it does not act for the pair (" + ls.Err.Error() + ")"}, ps.Problems...)
+		} else if err := w.rt.ha.readErr; err != nil {
+			ps.Problems = append([]string{"ha: the holder's published state cannot be read (" + err.Error() + "): the decision shown is this daemon's own, from before"}, ps.Problems...)
+		}
+	}
 }
 
 func decisionOf(st *policy.State, pol *config.Policy, now time.Time) *report.Decision {

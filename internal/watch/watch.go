@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/drwatch/drwatch/internal/config"
+	"github.com/drwatch/drwatch/internal/ha"
 	"github.com/drwatch/drwatch/internal/journal"
 	"github.com/drwatch/drwatch/internal/metrics"
 	"github.com/drwatch/drwatch/internal/observe"
@@ -53,6 +54,7 @@ type Watcher struct {
 	hooks      Notifier
 	url        string // the daemon's external URL
 	source     string // the host name, for events
+	ha         *ha.Node
 }
 
 // Config is what a Watcher is made of.
@@ -72,6 +74,9 @@ type Config struct {
 	// URL is the daemon's external URL (config.Config.URL), for the
 	// links and commands in events.
 	URL string
+	// HA is the pair's lease and shared state (ha.enabled); nil: this
+	// daemon acts alone.
+	HA *ha.Node
 }
 
 // New makes the watcher of a pair.
@@ -86,7 +91,7 @@ func New(c Config) *Watcher {
 	w := &Watcher{
 		pair: c.Pair, prober: c.Prober, exec: c.Exec, journal: c.Journal, metrics: c.Metrics, log: c.Log,
 		interval: c.Pair.Resolved.ProbeInterval.D(), now: c.Now, rt: c.Runtime, promotions: c.Promotions,
-		hooks: c.Hooks, url: c.URL, source: host,
+		hooks: c.Hooks, url: c.URL, source: host, ha: c.HA,
 	}
 	// The record starts with the state and the policy this watcher
 	// decides with (a reload makes a new watcher: a new policy).
@@ -127,6 +132,10 @@ type Runtime struct {
 	// restarted: the record came from the journal and policy.Restarted
 	// adjusted it; the first watcher's start line says so.
 	restarted bool
+	// ha is the lease's part of the state (ha.enabled).
+	ha      haState
+	pubMu   sync.Mutex    // serialises publishes
+	pubKick chan struct{} // a promotion step was journaled: publish
 }
 
 // CloseRecorder closes the pair's record file (at shutdown).
@@ -168,7 +177,7 @@ func Load(j *journal.Journal, pair string, now time.Time) (*Runtime, error) {
 
 // NewRuntime is the live state of a pair starting from record r.
 func NewRuntime(r *journal.Record) *Runtime {
-	return &Runtime{rec: r, kick: make(chan struct{}, 1)}
+	return &Runtime{rec: r, kick: make(chan struct{}, 1), pubKick: make(chan struct{}, 1)}
 }
 
 // State is the pair's current decision state.
@@ -198,7 +207,10 @@ func (w *Watcher) Start(ctx context.Context) error {
 	w.metrics.SetState(w.pair.Name, string(w.rt.rec.State.Phase), phaseNames)
 	resume := w.rt.rec.State.Phase == policy.Promoting
 	w.rt.mu.RUnlock()
-	if resume {
+	if w.ha != nil {
+		go w.publishLoop(ctx)
+	} else if resume {
+		// (With ha, the first cycle that holds the lease resumes it.)
 		w.log.Warn("resuming an interrupted promotion from the journal")
 		w.startPromotion(ctx)
 	}
@@ -225,6 +237,17 @@ func (w *Watcher) tick(ctx context.Context) {
 	obs := w.prober.Cycle(ctx)
 	if ctx.Err() != nil {
 		return // shutting down: a canceled cycle is not an observation
+	}
+	if w.ha != nil {
+		if !w.takeHA(ctx) {
+			w.standby(ctx, obs)
+			return
+		}
+		defer func() {
+			pctx, cancel := context.WithTimeout(ctx, w.haBound())
+			_ = w.publish(pctx)
+			cancel()
+		}()
 	}
 	w.rt.mu.Lock()
 	prev := w.rt.last

@@ -1,0 +1,121 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/drwatch/drwatch/internal/buildinfo"
+	"github.com/drwatch/drwatch/internal/config"
+	"github.com/drwatch/drwatch/internal/ha"
+	"github.com/drwatch/drwatch/internal/opensearch"
+)
+
+// haPair is a pair's lease, run by its own loop (it outlives watchers:
+// a reload does not hand the lease over).
+type haPair struct {
+	node     *ha.Node
+	follower string // the follower endpoint the lease was made with
+	stop     context.CancelFunc
+	done     chan struct{}
+}
+
+// haLeases runs the leases of the pairs of cfg (ha.enabled): a loop per
+// pair, started the first time the pair is seen, stopped when it leaves
+// the config (its lease released).
+type haLeases struct {
+	mu    sync.Mutex
+	pairs map[string]*haPair
+	wg    sync.WaitGroup
+}
+
+func endpointKey(e config.Endpoint) string {
+	return fmt.Sprint(e.URL, e.URLs, e.Username, e.CAFile, e.InsecureSkipVerify)
+}
+
+// haNode returns pair p's lease, starting its loop the first time.
+// Its client makes one attempt per request (no transport retries): a
+// lease round measures the follower cluster as it is.
+func (a *App) haNode(ctx context.Context, cfg *config.Config, p *config.Pair) (*ha.Node, error) {
+	a.leases.mu.Lock()
+	defer a.leases.mu.Unlock()
+	if a.leases.pairs == nil {
+		a.leases.pairs = map[string]*haPair{}
+	}
+	if hp, ok := a.leases.pairs[p.Name]; ok {
+		if hp.follower != endpointKey(p.Follower) {
+			a.log.Warn("ha: the pair's follower endpoint changed; its lease keeps the endpoint it started with until a restart", zap.String("pair", p.Name))
+		}
+		return hp.node, nil
+	}
+	client, err := opensearch.New(p.Follower, opensearch.Options{UserAgent: "drwatch/" + buildinfo.Version})
+	if err != nil {
+		return nil, fmt.Errorf("pair %s: ha: follower: %w", p.Name, err)
+	}
+	node := ha.NewNode(client, cfg.HA.LeaseIndex, p.Name, cfg.HA.Identity, cfg.HA.TTL.D())
+	lctx, stop := context.WithCancel(ctx)
+	hp := &haPair{node: node, follower: endpointKey(p.Follower), stop: stop, done: make(chan struct{})}
+	a.leases.pairs[p.Name] = hp
+	a.metrics.InitHA(p.Name)
+	log := a.log.Named("ha").With(zap.String("pair", p.Name))
+	a.leases.wg.Go(func() {
+		defer close(hp.done)
+		var was ha.Status
+		node.Run(lctx, func(st ha.Status) {
+			a.metrics.Lease(p.Name, st.Held, st.Term, st.Err != nil)
+			switch {
+			case st.Err != nil && (was.Err == nil || was.Err.Error() != st.Err.Error()):
+				log.Warn("lease round failed", zap.Error(st.Err), zap.Bool("held", st.Held))
+			case st.Err == nil && was.Err != nil:
+				log.Info("lease rounds succeed again", zap.Bool("held", st.Held), zap.String("holder", st.Holder))
+			}
+			if st.Held != was.Held || st.Term != was.Term {
+				log.Warn("lease", zap.Bool("held", st.Held), zap.Int64("term", st.Term), zap.String("holder", st.Holder))
+			}
+			was = st
+		})
+	})
+	return node, nil
+}
+
+// releaseLeases stops the lease loops and releases every lease held (a
+// clean stop: the standby takes over at once), or only those of pairs
+// not in keep (nil: all).
+func (a *App) releaseLeases(keep *config.Config) {
+	a.leases.mu.Lock()
+	var gone []*haPair
+	for name, hp := range a.leases.pairs {
+		if keep != nil {
+			if _, still := keep.Pair(name); still {
+				continue
+			}
+		}
+		gone = append(gone, hp)
+		delete(a.leases.pairs, name)
+		a.metrics.ForgetHA(name)
+	}
+	a.leases.mu.Unlock()
+	for _, hp := range gone {
+		hp.stop()
+		<-hp.done
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := hp.node.Lease.Release(ctx); err != nil {
+			a.log.Warn("ha: the lease could not be released: the standby takes over when it expires", zap.String("pair", hp.node.Lease.Pair), zap.Error(err))
+		} else {
+			a.log.Info("ha: lease released", zap.String("pair", hp.node.Lease.Pair))
+		}
+		cancel()
+	}
+}
+
+// haChanged says why a reload's ha block is refused: it takes effect at
+// a restart only ("" unchanged).
+func haChanged(old, next *config.Config) string {
+	if old.HA == next.HA {
+		return ""
+	}
+	return "ha changed: it takes effect at a restart only (restart one daemon at a time: the other holds the leases meanwhile)"
+}

@@ -1,0 +1,439 @@
+package watch
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/drwatch/drwatch/internal/ha"
+	"github.com/drwatch/drwatch/internal/journal"
+	"github.com/drwatch/drwatch/internal/observe"
+	"github.com/drwatch/drwatch/internal/policy"
+	"github.com/drwatch/drwatch/internal/promote"
+	"github.com/drwatch/drwatch/internal/record"
+)
+
+// With ha (two daemons, one lease per pair in the follower cluster):
+// only the daemon that holds the pair's lease decides and acts; it first
+// adopts the state the previous holder published, applies the commands
+// other daemons queued for it, and publishes its state and a promotion's
+// progress after every change. A standby observes (its own status and
+// metrics), shows the holder's published decision, and passes the
+// commands its API receives to the holder.
+
+// ErrQueued is a command a standby passed to the holder that the holder
+// has not answered yet: it stays queued until the holder takes it.
+var ErrQueued = errors.New("queued for the lease holder")
+
+// ErrStandby wraps what a standby refuses to do itself.
+var ErrStandby = errors.New("this daemon is standby for the pair")
+
+// maxAnswers bounds the answers to forwarded commands the holder publishes.
+const maxAnswers = 20
+
+// haState is a pair's lease-related live state (in its Runtime: it
+// outlives watchers).
+type haState struct {
+	term    int64 // the term this daemon acts under; 0: standby
+	last    int64 // the last term it acted under
+	mirror  *ha.Published
+	mstate  *policy.State // mirror's state, decoded
+	readErr error         // the last read of the published state, failed
+	answers []ha.Answer
+	inbox   error // the last read of the inbox, failed
+	// published is what was published last (not written again).
+	published string
+	// running is set while this daemon's executor runs a promotion: prom
+	// is then the copy of it publish reads (the executor changes the
+	// promotion without the pair's lock; it copies it after each step).
+	running bool
+	prom    *sharedPromotion
+}
+
+// snapshotOf copies a promotion for publishing.
+func snapshotOf(p *promote.Promotion) *sharedPromotion {
+	cp := *p
+	cp.Plan = maps.Clone(p.Plan)
+	cp.Steps = slices.Clone(p.Steps)
+	return &sharedPromotion{Promotion: &cp, Steps: cp.Steps}
+}
+
+// StepsJournaled is called by the executor's journal (ha.Gate) after each
+// step: the promotion's progress is copied and published soon.
+func (rt *Runtime) StepsJournaled(p *promote.Promotion) {
+	rt.mu.Lock()
+	rt.ha.prom = snapshotOf(p)
+	rt.mu.Unlock()
+	select {
+	case rt.pubKick <- struct{}{}:
+	default:
+	}
+}
+
+// sharedPromotion is a promotion as it is published: with its steps.
+type sharedPromotion struct {
+	*promote.Promotion
+	Steps []promote.Step `json:"steps"`
+}
+
+// acting reports whether this daemon acts for the pair now, and under
+// which term: always without ha; with it, while it holds the lease and
+// has adopted the shared state in this term.
+func (w *Watcher) acting() (int64, bool) {
+	if w.ha == nil {
+		return 0, true
+	}
+	term, held := w.ha.Lease.Held()
+	w.rt.mu.RLock()
+	defer w.rt.mu.RUnlock()
+	return term, held && term == w.rt.ha.term
+}
+
+// haBound is the time a shared-state request may take within a cycle.
+func (w *Watcher) haBound() time.Duration {
+	return min(max(w.interval, time.Second), 5*time.Second)
+}
+
+// takeHA is the lease's part of a cycle: false on a standby (nothing is
+// decided); on the holder, the shared state is adopted at the start of a
+// term and the queued commands applied, before the cycle decides.
+func (w *Watcher) takeHA(ctx context.Context) bool {
+	term, held := w.ha.Lease.Held()
+	w.rt.mu.Lock()
+	was := w.rt.ha.term
+	if !held {
+		w.rt.ha.term = 0
+	}
+	w.rt.mu.Unlock()
+	if !held {
+		if was != 0 {
+			w.log.Warn("this daemon no longer holds the pair's lease: standby, it acts no more", zap.Int64("term", was),
+				zap.String("holder", w.ha.Lease.Status().Holder))
+		}
+		return false
+	}
+	if was != term {
+		rctx, cancel := context.WithTimeout(ctx, w.haBound())
+		err := w.adopt(rctx, term)
+		cancel()
+		if err != nil {
+			w.log.Error("holds the lease but cannot read the shared state: not acting until it can", zap.Int64("term", term), zap.Error(err))
+			return false
+		}
+	}
+	rctx, cancel := context.WithTimeout(ctx, w.haBound())
+	w.applyInbox(rctx)
+	cancel()
+	return true
+}
+
+// adopt starts term: the state and promotion the previous holder
+// published become this daemon's (journaled), unless this daemon
+// published last itself (its journal is as new).
+func (w *Watcher) adopt(ctx context.Context, term int64) error {
+	pub, found, err := w.ha.Shared.Read(ctx)
+	if err != nil {
+		return err
+	}
+	w.rt.mu.Lock()
+	defer w.rt.mu.Unlock()
+	if !found || pub.Holder == w.ha.Identity() {
+		w.rt.ha.term, w.rt.ha.last = term, term
+		w.log.Warn("took the pair's lease: acting for it", zap.Int64("term", term), zap.Bool("own_state", true))
+		return nil
+	}
+	var st policy.State
+	if err := json.Unmarshal(pub.State, &st); err != nil {
+		return fmt.Errorf("the state %s published is not drwatch's: %w", pub.Holder, err)
+	}
+	var prom *promote.Promotion
+	if len(pub.Promotion) > 0 && string(pub.Promotion) != "null" {
+		var sp sharedPromotion
+		if err := json.Unmarshal(pub.Promotion, &sp); err != nil || sp.Promotion == nil {
+			return fmt.Errorf("the promotion %s published is not drwatch's: %v", pub.Holder, err)
+		}
+		prom = sp.Promotion
+		if err := w.adoptSteps(prom, sp.Steps); err != nil {
+			return err
+		}
+	}
+	old := w.rt.rec.State
+	now := w.now()
+	next := *w.rt.rec
+	next.State, next.Promotion = st, prom
+	why := fmt.Sprintf("took over the lease in term %d: adopted the state %s published in term %d", term, pub.Holder, pub.Term)
+	next.History = append(slices.Clone(w.rt.rec.History), journal.Transition{At: now, From: old.Phase, To: st.Phase, Reasons: []string{why}})
+	if err := w.journal.Save(&next); err != nil {
+		return fmt.Errorf("journal the adopted state: %w", err)
+	}
+	*w.rt.rec = next
+	w.rt.ha.term, w.rt.ha.last = term, term
+	w.recordLocked(record.Started(now, st, w.pair.Resolved, false, record.WhyWatcher))
+	w.metrics.SetState(w.pair.Name, string(st.Phase), phaseNames)
+	w.log.Warn("took the pair's lease: acting for it", zap.Int64("term", term), zap.String("previous_holder", pub.Holder),
+		zap.String("state", string(st.Phase)), zap.Bool("promotion", prom != nil))
+	return nil
+}
+
+// adoptSteps journals the published steps of prom that this daemon's
+// journal lacks (its own record of an earlier term may hold a prefix).
+func (w *Watcher) adoptSteps(prom *promote.Promotion, steps []promote.Step) error {
+	have := 0
+	if local := w.rt.rec.Promotion; local != nil && local.ID == prom.ID {
+		have = len(local.Steps)
+		prom.Steps = local.Steps
+	}
+	if have >= len(steps) {
+		return nil
+	}
+	if err := w.journal.AppendSteps(w.pair.Name, prom, steps[have:]...); err != nil {
+		return fmt.Errorf("journal the adopted promotion's steps: %w", err)
+	}
+	return nil
+}
+
+// applyInbox applies the commands other daemons queued for the holder,
+// once each (an answered id is only acknowledged again), and
+// acknowledges them. A command that could not be applied for want of a
+// journal stays queued.
+func (w *Watcher) applyInbox(ctx context.Context) {
+	cmds, err := w.ha.Shared.Pending(ctx)
+	w.rt.mu.Lock()
+	before := w.rt.ha.inbox
+	w.rt.ha.inbox = err
+	w.rt.mu.Unlock()
+	if err != nil {
+		if before == nil {
+			w.log.Error("cannot read the commands queued by the other daemon", zap.Error(err))
+		}
+		return
+	}
+	var done []string
+	for _, sc := range cmds {
+		if w.answered(sc.ID) {
+			done = append(done, sc.ID)
+			continue
+		}
+		ans := ha.Answer{ID: sc.ID}
+		var c policy.Command
+		if err := json.Unmarshal(sc.Body, &c); err != nil || c.Action != sc.Action {
+			ans.Error = fmt.Sprintf("not a drwatch command (%v): dropped", err)
+		} else if err := w.applyForwarded(c); err != nil {
+			if !errors.Is(err, policy.ErrConflict) {
+				w.log.Error("a queued command could not be applied: it stays queued", zap.String("id", sc.ID), zap.Error(err))
+				continue
+			}
+			ans.Error, ans.Conflict = err.Error(), true
+		}
+		w.log.Warn("applied a command received by another daemon", zap.String("action", sc.Action), zap.String("via", sc.Via),
+			zap.String("by", c.By), zap.String("reason", c.Reason), zap.String("refused", ans.Error))
+		w.rt.mu.Lock()
+		w.rt.ha.answers = append(w.rt.ha.answers, ans)
+		if n := len(w.rt.ha.answers); n > maxAnswers {
+			w.rt.ha.answers = slices.Clone(w.rt.ha.answers[n-maxAnswers:])
+		}
+		w.rt.mu.Unlock()
+		done = append(done, sc.ID)
+	}
+	if len(done) > 0 {
+		// Published before acknowledged: the daemon that forwarded a
+		// command finds its answer once the command has left the queue.
+		w.publish(ctx)
+		if err := w.ha.Shared.Ack(ctx, done...); err != nil {
+			w.log.Error("cannot acknowledge the queued commands applied (they are answered: not applied again)", zap.Error(err))
+		}
+	}
+}
+
+func (w *Watcher) answered(id string) bool {
+	w.rt.mu.RLock()
+	defer w.rt.mu.RUnlock()
+	return slices.ContainsFunc(w.rt.ha.answers, func(a ha.Answer) bool { return a.ID == id })
+}
+
+// applyForwarded applies a command another daemon received, as its API
+// would have (approve and promote refused where policy.Promotable
+// refuses them).
+func (w *Watcher) applyForwarded(c policy.Command) error {
+	if c.Action == policy.ActApprove || c.Action == policy.ActPromote {
+		if err := policy.Promotable(w.pair, policy.ByDaemon); err != nil {
+			return err
+		}
+	}
+	_, err := w.command(c.Apply, c.By, &c)
+	return err
+}
+
+// publish writes the pair's state and promotion to the shared state,
+// when it changed since the last publish (holder only).
+func (w *Watcher) publish(ctx context.Context) error {
+	if w.ha == nil {
+		return nil
+	}
+	w.rt.pubMu.Lock()
+	defer w.rt.pubMu.Unlock()
+	w.rt.mu.RLock()
+	term := w.rt.ha.term
+	state, err := json.Marshal(w.rt.rec.State)
+	var prom []byte
+	switch p := w.rt.rec.Promotion; {
+	case err != nil || p == nil:
+	case w.rt.ha.running:
+		if sp := w.rt.ha.prom; sp != nil && sp.ID == p.ID {
+			prom, err = json.Marshal(sp)
+		}
+	default:
+		prom, err = json.Marshal(sharedPromotion{Promotion: p, Steps: p.Steps})
+	}
+	answers := slices.Clone(w.rt.ha.answers)
+	last := w.rt.ha.published
+	w.rt.mu.RUnlock()
+	if err != nil || term == 0 {
+		return err
+	}
+	key, _ := json.Marshal([]any{term, json.RawMessage(state), json.RawMessage(orNull(prom)), answers})
+	if string(key) == last {
+		return nil
+	}
+	err = w.ha.Shared.Publish(ctx, ha.Published{Holder: w.ha.Identity(), Term: term, At: time.Now().UTC(), State: state, Promotion: prom, Answers: answers})
+	if err != nil {
+		w.log.Error("cannot publish the pair's state to the other daemon", zap.Error(err))
+		return err
+	}
+	w.rt.mu.Lock()
+	w.rt.ha.published = string(key)
+	w.rt.mu.Unlock()
+	return nil
+}
+
+func orNull(b []byte) []byte {
+	if b == nil {
+		return []byte("null")
+	}
+	return b
+}
+
+// publishLoop publishes a promotion's progress as its steps are
+// journaled (ha.Gate's After kicks it), until ctx ends.
+func (w *Watcher) publishLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.rt.pubKick:
+			pctx, cancel := context.WithTimeout(ctx, w.haBound())
+			_ = w.publish(pctx)
+			cancel()
+		}
+	}
+}
+
+// standby is a standby's cycle: its own observation (status, metrics,
+// logs) and the holder's published state, read for the status; nothing
+// is decided or done.
+func (w *Watcher) standby(ctx context.Context, obs observe.Observation) {
+	w.rt.mu.Lock()
+	prev := w.rt.last
+	w.rt.last = &obs
+	w.rt.cycles++
+	w.rt.mu.Unlock()
+	w.metrics.Observe(obs)
+	w.logChanges(prev, obs)
+	rctx, cancel := context.WithTimeout(ctx, w.haBound())
+	pub, found, err := w.ha.Shared.Read(rctx)
+	cancel()
+	var st *policy.State
+	if err == nil && found {
+		var s policy.State
+		if uerr := json.Unmarshal(pub.State, &s); uerr != nil {
+			err = fmt.Errorf("the state %s published is not drwatch's: %w", pub.Holder, uerr)
+		} else {
+			st = &s
+		}
+	}
+	w.rt.mu.Lock()
+	w.rt.ha.readErr = err
+	if err == nil && found {
+		w.rt.ha.mirror, w.rt.ha.mstate = &pub, st
+	}
+	shown := w.rt.ha.mstate
+	w.rt.mu.Unlock()
+	if shown != nil {
+		w.metrics.SetState(w.pair.Name, string(shown.Phase), phaseNames)
+		ok, _ := policy.RPOGuard(shown, w.pair.Resolved, w.now())
+		w.metrics.RPOGuardPassing.WithLabelValues(w.pair.Name).Set(b2f(ok))
+	}
+}
+
+// forward passes a command this standby's API received to the holder,
+// through the inbox in the follower cluster, and waits (a few cycles at
+// most) for the holder's answer: the state after it, a refusal, or
+// ErrQueued.
+func (w *Watcher) forward(c policy.Command) (policy.State, error) {
+	w.rt.mu.RLock()
+	st := w.rt.rec.State
+	if w.rt.ha.mstate != nil {
+		st = *w.rt.ha.mstate
+	}
+	w.rt.mu.RUnlock()
+	holder := w.ha.Lease.Status().Holder
+	if holder == "" {
+		holder = "no daemon yet"
+	}
+	// Refused at once where the holder's published state refuses it.
+	if _, err := c.Apply(st, w.now()); err != nil {
+		return st, err
+	}
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	id := hex.EncodeToString(b)
+	body, err := json.Marshal(c)
+	if err != nil {
+		return st, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
+	err = w.ha.Shared.Send(sctx, ha.Command{ID: id, At: time.Now().UTC(), Via: w.ha.Identity(), Action: c.Action, Body: body})
+	scancel()
+	if err != nil {
+		return st, fmt.Errorf("%w (%s holds the lease): the command could not be passed to it through the follower cluster: %v; nothing was applied", ErrStandby, holder, err)
+	}
+	w.log.Warn("passed a command to the lease holder", zap.String("action", c.Action), zap.String("by", c.By), zap.String("holder", holder), zap.String("id", id))
+	wait := min(max(3*w.interval, 5*time.Second), 15*time.Second)
+	for deadline := time.Now().Add(wait); time.Now().Before(deadline); {
+		select {
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond):
+		}
+		pub, found, err := w.ha.Shared.Read(ctx)
+		if err != nil || !found {
+			continue
+		}
+		i := slices.IndexFunc(pub.Answers, func(a ha.Answer) bool { return a.ID == id })
+		if i < 0 {
+			continue
+		}
+		var after policy.State
+		if err := json.Unmarshal(pub.State, &after); err != nil {
+			after = st
+		}
+		switch a := pub.Answers[i]; {
+		case a.Error == "":
+			return after, nil
+		case a.Conflict:
+			return after, fmt.Errorf("%w: %s (answered by %s, the lease holder)", policy.ErrConflict, a.Error, pub.Holder)
+		default:
+			return after, fmt.Errorf("the lease holder %s did not apply it: %s", pub.Holder, a.Error)
+		}
+	}
+	return st, fmt.Errorf("%w: this daemon is standby and passed the command to %s, which has not answered within %s; it applies it at its next cycle (id %s)", ErrQueued, holder, wait, id)
+}
