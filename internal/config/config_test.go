@@ -69,6 +69,7 @@ func TestLoadFull(t *testing.T) {
 	eq(t, "ListenAddress", cfg.ListenAddress, "127.0.0.1:9464")
 	eq(t, "StateDir", cfg.StateDir, "/var/lib/drwatch-test")
 	eq(t, "API.Token", cfg.API.Token.Reveal(), readSecretFixture(t, "api-token"))
+	eq(t, "HA", cfg.HA, HA{Enabled: true, LeaseIndex: DefaultLeaseIndex, TTL: Duration(20 * time.Second), Identity: "dr-site-a"})
 
 	if len(cfg.Pairs) != 2 {
 		t.Fatalf("got %d pairs, want 2", len(cfg.Pairs))
@@ -220,6 +221,7 @@ func TestLoadMinimal(t *testing.T) {
 	eq(t, "API token set", cfg.API.Token.IsSet(), false)
 	eq(t, "hooks", len(cfg.Hooks), 0)
 	eq(t, "drills", len(cfg.Drills), 0)
+	eq(t, "ha", cfg.HA, HA{LeaseIndex: DefaultLeaseIndex, TTL: DefaultHATTL}) // off; identity read only when on
 
 	p, ok := cfg.Pair("orders")
 	if !ok {
