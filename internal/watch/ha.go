@@ -243,7 +243,7 @@ func (w *Watcher) applyInbox(ctx context.Context) {
 		w.rt.mu.Unlock()
 		done = append(done, sc.ID)
 	}
-	if len(done) > 0 {
+	if _, acting := w.acting(); len(done) > 0 && acting {
 		// Published before acknowledged: the daemon that forwarded a
 		// command finds its answer once the command has left the queue.
 		w.publish(ctx)
@@ -298,6 +298,11 @@ func (w *Watcher) publish(ctx context.Context) error {
 	w.rt.mu.RUnlock()
 	if err != nil || term == 0 {
 		return err
+	}
+	// Never written once this daemon's window is over (it may have been
+	// frozen, and a standby may hold the next term by now).
+	if _, acting := w.acting(); !acting {
+		return nil
 	}
 	key, _ := json.Marshal([]any{term, json.RawMessage(state), json.RawMessage(orNull(prom)), answers})
 	if string(key) == last {
