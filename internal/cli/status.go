@@ -29,6 +29,9 @@ func statusOnce(ctx context.Context, cfg *config.Config) (report.Status, error) 
 				Name: cfg.Pairs[i].Name, Mode: cfg.Pairs[i].Resolved.Mode,
 				Problems: report.Problems(obs), Observation: &obs,
 			}
+			if cfg.HA.Enabled {
+				haStatus(ctx, cfg, &cfg.Pairs[i], &st.Pairs[i])
+			}
 		})
 	}
 	wg.Wait()

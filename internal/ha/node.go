@@ -2,6 +2,7 @@ package ha
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -91,4 +92,19 @@ func (g Gate) AppendSteps(pair string, p *promote.Promotion, steps ...promote.St
 		g.After(p)
 	}
 	return nil
+}
+
+// ReadLease reads a pair's lease document as it is, for a reader that
+// takes no part in the lease (drwatch status). found is false when there
+// is none (the index or the document missing).
+func ReadLease(ctx context.Context, store Store, index, pair string) (Doc, bool, error) {
+	doc, err := store.GetDoc(ctx, index, pair)
+	if err != nil || !doc.Found {
+		return Doc{}, false, err
+	}
+	var d Doc
+	if err := json.Unmarshal(doc.Source, &d); err != nil {
+		return Doc{}, false, fmt.Errorf("the lease of %s in %s is not a lease document: %v", pair, index, err)
+	}
+	return d, true, nil
 }

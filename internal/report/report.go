@@ -33,7 +33,8 @@ type PairStatus struct {
 // HA is a pair's lease as this daemon knows it. On a standby the
 // decision shown is the one the holder published.
 type HA struct {
-	// Role is "holder" (this daemon acts for the pair) or "standby".
+	// Role is "holder" (this daemon acts for the pair), "standby", or
+	// "observer" (drwatch status: it reads the lease, takes no part).
 	Role     string `json:"role"`
 	Identity string `json:"identity"`
 	// Holder is who holds the lease, as last read ("" none or unknown).
@@ -278,6 +279,10 @@ func haText(b *strings.Builder, h *HA) {
 		return
 	}
 	switch {
+	case h.Role == "observer" && h.Holder != "":
+		fmt.Fprintf(b, "  ha         %s holds the lease (term %d) and acts for the pair\n", h.Holder, h.Term)
+	case h.Role == "observer":
+		fmt.Fprintf(b, "  ha         no daemon holds the lease\n")
 	case h.Role == "holder":
 		fmt.Fprintf(b, "  ha         HOLDER  %s holds the lease (term %d, %s left): it acts for the pair\n", h.Identity, h.Term, round(time.Duration(h.ExpiresInSeconds*float64(time.Second))))
 	case h.Holder != "":
@@ -289,6 +294,7 @@ func haText(b *strings.Builder, h *HA) {
 		fmt.Fprintf(b, "             lease: %s\n", h.Error)
 	}
 	if h.Role != "holder" && h.PublishedBy != "" {
+		// The decision below is the holder's, not this process's.
 		fmt.Fprintf(b, "             state below as %s published it (term %d, %s)\n", h.PublishedBy, h.PublishedTerm, h.PublishedAt.Format(time.RFC3339))
 	}
 }

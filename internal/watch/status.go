@@ -15,7 +15,7 @@ func (w *Watcher) Status() report.PairStatus {
 	w.rt.mu.RLock()
 	defer w.rt.mu.RUnlock()
 	st := w.rt.rec.State
-	ps := report.PairStatus{Name: w.pair.Name, Mode: w.pair.Resolved.Mode, Problems: []string{}, Decision: decisionOf(&st, w.pair.Resolved, w.now())}
+	ps := report.PairStatus{Name: w.pair.Name, Mode: w.pair.Resolved.Mode, Problems: []string{}, Decision: DecisionOf(&st, w.pair.Resolved, w.now())}
 	if w.rt.last != nil {
 		o := *w.rt.last
 		ps.Observation = &o
@@ -51,7 +51,7 @@ func (w *Watcher) haStatusLocked(ps *report.PairStatus) {
 	if h.Role == "standby" {
 		if m := w.rt.ha.mirror; m != nil && w.rt.ha.mstate != nil {
 			h.PublishedBy, h.PublishedTerm, h.PublishedAt = m.Holder, m.Term, m.At
-			ps.Decision = decisionOf(w.rt.ha.mstate, w.pair.Resolved, w.now())
+			ps.Decision = DecisionOf(w.rt.ha.mstate, w.pair.Resolved, w.now())
 		}
 		if ls.Err != nil {
 			ps.Problems = append([]string{"ha: this daemon cannot confirm the pair's lease in the follower cluster, so it does not act for the pair (" + ls.Err.Error() + ")"}, ps.Problems...)
@@ -61,7 +61,8 @@ func (w *Watcher) haStatusLocked(ps *report.PairStatus) {
 	}
 }
 
-func decisionOf(st *policy.State, pol *config.Policy, now time.Time) *report.Decision {
+// DecisionOf is a decision state as the status shows it.
+func DecisionOf(st *policy.State, pol *config.Policy, now time.Time) *report.Decision {
 	ok, why := policy.RPOGuard(st, pol, now)
 	d := &report.Decision{State: string(st.Phase), Since: st.Since, Reasons: append([]string{}, st.Reasons...), RPOGuard: ok, RPOGuardReason: why}
 	if st.Phase == policy.AwaitingApproval && st.ApprovalID != "" {
