@@ -26,8 +26,8 @@ type Notifier interface {
 // the runtime's lock held: Notify never blocks. extra reasons go before
 // the state's.
 func (w *Watcher) notifyLocked(events []string, from policy.Phase, by string, extra ...string) {
-	if w.hooks == nil {
-		return
+	if w.hooks == nil || !w.actingLocked() {
+		return // with ha, only the lease holder pages
 	}
 	for _, name := range events {
 		if name == policy.EvPromotionStarted && w.vettingLocked() {

@@ -97,6 +97,15 @@ func (w *Watcher) acting() (int64, bool) {
 	return term, held && term == w.rt.ha.term
 }
 
+// actingLocked is acting for a caller that holds the pair's lock.
+func (w *Watcher) actingLocked() bool {
+	if w.ha == nil {
+		return true
+	}
+	term, held := w.ha.Lease.Held()
+	return held && term == w.rt.ha.term
+}
+
 // haBound is the time a shared-state request may take within a cycle.
 func (w *Watcher) haBound() time.Duration {
 	return min(max(w.interval, time.Second), 5*time.Second)

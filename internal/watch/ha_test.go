@@ -101,6 +101,8 @@ func TestOnlyTheLeaseHolderPromotes(t *testing.T) {
 	r := newHARig()
 	a, exA, nodeA := r.daemon(t, "dr-a", downProber{}, autoPolicy())
 	b, exB, nodeB := r.daemon(t, "dr-b", downProber{}, autoPolicy())
+	hooksA, hooksB := &recorder{}, &recorder{}
+	a.hooks, b.hooks = hooksA, hooksB
 	r.take(t, nodeA)
 	if st := nodeB.Lease.Step(context.Background()); st.Held || st.Holder != "dr-a" {
 		t.Fatalf("b: %+v", st)
@@ -134,6 +136,14 @@ func TestOnlyTheLeaseHolderPromotes(t *testing.T) {
 	}
 	if hs := a.Status().HA; hs.Role != "holder" || hs.Term != 1 {
 		t.Fatalf("the holder's status: %+v", hs)
+	}
+	// Only the holder pages.
+	if got := hooksA.names(); !slices.Contains(got, policy.EvPromotionSucceeded) {
+		t.Fatalf("the holder's events: %q", got)
+	}
+	b.NotifyDrill("drill_failed", "a drill", nil)
+	if got := hooksB.names(); len(got) != 0 {
+		t.Fatalf("the standby paged: %q", got)
 	}
 }
 

@@ -128,6 +128,10 @@ func (w *Watcher) promote(ctx context.Context, graceful, byHand bool) (promote.R
 	}
 	jerr := w.applyLocked(d, "", now)
 	w.rt.mu.Unlock()
+	select { // ha: the outcome is published at once
+	case w.rt.pubKick <- struct{}{}:
+	default:
+	}
 
 	n := w.pair.Name
 	w.metrics.Promotions.WithLabelValues(n, result).Inc()
