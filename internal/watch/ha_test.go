@@ -118,7 +118,8 @@ func TestOnlyTheLeaseHolderPromotes(t *testing.T) {
 	if _, err := b.Promote(ctx, false); !errors.Is(err, ErrStandby) {
 		t.Fatalf("the standby's Promote: %v", err)
 	}
-	for range 3 {
+	for i := 0; i < 100 && a.phase() != policy.Promoted; i++ {
+		time.Sleep(2 * time.Millisecond) // past leader_down_after
 		a.tick(ctx)
 		a.promotions.Wait()
 	}
