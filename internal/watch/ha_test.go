@@ -18,6 +18,7 @@ import (
 	"github.com/drwatch/drwatch/internal/metrics"
 	"github.com/drwatch/drwatch/internal/policy"
 	"github.com/drwatch/drwatch/internal/promote"
+	"github.com/drwatch/drwatch/internal/report"
 	"github.com/drwatch/drwatch/internal/testutil/memdocs"
 )
 
@@ -118,6 +119,9 @@ func TestOnlyTheLeaseHolderPromotes(t *testing.T) {
 	if _, err := b.Promote(ctx, false); !errors.Is(err, ErrStandby) {
 		t.Fatalf("the standby's Promote: %v", err)
 	}
+	pctx, stopPublishing := context.WithCancel(ctx)
+	defer stopPublishing()
+	go a.publishLoop(pctx) // as Start runs it: publishes the outcome
 	for i := 0; i < 100 && a.phase() != policy.Promoted; i++ {
 		time.Sleep(2 * time.Millisecond) // past leader_down_after
 		a.tick(ctx)
@@ -126,8 +130,13 @@ func TestOnlyTheLeaseHolderPromotes(t *testing.T) {
 	if exA.runs != 1 || a.phase() != policy.Promoted {
 		t.Fatalf("the holder: %d promotions, phase %s", exA.runs, a.phase())
 	}
-	b.tick(ctx)
-	st := b.Status()
+	var st report.PairStatus
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		b.tick(ctx)
+		if st = b.Status(); st.Decision.State == string(policy.Promoted) {
+			break
+		}
+	}
 	if exB.runs != 0 || st.HA == nil || st.HA.Role != "standby" || st.HA.Holder != "dr-a" || st.HA.PublishedBy != "dr-a" ||
 		st.Decision.State != string(policy.Promoted) {
 		t.Fatalf("the standby's status: runs %d, %+v, decision %+v", exB.runs, st.HA, st.Decision)
