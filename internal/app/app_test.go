@@ -258,6 +258,13 @@ policies:`, leader2.URL(), follower2.URL())), 1)
 		_, m := d.get(t, "/metrics")
 		return strings.Contains(m, `drwatch_leader_up{pair="billing"} 1`) && strings.Contains(m, "drwatch_config_last_reload_successful 1")
 	})
+
+	// ha takes effect at a restart only: a reload that turns it on is
+	// refused, and says so.
+	writeConfig(t, d.cfgPath, leader.URL(), follower.URL(), "ha:\n  enabled: true\n  identity: dr-a\n")
+	if c, body := d.post(t, "/-/reload"); c != 400 || !strings.Contains(body, "ha changed: it takes effect at a restart only") {
+		t.Fatalf("reload turning ha on = %d %s", c, body)
+	}
 }
 
 // Secrets never reach logs, metrics or the status API - even when the
