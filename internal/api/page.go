@@ -191,6 +191,12 @@ func (a *server) pageAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp, code := a.run(name, action, req, "page")
+	if code == http.StatusAccepted { // ha: queued for the lease holder
+		v := a.view(r, name)
+		v.Notice = fmt.Sprintf("%s of pair %s queued: %s", action, name, resp.Error)
+		a.render(w, code, v)
+		return
+	}
 	if resp.Error != "" {
 		fail(code, resp.Error)
 		return

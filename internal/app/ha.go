@@ -56,6 +56,9 @@ func (a *App) haNode(ctx context.Context, cfg *config.Config, p *config.Pair) (*
 		return nil, fmt.Errorf("pair %s: ha: follower: %w", p.Name, err)
 	}
 	node := ha.NewNode(client, cfg.HA.LeaseIndex, p.Name, cfg.HA.Identity, cfg.HA.TTL.D())
+	if node.Instance, err = a.journal.Instance(); err != nil {
+		return nil, fmt.Errorf("pair %s: ha: %w", p.Name, err)
+	}
 	lctx, stop := context.WithCancel(ctx)
 	hp := &haPair{node: node, follower: endpointKey(p.Follower), stop: stop, done: make(chan struct{})}
 	a.leases.pairs[p.Name] = hp

@@ -158,6 +158,12 @@ func remoteCmd(action string, args []string, stdout, stderr io.Writer) int {
 	}
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	_ = json.Unmarshal(raw, &out)
+	if resp.StatusCode == http.StatusAccepted {
+		// ha: a standby passed it to the lease holder, which applies it
+		// at its next cycle.
+		fmt.Fprintf(stdout, "pair %s: %s\n", *pair, out.Error)
+		return ExitOK
+	}
 	if resp.StatusCode != http.StatusOK {
 		msg := out.Error
 		if msg == "" {

@@ -63,8 +63,12 @@ func drillCmd(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rep, err := runDrillHere(ctx, cfg, d, stderr)
-	if errors.Is(err, journal.ErrLocked) {
+	switch {
+	case errors.Is(err, journal.ErrLocked):
 		fmt.Fprintf(stderr, "a drwatch daemon owns %s: running drill %s through it\n", cfg.StateDir, d.Name)
+		rep, err = runDrillRemote(ctx, cfg, d.Name, stderr)
+	case errors.Is(err, errHAManaged):
+		fmt.Fprintf(stderr, "ha is enabled: running drill %s through the daemon (the lease holder runs it; a standby skips it and says why)\n", d.Name)
 		rep, err = runDrillRemote(ctx, cfg, d.Name, stderr)
 	}
 	if err != nil {
@@ -78,10 +82,17 @@ func drillCmd(args []string, stdout, stderr io.Writer) int {
 	return ExitOK
 }
 
+// errHAManaged: with ha, only a daemon holding the pair's lease acts for
+// it; this process holds none, so it asks a daemon.
+var errHAManaged = errors.New("ha is enabled: the daemons act for the pairs")
+
 // runDrillHere runs the drill in this process, with the pair's journal
 // (under the state_dir lock) and hooks, as the daemon would.
 func runDrillHere(ctx context.Context, cfg *config.Config, d config.Drill, stderr io.Writer) (*drill.Report, error) {
 	p, _ := cfg.Pair(d.Pair)
+	if cfg.HA.Enabled {
+		return nil, errHAManaged // only the lease holder acts for the pair
+	}
 	log, _ := NewLogger("console", "warn", stderr)
 	w, closeAll, err := handWatcher(cfg, p, log)
 	if err != nil {
@@ -277,6 +288,10 @@ func drillRelease(args []string, stdout, stderr io.Writer) int {
 	}
 	c := policy.Command{Action: policy.ActRelease, By: who(), Reason: *reason}
 	log, _ := NewLogger("console", "warn", stderr)
+	if cfg.HA.Enabled { // the lease holder owns the pair's state
+		fmt.Fprintf(stderr, "ha is enabled: releasing pair %s through the daemon\n", p.Name)
+		return releaseRemote(cfg, p.Name, c, stdout, stderr)
+	}
 	w, closeAll, err := handWatcher(cfg, p, log)
 	if errors.Is(err, journal.ErrLocked) {
 		fmt.Fprintf(stderr, "a drwatch daemon owns %s: releasing pair %s through it\n", cfg.StateDir, p.Name)

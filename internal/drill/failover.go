@@ -28,6 +28,10 @@ type Target interface {
 	Promotion() *promote.Promotion
 	DrillPromote(ctx context.Context, drill, by string) (promote.Result, error)
 	DrillEnd(drill, summary, by string) error
+	// Acting is nil while this daemon may act for the pair: always
+	// without ha; with it, its lease confirmed in the follower cluster
+	// (the fencing check before each of the restore's changes).
+	Acting(ctx context.Context) error
 }
 
 var _ Target = (*watch.Watcher)(nil)
@@ -371,6 +375,9 @@ func (f *failover) restore(ctx context.Context, owner string) {
 	alias := f.in.Pair.Follower.LeaderAlias
 	unblock := slices.DeleteFunc(slices.Clone(leaders), func(ix string) bool { return slices.Contains(b.Blocked, ix) })
 
+	if !f.fenced(ctx, "restore: lift the leader's write block") {
+		return
+	}
 	if err := f.in.Leader.UnblockWrite(ctx, unblock); !f.stage("restore: lift the leader's write block", err, strings.Join(unblock, ", ")) {
 		f.halt(ctx, "the leader's write block could not be lifted")
 		return
@@ -396,8 +403,14 @@ func (f *failover) restore(ctx context.Context, owner string) {
 		f.halt(ctx, "the pair was released from the drill")
 		return
 	}
+	if !f.fenced(ctx, "restore: delete the promoted copies on the follower") {
+		return
+	}
 	if err := f.in.Follower.DeleteIndices(ctx, del); !f.stage("restore: delete the promoted copies on the follower", err, strings.Join(del, ", ")) {
 		f.halt(ctx, "the promoted copies could not be deleted")
+		return
+	}
+	if !f.fenced(ctx, "restore: re-create the autofollow rules") {
 		return
 	}
 	var rerrs []string
@@ -408,6 +421,9 @@ func (f *failover) restore(ctx context.Context, owner string) {
 	}
 	if !f.stage("restore: re-create the autofollow rules", joinErr(rerrs), strings.Join(ruleList(b.Rules), ", ")) {
 		f.halt(ctx, "the autofollow rules could not be re-created")
+		return
+	}
+	if !f.fenced(ctx, "restore: start replication") {
 		return
 	}
 	started := slices.Sorted(maps.Keys(b.Started))
@@ -448,6 +464,18 @@ func (f *failover) restore(ctx context.Context, owner string) {
 	}
 	f.r.Result = ResultPassed
 	f.save()
+}
+
+// fenced is the fencing check before a stage of the restore that changes
+// the clusters: a daemon that no longer holds the pair's lease (ha) stops
+// the restore there, and says where it stopped.
+func (f *failover) fenced(ctx context.Context, stage string) bool {
+	if err := f.in.Target.Acting(ctx); err != nil {
+		f.stage(stage, err, "")
+		f.halt(ctx, "this daemon no longer holds the pair's lease")
+		return false
+	}
+	return true
 }
 
 // start starts replication of one index again. The plugin can time out

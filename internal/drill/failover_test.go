@@ -25,6 +25,8 @@ type target struct {
 	promote  func() (promote.Result, error)
 	promoted atomic.Int32
 	ended    atomic.Int32
+	// notActing: the lease is not this daemon's (ha).
+	notActing error
 }
 
 func (t *target) State() policy.State { return t.st }
@@ -36,6 +38,7 @@ func (t *target) DrillPromote(context.Context, string, string) (promote.Result, 
 	return t.promote()
 }
 func (t *target) DrillEnd(string, string, string) error { t.ended.Add(1); return nil }
+func (t *target) Acting(context.Context) error          { return t.notActing }
 
 // failing is a cluster that answers every call with HTTP 500 and counts
 // what it was asked.
@@ -249,5 +252,55 @@ func TestFailoverDrillKeepsBlocksItFound(t *testing.T) {
 	}
 	if n := puts.Load(); n != 0 {
 		t.Fatalf("the restore sent %d PUTs to the leader: it lifted a block it found", n)
+	}
+}
+
+// A daemon that lost the pair's lease (ha) between the drill's promotion
+// and its restore changes nothing more: the restore halts before it lifts
+// the leader's write block (no request reaches the leader), with where it
+// stopped and how to finish.
+func TestFailoverDrillRestoreStopsWithoutTheLease(t *testing.T) {
+	tg := &target{st: policy.Initial(time.Now())}
+	in, _ := input(t, tg)
+	fep := okFollower(t)
+	in.Pair.Follower = fep
+	in.Follower = client(t, fep)
+	// The leader, counting the writes it is sent (the write block lifted
+	// is a PUT of its settings).
+	var leaderCalls atomic.Int32
+	lsrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodPut {
+			leaderCalls.Add(1)
+		}
+		switch {
+		case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/_settings"):
+			fmt.Fprint(w, `{"orders-1":{"settings":{"index.blocks.write":"false","index.number_of_shards":"1"}}}`)
+		case strings.HasSuffix(r.URL.Path, "/_count"):
+			fmt.Fprint(w, `{"count":3}`)
+		default:
+			fmt.Fprint(w, `{"acknowledged":true}`)
+		}
+	}))
+	t.Cleanup(lsrv.Close)
+	lu, _ := url.Parse(lsrv.URL)
+	in.Pair.Leader = config.Endpoint{URL: lsrv.URL, Addresses: []*url.URL{lu}}
+	in.Leader = client(t, in.Pair.Leader)
+	var atPromotion int32
+	tg.promote = func() (promote.Result, error) {
+		atPromotion = leaderCalls.Load()
+		tg.notActing = fmt.Errorf("this daemon is standby for the pair (dr-b holds the lease)")
+		return promote.Result{Promoted: []string{"orders-1"}, Detail: "1 index writable"}, nil
+	}
+	r := &Report{Drill: "monthly", ID: "20260301T040000.000Z-abcd"}
+	RunFailover(context.Background(), in, r, nil)
+	if r.Result != ResultFailed || !strings.Contains(r.Reason, "restore stopped: this daemon no longer holds the pair's lease") {
+		t.Fatalf("report: %+v", r)
+	}
+	if n := leaderCalls.Load(); n != atPromotion {
+		t.Fatalf("%d writes reached the leader after the lease was lost", n-atPromotion)
+	}
+	if tg.ended.Load() != 0 || len(r.Failover.Finish) == 0 {
+		t.Fatalf("handed back %d times, finish commands %q", tg.ended.Load(), r.Failover.Finish)
 	}
 }

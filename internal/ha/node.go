@@ -16,6 +16,9 @@ import (
 type Node struct {
 	Lease  *Lease
 	Shared *Shared
+	// Instance names this daemon's journal (journal.Instance), published
+	// with its state.
+	Instance string
 }
 
 // NewNode makes the lease and the shared state of pair in index, read and

@@ -32,7 +32,11 @@ type Shared struct {
 
 // Published is what the holder published last.
 type Published struct {
-	Holder string    `json:"holder"`
+	Holder string `json:"holder"`
+	// Instance names the holder's journal (journal.Instance): a daemon
+	// that takes the lease over keeps its own journal only when it
+	// published last itself.
+	Instance string    `json:"instance"`
 	Term   int64     `json:"term"`
 	At     time.Time `json:"at"`
 	// State and Promotion are the pair's decision state and the promotion

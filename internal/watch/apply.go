@@ -77,19 +77,7 @@ func (w *Watcher) observeState(d policy.Decision, old policy.State, by string) {
 	changed := d.State.Phase != old.Phase || len(d.Events) > 0
 	s := d.State
 	p := w.pair.Name
-	w.metrics.SetState(p, string(s.Phase), phaseNames)
-	outage := 0.0
-	if !s.OutageStart.IsZero() {
-		outage = w.now().Sub(s.OutageStart).Seconds()
-	}
-	w.metrics.LeaderOutage.WithLabelValues(p).Set(outage)
-	w.metrics.LeaderFailedProbes.WithLabelValues(p).Set(float64(s.FailedProbes))
-	w.metrics.OldLeaderUnfenced.WithLabelValues(p).Set(b2f(s.OldLeaderUnfenced()))
-	ok, _ := policy.RPOGuard(&s, w.pair.Resolved, w.now())
-	w.metrics.RPOGuardPassing.WithLabelValues(p).Set(b2f(ok))
-	if s.LastGoodLag != nil {
-		w.metrics.LastGoodLagTimestamp.WithLabelValues(p).Set(float64(s.LastGoodLag.At.UnixNano()) / 1e9)
-	}
+	w.stateMetrics(&s)
 	for _, ev := range d.Events {
 		w.metrics.Events.WithLabelValues(p, ev).Inc()
 	}
@@ -104,6 +92,25 @@ func (w *Watcher) observeState(d policy.Decision, old policy.State, by string) {
 			fields = append(fields, zap.String("by", by))
 		}
 		w.log.Info("decision", fields...)
+	}
+}
+
+// stateMetrics sets the decision series of state s (a standby's are the
+// holder's published state's).
+func (w *Watcher) stateMetrics(s *policy.State) {
+	p := w.pair.Name
+	w.metrics.SetState(p, string(s.Phase), phaseNames)
+	outage := 0.0
+	if !s.OutageStart.IsZero() {
+		outage = w.now().Sub(s.OutageStart).Seconds()
+	}
+	w.metrics.LeaderOutage.WithLabelValues(p).Set(outage)
+	w.metrics.LeaderFailedProbes.WithLabelValues(p).Set(float64(s.FailedProbes))
+	w.metrics.OldLeaderUnfenced.WithLabelValues(p).Set(b2f(s.OldLeaderUnfenced()))
+	ok, _ := policy.RPOGuard(s, w.pair.Resolved, w.now())
+	w.metrics.RPOGuardPassing.WithLabelValues(p).Set(b2f(ok))
+	if s.LastGoodLag != nil {
+		w.metrics.LastGoodLagTimestamp.WithLabelValues(p).Set(float64(s.LastGoodLag.At.UnixNano()) / 1e9)
 	}
 }
 

@@ -99,3 +99,18 @@ func (w *Watcher) Standby() string {
 	}
 	return fmt.Sprintf("this daemon (%s) is standby for pair %s: the lease holder (%s) runs its drills", w.ha.Identity(), w.pair.Name, holder)
 }
+
+// Acting is nil while this daemon may act for the pair: always without
+// ha; with it, while it holds the pair's lease, confirmed in the follower
+// cluster now (ha.Lease.Check) - the fencing check of what a failover
+// drill changes outside a promotion.
+func (w *Watcher) Acting(ctx context.Context) error {
+	if w.ha == nil {
+		return nil
+	}
+	term, acting := w.acting()
+	if !acting {
+		return fmt.Errorf("%w (%s holds the lease)", ErrStandby, w.ha.Lease.Status().Holder)
+	}
+	return w.ha.Lease.Check(ctx, term)
+}

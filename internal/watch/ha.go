@@ -43,7 +43,6 @@ const maxAnswers = 20
 // outlives watchers).
 type haState struct {
 	term    int64 // the term this daemon acts under; 0: standby
-	last    int64 // the last term it acted under
 	mirror  *ha.Published
 	mstate  *policy.State // mirror's state, decoded
 	readErr error         // the last read of the published state, failed
@@ -145,8 +144,8 @@ func (w *Watcher) takeHA(ctx context.Context) bool {
 }
 
 // adopt starts term: the state and promotion the previous holder
-// published become this daemon's (journaled), unless this daemon
-// published last itself (its journal is as new).
+// published become this daemon's (journaled), unless this daemon's
+// journal published last itself (it is as new).
 func (w *Watcher) adopt(ctx context.Context, term int64) error {
 	pub, found, err := w.ha.Shared.Read(ctx)
 	if err != nil {
@@ -154,8 +153,8 @@ func (w *Watcher) adopt(ctx context.Context, term int64) error {
 	}
 	w.rt.mu.Lock()
 	defer w.rt.mu.Unlock()
-	if !found || pub.Holder == w.ha.Identity() {
-		w.rt.ha.term, w.rt.ha.last = term, term
+	if !found || (pub.Instance != "" && pub.Instance == w.ha.Instance) {
+		w.rt.ha.term = term
 		w.log.Warn("took the pair's lease: acting for it", zap.Int64("term", term), zap.Bool("own_state", true))
 		return nil
 	}
@@ -184,9 +183,9 @@ func (w *Watcher) adopt(ctx context.Context, term int64) error {
 		return fmt.Errorf("journal the adopted state: %w", err)
 	}
 	*w.rt.rec = next
-	w.rt.ha.term, w.rt.ha.last = term, term
+	w.rt.ha.term = term
 	w.recordLocked(record.Started(now, st, w.pair.Resolved, false, record.WhyWatcher))
-	w.metrics.SetState(w.pair.Name, string(st.Phase), phaseNames)
+	w.stateMetrics(&st)
 	w.log.Warn("took the pair's lease: acting for it", zap.Int64("term", term), zap.String("previous_holder", pub.Holder),
 		zap.String("state", string(st.Phase)), zap.Bool("promotion", prom != nil))
 	return nil
@@ -317,7 +316,7 @@ func (w *Watcher) publish(ctx context.Context) error {
 	if string(key) == last {
 		return nil
 	}
-	err = w.ha.Shared.Publish(ctx, ha.Published{Holder: w.ha.Identity(), Term: term, At: time.Now().UTC(), State: state, Promotion: prom, Answers: answers})
+	err = w.ha.Shared.Publish(ctx, ha.Published{Holder: w.ha.Identity(), Instance: w.ha.Instance, Term: term, At: time.Now().UTC(), State: state, Promotion: prom, Answers: answers})
 	if err != nil {
 		w.log.Error("cannot publish the pair's state to the other daemon", zap.Error(err))
 		return err
@@ -381,9 +380,7 @@ func (w *Watcher) standby(ctx context.Context, obs observe.Observation) {
 	shown := w.rt.ha.mstate
 	w.rt.mu.Unlock()
 	if shown != nil {
-		w.metrics.SetState(w.pair.Name, string(shown.Phase), phaseNames)
-		ok, _ := policy.RPOGuard(shown, w.pair.Resolved, w.now())
-		w.metrics.RPOGuardPassing.WithLabelValues(w.pair.Name).Set(b2f(ok))
+		w.stateMetrics(shown)
 	}
 }
 

@@ -69,6 +69,10 @@ func (r *haRig) daemon(t *testing.T, id string, prober Cycler, pol *config.Polic
 	}
 	node := ha.NewNode(r.store, ".drwatch-ha", "orders", id, haTTL)
 	node.Lease.Now = r.now
+	var err error
+	if node.Instance, err = j.Instance(); err != nil {
+		t.Fatal(err)
+	}
 	ex := &hookExecutor{hook: func(int) {}}
 	w := New(Config{Pair: &config.Pair{Name: "orders", Resolved: pol}, Prober: prober, Exec: ex, Journal: j, Metrics: metrics.New(),
 		Log: zap.NewNop(), Runtime: NewRuntime(rec), HA: node})
@@ -225,11 +229,13 @@ func TestStandbyPassesCommandsToTheHolder(t *testing.T) {
 // The holder's lease runs out (it froze): the standby takes the next
 // term, adopts the published state - a pause, and a promotion half done
 // with its steps - journals it, and resumes the promotion; the old
-// holder, awake, is standby and its promotion is refused.
+// holder, awake, is standby and its promotion is refused. The two
+// daemons were given the same identity by mistake: each journal still
+// knows the state it did not publish.
 func TestTakeoverAdoptsThePublishedState(t *testing.T) {
 	r := newHARig()
 	a, _, nodeA := r.daemon(t, "dr-a", staticProber{}, autoPolicy())
-	b, exB, nodeB := r.daemon(t, "dr-b", staticProber{}, autoPolicy())
+	b, exB, nodeB := r.daemon(t, "dr-a", staticProber{}, autoPolicy())
 	r.take(t, nodeA)
 	ctx := context.Background()
 	a.tick(ctx)

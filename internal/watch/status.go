@@ -106,5 +106,17 @@ func (w *Watcher) History(n int) []journal.Transition {
 }
 
 // State is the pair's current decision state, for asking policy's
-// commands which of them apply now (the status page offers only those).
-func (w *Watcher) State() policy.State { return w.rt.State() }
+// commands which of them apply now (the status page offers only those):
+// on a standby (ha), the state the holder published, which its commands
+// go to.
+func (w *Watcher) State() policy.State {
+	if w.ha != nil {
+		w.rt.mu.RLock()
+		defer w.rt.mu.RUnlock()
+		if ms := w.rt.ha.mstate; ms != nil && !w.actingLocked() {
+			return *ms
+		}
+		return w.rt.rec.State
+	}
+	return w.rt.State()
+}
