@@ -100,7 +100,7 @@ func (p *fakePair) DrillPromote(context.Context, string, string) (promote.Result
 }
 func (p *fakePair) DrillEnd(string, string, string) error { panic("not called by these tests") }
 func (p *fakePair) Promotion() *promote.Promotion         { return nil }
-func (p *fakePair) Acting(context.Context) error { return nil }
+func (p *fakePair) Acting(context.Context) error          { return nil }
 func (p *fakePair) Standby() string                       { return p.standby }
 func (p *fakePair) NotifyDrill(event, summary string, _ []string) {
 	p.mu.Lock()

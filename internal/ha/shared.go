@@ -37,8 +37,8 @@ type Published struct {
 	// that takes the lease over keeps its own journal only when it
 	// published last itself.
 	Instance string    `json:"instance"`
-	Term   int64     `json:"term"`
-	At     time.Time `json:"at"`
+	Term     int64     `json:"term"`
+	At       time.Time `json:"at"`
 	// State and Promotion are the pair's decision state and the promotion
 	// in progress (if any), as the journal stores them.
 	State     json.RawMessage `json:"state,omitempty"`
