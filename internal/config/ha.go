@@ -32,8 +32,9 @@ const (
 )
 
 // ha fills the ha block's defaults and checks it. The identity defaults
-// to the host name, read here: two daemons must differ in it only for
-// humans (the lease also draws a token at every takeover).
+// to the host name, read here: two daemons should differ in it for
+// humans; safety does not depend on it (a token per takeover, and
+// journal.Instance for adoption).
 func (v *validator) ha(h *HA) {
 	if h.LeaseIndex == "" {
 		h.LeaseIndex = DefaultLeaseIndex
