@@ -121,7 +121,7 @@ func (a *server) run(name, action string, req actionRequest, via string) (action
 		// answered yet; it will apply it.
 		resp.Error = err.Error()
 		return resp, http.StatusAccepted
-	case errors.Is(err, watch.ErrStandby):
+	case errors.Is(err, watch.ErrStandby), errors.Is(err, watch.ErrUnshared):
 		resp.Error = err.Error()
 		return resp, http.StatusServiceUnavailable
 	case err != nil:

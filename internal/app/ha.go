@@ -122,3 +122,19 @@ func haChanged(old, next *config.Config) string {
 	}
 	return "ha changed: it takes effect at a restart only (restart one daemon at a time: the other holds the leases meanwhile)"
 }
+
+// publishAll publishes, with ha, the state of every pair this daemon
+// holds (at shutdown, after the promotions in flight have ended and before
+// the leases are released).
+func (a *App) publishAll() {
+	a.mu.RLock()
+	watchers := a.watchers
+	a.mu.RUnlock()
+	for _, w := range watchers {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := w.PublishNow(ctx); err != nil {
+			a.log.Warn("ha: the pair's last state could not be published before the lease is released", zap.String("pair", w.Pair().Name), zap.Error(err))
+		}
+		cancel()
+	}
+}

@@ -1,7 +1,6 @@
 package watch
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"time"
@@ -117,9 +116,10 @@ func (w *Watcher) stateMetrics(s *policy.State) {
 // Command applies a human's command (approve, deny, pause, resume,
 // promote) and wakes the loop.
 //
-// With ha, a standby passes it to the lease holder (forward); the holder
-// applies it and publishes its state before it answers, so that the
-// standby, if it takes over, adopts what the command did.
+// With ha, a command goes through the pair's inbox in the follower
+// cluster whichever daemon receives it: a standby passes it to the lease
+// holder (forward); the holder records it there too before applying it
+// (commandHeld), so that a command is never known to one daemon only.
 func (w *Watcher) Command(c policy.Command) (policy.State, error) {
 	if w.ha == nil {
 		return w.command(c.Apply, c.By, &c)
@@ -127,16 +127,7 @@ func (w *Watcher) Command(c policy.Command) (policy.State, error) {
 	if _, acting := w.acting(); !acting {
 		return w.forward(c)
 	}
-	st, err := w.command(c.Apply, c.By, &c)
-	if err != nil {
-		return st, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), w.haBound())
-	defer cancel()
-	if perr := w.publish(ctx); perr != nil {
-		return st, fmt.Errorf("applied and journaled by this daemon (the lease holder), but not shared with the other daemon: %w; it is published again at the next cycle", perr)
-	}
-	return st, nil
+	return w.commandHeld(c)
 }
 
 // command applies f, a command's decision function; c is the command,

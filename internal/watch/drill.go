@@ -20,6 +20,10 @@ func (w *Watcher) DrillPromote(ctx context.Context, drill, by string) (promote.R
 		return promote.Result{}, err
 	}
 	w.rt.mu.Lock()
+	if !w.actingLocked() {
+		w.rt.mu.Unlock()
+		return promote.Result{}, fmt.Errorf("%w: %w", ErrNotStarted, ErrStandby)
+	}
 	if w.rt.inFlight {
 		w.rt.mu.Unlock()
 		return promote.Result{}, fmt.Errorf("%w: a promotion of the pair is running", policy.ErrConflict)

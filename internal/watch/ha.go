@@ -36,6 +36,10 @@ var ErrQueued = errors.New("queued for the lease holder")
 // ErrStandby wraps what a standby refuses to do itself.
 var ErrStandby = errors.New("this daemon is standby for the pair")
 
+// ErrUnshared is a command that could not be recorded in the follower
+// cluster: nothing was applied (an HTTP 503).
+var ErrUnshared = errors.New("the command could not be recorded in the follower cluster")
+
 // maxAnswers bounds the answers to forwarded commands the holder publishes.
 const maxAnswers = 20
 
@@ -154,6 +158,9 @@ func (w *Watcher) adopt(ctx context.Context, term int64) error {
 	w.rt.mu.Lock()
 	defer w.rt.mu.Unlock()
 	if !found || (pub.Instance != "" && pub.Instance == w.ha.Instance) {
+		if found && len(w.rt.ha.answers) == 0 {
+			w.rt.ha.answers = slices.Clone(pub.Answers) // after a restart
+		}
 		w.rt.ha.term = term
 		w.log.Warn("took the pair's lease: acting for it", zap.Int64("term", term), zap.Bool("own_state", true))
 		return nil
@@ -184,6 +191,10 @@ func (w *Watcher) adopt(ctx context.Context, term int64) error {
 	}
 	*w.rt.rec = next
 	w.rt.ha.term = term
+	// The commands answered are those the adopted state holds: one this
+	// daemon answered in an earlier term but could not publish is
+	// applied again.
+	w.rt.ha.answers = slices.Clone(pub.Answers)
 	w.recordLocked(record.Started(now, st, w.pair.Resolved, false, record.WhyWatcher))
 	w.stateMetrics(&st)
 	w.log.Warn("took the pair's lease: acting for it", zap.Int64("term", term), zap.String("previous_holder", pub.Holder),
@@ -212,7 +223,9 @@ func (w *Watcher) adoptSteps(prom *promote.Promotion, steps []promote.Step) erro
 // once each (an answered id is only acknowledged again), and
 // acknowledges them. A command that could not be applied for want of a
 // journal stays queued.
-func (w *Watcher) applyInbox(ctx context.Context) {
+func (w *Watcher) applyInbox(ctx context.Context) bool {
+	w.rt.inboxMu.Lock()
+	defer w.rt.inboxMu.Unlock()
 	cmds, err := w.ha.Shared.Pending(ctx)
 	w.rt.mu.Lock()
 	before := w.rt.ha.inbox
@@ -222,7 +235,7 @@ func (w *Watcher) applyInbox(ctx context.Context) {
 		if before == nil {
 			w.log.Error("cannot read the commands queued by the other daemon", zap.Error(err))
 		}
-		return
+		return false
 	}
 	var done []string
 	for _, sc := range cmds {
@@ -241,7 +254,7 @@ func (w *Watcher) applyInbox(ctx context.Context) {
 			}
 			ans.Error, ans.Conflict = err.Error(), true
 		}
-		w.log.Warn("applied a command received by another daemon", zap.String("action", sc.Action), zap.String("via", sc.Via),
+		w.log.Warn("applied a command", zap.String("action", sc.Action), zap.String("via", sc.Via),
 			zap.String("by", c.By), zap.String("reason", c.Reason), zap.String("refused", ans.Error))
 		w.rt.mu.Lock()
 		w.rt.ha.answers = append(w.rt.ha.answers, ans)
@@ -251,14 +264,78 @@ func (w *Watcher) applyInbox(ctx context.Context) {
 		w.rt.mu.Unlock()
 		done = append(done, sc.ID)
 	}
-	if _, acting := w.acting(); len(done) > 0 && acting {
-		// Published before acknowledged: the daemon that forwarded a
-		// command finds its answer once the command has left the queue.
-		w.publish(ctx)
-		if err := w.ha.Shared.Ack(ctx, done...); err != nil {
-			w.log.Error("cannot acknowledge the queued commands applied (they are answered: not applied again)", zap.Error(err))
-		}
+	if len(done) == 0 {
+		return true
 	}
+	// Acknowledged only once published: a command leaves the queue when
+	// the state it changed is what a takeover adopts.
+	if err := w.publish(ctx); err != nil {
+		return false
+	}
+	if err := w.ha.Shared.Ack(ctx, done...); err != nil {
+		w.log.Error("cannot acknowledge the queued commands applied (they are answered: not applied again)", zap.Error(err))
+	}
+	return true
+}
+
+// answer is the holder's answer to command id, if it gave one.
+func (w *Watcher) answer(id string) (ha.Answer, bool) {
+	w.rt.mu.RLock()
+	defer w.rt.mu.RUnlock()
+	i := slices.IndexFunc(w.rt.ha.answers, func(a ha.Answer) bool { return a.ID == id })
+	if i < 0 {
+		return ha.Answer{}, false
+	}
+	return w.rt.ha.answers[i], true
+}
+
+// commandHeld is a command the lease holder receives: recorded in the
+// inbox first, then applied as a queued one, and answered once the state
+// it made is published (a takeover adopts it, or applies the command
+// from the inbox).
+func (w *Watcher) commandHeld(c policy.Command) (policy.State, error) {
+	w.rt.mu.RLock()
+	st := w.rt.rec.State
+	w.rt.mu.RUnlock()
+	if _, err := c.Apply(st, w.now()); err != nil {
+		return st, err // refused by the state: nothing queued
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	id, err := w.send(ctx, c)
+	if err != nil {
+		return st, fmt.Errorf("%w: %v; nothing was applied (this daemon holds the lease, but acts only on what both daemons can see)", ErrUnshared, err)
+	}
+	published := w.applyInbox(ctx)
+	a, answered := w.answer(id)
+	w.rt.mu.RLock()
+	st = w.rt.rec.State
+	w.rt.mu.RUnlock()
+	switch {
+	case !answered:
+		return st, fmt.Errorf("%w: recorded in the follower cluster but not applied yet (see the log); the lease holder applies it at its next cycle (id %s)", ErrQueued, id)
+	case a.Conflict:
+		return st, fmt.Errorf("%w: %s", policy.ErrConflict, a.Error)
+	case a.Error != "":
+		return st, errors.New(a.Error)
+	case !published:
+		return st, fmt.Errorf("%w: applied by this daemon (the lease holder) but not yet shared with the other daemon; it stays queued in the follower cluster until it is, so that a takeover applies it too (id %s)", ErrQueued, id)
+	}
+	return st, nil
+}
+
+// send records a command in the pair's inbox, and returns its id.
+func (w *Watcher) send(ctx context.Context, c policy.Command) (string, error) {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	id := hex.EncodeToString(b)
+	body, err := json.Marshal(c)
+	if err != nil {
+		return "", err
+	}
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return id, w.ha.Shared.Send(sctx, ha.Command{ID: id, At: time.Now().UTC(), Via: w.ha.Identity(), Action: c.Action, Body: body})
 }
 
 func (w *Watcher) answered(id string) bool {
@@ -304,13 +381,13 @@ func (w *Watcher) publish(ctx context.Context) error {
 	answers := slices.Clone(w.rt.ha.answers)
 	last := w.rt.ha.published
 	w.rt.mu.RUnlock()
-	if err != nil || term == 0 {
+	if err != nil {
 		return err
 	}
 	// Never written once this daemon's window is over (it may have been
 	// frozen, and a standby may hold the next term by now).
-	if _, acting := w.acting(); !acting {
-		return nil
+	if _, acting := w.acting(); !acting || term == 0 {
+		return fmt.Errorf("%w: not published (this daemon's lease window is over)", ErrStandby)
 	}
 	key, _ := json.Marshal([]any{term, json.RawMessage(state), json.RawMessage(orNull(prom)), answers})
 	if string(key) == last {
@@ -332,6 +409,19 @@ func orNull(b []byte) []byte {
 		return []byte("null")
 	}
 	return b
+}
+
+// PublishNow publishes the pair's state now, if this daemon holds its
+// lease (at shutdown, before the lease is released: a promotion's outcome
+// is what the standby adopts).
+func (w *Watcher) PublishNow(ctx context.Context) error {
+	if w.ha == nil {
+		return nil
+	}
+	if _, acting := w.acting(); !acting {
+		return nil
+	}
+	return w.publish(ctx)
 }
 
 // publishLoop publishes a promotion's progress as its steps are
@@ -403,20 +493,11 @@ func (w *Watcher) forward(c policy.Command) (policy.State, error) {
 	if _, err := c.Apply(st, w.now()); err != nil {
 		return st, err
 	}
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	id := hex.EncodeToString(b)
-	body, err := json.Marshal(c)
-	if err != nil {
-		return st, err
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
-	err = w.ha.Shared.Send(sctx, ha.Command{ID: id, At: time.Now().UTC(), Via: w.ha.Identity(), Action: c.Action, Body: body})
-	scancel()
+	id, err := w.send(ctx, c)
 	if err != nil {
-		return st, fmt.Errorf("%w (%s holds the lease): the command could not be passed to it through the follower cluster: %v; nothing was applied", ErrStandby, holder, err)
+		return st, fmt.Errorf("%w (%s holds the lease): the command could not be passed to it through the follower cluster: %v; it was most likely not queued (look at the status before sending it again)", ErrStandby, holder, err)
 	}
 	w.log.Warn("passed a command to the lease holder", zap.String("action", c.Action), zap.String("by", c.By), zap.String("holder", holder), zap.String("id", id))
 	wait := min(max(3*w.interval, 5*time.Second), 15*time.Second)

@@ -176,6 +176,9 @@ func (w *Watcher) vetLocked(ctx context.Context) error {
 	if w.rt.rec.State.Phase != policy.Promoting {
 		return fmt.Errorf("%w: the pair is %s now", ErrNotStarted, w.rt.rec.State.Phase)
 	}
+	if !w.actingLocked() { // the lease was lost while the hooks were asked
+		return fmt.Errorf("%w: %w", ErrNotStarted, ErrStandby)
+	}
 	if verr == nil {
 		w.hooks.Notify(w.eventLocked(policy.EvPromotionStarted, "", w.rt.promotionBy))
 		return nil

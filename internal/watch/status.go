@@ -26,6 +26,9 @@ func (w *Watcher) Status() report.PairStatus {
 	if err := w.rt.journalErr; err != nil {
 		ps.Problems = append([]string{"journal unwritable (" + err.Error() + "): decisions are tracked in memory only, and no promotion starts until it is writable"}, ps.Problems...)
 	}
+	if w.ha != nil && !w.actingLocked() && w.rt.ha.mstate != nil {
+		st = *w.rt.ha.mstate // a standby shows the holder's
+	}
 	if st.OldLeaderUnfenced() {
 		ps.Problems = append([]string{"the old leader answers again after the promotion and is not fenced: both sides may take writes"}, ps.Problems...)
 	}

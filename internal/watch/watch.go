@@ -135,6 +135,7 @@ type Runtime struct {
 	// ha is the lease's part of the state (ha.enabled).
 	ha      haState
 	pubMu   sync.Mutex    // serialises publishes
+	inboxMu sync.Mutex    // serialises applying the inbox
 	pubKick chan struct{} // a promotion step was journaled: publish
 }
 

@@ -1,0 +1,255 @@
+package watch
+
+// Commands and promotions across a change of lease holder: nothing a
+// human was told is applied, or queued, is lost at a takeover, and
+// nothing finished is run again.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/drwatch/drwatch/internal/ha"
+	"github.com/drwatch/drwatch/internal/opensearch"
+	"github.com/drwatch/drwatch/internal/policy"
+	"github.com/drwatch/drwatch/internal/testutil/memdocs"
+)
+
+// flaky wraps the shared store for one daemon: writes of the published
+// state and/or reads of the inbox fail (a timeout on that daemon's link).
+type flaky struct {
+	*memdocs.Store
+	failStateWrites atomic.Bool
+	failInboxReads  atomic.Bool
+}
+
+func (f *flaky) PutDoc(ctx context.Context, index, id string, src []byte, prev opensearch.Doc) (opensearch.Doc, error) {
+	if f.failStateWrites.Load() && id == "orders.state" {
+		return opensearch.Doc{}, errors.New("context deadline exceeded")
+	}
+	return f.Store.PutDoc(ctx, index, id, src, prev)
+}
+
+func (f *flaky) GetDoc(ctx context.Context, index, id string) (opensearch.Doc, error) {
+	if f.failInboxReads.Load() && id == "orders.inbox" {
+		return opensearch.Doc{}, errors.New("context deadline exceeded")
+	}
+	return f.Store.GetDoc(ctx, index, id)
+}
+
+// jumpOnNextNow makes the watcher's next clock read move the lease clock
+// past the holder's window (its renewals failed while it journaled).
+func jumpOnNextNow(r *haRig, w *Watcher) *atomic.Bool {
+	var armed atomic.Bool
+	w.now = func() time.Time {
+		if armed.CompareAndSwap(true, false) {
+			r.add(haTTL)
+		}
+		return time.Now()
+	}
+	return &armed
+}
+
+func tickUntilPromoted(w *Watcher, runs func() int) {
+	for i := 0; i < 100 && runs() == 0; i++ {
+		time.Sleep(2 * time.Millisecond)
+		w.tick(context.Background())
+		w.promotions.Wait()
+	}
+}
+
+// The holder's window ends between applying a human's pause and
+// publishing it: the pause is not answered as applied, and it stays in
+// the inbox, so the standby that takes over applies it and does not
+// promote.
+func TestHolderPauseSurvivesATakeoverBeforeItsPublish(t *testing.T) {
+	r := newHARig()
+	a, _, nodeA := r.daemon(t, "dr-a", staticProber{}, autoPolicy())
+	b, exB, nodeB := r.daemon(t, "dr-b", downProber{}, autoPolicy())
+	r.take(t, nodeA)
+	ctx := context.Background()
+	a.tick(ctx) // term 1 adopted, Healthy published
+	nodeB.Lease.Step(ctx)
+
+	jumpOnNextNow(r, a).Store(true)
+	st, err := a.Command(policy.Command{Action: policy.ActPause, By: "alice", Reason: "maintenance", For: time.Hour})
+	if !errors.Is(err, ErrQueued) {
+		t.Fatalf("the pause the holder could not publish was answered %v (phase %s), want queued (HTTP 202)", err, st.Phase)
+	}
+
+	if s := nodeB.Lease.Step(ctx); !s.Held {
+		t.Fatalf("b did not take over: %+v", s)
+	}
+	tickUntilPromoted(b, func() int { return exB.runs })
+	if exB.runs > 0 {
+		t.Fatalf("a pause answered 200 by the holder was lost at takeover: the new holder promoted (phase %s)", b.phase())
+	}
+}
+
+// A queued pause the holder applied but could not publish is not
+// acknowledged: after a takeover the new holder applies it from the inbox
+// and does not promote.
+func TestQueuedPauseKeptUntilPublished(t *testing.T) {
+	r := newHARig()
+	a, _, nodeA := r.daemon(t, "dr-a", staticProber{}, autoPolicy())
+	b, exB, nodeB := r.daemon(t, "dr-b", downProber{}, autoPolicy())
+	fa := &flaky{Store: r.store}
+	nodeA.Shared.Store = fa
+	r.take(t, nodeA)
+	ctx := context.Background()
+	a.tick(ctx) // Healthy published in term 1
+	nodeB.Lease.Step(ctx)
+
+	fa.failStateWrites.Store(true) // a's publishes time out from now on
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.Command(policy.Command{Action: policy.ActPause, By: "alice", Reason: "maintenance", For: time.Hour})
+		done <- err
+	}()
+	var ferr error
+	for waiting := true; waiting; {
+		select {
+		case ferr = <-done:
+			waiting = false
+		case <-time.After(20 * time.Millisecond):
+			a.tick(ctx)
+		}
+	}
+	t.Logf("the standby's answer to the human: %v (HTTP 202 when ErrQueued: %v)", ferr, errors.Is(ferr, ErrQueued))
+	left, _ := nodeB.Shared.Pending(ctx)
+	t.Logf("commands left in the inbox: %d; a's own phase: %s", len(left), a.phase())
+
+	// a freezes; b takes over and adopts what was published.
+	r.add(haTTL)
+	if s := nodeB.Lease.Step(ctx); !s.Held {
+		t.Fatalf("b did not take over: %+v", s)
+	}
+	tickUntilPromoted(b, func() int { return exB.runs })
+	if exB.runs > 0 {
+		t.Fatalf("a pause queued (202) was acknowledged without being published, and lost: the new holder promoted (inbox left %d)", len(left))
+	}
+}
+
+// Two daemons given the same identity still adopt each other's state
+// (adoption is keyed on the journal's instance).
+func TestSameIdentityStillAdopts(t *testing.T) {
+	r := newHARig()
+	a, _, nodeA := r.daemon(t, "drwatch", staticProber{}, autoPolicy())
+	b, exB, nodeB := r.daemon(t, "drwatch", downProber{}, autoPolicy())
+	r.take(t, nodeA)
+	ctx := context.Background()
+	a.tick(ctx)
+	if _, err := a.Command(policy.Command{Action: policy.ActPause, By: "alice", For: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	pub, _, _ := nodeA.Shared.Read(ctx)
+	var ps policy.State
+	_ = json.Unmarshal(pub.State, &ps)
+	t.Logf("published: holder %q term %d phase %s", pub.Holder, pub.Term, ps.Phase)
+	nodeB.Lease.Step(ctx)
+	r.add(haTTL)
+	if s := nodeB.Lease.Step(ctx); !s.Held {
+		t.Fatalf("b did not take over: %+v", s)
+	}
+	tickUntilPromoted(b, func() int { return exB.runs })
+	if exB.runs > 0 {
+		t.Fatalf("same identity: the takeover kept its own journal instead of the published pause, and promoted")
+	}
+}
+
+// A command this daemon applied in an earlier term, whose effect was
+// never published, is applied again once it adopts another holder's
+// state (the answers it keeps are the adopted state's).
+func TestCommandReappliedAfterReadoption(t *testing.T) {
+	r := newHARig()
+	a, _, nodeA := r.daemon(t, "dr-a", staticProber{}, autoPolicy())
+	b, _, nodeB := r.daemon(t, "dr-b", staticProber{}, autoPolicy())
+	fb := &flaky{Store: r.store}
+	nodeB.Shared.Store = fb
+	r.take(t, nodeA)
+	ctx := context.Background()
+	a.tick(ctx)
+	nodeB.Lease.Step(ctx)
+
+	// A pause forwarded by b's API (the human got 202: queued).
+	body, _ := json.Marshal(policy.Command{Action: policy.ActPause, By: "alice", For: time.Hour})
+	if err := nodeB.Shared.Send(ctx, ha.Command{ID: "x1", At: time.Now(), Via: "dr-b", Action: policy.ActPause, Body: body}); err != nil {
+		t.Fatal(err)
+	}
+	// a applies it, but its window ends while it journals: not published,
+	// not acknowledged (correct so far: it stays queued).
+	jumpOnNextNow(r, a).Store(true)
+	a.tick(ctx)
+	// b takes term 2, adopts a's published (unpaused) state; its inbox
+	// read times out, it publishes term 2, then it freezes.
+	if s := nodeB.Lease.Step(ctx); !s.Held {
+		t.Fatalf("b did not take over: %+v", s)
+	}
+	fb.failInboxReads.Store(true)
+	b.tick(ctx)
+	// a takes term 3 and adopts b's state.
+	nodeA.Lease.Step(ctx)
+	r.add(haTTL)
+	if s := nodeA.Lease.Step(ctx); !s.Held || s.Term != 3 {
+		t.Fatalf("a did not take term 3: %+v", s)
+	}
+	if q, _ := nodeA.Shared.Pending(ctx); len(q) != 1 || !a.answered("x1") {
+		t.Fatalf("setup: the pause should still be queued and remembered as answered: %d, %v", len(q), a.answered("x1"))
+	}
+	a.tick(ctx)
+	left, _ := nodeA.Shared.Pending(ctx)
+	if a.phase() != policy.Paused {
+		t.Fatalf("the queued pause was acknowledged (inbox left %d) but never applied in the adopted state: phase %s", len(left), a.phase())
+	}
+}
+
+// At shutdown the promotion in flight ends, its outcome is published and
+// only then is the lease released: the standby adopts "promoted" and
+// runs nothing again.
+func TestShutdownPublishesTheOutcomeBeforeRelease(t *testing.T) {
+	r := newHARig()
+	a, _, nodeA := r.daemon(t, "dr-a", downProber{}, autoPolicy())
+	b, exB, nodeB := r.daemon(t, "dr-b", staticProber{}, autoPolicy())
+	slow := &slowExecutor{release: make(chan struct{})}
+	a.exec = slow
+	r.take(t, nodeA)
+	nodeB.Lease.Step(context.Background())
+	ctx, stop := context.WithCancel(context.Background())
+	started := make(chan struct{})
+	go func() { _ = a.Start(ctx); close(started) }()
+	for deadline := time.Now().Add(5 * time.Second); slow.runs.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if slow.runs.Load() == 0 {
+		t.Fatal("a did not start promoting")
+	}
+	time.Sleep(50 * time.Millisecond) // a few cycles publish "promoting"
+	// Shutdown as app.Run does it: stopWatchers, promotions.Wait,
+	// publishAll, releaseLeases.
+	stop()
+	<-started
+	close(slow.release)
+	a.promotions.Wait()
+	if err := a.PublishNow(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := nodeA.Lease.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	pub, _, _ := nodeA.Shared.Read(context.Background())
+	var ps policy.State
+	_ = json.Unmarshal(pub.State, &ps)
+	t.Logf("a's own phase %s; published phase %s", a.phase(), ps.Phase)
+	if s := nodeB.Lease.Step(context.Background()); !s.Held {
+		t.Fatalf("b did not take the released lease: %+v", s)
+	}
+	b.tick(context.Background())
+	b.promotions.Wait()
+	if exB.runs > 0 || ps.Phase != policy.Promoted {
+		t.Fatalf("the promotion's outcome (%s) was not published before the release (published %s): the standby ran it again (%d runs)",
+			a.phase(), ps.Phase, exB.runs)
+	}
+}
