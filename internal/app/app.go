@@ -141,7 +141,7 @@ func Run(ctx context.Context, opts Options) error {
 	a.drills.Close() // ctx is done: a failover drill halts, and the next start finishes it
 	a.stopWatchers()
 	a.promotions.Wait()
-	a.publishAll() // what the standby adopts: a promotion's outcome included
+	a.publishAll()       // what the standby adopts: a promotion's outcome included
 	a.releaseLeases(nil) // the standby takes over at once
 	for _, rt := range a.pairs {
 		rt.CloseRecorder()
