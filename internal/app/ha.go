@@ -32,8 +32,18 @@ type haLeases struct {
 	wg    sync.WaitGroup
 }
 
+// endpointKey is what a lease's client is made of (kept in memory only,
+// to compare: it holds the password).
 func endpointKey(e config.Endpoint) string {
-	return fmt.Sprint(e.URL, e.URLs, e.Username, e.CAFile, e.InsecureSkipVerify)
+	return fmt.Sprint(e.URL, e.URLs, e.Username, e.Password.Reveal(), string(e.CACert), e.InsecureSkipVerify)
+}
+
+func leaseClient(p *config.Pair) (*opensearch.Client, error) {
+	client, err := opensearch.New(p.Follower, opensearch.Options{UserAgent: "drwatch/" + buildinfo.Version})
+	if err != nil {
+		return nil, fmt.Errorf("pair %s: ha: follower: %w", p.Name, err)
+	}
+	return client, nil
 }
 
 // haNode returns pair p's lease, starting its loop the first time.
@@ -46,14 +56,22 @@ func (a *App) haNode(ctx context.Context, cfg *config.Config, p *config.Pair) (*
 		a.leases.pairs = map[string]*haPair{}
 	}
 	if hp, ok := a.leases.pairs[p.Name]; ok {
-		if hp.follower != endpointKey(p.Follower) {
-			a.log.Warn("ha: the pair's follower endpoint changed; its lease keeps the endpoint it started with until a restart", zap.String("pair", p.Name))
+		if key := endpointKey(p.Follower); hp.follower != key {
+			// A reload changed the follower's address or credentials: the
+			// lease follows, as the executor does.
+			client, err := leaseClient(p)
+			if err != nil {
+				return nil, err
+			}
+			hp.node.SetStore(client)
+			hp.follower = key
+			a.log.Info("ha: the pair's lease uses the reloaded follower endpoint", zap.String("pair", p.Name))
 		}
 		return hp.node, nil
 	}
-	client, err := opensearch.New(p.Follower, opensearch.Options{UserAgent: "drwatch/" + buildinfo.Version})
+	client, err := leaseClient(p)
 	if err != nil {
-		return nil, fmt.Errorf("pair %s: ha: follower: %w", p.Name, err)
+		return nil, err
 	}
 	node := ha.NewNode(client, cfg.HA.LeaseIndex, p.Name, cfg.HA.Identity, cfg.HA.TTL.D())
 	if node.Instance, err = a.journal.Instance(); err != nil {

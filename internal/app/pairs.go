@@ -37,8 +37,12 @@ func (a *App) start(ctx context.Context, cfg *config.Config) {
 		}
 		var pr *probe.Prober
 		var ex promote.Executor
+		var window func() time.Time
+		if node != nil {
+			window = node.Lease.Window
+		}
 		if err == nil {
-			pr, ex, err = Parts(p, j, log)
+			pr, ex, err = Parts(p, j, window, log)
 		}
 		if err != nil {
 			// Config validation and the start-up journal check make this
@@ -67,21 +71,26 @@ func (a *App) start(ctx context.Context, cfg *config.Config) {
 // integration deleted through the Aiven API, never the replication
 // plugin's _stop), promote/ccr otherwise. j journals the executor's
 // steps: the journal, or with ha the journal behind the lease's fencing
-// check (ha.Gate).
-func Parts(p *config.Pair, j ha.StepJournal, log *zap.Logger) (*probe.Prober, promote.Executor, error) {
+// check (ha.Gate); window, with ha, bounds every cluster call of the
+// executor to the lease's window (steps.Bound; nil without ha).
+func Parts(p *config.Pair, j ha.StepJournal, window func() time.Time, log *zap.Logger) (*probe.Prober, promote.Executor, error) {
 	pr, err := probe.New(p)
 	if err != nil {
 		return nil, nil, err
 	}
-	var ex promote.Executor
 	if p.Aiven != nil {
-		ex, err = aivenpromote.New(p, j, log.Named("promote"))
-	} else {
-		ex, err = ccr.New(p, j, log.Named("promote"))
+		ex, err := aivenpromote.New(p, j, log.Named("promote"))
+		if err != nil {
+			return nil, nil, err
+		}
+		ex.Window = window
+		return pr, ex, nil
 	}
+	ex, err := ccr.New(p, j, log.Named("promote"))
 	if err != nil {
 		return nil, nil, err
 	}
+	ex.Window = window
 	return pr, ex, nil
 }
 

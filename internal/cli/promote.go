@@ -123,7 +123,7 @@ func handWatcher(cfg *config.Config, p *config.Pair, log *zap.Logger) (*watch.Wa
 	}
 	var ex promote.Executor
 	if err == nil {
-		_, ex, err = app.Parts(p, j, log)
+		_, ex, err = app.Parts(p, j, nil, log)
 	}
 	if err != nil {
 		j.Close()

@@ -432,6 +432,10 @@ func (f *failover) restore(ctx context.Context, owner string) {
 		if _, ok := still[ix]; ok {
 			continue
 		}
+		if err := f.in.Target.Acting(ctx); err != nil { // each index's start is long
+			serrs = append(serrs, ix+": not started: "+err.Error())
+			break
+		}
 		if err := f.start(ctx, ix, b.Started[ix]); err != nil {
 			serrs = append(serrs, err.Error())
 		}
@@ -533,6 +537,9 @@ func (f *failover) waitSynced(ctx context.Context, plan map[string]string) error
 			kicked = true
 			for ix, leader := range f.r.Failover.Before.Autofollowed {
 				if fi, _ := f.in.Follower.FollowerIndices(ctx, []string{ix}); len(fi) == 0 {
+					if err := f.in.Target.Acting(ctx); err != nil {
+						return fmt.Errorf("%s not started: %w", ix, err)
+					}
 					_ = f.start(ctx, ix, leader)
 				}
 			}

@@ -97,6 +97,7 @@ type Lease struct {
 	seenAt     time.Time
 	maxTerm    int64 // the highest term this daemon has seen
 	lastErr    error
+	noTakeTill time.Time // Yield: not taken again before
 
 	smu  sync.Mutex // the status, readable while a round waits on the cluster
 	snap snapshot
@@ -144,6 +145,17 @@ func (l *Lease) publish() {
 	l.smu.Lock()
 	l.snap = snapshot{held: l.held, term: l.term, holder: l.cur.Holder, validUntil: l.validUntil, err: l.lastErr}
 	l.smu.Unlock()
+}
+
+// Window is the end of this daemon's window to act (4/5 of a TTL after
+// its last renewal began), or the zero time when it holds no lease.
+func (l *Lease) Window() time.Time {
+	l.smu.Lock()
+	defer l.smu.Unlock()
+	if !l.snap.held {
+		return time.Time{}
+	}
+	return l.snap.validUntil
 }
 
 // Held reports whether this daemon holds the lease now, by its own clock,
@@ -201,6 +213,10 @@ func (l *Lease) step(ctx context.Context) error {
 			return fmt.Errorf("lease of %s lost: held by %q in term %d now (this daemon held term %d)", l.Pair, cur.Holder, cur.Term, l.term)
 		}
 		return l.write(ctx, doc, Doc{Holder: l.Identity, Term: l.term, Token: l.token, Renewals: cur.Renewals + 1})
+	}
+	if l.now().Before(l.noTakeTill) {
+		l.seen, l.seenAt = version(doc, cur), l.now()
+		return nil // it gave the lease up (Yield): the other daemon's turn
 	}
 	if doc.Found && cur.Holder == "" {
 		return l.take(ctx, doc, cur.Term) // released: at once
@@ -334,6 +350,16 @@ func (l *Lease) Check(ctx context.Context, term int64) error {
 		return fmt.Errorf("%w of %s: the renewal of term %d was confirmed too late", ErrNotHolder, l.Pair, term)
 	}
 	return nil
+}
+
+// Yield gives the lease up, as Release, and does not take it again for
+// hold (two TTLs at least): a holder that cannot act for the pair (it
+// cannot adopt the shared state) leaves it to the other daemon.
+func (l *Lease) Yield(ctx context.Context, hold time.Duration) error {
+	l.mu.Lock()
+	l.noTakeTill = l.now().Add(max(hold, 2*l.TTL))
+	l.mu.Unlock()
+	return l.Release(ctx)
 }
 
 // Release gives the lease up (a clean shutdown), so that the standby

@@ -30,6 +30,18 @@ func NewNode(store Store, index, pair, identity string, ttl time.Duration) *Node
 	}
 }
 
+// SetStore makes the lease and the shared state use store from their
+// next request on (a reload changed the follower's endpoint or
+// credentials); a round in progress ends first.
+func (n *Node) SetStore(store Store) {
+	n.Lease.mu.Lock()
+	n.Lease.Store = store
+	n.Lease.mu.Unlock()
+	n.Shared.mu.Lock()
+	n.Shared.Store = store
+	n.Shared.mu.Unlock()
+}
+
 // Identity is this daemon's name in the lease.
 func (n *Node) Identity() string { return n.Lease.Identity }
 

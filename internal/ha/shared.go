@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/drwatch/drwatch/internal/opensearch"
@@ -28,6 +29,14 @@ type Shared struct {
 	// Retries bounds the conditional writes retried after a conflict
 	// (default 5).
 	Retries int
+
+	mu sync.RWMutex // guards Store once in use (SetStore)
+}
+
+func (s *Shared) store() Store {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.Store
 }
 
 // Published is what the holder published last.
@@ -108,7 +117,7 @@ func (s *Shared) Publish(ctx context.Context, p Published) error {
 
 // Read returns the published state (found false: none yet).
 func (s *Shared) Read(ctx context.Context) (Published, bool, error) {
-	doc, err := s.Store.GetDoc(ctx, s.Index, s.stateID())
+	doc, err := s.store().GetDoc(ctx, s.Index, s.stateID())
 	if err != nil || !doc.Found {
 		return Published{}, false, err
 	}
@@ -140,7 +149,7 @@ func (s *Shared) Send(ctx context.Context, c Command) error {
 // Pending returns the queued commands, oldest first. They stay queued
 // until Ack.
 func (s *Shared) Pending(ctx context.Context) ([]Command, error) {
-	doc, err := s.Store.GetDoc(ctx, s.Index, s.inboxID())
+	doc, err := s.store().GetDoc(ctx, s.Index, s.inboxID())
 	if err != nil || !doc.Found {
 		return nil, err
 	}
@@ -188,10 +197,10 @@ func (s *Shared) inbox(cur []byte) (inbox, error) {
 // it), and writes it conditionally, retrying a conflict with a fresh read.
 func (s *Shared) update(ctx context.Context, id string, f func(cur []byte) ([]byte, error)) error {
 	for range s.retries() {
-		doc, err := s.Store.GetDoc(ctx, s.Index, id)
+		doc, err := s.store().GetDoc(ctx, s.Index, id)
 		if err == nil && doc.IndexMissing {
-			if err = s.Store.CreateIndex(ctx, s.Index, IndexBody); err == nil {
-				doc, err = s.Store.GetDoc(ctx, s.Index, id)
+			if err = s.store().CreateIndex(ctx, s.Index, IndexBody); err == nil {
+				doc, err = s.store().GetDoc(ctx, s.Index, id)
 			}
 		}
 		if err != nil {
@@ -205,7 +214,7 @@ func (s *Shared) update(ctx context.Context, id string, f func(cur []byte) ([]by
 		if err != nil || next == nil {
 			return err
 		}
-		_, err = s.Store.PutDoc(ctx, s.Index, id, next, doc)
+		_, err = s.store().PutDoc(ctx, s.Index, id, next, doc)
 		if errors.Is(err, opensearch.ErrVersionConflict) {
 			continue
 		}

@@ -43,10 +43,17 @@ var ErrUnshared = errors.New("the command could not be recorded in the follower 
 // maxAnswers bounds the answers to forwarded commands the holder publishes.
 const maxAnswers = 20
 
+// maxAdoptFailures is how many cycles a holder tries to take up the
+// shared state before it gives the lease up (ha.Lease.Yield).
+const maxAdoptFailures = 3
+
 // haState is a pair's lease-related live state (in its Runtime: it
 // outlives watchers).
 type haState struct {
 	term    int64 // the term this daemon acts under; 0: standby
+	// adoptFailures counts the cycles in a row that held the lease but
+	// could not take up the shared state.
+	adoptFailures int
 	mirror  *ha.Published
 	mstate  *policy.State // mirror's state, decoded
 	readErr error         // the last read of the published state, failed
@@ -137,9 +144,26 @@ func (w *Watcher) takeHA(ctx context.Context) bool {
 		err := w.adopt(rctx, term)
 		cancel()
 		if err != nil {
-			w.log.Error("holds the lease but cannot read the shared state: not acting until it can", zap.Int64("term", term), zap.Error(err))
+			w.rt.mu.Lock()
+			w.rt.ha.adoptFailures++
+			n := w.rt.ha.adoptFailures
+			w.rt.mu.Unlock()
+			w.log.Error("holds the lease but cannot take up the shared state: not acting until it can", zap.Int64("term", term), zap.Error(err))
+			if n >= maxAdoptFailures {
+				// A daemon that cannot act must not keep the other from it.
+				yctx, ycancel := context.WithTimeout(ctx, w.haBound())
+				yerr := w.ha.Lease.Yield(yctx, 0)
+				ycancel()
+				w.log.Error("gave the pair's lease up: this daemon cannot take up the shared state; the other daemon may", zap.Int("attempts", n), zap.Error(yerr))
+				w.rt.mu.Lock()
+				w.rt.ha.adoptFailures = 0
+				w.rt.mu.Unlock()
+			}
 			return false
 		}
+		w.rt.mu.Lock()
+		w.rt.ha.adoptFailures = 0
+		w.rt.mu.Unlock()
 	}
 	rctx, cancel := context.WithTimeout(ctx, w.haBound())
 	w.applyInbox(rctx)

@@ -25,9 +25,26 @@ func TestTwoDaemonsUnderLoadRaceFree(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	for _, n := range []*ha.Node{nodeA, nodeB} {
-		wg.Go(func() { n.Run(ctx, nil) })
-	}
+	// Half-way, the holder's lease loop stops (frozen, as far as the
+	// lease goes): the other daemon must take over.
+	loopA, stopA := context.WithCancel(ctx)
+	loopB, stopB := context.WithCancel(ctx)
+	wg.Go(func() { nodeA.Run(loopA, nil) })
+	wg.Go(func() { nodeB.Run(loopB, nil) })
+	wg.Go(func() {
+		time.Sleep(2 * time.Second)
+		for ctx.Err() == nil {
+			if _, held := nodeA.Lease.Held(); held {
+				stopA()
+				return
+			}
+			if _, held := nodeB.Lease.Held(); held {
+				stopB()
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
 	for _, w := range []*Watcher{a, b} {
 		wg.Go(func() { _ = w.Start(ctx) })
 		for range 2 {

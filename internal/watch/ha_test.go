@@ -16,6 +16,7 @@ import (
 	"github.com/drwatch/drwatch/internal/ha"
 	"github.com/drwatch/drwatch/internal/journal"
 	"github.com/drwatch/drwatch/internal/metrics"
+	"github.com/drwatch/drwatch/internal/opensearch"
 	"github.com/drwatch/drwatch/internal/policy"
 	"github.com/drwatch/drwatch/internal/promote"
 	"github.com/drwatch/drwatch/internal/report"
@@ -297,5 +298,34 @@ func TestTakeoverAdoptsThePublishedState(t *testing.T) {
 	}
 	if err := json.Unmarshal(r.store.Docs["orders.state"].Source, &pub); err != nil || pub.Term != 2 {
 		t.Fatalf("published term %d (%v), want 2", pub.Term, err)
+	}
+}
+
+// A holder that cannot take up the shared state (here: not drwatch's)
+// acts for nobody; after a few cycles it gives the lease up, does not
+// take it back at once, and the other daemon takes it.
+func TestHolderThatCannotAdoptGivesTheLeaseUp(t *testing.T) {
+	r := newHARig()
+	a, exA, nodeA := r.daemon(t, "dr-a", downProber{}, autoPolicy())
+	_, _, nodeB := r.daemon(t, "dr-b", downProber{}, autoPolicy())
+	r.take(t, nodeA)
+	ctx := context.Background()
+	nodeB.Lease.Step(ctx)
+	r.store.Mu.Lock()
+	r.store.Seq++
+	r.store.Docs["orders.state"] = opensearch.Doc{Found: true, SeqNo: r.store.Seq, PrimaryTerm: 1, Source: []byte(`{"holder":`)}
+	r.store.Mu.Unlock()
+	for range maxAdoptFailures {
+		a.tick(ctx)
+	}
+	a.promotions.Wait()
+	if exA.runs != 0 || a.phase() != policy.Healthy {
+		t.Fatalf("acted on a state it could not read: %d promotions, %s", exA.runs, a.phase())
+	}
+	if st := nodeA.Lease.Step(ctx); st.Held {
+		t.Fatalf("a took the lease back at once: %+v", st)
+	}
+	if st := nodeB.Lease.Step(ctx); !st.Held || st.Term != 2 {
+		t.Fatalf("b did not take the lease a gave up: %+v", st)
 	}
 }

@@ -105,7 +105,10 @@ type Executor struct {
 	// promotions are refused.
 	CatchUp func(ctx context.Context, plan map[string]string) error
 
-	StepTimeout     time.Duration
+	StepTimeout time.Duration
+	// Window, with ha, is the end of the lease's window (steps.Bound):
+	// no call outlives it. Nil without ha.
+	Window          func() time.Time
 	GoneTimeout     time.Duration
 	WritableTimeout time.Duration
 	PollInterval    time.Duration
@@ -139,7 +142,7 @@ func (e *Executor) record(p *promote.Promotion, done ...promote.Step) error {
 }
 
 func (e *Executor) call(ctx context.Context, f func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(ctx, orDefault(e.StepTimeout, DefaultStepTimeout))
+	ctx, cancel := steps.Bound(ctx, orDefault(e.StepTimeout, DefaultStepTimeout), e.Window)
 	defer cancel()
 	return f(ctx)
 }

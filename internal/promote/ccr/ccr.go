@@ -64,6 +64,10 @@ type Executor struct {
 	// caught up with the (fenced) leader. Nil: not supported.
 	CatchUp func(ctx context.Context, plan map[string]string) error
 
+	// Window, with ha, is the end of the lease's window (steps.Bound):
+	// no call outlives it. Nil without ha.
+	Window func() time.Time
+
 	// afterStop is a test hook called after each journaled successful stop.
 	afterStop func(done int)
 }
@@ -93,7 +97,7 @@ func (e *Executor) call(ctx context.Context, f func(context.Context) error) erro
 	if t == 0 {
 		t = 30 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(ctx, t)
+	ctx, cancel := steps.Bound(ctx, t, e.Window)
 	defer cancel()
 	return f(ctx)
 }

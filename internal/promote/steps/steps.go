@@ -36,6 +36,20 @@ func Clients(p *config.Pair) (leader, follower *opensearch.Client, err error) {
 	return leader, follower, nil
 }
 
+// Bound bounds one cluster call: timeout, and with ha the lease's window
+// (window returns its end; the zero time when this daemon holds no
+// lease: the call is not sent). A request, and its transport's retries,
+// are never sent after the window in which the fencing check confirmed
+// the lease. window nil: no lease.
+func Bound(ctx context.Context, timeout time.Duration, window func() time.Time) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	if window == nil {
+		return ctx, cancel
+	}
+	wctx, wcancel := context.WithDeadline(ctx, window())
+	return wctx, func() { wcancel(); cancel() }
+}
+
 // Leader is what fencing needs of the old leader.
 type Leader interface {
 	ClusterHealth(ctx context.Context) (opensearch.Health, error)

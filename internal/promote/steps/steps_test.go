@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/drwatch/drwatch/internal/opensearch"
 	"github.com/drwatch/drwatch/internal/promote"
@@ -60,5 +61,27 @@ func TestFenceTreatsAnAnsweringLeaderAsAlive(t *testing.T) {
 	fenced, err = f.Fence(context.Background(), &promote.Promotion{Plan: p.Plan}, "nothing removed")
 	if fenced || err != nil || len(journaled) != 1 || journaled[0].Status != promote.StepSkipped {
 		t.Fatalf("unreachable leader: fenced %t, err %v, journaled %+v", fenced, err, journaled)
+	}
+}
+
+// A call is bounded by the lease's window: one whose window is over (or
+// that holds no lease: the zero time) is never sent; without ha only the
+// timeout bounds it.
+func TestBoundEndsWithTheWindow(t *testing.T) {
+	ctx, cancel := steps.Bound(context.Background(), time.Minute, func() time.Time { return time.Time{} })
+	defer cancel()
+	if ctx.Err() == nil {
+		t.Fatal("a call without a lease may be sent")
+	}
+	end := time.Now().Add(time.Second)
+	ctx, cancel = steps.Bound(context.Background(), time.Minute, func() time.Time { return end })
+	defer cancel()
+	if d, ok := ctx.Deadline(); !ok || !d.Equal(end) {
+		t.Fatalf("deadline %v, want the window's end %v", d, end)
+	}
+	ctx, cancel = steps.Bound(context.Background(), time.Minute, nil)
+	defer cancel()
+	if d, ok := ctx.Deadline(); !ok || time.Until(d) < 59*time.Second {
+		t.Fatalf("without ha: deadline %v", d)
 	}
 }
