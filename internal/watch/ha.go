@@ -50,15 +50,15 @@ const maxAdoptFailures = 3
 // haState is a pair's lease-related live state (in its Runtime: it
 // outlives watchers).
 type haState struct {
-	term    int64 // the term this daemon acts under; 0: standby
+	term int64 // the term this daemon acts under; 0: standby
 	// adoptFailures counts the cycles in a row that held the lease but
 	// could not take up the shared state.
 	adoptFailures int
-	mirror  *ha.Published
-	mstate  *policy.State // mirror's state, decoded
-	readErr error         // the last read of the published state, failed
-	answers []ha.Answer
-	inbox   error // the last read of the inbox, failed
+	mirror        *ha.Published
+	mstate        *policy.State // mirror's state, decoded
+	readErr       error         // the last read of the published state, failed
+	answers       []ha.Answer
+	inbox         error // the last read of the inbox, failed
 	// published is what was published last (not written again).
 	published string
 	// running is set while this daemon's executor runs a promotion: prom
