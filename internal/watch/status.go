@@ -41,6 +41,7 @@ func (w *Watcher) Status() report.PairStatus {
 func (w *Watcher) haStatusLocked(ps *report.PairStatus) {
 	ls := w.ha.Lease.Status()
 	h := &report.HA{Role: "standby", Identity: w.ha.Identity(), Holder: ls.Holder}
+	ps.HA = h
 	if ls.Held && ls.Term == w.rt.ha.term {
 		h.Role, h.Term, h.ExpiresInSeconds = "holder", ls.Term, ls.Expires.Seconds()
 	}
