@@ -330,6 +330,25 @@ func TestHALeaderKilledOneOfTwoPromotes(t *testing.T) {
 	}
 }
 
+// takeoverWithin checks how long after the holder's end (signal) the
+// standby held the lease (took; acting: until its status said holder).
+// The bound: the holder renewed at most a round before its end; the
+// standby reads the lease once a round, so it sees that last renewal at
+// most a round after it was written, takes over at the first of its
+// rounds a whole TTL (of its clock) later - at most a round past the TTL -
+// and sets the metric at the end of that round. Hence ttl + 2 rounds, plus
+// the 250ms of the test's polling and a little for the requests. Never
+// before ttl - 1 round: the lease must have gone a TTL unrenewed.
+func takeoverWithin(t *testing.T, signal string, took, acting time.Duration) {
+	t.Helper()
+	upper, lower := haTTL+2*haRound+500*time.Millisecond, haTTL-haRound-100*time.Millisecond
+	t.Logf("MEASURE ha: after the holder's %s the standby held the lease in %s and acted (status holder) in %s (ttl %s, lease round %s, probe interval %s; asserted within [%s, %s])",
+		signal, took.Round(time.Millisecond), acting.Round(time.Millisecond), haTTL, haRound, haInterval, lower, upper)
+	if took > upper || took < lower {
+		t.Errorf("takeover after %s, want within [%s, %s]", took, lower, upper)
+	}
+}
+
 // The holder SIGKILLed: the standby holds the lease within TTL + 2 lease
 // rounds (measured), then the leader killed: it promotes alone.
 func TestHAHolderKilledStandbyTakesOverAndPromotes(t *testing.T) {
@@ -342,19 +361,7 @@ func TestHAHolderKilledStandbyTakesOverAndPromotes(t *testing.T) {
 	took := time.Since(killed)
 	r.b.waitView(t, 5*time.Second, "dr-b acting as the holder", func(v haView) bool { return v.HA.Role == "holder" })
 	acting := time.Since(killed)
-	// The bound: dr-a renewed at most a round before the kill; dr-b reads
-	// the lease once a round, so it sees that last renewal at most a round
-	// after it was written, takes over at the first of its rounds a whole
-	// TTL (of its clock) later - at most a round past the TTL - and sets
-	// the metric at the end of that round. Hence ttl + 2 rounds, plus the
-	// 250ms of this test's polling and a little for the requests. Never
-	// before ttl - 1 round: the lease must have gone a TTL unrenewed.
-	upper, lower := haTTL+2*haRound+500*time.Millisecond, haTTL-haRound-100*time.Millisecond
-	t.Logf("MEASURE ha: after the holder's SIGKILL the standby held the lease in %s and acted (status holder) in %s (ttl %s, lease round %s, probe interval %s; asserted within [%s, %s])",
-		took.Round(time.Millisecond), acting.Round(time.Millisecond), haTTL, haRound, haInterval, lower, upper)
-	if took > upper || took < lower {
-		t.Errorf("takeover after %s, want within [%s, %s]", took, lower, upper)
-	}
+	takeoverWithin(t, "SIGKILL", took, acting)
 	if v, _ := r.b.metric(t, `drwatch_ha_term{pair="lab"}`); v != "2" {
 		t.Errorf("dr-b's term = %q, want 2", v)
 	}
@@ -386,8 +393,9 @@ func TestHAFrozenHolderSendsNothingAfterWaking(t *testing.T) {
 	t.Cleanup(thaw) // before the daemon's own cleanup: a stopped process ignores SIGTERM
 	frozen := time.Now()
 	r.b.waitMetric(t, 4*haTTL, haLeader, "1")
-	t.Logf("MEASURE ha: the standby held the lease %s after the holder was frozen", time.Since(frozen).Round(time.Millisecond))
+	took := time.Since(frozen)
 	r.b.waitView(t, 5*time.Second, "dr-b acting as the holder", func(v haView) bool { return v.HA.Role == "holder" })
+	takeoverWithin(t, "SIGSTOP", took, time.Since(frozen))
 	r.b.waitCycles(t, "lab", 2)
 	r.caughtUp(t, r.b)
 	killLeader(t)
@@ -487,9 +495,11 @@ func TestHAPauseThroughEitherDaemonHolds(t *testing.T) {
 func TestHAStandbyCutOffFromTheFollowerNeverActs(t *testing.T) {
 	r := newHARun(t, "ha5", 2, true)
 	// dr-b's only lag reading, once it holds the lease, is the one dr-a
-	// published before its SIGKILL, over 10s (the policy's
-	// max_observation_age) before the outage dr-b then sees: with no
-	// writes since, it still stands for the loss (0), so it may count.
+	// published before its SIGKILL, some 16s before the outage dr-b then
+	// sees: over the policy's max_observation_age of 10s, dr-b would ask
+	// for approval ("RPO guard fails: last lag reading (0 ops) is 16s
+	// before the leader was lost"). With no writes since, that reading
+	// still stands for the loss (0): it may count here.
 	for _, h := range []*haDaemon{r.a, r.b} {
 		rewrite(t, h.cfg, "    max_observation_age: 10s\n", "    max_observation_age: 2m\n")
 	}
