@@ -24,8 +24,7 @@ import (
 func TestLeasePrimitivesOnTheFollower(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	index := fmt.Sprintf(".drwatch-ha-e2e-%d", time.Now().UnixNano())
-	t.Cleanup(func() { osDo(t, lab.FollowerURL, "DELETE", "/"+index, "") })
+	index := haLeaseIndex(t)
 	const ttl = 1500 * time.Millisecond
 	const round = ttl / 3
 	newLease := func(id string) *ha.Lease {
@@ -97,4 +96,13 @@ func TestLeasePrimitivesOnTheFollower(t *testing.T) {
 	if _, err := c.PutDoc(ctx, index, "lab", []byte(`{"holder":"dr-a","term":1}`), opensearch.Doc{}); !errors.Is(err, opensearch.ErrVersionConflict) {
 		t.Fatalf("a create over an existing lease: %v", err)
 	}
+}
+
+// haLeaseIndex names a lease index of the test's own in the follower
+// cluster, deleted when the test ends.
+func haLeaseIndex(t *testing.T) string {
+	t.Helper()
+	index := fmt.Sprintf(".drwatch-ha-e2e-%d", time.Now().UnixNano())
+	t.Cleanup(func() { osDo(t, lab.FollowerURL, "DELETE", "/"+index, "") })
+	return index
 }

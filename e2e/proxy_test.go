@@ -3,13 +3,16 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -57,10 +60,31 @@ func (x *tcpProxy) Blackhole(t *testing.T) {
 }
 
 // countingProxy is an HTTP reverse proxy that counts the requests it
-// forwards: the server-side count of what drwatch asks.
+// forwards: the server-side count of what drwatch asks. It also records
+// each request's method, path and arrival time (what a test counts per
+// daemon: stops, writes). An upstream it cannot reach (a killed node) is
+// passed on as a dropped connection, as the node itself would show, not
+// as a 502 of the proxy's own.
 type countingProxy struct {
 	srv *httptest.Server
 	n   atomic.Int64
+
+	mu  sync.Mutex
+	log []proxied
+}
+
+// proxied is one request a countingProxy forwarded.
+type proxied struct {
+	Method, Path string
+	At           time.Time
+}
+
+// mutating: anything but a read (lease and state writes, stops, blocks,
+// deletes...).
+func (p proxied) mutating() bool { return p.Method != http.MethodGet && p.Method != http.MethodHead }
+
+func (p proxied) String() string {
+	return fmt.Sprintf("%s %s %s", p.At.Format("15:04:05.000"), p.Method, p.Path)
 }
 
 func newCountingProxy(t *testing.T, upstream string) *countingProxy {
@@ -71,10 +95,49 @@ func newCountingProxy(t *testing.T, upstream string) *countingProxy {
 	}
 	c := &countingProxy{}
 	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, _ error) {
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			_ = conn.Close()
+			return
+		}
+		w.WriteHeader(http.StatusBadGateway)
+	}
 	c.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.n.Add(1)
+		c.mu.Lock()
+		c.log = append(c.log, proxied{Method: r.Method, Path: r.URL.Path, At: time.Now()})
+		c.mu.Unlock()
 		rp.ServeHTTP(w, r)
 	}))
 	t.Cleanup(c.srv.Close)
 	return c
+}
+
+// URL is the proxy's base URL.
+func (c *countingProxy) URL() string { return c.srv.URL }
+
+// mutating returns the mutating requests forwarded so far.
+func (c *countingProxy) mutating() []proxied {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []proxied
+	for _, p := range c.log {
+		if p.mutating() {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// stops counts the replication stops forwarded
+// (POST /_plugins/_replication/<index>/_stop), by index.
+func (c *countingProxy) stops() map[string]int {
+	out := map[string]int{}
+	for _, p := range c.mutating() {
+		rest, ok := strings.CutPrefix(p.Path, "/_plugins/_replication/")
+		if index, stop := strings.CutSuffix(rest, "/_stop"); ok && stop && p.Method == http.MethodPost {
+			out[index]++
+		}
+	}
+	return out
 }
