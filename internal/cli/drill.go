@@ -329,6 +329,10 @@ func releaseRemote(cfg *config.Config, pair string, c policy.Command, stdout, st
 		fmt.Fprintf(stderr, "drwatch drill release: HTTP %d, not JSON: %.200s\n", code, raw)
 		return ExitFailure
 	}
+	if code == http.StatusAccepted { // ha: queued for the lease holder
+		fmt.Fprintf(stdout, "pair %s: %s\n", pair, out.Error)
+		return ExitOK
+	}
 	if code != http.StatusOK {
 		fmt.Fprintf(stderr, "drwatch drill release: %s (HTTP %d)\n", out.Error, code)
 		return ExitFailure

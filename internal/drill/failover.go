@@ -32,6 +32,8 @@ type Target interface {
 	// without ha; with it, its lease confirmed in the follower cluster
 	// (the fencing check before each of the restore's changes).
 	Acting(ctx context.Context) error
+	// Bound bounds a change's calls by the lease's window (ha).
+	Bound(ctx context.Context) (context.Context, context.CancelFunc)
 }
 
 var _ Target = (*watch.Watcher)(nil)
@@ -378,7 +380,10 @@ func (f *failover) restore(ctx context.Context, owner string) {
 	if !f.fenced(ctx, "restore: lift the leader's write block") {
 		return
 	}
-	if err := f.in.Leader.UnblockWrite(ctx, unblock); !f.stage("restore: lift the leader's write block", err, strings.Join(unblock, ", ")) {
+	bctx, bcancel := f.in.Target.Bound(ctx)
+	err := f.in.Leader.UnblockWrite(bctx, unblock)
+	bcancel()
+	if !f.stage("restore: lift the leader's write block", err, strings.Join(unblock, ", ")) {
 		f.halt(ctx, "the leader's write block could not be lifted")
 		return
 	}
@@ -406,7 +411,10 @@ func (f *failover) restore(ctx context.Context, owner string) {
 	if !f.fenced(ctx, "restore: delete the promoted copies on the follower") {
 		return
 	}
-	if err := f.in.Follower.DeleteIndices(ctx, del); !f.stage("restore: delete the promoted copies on the follower", err, strings.Join(del, ", ")) {
+	bctx, bcancel = f.in.Target.Bound(ctx)
+	err = f.in.Follower.DeleteIndices(bctx, del)
+	bcancel()
+	if !f.stage("restore: delete the promoted copies on the follower", err, strings.Join(del, ", ")) {
 		f.halt(ctx, "the promoted copies could not be deleted")
 		return
 	}
@@ -415,7 +423,10 @@ func (f *failover) restore(ctx context.Context, owner string) {
 	}
 	var rerrs []string
 	for _, name := range slices.Sorted(maps.Keys(b.Rules)) {
-		if err := f.in.Follower.CreateAutofollow(ctx, alias, name, b.Rules[name]); err != nil && !alreadyExists(err) {
+		bctx, bcancel := f.in.Target.Bound(ctx)
+		err := f.in.Follower.CreateAutofollow(bctx, alias, name, b.Rules[name])
+		bcancel()
+		if err != nil && !alreadyExists(err) {
 			rerrs = append(rerrs, err.Error())
 		}
 	}

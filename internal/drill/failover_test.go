@@ -39,6 +39,9 @@ func (t *target) DrillPromote(context.Context, string, string) (promote.Result, 
 }
 func (t *target) DrillEnd(string, string, string) error { t.ended.Add(1); return nil }
 func (t *target) Acting(context.Context) error          { return t.notActing }
+func (t *target) Bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithCancel(ctx)
+}
 
 // failing is a cluster that answers every call with HTTP 500 and counts
 // what it was asked.

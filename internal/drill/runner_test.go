@@ -101,7 +101,10 @@ func (p *fakePair) DrillPromote(context.Context, string, string) (promote.Result
 func (p *fakePair) DrillEnd(string, string, string) error { panic("not called by these tests") }
 func (p *fakePair) Promotion() *promote.Promotion         { return nil }
 func (p *fakePair) Acting(context.Context) error          { return nil }
-func (p *fakePair) Standby() string                       { return p.standby }
+func (p *fakePair) Bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithCancel(ctx)
+}
+func (p *fakePair) Standby() string { return p.standby }
 func (p *fakePair) NotifyDrill(event, summary string, _ []string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -161,6 +161,9 @@ func (j *Journal) stepsPath(pair string) string { return filepath.Join(j.dir, pa
 type stepLine struct {
 	Promotion string       `json:"promotion"`
 	Step      promote.Step `json:"step"`
+	// Reset: the promotion's steps before this line are replaced by
+	// those after it (ReplaceSteps).
+	Reset bool `json:"reset,omitempty"`
 }
 
 // loadSteps reads the steps of promotion id. A torn last line (a crash in
@@ -188,7 +191,11 @@ func (j *Journal) loadSteps(pair, id string) ([]promote.Step, error) {
 			}
 			return nil, fmt.Errorf("journal %s is corrupt at line %d (%w); drwatch will not guess the promotion's progress", p, i+1, err)
 		}
-		if sl.Promotion == id {
+		switch {
+		case sl.Promotion != id:
+		case sl.Reset:
+			steps = nil
+		default:
 			steps = append(steps, sl.Step)
 		}
 	}
@@ -198,12 +205,32 @@ func (j *Journal) loadSteps(pair, id string) ([]promote.Step, error) {
 // AppendSteps durably appends steps of promotion id to the pair's step log
 // (one fsync for the batch) and to p.Steps.
 func (j *Journal) AppendSteps(pair string, p *promote.Promotion, steps ...promote.Step) error {
-	if len(steps) == 0 {
+	return j.appendSteps(pair, p, false, steps)
+}
+
+// ReplaceSteps durably replaces the steps of promotion p with steps, in
+// the log (a reset line, then the steps, one fsync) and in p.Steps: with
+// ha, a new holder takes up the steps the previous holder published when
+// its own record of the promotion went another way.
+func (j *Journal) ReplaceSteps(pair string, p *promote.Promotion, steps ...promote.Step) error {
+	p.Steps = nil
+	return j.appendSteps(pair, p, true, steps)
+}
+
+func (j *Journal) appendSteps(pair string, p *promote.Promotion, reset bool, steps []promote.Step) error {
+	if len(steps) == 0 && !reset {
 		return nil
 	}
 	var b strings.Builder
+	lines := make([]stepLine, 0, len(steps)+1)
+	if reset {
+		lines = append(lines, stepLine{Promotion: p.ID, Reset: true})
+	}
 	for _, st := range steps {
-		line, err := json.Marshal(stepLine{Promotion: p.ID, Step: st})
+		lines = append(lines, stepLine{Promotion: p.ID, Step: st})
+	}
+	for _, sl := range lines {
+		line, err := json.Marshal(sl)
 		if err != nil {
 			return fmt.Errorf("journal: encode step: %w", err)
 		}

@@ -133,8 +133,15 @@ func (w *Watcher) Command(c policy.Command) (policy.State, error) {
 // command applies f, a command's decision function; c is the command,
 // for the record (nil: a test's own decision, not recorded).
 func (w *Watcher) command(f func(policy.State, time.Time) (policy.Decision, error), by string, c *policy.Command) (policy.State, error) {
+	return w.commandAt(f, by, c, time.Time{})
+}
+
+// commandAt is command at time now (zero: the watcher's clock now).
+func (w *Watcher) commandAt(f func(policy.State, time.Time) (policy.Decision, error), by string, c *policy.Command, now time.Time) (policy.State, error) {
 	w.rt.mu.Lock()
-	now := w.now()
+	if now.IsZero() {
+		now = w.now()
+	}
 	if c != nil {
 		w.recordLocked(record.Commanded(now, *c))
 	}

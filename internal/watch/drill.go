@@ -2,6 +2,7 @@ package watch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/drwatch/drwatch/internal/policy"
@@ -58,6 +59,9 @@ func (w *Watcher) DrillPromote(ctx context.Context, drill, by string) (promote.R
 // replication (policy.DrillEnded): healthy, watched afresh.
 func (w *Watcher) DrillEnd(drill, summary, by string) error {
 	_, err := w.Command(policy.Command{Action: policy.ActDrillEnd, By: by, Drill: drill, Reason: summary})
+	if errors.Is(err, ErrQueued) {
+		return nil // ha: recorded in the inbox; the lease holder applies it
+	}
 	return err
 }
 
@@ -102,6 +106,15 @@ func (w *Watcher) Standby() string {
 		holder = "no daemon yet"
 	}
 	return fmt.Sprintf("this daemon (%s) is standby for pair %s: the lease holder (%s) runs its drills", w.ha.Identity(), w.pair.Name, holder)
+}
+
+// Bound bounds ctx by this daemon's lease window (ha): a call made with
+// it is never sent after the window. Without ha, ctx as it is.
+func (w *Watcher) Bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if w.ha == nil {
+		return context.WithCancel(ctx)
+	}
+	return context.WithDeadline(ctx, w.ha.Lease.Window())
 }
 
 // Acting is nil while this daemon may act for the pair: always without

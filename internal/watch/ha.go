@@ -43,22 +43,23 @@ var ErrUnshared = errors.New("the command could not be recorded in the follower 
 // maxAnswers bounds the answers to forwarded commands the holder publishes.
 const maxAnswers = 20
 
-// maxAdoptFailures is how many cycles a holder tries to take up the
-// shared state before it gives the lease up (ha.Lease.Yield).
-const maxAdoptFailures = 3
+// maxStuck is how many cycles a holder that cannot act (it cannot take
+// up the shared state, or journal) keeps the lease before it gives it up
+// (ha.Lease.Yield).
+const maxStuck = 3
 
 // haState is a pair's lease-related live state (in its Runtime: it
 // outlives watchers).
 type haState struct {
 	term int64 // the term this daemon acts under; 0: standby
-	// adoptFailures counts the cycles in a row that held the lease but
-	// could not take up the shared state.
-	adoptFailures int
-	mirror        *ha.Published
-	mstate        *policy.State // mirror's state, decoded
-	readErr       error         // the last read of the published state, failed
-	answers       []ha.Answer
-	inbox         error // the last read of the inbox, failed
+	// stuck counts the cycles in a row that held the lease but could
+	// not act (the shared state not taken up, the journal unwritable).
+	stuck   int
+	mirror  *ha.Published
+	mstate  *policy.State // mirror's state, decoded
+	readErr error         // the last read of the published state, failed
+	answers []ha.Answer
+	inbox   error // the last read of the inbox, failed
 	// published is what was published last (not written again).
 	published string
 	// running is set while this daemon's executor runs a promotion: prom
@@ -144,31 +145,51 @@ func (w *Watcher) takeHA(ctx context.Context) bool {
 		err := w.adopt(rctx, term)
 		cancel()
 		if err != nil {
-			w.rt.mu.Lock()
-			w.rt.ha.adoptFailures++
-			n := w.rt.ha.adoptFailures
-			w.rt.mu.Unlock()
 			w.log.Error("holds the lease but cannot take up the shared state: not acting until it can", zap.Int64("term", term), zap.Error(err))
-			if n >= maxAdoptFailures {
-				// A daemon that cannot act must not keep the other from it.
-				yctx, ycancel := context.WithTimeout(ctx, w.haBound())
-				yerr := w.ha.Lease.Yield(yctx, 0)
-				ycancel()
-				w.log.Error("gave the pair's lease up: this daemon cannot take up the shared state; the other daemon may", zap.Int("attempts", n), zap.Error(yerr))
-				w.rt.mu.Lock()
-				w.rt.ha.adoptFailures = 0
-				w.rt.mu.Unlock()
-			}
+			w.stuck(ctx, "it cannot take up the shared state")
 			return false
 		}
+	}
+	w.rt.mu.RLock()
+	jerr := w.rt.journalErr
+	w.rt.mu.RUnlock()
+	if jerr != nil {
+		// It decides in memory, promotes nothing and shares nothing until
+		// its journal is writable: the other daemon may do better.
+		w.stuck(ctx, "its journal is unwritable")
+	} else {
 		w.rt.mu.Lock()
-		w.rt.ha.adoptFailures = 0
+		w.rt.ha.stuck = 0
 		w.rt.mu.Unlock()
 	}
 	rctx, cancel := context.WithTimeout(ctx, w.haBound())
 	w.applyInbox(rctx)
 	cancel()
 	return true
+}
+
+// stuck counts a cycle in which the holder cannot act, and gives the
+// lease up after maxStuck of them in a row: a daemon that cannot act must
+// not keep the other from it.
+func (w *Watcher) stuck(ctx context.Context, why string) {
+	w.rt.mu.Lock()
+	w.rt.ha.stuck++
+	n := w.rt.ha.stuck
+	if n >= maxStuck {
+		w.rt.ha.stuck = 0
+	}
+	w.rt.mu.Unlock()
+	if n < maxStuck {
+		return
+	}
+	yctx, cancel := context.WithTimeout(ctx, w.haBound())
+	err := w.ha.Lease.Yield(yctx, 0)
+	cancel()
+	if err != nil {
+		w.log.Error("cannot give the pair's lease up ("+why+"): it expires unrenewed only if this daemon's rounds fail", zap.Error(err))
+		return
+	}
+	w.log.Error("gave the pair's lease up: "+why+"; the other daemon may act (this one does not take it back for two TTLs)", zap.Int("cycles", n))
 }
 
 // adopt starts term: the state and promotion the previous holder
@@ -231,8 +252,16 @@ func (w *Watcher) adopt(ctx context.Context, term int64) error {
 func (w *Watcher) adoptSteps(prom *promote.Promotion, steps []promote.Step) error {
 	have := 0
 	if local := w.rt.rec.Promotion; local != nil && local.ID == prom.ID {
-		have = len(local.Steps)
 		prom.Steps = local.Steps
+		if len(local.Steps) > len(steps) || !slices.EqualFunc(local.Steps, steps[:len(local.Steps)], sameStep) {
+			// This daemon's record went another way (it went on alone,
+			// frozen): the published steps, of a later term, replace it.
+			if err := w.journal.ReplaceSteps(w.pair.Name, prom, steps...); err != nil {
+				return fmt.Errorf("journal the adopted promotion's steps: %w", err)
+			}
+			return nil
+		}
+		have = len(local.Steps) // the published steps go on from this journal's
 	}
 	if have >= len(steps) {
 		return nil
@@ -241,6 +270,10 @@ func (w *Watcher) adoptSteps(prom *promote.Promotion, steps []promote.Step) erro
 		return fmt.Errorf("journal the adopted promotion's steps: %w", err)
 	}
 	return nil
+}
+
+func sameStep(a, b promote.Step) bool {
+	return a.Name == b.Name && a.Target == b.Target && a.Status == b.Status && a.Detail == b.Detail && a.At.Equal(b.At) && a.Term == b.Term
 }
 
 // applyInbox applies the commands other daemons queued for the holder,
@@ -271,10 +304,11 @@ func (w *Watcher) applyInbox(ctx context.Context) bool {
 		var c policy.Command
 		if err := json.Unmarshal(sc.Body, &c); err != nil || c.Action != sc.Action {
 			ans.Error = fmt.Sprintf("not a drwatch command (%v): dropped", err)
-		} else if err := w.applyForwarded(c); err != nil {
+		} else if err := w.applyForwarded(c, sc.At); err != nil {
 			if !errors.Is(err, policy.ErrConflict) {
-				w.log.Error("a queued command could not be applied: it stays queued", zap.String("id", sc.ID), zap.Error(err))
-				continue
+				// It and those after it stay queued, in their order.
+				w.log.Error("a queued command could not be applied: it and those after it stay queued", zap.String("id", sc.ID), zap.Error(err))
+				break
 			}
 			ans.Error, ans.Conflict = err.Error(), true
 		}
@@ -328,7 +362,12 @@ func (w *Watcher) commandHeld(c policy.Command) (policy.State, error) {
 	defer cancel()
 	id, err := w.send(ctx, c)
 	if err != nil {
-		return st, fmt.Errorf("%w: %v; nothing was applied (this daemon holds the lease, but acts only on what both daemons can see)", ErrUnshared, err)
+		// The write may have landed with its answer lost: the inbox says.
+		if queued, qerr := w.queued(ctx, id); qerr != nil {
+			return st, fmt.Errorf("%w: %v; whether it was recorded is not known (%v): if it was, the lease holder applies it at its next cycle - check the status before sending it again (id %s)", ErrUnshared, err, qerr, id)
+		} else if !queued {
+			return st, fmt.Errorf("%w: %v; nothing was applied (this daemon holds the lease, but acts only on what both daemons can see)", ErrUnshared, err)
+		}
 	}
 	published := w.applyInbox(ctx)
 	a, answered := w.answer(id)
@@ -346,6 +385,12 @@ func (w *Watcher) commandHeld(c policy.Command) (policy.State, error) {
 		return st, fmt.Errorf("%w: applied by this daemon (the lease holder) but not yet shared with the other daemon; it stays queued in the follower cluster until it is, so that a takeover applies it too (id %s)", ErrQueued, id)
 	}
 	return st, nil
+}
+
+// queued reports whether command id is in the pair's inbox.
+func (w *Watcher) queued(ctx context.Context, id string) (bool, error) {
+	cmds, err := w.ha.Shared.Pending(ctx)
+	return slices.ContainsFunc(cmds, func(c ha.Command) bool { return c.ID == id }), err
 }
 
 // send records a command in the pair's inbox, and returns its id.
@@ -371,13 +416,23 @@ func (w *Watcher) answered(id string) bool {
 // applyForwarded applies a command another daemon received, as its API
 // would have (approve and promote refused where policy.Promotable
 // refuses them).
-func (w *Watcher) applyForwarded(c policy.Command) error {
+//
+// A pause for a time lasts for it from when it was asked (at): applied
+// late, or again (a command may be handed out twice), it ends at the same
+// time; one that ran out before it could be applied is refused.
+func (w *Watcher) applyForwarded(c policy.Command, at time.Time) error {
 	if c.Action == policy.ActApprove || c.Action == policy.ActPromote {
 		if err := policy.Promotable(w.pair, policy.ByDaemon); err != nil {
 			return err
 		}
 	}
-	_, err := w.command(c.Apply, c.By, &c)
+	now := w.now()
+	if c.Action == policy.ActPause && c.For > 0 && !at.IsZero() {
+		if c.For = at.Add(c.For).Sub(now); c.For <= 0 {
+			return fmt.Errorf("%w: the pause had run out (asked at %s) before the lease holder could apply it", policy.ErrConflict, at.Format(time.RFC3339))
+		}
+	}
+	_, err := w.commandAt(c.Apply, c.By, &c, now)
 	return err
 }
 
@@ -404,15 +459,25 @@ func (w *Watcher) publish(ctx context.Context) error {
 	}
 	answers := slices.Clone(w.rt.ha.answers)
 	last := w.rt.ha.published
+	jerr := w.rt.journalErr
 	w.rt.mu.RUnlock()
 	if err != nil {
 		return err
 	}
+	if jerr != nil {
+		// What both daemons see is only what this one journaled: a state
+		// kept in memory (an unwritable journal) is not shared, and the
+		// commands it holds stay queued.
+		return fmt.Errorf("not published while the journal is unwritable: %w", jerr)
+	}
 	// Never written once this daemon's window is over (it may have been
-	// frozen, and a standby may hold the next term by now).
-	if _, acting := w.acting(); !acting || term == 0 {
+	// frozen, and a standby may hold the next term by now); the write
+	// itself ends with the window.
+	if cur, acting := w.acting(); !acting || term == 0 || cur != term {
 		return fmt.Errorf("%w: not published (this daemon's lease window is over)", ErrStandby)
 	}
+	ctx, cancel := context.WithDeadline(ctx, w.ha.Lease.Window())
+	defer cancel()
 	key, _ := json.Marshal([]any{term, json.RawMessage(state), json.RawMessage(orNull(prom)), answers})
 	if string(key) == last {
 		return nil
@@ -421,6 +486,11 @@ func (w *Watcher) publish(ctx context.Context) error {
 	if err != nil {
 		w.log.Error("cannot publish the pair's state to the other daemon", zap.Error(err))
 		return err
+	}
+	// A write confirmed after the window proves nothing: a standby may
+	// have taken over and read the state before it landed.
+	if cur, acting := w.acting(); !acting || cur != term {
+		return fmt.Errorf("%w: the publish was confirmed after this daemon's lease window", ErrStandby)
 	}
 	w.rt.mu.Lock()
 	w.rt.ha.published = string(key)

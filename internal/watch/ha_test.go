@@ -315,7 +315,7 @@ func TestHolderThatCannotAdoptGivesTheLeaseUp(t *testing.T) {
 	r.store.Seq++
 	r.store.Docs["orders.state"] = opensearch.Doc{Found: true, SeqNo: r.store.Seq, PrimaryTerm: 1, Source: []byte(`{"holder":`)}
 	r.store.Mu.Unlock()
-	for range maxAdoptFailures {
+	for range maxStuck {
 		a.tick(ctx)
 	}
 	a.promotions.Wait()
@@ -327,5 +327,18 @@ func TestHolderThatCannotAdoptGivesTheLeaseUp(t *testing.T) {
 	}
 	if st := nodeB.Lease.Step(ctx); !st.Held || st.Term != 2 {
 		t.Fatalf("b did not take the lease a gave up: %+v", st)
+	}
+}
+
+// A pause without an end, through the inbox, stays without one (only a
+// pause for a time counts from when it was asked).
+func TestPauseUntilResumedThroughTheInbox(t *testing.T) {
+	r := newHARig()
+	a, _, nodeA := r.daemon(t, "dr-a", staticProber{}, autoPolicy())
+	r.take(t, nodeA)
+	a.tick(context.Background())
+	st, err := a.Command(policy.Command{Action: policy.ActPause, By: "alice", Reason: "until further notice"})
+	if err != nil || st.Phase != policy.Paused || !st.PausedUntil.IsZero() {
+		t.Fatalf("pause until resumed: %s until %v, %v", st.Phase, st.PausedUntil, err)
 	}
 }
