@@ -117,8 +117,8 @@ func (a *server) run(name, action string, req actionRequest, via string) (action
 		resp.Error = err.Error()
 		return resp, http.StatusConflict
 	case errors.Is(err, watch.ErrQueued):
-		// ha: a standby passed it to the lease holder, which has not
-		// answered yet; it will apply it.
+		// ha: recorded in the pair's inbox, not yet applied and shared;
+		// whichever daemon holds the lease applies it.
 		resp.Error = err.Error()
 		return resp, http.StatusAccepted
 	case errors.Is(err, watch.ErrStandby), errors.Is(err, watch.ErrUnshared):

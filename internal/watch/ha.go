@@ -29,15 +29,17 @@ import (
 // metrics), shows the holder's published decision, and passes the
 // commands its API receives to the holder.
 
-// ErrQueued is a command a standby passed to the holder that the holder
-// has not answered yet: it stays queued until the holder takes it.
+// ErrQueued is a command recorded in the pair's inbox that is not yet
+// applied and shared (an HTTP 202): it stays queued, and whichever daemon
+// holds the lease applies it.
 var ErrQueued = errors.New("queued for the lease holder")
 
 // ErrStandby wraps what a standby refuses to do itself.
 var ErrStandby = errors.New("this daemon is standby for the pair")
 
-// ErrUnshared is a command that could not be recorded in the follower
-// cluster: nothing was applied (an HTTP 503).
+// ErrUnshared is a command the lease holder could not record in the
+// follower cluster (an HTTP 503): it is not applied now; its error says
+// whether it may have been recorded all the same.
 var ErrUnshared = errors.New("the command could not be recorded in the follower cluster")
 
 // maxAnswers bounds the answers to forwarded commands the holder publishes.
@@ -83,6 +85,11 @@ func (rt *Runtime) StepsJournaled(p *promote.Promotion) {
 	rt.mu.Lock()
 	rt.ha.prom = snapshotOf(p)
 	rt.mu.Unlock()
+	rt.kickPublish()
+}
+
+// kickPublish asks the publish loop to publish the pair's state soon.
+func (rt *Runtime) kickPublish() {
 	select {
 	case rt.pubKick <- struct{}{}:
 	default:
@@ -290,13 +297,13 @@ func (w *Watcher) applyInbox(ctx context.Context) bool {
 	w.rt.mu.Unlock()
 	if err != nil {
 		if before == nil {
-			w.log.Error("cannot read the commands queued by the other daemon", zap.Error(err))
+			w.log.Error("cannot read the commands queued for the lease holder", zap.Error(err))
 		}
 		return false
 	}
 	var done []string
 	for _, sc := range cmds {
-		if w.answered(sc.ID) {
+		if _, answered := w.answer(sc.ID); answered {
 			done = append(done, sc.ID)
 			continue
 		}
@@ -407,14 +414,8 @@ func (w *Watcher) send(ctx context.Context, c policy.Command) (string, error) {
 	return id, w.ha.Shared.Send(sctx, ha.Command{ID: id, At: time.Now().UTC(), Via: w.ha.Identity(), Action: c.Action, Body: body})
 }
 
-func (w *Watcher) answered(id string) bool {
-	w.rt.mu.RLock()
-	defer w.rt.mu.RUnlock()
-	return slices.ContainsFunc(w.rt.ha.answers, func(a ha.Answer) bool { return a.ID == id })
-}
-
-// applyForwarded applies a command another daemon received, as its API
-// would have (approve and promote refused where policy.Promotable
+// applyForwarded applies a command taken from the inbox, as the API that
+// received it would have (approve and promote refused where policy.Promotable
 // refuses them).
 //
 // A pause for a time lasts for it from when it was asked (at): applied

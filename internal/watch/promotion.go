@@ -128,10 +128,7 @@ func (w *Watcher) promote(ctx context.Context, graceful, byHand bool) (promote.R
 	}
 	jerr := w.applyLocked(d, "", now)
 	w.rt.mu.Unlock()
-	select { // ha: the outcome is published at once
-	case w.rt.pubKick <- struct{}{}:
-	default:
-	}
+	w.rt.kickPublish() // ha: the outcome is published at once
 
 	n := w.pair.Name
 	w.metrics.Promotions.WithLabelValues(n, result).Inc()

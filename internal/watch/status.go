@@ -14,7 +14,7 @@ import (
 func (w *Watcher) Status() report.PairStatus {
 	w.rt.mu.RLock()
 	defer w.rt.mu.RUnlock()
-	st := w.rt.rec.State
+	st := w.shownLocked()
 	ps := report.PairStatus{Name: w.pair.Name, Mode: w.pair.Resolved.Mode, Problems: []string{}, Decision: DecisionOf(&st, w.pair.Resolved, w.now())}
 	if w.rt.last != nil {
 		o := *w.rt.last
@@ -25,9 +25,6 @@ func (w *Watcher) Status() report.PairStatus {
 	}
 	if err := w.rt.journalErr; err != nil {
 		ps.Problems = append([]string{"journal unwritable (" + err.Error() + "): decisions are tracked in memory only, and no promotion starts until it is writable"}, ps.Problems...)
-	}
-	if w.ha != nil && !w.actingLocked() && w.rt.ha.mstate != nil {
-		st = *w.rt.ha.mstate // a standby shows the holder's
 	}
 	if st.OldLeaderUnfenced() {
 		ps.Problems = append([]string{"the old leader answers again after the promotion and is not fenced: both sides may take writes"}, ps.Problems...)
@@ -45,7 +42,7 @@ func (w *Watcher) haStatusLocked(ps *report.PairStatus) {
 	ls := w.ha.Lease.Status()
 	h := &report.HA{Role: "standby", Identity: w.ha.Identity(), Holder: ls.Holder}
 	ps.HA = h
-	if ls.Held && ls.Term == w.rt.ha.term {
+	if w.actingLocked() {
 		h.Role, h.Term, h.ExpiresInSeconds = "holder", ls.Term, ls.Expires.Seconds()
 	}
 	if ls.Err != nil {
@@ -53,8 +50,7 @@ func (w *Watcher) haStatusLocked(ps *report.PairStatus) {
 	}
 	if h.Role == "standby" {
 		if m := w.rt.ha.mirror; m != nil && w.rt.ha.mstate != nil {
-			h.PublishedBy, h.PublishedTerm, h.PublishedAt = m.Holder, m.Term, m.At
-			ps.Decision = DecisionOf(w.rt.ha.mstate, w.pair.Resolved, w.now())
+			h.PublishedBy, h.PublishedTerm, h.PublishedAt = m.Holder, m.Term, m.At // the decision shown
 		}
 		if ls.Err != nil {
 			ps.Problems = append([]string{"ha: this daemon cannot confirm the pair's lease in the follower cluster, so it does not act for the pair (" + ls.Err.Error() + ")"}, ps.Problems...)
@@ -113,13 +109,16 @@ func (w *Watcher) History(n int) []journal.Transition {
 // on a standby (ha), the state the holder published, which its commands
 // go to.
 func (w *Watcher) State() policy.State {
-	if w.ha != nil {
-		w.rt.mu.RLock()
-		defer w.rt.mu.RUnlock()
-		if ms := w.rt.ha.mstate; ms != nil && !w.actingLocked() {
-			return *ms
-		}
-		return w.rt.rec.State
+	w.rt.mu.RLock()
+	defer w.rt.mu.RUnlock()
+	return w.shownLocked()
+}
+
+// shownLocked is the decision state the pair's status shows: its own, or
+// on a standby (ha) the one the holder published, once read.
+func (w *Watcher) shownLocked() policy.State {
+	if ms := w.rt.ha.mstate; w.ha != nil && ms != nil && !w.actingLocked() {
+		return *ms
 	}
-	return w.rt.State()
+	return w.rt.rec.State
 }
