@@ -34,6 +34,8 @@ type Metrics struct {
 	FollowerUp             *prometheus.GaugeVec
 	RemoteConnected        *prometheus.GaugeVec
 	RemoteNodesConnected   *prometheus.GaugeVec
+	FollowerWitness        *prometheus.GaugeVec
+	WitnessPending         *prometheus.GaugeVec
 	ReplicationLag         *prometheus.GaugeVec
 	ReplicationLagTotal    *prometheus.GaugeVec
 	ReplicationLagUnknown  *prometheus.GaugeVec
@@ -101,6 +103,12 @@ func New() *Metrics {
 		}, []string{"pair"}),
 		RemoteConnected: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "drwatch_follower_remote_connected", Help: "1 if the follower reports its remote-cluster connection to the leader alias as connected (the witness), else 0.",
+		}, []string{"pair"}),
+		FollowerWitness: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "drwatch_follower_witness", Help: "The active witness's verdict in the last probe, 1 for the current verdict and 0 for the others: reached (a request drwatch made through the follower crossed its link and the leader answered), unreached (the follower's request to the leader failed or has had no answer for probe_timeout), none (the follower did not answer: no witness).",
+		}, []string{"pair", "verdict"}),
+		WitnessPending: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "drwatch_follower_witness_pending_seconds", Help: "How long the follower's request to the leader (the active witness) has been waiting for an answer; 0 when the last one was answered.",
 		}, []string{"pair"}),
 		RemoteNodesConnected: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "drwatch_follower_remote_connections", Help: "Nodes (sniff mode) or sockets (proxy mode) the follower holds open to the leader.",
@@ -215,7 +223,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.BuildInfo, m.ConfigReloadSuccessful, m.ConfigReloadTimestamp,
-		m.LeaderUp, m.LeaderHealth, m.FollowerUp, m.RemoteConnected, m.RemoteNodesConnected,
+		m.LeaderUp, m.LeaderHealth, m.FollowerUp, m.RemoteConnected, m.RemoteNodesConnected, m.FollowerWitness, m.WitnessPending,
 		m.ReplicationLag, m.ReplicationLagTotal, m.ReplicationLagUnknown, m.ReplicationIndices,
 		m.ReplicationViewLag, m.ReplicationDisagreeing,
 		m.ReplicationFailedReads, m.ReplicationReadable, m.AutofollowRules,
@@ -234,6 +242,10 @@ func (m *Metrics) InitPair(pair string) {
 	m.FollowerUp.WithLabelValues(pair)
 	m.RemoteConnected.WithLabelValues(pair)
 	m.RemoteNodesConnected.WithLabelValues(pair)
+	for _, v := range observe.Verdicts {
+		m.FollowerWitness.WithLabelValues(pair, string(v))
+	}
+	m.WitnessPending.WithLabelValues(pair)
 	m.ReplicationLagTotal.WithLabelValues(pair)
 	m.ReplicationLagUnknown.WithLabelValues(pair)
 	m.ReplicationViewLag.WithLabelValues(pair)
@@ -280,7 +292,7 @@ func (m *Metrics) InitPair(pair string) {
 func (m *Metrics) ForgetPair(pair string) {
 	l := prometheus.Labels{"pair": pair}
 	for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{
-		m.LeaderUp, m.LeaderHealth, m.FollowerUp, m.RemoteConnected, m.RemoteNodesConnected,
+		m.LeaderUp, m.LeaderHealth, m.FollowerUp, m.RemoteConnected, m.RemoteNodesConnected, m.FollowerWitness, m.WitnessPending,
 		m.ReplicationLag, m.ReplicationLagTotal, m.ReplicationLagUnknown, m.ReplicationIndices,
 		m.ReplicationViewLag, m.ReplicationDisagreeing,
 		m.ReplicationFailedReads, m.ReplicationReadable, m.AutofollowRules, m.ProbeDuration,
@@ -330,6 +342,12 @@ func (m *Metrics) Observe(o observe.Observation) {
 	if f.Remote.Failure == nil {
 		m.RemoteConnected.WithLabelValues(p).Set(b2f(f.Remote.Connected))
 		m.RemoteNodesConnected.WithLabelValues(p).Set(float64(f.Remote.NodesConnected + f.Remote.ProxySocketsConnected))
+	}
+	if f.Witness.Verdict != "" {
+		for _, v := range observe.Verdicts {
+			m.FollowerWitness.WithLabelValues(p, string(v)).Set(b2f(f.Witness.Verdict == v))
+		}
+		m.WitnessPending.WithLabelValues(p).Set(f.Witness.Pending.Seconds())
 	}
 	if f.Autofollow.Failure == nil {
 		m.AutofollowRules.WithLabelValues(p).Set(float64(len(f.Autofollow.Rules)))

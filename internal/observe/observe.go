@@ -78,6 +78,7 @@ type Follower struct {
 	Latency     time.Duration `json:"latency_ns"`
 	Failure     *Failure      `json:"failure,omitempty"`
 	Remote      Remote        `json:"remote"`
+	Witness     Witness       `json:"witness"`
 	Replication Replication   `json:"replication"`
 	Autofollow  Autofollow    `json:"autofollow"`
 }
@@ -94,6 +95,74 @@ type Remote struct {
 	NodesConnected        int      `json:"nodes_connected"`
 	ProxySocketsConnected int      `json:"proxy_sockets_connected"`
 	Failure               *Failure `json:"failure,omitempty"`
+}
+
+// Verdict is what the active witness came to in one cycle. The set is
+// closed and small: it is a metric label.
+type Verdict string
+
+// Witness verdicts.
+const (
+	// WitnessReached: the follower reached the leader now - a request
+	// drwatch made through the follower crossed its link to the leader
+	// and was answered by the leader.
+	WitnessReached Verdict = "reached"
+	// WitnessUnreached: the follower answered that its request to the
+	// leader failed, or the request has had no answer for probe_timeout
+	// while the follower answers drwatch's other calls: the witness
+	// agrees the leader is gone (or the link to it is cut).
+	WitnessUnreached Verdict = "unreached"
+	// WitnessNone: the follower itself did not answer, or answered with an
+	// error of its own (a permission, an unknown alias): no witness.
+	WitnessNone Verdict = "none"
+)
+
+// Verdicts lists every verdict, for initialising metric labels.
+var Verdicts = []Verdict{WitnessReached, WitnessUnreached, WitnessNone}
+
+// Witness is the active witness: a cross-cluster request that drwatch
+// makes to the follower and the follower makes to the leader, so that
+// the follower's verdict on its link comes from a request crossing it
+// now, not from counters that a hung leader never moves. At most one
+// such request is in flight per pair: one still pending is not sent
+// again, and its age is the verdict.
+type Witness struct {
+	Verdict Verdict `json:"verdict,omitempty"`
+	// SentAt is when the request this verdict is about was sent (for a
+	// pending request, possibly in an earlier cycle).
+	SentAt time.Time `json:"sent_at,omitzero"`
+	// Latency is how long an answered request took; Pending, how long an
+	// unanswered one has been in flight.
+	Latency time.Duration `json:"latency_ns,omitempty"`
+	Pending time.Duration `json:"pending_ns,omitempty"`
+	// Type is the follower's error type for a request to the leader that
+	// failed (e.g. connect_transport_exception).
+	Type string `json:"type,omitempty"`
+	// Failure says why there is no witness (Verdict none).
+	Failure *Failure `json:"failure,omitempty"`
+}
+
+// Text says what the witness saw, in words.
+func (w Witness) Text() string {
+	switch w.Verdict {
+	case WitnessReached:
+		return "the follower reached the leader now (in " + w.Latency.Round(time.Millisecond).String() + ")"
+	case WitnessUnreached:
+		if w.Type != "" {
+			return "the follower's request to the leader failed (" + w.Type + ")"
+		}
+		return "the follower's request to the leader has had no answer for " + w.Pending.Round(100*time.Millisecond).String()
+	case WitnessNone:
+		why := "unknown"
+		if w.Failure != nil {
+			why = string(w.Failure.Class)
+			if w.Failure.Message != "" {
+				why = w.Failure.Message
+			}
+		}
+		return "no witness: the follower did not answer drwatch's request to the leader (" + why + ")"
+	}
+	return "the follower was not asked to reach the leader"
 }
 
 // Replication is the lag and state of the in-scope follower indices.

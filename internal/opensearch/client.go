@@ -186,11 +186,15 @@ func (c *Client) doAllow(ctx context.Context, op, method string, req request, al
 	if rerr != nil {
 		return 0, nil, classifyTransport(op, ctxErr(ctx, rerr))
 	}
-	if (resp.StatusCode < 200 || resp.StatusCode > 299) && (allow == 0 || resp.StatusCode != allow) {
+	if (resp.StatusCode < 200 || resp.StatusCode > 299) && allow != anyStatus && (allow == 0 || resp.StatusCode != allow) {
 		return resp.StatusCode, nil, classifyStatus(op, resp.StatusCode, body)
 	}
 	return resp.StatusCode, body, nil
 }
+
+// anyStatus, as doAllow's allow, hands back every answer with its status
+// and body: the caller classifies it.
+const anyStatus = -1
 
 var errTooLarge = fmt.Errorf("answer larger than %d MiB: not read", MaxBodyBytes>>20)
 

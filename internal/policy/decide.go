@@ -259,6 +259,11 @@ func notDownYet(s *State, w witnessView, pol *config.Policy, now time.Time) []st
 		// One observation of the follower without the leader may be a
 		// blip of its remote connection: it must hold for two in a row.
 		need = append(need, fmt.Sprintf("the follower without the leader in %d probes in a row (%d so far)", WitnessProbes, s.WitnessLostProbes))
+	case w.active && now.Sub(s.WitnessLostSince) < pol.LeaderDownAfter.D():
+		// The follower's requests to the leader unanswered: the same
+		// span as drwatch's own, so a leader that answers slowly (late,
+		// but within leader_down_after) is never taken for a hung one.
+		need = append(need, fmt.Sprintf("the follower without an answer from the leader for %s (%s so far)", pol.LeaderDownAfter, dur(now.Sub(s.WitnessLostSince))))
 	}
 	return need
 }
@@ -419,9 +424,19 @@ func replicationHealth(d *Decision, obs observe.Observation, pol *config.Policy)
 	s := &d.State
 	r := obs.Follower.Replication
 	var bad string
+	if obs.Follower.Witness.Verdict == observe.WitnessUnreached {
+		s.LinkUnreached++
+	} else {
+		s.LinkUnreached = 0
+	}
 	switch {
 	case !obs.Follower.Reachable:
 		bad = "follower unreachable"
+	case s.LinkUnreached >= WitnessProbes:
+		// drwatch reaches the leader, the follower does not: the link
+		// between them is cut or hangs. Replication stands still; no
+		// failover is due (the leader is alive).
+		bad = "the follower cannot reach the leader (" + obs.Follower.Witness.Text() + "): the link between them is cut or hangs"
 	case r.Failure != nil:
 		bad = "replication state unreadable: " + failureText(r.Failure)
 	case len(r.Indices) == 0:
@@ -453,7 +468,10 @@ func healthyReasons(obs observe.Observation, pol *config.Policy) []string {
 	if !obs.Leader.Reachable {
 		out = []string{"leader answers, but its health is unreadable (" + failureText(obs.Leader.Failure) + "): alive, not an outage"}
 	}
-	if obs.Follower.Remote.Connected {
+	switch {
+	case obs.Follower.Witness.Verdict == observe.WitnessReached:
+		out = append(out, obs.Follower.Witness.Text())
+	case obs.Follower.Remote.Connected:
 		out = append(out, "follower connected to the leader")
 	}
 	if r := obs.Follower.Replication; r.Failure == nil && r.LagComplete && len(r.Indices) > 0 {

@@ -405,3 +405,26 @@ func first(steps []step, events ...string) []step {
 func seq(parts ...[]step) []step { return slices.Concat(parts...) }
 
 func one(s step) []step { return []step{s} }
+
+// witness sets the active witness's verdict: reached, unreached after
+// pending (the request has no answer), unreached with a transport error
+// type, or none.
+func (b *ob) witness(v observe.Verdict, pending time.Duration, typ string) *ob {
+	w := observe.Witness{Verdict: v, SentAt: b.o.Time.Add(-pending), Pending: pending, Type: typ}
+	switch v {
+	case observe.WitnessReached:
+		w.Latency, w.Pending = 3*time.Millisecond, 0
+	case observe.WitnessNone:
+		w.Failure = &observe.Failure{Class: observe.ClassAuth, Status: 403, Message: "no permission"}
+	}
+	b.o.Follower.Witness = w
+	return b
+}
+
+// hung is a leader that hangs: drwatch's probes time out, the follower's
+// remote connection still reads connected and its leader checkpoint
+// stands still (no failed read counted yet), and its request to the
+// leader has had no answer for the probe timeout.
+func hung(at time.Time) *ob {
+	return healthy(at).leaderDown(observe.ClassTimeout).stats(3000, 0).witness(observe.WitnessUnreached, 3*time.Second, "")
+}

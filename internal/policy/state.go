@@ -71,6 +71,11 @@ type State struct {
 	// (lag over max_lag_operations, or an index not syncing or of unknown
 	// lag): it drives replication_degraded / replication_recovered.
 	Degraded bool `json:"degraded,omitempty"`
+	// LinkUnreached counts the observations in a row, with the leader
+	// answering drwatch, in which the follower's request to the leader
+	// went unanswered (the active witness): from WitnessProbes on, the
+	// link between them is reported cut (replication_degraded).
+	LinkUnreached int `json:"link_unreached,omitempty"`
 
 	// Episode is set from the first leader_down of an outage until the
 	// leader answers again: blips of the witness or the thresholds inside

@@ -12,7 +12,13 @@ import (
 type witnessView struct {
 	sees bool // the follower is connected and replication is not stalled
 	lost bool // the follower has lost the leader
-	why  string
+	// active: lost on the active witness's evidence alone (the
+	// follower's request to the leader failed or has no answer) while
+	// its remote connection still reads connected. Like drwatch's own
+	// probes, that must last leader_down_after: a slow leader answers
+	// the follower late, not never.
+	active bool
+	why    string
 }
 
 // track updates the outage, checkpoint, witness and lag tracking from an
@@ -75,23 +81,45 @@ func witnessOf(s *State, f observe.Follower) witnessView {
 	// while the leader checkpoint stands still do (the plugin retries
 	// with backoff, see docs/replication.md, so this takes a while).
 	frozen := s.OutageReadRises >= FrozenReadRises && !s.CheckpointFrozenSince.IsZero()
+	a := f.Witness
 	var w witnessView
 	switch {
 	case !f.Reachable:
 		w.why = "follower unreachable: cannot ask it (" + failureText(f.Failure) + ")"
-	case f.Remote.Failure != nil:
-		w.why = "follower's remote info unreadable (" + failureText(f.Remote.Failure) + ")"
-	case !f.Remote.Known:
+	case a.Verdict == observe.WitnessReached:
+		// A request crossed the follower's link to the leader and the
+		// leader answered it: whatever the counters say, the follower
+		// sees the leader now.
+		w.sees = true
+		w.why = a.Text()
+	case f.Remote.Failure == nil && !f.Remote.Known:
 		w.why = fmt.Sprintf("follower has no remote cluster %q", f.Remote.Alias)
-	case !f.Remote.Connected:
+	case f.Remote.Failure == nil && !f.Remote.Connected:
 		w.lost = true
 		w.why = fmt.Sprintf("follower lost the leader (remote %q disconnected)", f.Remote.Alias)
+		if a.Verdict == observe.WitnessUnreached {
+			w.why += "; " + a.Text()
+		}
+	case a.Verdict == observe.WitnessUnreached:
+		// A hung leader: its sockets stay open, so the remote
+		// connection reads connected and the follower's reads just
+		// wait. The request that crossed the link now is the witness.
+		w.lost, w.active = true, true
+		w.why = a.Text()
+		if f.Remote.Failure == nil {
+			w.why += fmt.Sprintf(" (its remote connection %q still reads connected)", f.Remote.Alias)
+		}
+	case f.Remote.Failure != nil:
+		w.why = "follower's remote info unreadable (" + failureText(f.Remote.Failure) + ")"
 	case frozen:
 		w.lost = true
 		w.why = fmt.Sprintf("follower's leader checkpoint frozen since %s while its reads kept failing (rose in %d probes, %d failed reads)", s.CheckpointFrozenSince.Format(time.RFC3339), s.OutageReadRises, s.FailedReads)
 	default:
 		w.sees = true
 		w.why = fmt.Sprintf("follower still connected to %q", f.Remote.Alias)
+		if a.Verdict == observe.WitnessNone {
+			w.why += "; " + a.Text()
+		}
 	}
 	return w
 }

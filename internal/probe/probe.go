@@ -6,10 +6,11 @@
 //
 // A cycle costs a bounded number of HTTP requests whatever the number of
 // indices: two on the leader (health, and the sequence numbers of every
-// shard of the replicated leader indices) and five on the follower
+// shard of the replicated leader indices) and at most six on the follower
 // (remote info, follower_stats, autofollow_stats, follower-index settings,
-// and its shards' sequence numbers). The lag is the leader's truth minus
-// the follower's, read from each cluster itself.
+// its shards' sequence numbers, and the active witness's cross-cluster
+// search, which is not sent again while one is pending). The lag is the
+// leader's truth minus the follower's, read from each cluster itself.
 //
 // For an Aiven pair, a cycle also reads both services from the Aiven API
 // (two requests), at most once per aiven.probe_interval: the one state a
@@ -36,6 +37,9 @@ type Cluster interface {
 	RemoteInfo(ctx context.Context) (map[string]opensearch.RemoteCluster, error)
 	FollowerStats(ctx context.Context) ([]byte, error)
 	AutofollowStats(ctx context.Context) (opensearch.AutofollowStats, error)
+	// CrossCluster is the active witness's request: the follower's search
+	// of the leader through its remote alias (see witness).
+	CrossCluster(ctx context.Context, alias string) (opensearch.WitnessAnswer, error)
 	FollowerIndices(ctx context.Context, patterns []string) (map[string]opensearch.FollowerIndex, error)
 	ShardSeqNos(ctx context.Context, indices []string) (map[string]opensearch.IndexSeqNos, error)
 	Requests() int64
@@ -53,6 +57,10 @@ type Prober struct {
 	// Aiven, for an Aiven pair, reads its services through the Aiven API
 	// in the same cycle (nil: OpenSearch only).
 	Aiven *Aiven
+
+	// witness is the pair's one cross-cluster request in flight: the
+	// state a Prober keeps between cycles besides the Aiven reading.
+	witness witness
 }
 
 // Cycle takes one observation. It never fails: every failed call is
@@ -65,6 +73,9 @@ func (p *Prober) Cycle(ctx context.Context) observe.Observation {
 	}
 	start := now()
 	reqBefore := p.Leader.Requests() + p.Follower.Requests()
+	// The witness's request outlives the cycle (bounded by WitnessCap
+	// and the caller's context): it is started, or still pending, here.
+	wit := p.witness.begin(ctx, p.Follower, p.LeaderAlias, start)
 	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
 	defer cancel()
 
@@ -129,6 +140,7 @@ func (p *Prober) Cycle(ctx context.Context) observe.Observation {
 	if !obs.Follower.Reachable {
 		obs.Follower.Failure = failureOf(riErr)
 	}
+	obs.Follower.Witness = p.witness.verdict(ctx, wit, obs.Follower.Reachable, p.Timeout, now)
 	p.autofollow(&obs.Follower.Autofollow, af, afErr)
 	p.replication(ctx, &obs, fsBody, fsErr, followers, fiErr, seqnos, snErr)
 	p.unreplicated(&obs.Follower)

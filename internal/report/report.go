@@ -94,6 +94,9 @@ func osProblems(o observe.Observation) []string {
 	case !f.Remote.Connected:
 		p = append(p, fmt.Sprintf("follower lost its connection to the leader (remote %q disconnected)", f.Remote.Alias))
 	}
+	if f.Witness.Verdict == observe.WitnessUnreached || f.Witness.Verdict == observe.WitnessNone {
+		p = append(p, f.Witness.Text())
+	}
 	r := f.Replication
 	if r.Failure != nil {
 		p = append(p, "replication state unreadable: "+msg(r.Failure))
@@ -196,6 +199,16 @@ func pairText(b *strings.Builder, ps PairStatus) {
 		fmt.Fprintf(b, "  witness    UP    follower sees the leader (%q %s, %d connected)\n", f.Remote.Alias, f.Remote.Mode, f.Remote.NodesConnected+f.Remote.ProxySocketsConnected)
 	default:
 		fmt.Fprintf(b, "  witness    DOWN  follower lost the leader (%q %s disconnected)\n", f.Remote.Alias, f.Remote.Mode)
+	}
+	if f.Reachable {
+		switch f.Witness.Verdict {
+		case observe.WitnessReached:
+			fmt.Fprintf(b, "  link       UP    %s\n", f.Witness.Text())
+		case observe.WitnessUnreached:
+			fmt.Fprintf(b, "  link       DOWN  %s\n", f.Witness.Text())
+		case observe.WitnessNone:
+			fmt.Fprintf(b, "  link       ?     %s\n", f.Witness.Text())
+		}
 	}
 
 	r := f.Replication

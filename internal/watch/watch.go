@@ -307,6 +307,14 @@ func (w *Watcher) logChanges(prev *observe.Observation, cur observe.Observation)
 			w.log.Warn("follower lost the leader", zap.String("alias", r.Alias))
 		}
 	}
+	if wv := cur.Follower.Witness.Verdict; wv != "" && (first || prev.Follower.Witness.Verdict != wv) {
+		fields := []zap.Field{zap.String("verdict", string(wv)), zap.String("witness", cur.Follower.Witness.Text())}
+		if wv == observe.WitnessReached {
+			w.log.Info("follower reaches the leader", fields...)
+		} else {
+			w.log.Warn("follower does not reach the leader", fields...)
+		}
+	}
 	w.logAiven(prev, cur)
 	rep := cur.Follower.Replication
 	if rep.Failure != nil && (first || prev.Follower.Replication.Failure == nil) {

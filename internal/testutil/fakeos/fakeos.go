@@ -36,6 +36,9 @@ const (
 	RouteRemoteInfo      = "GET /_remote/info"
 	RouteFollowerStats   = "GET /_plugins/_replication/follower_stats"
 	RouteAutofollowStats = "GET /_plugins/_replication/autofollow_stats"
+	// RouteWitness is the active witness's cross-cluster search through
+	// the alias "leader".
+	RouteWitness = "GET /leader:drwatch-witness/_search"
 	// RouteSettingsAll is the follower-index settings call for indices: ["*"].
 	RouteSettingsAll = "GET /*/_settings/index.plugins.replication.follower.leader_index,index.number_of_shards"
 )
@@ -88,6 +91,7 @@ func NewFollower(t testing.TB) *Cluster {
 	c.Fixture(RouteRemoteInfo, "lab/remote_info_sniff_connected.json")
 	c.Fixture(RouteFollowerStats, "lab/follower_stats_running.json")
 	c.Fixture(RouteAutofollowStats, "lab/autofollow_stats.json")
+	c.Fixture(RouteWitness, "lab/witness_reached.json")
 	c.Fixture(RouteSettingsAll, "lab/follower_settings.json")
 	c.Set(RouteHealth, 200, Health("green"))
 	c.LoadSeqNos("lab/follower_seqnos_running.json")

@@ -1,0 +1,137 @@
+package opensearch
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"slices"
+
+	"github.com/drwatch/drwatch/internal/observe"
+)
+
+// WitnessIndex is the leader index name the active witness searches
+// through the follower. It need not exist (the search ignores missing
+// indices), so the search reads no data: the leader only resolves the
+// name. A least-privilege user needs indices:data/read/search on this
+// one name on the leader (docs/replication.md).
+const WitnessIndex = "drwatch-witness"
+
+// Link is what the follower's request to its leader came to.
+type Link string
+
+// Link outcomes.
+const (
+	// LinkReached: the leader answered the follower now (a cross-cluster
+	// search that the remote cluster served).
+	LinkReached Link = "reached"
+	// LinkFailed: the follower answered that its request to the leader
+	// failed at the transport layer (refused, disconnected, timed out).
+	LinkFailed Link = "failed"
+)
+
+// WitnessAnswer is the follower's answer to a cross-cluster request.
+type WitnessAnswer struct {
+	Link Link
+	// Type is the OpenSearch error type of a failed request (e.g.
+	// connect_transport_exception); empty for a reached leader.
+	Type string
+}
+
+// transportFailures are the error types with which a follower reports
+// that its request to a remote cluster did not get through: the remote
+// did not answer, it was refused, or the connection to it is gone. Any
+// other error is the follower's own (a permission, a setting) and proves
+// nothing about the leader.
+var transportFailures = []string{
+	"connect_transport_exception",
+	"node_disconnected_exception",
+	"node_not_connected_exception",
+	"node_closed_exception",
+	"receive_timeout_transport_exception",
+	"send_request_transport_exception",
+	"transport_exception",
+	"no_node_available_exception",
+	"connect_exception",
+}
+
+// CrossCluster asks the follower to search <alias>:WitnessIndex: a request
+// that crosses the follower -> leader link now. It is one attempt, bounded
+// only by ctx: the caller decides how long it may stay in flight (a search
+// to a hung leader stays on the follower as a task whatever the client
+// does, so the caller keeps at most one pending).
+//
+// The answer is LinkReached when the leader served it (_clusters reports a
+// successful remote), LinkFailed when the follower says its request to the
+// leader failed at the transport layer (HTTP 5xx with a transport error
+// type, or a remote skipped under skip_unavailable). Anything else is an
+// *Error: the follower's own failure, which says nothing about the leader.
+func (c *Client) CrossCluster(ctx context.Context, alias string) (WitnessAnswer, error) {
+	const op = "cross-cluster witness search"
+	q := url.Values{
+		"size":               {"0"},
+		"ignore_unavailable": {"true"},
+		"allow_no_indices":   {"true"},
+		"track_total_hits":   {"false"},
+	}
+	path := "/" + url.PathEscape(alias+":"+WitnessIndex) + "/_search"
+	status, body, err := c.doAllow(ctx, op, http.MethodGet, request{path: path, query: q}, anyStatus)
+	if err != nil {
+		return WitnessAnswer{}, err // the follower did not answer
+	}
+	if status < 200 || status > 299 {
+		e := classifyStatus(op, status, body)
+		if status >= 500 {
+			if t := transportFailure(body, e); t != "" {
+				return WitnessAnswer{Link: LinkFailed, Type: t}, nil
+			}
+		}
+		return WitnessAnswer{}, e
+	}
+	var ans struct {
+		Clusters *struct {
+			Total      int `json:"total"`
+			Successful int `json:"successful"`
+			Skipped    int `json:"skipped"`
+		} `json:"_clusters"`
+	}
+	if err := decode(op, body, &ans); err != nil {
+		return WitnessAnswer{}, err
+	}
+	switch cl := ans.Clusters; {
+	case cl == nil || cl.Total == 0:
+		// A local search: the follower does not know the alias as a
+		// remote cluster, so nothing crossed the link.
+		return WitnessAnswer{}, &Error{Op: op, Class: observe.ClassMalformed, Detail: "the follower searched no remote cluster: is " + quote(alias) + " a remote cluster alias on the follower?"}
+	case cl.Successful > 0:
+		return WitnessAnswer{Link: LinkReached}, nil
+	case cl.Skipped > 0:
+		return WitnessAnswer{Link: LinkFailed, Type: "remote_skipped"}, nil
+	}
+	return WitnessAnswer{}, &Error{Op: op, Class: observe.ClassMalformed, Detail: "_clusters reports neither a successful nor a skipped remote cluster"}
+}
+
+// transportFailure returns the transport error type of a failed
+// cross-cluster request ("" when it is not one): the top-level type or
+// any root cause's.
+func transportFailure(body []byte, e *Error) string {
+	if slices.Contains(transportFailures, e.Type) {
+		return e.Type
+	}
+	var eb struct {
+		Error struct {
+			RootCause []struct {
+				Type string `json:"type"`
+			} `json:"root_cause"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &eb) != nil {
+		return ""
+	}
+	for _, rc := range eb.Error.RootCause {
+		if slices.Contains(transportFailures, rc.Type) {
+			return rc.Type
+		}
+	}
+	return ""
+}

@@ -1,0 +1,158 @@
+package policy_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/drwatch/drwatch/internal/observe"
+	"github.com/drwatch/drwatch/internal/policy"
+)
+
+// A hung leader (SIGSTOP, a paused VM): its sockets stay open, so the
+// follower's remote connection reads connected for as long as it hangs,
+// and only the active witness - a request crossing the link now - says
+// the follower has lost it. It is agreed on once drwatch's probes and the
+// follower's request have both failed for leader_down_after, and auto mode
+// promotes.
+func TestHungLeaderIsAgreedOnWithinLeaderDownAfter(t *testing.T) {
+	p := newPair(t, policyFor("auto"))
+	p.decide(0, up)
+	start := p.clk.now().Add(interval)
+	var d policy.Decision
+	for i := range 20 {
+		d = p.decide(interval, hung)
+		if d.State.Phase == policy.Isolated {
+			t.Fatalf("cycle %d: a hung leader taken for drwatch being cut off: %q", i, d.State.Reasons)
+		}
+		if d.Promote {
+			break
+		}
+	}
+	if !d.Promote {
+		t.Fatalf("never promoted a hung leader: %s %q", d.State.Phase, d.State.Reasons)
+	}
+	took := p.clk.now().Sub(start)
+	if lda := p.pol.LeaderDownAfter.D(); took < lda || took > lda+2*interval {
+		t.Fatalf("promoted %s after the first failed probe, want within [%s, %s]", took, lda, lda+2*interval)
+	}
+	requireReasons(t, d, "the follower's request to the leader has had no answer for 3s", "still reads connected")
+}
+
+// The same with the follower's request failing at once (a transport error
+// the follower reports), and the remote connection already down.
+func TestWitnessFailureTypeIsNamed(t *testing.T) {
+	p := newPair(t, policyFor("manual"))
+	p.decide(0, up)
+	var d policy.Decision
+	for range 8 {
+		d = p.decide(interval, func(at time.Time) *ob {
+			return gone(at).witness(observe.WitnessUnreached, 0, "connect_transport_exception")
+		})
+	}
+	if d.State.Phase != policy.LeaderDown {
+		t.Fatalf("phase %s: %q", d.State.Phase, d.State.Reasons)
+	}
+	requireReasons(t, d, "remote \"leader\" disconnected", "the follower's request to the leader failed (connect_transport_exception)")
+}
+
+// A leader frozen for less than leader_down_after, again and again: the
+// witness agrees each time, and nothing is ever promoted.
+func TestShortHangsNeverPromote(t *testing.T) {
+	for _, mode := range allModes {
+		t.Run(mode, func(t *testing.T) {
+			p := newPair(t, policyFor(mode, withOnTimeout("promote")))
+			p.decide(0, up)
+			for round := range 100 {
+				for i := range 5 { // 25 s < leader_down_after 30 s
+					d := p.decide(interval, hung)
+					if d.Promote || d.WouldPromote || d.State.Phase != policy.Suspect {
+						t.Fatalf("round %d probe %d: %s %q", round, i, d.State.Phase, d.State.Reasons)
+					}
+				}
+				if d := p.decide(interval, up); d.State.Phase != policy.Healthy {
+					t.Fatalf("round %d: %s %q", round, d.State.Phase, d.State.Reasons)
+				}
+			}
+		})
+	}
+}
+
+// A leader that answers, but slower than probe_timeout: drwatch's own
+// probes time out all along (past leader_down_after), and the follower's
+// request is answered late - every third cycle - never unanswered for
+// leader_down_after. Never down.
+func TestSlowLeaderNeverPromotes(t *testing.T) {
+	for _, mode := range allModes {
+		t.Run(mode, func(t *testing.T) {
+			p := newPair(t, policyFor(mode, withOnTimeout("promote")))
+			p.decide(0, up)
+			for i := range 200 {
+				build := hung
+				if i%3 == 2 {
+					build = func(at time.Time) *ob { return hung(at).witness(observe.WitnessReached, 0, "") }
+				}
+				d := p.decide(interval, build)
+				if d.Promote || d.WouldPromote || d.State.Phase == policy.LeaderDown || d.State.Phase == policy.AwaitingApproval {
+					t.Fatalf("cycle %d: %s %q", i, d.State.Phase, d.State.Reasons)
+				}
+			}
+		})
+	}
+}
+
+// drwatch cut off from the leader while the follower's request reaches it
+// now: isolated, whatever the passive signals say (even a follower whose
+// remote connection reads disconnected for a moment).
+func TestWitnessReachedIsIsolated(t *testing.T) {
+	for _, mode := range allModes {
+		t.Run(mode, func(t *testing.T) {
+			p := newPair(t, policyFor(mode))
+			p.decide(0, up)
+			for i := range 100 {
+				build := func(at time.Time) *ob { return cutOff(at).witness(observe.WitnessReached, 0, "") }
+				if i%7 == 3 {
+					build = func(at time.Time) *ob { return gone(at).witness(observe.WitnessReached, 0, "") }
+				}
+				d := p.decide(interval, build)
+				if d.Promote || d.WouldPromote || d.State.Phase != policy.Isolated {
+					t.Fatalf("cycle %d: %s %q", i, d.State.Phase, d.State.Reasons)
+				}
+				requireReasons(t, d, "the follower reached the leader now", "drwatch itself is cut off")
+			}
+		})
+	}
+}
+
+// No witness (the follower refuses drwatch's cross-cluster request, e.g.
+// a missing permission): the passive signals decide, as before - a
+// connected remote is isolated; the request's failure is named.
+func TestWitnessNoneFallsBackToTheRemoteConnection(t *testing.T) {
+	p := newPair(t, policyFor("auto"))
+	p.decide(0, up)
+	for i := range 20 {
+		d := p.decide(interval, func(at time.Time) *ob {
+			return cutOff(at).witness(observe.WitnessNone, 0, "")
+		})
+		if d.Promote || d.State.Phase != policy.Isolated {
+			t.Fatalf("cycle %d: %s %q", i, d.State.Phase, d.State.Reasons)
+		}
+		requireReasons(t, d, "no witness: the follower did not answer drwatch's request to the leader (no permission)")
+	}
+}
+
+// drwatch reaches the leader, the follower does not (their link is cut or
+// hangs): healthy, never a failover, and from the second such cycle
+// replication is degraded with the reason; it recovers with the link.
+func TestFollowerLinkCutIsDegradedNotDown(t *testing.T) {
+	p := newPair(t, policyFor("auto"))
+	p.decide(0, up)
+	linkCut := func(at time.Time) *ob { return up(at).witness(observe.WitnessUnreached, 3*time.Second, "") }
+	p.run([]step{
+		{name: "first", after: interval, obs: linkCut, phase: policy.Healthy},
+		{name: "second", after: interval, obs: linkCut, phase: policy.Healthy, events: []string{policy.EvReplicationDegraded},
+			reasons: []string{"the follower cannot reach the leader", "the link between them is cut or hangs"}},
+		{name: "still", after: interval, obs: linkCut, phase: policy.Healthy},
+		{name: "back", after: interval, obs: func(at time.Time) *ob { return up(at).witness(observe.WitnessReached, 0, "") },
+			phase: policy.Healthy, events: []string{policy.EvReplicationRecovered}, reasons: []string{"the follower reached the leader now"}},
+	})
+}

@@ -1,0 +1,107 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/drwatch/drwatch/internal/observe"
+	"github.com/drwatch/drwatch/internal/opensearch"
+)
+
+// WitnessCap is the longest a witness request stays in flight. A search
+// the follower sends to a hung leader stays on the follower as a task
+// whatever drwatch's client does (cancelled, it is only marked so), so a
+// pending request is never sent again while it is in flight: it is left
+// to finish, up to this bound, and its age is the verdict meanwhile.
+const WitnessCap = 10 * time.Minute
+
+// witness keeps a pair's one witness request between cycles.
+type witness struct {
+	mu  sync.Mutex
+	cur *witnessCall
+}
+
+type witnessCall struct {
+	sent time.Time
+	done chan struct{}
+	// set before done is closed
+	ans  opensearch.WitnessAnswer
+	err  error
+	took time.Duration
+}
+
+// begin starts a witness request, unless one is still in flight (or
+// answered and not yet reported): then that one is this cycle's too. The
+// request's context is parent's (the watcher's), bounded by WitnessCap,
+// not the cycle's deadline.
+func (w *witness) begin(parent context.Context, f Cluster, alias string, now time.Time) *witnessCall {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.cur != nil {
+		return w.cur
+	}
+	c := &witnessCall{sent: now, done: make(chan struct{})}
+	w.cur = c
+	go func() {
+		ctx, cancel := context.WithTimeout(parent, WitnessCap)
+		defer cancel()
+		t := time.Now()
+		c.ans, c.err = f.CrossCluster(ctx, alias)
+		c.took = time.Since(t)
+		close(c.done)
+	}()
+	return c
+}
+
+// verdict waits for c until ctx ends (the cycle's deadline) and says what
+// it came to. followerAnswered is whether the follower answered drwatch's
+// other calls in this cycle: a request pending while it does is the
+// follower waiting on its leader; pending while it does not, there is no
+// witness. An answered request is reported once, and the next cycle
+// sends a new one.
+func (w *witness) verdict(ctx context.Context, c *witnessCall, followerAnswered bool, timeout time.Duration, now func() time.Time) observe.Witness {
+	// Wait until the request is timeout old (or the cycle ends): one
+	// already older than that is judged at once.
+	wait := time.NewTimer(max(0, timeout-now().Sub(c.sent)))
+	select {
+	case <-c.done:
+	case <-wait.C:
+	case <-ctx.Done():
+	}
+	wait.Stop()
+	out := observe.Witness{SentAt: c.sent}
+	select {
+	case <-c.done:
+		w.mu.Lock()
+		if w.cur == c {
+			w.cur = nil
+		}
+		w.mu.Unlock()
+		out.Latency = c.took
+		switch {
+		case c.err != nil:
+			out.Verdict, out.Failure = observe.WitnessNone, failureOf(c.err)
+		case c.ans.Link == opensearch.LinkReached:
+			out.Verdict = observe.WitnessReached
+		default:
+			out.Verdict, out.Type = observe.WitnessUnreached, c.ans.Type
+		}
+		return out
+	default:
+	}
+	out.Pending = now().Sub(c.sent)
+	switch {
+	case !followerAnswered:
+		out.Verdict = observe.WitnessNone
+		out.Failure = &observe.Failure{Class: observe.ClassTimeout, Message: "the follower does not answer"}
+	case out.Pending < timeout && !errors.Is(ctx.Err(), context.DeadlineExceeded):
+		// Cut short (shutting down): not a verdict on the link.
+		out.Verdict = observe.WitnessNone
+		out.Failure = &observe.Failure{Class: observe.ClassCanceled, Message: "cycle canceled"}
+	default:
+		out.Verdict = observe.WitnessUnreached
+	}
+	return out
+}
