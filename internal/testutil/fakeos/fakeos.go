@@ -154,12 +154,21 @@ func (c *Cluster) Remove(route string) {
 }
 
 // Fixture makes route answer 200 with a fixture file of testdata/.
-func (c *Cluster) Fixture(route, name string) {
-	b, err := fixtures.ReadFile("testdata/" + name)
+func (c *Cluster) Fixture(route, name string) { c.FixtureStatus(route, 200, name) }
+
+// FixtureStatus makes route answer status with a fixture file of
+// testdata/ (a captured error answer).
+func (c *Cluster) FixtureStatus(route string, status int, name string) {
+	b, err := c.FixtureBody(name)
 	if err != nil {
 		c.t.Fatalf("fixture %s: %v", name, err)
 	}
-	c.Set(route, 200, string(b))
+	c.Set(route, status, string(b))
+}
+
+// FixtureBody is a fixture file of testdata/.
+func (c *Cluster) FixtureBody(name string) ([]byte, error) {
+	return fixtures.ReadFile("testdata/" + name)
 }
 
 // SetSeqNos gives index one started primary per value, whose max_seq_no,
