@@ -59,6 +59,37 @@ func (x *tcpProxy) Blackhole(t *testing.T) {
 	}
 }
 
+// Swallow black-holes the link both ways: connections stay open, nothing
+// gets through, nobody is told (no reset, no close) - a firewall that
+// drops packets, or a host that vanished.
+func (x *tcpProxy) Swallow(t *testing.T) {
+	t.Helper()
+	for _, stream := range []string{"upstream", "downstream"} {
+		body := fmt.Sprintf(`{"name":"swallow-%s","type":"timeout","stream":%q,"attributes":{"timeout":0}}`, stream, stream)
+		if _, err := x.p.Toxics.AddToxicJson(strings.NewReader(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Slow delays every chunk of data by d, both ways: a leader that answers,
+// late.
+func (x *tcpProxy) Slow(t *testing.T, d time.Duration) {
+	t.Helper()
+	for _, stream := range []string{"upstream", "downstream"} {
+		body := fmt.Sprintf(`{"name":"slow-%s","type":"latency","stream":%q,"attributes":{"latency":%d}}`, stream, stream, d.Milliseconds()/2)
+		if _, err := x.p.Toxics.AddToxicJson(strings.NewReader(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Heal removes every toxic: the link passes traffic again.
+func (x *tcpProxy) Heal(t *testing.T) {
+	t.Helper()
+	x.p.Toxics.ResetToxics(t.Context())
+}
+
 // countingProxy is an HTTP reverse proxy that counts the requests it
 // forwards: the server-side count of what drwatch asks. It also records
 // each request's method, path and arrival time (what a test counts per

@@ -131,9 +131,10 @@ func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // request is an opensearch.Request for endpoints v4 has no type for.
 type request struct {
-	path  string // already escaped
-	query url.Values
-	body  []byte
+	path   string // already escaped
+	query  url.Values
+	body   []byte
+	header http.Header
 }
 
 func (r request) GetRequest(method string) (*http.Request, error) {
@@ -151,6 +152,9 @@ func (r request) GetRequest(method string) (*http.Request, error) {
 	}
 	if r.body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, vs := range r.header {
+		req.Header[k] = vs
 	}
 	return req, nil
 }

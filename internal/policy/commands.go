@@ -175,7 +175,8 @@ func Pause(st State, until time.Time, by, reason string, now time.Time) (Decisio
 	return d, nil
 }
 
-// Resume ends a pause. Outage tracking starts afresh.
+// Resume ends a pause. Outage tracking carries on from what the pause
+// observed.
 func Resume(st State, by string, now time.Time) (Decision, error) {
 	if st.Phase != Paused {
 		return Decision{State: st}, conflict("resume", st.Phase)
@@ -186,7 +187,8 @@ func Resume(st State, by string, now time.Time) (Decision, error) {
 }
 
 // unpause ends a pause: back to a failed promotion's retries, or to
-// healthy with outage tracking started afresh.
+// healthy, deciding from the next observation on what was tracked during
+// the pause (an outage that began in it counts from when it began).
 func unpause(d *Decision, now time.Time, why string) {
 	s := &d.State
 	from := s.PausedFrom
@@ -196,7 +198,7 @@ func unpause(d *Decision, now time.Time, why string) {
 		d.enter(Failed, now, why+": the failed promotion is retried now")
 		return
 	}
-	resetTracking(s)
+	clearRequest(s)
 	d.enter(Healthy, now, why)
 }
 

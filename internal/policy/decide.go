@@ -106,6 +106,11 @@ func Decide(st State, obs observe.Observation, pol *config.Policy, now time.Time
 		return d
 	case Paused:
 		if !stepPaused(&d, now) {
+			// A pause stops acting, not watching: readings, failures
+			// and the witness are tracked as ever, so that a leader
+			// that dies during maintenance is decided on, from them,
+			// the moment the pause ends.
+			track(&d.State, obs, pol)
 			return d
 		}
 		if d.State.Phase == Failed {
@@ -157,7 +162,7 @@ func stepPaused(d *Decision, now time.Time) bool {
 // (suspect), or down (leader_down, and what the mode does about it).
 func stepWatching(d *Decision, obs observe.Observation, pol *config.Policy, now time.Time) {
 	s := &d.State
-	w := track(s, obs)
+	w := track(s, obs, pol)
 	prev := s.Phase
 	av := aivenOf(obs)
 
@@ -169,6 +174,9 @@ func stepWatching(d *Decision, obs observe.Observation, pol *config.Policy, now 
 
 	down := fmt.Sprintf("leader unreachable for %s (%s in a row, last: %s)",
 		dur(now.Sub(s.OutageStart)), plural(s.FailedProbes, "failed probe"), failureText(obs.Leader.Failure))
+	if s.GapBefore > 0 {
+		down += fmt.Sprintf("; counted afresh after a gap of %s in observation (more than max_observation_age %s)", dur(s.GapBefore), pol.MaxObservationAge)
+	}
 	requireWitness := *pol.RequireFollowerWitness
 
 	if requireWitness && w.sees {

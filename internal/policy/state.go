@@ -53,6 +53,12 @@ type State struct {
 	Witness
 	Checkpoints
 
+	// ObservedAt is the time of the last observation folded into the
+	// tracking; GapBefore, the gap before the current one when it was
+	// longer than max_observation_age (the tracking started afresh).
+	ObservedAt time.Time     `json:"observed_at,omitzero"`
+	GapBefore  time.Duration `json:"gap_before_ns,omitempty"`
+
 	// LastGoodLag is the last complete lag reading taken while the leader
 	// answered and the follower's link to it was up.
 	LastGoodLag *LagReading `json:"last_good_lag,omitempty"`

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/drwatch/drwatch/internal/config"
 	"github.com/drwatch/drwatch/internal/observe"
 )
 
@@ -23,7 +24,20 @@ type witnessView struct {
 
 // track updates the outage, checkpoint, witness and lag tracking from an
 // observation, and returns the witness.
-func track(s *State, obs observe.Observation) witnessView {
+func track(s *State, obs observe.Observation, pol *config.Policy) witnessView {
+	if !s.ObservedAt.IsZero() && obs.Time.Sub(s.ObservedAt) > pol.MaxObservationAge.D() {
+		// A gap in observation (drwatch frozen, stopped, its host
+		// suspended) longer than max_observation_age: what the readings
+		// before it showed - an outage's start, the follower's testimony -
+		// may have ended and begun again meanwhile. Thresholds are met
+		// afresh from here; the last lag reading keeps its own time, so
+		// the RPO guard judges its age from the outage as seen now.
+		resetTracking(s)
+		s.GapBefore = obs.Time.Sub(s.ObservedAt)
+	} else {
+		s.GapBefore = 0
+	}
+	s.ObservedAt = obs.Time
 	alive := obs.Leader.Answered()
 	trackOutage(s, obs.Time, alive)
 	trackCheckpoints(s, obs, alive)

@@ -106,6 +106,9 @@ type Executor struct {
 	CatchUp func(ctx context.Context, plan map[string]string) error
 
 	StepTimeout time.Duration
+	// Liveness bounds the fence's check of whether the leader answers
+	// (0: the step timeout).
+	Liveness time.Duration
 	// Window, with ha, is the end of the lease's window (steps.Bound):
 	// no call outlives it. Nil without ha.
 	Window          func() time.Time
@@ -165,7 +168,7 @@ func (e *Executor) Run(ctx context.Context, p *promote.Promotion) (promote.Resul
 	if err := e.plan(ctx, p); err != nil {
 		return res, err
 	}
-	fence := steps.Fencer{Leader: e.Leader, Enabled: e.FenceLeader, Record: e.record, Call: e.call}
+	fence := steps.Fencer{Leader: e.Leader, Enabled: e.FenceLeader, Record: e.record, Call: e.call, Liveness: e.Liveness}
 	deleted := deleteDone(p)
 	refused := "no integration is deleted under a live, unfenced leader"
 	if deleted {

@@ -43,7 +43,7 @@ func newExecutor(p *config.Pair, j Journal, log *zap.Logger, opts aiven.Options)
 	return &Executor{
 		Pair: p.Name, Project: a.Project, LeaderService: a.LeaderService, FollowerService: a.FollowerService,
 		Alias: p.Follower.LeaderAlias, Indices: p.Indices,
-		API: api, Leader: leader, Follower: follower, Journal: j, Log: log,
+		API: api, Leader: leader, Follower: follower, Journal: j, Log: log, Liveness: steps.LivenessOf(p.Resolved),
 		FenceLeader: fenceLeader(p), CatchUp: steps.CatchUp(leader, follower),
 	}, nil
 }

@@ -60,6 +60,10 @@ type Executor struct {
 	Now         func() time.Time
 	// StepTimeout bounds each cluster call (default 30s).
 	StepTimeout time.Duration
+	// Liveness bounds each check of whether the leader answers (the
+	// fence's, and the re-check between batches of stops): 0 is
+	// StepTimeout.
+	Liveness time.Duration
 	// CatchUp, for graceful promotions, waits until every planned index has
 	// caught up with the (fenced) leader. Nil: not supported.
 	CatchUp func(ctx context.Context, plan map[string]string) error
@@ -251,7 +255,7 @@ func (e *Executor) fenceAdded(ctx context.Context, p *promote.Promotion, added m
 // (steps.Fencer: decided anew on every attempt until done; a live leader
 // that refuses fails the attempt; a graceful promotion requires it).
 func (e *Executor) fence(ctx context.Context, p *promote.Promotion) (bool, error) {
-	f := steps.Fencer{Leader: e.Leader, Enabled: e.FenceLeader, Record: e.record, Call: e.call}
+	f := steps.Fencer{Leader: e.Leader, Enabled: e.FenceLeader, Record: e.record, Call: e.call, Liveness: e.Liveness}
 	return f.Fence(ctx, p, "no replication is stopped under a live, unfenced leader")
 }
 
@@ -265,11 +269,16 @@ func (e *Executor) refence(ctx context.Context, p *promote.Promotion) error {
 	if s, ok := p.Last(promote.StepFence, ""); !ok || s.Status != promote.StepSkipped {
 		return nil // fenced already (or failed: the attempt stopped)
 	}
-	if err := e.call(ctx, func(ctx context.Context) error { _, err := e.Leader.ClusterHealth(ctx); return err }); err != nil {
+	alive, _, err := steps.LeaderAnswers(ctx, e.call, e.Leader, e.Liveness)
+	if err != nil {
+		return fmt.Errorf("re-check of the unfenced leader between batches of stops: %w; no further replication is stopped in this attempt", err)
+	}
+	if !alive {
 		return nil
 	}
+	// A leader that answers at all - even 401, 403 or 429 - is alive.
 	e.Log.Warn("the leader answers again in the middle of the promotion: fencing it before any further stop")
-	_, err := e.fence(ctx, p)
+	_, err = e.fence(ctx, p)
 	return err
 }
 

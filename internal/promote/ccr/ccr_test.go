@@ -19,6 +19,7 @@ import (
 	"github.com/drwatch/drwatch/internal/opensearch"
 	"github.com/drwatch/drwatch/internal/policy"
 	"github.com/drwatch/drwatch/internal/promote"
+	"github.com/drwatch/drwatch/internal/promote/steps"
 )
 
 // ---- fakes ----------------------------------------------------------------
@@ -27,6 +28,8 @@ import (
 type fakeLeader struct {
 	mu          sync.Mutex
 	down        bool
+	hung        bool  // health waits until its context ends (SIGSTOP)
+	healthErr   error // health answers with this error (alive, refusing)
 	blockErr    error
 	healthCalls int
 	blocked     []string
@@ -34,8 +37,18 @@ type fakeLeader struct {
 
 func (l *fakeLeader) ClusterHealth(ctx context.Context) (opensearch.Health, error) {
 	l.mu.Lock()
+	hung := l.hung
+	l.mu.Unlock()
+	if hung {
+		<-ctx.Done()
+		return opensearch.Health{}, &opensearch.Error{Op: "cluster health", Class: observe.ClassTimeout, Detail: "no answer before the probe timeout", Err: ctx.Err()}
+	}
+	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.healthCalls++
+	if l.healthErr != nil {
+		return opensearch.Health{}, l.healthErr
+	}
 	if l.down {
 		return opensearch.Health{}, &opensearch.Error{Op: "cluster health", Class: observe.ClassConnRefused, Detail: "connection refused"}
 	}
@@ -1169,5 +1182,91 @@ func TestLeaderBackMidAttemptIsFencedBeforeTheNextStop(t *testing.T) {
 	}
 	if s, _ := l.reload(t).Last(promote.StepFence, ""); s.Status != promote.StepDone || len(l.leader.blocked) != 4 {
 		t.Fatalf("fence %+v, blocked %v", s, l.leader.blocked)
+	}
+}
+
+// A hung leader (SIGSTOP): the fence's check waits for it no longer than
+// the liveness bound (not a whole step timeout), takes it for down, and
+// the promotion goes on.
+func TestHungLeaderFenceCheckBoundedByLiveness(t *testing.T) {
+	l := newLab(t, 2)
+	l.leader.hung = true
+	p := l.start(t, false)
+	e := l.executor()
+	e.StepTimeout, e.Liveness = 5*time.Second, 200*time.Millisecond
+	start := time.Now()
+	res, err := e.Run(context.Background(), p)
+	if err != nil || len(res.Promoted) != 2 {
+		t.Fatalf("Run = %+v, %v", res, err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("the promotion took %s with a hung leader: the fence check is not bounded by its liveness bound", took)
+	}
+	if s, _ := l.reload(t).Last(promote.StepFence, ""); s.Status != promote.StepSkipped || !strings.Contains(s.Detail, "timeout") {
+		t.Fatalf("fence = %+v", s)
+	}
+}
+
+// The fence's check cut short by the lease window (or the attempt's
+// deadline) before its liveness bound: the leader is neither fenced nor
+// shown down, so nothing is stopped in this attempt.
+func TestFenceCheckCutShortStopsNothing(t *testing.T) {
+	l := newLab(t, 2)
+	l.leader.hung = true
+	p := l.start(t, false)
+	e := l.executor()
+	e.Liveness = 3 * time.Second
+	end := time.Now().Add(100 * time.Millisecond)
+	e.Window = func() time.Time { return end }
+	_, err := e.Run(context.Background(), p)
+	if !errors.Is(err, steps.ErrLivenessUnknown) {
+		t.Fatalf("Run: %v, want ErrLivenessUnknown", err)
+	}
+	n := 0
+	for _, c := range l.follower.calls() {
+		n += c
+	}
+	if n != 0 {
+		t.Fatalf("%d stops sent under a leader whose check was cut short", n)
+	}
+	if s, _ := l.reload(t).Last(promote.StepFence, ""); s.Status != promote.StepFailed || !strings.Contains(s.Detail, "cut short") {
+		t.Fatalf("fence = %+v", s)
+	}
+}
+
+// A leader gone at the fence that answers again between batches of stops
+// with an error (401, 403, 429): it answers, so it is alive - fenced before
+// any further stop, not taken for gone.
+func TestLeaderAnsweringWithAnErrorMidAttemptIsFenced(t *testing.T) {
+	for _, herr := range []error{
+		&opensearch.Error{Op: "cluster health", Class: observe.ClassAuth, Status: 403, Type: "security_exception"},
+		&opensearch.Error{Op: "cluster health", Class: observe.ClassHTTP4xx, Status: 429, Type: "rejected_execution_exception"},
+	} {
+		t.Run(herr.Error(), func(t *testing.T) {
+			l := newLab(t, 4)
+			l.leader.down = true
+			stops := 0
+			l.follower.onStop = func(idx string) {
+				l.leader.mu.Lock()
+				defer l.leader.mu.Unlock()
+				stops++
+				if stops == 1 {
+					l.leader.down, l.leader.healthErr = false, herr
+					return
+				}
+				if len(l.leader.blocked) == 0 {
+					t.Errorf("stop %d (%s) under an answering, unfenced leader", stops, idx)
+				}
+			}
+			p := l.start(t, false)
+			e := l.executor()
+			e.Concurrency = 1
+			if res, err := e.Run(context.Background(), p); err != nil || len(res.Promoted) != 4 {
+				t.Fatalf("Run = %+v, %v", res, err)
+			}
+			if len(l.leader.blocked) != 4 {
+				t.Fatalf("blocked %v", l.leader.blocked)
+			}
+		})
 	}
 }

@@ -21,7 +21,7 @@ func New(p *config.Pair, j Journal, log *zap.Logger) (*Executor, error) {
 	return &Executor{
 		Pair: p.Name, Leader: leader, Follower: follower, Alias: p.Follower.LeaderAlias,
 		Indices: p.Indices, Concurrency: pol.PromoteConcurrency, FenceLeader: *pol.FenceLeader,
-		Journal: j, Log: log, StepTimeout: 30 * time.Second,
+		Journal: j, Log: log, StepTimeout: 30 * time.Second, Liveness: steps.LivenessOf(pol),
 		CatchUp: steps.CatchUp(leader, follower),
 	}, nil
 }

@@ -50,6 +50,16 @@ func Bound(ctx context.Context, timeout time.Duration, window func() time.Time) 
 	return wctx, func() { wcancel(); cancel() }
 }
 
+// LivenessOf is how long a promotion waits for the leader to answer
+// before it takes it for down: twice the policy's probe_timeout (a leader
+// slower than a probe still gets fenced), at least a second, at most 30s.
+func LivenessOf(pol *config.Policy) time.Duration {
+	if pol == nil {
+		return 0
+	}
+	return min(max(2*pol.ProbeTimeout.D(), time.Second), 30*time.Second)
+}
+
 // Leader is what fencing needs of the old leader.
 type Leader interface {
 	ClusterHealth(ctx context.Context) (opensearch.Health, error)
@@ -65,6 +75,45 @@ type Fencer struct {
 	// Record journals steps; Call bounds one cluster call.
 	Record func(p *promote.Promotion, steps ...promote.Step) error
 	Call   func(ctx context.Context, f func(context.Context) error) error
+	// Liveness bounds the check of whether the leader answers (0: only
+	// Call's bound): a hung leader must not hold the promotion for a
+	// whole step timeout.
+	Liveness time.Duration
+}
+
+// ErrLivenessUnknown: the check of whether the leader answers was cut
+// short (the attempt's deadline, the lease window, a shutdown) before it
+// could show either way. Nothing is removed under a leader that may be
+// alive: the attempt ends and is retried.
+var ErrLivenessUnknown = errors.New("the check of whether the leader answers was cut short before it showed either way")
+
+// LeaderAnswers checks, within liveness (0: call's bound alone), whether
+// the leader answers. alive: it answered, even with an error (refused
+// credentials, 429, an OpenSearch error): it is alive. Not alive with a
+// nil error: it did not answer within its full bound, or refused the
+// connection - shown down in this attempt. ErrLivenessUnknown: the check
+// was cut short by ctx or call's own bound before liveness was up.
+func LeaderAnswers(ctx context.Context, call func(context.Context, func(context.Context) error) error, leader Leader, liveness time.Duration) (alive bool, class observe.Class, err error) {
+	cctx, cancel := ctx, context.CancelFunc(func() {})
+	if liveness > 0 {
+		cctx, cancel = context.WithTimeout(ctx, liveness)
+	}
+	defer cancel()
+	start := time.Now()
+	herr := call(cctx, func(ctx context.Context) error { _, err := leader.ClusterHealth(ctx); return err })
+	took := time.Since(start)
+	switch {
+	case herr == nil || answered(herr):
+		return true, "", nil
+	case ctx.Err() != nil:
+		return false, "", fmt.Errorf("%w (%v)", ErrLivenessUnknown, ctx.Err())
+	}
+	class = opensearch.ClassOf(herr)
+	if (class == observe.ClassTimeout || class == observe.ClassCanceled) && liveness > 0 && took < liveness*9/10 {
+		// The call's own bound (the lease window) ended it first.
+		return false, class, fmt.Errorf("%w (after %s of %s)", ErrLivenessUnknown, took.Round(time.Millisecond), liveness)
+	}
+	return false, class, nil
 }
 
 // Fence write-blocks the leader copies of the planned indices before
@@ -94,8 +143,15 @@ func (f Fencer) Fence(ctx context.Context, p *promote.Promotion, refused string)
 		}
 		return skip("fence_leader is false")
 	}
-	if err := f.Call(ctx, func(ctx context.Context) error { _, err := f.Leader.ClusterHealth(ctx); return err }); err != nil && !answered(err) {
-		return skip("leader unreachable (" + string(opensearch.ClassOf(err)) + "): not fenced")
+	alive, class, err := LeaderAnswers(ctx, f.Call, f.Leader, f.Liveness)
+	if err != nil {
+		// Neither fenced nor shown down: nothing is removed in this
+		// attempt.
+		_ = f.Record(p, promote.Step{Name: promote.StepFence, Status: promote.StepFailed, Detail: err.Error()})
+		return false, fmt.Errorf("fence: %w; %s", err, refused)
+	}
+	if !alive {
+		return skip("leader unreachable (" + string(class) + "): not fenced")
 	}
 	// A leader that answers, even with an error (drwatch's credentials
 	// refused, an OpenSearch error), is alive: it is fenced, or the

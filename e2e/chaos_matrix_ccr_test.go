@@ -1,0 +1,306 @@
+//go:build e2e && ccr
+
+package e2e
+
+// The chaos matrix: one table of faults on the real lab, each cell with
+// writes acknowledged before the fault and counted by id on the follower
+// afterwards. drwatch's traffic to the leader and the follower's
+// (its remote cluster in proxy mode) both go through toxiproxies, so that
+// either link can be cut, slowed or black-holed (packets swallowed, no
+// reset) apart from the other; the leader process itself is killed or
+// frozen for real.
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/drwatch/drwatch/internal/opensearch"
+)
+
+// The matrix's policy: auto, probes every 500ms, timeout 400ms, the
+// leader down after 3s and 3 failed probes, the follower's witness
+// required.
+const (
+	mxInterval = 500 * time.Millisecond
+	mxTimeout  = 400 * time.Millisecond
+	mxDownAfer = 3 * time.Second
+)
+
+// chaosRig is what a cell can break: drwatch's link to the leader (dpx,
+// HTTP) and the follower's (fpx, transport).
+type chaosRig struct {
+	dpx, fpx *tcpProxy
+}
+
+// chaosCell is one row of the matrix.
+type chaosCell struct {
+	name string
+	// fault breaks something and returns how to heal it (nil: healed by
+	// the cleanups, e.g. a killed leader's restart).
+	fault func(t *testing.T, r *chaosRig) (heal func())
+	// hold: for a cell that must never promote, how long the fault is
+	// held (and the states watched) before it is judged.
+	hold time.Duration
+	// promote: the cell must end promoted, with every acknowledged write
+	// on the follower, within within of the fault.
+	promote bool
+	within  time.Duration
+	// during: the state the pair must be in while the fault is held
+	// (never-promote cells), and a reason it must give.
+	during, reason string
+	// afterHeal: checked once the fault is healed (a promoted cell: the
+	// old leader fenced).
+	afterHeal func(t *testing.T, d *daemon, idx []string)
+	// hung: while held, the follower's witness tasks are counted and must
+	// stay at most one.
+	hung bool
+}
+
+func TestChaosMatrix(t *testing.T) {
+	fpx := newTCPProxy(t, "follower-leader", lab.LeaderTransport)
+	useProxy(t, fpx.Addr())
+	t.Cleanup(func() { useSeeds(t) })
+	waitRemoteConnected(t, 60*time.Second)
+	dpx := newTCPProxy(t, "drwatch-leader", strings.TrimPrefix(lab.LeaderURL, "http://"))
+	rig := &chaosRig{dpx: dpx, fpx: fpx}
+
+	// The bound of a hung leader's detection: leader_down_after plus two
+	// probe intervals, plus the probe timeout of the cycle that decides.
+	hungBound := mxDownAfer + 2*mxInterval + mxTimeout
+	cells := []chaosCell{
+		{
+			name:    "leader SIGKILL",
+			fault:   func(t *testing.T, r *chaosRig) func() { killLeader(t); return nil },
+			promote: true, within: hungBound,
+		},
+		{
+			name: "leader SIGSTOP for good",
+			fault: func(t *testing.T, r *chaosRig) func() {
+				return freezeLeader(t)
+			},
+			promote: true, within: hungBound, hung: true, hold: hangHold,
+			afterHeal: oldLeaderFenced,
+		},
+		{
+			name: "leader SIGSTOP 2s, 6 times",
+			fault: func(t *testing.T, r *chaosRig) func() {
+				for range 6 {
+					resume := freezeLeader(t)
+					time.Sleep(2 * time.Second)
+					resume()
+					time.Sleep(2 * time.Second)
+				}
+				return nil
+			},
+			hold: 0,
+		},
+		{
+			name: "blackhole drwatch <-> leader",
+			fault: func(t *testing.T, r *chaosRig) func() {
+				r.dpx.Swallow(t)
+				return func() { r.dpx.Heal(t) }
+			},
+			hold: 4 * mxDownAfer, during: "isolated", reason: "the follower reached the leader now",
+		},
+		{
+			name: "blackhole follower <-> leader",
+			fault: func(t *testing.T, r *chaosRig) func() {
+				r.fpx.Swallow(t)
+				return func() { r.fpx.Heal(t) }
+			},
+			hold: 4 * mxDownAfer, during: "healthy", reason: "the follower cannot reach the leader",
+		},
+		{
+			name: "blackhole leader <-> everyone",
+			fault: func(t *testing.T, r *chaosRig) func() {
+				r.dpx.Swallow(t)
+				r.fpx.Swallow(t)
+				return func() { r.dpx.Heal(t); r.fpx.Heal(t) }
+			},
+			promote: true, within: hungBound, hold: 5 * time.Second,
+			afterHeal: oldLeaderFenced,
+		},
+		{
+			name: "leader 2x probe_timeout slow for 30s",
+			fault: func(t *testing.T, r *chaosRig) func() {
+				r.dpx.Slow(t, 2*mxTimeout)
+				r.fpx.Slow(t, 2*mxTimeout)
+				return func() { r.dpx.Heal(t); r.fpx.Heal(t) }
+			},
+			hold: 30 * time.Second,
+		},
+	}
+	for i, c := range cells {
+		t.Run(c.name, func(t *testing.T) { runChaosCell(t, rig, fmt.Sprintf("mx%d", i), c) })
+	}
+}
+
+// hangHold is how long the SIGSTOP-for-good cell keeps the leader frozen
+// after its promotion: the follower's task count must stay bounded
+// through a long hang.
+const hangHold = 20 * time.Second
+
+func runChaosCell(t *testing.T, r *chaosRig, prefix string, c chaosCell) {
+	idx := replicated(t, prefix, 2, 1)
+	acked := map[string][]string{}
+	for _, ix := range idx {
+		acked[ix] = writeIDs(t, ix, 0, 100)
+	}
+	cfg, _ := decisionConfigIndices(t, "http://"+r.dpx.Addr(), "auto", scope(prefix))
+	d := startDaemon(t, cfg)
+	for _, ix := range idx {
+		d.waitMetric(t, 60*time.Second, fmt.Sprintf(`drwatch_replication_lag_operations{index=%q,pair="lab"}`, ix), "0")
+	}
+	d.waitMetric(t, 10*time.Second, `drwatch_rpo_guard_passing{pair="lab"}`, "1")
+	d.waitMetric(t, 10*time.Second, `drwatch_follower_witness{pair="lab",verdict="reached"}`, "1")
+
+	stop := make(chan struct{})
+	states := watchStates(t, d, stop)
+	start := time.Now()
+	heal := c.fault(t, r)
+	healed := false
+	doHeal := func() {
+		if heal != nil && !healed {
+			healed = true
+			heal()
+		}
+	}
+	t.Cleanup(doHeal)
+
+	if c.promote {
+		d.waitMetric(t, 60*time.Second, `drwatch_pair_state{pair="lab",state="promoted"}`, "1")
+		promotedIn := time.Since(start)
+		decided := leaderDownAt(t, cfg).Sub(start)
+		t.Logf("CHAOS %s: leader_down %s after the fault, promoted %s after", c.name, decided.Round(time.Millisecond), promotedIn.Round(time.Millisecond))
+		if decided > c.within {
+			t.Errorf("leader_down %s after the fault, want within %s (leader_down_after + 2 intervals + the probe timeout)", decided, c.within)
+		}
+		for _, ix := range idx {
+			if m := missing(t, lab.FollowerURL, ix, acked[ix]); len(m) != 0 {
+				t.Errorf("%s: %d of %d acknowledged writes lost: %v", ix, len(m), len(acked[ix]), m[:min(len(m), 5)])
+			}
+			standalone(t, ix)
+		}
+		if c.hung {
+			holdHung(t, d, c.hold)
+		} else if c.hold > 0 {
+			time.Sleep(c.hold)
+		}
+		close(stop)
+		<-states
+		doHeal()
+		if c.afterHeal != nil {
+			c.afterHeal(t, d, idx)
+		}
+		return
+	}
+
+	// Never promote: hold the fault, watch every state, then heal and
+	// require the pair healthy and every index still following.
+	if c.during != "" {
+		d.waitMetric(t, 15*time.Second, fmt.Sprintf(`drwatch_pair_state{pair="lab",state=%q}`, c.during), "1")
+		eventually(t, 15*time.Second, "the reason "+c.reason, func() bool {
+			return hasReason(d.decision(t).Reasons, c.reason)
+		})
+		t.Logf("CHAOS %s: %s %s after the fault: %q", c.name, c.during, time.Since(start).Round(time.Millisecond), d.decision(t).Reasons)
+	}
+	if rest := c.hold - time.Since(start); rest > 0 {
+		time.Sleep(rest)
+	}
+	if c.during != "" {
+		if s := d.state(t); s != c.during {
+			t.Errorf("after %s of the fault the pair is %s, want %s", c.hold, s, c.during)
+		}
+	}
+	doHeal()
+	d.waitMetric(t, 60*time.Second, `drwatch_pair_state{pair="lab",state="healthy"}`, "1")
+	d.waitCycles(t, "lab", 4)
+	close(stop)
+	seen := <-states
+	requireNeverDown(t, seen, c.name+": drwatch")
+	t.Logf("CHAOS %s: never promoted; states seen: %v", c.name, seen)
+	for _, ix := range idx {
+		if !isFollower(t, ix) {
+			t.Errorf("%s is no longer a follower index", ix)
+		}
+	}
+	waitRemoteConnected(t, 60*time.Second)
+	for _, ix := range idx {
+		eventually(t, 60*time.Second, ix+" caught up", func() bool { return len(missing(t, lab.FollowerURL, ix, acked[ix])) == 0 })
+	}
+}
+
+func hasReason(reasons []string, want string) bool {
+	for _, r := range reasons {
+		if strings.Contains(r, want) {
+			return true
+		}
+	}
+	return false
+}
+
+// holdHung keeps a hung leader hung for span after its promotion and
+// samples the follower's witness tasks (drwatch's cross-cluster searches,
+// told apart by their X-Opaque-Id): at most one is ever in flight, however
+// long the leader hangs.
+func holdHung(t *testing.T, d *daemon, span time.Duration) {
+	t.Helper()
+	end := time.Now().Add(span)
+	most, samples := 0, 0
+	for time.Now().Before(end) {
+		n := witnessTasks(t)
+		most = max(most, n)
+		samples++
+		if n > 1 {
+			t.Fatalf("%d witness tasks on the follower at once, want at most 1", n)
+		}
+		time.Sleep(2 * time.Second)
+	}
+	if v, _ := d.metric(t, `drwatch_follower_witness{pair="lab",verdict="unreached"}`); v != "1" {
+		t.Errorf("after %s of a hung leader the witness verdict unreached = %q", span, v)
+	}
+	pending, _ := d.metric(t, `drwatch_follower_witness_pending_seconds{pair="lab"}`)
+	t.Logf("CHAOS hung leader held %s: witness tasks on the follower at most %d over %d samples; pending %ss", span, most, samples, pending)
+}
+
+// witnessTasks counts the follower's tasks that are drwatch's witness
+// searches.
+func witnessTasks(t *testing.T) int {
+	t.Helper()
+	var tasks struct {
+		Nodes map[string]struct {
+			Tasks map[string]struct {
+				Action  string            `json:"action"`
+				Headers map[string]string `json:"headers"`
+			} `json:"tasks"`
+		} `json:"nodes"`
+	}
+	if err := json.Unmarshal(osOK(t, lab.FollowerURL, "GET", "/_tasks?actions=indices:data/read/search*&detailed=true", ""), &tasks); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, node := range tasks.Nodes {
+		for _, task := range node.Tasks {
+			if task.Headers["X-Opaque-Id"] == opensearch.WitnessOpaqueID {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// oldLeaderFenced: once the old leader answers again, drwatch write-blocks
+// its copies of the promoted indices.
+func oldLeaderFenced(t *testing.T, d *daemon, idx []string) {
+	t.Helper()
+	took := d.waitMetric(t, 90*time.Second, `drwatch_events_total{event="old_leader_fenced",pair="lab"}`, "1")
+	for _, ix := range idx {
+		if !leaderRefusesWrites(t, ix) {
+			t.Errorf("the old leader's %s takes writes after the fence", ix)
+		}
+	}
+	t.Logf("CHAOS old leader fenced %s after it was healed", took.Round(time.Millisecond))
+}
