@@ -477,7 +477,7 @@ func healthyReasons(obs observe.Observation, pol *config.Policy) []string {
 		out = []string{"leader answers, but its health is unreadable (" + failureText(obs.Leader.Failure) + "): alive, not an outage"}
 	}
 	switch {
-	case obs.Follower.Witness.Verdict == observe.WitnessReached:
+	case obs.Follower.Witness.Verdict == observe.WitnessReached, obs.Follower.Witness.Verdict == observe.WitnessUnreached:
 		out = append(out, obs.Follower.Witness.Text())
 	case obs.Follower.Remote.Connected:
 		out = append(out, "follower connected to the leader")

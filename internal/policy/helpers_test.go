@@ -249,9 +249,21 @@ func (p *pair) run(steps []step) {
 			d   policy.Decision
 			err error
 		)
-		if s.cmd != nil {
+		switch {
+		case s.cmd != nil:
 			d, err = p.command(s.after, s.cmd)
-		} else {
+		case s.after > p.pol.MaxObservationAge.D():
+			// A long wait is watched, as the daemon would: the same
+			// observation every probe_interval, the step's checks on the
+			// last (a gap longer than max_observation_age would start
+			// the tracking afresh).
+			every := p.pol.ProbeInterval.D()
+			n := s.after / every
+			for range n - 1 {
+				p.decide(every, s.obs)
+			}
+			d = p.decide(s.after-(n-1)*every, s.obs)
+		default:
 			d = p.decide(s.after, s.obs)
 		}
 		where := func() string {

@@ -119,6 +119,7 @@ type oracle struct {
 	readsBaseline  int64     // the follower's failed reads when drwatch last saw the leader and the follower's stats
 	lastReads      int64     // the follower's failed reads, as last read
 	goodReadings   map[time.Time]bool
+	lastTracked    time.Time // the last observation the package tracked
 	denied         bool
 	promotedBefore bool
 }
@@ -152,9 +153,15 @@ func TestPropertyInvariants(t *testing.T) {
 				}
 
 				// The oracle's own view of the outage.
-				tracked := prev.Phase != policy.Paused || d.State.Phase != policy.Paused
-				if prev.Phase == policy.Paused && d.State.Phase != policy.Paused {
-					or.failedProbes = 0 // pause expired: afresh; a denial holds
+				// A pause stops acting, not watching: paused cycles are
+				// tracked too. A gap in observation longer than
+				// max_observation_age starts the tracking afresh.
+				tracked := prev.Phase != policy.Promoting && prev.Phase != policy.Promoted && prev.Phase != policy.Failed
+				if tracked {
+					if !or.lastTracked.IsZero() && now.Sub(or.lastTracked) > pol.MaxObservationAge.D() {
+						or.failedProbes = 0
+					}
+					or.lastTracked = now
 				}
 				f := obs.Follower
 				statsVisible := f.Reachable && f.Replication.Failure == nil && f.Replication.Syncing > 0
@@ -171,7 +178,7 @@ func TestPropertyInvariants(t *testing.T) {
 					if r := f.Replication; f.Reachable && r.Failure == nil && r.LeaderCheckpointsRead && r.LagComplete && len(r.Indices) > 0 {
 						or.goodReadings[now] = true
 					}
-				} else if tracked && prev.Phase != policy.Promoting && prev.Phase != policy.Promoted && prev.Phase != policy.Failed {
+				} else if tracked {
 					if or.failedProbes == 0 {
 						or.outageStart = now
 					}
@@ -270,8 +277,7 @@ func TestPropertyInvariants(t *testing.T) {
 					cmd("pause", dd, err)
 				case st.Phase == policy.Paused && w.pick(0.05):
 					dd, err := policy.Resume(st, "carol", now)
-					cmd("resume", dd, err)
-					or.failedProbes = 0 // a denial holds through a pause
+					cmd("resume", dd, err) // the tracking goes on; a denial holds
 				case unattended && w.pick(0.002):
 					dd, err := policy.ManualPromote(st, "dave", "", now)
 					cmd("manual promote", dd, err)

@@ -178,13 +178,19 @@ func TestTransitions(t *testing.T) {
 				{name: "pause again (extends)", cmd: pauseFor(0), phase: policy.Paused},
 				{name: "resume", cmd: resume, phase: policy.Healthy, reasons: []string{"resumed by carol"},
 					check: func(t *testing.T, d policy.Decision) {
-						if d.State.PausedBy != "" || !d.State.PausedUntil.IsZero() || d.State.FailedProbes != 0 {
+						if d.State.PausedBy != "" || !d.State.PausedUntil.IsZero() {
 							t.Fatalf("pause not cleared: %+v", d.State)
+						}
+						// A pause stops acting, not watching: the outage
+						// that began during it was tracked all along.
+						if d.State.FailedProbes != 6000 || !d.State.OutageStart.Equal(t0.Add(5*time.Second)) {
+							t.Fatalf("the pause's observations were not tracked: %+v", d.State.Outage)
 						}
 					}},
 				{name: "resume twice", cmd: resume, err: policy.ErrConflict},
-				{name: "thresholds afresh", after: interval, obs: gone, phase: policy.Suspect, events: []string{policy.EvLeaderSuspect},
-					reasons: []string{"1 failed probe"}},
+				{name: "decided at once on what the pause watched", after: interval, obs: gone, phase: policy.Promoting, promote: true,
+					events: []string{policy.EvLeaderDown, policy.EvPromotionStarted},
+					reasons: []string{"6001 failed probes", "last lag 0 ops, read 5s before the leader was lost", "auto mode: promoting"}},
 			}),
 		},
 		{
@@ -194,8 +200,9 @@ func TestTransitions(t *testing.T) {
 				{name: "pause 1h", cmd: pauseFor(time.Hour), phase: policy.Paused, reasons: []string{"paused by carol (upgrade) until 2025-03-10T13:00:00Z"}},
 				{name: "leader gone", after: 30 * time.Minute, obs: gone, phase: policy.Paused},
 				{name: "just before expiry", after: 30*time.Minute - time.Second, obs: gone, phase: policy.Paused},
-				{name: "expired: thresholds afresh", after: time.Second, obs: gone, phase: policy.Suspect, events: []string{policy.EvLeaderSuspect},
-					reasons: []string{"leader unreachable for 0s (1 failed probe in a row"}},
+				{name: "expired: decided on what the pause watched", after: time.Second, obs: gone, phase: policy.Promoting, promote: true,
+					events: []string{policy.EvLeaderDown, policy.EvPromotionStarted},
+					reasons: []string{"leader unreachable for 59m55s", "auto mode: promoting"}},
 			}),
 		},
 		{
@@ -206,7 +213,7 @@ func TestTransitions(t *testing.T) {
 				{name: "pause", cmd: pauseFor(0), phase: policy.Paused},
 				{name: "approve is a conflict while paused", cmd: approve("alice"), err: policy.ErrConflict},
 				{name: "resume", cmd: resume, phase: policy.Healthy},
-				{name: "suspect again, not down", after: interval, obs: gone, phase: policy.Suspect, events: []string{policy.EvLeaderSuspect}},
+				{name: "asked again at once, under a new request", after: interval, obs: gone, phase: policy.AwaitingApproval, events: []string{policy.EvApprovalRequired}},
 			}),
 		},
 		{

@@ -156,3 +156,33 @@ func TestFollowerLinkCutIsDegradedNotDown(t *testing.T) {
 			phase: policy.Healthy, events: []string{policy.EvReplicationRecovered}, reasons: []string{"the follower reached the leader now"}},
 	})
 }
+
+// drwatch frozen (or stopped) in the middle of an outage wakes a day
+// later: a gap in observation longer than max_observation_age ends what
+// the readings before it proved. The outage is counted afresh, and the
+// lag reading - a day old when the leader is now seen lost - never passes
+// the RPO guard: a human is asked, nothing is promoted.
+func TestGapInObservationEndsWhatOldReadingsProve(t *testing.T) {
+	p := newPair(t, policyFor("auto"))
+	p.decide(0, up)
+	for range 4 {
+		if d := p.decide(interval, gone); d.State.Phase != policy.Suspect {
+			t.Fatalf("%s %q", d.State.Phase, d.State.Reasons)
+		}
+	}
+	d := p.decide(24*time.Hour, gone)
+	if d.Promote || d.State.Phase != policy.Suspect || d.State.FailedProbes != 1 {
+		t.Fatalf("after a day's gap: %s, %d failed probes, promote %v: %q", d.State.Phase, d.State.FailedProbes, d.Promote, d.State.Reasons)
+	}
+	requireReasons(t, d, "counted afresh after a gap of 24h0m0s in observation (more than max_observation_age 1m0s)")
+	for i := range 20 {
+		d = p.decide(interval, gone)
+		if d.Promote {
+			t.Fatalf("cycle %d: promoted on a day-old reading: %q", i, d.State.Reasons)
+		}
+	}
+	if d.State.Phase != policy.AwaitingApproval {
+		t.Fatalf("%s %q", d.State.Phase, d.State.Reasons)
+	}
+	requireReasons(t, d, "RPO guard fails: last lag reading (0 ops) is 24h0m")
+}

@@ -97,7 +97,11 @@ func (e *Executor) record(p *promote.Promotion, done ...promote.Step) error {
 }
 
 func (e *Executor) call(ctx context.Context, f func(context.Context) error) error {
-	t := e.StepTimeout
+	return e.callFor(ctx, e.StepTimeout, f)
+}
+
+// callFor is call with its own timeout (0: the default 30s).
+func (e *Executor) callFor(ctx context.Context, t time.Duration, f func(context.Context) error) error {
 	if t == 0 {
 		t = 30 * time.Second
 	}
@@ -515,7 +519,7 @@ func (e *Executor) stopBatch(ctx context.Context, batch []string) []promote.Step
 	var wg sync.WaitGroup
 	for j, idx := range batch {
 		wg.Go(func() {
-			err := e.call(ctx, func(ctx context.Context) error { return e.Follower.StopReplication(ctx, idx) })
+			err := e.callFor(ctx, e.stopTimeout(), func(ctx context.Context) error { return e.Follower.StopReplication(ctx, idx) })
 			st := promote.Step{Name: promote.StepStop, Target: idx, Status: promote.StepDone, Detail: "replication stopped"}
 			switch {
 			case errors.Is(err, opensearch.ErrNotReplicating):
@@ -527,7 +531,71 @@ func (e *Executor) stopBatch(ctx context.Context, batch []string) []promote.Step
 		})
 	}
 	wg.Wait()
+	e.describeFailed(ctx, results)
 	return results
+}
+
+// StopTimeout bounds one _stop. Under a hung leader the plugin closes the
+// follower index, then waits up to 30 s for the leader's index metadata
+// (to drop its retention lease) before it reopens the index: a bound
+// below that would give up on a stop that is about to complete.
+const StopTimeout = 60 * time.Second
+
+func (e *Executor) stopTimeout() time.Duration {
+	return max(e.StepTimeout, StopTimeout)
+}
+
+// describeFailed adds to each failed stop what the follower index is now:
+// open or closed, still following or not - a stop cut short may have left
+// it closed, and says so; the retry stops it again (or finds it done) and
+// verification requires it open and writable.
+func (e *Executor) describeFailed(ctx context.Context, results []promote.Step) {
+	var names []string
+	for _, r := range results {
+		if r.Status == promote.StepFailed {
+			names = append(names, r.Target)
+		}
+	}
+	if len(names) == 0 {
+		return
+	}
+	var (
+		states map[string]opensearch.IndexState
+		fis    map[string]opensearch.FollowerIndex
+	)
+	err := e.call(ctx, func(ctx context.Context) (err error) {
+		if states, err = e.Follower.IndexStates(ctx, names); err != nil {
+			return err
+		}
+		fis, err = e.Follower.FollowerIndices(ctx, names)
+		return err
+	})
+	for i := range results {
+		r := &results[i]
+		if r.Status != promote.StepFailed {
+			continue
+		}
+		if err != nil {
+			r.Detail += "; the index's state could not be read: " + err.Error()
+			continue
+		}
+		st := states[r.Target]
+		var what []string
+		switch {
+		case !st.Exists:
+			what = append(what, "missing")
+		case st.Open:
+			what = append(what, "open")
+		default:
+			what = append(what, "closed (the stop was cut short; it is stopped again on the retry)")
+		}
+		if _, ok := fis[r.Target]; ok {
+			what = append(what, "still following its leader")
+		} else if st.Exists {
+			what = append(what, "no longer following")
+		}
+		r.Detail += "; the follower index is now " + strings.Join(what, ", ")
+	}
 }
 
 // lostPrefix starts the detail of a stop step skipped because the index

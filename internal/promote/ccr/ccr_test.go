@@ -1270,3 +1270,37 @@ func TestLeaderAnsweringWithAnErrorMidAttemptIsFenced(t *testing.T) {
 		})
 	}
 }
+
+// A stop cut short under a hung leader (the plugin closed the index, then
+// the call timed out): the failed step says what the follower index is
+// now - closed, still following - and the retry stops it and verifies it
+// open and writable.
+func TestStopCutShortSaysWhatTheIndexIsNow(t *testing.T) {
+	l := newLab(t, 2)
+	l.follower.stopErr["orders-00"] = &opensearch.Error{Op: "stop replication of orders-00", Class: observe.ClassTimeout, Detail: "no answer before the probe timeout"}
+	l.follower.onStop = func(idx string) {
+		l.follower.mu.Lock()
+		defer l.follower.mu.Unlock()
+		if l.follower.stopErr[idx] != nil {
+			l.follower.indices[idx].open = false
+		}
+	}
+	p := l.start(t, false)
+	if _, err := l.executor().Run(context.Background(), p); err == nil {
+		t.Fatal("Run succeeded with a stop cut short")
+	}
+	s, _ := l.reload(t).Last(promote.StepStop, "orders-00")
+	if s.Status != promote.StepFailed || !strings.Contains(s.Detail, "the follower index is now closed (the stop was cut short") || !strings.Contains(s.Detail, "still following its leader") {
+		t.Fatalf("stop step = %+v", s)
+	}
+	l.follower.mu.Lock()
+	delete(l.follower.stopErr, "orders-00")
+	l.follower.mu.Unlock()
+	p = l.reload(t)
+	if res, err := l.executor().Run(context.Background(), p); err != nil || len(res.Promoted) != 2 {
+		t.Fatalf("retry: %+v, %v", res, err)
+	}
+	if ix := l.follower.indices["orders-00"]; !ix.open || len(ix.blocks) != 0 {
+		t.Fatalf("orders-00 after the retry: %+v", ix)
+	}
+}
