@@ -48,7 +48,14 @@ func leaderLost(obs observe.Observation, at time.Time) observe.Observation {
 // leader lost, until a decision about the outage is made (or it is clear
 // none will be).
 func simulateLeaderLoss(obs observe.Observation, pol *config.Policy) simulation {
-	st := policy.Decide(policy.Initial(obs.Time), obs, pol, obs.Time).State
+	// Two readings of the same observation, a probe_interval apart: the
+	// drill reads the pair once, so the leader's write rate it stands for
+	// is 0 (the daemon measures the real one between its readings; an
+	// unknown rate would fail the guard by itself).
+	before := obs
+	before.Time = obs.Time.Add(-pol.ProbeInterval.D())
+	st := policy.Decide(policy.Initial(before.Time), before, pol, before.Time).State
+	st = policy.Decide(st, obs, pol, obs.Time).State
 	step := pol.ProbeInterval.D()
 	limit := int(pol.LeaderDownAfter.D()/step) + pol.MinFailedProbes + policy.WitnessProbes + 5
 	limit = min(limit, 10000)

@@ -30,6 +30,14 @@ func (c *Client) StopReplication(ctx context.Context, index string) error {
 	return err
 }
 
+// OpenIndex opens a closed index (POST {index}/_open): a follower index
+// whose _stop removed its replication but was cut short before it
+// reopened it.
+func (c *Client) OpenIndex(ctx context.Context, index string) error {
+	_, err := c.do(ctx, "open "+index, http.MethodPost, request{path: "/" + url.PathEscape(index) + "/_open"})
+	return err
+}
+
 // DeleteAutofollow deletes an autofollow rule (indices it started keep
 // replicating). The body carries leader_alias and name, no pattern.
 func (c *Client) DeleteAutofollow(ctx context.Context, alias, name string) error {

@@ -74,6 +74,7 @@ func TestDrillOwnsThePairUntilItEnds(t *testing.T) {
 		p := newPairAt(t, pol, t0.Add(2*time.Minute))
 		p.st = end.State
 		p.decide(interval, func(at time.Time) *ob { return healthy(at) })
+		p.decide(interval, func(at time.Time) *ob { return healthy(at) }) // a second reading: the write rate
 		var promote bool
 		for range 10 {
 			promote = promote || p.decide(interval, func(at time.Time) *ob { return healthy(at).leaderDown(observe.ClassConnRefused) }).Promote

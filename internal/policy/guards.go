@@ -44,9 +44,13 @@ func RPOGuard(s *State, pol *config.Policy, now time.Time) (bool, string) {
 	if age > pol.MaxObservationAge.D() {
 		return false, fmt.Sprintf("RPO guard fails: last lag reading (%d ops) is %s %s, max_observation_age %s", r.TotalOperations, dur(age), when, pol.MaxObservationAge)
 	}
-	loss, since := r.EstimatedLoss(age)
+	loss, since, known := r.EstimatedLoss(age)
 	lag := fmt.Sprintf("last lag %d ops", r.TotalOperations)
 	fine := max(age, 0).Round(100 * time.Millisecond)
+	if !known {
+		return false, fmt.Sprintf("RPO guard fails: %s, read %s %s, but the leader's write rate is unknown (a first reading, or an index that appeared since the last one, e.g. a rollover): the writes after it cannot be estimated",
+			lag, fine, when)
+	}
 	if since > 0 {
 		lag += fmt.Sprintf(" + ~%d written in the %s after it (%.0f ops/s)", since, fine, r.WriteRate)
 	}
@@ -71,12 +75,25 @@ func nextReading(prev, r *LagReading) *LagReading {
 		return r
 	}
 	dt := r.At.Sub(prev.At)
-	switch {
-	case prev.Indices == r.Indices && dt > 0 && dt <= rateWindow && r.LeaderSeqNos >= prev.LeaderSeqNos:
-		r.WriteRate = float64(r.LeaderSeqNos-prev.LeaderSeqNos) / dt.Seconds()
-	default:
-		r.WriteRate = prev.WriteRate
+	if dt <= 0 || dt > rateWindow {
+		// Too far apart to stand for the current rate: keep the last
+		// measured one (a rate, known or not, is never invented).
+		r.WriteRate, r.RateKnown = prev.WriteRate, prev.RateKnown
+		return r
 	}
+	var ops int64
+	for name, cur := range r.ByIndex {
+		was, ok := prev.ByIndex[name]
+		if !ok || cur < was {
+			// An index the previous reading did not have (a rollover's
+			// new index), or one recreated since: its writes are not
+			// measured. The rate is unknown - never 0.
+			r.WriteRate, r.RateKnown = 0, false
+			return r
+		}
+		ops += cur - was
+	}
+	r.WriteRate, r.RateKnown = float64(ops)/dt.Seconds(), true
 	return r
 }
 

@@ -112,10 +112,13 @@ func (b *ob) followerUnreachable() *ob {
 func (b *ob) lag(total int64) *ob {
 	r := &b.o.Follower.Replication
 	half := total / 2
+	// The leader's checkpoints stand still (no writes) unless writing
+	// says otherwise: a lag is the follower being behind them.
 	r.Indices = []observe.Index{
-		{Name: "logs", LeaderIndex: "logs", State: observe.StateSyncing, LeaderCheckpoint: 1000 + half, FollowerCheckpoint: 1000, Lag: half, LagKnown: true},
-		{Name: "orders", LeaderIndex: "orders", State: observe.StateSyncing, LeaderCheckpoint: 2000 + total - half, FollowerCheckpoint: 2000, Lag: total - half, LagKnown: true},
+		{Name: "logs", LeaderIndex: "logs", State: observe.StateSyncing, LeaderCheckpoint: 1_000_000, FollowerCheckpoint: 1_000_000 - half, Lag: half, LagKnown: true},
+		{Name: "orders", LeaderIndex: "orders", State: observe.StateSyncing, LeaderCheckpoint: 2_000_000, FollowerCheckpoint: 2_000_000 - (total - half), Lag: total - half, LagKnown: true},
 	}
+	r.LeaderSeqNoSum = 3_000_000
 	r.TotalLag, r.MaxLag, r.LagComplete = total, max(half, total-half), true
 	r.LeaderCheckpointsRead = true
 	r.Syncing, r.Stopped = 2, 0
@@ -127,7 +130,13 @@ func (b *ob) lag(total int64) *ob {
 // writing makes the leader take rate writes a second: the sum of its
 // primaries' max_seq_no grows with the observation's time.
 func (b *ob) writing(rate int64) *ob {
-	b.o.Follower.Replication.LeaderSeqNoSum = 1_000_000 + b.o.Time.Unix()*rate
+	r := &b.o.Follower.Replication
+	grown := int64(b.o.Time.Sub(t0).Seconds()) * rate
+	for i := range r.Indices[:1] { // logs takes them all, its lag unchanged
+		r.Indices[i].LeaderCheckpoint += grown
+		r.Indices[i].FollowerCheckpoint += grown
+	}
+	r.LeaderSeqNoSum += grown
 	return b
 }
 
@@ -211,6 +220,18 @@ func newPair(t *testing.T, pol *config.Policy) *pair {
 }
 
 func newPairAt(t *testing.T, pol *config.Policy, at time.Time) *pair {
+	t.Helper()
+	p := newColdPairAt(t, pol, at)
+	// A healthy pair that has been watched before the test begins: one
+	// reading a probe_interval earlier, so that the first reading of the
+	// test has a measured write rate (a first reading's rate is unknown).
+	before := at.Add(-pol.ProbeInterval.D())
+	p.st = policy.Decide(policy.Initial(before), up(before).get(), pol, before).State
+	return p
+}
+
+// newColdPairAt is a pair drwatch has never observed.
+func newColdPairAt(t *testing.T, pol *config.Policy, at time.Time) *pair {
 	t.Helper()
 	clk := newClock(at)
 	return &pair{t: t, pol: pol, clk: clk, st: policy.Initial(clk.now())}

@@ -139,7 +139,7 @@ func TestRestartedKeeps(t *testing.T) {
 	st := p.st
 	reading := *st.LastGoodLag
 	_ = policy.Restarted(st)
-	if *p.st.LastGoodLag != reading || p.st.FailedProbes == 0 {
+	if !reflect.DeepEqual(*p.st.LastGoodLag, reading) || p.st.FailedProbes == 0 {
 		t.Fatal("Restarted modified its argument")
 	}
 }

@@ -195,23 +195,37 @@ type Aftermath struct {
 // the leader primaries' max_seq_no it was measured against and the
 // leader's write rate up to it (ops/s, from the previous reading).
 type LagReading struct {
-	TotalOperations int64     `json:"total_operations"`
-	MaxOperations   int64     `json:"max_operations"`
-	Indices         int       `json:"indices"`
-	LeaderSeqNos    int64     `json:"leader_seq_nos,omitempty"`
-	WriteRate       float64   `json:"write_rate_ops_per_second,omitempty"`
-	At              time.Time `json:"at"`
+	TotalOperations int64   `json:"total_operations"`
+	MaxOperations   int64   `json:"max_operations"`
+	Indices         int     `json:"indices"`
+	LeaderSeqNos    int64   `json:"leader_seq_nos,omitempty"`
+	WriteRate       float64 `json:"write_rate_ops_per_second,omitempty"`
+	// RateKnown: WriteRate was measured, index by index, against a
+	// previous reading of every index in this one. A first reading, or
+	// one with an index the previous did not have (a rollover's new
+	// index), has no known rate: never 0.
+	RateKnown bool      `json:"write_rate_known,omitempty"`
+	At        time.Time `json:"at"`
+
+	// ByIndex is each leader index's sum of primary max_seq_no: the next
+	// reading's rate is computed per index name from it.
+	ByIndex map[string]int64 `json:"leader_seq_nos_by_index,omitempty"`
 }
 
 // EstimatedLoss is what an unattended promotion would lose if the leader
 // was lost age after the reading: the lag it measured, plus what the
 // leader is estimated to have acknowledged since, at its last write rate
-// (writes no reading saw, and the follower may not have fetched).
-func (r *LagReading) EstimatedLoss(age time.Duration) (loss, since int64) {
+// (writes no reading saw, and the follower may not have fetched). known
+// is false when writes may have happened since and the rate is unknown:
+// the loss cannot be estimated.
+func (r *LagReading) EstimatedLoss(age time.Duration) (loss, since int64, known bool) {
+	if age > 0 && !r.RateKnown {
+		return r.TotalOperations, 0, false
+	}
 	if age > 0 && r.WriteRate > 0 {
 		since = int64(math.Ceil(r.WriteRate * age.Seconds()))
 	}
-	return r.TotalOperations + since, since
+	return r.TotalOperations + since, since, true
 }
 
 // Answer is a human's answer to an approval request.

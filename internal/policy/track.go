@@ -173,8 +173,12 @@ func trackLag(s *State, obs observe.Observation) {
 		s.LastGoodLag = nil
 	}
 	if obs.Leader.Reachable && r.LeaderCheckpointsRead && r.Failure == nil && r.LagComplete && len(r.Indices) > 0 {
+		byIndex := make(map[string]int64, len(r.Indices))
+		for _, ix := range r.Indices {
+			byIndex[ix.LeaderIndex] += ix.LeaderCheckpoint
+		}
 		s.LastGoodLag = nextReading(s.LastGoodLag, &LagReading{TotalOperations: r.TotalLag, MaxOperations: r.MaxLag,
-			Indices: len(r.Indices), LeaderSeqNos: r.LeaderSeqNoSum, At: obs.Time})
+			Indices: len(r.Indices), LeaderSeqNos: r.LeaderSeqNoSum, At: obs.Time, ByIndex: byIndex})
 		s.Unreplicated = nil
 	}
 }

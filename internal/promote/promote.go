@@ -27,6 +27,10 @@ const (
 	StepStop       = "stop"
 	StepCatchUp    = "catch_up"
 	StepVerify     = "verify"
+	// StepReopen opens a planned follower index found closed after its
+	// replication was removed (a _stop cut short between its close and
+	// its reopen): the plugin's last step, done by drwatch.
+	StepReopen = "reopen"
 	// StepDeleteIntegration is the delete of an Aiven pair's
 	// cross-cluster-replication integration (promote/aivenpromote): Aiven's
 	// equivalent of the stops. Its target is the integration's id.

@@ -39,6 +39,7 @@ type Follower interface {
 	StopReplication(ctx context.Context, index string) error
 	IndexStates(ctx context.Context, indices []string) (map[string]opensearch.IndexState, error)
 	ShardSeqNos(ctx context.Context, indices []string) (map[string]opensearch.IndexSeqNos, error)
+	OpenIndex(ctx context.Context, index string) error
 }
 
 // Journal records promotion steps durably.
@@ -617,11 +618,15 @@ func lostIndex(p *promote.Promotion, idx string) (string, bool) {
 // started on the follower, with why.
 func (e *Executor) restoring(ctx context.Context, names []string) (map[string]string, error) {
 	var (
-		fis  map[string]opensearch.FollowerIndex
-		seqs map[string]opensearch.IndexSeqNos
+		fis    map[string]opensearch.FollowerIndex
+		seqs   map[string]opensearch.IndexSeqNos
+		states map[string]opensearch.IndexState
 	)
 	err := e.call(ctx, func(ctx context.Context) (err error) {
 		if fis, err = e.Follower.FollowerIndices(ctx, names); err != nil {
+			return err
+		}
+		if states, err = e.Follower.IndexStates(ctx, names); err != nil {
 			return err
 		}
 		seqs, err = e.Follower.ShardSeqNos(ctx, names)
@@ -635,6 +640,12 @@ func (e *Executor) restoring(ctx context.Context, names []string) (map[string]st
 		fi, ok := fis[idx]
 		if !ok {
 			continue // no longer a follower index: stopped already, verify says
+		}
+		if st, ok := states[idx]; ok && !st.Open {
+			// A closed index has no started primaries, but it is not
+			// restoring: a _stop closes it first (one cut short under a
+			// hung leader leaves it so). It is stopped again.
+			continue
 		}
 		if started := len(seqs[idx]); started < fi.Shards {
 			out[idx] = fmt.Sprintf("%d of %d primaries not started: still restoring from the leader, not stopped (a _stop deletes a restoring index); its data never reached the follower", fi.Shards-started, fi.Shards)
@@ -676,6 +687,16 @@ func (e *Executor) verify(ctx context.Context, p *promote.Promotion) (map[string
 	var gone []promote.Step
 	for _, idx := range names {
 		st := states[idx]
+		if st.Exists && !st.Open && followers[idx].LeaderIndex == "" && !replicationBlocked(st) {
+			// Replication removed, the reopen never came (a _stop cut
+			// short): open it, as the plugin would have. An index left
+			// closed takes no writes on the side that now owns them.
+			if err := e.reopen(ctx, p, idx); err != nil {
+				bad[idx] = "index is closed and could not be opened: " + err.Error()
+				continue
+			}
+			st.Open = true
+		}
 		switch {
 		case !st.Exists:
 			gone = append(gone, promote.Step{Name: promote.StepVerify, Target: idx, Status: promote.StepSkipped,
@@ -702,6 +723,32 @@ func (e *Executor) verify(ctx context.Context, p *promote.Promotion) (map[string
 		status, detail = promote.StepFailed, promote.Summarize(bad)
 	}
 	return bad, e.record(p, promote.Step{Name: promote.StepVerify, Status: status, Detail: detail})
+}
+
+// replicationBlocked reports whether an index still carries the
+// replication block.
+func replicationBlocked(st opensearch.IndexState) bool {
+	for _, b := range st.Blocks {
+		if strings.Contains(b, "cross-cluster-replication") || strings.HasPrefix(b, "1000:") {
+			return true
+		}
+	}
+	return false
+}
+
+// reopen opens a planned index found closed after its replication was
+// removed, journaled.
+func (e *Executor) reopen(ctx context.Context, p *promote.Promotion, idx string) error {
+	if err := e.record(p, promote.Step{Name: promote.StepReopen, Target: idx, Status: promote.StepStarted}); err != nil {
+		return err
+	}
+	if err := e.call(ctx, func(ctx context.Context) error { return e.Follower.OpenIndex(ctx, idx) }); err != nil {
+		_ = e.record(p, promote.Step{Name: promote.StepReopen, Target: idx, Status: promote.StepFailed, Detail: err.Error()})
+		return err
+	}
+	e.Log.Warn("reopened a promoted index its stop left closed", zap.String("index", idx))
+	return e.record(p, promote.Step{Name: promote.StepReopen, Target: idx, Status: promote.StepDone,
+		Detail: "found closed after its replication was removed (a stop cut short): opened"})
 }
 
 // crashAfterStops is set only in crashhook builds (see crashhook.go).

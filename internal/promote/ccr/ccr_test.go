@@ -96,7 +96,10 @@ type fakeFollower struct {
 	onStop            func(idx string) // called as a stop begins
 	restoring         map[string]bool  // indices whose primary is not started yet
 
+	openErr error // OpenIndex fails
+
 	// Observations.
+	opened       []string
 	stopCalls    map[string]int
 	inFlight     int
 	maxInFlight  int
@@ -243,6 +246,20 @@ func (f *fakeFollower) StopReplication(ctx context.Context, idx string) error {
 		return &opensearch.Error{Op: "stop replication of " + idx, Class: observe.ClassHTTP5xx, Status: 504}
 	}
 	return nil
+}
+
+func (f *fakeFollower) OpenIndex(ctx context.Context, idx string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.opened = append(f.opened, idx)
+	if f.openErr != nil {
+		return f.openErr
+	}
+	if ix, ok := f.indices[idx]; ok {
+		ix.open = true
+		return nil
+	}
+	return &opensearch.Error{Op: "open " + idx, Class: observe.ClassHTTP4xx, Status: 404, Type: "index_not_found_exception"}
 }
 
 func (f *fakeFollower) IndexStates(ctx context.Context, names []string) (map[string]opensearch.IndexState, error) {
@@ -1045,12 +1062,13 @@ func TestRuleInScope(t *testing.T) {
 func TestVerifyFailure(t *testing.T) {
 	for _, tc := range []struct{ mode, want string }{
 		{"block", "replication block still present"},
-		{"closed", "index is closed"},
+		{"closed", "index is closed and could not be opened"},
 		{"noop", "still a follower index"},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
 			l := newLab(t, 3)
 			l.follower.brokenStop["orders-01"] = tc.mode
+			l.follower.openErr = &opensearch.Error{Op: "open orders-01", Class: observe.ClassHTTP5xx, Status: 500}
 			p := l.start(t, false)
 			res, err := l.executor().Run(context.Background(), p)
 			if err == nil || !strings.Contains(err.Error(), "orders-01") {
@@ -1302,5 +1320,44 @@ func TestStopCutShortSaysWhatTheIndexIsNow(t *testing.T) {
 	}
 	if ix := l.follower.indices["orders-00"]; !ix.open || len(ix.blocks) != 0 {
 		t.Fatalf("orders-00 after the retry: %+v", ix)
+	}
+}
+
+// Seen on the lab with the leader SIGSTOPped: a _stop cut short leaves the
+// follower index closed, still following. A closed index has no started
+// primaries, but it is not restoring: the retry stops it again (it is not
+// journaled lost, and the promotion does not end with it closed).
+func TestClosedFollowerIndexIsStoppedAgainNotLost(t *testing.T) {
+	l := newLab(t, 2)
+	l.follower.indices["orders-00"].open = false
+	p := l.start(t, false)
+	res, err := l.executor().Run(context.Background(), p)
+	if err != nil || len(res.Promoted) != 2 || len(res.Lost) != 0 {
+		t.Fatalf("Run = %+v, %v", res, err)
+	}
+	if n := l.follower.calls()["orders-00"]; n != 1 {
+		t.Fatalf("orders-00 stopped %d times, want 1", n)
+	}
+	if ix := l.follower.indices["orders-00"]; !ix.open {
+		t.Fatal("orders-00 left closed")
+	}
+}
+
+// A stop that removed the replication but never reopened the index: it
+// is found closed and no longer following at verification, and opened
+// (journaled) - never a promotion that ends with an index closed.
+func TestClosedIndexWithoutReplicationIsReopened(t *testing.T) {
+	l := newLab(t, 2)
+	l.follower.brokenStop["orders-01"] = "closed"
+	p := l.start(t, false)
+	res, err := l.executor().Run(context.Background(), p)
+	if err != nil || len(res.Promoted) != 2 {
+		t.Fatalf("Run = %+v, %v", res, err)
+	}
+	if !slices.Equal(l.follower.opened, []string{"orders-01"}) || !l.follower.indices["orders-01"].open {
+		t.Fatalf("opened %v", l.follower.opened)
+	}
+	if s, _ := l.reload(t).Last(promote.StepReopen, "orders-01"); s.Status != promote.StepDone {
+		t.Fatalf("reopen step = %+v", s)
 	}
 }
