@@ -38,6 +38,50 @@ func (c *Client) OpenIndex(ctx context.Context, index string) error {
 	return err
 }
 
+// RemoteClusterSettings returns the follower's cluster settings of a remote
+// alias (cluster.remote.<alias>.*), persistent and transient, flat, with
+// their values as JSON.
+func (c *Client) RemoteClusterSettings(ctx context.Context, alias string) (map[string]json.RawMessage, error) {
+	const op = "cluster settings"
+	body, err := c.do(ctx, op, http.MethodGet, request{path: "/_cluster/settings", query: url.Values{"flat_settings": {"true"}}})
+	if err != nil {
+		return nil, err
+	}
+	var st struct {
+		Persistent map[string]json.RawMessage `json:"persistent"`
+		Transient  map[string]json.RawMessage `json:"transient"`
+	}
+	if err := decode(op, body, &st); err != nil {
+		return nil, err
+	}
+	prefix := "cluster.remote." + alias + "."
+	out := map[string]json.RawMessage{}
+	for _, m := range []map[string]json.RawMessage{st.Persistent, st.Transient} {
+		for k, v := range m {
+			if strings.HasPrefix(k, prefix) {
+				out[k] = v
+			}
+		}
+	}
+	return out, nil
+}
+
+// ClearRemoteCluster removes settings of a remote alias (persistent and
+// transient): the follower drops its connection to that cluster, and every
+// request it had pending there fails at once.
+func (c *Client) ClearRemoteCluster(ctx context.Context, keys []string) error {
+	nulls := make(map[string]any, len(keys))
+	for _, k := range keys {
+		nulls[k] = nil
+	}
+	body, err := json.Marshal(map[string]any{"persistent": nulls, "transient": nulls})
+	if err != nil {
+		return err
+	}
+	_, err = c.do(ctx, "remove the remote cluster", http.MethodPut, request{path: "/_cluster/settings", body: body})
+	return err
+}
+
 // DeleteAutofollow deletes an autofollow rule (indices it started keep
 // replicating). The body carries leader_alias and name, no pattern.
 func (c *Client) DeleteAutofollow(ctx context.Context, alias, name string) error {

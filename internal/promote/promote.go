@@ -27,6 +27,11 @@ const (
 	StepStop       = "stop"
 	StepCatchUp    = "catch_up"
 	StepVerify     = "verify"
+	// StepDetach removes the follower's remote-cluster settings of the
+	// leader alias when the leader hangs: the plugin's _stop waits for a
+	// hung leader (with the follower index closed) until its connection
+	// to it goes; its detail keeps the settings removed, for failback.
+	StepDetach = "detach_leader"
 	// StepReopen opens a planned follower index found closed after its
 	// replication was removed (a _stop cut short between its close and
 	// its reopen): the plugin's last step, done by drwatch.

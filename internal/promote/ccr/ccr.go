@@ -11,6 +11,7 @@ package ccr
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -20,6 +21,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/drwatch/drwatch/internal/observe"
 	"github.com/drwatch/drwatch/internal/opensearch"
 	"github.com/drwatch/drwatch/internal/promote"
 	"github.com/drwatch/drwatch/internal/promote/steps"
@@ -40,6 +42,8 @@ type Follower interface {
 	IndexStates(ctx context.Context, indices []string) (map[string]opensearch.IndexState, error)
 	ShardSeqNos(ctx context.Context, indices []string) (map[string]opensearch.IndexSeqNos, error)
 	OpenIndex(ctx context.Context, index string) error
+	RemoteClusterSettings(ctx context.Context, alias string) (map[string]json.RawMessage, error)
+	ClearRemoteCluster(ctx context.Context, keys []string) error
 }
 
 // Journal records promotion steps durably.
@@ -61,6 +65,9 @@ type Executor struct {
 	Now         func() time.Time
 	// StepTimeout bounds each cluster call (default 30s).
 	StepTimeout time.Duration
+	// StopTimeout bounds each _stop (0: the package's StopTimeout, or
+	// StepTimeout if longer).
+	StopTimeout time.Duration
 	// Liveness bounds each check of whether the leader answers (the
 	// fence's, and the re-check between batches of stops): 0 is
 	// StepTimeout.
@@ -75,6 +82,8 @@ type Executor struct {
 
 	// afterStop is a test hook called after each journaled successful stop.
 	afterStop func(done int)
+	// hung: this attempt's check of the leader timed out (it hangs).
+	hung bool
 }
 
 func (e *Executor) now() time.Time {
@@ -118,10 +127,16 @@ func (e *Executor) Run(ctx context.Context, p *promote.Promotion) (promote.Resul
 	if err := e.plan(ctx, p); err != nil {
 		return res, err
 	}
+	e.hung = false
 	fenced, err := e.fence(ctx, p)
 	res.Fenced = fenced
 	if err != nil {
 		return res, err
+	}
+	if e.hung && !fenced {
+		if err := e.detach(ctx, p); err != nil {
+			return res, err
+		}
 	}
 	if p.Graceful {
 		if err := e.catchUp(ctx, p); err != nil {
@@ -260,8 +275,55 @@ func (e *Executor) fenceAdded(ctx context.Context, p *promote.Promotion, added m
 // (steps.Fencer: decided anew on every attempt until done; a live leader
 // that refuses fails the attempt; a graceful promotion requires it).
 func (e *Executor) fence(ctx context.Context, p *promote.Promotion) (bool, error) {
-	f := steps.Fencer{Leader: e.Leader, Enabled: e.FenceLeader, Record: e.record, Call: e.call, Liveness: e.Liveness}
+	f := steps.Fencer{Leader: e.Leader, Enabled: e.FenceLeader, Record: e.record, Call: e.call, Liveness: e.Liveness,
+		OnDown: func(class observe.Class) { e.hung = class == observe.ClassTimeout }}
 	return f.Fence(ctx, p, "no replication is stopped under a live, unfenced leader")
+}
+
+// detach removes the follower's remote-cluster settings of the leader
+// alias, journaled with what was removed, when the leader hangs (its
+// check timed out in this attempt): the plugin's _stop closes the
+// follower index and then waits for the leader - with no bound of its own
+// - before it reopens it. Seen on the lab with the leader SIGSTOPped: the
+// stop returned only when the leader resumed, or, within a second, when
+// the alias was removed. Removing the alias also ends the follower's
+// replication from the hung leader: after the promotion nothing is to be
+// pulled from it. Done once per promotion.
+func (e *Executor) detach(ctx context.Context, p *promote.Promotion) error {
+	if s, ok := p.Last(promote.StepDetach, ""); ok && s.Status == promote.StepDone {
+		return nil
+	}
+	var settings map[string]json.RawMessage
+	if err := e.call(ctx, func(ctx context.Context) (err error) {
+		settings, err = e.Follower.RemoteClusterSettings(ctx, e.Alias)
+		return err
+	}); err != nil {
+		return fmt.Errorf("detach the hung leader: read the remote cluster settings: %w", err)
+	}
+	keys := make([]string, 0, len(settings))
+	for k := range settings {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	if len(keys) == 0 {
+		return e.record(p, promote.Step{Name: promote.StepDetach, Status: promote.StepDone, Detail: "no remote cluster settings for " + e.Alias})
+	}
+	was := make([]string, 0, len(keys))
+	for _, k := range keys {
+		was = append(was, k+"="+string(settings[k]))
+	}
+	detail := strings.Join(was, " ")
+	if err := e.record(p, promote.Step{Name: promote.StepDetach, Status: promote.StepStarted, Detail: detail}); err != nil {
+		return err
+	}
+	if err := e.call(ctx, func(ctx context.Context) error { return e.Follower.ClearRemoteCluster(ctx, keys) }); err != nil {
+		_ = e.record(p, promote.Step{Name: promote.StepDetach, Status: promote.StepFailed, Detail: err.Error()})
+		return fmt.Errorf("detach the hung leader: %w", err)
+	}
+	e.Log.Warn("the leader hangs: removed the follower's remote cluster settings of its alias, so that the stops do not wait for it",
+		zap.String("alias", e.Alias), zap.Strings("removed", was))
+	return e.record(p, promote.Step{Name: promote.StepDetach, Status: promote.StepDone,
+		Detail: "removed (re-add them for failback): " + detail})
 }
 
 // refence re-checks, between batches of stops, a leader whose fence this
@@ -447,7 +509,26 @@ func (e *Executor) stopAll(ctx context.Context, p *promote.Promotion) (map[strin
 			failRest(i, err)
 			return failed, nil
 		}
-		results := e.stopBatch(ctx, batch)
+		results, stuck := e.stopBatch(ctx, batch)
+		if len(stuck) > 0 {
+			// Stops cut short with their index closed or still
+			// following: the plugin waits on the leader. One that
+			// hangs now (frozen mid-promotion, after it was fenced) is
+			// detached, and those stops are sent again.
+			if again, err := e.unstick(ctx, p, stuck); err != nil {
+				failRest(i, err)
+				return failed, err
+			} else if again {
+				retried, _ := e.stopBatch(ctx, stuck)
+				for k := range results {
+					for _, r := range retried {
+						if results[k].Target == r.Target {
+							results[k] = r
+						}
+					}
+				}
+			}
+		}
 		for _, r := range results {
 			if r.Status == promote.StepFailed {
 				failed[r.Target] = r.Detail
@@ -515,12 +596,15 @@ func (e *Executor) skipLost(ctx context.Context, p *promote.Promotion, todo []st
 
 // stopBatch stops replication on every index of batch at once, and says
 // how each went.
-func (e *Executor) stopBatch(ctx context.Context, batch []string) []promote.Step {
+func (e *Executor) stopBatch(ctx context.Context, batch []string) ([]promote.Step, []string) {
 	results := make([]promote.Step, len(batch))
+	cutShort := make([]bool, len(batch))
 	var wg sync.WaitGroup
 	for j, idx := range batch {
 		wg.Go(func() {
 			err := e.callFor(ctx, e.stopTimeout(), func(ctx context.Context) error { return e.Follower.StopReplication(ctx, idx) })
+			c := opensearch.ClassOf(err)
+			cutShort[j] = c == observe.ClassTimeout || c == observe.ClassCanceled
 			st := promote.Step{Name: promote.StepStop, Target: idx, Status: promote.StepDone, Detail: "replication stopped"}
 			switch {
 			case errors.Is(err, opensearch.ErrNotReplicating):
@@ -532,8 +616,11 @@ func (e *Executor) stopBatch(ctx context.Context, batch []string) []promote.Step
 		})
 	}
 	wg.Wait()
-	e.describeFailed(ctx, results)
-	return results
+	cut := map[string]bool{}
+	for j, idx := range batch {
+		cut[idx] = cutShort[j]
+	}
+	return results, e.describeFailed(ctx, results, cut)
 }
 
 // StopTimeout bounds one _stop. Under a hung leader the plugin closes the
@@ -543,14 +630,39 @@ func (e *Executor) stopBatch(ctx context.Context, batch []string) []promote.Step
 const StopTimeout = 60 * time.Second
 
 func (e *Executor) stopTimeout() time.Duration {
+	if e.StopTimeout > 0 {
+		return e.StopTimeout
+	}
 	return max(e.StepTimeout, StopTimeout)
+}
+
+// unstick checks, after stops cut short, whether the leader hangs; if it
+// does (and was not detached yet), it is detached: it reports whether the
+// stops should be sent again.
+func (e *Executor) unstick(ctx context.Context, p *promote.Promotion, stuck []string) (bool, error) {
+	if s, ok := p.Last(promote.StepDetach, ""); ok && s.Status == promote.StepDone {
+		return false, nil // detached already: the retry's stops find them done
+	}
+	alive, class, err := steps.LeaderAnswers(ctx, e.call, e.Leader, e.Liveness)
+	if err != nil || alive || class != observe.ClassTimeout {
+		return false, nil // not a hang (or unknown): the attempt's retry decides
+	}
+	e.Log.Warn("stops cut short while the leader hangs: detaching it", zap.Strings("indices", stuck))
+	if err := e.detach(ctx, p); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // describeFailed adds to each failed stop what the follower index is now:
 // open or closed, still following or not - a stop cut short may have left
 // it closed, and says so; the retry stops it again (or finds it done) and
 // verification requires it open and writable.
-func (e *Executor) describeFailed(ctx context.Context, results []promote.Step) {
+//
+// It returns the stops that were cut short (cut: a timeout or a
+// cancellation) with their index left closed or still following: stuck on
+// the leader.
+func (e *Executor) describeFailed(ctx context.Context, results []promote.Step, cut map[string]bool) (stuck []string) {
 	var names []string
 	for _, r := range results {
 		if r.Status == promote.StepFailed {
@@ -558,7 +670,7 @@ func (e *Executor) describeFailed(ctx context.Context, results []promote.Step) {
 		}
 	}
 	if len(names) == 0 {
-		return
+		return nil
 	}
 	var (
 		states map[string]opensearch.IndexState
@@ -578,6 +690,9 @@ func (e *Executor) describeFailed(ctx context.Context, results []promote.Step) {
 		}
 		if err != nil {
 			r.Detail += "; the index's state could not be read: " + err.Error()
+			if cut[r.Target] {
+				stuck = append(stuck, r.Target)
+			}
 			continue
 		}
 		st := states[r.Target]
@@ -596,7 +711,11 @@ func (e *Executor) describeFailed(ctx context.Context, results []promote.Step) {
 			what = append(what, "no longer following")
 		}
 		r.Detail += "; the follower index is now " + strings.Join(what, ", ")
+		if _, following := fis[r.Target]; cut[r.Target] && st.Exists && (!st.Open || following) {
+			stuck = append(stuck, r.Target)
+		}
 	}
+	return stuck
 }
 
 // lostPrefix starts the detail of a stop step skipped because the index

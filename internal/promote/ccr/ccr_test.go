@@ -2,6 +2,7 @@ package ccr
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
@@ -96,9 +97,13 @@ type fakeFollower struct {
 	onStop            func(idx string) // called as a stop begins
 	restoring         map[string]bool  // indices whose primary is not started yet
 
-	openErr error // OpenIndex fails
+	openErr   error             // OpenIndex fails
+	stopsHang func() bool       // stops wait (index closed) while the remote settings exist
+	remote    map[string]string // the remote alias's cluster settings, as JSON values
+	onDetach  func()            // called (locked) when the remote settings are cleared
 
 	// Observations.
+	cleared      []string
 	opened       []string
 	stopCalls    map[string]int
 	inFlight     int
@@ -119,6 +124,7 @@ func newFollower(n int) *fakeFollower {
 		autofollowCreates: map[string]string{},
 		stopCalls:         map[string]int{},
 		restoring:         map[string]bool{},
+		remote:            map[string]string{"cluster.remote.leader.seeds": `["10.0.0.1:9300"]`},
 	}
 	for i := range n {
 		f.addFollower(fmt.Sprintf("orders-%02d", i), fmt.Sprintf("leader-orders-%02d", i))
@@ -209,6 +215,18 @@ func (f *fakeFollower) StopReplication(ctx context.Context, idx string) error {
 		f.onStop(idx)
 	}
 	f.mu.Lock()
+	hang := f.stopsHang != nil && f.stopsHang() && len(f.remote) > 0 && f.followers[idx] != ""
+	if hang {
+		// The plugin under a hung leader: it closes the index, then
+		// waits on the leader until its connection goes.
+		f.indices[idx].open = false
+	}
+	f.mu.Unlock()
+	if hang {
+		<-ctx.Done()
+		return &opensearch.Error{Op: "stop replication of " + idx, Class: observe.ClassTimeout, Detail: "no answer before the probe timeout", Err: ctx.Err()}
+	}
+	f.mu.Lock()
 	f.stopCalls[idx]++
 	f.inFlight++
 	f.maxInFlight = max(f.maxInFlight, f.inFlight)
@@ -244,6 +262,29 @@ func (f *fakeFollower) StopReplication(ctx context.Context, idx string) error {
 	ix.open = true
 	if f.lostAnswer[idx] {
 		return &opensearch.Error{Op: "stop replication of " + idx, Class: observe.ClassHTTP5xx, Status: 504}
+	}
+	return nil
+}
+
+func (f *fakeFollower) RemoteClusterSettings(ctx context.Context, alias string) (map[string]json.RawMessage, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]json.RawMessage{}
+	for k, v := range f.remote {
+		out[k] = json.RawMessage(v)
+	}
+	return out, nil
+}
+
+func (f *fakeFollower) ClearRemoteCluster(ctx context.Context, keys []string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cleared = append(f.cleared, keys...)
+	for _, k := range keys {
+		delete(f.remote, k)
+	}
+	if f.onDetach != nil {
+		f.onDetach()
 	}
 	return nil
 }
@@ -559,7 +600,9 @@ func TestFenceLeaderFalseSkipsFence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Fenced || l.leader.healthCalls != 0 || len(l.leader.blocked) != 0 {
+	// The leader is asked once whether it answers (a hung one is
+	// detached, fence or no fence), never write-blocked.
+	if res.Fenced || l.leader.healthCalls > 1 || len(l.leader.blocked) != 0 {
 		t.Fatalf("fenced=%v health=%d blocked=%v", res.Fenced, l.leader.healthCalls, l.leader.blocked)
 	}
 	if s, _ := p.Last(promote.StepFence, ""); s.Status != promote.StepSkipped || !strings.Contains(s.Detail, "fence_leader is false") {
@@ -1359,5 +1402,86 @@ func TestClosedIndexWithoutReplicationIsReopened(t *testing.T) {
 	}
 	if s, _ := l.reload(t).Last(promote.StepReopen, "orders-01"); s.Status != promote.StepDone {
 		t.Fatalf("reopen step = %+v", s)
+	}
+}
+
+// A hung leader (its check times out): the plugin's _stop would wait for
+// it with the follower index closed, so the follower's remote settings of
+// the alias are removed first - journaled with their values, once - and
+// only then are the stops sent. A leader that refuses connections (dead)
+// is not detached: its stops fail fast by themselves.
+func TestHungLeaderIsDetachedBeforeTheStops(t *testing.T) {
+	for _, hung := range []bool{true, false} {
+		t.Run(fmt.Sprint("hung=", hung), func(t *testing.T) {
+			l := newLab(t, 2)
+			l.leader.hung, l.leader.down = hung, !hung
+			detached := false
+			l.follower.onDetach = func() { detached = true }
+			l.follower.onStop = func(string) {
+				l.follower.mu.Lock()
+				defer l.follower.mu.Unlock()
+				if hung && !detached {
+					t.Error("a stop sent before the hung leader was detached")
+				}
+			}
+			p := l.start(t, false)
+			e := l.executor()
+			e.Liveness = 100 * time.Millisecond
+			if res, err := e.Run(context.Background(), p); err != nil || len(res.Promoted) != 2 {
+				t.Fatalf("Run = %+v, %v", res, err)
+			}
+			s, ok := l.reload(t).Last(promote.StepDetach, "")
+			if !hung {
+				if ok || len(l.follower.cleared) != 0 {
+					t.Fatalf("a dead leader detached: %+v %v", s, l.follower.cleared)
+				}
+				return
+			}
+			if s.Status != promote.StepDone || !strings.Contains(s.Detail, `cluster.remote.leader.seeds=["10.0.0.1:9300"]`) ||
+				!slices.Equal(l.follower.cleared, []string{"cluster.remote.leader.seeds"}) {
+				t.Fatalf("detach = %+v, cleared %v", s, l.follower.cleared)
+			}
+			// A second attempt (a retry) does not detach again.
+			if _, err := e.Run(context.Background(), l.reload(t)); err != nil || len(l.follower.cleared) != 1 {
+				t.Fatalf("rerun: %v, cleared %v", err, l.follower.cleared)
+			}
+		})
+	}
+}
+
+// The leader fenced, then frozen mid-promotion: the next stops hang with
+// their index closed (the plugin waits on it). They are cut short, the
+// leader is found hanging, detached, and the stops sent again complete:
+// the promotion ends with every index open and writable.
+func TestLeaderFrozenMidPromotionIsDetached(t *testing.T) {
+	l := newLab(t, 4)
+	var stops int
+	frozen := false
+	l.follower.stopsHang = func() bool { return frozen }
+	l.follower.onStop = func(string) {
+		l.follower.mu.Lock()
+		stops++
+		if stops == 2 {
+			frozen = true
+			l.leader.mu.Lock()
+			l.leader.hung = true
+			l.leader.mu.Unlock()
+		}
+		l.follower.mu.Unlock()
+	}
+	p := l.start(t, false)
+	e := l.executor()
+	e.Concurrency, e.StopTimeout, e.Liveness = 1, 200*time.Millisecond, 100*time.Millisecond
+	res, err := e.Run(context.Background(), p)
+	if err != nil || len(res.Promoted) != 4 || !res.Fenced {
+		t.Fatalf("Run = %+v, %v", res, err)
+	}
+	for name, ix := range l.follower.indices {
+		if !ix.open {
+			t.Errorf("%s left closed", name)
+		}
+	}
+	if s, _ := l.reload(t).Last(promote.StepDetach, ""); s.Status != promote.StepDone {
+		t.Fatalf("detach = %+v", s)
 	}
 }

@@ -79,6 +79,9 @@ type Fencer struct {
 	// Call's bound): a hung leader must not hold the promotion for a
 	// whole step timeout.
 	Liveness time.Duration
+	// OnDown, if set, is told why the leader was taken for down (the
+	// class of its failed check: a timeout is a leader that hangs).
+	OnDown func(class observe.Class)
 }
 
 // ErrLivenessUnknown: the check of whether the leader answers was cut
@@ -138,6 +141,12 @@ func (f Fencer) Fence(ctx context.Context, p *promote.Promotion, refused string)
 		return false, f.Record(p, promote.Step{Name: promote.StepFence, Status: promote.StepSkipped, Detail: why})
 	}
 	if !f.Enabled && !p.Graceful {
+		if f.OnDown != nil {
+			// Not fenced by policy; whether it hangs is still asked.
+			if alive, class, err := LeaderAnswers(ctx, f.Call, f.Leader, f.Liveness); err == nil && !alive {
+				f.OnDown(class)
+			}
+		}
 		if s, ok := p.Last(promote.StepFence, ""); ok && s.Status == promote.StepSkipped {
 			return false, nil
 		}
@@ -151,6 +160,9 @@ func (f Fencer) Fence(ctx context.Context, p *promote.Promotion, refused string)
 		return false, fmt.Errorf("fence: %w; %s", err, refused)
 	}
 	if !alive {
+		if f.OnDown != nil {
+			f.OnDown(class)
+		}
 		return skip("leader unreachable (" + string(class) + "): not fenced")
 	}
 	// A leader that answers, even with an error (drwatch's credentials
