@@ -11,13 +11,21 @@ package e2e
 // frozen for real.
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	drlab "github.com/drwatch/drwatch/internal/lab"
 	"github.com/drwatch/drwatch/internal/opensearch"
+	"github.com/drwatch/drwatch/internal/promote"
 )
 
 // The matrix's policy: auto, probes every 500ms, timeout 400ms, the
@@ -57,6 +65,9 @@ type chaosCell struct {
 	// hung: while held, the follower's witness tasks are counted and must
 	// stay at most one.
 	hung bool
+	// detach: the promotion must have detached the hung leader (the
+	// follower's remote settings of its alias removed before the stops).
+	detach bool
 }
 
 func TestChaosMatrix(t *testing.T) {
@@ -81,7 +92,7 @@ func TestChaosMatrix(t *testing.T) {
 			fault: func(t *testing.T, r *chaosRig) func() {
 				return freezeLeader(t)
 			},
-			promote: true, within: hungBound, hung: true, hold: hangHold,
+			promote: true, within: hungBound, hung: true, hold: hangHold, detach: true,
 			afterHeal: oldLeaderFenced,
 		},
 		{
@@ -120,7 +131,7 @@ func TestChaosMatrix(t *testing.T) {
 				r.fpx.Swallow(t)
 				return func() { r.dpx.Heal(t); r.fpx.Heal(t) }
 			},
-			promote: true, within: hungBound, hold: 5 * time.Second,
+			promote: true, within: hungBound, hold: 5 * time.Second, detach: true,
 			afterHeal: oldLeaderFenced,
 		},
 		{
@@ -140,8 +151,14 @@ func TestChaosMatrix(t *testing.T) {
 
 // hangHold is how long the SIGSTOP-for-good cell keeps the leader frozen
 // after its promotion: the follower's task count must stay bounded
-// through a long hang.
-const hangHold = 20 * time.Second
+// through a long hang. DRWATCH_CHAOS_HANG shortens it for a quick local
+// run (make test uses the 5 minutes).
+var hangHold = func() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("DRWATCH_CHAOS_HANG")); err == nil && d > 0 {
+		return d
+	}
+	return 5 * time.Minute
+}()
 
 func runChaosCell(t *testing.T, r *chaosRig, prefix string, c chaosCell) {
 	idx := replicated(t, prefix, 2, 1)
@@ -168,10 +185,19 @@ func runChaosCell(t *testing.T, r *chaosRig, prefix string, c chaosCell) {
 			heal()
 		}
 	}
+	if c.promote {
+		// A promotion may detach the hung leader (remove the follower's
+		// remote settings of its alias): put the link back for the next
+		// cell. Registered after the fault, so it runs before the
+		// fault's own cleanups (a frozen leader's waits for the link).
+		t.Cleanup(func() { restoreRemote(t, r) })
+	}
 	t.Cleanup(doHeal)
 
 	if c.promote {
-		d.waitMetric(t, 60*time.Second, `drwatch_pair_state{pair="lab",state="promoted"}`, "1")
+		// The promotion under a hung leader: its _stop waits ~30s for
+		// the leader (the plugin's own timeout) before it completes.
+		d.waitMetric(t, 150*time.Second, `drwatch_pair_state{pair="lab",state="promoted"}`, "1")
 		promotedIn := time.Since(start)
 		decided := leaderDownAt(t, cfg).Sub(start)
 		t.Logf("CHAOS %s: leader_down %s after the fault, promoted %s after", c.name, decided.Round(time.Millisecond), promotedIn.Round(time.Millisecond))
@@ -184,6 +210,7 @@ func runChaosCell(t *testing.T, r *chaosRig, prefix string, c chaosCell) {
 			}
 			standalone(t, ix)
 		}
+		requireStepsDone(t, cfg, c.detach, len(idx))
 		if c.hung {
 			holdHung(t, d, c.hold)
 		} else if c.hold > 0 {
@@ -231,6 +258,54 @@ func runChaosCell(t *testing.T, r *chaosRig, prefix string, c chaosCell) {
 	for _, ix := range idx {
 		eventually(t, 60*time.Second, ix+" caught up", func() bool { return len(missing(t, lab.FollowerURL, ix, acked[ix])) == 0 })
 	}
+}
+
+// requireStepsDone checks the journaled promotion: every planned index's
+// stop done, none lost, and - with detach - the hung leader detached
+// before the stops.
+func requireStepsDone(t *testing.T, cfg string, detach bool, n int) {
+	t.Helper()
+	var stops, lost, detached int
+	var detail string
+	for _, s := range promotionSteps(t, cfg) {
+		switch {
+		case s.Name == promote.StepStop && s.Status == promote.StepDone:
+			stops++
+		case s.Name == promote.StepStop && s.Status == promote.StepSkipped:
+			lost++
+		case s.Name == promote.StepDetach && s.Status == promote.StepDone:
+			detached++
+			detail = s.Detail
+		}
+	}
+	if stops < n || lost != 0 {
+		t.Errorf("journal: %d stops done, %d indices lost, want %d and 0", stops, lost, n)
+	}
+	if detach && detached != 1 {
+		t.Errorf("journal: the hung leader detached %d times, want once", detached)
+	}
+	if detach {
+		t.Logf("CHAOS detached: %s", detail)
+	}
+}
+
+// restoreRemote puts the follower's remote connection back through the
+// matrix's proxy, if a promotion removed it (the leader thawed first: a
+// connection to a frozen leader waits).
+func restoreRemote(t *testing.T, r *chaosRig) {
+	t.Helper()
+	var info map[string]json.RawMessage
+	if err := json.Unmarshal(osOK(t, lab.FollowerURL, "GET", "/_remote/info", ""), &info); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := info[lab.Alias]; ok {
+		return
+	}
+	if _, err := theLab.Thaw(drlab.Leader); err != nil {
+		t.Logf("thaw: %v", err)
+	}
+	useProxy(t, r.fpx.Addr())
+	waitRemoteConnected(t, 120*time.Second)
 }
 
 func hasReason(reasons []string, want string) bool {
@@ -303,4 +378,108 @@ func oldLeaderFenced(t *testing.T, d *daemon, idx []string) {
 		}
 	}
 	t.Logf("CHAOS old leader fenced %s after it was healed", took.Round(time.Millisecond))
+}
+
+// The leader frozen mid-promotion: `drwatch promote` fences the live
+// leader and starts stopping (one index at a time); the leader is
+// SIGSTOPped as soon as the first stop is journaled done. The next stop
+// hangs in the plugin (the index closed, waiting on the leader), is cut
+// short, the leader is found hanging and detached, and the stops complete:
+// every index open, standalone, every acknowledged write on the follower.
+func TestChaosLeaderFrozenMidPromotion(t *testing.T) {
+	idx := replicated(t, "midfreeze", 4, 1)
+	acked := map[string][]string{}
+	for _, ix := range idx {
+		acked[ix] = writeIDs(t, ix, 0, 50)
+	}
+	cfg, _ := decisionConfigIndices(t, "", "manual", scope("midfreeze"))
+	rewrite(t, cfg, "    cooldown: 0s\n", "    cooldown: 0s\n    promote_concurrency: 1\n")
+	for _, ix := range idx {
+		eventually(t, 60*time.Second, ix+" caught up", func() bool { return len(missing(t, lab.FollowerURL, ix, acked[ix])) == 0 })
+	}
+	t.Cleanup(func() {
+		var info map[string]json.RawMessage
+		if json.Unmarshal(osOK(t, lab.FollowerURL, "GET", "/_remote/info", ""), &info) == nil {
+			if _, ok := info[lab.Alias]; !ok {
+				if _, err := theLab.Thaw(drlab.Leader); err != nil {
+					t.Logf("thaw: %v", err)
+				}
+				useSeeds(t)
+			}
+		}
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, drwatch, "promote", "--config", cfg, "--pair", "lab", "--yes")
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stepsFile := filepath.Join(filepath.Dir(cfg), "lab.steps.jsonl")
+	var resume func()
+	eventually(t, 60*time.Second, "the first stop journaled done", func() bool {
+		for _, s := range stepLines(t, stepsFile) {
+			if s.Name == promote.StepStop && s.Status == promote.StepDone {
+				resume = freezeLeader(t)
+				return true
+			}
+		}
+		return false
+	})
+	frozeAt := time.Since(start)
+	err := cmd.Wait()
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("drwatch promote with the leader frozen mid-way: %v\n%s", err, out.String())
+	}
+	t.Logf("CHAOS leader frozen mid-promotion (%s in): the promotion ended %s after it began", frozeAt.Round(time.Millisecond), took.Round(time.Millisecond))
+	for _, ix := range idx {
+		standalone(t, ix)
+		if m := missing(t, lab.FollowerURL, ix, acked[ix]); len(m) != 0 {
+			t.Errorf("%s: %d acknowledged writes lost", ix, len(m))
+		}
+	}
+	var fenced, detached bool
+	for _, s := range stepLines(t, stepsFile) {
+		fenced = fenced || (s.Name == promote.StepFence && s.Status == promote.StepDone)
+		detached = detached || (s.Name == promote.StepDetach && s.Status == promote.StepDone)
+	}
+	if !fenced || !detached {
+		t.Errorf("journal: fenced %v, detached %v; want both\n%s", fenced, detached, out.String())
+	}
+	resume()
+	for _, ix := range idx {
+		if !leaderRefusesWrites(t, ix) {
+			t.Errorf("the thawed leader's %s takes writes: the fence did not hold", ix)
+		}
+	}
+}
+
+// stepLines reads the journal's step lines.
+func stepLines(t *testing.T, path string) []promote.Step {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []promote.Step
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var l struct {
+			Step promote.Step `json:"step"`
+		}
+		if json.Unmarshal(line, &l) != nil {
+			continue // a line being written
+		}
+		out = append(out, l.Step)
+	}
+	return out
 }

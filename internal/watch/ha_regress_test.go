@@ -256,3 +256,32 @@ func TestShutdownPublishesTheOutcomeBeforeRelease(t *testing.T) {
 			a.phase(), ps.Phase, exB.runs)
 	}
 }
+
+// A standby takes the lease when nothing was ever published: it goes on
+// from its own journal, which it last wrote a day ago, in the middle of
+// an outage, with a lag reading taken just before that outage began. A
+// day-old observation never satisfies a guard: the gap in observation
+// (longer than max_observation_age) starts the outage afresh, the reading
+// is a day old at the loss, and nothing is promoted.
+func TestTakeoverOnADayOldJournalNeverPromotes(t *testing.T) {
+	r := newHARig()
+	b, exB, nodeB := r.daemon(t, "dr-b", downProber{}, autoPolicy())
+	day := time.Now().Add(-24 * time.Hour)
+	b.rt.mu.Lock()
+	b.rt.rec.State = policy.State{Phase: policy.Suspect, Since: day, Outage: policy.Outage{OutageStart: day, FailedProbes: 3},
+		ObservedAt: day, LastGoodLag: &policy.LagReading{Indices: 1, At: day.Add(-5 * time.Second), RateKnown: true},
+		Reasons: []string{"leader unreachable"}}
+	b.rt.mu.Unlock()
+	r.take(t, nodeB)
+	for range 20 {
+		b.tick(context.Background())
+		b.promotions.Wait()
+	}
+	if exB.runs != 0 {
+		t.Fatalf("promoted %d times on a day-old journal", exB.runs)
+	}
+	st := b.rt.State()
+	if st.Phase == policy.Promoting || st.Phase == policy.Promoted || !st.OutageStart.After(day.Add(time.Hour)) {
+		t.Fatalf("state after the takeover: %s, outage from %s: %q", st.Phase, st.OutageStart, st.Reasons)
+	}
+}

@@ -65,8 +65,7 @@ type Executor struct {
 	Now         func() time.Time
 	// StepTimeout bounds each cluster call (default 30s).
 	StepTimeout time.Duration
-	// StopTimeout bounds each _stop (0: the package's StopTimeout, or
-	// StepTimeout if longer).
+	// StopTimeout bounds each _stop (0: the package's StopTimeout).
 	StopTimeout time.Duration
 	// Liveness bounds each check of whether the leader answers (the
 	// fence's, and the re-check between batches of stops): 0 is
@@ -623,17 +622,20 @@ func (e *Executor) stopBatch(ctx context.Context, batch []string) ([]promote.Ste
 	return results, e.describeFailed(ctx, results, cut)
 }
 
-// StopTimeout bounds one _stop. Under a hung leader the plugin closes the
-// follower index, then waits up to 30 s for the leader's index metadata
-// (to drop its retention lease) before it reopens the index: a bound
-// below that would give up on a stop that is about to complete.
-const StopTimeout = 60 * time.Second
+// StopTimeout bounds one _stop (a healthy one takes well under a second).
+// Under a hung leader the plugin closes the follower index, then waits on
+// the leader with no bound of its own before it reopens it: a stop cut
+// short by this bound leaves its index closed or still following, and
+// the leader is then checked - a hung one is detached (see detach) and
+// the stop sent again; otherwise the attempt's retry finds the stop done
+// or sends it again.
+const StopTimeout = 20 * time.Second
 
 func (e *Executor) stopTimeout() time.Duration {
 	if e.StopTimeout > 0 {
 		return e.StopTimeout
 	}
-	return max(e.StepTimeout, StopTimeout)
+	return StopTimeout
 }
 
 // unstick checks, after stops cut short, whether the leader hangs; if it
