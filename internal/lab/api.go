@@ -68,8 +68,19 @@ type ndjson []byte
 
 // errorInfo is the error object of an OpenSearch error answer.
 type errorInfo struct {
-	Type   string `json:"type"`
-	Reason string `json:"reason"`
+	Type     string `json:"type"`
+	Reason   string `json:"reason"`
+	CausedBy *struct {
+		Type string `json:"type"`
+	} `json:"caused_by"`
+}
+
+// exists reports whether the error says the thing already exists (an
+// autofollow rule whose task is already there answers HTTP 500 with it as
+// the cause).
+func (e errorInfo) exists() bool {
+	const t = "resource_already_exists_exception"
+	return e.Type == t || (e.CausedBy != nil && e.CausedBy.Type == t)
 }
 
 // parseError reads {"error":{"type":..,"reason":..}}; zero when the body
@@ -424,7 +435,7 @@ func (l *Lab) setupReplication(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("creating the autofollow rule failed: %w", err)
 	}
-	if !a.ok() && !strings.Contains(parseError(a.Body).Reason, "already") {
+	if e := parseError(a.Body); !a.ok() && !strings.Contains(e.Reason, "already") && !e.exists() {
 		return fmt.Errorf("creating the autofollow rule failed: %s", a)
 	}
 	start := time.Now()

@@ -181,3 +181,16 @@ func TestParseVersion(t *testing.T) {
 		t.Error("no version: want an error")
 	}
 }
+
+// Seen on the lab after the follower's remote alias was removed and set
+// again: creating the autofollow rule once more answers HTTP 500 with the
+// rule's task already there as the cause - the rule exists.
+func TestAutofollowRuleThatExistsIsNoError(t *testing.T) {
+	body := []byte(`{"error":{"root_cause":[{"type":"resource_already_exists_exception","reason":"task with id {autofollow:leader:logs} already exist"}],"type":"exception","reason":"Exisiting autofollow replication rule cannot be recreated/updated","caused_by":{"type":"resource_already_exists_exception","reason":"task with id {autofollow:leader:logs} already exist"}},"status":500}`)
+	if e := parseError(body); !e.exists() {
+		t.Fatalf("%+v: not read as existing", e)
+	}
+	if e := parseError([]byte(`{"error":{"type":"exception","reason":"boom"},"status":500}`)); e.exists() {
+		t.Fatal("any 500 read as existing")
+	}
+}
