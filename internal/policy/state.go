@@ -235,6 +235,28 @@ type Answer struct {
 	Reason string    `json:"reason,omitempty"`
 }
 
+// ShiftDeadlines moves the state's deadlines by d: when a pause ends, when
+// a failed promotion is retried, when an approval request expires (it
+// counts from when it was asked) and when the cooldown ends (from the
+// episode's end). A daemon that adopts another's published state shifts
+// them by its own clock's now minus the publisher's time of publishing:
+// the time left is kept, whatever the two hosts' clocks say (and the
+// publication's age is added: a pause or a cooldown may last that much
+// longer, never end early). The evidence's times (the outage, the
+// witness, the lag reading) are not moved: their age is what they prove.
+func (s State) ShiftDeadlines(d time.Duration) State {
+	move := func(t *time.Time) {
+		if !t.IsZero() {
+			*t = t.Add(d)
+		}
+	}
+	move(&s.PausedUntil)
+	move(&s.RetryAt)
+	move(&s.ApprovalRequested)
+	move(&s.EpisodeEnd)
+	return s
+}
+
 // Terminal reports whether no decision can leave the phase.
 func (p Phase) Terminal() bool { return p == Promoted }
 

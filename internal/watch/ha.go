@@ -234,6 +234,11 @@ func (w *Watcher) adopt(ctx context.Context, term int64) error {
 	}
 	old := w.rt.rec.State
 	now := w.now()
+	if !pub.At.IsZero() {
+		// The publisher's deadlines, in its clock: the time left is
+		// kept in this one's (a skew between the hosts moves nothing).
+		st = st.ShiftDeadlines(now.Sub(pub.At))
+	}
 	next := *w.rt.rec
 	next.State, next.Promotion = st, prom
 	why := fmt.Sprintf("took over the lease in term %d: adopted the state %s published in term %d", term, pub.Holder, pub.Term)
@@ -483,7 +488,7 @@ func (w *Watcher) publish(ctx context.Context) error {
 	if string(key) == last {
 		return nil
 	}
-	err = w.ha.Shared.Publish(ctx, ha.Published{Holder: w.ha.Identity(), Instance: w.ha.Instance, Term: term, At: time.Now().UTC(), State: state, Promotion: prom, Answers: answers})
+	err = w.ha.Shared.Publish(ctx, ha.Published{Holder: w.ha.Identity(), Instance: w.ha.Instance, Term: term, At: w.now().UTC(), State: state, Promotion: prom, Answers: answers})
 	if err != nil {
 		w.log.Error("cannot publish the pair's state to the other daemon", zap.Error(err))
 		return err

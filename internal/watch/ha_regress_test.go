@@ -285,3 +285,48 @@ func TestTakeoverOnADayOldJournalNeverPromotes(t *testing.T) {
 		t.Fatalf("state after the takeover: %s, outage from %s: %q", st.Phase, st.OutageStart, st.Reasons)
 	}
 }
+
+// The two daemons' clocks disagree by ten minutes, either way: a pause
+// for an hour that one published still ends an hour after it was asked on
+// the other, which adopts it - neither ten minutes early nor late. So do
+// an approval request's expiry and the cooldown.
+func TestAdoptionKeepsTheTimeLeftWhateverTheClocks(t *testing.T) {
+	for _, skew := range []time.Duration{10 * time.Minute, -10 * time.Minute} {
+		t.Run(skew.String(), func(t *testing.T) {
+			r := newHARig()
+			a, _, nodeA := r.daemon(t, "dr-a", staticProber{}, autoPolicy())
+			b, _, nodeB := r.daemon(t, "dr-b", staticProber{}, autoPolicy())
+			a.now = func() time.Time { return time.Now().Add(skew) }
+			r.take(t, nodeA)
+			ctx := context.Background()
+			a.tick(ctx)
+			a.rt.mu.Lock()
+			d, err := policy.Pause(a.rt.rec.State, a.now().Add(time.Hour), "carol", "upgrade", a.now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.State.EpisodeEnd = a.now()
+			a.rt.rec.State = d.State
+			a.rt.mu.Unlock()
+			if err := a.publish(ctx); err != nil {
+				t.Fatal(err)
+			}
+			nodeB.Lease.Step(ctx)
+			r.add(haTTL)
+			if st := nodeB.Lease.Step(ctx); !st.Held {
+				t.Fatalf("b: %+v", st)
+			}
+			b.tick(ctx)
+			st := b.rt.State()
+			if st.Phase != policy.Paused {
+				t.Fatalf("b: %s %q", st.Phase, st.Reasons)
+			}
+			if left := st.PausedUntil.Sub(time.Now()); left < 59*time.Minute || left > time.Hour+time.Second {
+				t.Fatalf("the pause ends in %s on b, want an hour (the clocks are %s apart)", left, skew)
+			}
+			if ago := time.Since(st.EpisodeEnd); ago < 0 || ago > time.Second {
+				t.Fatalf("the episode ended %s ago on b, want now", ago)
+			}
+		})
+	}
+}
