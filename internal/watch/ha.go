@@ -54,6 +54,12 @@ const maxStuck = 3
 // outlives watchers).
 type haState struct {
 	term int64 // the term this daemon acts under; 0: standby
+	// adopted is the last term this daemon took the shared state up in:
+	// a holder that lost the lease for a moment and holds it again in
+	// the same term goes on from its own journal - it made this term's
+	// steps itself - and never adopts the publication again (which may
+	// lag behind them).
+	adopted int64
 	// stuck counts the cycles in a row that held the lease but could
 	// not act (the shared state not taken up, the journal unwritable).
 	stuck   int
@@ -147,6 +153,16 @@ func (w *Watcher) takeHA(ctx context.Context) bool {
 		}
 		return false
 	}
+	w.rt.mu.Lock()
+	again := was != term && w.rt.ha.adopted == term
+	if again {
+		w.rt.ha.term = term
+		was = term
+	}
+	w.rt.mu.Unlock()
+	if again {
+		w.log.Warn("holds the pair's lease again in the same term: acting on its own journal", zap.Int64("term", term))
+	}
 	if was != term {
 		rctx, cancel := context.WithTimeout(ctx, w.haBound())
 		err := w.adopt(rctx, term)
@@ -213,7 +229,7 @@ func (w *Watcher) adopt(ctx context.Context, term int64) error {
 		if found && len(w.rt.ha.answers) == 0 {
 			w.rt.ha.answers = slices.Clone(pub.Answers) // after a restart
 		}
-		w.rt.ha.term = term
+		w.rt.ha.term, w.rt.ha.adopted = term, term
 		w.log.Warn("took the pair's lease: acting for it", zap.Int64("term", term), zap.Bool("own_state", true))
 		return nil
 	}
@@ -228,7 +244,7 @@ func (w *Watcher) adopt(ctx context.Context, term int64) error {
 			return fmt.Errorf("the promotion %s published is not drwatch's: %v", pub.Holder, err)
 		}
 		prom = sp.Promotion
-		if err := w.adoptSteps(prom, sp.Steps); err != nil {
+		if err := w.adoptSteps(prom, sp.Steps, pub.Term); err != nil {
 			return err
 		}
 	}
@@ -247,7 +263,7 @@ func (w *Watcher) adopt(ctx context.Context, term int64) error {
 		return fmt.Errorf("journal the adopted state: %w", err)
 	}
 	*w.rt.rec = next
-	w.rt.ha.term = term
+	w.rt.ha.term, w.rt.ha.adopted = term, term
 	// The commands answered are those the adopted state holds: one this
 	// daemon answered in an earlier term but could not publish is
 	// applied again.
@@ -261,10 +277,15 @@ func (w *Watcher) adopt(ctx context.Context, term int64) error {
 
 // adoptSteps journals the published steps of prom that this daemon's
 // journal lacks (its own record of an earlier term may hold a prefix).
-func (w *Watcher) adoptSteps(prom *promote.Promotion, steps []promote.Step) error {
+// A local record with steps of a term after the publication's is newer
+// than it: kept whole (within a term no done step is lost).
+func (w *Watcher) adoptSteps(prom *promote.Promotion, steps []promote.Step, pubTerm int64) error {
 	have := 0
 	if local := w.rt.rec.Promotion; local != nil && local.ID == prom.ID {
 		prom.Steps = local.Steps
+		if slices.ContainsFunc(local.Steps, func(s promote.Step) bool { return s.Term > pubTerm }) {
+			return nil
+		}
 		if len(local.Steps) > len(steps) || !slices.EqualFunc(local.Steps, steps[:len(local.Steps)], sameStep) {
 			// This daemon's record went another way (it went on alone,
 			// frozen): the published steps, of a later term, replace it.

@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/drwatch/drwatch/internal/ha"
+	"github.com/drwatch/drwatch/internal/journal"
 	"github.com/drwatch/drwatch/internal/opensearch"
 	"github.com/drwatch/drwatch/internal/policy"
+	"github.com/drwatch/drwatch/internal/promote"
 	"github.com/drwatch/drwatch/internal/testutil/memdocs"
 )
 
@@ -328,5 +330,70 @@ func TestAdoptionKeepsTheTimeLeftWhateverTheClocks(t *testing.T) {
 				t.Fatalf("the episode ended %s ago on b, want now", ago)
 			}
 		})
+	}
+}
+
+// A holder that took over a promotion (term 2) and journaled steps of its
+// own, unpublished, loses the lease for a moment and holds it again in
+// the same term: it goes on from its own journal - the publication (the
+// previous holder's, of term 1) lags behind it - and no step done in this
+// term is lost (a _stop already sent would be sent again).
+func TestSameTermReadoptionKeepsThisTermsSteps(t *testing.T) {
+	r := newHARig()
+	a, _, nodeA := r.daemon(t, "dr-a", staticProber{}, autoPolicy())
+	b, _, nodeB := r.daemon(t, "dr-b", staticProber{}, autoPolicy())
+	ctx := context.Background()
+	r.take(t, nodeB)
+	b.tick(ctx)
+	b.rt.mu.Lock()
+	b.rt.rec.State = policy.State{Phase: policy.Promoting, Since: time.Now()}
+	p := promote.New("orders", "alice", false, time.Now())
+	p.Plan = map[string]string{"orders-1": "orders-1", "orders-2": "orders-2"}
+	p.Term = 1
+	b.rt.rec.Promotion = p
+	b.rt.mu.Unlock()
+	if err := (ha.Gate{Journal: b.journal, Lease: nodeB.Lease, After: b.rt.StepsJournaled}).AppendSteps("orders", p,
+		promote.Step{Name: promote.StepPlan, Status: promote.StepDone}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// b freezes; a takes term 2 and adopts the promotion.
+	nodeA.Lease.Step(ctx)
+	r.add(haTTL)
+	if st := nodeA.Lease.Step(ctx); !st.Held || st.Term != 2 {
+		t.Fatalf("a: %+v", st)
+	}
+	if !a.takeHA(ctx) {
+		t.Fatal("a does not act after its takeover")
+	}
+	a.rt.mu.Lock()
+	prom := a.rt.rec.Promotion
+	prom.Term = 2 // as the resumed promotion's run sets it
+	a.rt.mu.Unlock()
+	if err := (ha.Gate{Journal: a.journal, Lease: nodeA.Lease, After: a.rt.StepsJournaled}).AppendSteps("orders", prom,
+		promote.Step{Name: promote.StepStop, Target: "orders-1", Status: promote.StepStarted},
+		promote.Step{Name: promote.StepStop, Target: "orders-1", Status: promote.StepDone}); err != nil {
+		t.Fatal(err)
+	}
+	// a's window passes unrenewed (a slow round), then it renews: the
+	// same term, nobody else took it.
+	r.add(haTTL)
+	if a.takeHA(ctx) {
+		t.Fatal("a acts past its window")
+	}
+	if st := nodeA.Lease.Step(ctx); !st.Held || st.Term != 2 {
+		t.Fatalf("a renewed: %+v", st)
+	}
+	if !a.takeHA(ctx) {
+		t.Fatal("a does not act again in its term")
+	}
+	rec, err := journal.Read(a.journal.Dir(), "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rec.Promotion.Steps); n != 3 {
+		t.Fatalf("a's journal holds %d steps after holding the lease again, want 3 (this term's stop kept): %+v", n, rec.Promotion.Steps)
 	}
 }
