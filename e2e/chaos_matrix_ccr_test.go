@@ -400,18 +400,6 @@ func TestChaosLeaderFrozenMidPromotion(t *testing.T) {
 	for _, ix := range idx {
 		eventually(t, 60*time.Second, ix+" caught up", func() bool { return len(missing(t, lab.FollowerURL, ix, acked[ix])) == 0 })
 	}
-	t.Cleanup(func() {
-		var info map[string]json.RawMessage
-		if json.Unmarshal(osOK(t, lab.FollowerURL, "GET", "/_remote/info", ""), &info) == nil {
-			if _, ok := info[lab.Alias]; !ok {
-				if _, err := theLab.Thaw(drlab.Leader); err != nil {
-					t.Logf("thaw: %v", err)
-				}
-				useSeeds(t)
-			}
-		}
-	})
-
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, drwatch, "promote", "--config", cfg, "--pair", "lab", "--yes")
@@ -433,6 +421,20 @@ func TestChaosLeaderFrozenMidPromotion(t *testing.T) {
 		return false
 	})
 	frozeAt := time.Since(start)
+	// The promotion detaches the hung leader: the link is put back
+	// before the freeze's own cleanup waits for it (cleanups run last
+	// first).
+	t.Cleanup(func() {
+		var info map[string]json.RawMessage
+		if json.Unmarshal(osOK(t, lab.FollowerURL, "GET", "/_remote/info", ""), &info) == nil {
+			if _, ok := info[lab.Alias]; !ok {
+				if _, err := theLab.Thaw(drlab.Leader); err != nil {
+					t.Logf("thaw: %v", err)
+				}
+				useSeeds(t)
+			}
+		}
+	})
 	err := cmd.Wait()
 	took := time.Since(start)
 	if err != nil {

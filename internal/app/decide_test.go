@@ -187,7 +187,7 @@ func TestAPIAuthAndErrors(t *testing.T) {
 // In dry-run mode the daemon writes nothing: approve and promote are
 // refused (409) even with the token.
 func TestDryRunRefusesPromotion(t *testing.T) {
-	leader := fakeos.NewLeader(t)
+	leader := fakeos.NewLeaderOf(t, "orders-1")
 	follower := fakeos.NewCCRFollower(t, "orders-1")
 	base, _ := run(t, modeConfig(t, t.TempDir(), leader.URL(), follower.URL(), "dry-run", true))
 	waitState(t, base, "healthy")
@@ -287,7 +287,7 @@ func TestApprovalPromotesAndRestartKeepsPromoted(t *testing.T) {
 // auto: leader and witness lost with a fresh zero lag: promoted with no
 // human; drwatch cut off alone (the follower still sees the leader): never.
 func TestAutoPromotesOnlyWhenFollowerLostLeaderToo(t *testing.T) {
-	leader := fakeos.NewLeader(t)
+	leader := fakeos.NewLeaderOf(t, "orders-1")
 	follower := fakeos.NewCCRFollower(t, "orders-1")
 	base, _ := run(t, modeConfig(t, t.TempDir(), leader.URL(), follower.URL(), "auto", true))
 	waitState(t, base, "healthy")
@@ -343,7 +343,7 @@ func TestAivenPairIsPromotedThroughTheAivenAPI(t *testing.T) {
 	for _, apiDown := range []bool{false, true} {
 		t.Run(map[bool]string{false: "api up", true: "api down"}[apiDown], func(t *testing.T) {
 			const aivenToken = "avn-app-test-token-41c9e"
-			leader := fakeos.NewLeader(t)
+			leader := fakeos.NewLeaderOf(t, "orders-1")
 			follower := fakeos.NewCCRFollower(t, "orders-1")
 			av := fakeaiven.New(t, aivenToken)
 			av.AddService("acme", fakeaiven.Service{Name: "os-prod"})
@@ -527,7 +527,7 @@ type anOutage struct {
 
 func outage(t *testing.T) anOutage {
 	t.Helper()
-	o := anOutage{leader: fakeos.NewLeader(t), follower: fakeos.NewCCRFollower(t, "orders-1"), dir: t.TempDir()}
+	o := anOutage{leader: fakeos.NewLeaderOf(t, "orders-1"), follower: fakeos.NewCCRFollower(t, "orders-1"), dir: t.TempDir()}
 	o.base, o.stop = run(t, modeConfig(t, o.dir, o.leader.URL(), o.follower.URL(), "semi-auto", true))
 	waitState(t, o.base, "healthy")
 	o.leader.Set(fakeos.RouteHealth, 503, `{"error":{"type":"cluster_block_exception","reason":"blocked by: [SERVICE_UNAVAILABLE/1/state not recovered]"},"status":503}`)

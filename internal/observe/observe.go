@@ -189,6 +189,11 @@ type Replication struct {
 	// autofollow rule failed to start replicating (autofollow_stats'
 	// failed_indices): they make LagComplete false.
 	Unreplicated []string `json:"unreplicated_leader_indices,omitempty"`
+	// Unfollowed are leader indices in the pair's scope that no follower
+	// index follows (yet): a rolled-over index before autofollow created
+	// its follower. Their writes are in no lag: they make LagComplete
+	// false.
+	Unfollowed []string `json:"unfollowed_leader_indices,omitempty"`
 	// LeaderSeqNoSum sums the leader primaries' max_seq_no over the
 	// in-scope indices (with LagComplete): its growth between cycles is
 	// the leader's write rate.

@@ -451,6 +451,8 @@ func replicationHealth(d *Decision, obs observe.Observation, pol *config.Policy)
 		bad = "no follower index in scope"
 	case len(r.Unreplicated) > 0:
 		bad = fmt.Sprintf("autofollow failed to replicate %s", strings.Join(r.Unreplicated, ", "))
+	case len(r.Unfollowed) > 0:
+		bad = fmt.Sprintf("leader indices in scope with no follower index (yet): %s", strings.Join(r.Unfollowed, ", "))
 	case !r.LagComplete:
 		bad = "lag unknown for some indices"
 	case r.Stopped > 0:

@@ -22,6 +22,10 @@ func RPOGuard(s *State, pol *config.Policy, now time.Time) (bool, string) {
 		return false, fmt.Sprintf("RPO guard fails: %d leader indices in scope were never replicated (autofollow failed): %s: their writes would be lost",
 			len(s.Unreplicated), strings.Join(s.Unreplicated, ", "))
 	}
+	if len(s.Unfollowed) > 0 {
+		return false, fmt.Sprintf("RPO guard fails: %d leader indices in scope have no follower index (yet: a rollover's new index before autofollow follows it?): %s: their writes would be lost",
+			len(s.Unfollowed), strings.Join(s.Unfollowed, ", "))
+	}
 	r := s.LastGoodLag
 	if r == nil {
 		return false, "RPO guard fails: no complete lag reading (lag unknown)"

@@ -66,6 +66,10 @@ type State struct {
 	// to replicate, kept until a complete lag reading shows none: the
 	// RPO guard fails while there are any.
 	Unreplicated []string `json:"unreplicated,omitempty"`
+	// Unfollowed are leader indices in scope no follower index followed
+	// (a rollover's new index before its follower existed), kept the same
+	// way: the RPO guard fails while there are any.
+	Unfollowed []string `json:"unfollowed,omitempty"`
 
 	ApprovalRequest
 	// Denial is a human's no to promoting in this outage: it holds until

@@ -172,6 +172,12 @@ func trackLag(s *State, obs observe.Observation) {
 		s.Unreplicated = slices.Clone(r.Unreplicated)
 		s.LastGoodLag = nil
 	}
+	if len(r.Unfollowed) > 0 {
+		// Leader indices in scope that no follower index follows yet:
+		// their writes are in no reading. Remembered like the above.
+		s.Unfollowed = slices.Clone(r.Unfollowed)
+		s.LastGoodLag = nil
+	}
 	if obs.Leader.Reachable && r.LeaderCheckpointsRead && r.Failure == nil && r.LagComplete && len(r.Indices) > 0 {
 		byIndex := make(map[string]int64, len(r.Indices))
 		for _, ix := range r.Indices {
@@ -179,7 +185,7 @@ func trackLag(s *State, obs observe.Observation) {
 		}
 		s.LastGoodLag = nextReading(s.LastGoodLag, &LagReading{TotalOperations: r.TotalLag, MaxOperations: r.MaxLag,
 			Indices: len(r.Indices), LeaderSeqNos: r.LeaderSeqNoSum, At: obs.Time, ByIndex: byIndex})
-		s.Unreplicated = nil
+		s.Unreplicated, s.Unfollowed = nil, nil
 	}
 }
 

@@ -241,7 +241,7 @@ func (p *Prober) replication(ctx context.Context, obs *observe.Observation, body
 	}
 	sort.Slice(r.Indices, func(i, j int) bool { return r.Indices[i].Name < r.Indices[j].Name })
 	p.leaderLag(ctx, obs, leaderNames, fseq, fseqErr)
-	r.LagComplete = true
+	r.LagComplete = len(r.Unfollowed) == 0
 	for _, ix := range r.Indices {
 		if !ix.LagKnown {
 			r.LagComplete = false
@@ -279,13 +279,26 @@ func (p *Prober) leaderLag(ctx context.Context, obs *observe.Observation, leader
 		return
 	}
 	slices.Sort(leaderNames)
-	lseq, err := p.Leader.ShardSeqNos(ctx, slices.Compact(leaderNames))
+	leaderNames = slices.Compact(leaderNames)
+	// The pair's patterns too: a leader index in scope that no follower
+	// index follows yet (a rollover's new index, before autofollow made
+	// its follower) takes writes that no lag counts.
+	lseq, err := p.Leader.ShardSeqNos(ctx, append(slices.Clone(leaderNames), p.Indices...))
 	if err != nil {
 		r.CheckpointsFailure = failureOf(err)
 		r.CheckpointsFailure.Message = "leader's checkpoints not read: " + r.CheckpointsFailure.Message
 		return
 	}
 	r.LeaderCheckpointsRead = true
+	for name := range lseq {
+		if !InScope(name, p.Indices) {
+			continue
+		}
+		if _, followed := slices.BinarySearch(leaderNames, name); !followed {
+			r.Unfollowed = append(r.Unfollowed, name)
+		}
+	}
+	slices.Sort(r.Unfollowed)
 	for i := range r.Indices {
 		ix := &r.Indices[i]
 		lag, lsum, fsum, ok := opensearch.ShardLag(lseq[ix.LeaderIndex], fseq[ix.Name], ix.Shards)

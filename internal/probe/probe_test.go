@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"testing"
 	"time"
 
@@ -152,7 +153,7 @@ func TestCycleLagUnknownWhenLeaderDown(t *testing.T) {
 // The leader answers its health but not its index stats: no lag is known.
 func TestCycleLeaderStatsFailing(t *testing.T) {
 	l := newLab(t)
-	l.leader.Set("GET /logs-1,orders-1,orders-2/_stats/docs", 503, `{"error":{"type":"cluster_block_exception","reason":"blocked"},"status":503}`)
+	l.leader.Set("GET /logs-1,orders-1,orders-2,*/_stats/docs", 503, `{"error":{"type":"cluster_block_exception","reason":"blocked"},"status":503}`)
 	o := l.prober.Cycle(context.Background())
 	r := o.Follower.Replication
 	if !o.Leader.Reachable || r.LagComplete || r.LeaderCheckpointsRead || r.CheckpointsFailure == nil || r.CheckpointsFailure.Class != observe.ClassHTTP5xx {
@@ -186,14 +187,36 @@ func TestCycleMissingShardMakesLagUnknown(t *testing.T) {
 }
 
 // An index in scope that follows another remote cluster is not the pair's.
+// (The leader's other indices in scope, orders-2 and logs-1, then have no
+// follower index: unfollowed, and the lag is incomplete.)
 func TestCycleOtherAliasNotInPair(t *testing.T) {
 	l := newLab(t)
 	l.follower.Set(fakeos.RouteSettingsAll, 200, `{"orders-1":{"settings":{"index.number_of_shards":"2","index.plugins.replication.follower.leader_index":"leader:orders-1"}},
 		"eu-1":{"settings":{"index.number_of_shards":"1","index.plugins.replication.follower.leader_index":"eu-leader:eu-1"}},
 		"plain":{"settings":{"index.number_of_shards":"1"}}}`)
 	o := l.prober.Cycle(context.Background())
-	if r := o.Follower.Replication; len(r.Indices) != 1 || r.Indices[0].Name != "orders-1" || !r.LagComplete {
-		t.Fatalf("indices = %+v", r.Indices)
+	if r := o.Follower.Replication; len(r.Indices) != 1 || r.Indices[0].Name != "orders-1" || r.LagComplete ||
+		!slices.Equal(r.Unfollowed, []string{"logs-1", "orders-2"}) {
+		t.Fatalf("indices = %+v, unfollowed %v", r.Indices, r.Unfollowed)
+	}
+}
+
+// A leader index in scope that no follower index follows yet (a rollover's
+// new index, before autofollow created its follower): its writes are in no
+// lag, so the lag is incomplete and it is named; once a follower index
+// follows it, the reading is complete again. The leader's stats are still
+// one request.
+func TestCycleUnfollowedLeaderIndex(t *testing.T) {
+	l := newLab(t)
+	l.leader.SetSeqNos("logs-2", 40)
+	o := l.prober.Cycle(context.Background())
+	r := o.Follower.Replication
+	if r.LagComplete || !slices.Equal(r.Unfollowed, []string{"logs-2"}) || o.Requests != 8 {
+		t.Fatalf("replication = %+v (%d requests)", r, o.Requests)
+	}
+	l.leader.SetSeqNos("logs-2")
+	if r := l.prober.Cycle(context.Background()).Follower.Replication; !r.LagComplete || len(r.Unfollowed) != 0 {
+		t.Fatalf("gone again: %+v", r)
 	}
 }
 

@@ -112,6 +112,10 @@ func osProblems(o observe.Observation) []string {
 		p = append(p, fmt.Sprintf("autofollow failed to replicate %d leader indices in scope, so their writes are on no follower: %s",
 			len(r.Unreplicated), strings.Join(r.Unreplicated, ", ")))
 	}
+	if len(r.Unfollowed) > 0 {
+		p = append(p, fmt.Sprintf("%d leader indices in scope have no follower index (yet), so their writes are in no lag: %s",
+			len(r.Unfollowed), strings.Join(r.Unfollowed, ", ")))
+	}
 	if n := r.UnknownLag(); n > 0 {
 		why := "a primary shard is not started on one side"
 		if r.CheckpointsFailure != nil {

@@ -82,6 +82,21 @@ func NewLeader(t testing.TB) *Cluster {
 	return c
 }
 
+// NewLeaderOf is NewLeader holding only the named indices of the capture:
+// the leader of a follower that follows just those (any other leader
+// index in the pair's scope would be one no follower follows).
+func NewLeaderOf(t testing.TB, names ...string) *Cluster {
+	c := NewLeader(t)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for n := range c.seqnos {
+		if !slices.Contains(names, n) {
+			delete(c.seqnos, n)
+		}
+	}
+	return c
+}
+
 // NewFollower is a fake follower replicating orders-1, orders-2 (two
 // shards each) and logs-1 (one shard), all caught up, remote "leader"
 // connected, one autofollow rule "logs": every answer captured from the
