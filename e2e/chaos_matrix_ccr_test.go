@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,6 +69,8 @@ type chaosCell struct {
 	// detach: the promotion must have detached the hung leader (the
 	// follower's remote settings of its alias removed before the stops).
 	detach bool
+	// event: an event the cell must have raised once (a page).
+	event string
 }
 
 func TestChaosMatrix(t *testing.T) {
@@ -146,9 +149,37 @@ func TestChaosMatrix(t *testing.T) {
 			hold: 30 * time.Second,
 		},
 	}
+	// The leader answers, but refuses writes: a disk flood-stage
+	// watermark's block on its indices (the cell's, set by hand here).
+	cells = append(cells, chaosCell{
+		name: "leader answers, writes refused (read_only_allow_delete)",
+		fault: func(t *testing.T, r *chaosRig) func() {
+			osOK(t, lab.LeaderURL, "PUT", "/"+chaosPrefix(t)+"-*/_settings", `{"index.blocks.read_only_allow_delete":true}`)
+			return func() {
+				osOK(t, lab.LeaderURL, "PUT", "/"+chaosPrefix(t)+"-*/_settings", `{"index.blocks.read_only_allow_delete":null}`)
+			}
+		},
+		hold: 4 * mxDownAfer, during: "healthy", reason: "leader degraded: it answers but refuses writes", event: "leader_degraded",
+	})
 	for i, c := range cells {
-		t.Run(c.name, func(t *testing.T) { runChaosCell(t, rig, fmt.Sprintf("mx%d", i), c) })
+		prefix := fmt.Sprintf("mx%d", i)
+		t.Run(c.name, func(t *testing.T) {
+			cellPrefix.Store(t.Name(), prefix+"-"+runID)
+			runChaosCell(t, rig, prefix, c)
+		})
 	}
+}
+
+// cellPrefix is each cell's index prefix (with the run's id), by test
+// name: a fault that acts on the cell's indices reads it.
+var cellPrefix sync.Map
+
+func chaosPrefix(t *testing.T) string {
+	v, ok := cellPrefix.Load(t.Name())
+	if !ok {
+		t.Fatal("no index prefix for " + t.Name())
+	}
+	return v.(string)
 }
 
 // hangHold is how long the SIGSTOP-for-good cell keeps the leader frozen
@@ -240,6 +271,11 @@ func runChaosCell(t *testing.T, r *chaosRig, prefix string, c chaosCell) {
 	if c.during != "" {
 		if s := d.state(t); s != c.during {
 			t.Errorf("after %s of the fault the pair is %s, want %s", c.hold, s, c.during)
+		}
+	}
+	if c.event != "" {
+		if v, _ := d.metric(t, fmt.Sprintf(`drwatch_events_total{event=%q,pair="lab"}`, c.event)); v != "1" {
+			t.Errorf("%s raised %s times, want once", c.event, v)
 		}
 	}
 	doHeal()

@@ -28,6 +28,7 @@ const resendFactor = 3
 var amAlertNames = map[string]string{
 	KindOutage:      "DrwatchLeaderOutage",
 	KindReplication: "DrwatchReplicationDegraded",
+	KindLeader:      "DrwatchLeaderDegraded",
 	KindOldLeader:   "DrwatchOldLeaderReturned",
 	KindJournal:     "DrwatchJournalUnwritable",
 	KindDrill:       "DrwatchDrillFailed",

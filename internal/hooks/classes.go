@@ -17,6 +17,8 @@ var classes = map[string]class{
 	"leader_recovered":      {Resolve, Notice, []string{KindOutage}},
 	"replication_degraded":  {Trigger, Warning, []string{KindReplication}},
 	"replication_recovered": {Resolve, Notice, []string{KindReplication}},
+	"leader_degraded":       {Trigger, Warning, []string{KindLeader}},
+	"leader_writable":       {Resolve, Notice, []string{KindLeader}},
 	"approval_required":     {Trigger, Critical, []string{KindOutage}},
 	"approval_granted":      {Trigger, Critical, []string{KindOutage}},
 	"approval_denied":       {Trigger, Critical, []string{KindOutage}},

@@ -70,6 +70,13 @@ type Leader struct {
 	ClusterName string        `json:"cluster_name,omitempty"`
 	Latency     time.Duration `json:"latency_ns"`
 	Failure     *Failure      `json:"failure,omitempty"`
+	// WriteBlocks are the blocks with which a leader that answers refuses
+	// writes: cluster-wide ones (index "*") and those of its indices in
+	// the pair's scope, as "index: id: description" (a disk watermark's
+	// read_only_allow_delete, a human's write block, no elected cluster
+	// manager). BlocksFailure says why they could not be read.
+	WriteBlocks   []string `json:"write_blocks,omitempty"`
+	BlocksFailure *Failure `json:"blocks_failure,omitempty"`
 }
 
 // Follower is the follower cluster and its view of the leader.

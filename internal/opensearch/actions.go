@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -28,6 +29,50 @@ func (c *Client) StopReplication(ctx context.Context, index string) error {
 		return errors.Join(ErrNotReplicating, err)
 	}
 	return err
+}
+
+// WriteBlocks reads the cluster's blocks (GET _cluster/state/blocks) and
+// returns those that refuse writes (their levels include "write"): the
+// cluster-wide ones and each index's, as "id: description" (a disk
+// watermark's read_only_allow_delete is "12: disk usage exceeded
+// flood-stage watermark, ...").
+func (c *Client) WriteBlocks(ctx context.Context) (global []string, indices map[string][]string, err error) {
+	const op = "cluster blocks"
+	body, err := c.do(ctx, op, http.MethodGet, request{path: "/_cluster/state/blocks"})
+	if err != nil {
+		return nil, nil, err
+	}
+	type block struct {
+		Description string   `json:"description"`
+		Levels      []string `json:"levels"`
+	}
+	var st struct {
+		Blocks struct {
+			Global  map[string]block            `json:"global"`
+			Indices map[string]map[string]block `json:"indices"`
+		} `json:"blocks"`
+	}
+	if err := decode(op, body, &st); err != nil {
+		return nil, nil, err
+	}
+	writes := func(m map[string]block) []string {
+		var out []string
+		for id, b := range m {
+			if slices.Contains(b.Levels, "write") {
+				out = append(out, id+": "+b.Description)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	global = writes(st.Blocks.Global)
+	indices = map[string][]string{}
+	for name, m := range st.Blocks.Indices {
+		if w := writes(m); len(w) > 0 {
+			indices[name] = w
+		}
+	}
+	return global, indices, nil
 }
 
 // OpenIndex opens a closed index (POST {index}/_open): a follower index

@@ -19,6 +19,8 @@ const (
 	EvWatcherIsolated      = "watcher_isolated"
 	EvReplicationDegraded  = "replication_degraded"
 	EvReplicationRecovered = "replication_recovered"
+	EvLeaderDegraded       = "leader_degraded"
+	EvLeaderWritable       = "leader_writable"
 	EvApprovalRequired     = "approval_required"
 	EvApprovalGranted      = "approval_granted"
 	EvApprovalDenied       = "approval_denied"
@@ -246,7 +248,38 @@ func leaderAnswers(d *Decision, obs observe.Observation, pol *config.Policy, now
 	s.AivenDelayed = false
 	clearApproval(s)
 	d.enter(Healthy, now, healthyReasons(obs, pol)...)
+	leaderHealth(d, obs)
 	replicationHealth(d, obs, pol)
+}
+
+// leaderHealth emits leader_degraded/leader_writable while the leader
+// answers: a leader that refuses writes (a disk watermark's
+// read_only_allow_delete, a write block, no cluster manager) is alive -
+// never a failover by itself - but its clients cannot write: a human
+// decides (drwatch promote).
+func leaderHealth(d *Decision, obs observe.Observation) {
+	s := &d.State
+	if obs.Leader.BlocksFailure != nil {
+		return // unread: neither degraded nor cleared
+	}
+	blocked := len(obs.Leader.WriteBlocks) > 0
+	switch {
+	case blocked && !s.LeaderDegraded:
+		s.LeaderDegraded = true
+		d.emit(EvLeaderDegraded)
+	case !blocked && s.LeaderDegraded:
+		s.LeaderDegraded = false
+		d.emit(EvLeaderWritable)
+	}
+	if blocked {
+		shown := obs.Leader.WriteBlocks[:min(len(obs.Leader.WriteBlocks), 5)]
+		more := ""
+		if n := len(obs.Leader.WriteBlocks) - len(shown); n > 0 {
+			more = fmt.Sprintf(" (and %d more)", n)
+		}
+		s.Reasons = append(s.Reasons, fmt.Sprintf("leader degraded: it answers but refuses writes: %s%s; not a failover by itself (promote by hand if it lasts)",
+			strings.Join(shown, "; "), more))
+	}
 }
 
 // notDownYet lists what the leader_down thresholds still need (none: the

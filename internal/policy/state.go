@@ -81,6 +81,9 @@ type State struct {
 	// (lag over max_lag_operations, or an index not syncing or of unknown
 	// lag): it drives replication_degraded / replication_recovered.
 	Degraded bool `json:"degraded,omitempty"`
+	// LeaderDegraded is set while the leader answers but refuses writes
+	// (write blocks): it drives leader_degraded / leader_writable.
+	LeaderDegraded bool `json:"leader_degraded,omitempty"`
 	// LinkUnreached counts the observations in a row, with the leader
 	// answering drwatch, in which the follower's request to the leader
 	// went unanswered (the active witness): from WitnessProbes on, the

@@ -186,3 +186,33 @@ func TestGapInObservationEndsWhatOldReadingsProve(t *testing.T) {
 	}
 	requireReasons(t, d, "RPO guard fails: last lag reading (0 ops) is 24h0m")
 }
+
+// A leader that answers but refuses writes (a disk watermark): alive -
+// healthy, never a failover, in any mode - and paged as degraded with the
+// blocks named; the page resolves when it takes writes again. A reading
+// of the blocks that failed changes nothing.
+func TestLeaderRefusingWritesIsDegradedNotDown(t *testing.T) {
+	for _, mode := range allModes {
+		t.Run(mode, func(t *testing.T) {
+			p := newPair(t, policyFor(mode, withOnTimeout("promote")))
+			p.decide(0, up)
+			blocked := func(at time.Time) *ob {
+				b := up(at)
+				b.o.Leader.WriteBlocks = []string{"orders: 12: disk usage exceeded flood-stage watermark, index has read-only-allow-delete block"}
+				return b
+			}
+			unread := func(at time.Time) *ob {
+				b := up(at)
+				b.o.Leader.BlocksFailure = &observe.Failure{Class: observe.ClassTimeout}
+				return b
+			}
+			p.run([]step{
+				{name: "blocked", after: interval, obs: blocked, phase: policy.Healthy, events: []string{policy.EvLeaderDegraded},
+					reasons: []string{"leader degraded: it answers but refuses writes: orders: 12: disk usage exceeded flood-stage watermark"}},
+				{name: "still", after: interval, obs: blocked, phase: policy.Healthy},
+				{name: "unread", after: interval, obs: unread, phase: policy.Healthy},
+				{name: "writable", after: interval, obs: up, phase: policy.Healthy, events: []string{policy.EvLeaderWritable}},
+			})
+		})
+	}
+}

@@ -5,8 +5,9 @@
 // policy engine, the status command and the metrics.
 //
 // A cycle costs a bounded number of HTTP requests whatever the number of
-// indices: two on the leader (health, and the sequence numbers of every
-// shard of the replicated leader indices) and at most six on the follower
+// indices: three on the leader (health, its write blocks, and the sequence
+// numbers of every shard of the replicated leader indices and of those in
+// scope) and at most six on the follower
 // (remote info, follower_stats, autofollow_stats, follower-index settings,
 // its shards' sequence numbers, and the active witness's cross-cluster
 // search, which is not sent again while one is pending). The lag is the
@@ -34,6 +35,10 @@ import (
 // implements it; tests may substitute their own.
 type Cluster interface {
 	ClusterHealth(ctx context.Context) (opensearch.Health, error)
+	// WriteBlocks is the cluster's blocks that refuse writes (the leader's
+	// are read every cycle: a leader that answers but takes no write is
+	// degraded, not down).
+	WriteBlocks(ctx context.Context) ([]string, map[string][]string, error)
 	RemoteInfo(ctx context.Context) (map[string]opensearch.RemoteCluster, error)
 	FollowerStats(ctx context.Context) ([]byte, error)
 	AutofollowStats(ctx context.Context) (opensearch.AutofollowStats, error)
@@ -121,6 +126,26 @@ func (p *Prober) Cycle(ctx context.Context) observe.Observation {
 		obs.Leader.Reachable = true
 		obs.Leader.Health = h.Status
 		obs.Leader.ClusterName = h.ClusterName
+		global, byIndex, err := p.Leader.WriteBlocks(ctx)
+		if err != nil {
+			obs.Leader.BlocksFailure = failureOf(err)
+			return
+		}
+		for _, b := range global {
+			obs.Leader.WriteBlocks = append(obs.Leader.WriteBlocks, "*: "+b)
+		}
+		names := make([]string, 0, len(byIndex))
+		for name := range byIndex {
+			if InScope(name, p.Indices) {
+				names = append(names, name)
+			}
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			for _, b := range byIndex[name] {
+				obs.Leader.WriteBlocks = append(obs.Leader.WriteBlocks, name+": "+b)
+			}
+		}
 	})
 	wg.Go(func() {
 		t := time.Now()

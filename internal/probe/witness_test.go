@@ -133,3 +133,23 @@ func TestWitnessEndsWithTheCaller(t *testing.T) {
 		t.Fatal("the witness request outlived its caller's context")
 	}
 }
+
+// The leader's blocks as the lab answered them: none, and a disk
+// watermark's read_only_allow_delete on orders-1 - a write block of an
+// index in scope, named. One of an index out of scope is not the pair's.
+func TestLeaderWriteBlocks(t *testing.T) {
+	l := newLab(t)
+	if o := l.prober.Cycle(t.Context()); len(o.Leader.WriteBlocks) != 0 || o.Leader.BlocksFailure != nil {
+		t.Fatalf("blocks = %v %+v", o.Leader.WriteBlocks, o.Leader.BlocksFailure)
+	}
+	l.leader.Fixture(fakeos.RouteBlocks, "lab/leader_blocks_read_only_allow_delete.json")
+	o := l.prober.Cycle(t.Context())
+	want := "orders-1: 12: disk usage exceeded flood-stage watermark, index has read-only-allow-delete block"
+	if len(o.Leader.WriteBlocks) != 1 || o.Leader.WriteBlocks[0] != want {
+		t.Fatalf("blocks = %q, want %q", o.Leader.WriteBlocks, want)
+	}
+	l.prober.Indices = []string{"logs-*"}
+	if o := l.prober.Cycle(t.Context()); len(o.Leader.WriteBlocks) != 0 {
+		t.Fatalf("an index out of scope: blocks = %q", o.Leader.WriteBlocks)
+	}
+}

@@ -142,6 +142,10 @@ func summary(name string, st *policy.State) string {
 		return "replication degraded"
 	case policy.EvReplicationRecovered:
 		return "replication recovered"
+	case policy.EvLeaderDegraded:
+		return "leader degraded: it answers but refuses writes"
+	case policy.EvLeaderWritable:
+		return "leader takes writes again"
 	case policy.EvApprovalRequired:
 		return "leader down: promotion needs approval (request " + st.ApprovalID + ")"
 	case policy.EvApprovalGranted:

@@ -36,6 +36,8 @@ const (
 	RouteRemoteInfo      = "GET /_remote/info"
 	RouteFollowerStats   = "GET /_plugins/_replication/follower_stats"
 	RouteAutofollowStats = "GET /_plugins/_replication/autofollow_stats"
+	// RouteBlocks is the leader's blocks.
+	RouteBlocks = "GET /_cluster/state/blocks"
 	// RouteWitness is the active witness's cross-cluster search through
 	// the alias "leader".
 	RouteWitness = "GET /leader:drwatch-witness/_search"
@@ -78,6 +80,7 @@ func New(t testing.TB) *Cluster {
 func NewLeader(t testing.TB) *Cluster {
 	c := New(t)
 	c.Set(RouteHealth, 200, Health("green"))
+	c.Fixture(RouteBlocks, "lab/leader_blocks_none.json")
 	c.LoadSeqNos("lab/leader_seqnos_running.json")
 	return c
 }
