@@ -189,7 +189,7 @@ var hookTypes = []string{"pagerduty", "opsgenie", "slack", "alertmanager", "webh
 // Events are the hook events (docs/events.md): names are never renamed.
 var Events = []string{
 	"leader_suspect", "leader_down", "leader_recovered", "watcher_isolated",
-	"replication_degraded", "replication_recovered", "leader_degraded", "leader_writable", "approval_required",
+	"replication_degraded", "replication_recovered", "leader_degraded", "leader_writable", "retention_lease_expiring", "retention_lease_renewed", "approval_required",
 	"approval_granted", "approval_denied", "approval_expired",
 	"promotion_started", "promotion_vetoed", "promotion_succeeded", "promotion_failed",
 	"old_leader_returned", "old_leader_fenced", "journal_unwritable", "journal_recovered",

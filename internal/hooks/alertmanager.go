@@ -29,6 +29,7 @@ var amAlertNames = map[string]string{
 	KindOutage:      "DrwatchLeaderOutage",
 	KindReplication: "DrwatchReplicationDegraded",
 	KindLeader:      "DrwatchLeaderDegraded",
+	KindLease:       "DrwatchRetentionLeaseExpiring",
 	KindOldLeader:   "DrwatchOldLeaderReturned",
 	KindJournal:     "DrwatchJournalUnwritable",
 	KindDrill:       "DrwatchDrillFailed",

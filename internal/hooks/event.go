@@ -60,6 +60,7 @@ const (
 	KindOutage      = "outage"      // the leader: suspect, down, approval, promotion
 	KindReplication = "replication" // replication degraded with the leader up
 	KindLeader      = "leader"      // the leader answers but refuses writes
+	KindLease       = "retention"   // the follower's retention lease on the leader runs down
 	KindOldLeader   = "old-leader"  // the old leader answers after a promotion
 	KindJournal     = "journal"     // the journal cannot be written
 	KindDrill       = "drill"       // a drill found a problem

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -59,6 +60,7 @@ type Metrics struct {
 	OldLeaderUnfenced    *prometheus.GaugeVec
 	RPOGuardPassing      *prometheus.GaugeVec
 	LastGoodLagTimestamp *prometheus.GaugeVec
+	LeaseRemaining       *prometheus.GaugeVec
 	Events               *prometheus.CounterVec
 	WouldPromote         *prometheus.CounterVec
 	JournalErrors        prometheus.Counter
@@ -178,6 +180,9 @@ func New() *Metrics {
 		RPOGuardPassing: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "drwatch_rpo_guard_passing", Help: "1 if the RPO guard would allow an unattended promotion now, else 0.",
 		}, []string{"pair"}),
+		LeaseRemaining: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "drwatch_retention_lease_remaining_seconds", Help: "How long the follower's retention lease on the leader has left: the leader's index.soft_deletes.retention_lease.period while the follower fetches, counting down from when it was first seen not fetching (an index paused or failed, its link down or hanging). At 0 the follower can never resume.",
+		}, []string{"pair"}),
 		LastGoodLagTimestamp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "drwatch_last_good_lag_timestamp_seconds", Help: "When the last complete lag reading was taken with the leader and the follower's link up (the RPO guard's input).",
 		}, []string{"pair"}),
@@ -215,7 +220,7 @@ func New() *Metrics {
 	m.Reg.MustRegister(m.haMetrics.collectors()...)
 	m.Reg.MustRegister(
 		m.PairState, m.Promotions, m.PromotionDuration, m.PromotionIndices, m.LeaderOutage,
-		m.LeaderFailedProbes, m.RPOGuardPassing, m.LastGoodLagTimestamp, m.Events, m.WouldPromote,
+		m.LeaderFailedProbes, m.RPOGuardPassing, m.LastGoodLagTimestamp, m.LeaseRemaining, m.Events, m.WouldPromote,
 		m.OldLeaderUnfenced, m.JournalErrors, m.RecordErrors, m.HookDeliveries,
 		m.DrillLastSuccess, m.DrillRuns, m.DrillDuration, m.ReadinessScore,
 	)
@@ -246,6 +251,7 @@ func (m *Metrics) InitPair(pair string) {
 		m.FollowerWitness.WithLabelValues(pair, string(v))
 	}
 	m.WitnessPending.WithLabelValues(pair)
+	m.LeaseRemaining.WithLabelValues(pair).Set((12 * time.Hour).Seconds()) // the default period, until the pair's state says
 	m.ReplicationLagTotal.WithLabelValues(pair)
 	m.ReplicationLagUnknown.WithLabelValues(pair)
 	m.ReplicationViewLag.WithLabelValues(pair)
@@ -298,7 +304,7 @@ func (m *Metrics) ForgetPair(pair string) {
 		m.ReplicationFailedReads, m.ReplicationReadable, m.AutofollowRules, m.ProbeDuration,
 		m.ProbeFailures, m.ProbeRequests, m.LastProbeTimestamp,
 		m.PairState, m.Promotions, m.PromotionDuration, m.PromotionIndices, m.LeaderOutage,
-		m.LeaderFailedProbes, m.RPOGuardPassing, m.LastGoodLagTimestamp, m.Events, m.WouldPromote,
+		m.LeaderFailedProbes, m.RPOGuardPassing, m.LastGoodLagTimestamp, m.LeaseRemaining, m.Events, m.WouldPromote,
 		m.OldLeaderUnfenced,
 	} {
 		v.DeletePartialMatch(l)

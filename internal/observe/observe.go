@@ -77,6 +77,11 @@ type Leader struct {
 	// manager). BlocksFailure says why they could not be read.
 	WriteBlocks   []string `json:"write_blocks,omitempty"`
 	BlocksFailure *Failure `json:"blocks_failure,omitempty"`
+	// RetentionLeasePeriod is the shortest
+	// index.soft_deletes.retention_lease.period of the pair's leader
+	// indices (read every 10 minutes; 0: never read): how long the leader
+	// keeps the history of a follower that stopped fetching.
+	RetentionLeasePeriod time.Duration `json:"retention_lease_period_ns,omitempty"`
 }
 
 // Follower is the follower cluster and its view of the leader.

@@ -7,7 +7,11 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
+
+	"github.com/drwatch/drwatch/internal/observe"
 )
 
 // ErrNotReplicating is what _stop answers for an index that is not (or no
@@ -73,6 +77,63 @@ func (c *Client) WriteBlocks(ctx context.Context) (global []string, indices map[
 		}
 	}
 	return global, indices, nil
+}
+
+// RetentionLeasePeriods reads index.soft_deletes.retention_lease.period of
+// indices (their own setting, else the default): how long the leader keeps
+// the history a follower that stopped fetching needs to resume.
+func (c *Client) RetentionLeasePeriods(ctx context.Context, indices []string) (map[string]time.Duration, error) {
+	const op = "retention lease periods"
+	const key = "index.soft_deletes.retention_lease.period"
+	out := map[string]time.Duration{}
+	for _, chunk := range chunkNames(indices) {
+		q := url.Values{"include_defaults": {"true"}, "flat_settings": {"true"}, "ignore_unavailable": {"true"}, "allow_no_indices": {"true"}}
+		body, err := c.do(ctx, op, http.MethodGet, request{path: "/" + chunk + "/_settings/" + key, query: q})
+		if err != nil {
+			return nil, err
+		}
+		var ans map[string]struct {
+			Settings map[string]string `json:"settings"`
+			Defaults map[string]string `json:"defaults"`
+		}
+		if err := decode(op, body, &ans); err != nil {
+			return nil, err
+		}
+		for name, ix := range ans {
+			v, ok := ix.Settings[key]
+			if !ok {
+				v, ok = ix.Defaults[key]
+			}
+			if !ok {
+				continue
+			}
+			d, err := ParseTimeValue(v)
+			if err != nil {
+				return nil, &Error{Op: op, Class: observe.ClassMalformed, Detail: name + ": " + err.Error()}
+			}
+			out[name] = d
+		}
+	}
+	return out, nil
+}
+
+// ParseTimeValue reads an OpenSearch time value: a number and a unit
+// (nanos, micros, ms, s, m, h, d).
+func ParseTimeValue(v string) (time.Duration, error) {
+	units := []struct {
+		suffix string
+		unit   time.Duration
+	}{{"nanos", time.Nanosecond}, {"micros", time.Microsecond}, {"ms", time.Millisecond}, {"s", time.Second}, {"m", time.Minute}, {"h", time.Hour}, {"d", 24 * time.Hour}}
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(v, u.suffix); ok && n != "" {
+			f, err := strconv.ParseFloat(n, 64)
+			if err != nil || f < 0 {
+				break
+			}
+			return time.Duration(f * float64(u.unit)), nil
+		}
+	}
+	return 0, errors.New("not a time value: " + quote(v))
 }
 
 // OpenIndex opens a closed index (POST {index}/_open): a follower index

@@ -21,6 +21,8 @@ const (
 	EvReplicationRecovered = "replication_recovered"
 	EvLeaderDegraded       = "leader_degraded"
 	EvLeaderWritable       = "leader_writable"
+	EvLeaseExpiring        = "retention_lease_expiring"
+	EvLeaseRenewed         = "retention_lease_renewed"
 	EvApprovalRequired     = "approval_required"
 	EvApprovalGranted      = "approval_granted"
 	EvApprovalDenied       = "approval_denied"
@@ -113,6 +115,7 @@ func Decide(st State, obs observe.Observation, pol *config.Policy, now time.Time
 			// that dies during maintenance is decided on, from them,
 			// the moment the pause ends.
 			track(&d.State, obs, pol)
+			retentionLease(&d, obs, now)
 			return d
 		}
 		if d.State.Phase == Failed {
@@ -167,6 +170,7 @@ func stepWatching(d *Decision, obs observe.Observation, pol *config.Policy, now 
 	w := track(s, obs, pol)
 	prev := s.Phase
 	av := aivenOf(obs)
+	defer retentionLease(d, obs, now)
 
 	if obs.Leader.Answered() {
 		leaderAnswers(d, obs, pol, now)
@@ -220,6 +224,52 @@ func stepWatching(d *Decision, obs observe.Observation, pol *config.Policy, now 
 		reasons = append(reasons, late)
 	}
 	leaderDown(d, prev, pol, now, append(reasons, aivenNotes(obs, av)...))
+}
+
+// retentionLease follows whether the follower keeps its retention lease
+// on the leader renewed (it fetches), and pages when it has not for half
+// the leader's retention_lease.period and again at 90 %: past the period
+// the follower can never resume. While the lease runs down, the reasons
+// say how long it has left.
+func retentionLease(d *Decision, obs observe.Observation, now time.Time) {
+	s := &d.State
+	if p := obs.Leader.RetentionLeasePeriod; p > 0 {
+		s.LeasePeriod = p
+	}
+	f := obs.Follower
+	r := f.Replication
+	readable := f.Reachable && r.Failure == nil && f.Remote.Failure == nil
+	stalled := readable && (r.Stopped > 0 || f.Witness.Verdict == observe.WitnessUnreached || (f.Remote.Known && !f.Remote.Connected) ||
+		(!obs.Leader.Answered() && f.Witness.Verdict != observe.WitnessReached))
+	renewing := readable && !stalled && r.Syncing > 0 && f.Remote.Connected
+	switch {
+	case stalled && s.StalledSince.IsZero():
+		s.StalledSince = obs.Time
+	case renewing && !s.StalledSince.IsZero():
+		if s.LeaseWarned > 0 {
+			d.emit(EvLeaseRenewed)
+		}
+		s.StalledSince, s.LeaseWarned = time.Time{}, 0
+	}
+	if s.StalledSince.IsZero() {
+		return
+	}
+	left, period := s.LeaseLeft(now)
+	used := 100 * (period - left) / period
+	for _, mark := range []int{50, 90} {
+		if int(used) >= mark && s.LeaseWarned < mark {
+			s.LeaseWarned = mark
+			d.emit(EvLeaseExpiring)
+		}
+	}
+	if s.LeaseWarned > 0 {
+		when := "expires in " + dur(left)
+		if left <= 0 {
+			when = "has expired (" + dur(-left) + " ago)"
+		}
+		s.Reasons = append(s.Reasons, fmt.Sprintf("the follower has not fetched from the leader since %s: its retention lease on the leader %s (index.soft_deletes.retention_lease.period %s); past it the follower can never resume and must be replicated afresh",
+			s.StalledSince.Format(time.RFC3339), when, period))
+	}
 }
 
 // aivenNotes are the reasons an Aiven reading adds to a phase.

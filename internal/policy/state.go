@@ -81,6 +81,8 @@ type State struct {
 	// (lag over max_lag_operations, or an index not syncing or of unknown
 	// lag): it drives replication_degraded / replication_recovered.
 	Degraded bool `json:"degraded,omitempty"`
+	Lease
+
 	// LeaderDegraded is set while the leader answers but refuses writes
 	// (write blocks): it drives leader_degraded / leader_writable.
 	LeaderDegraded bool `json:"leader_degraded,omitempty"`
@@ -152,6 +154,38 @@ type Checkpoints struct {
 	CheckpointFrozenSince time.Time `json:"checkpoint_frozen_since,omitzero"`
 	FailedReadRises       int       `json:"failed_read_rises,omitempty"` // since the checkpoint last moved
 	OutageReadRises       int       `json:"outage_read_rises,omitempty"` // of those, during the current outage
+}
+
+// Lease tracks the leader's retention lease for the follower: it is
+// renewed while the follower fetches, and once it has not been for the
+// leader's index.soft_deletes.retention_lease.period the leader drops the
+// history the follower needs - it can never resume. StalledSince is when
+// the follower was first seen not fetching (an index paused or failed,
+// its link to the leader down or hanging); LeasePeriod the period last
+// read from the leader; LeaseWarned the share of it (50, 90) already
+// paged.
+type Lease struct {
+	StalledSince time.Time     `json:"replication_stalled_since,omitzero"`
+	LeasePeriod  time.Duration `json:"retention_lease_period_ns,omitempty"`
+	LeaseWarned  int           `json:"retention_lease_warned,omitempty"`
+}
+
+// DefaultLeasePeriod is OpenSearch's default retention lease period,
+// assumed until the leader's own is read.
+const DefaultLeasePeriod = 12 * time.Hour
+
+// LeaseLeft is how long the follower's retention lease on the leader has
+// left at now (the whole period while the follower fetches), and the
+// period it is counted against.
+func (s *State) LeaseLeft(now time.Time) (left, period time.Duration) {
+	period = s.LeasePeriod
+	if period <= 0 {
+		period = DefaultLeasePeriod
+	}
+	if s.StalledSince.IsZero() {
+		return period, period
+	}
+	return period - now.Sub(s.StalledSince), period
 }
 
 // ApprovalRequest is the approval request of the current episode.

@@ -1,6 +1,7 @@
 package policy_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -214,5 +215,38 @@ func TestLeaderRefusingWritesIsDegradedNotDown(t *testing.T) {
 				{name: "writable", after: interval, obs: up, phase: policy.Healthy, events: []string{policy.EvLeaderWritable}},
 			})
 		})
+	}
+}
+
+// A paused follower index: the follower's retention lease on the leader is
+// not renewed. With the leader's period of 1h read from it, it is paged at
+// half the period and again at 90 %, the reasons say how long is left, and
+// the page resolves once every index syncs again. Nothing is failed over.
+func TestRetentionLeaseRunsDownWhileReplicationStalls(t *testing.T) {
+	p := newPair(t, policyFor("auto"))
+	withPeriod := func(b *ob) *ob { b.o.Leader.RetentionLeasePeriod = time.Hour; return b }
+	p.decide(0, func(at time.Time) *ob { return withPeriod(up(at)) })
+	paused := func(at time.Time) *ob { return withPeriod(up(at).lagUnknown()) }
+	var warned []time.Duration
+	start := p.clk.now().Add(interval)
+	for range 12*60 + 1 { // an hour of 5s probes, and one
+		d := p.decide(interval, paused)
+		if d.Promote || d.State.Phase != policy.Healthy {
+			t.Fatalf("%s %q", d.State.Phase, d.State.Reasons)
+		}
+		if slices.Contains(d.Events, policy.EvLeaseExpiring) {
+			warned = append(warned, p.clk.now().Sub(start))
+		}
+	}
+	if len(warned) != 2 || warned[0] != 30*time.Minute || warned[1] != 54*time.Minute {
+		t.Fatalf("retention_lease_expiring at %v, want at 30m and 54m", warned)
+	}
+	if left, period := p.st.LeaseLeft(p.clk.now()); period != time.Hour || left > 0 {
+		t.Fatalf("left %s of %s after an hour", left, period)
+	}
+	requireReasons(t, policy.Decision{State: p.st}, "its retention lease on the leader has expired", "index.soft_deletes.retention_lease.period 1h0m0s")
+	d := p.decide(interval, func(at time.Time) *ob { return withPeriod(up(at)) })
+	if !slices.Contains(d.Events, policy.EvLeaseRenewed) || !d.State.StalledSince.IsZero() {
+		t.Fatalf("syncing again: events %q, stalled since %s", d.Events, d.State.StalledSince)
 	}
 }

@@ -104,8 +104,8 @@ func TestCycleReadsAiven(t *testing.T) {
 	if !reflect.DeepEqual(a.Integration, wantCCR) {
 		t.Fatalf("integration = %+v, want %+v", a.Integration, wantCCR)
 	}
-	if o.Requests != 9 || o.AivenRequests != 2 || l.aivenGETs(t) != 2 {
-		t.Fatalf("requests: OpenSearch %d (want 9), Aiven %d (want 2), the fake saw %d", o.Requests, o.AivenRequests, l.aivenGETs(t))
+	if o.Requests != 10 || o.AivenRequests != 2 || l.aivenGETs(t) != 2 {
+		t.Fatalf("requests: OpenSearch %d (want 10), Aiven %d (want 2), the fake saw %d", o.Requests, o.AivenRequests, l.aivenGETs(t))
 	}
 	if !o.Leader.Reachable || !o.Follower.Remote.Connected || !o.Follower.Replication.LagComplete {
 		t.Fatalf("OpenSearch fields = %+v", o)
@@ -139,7 +139,7 @@ func TestCycleAivenRefreshedAtMostOncePerInterval(t *testing.T) {
 				i+1, o.Time.Sub(first.Time), o.AivenRequests, a.ReadAt.Format(time.TimeOnly), a.Leader.State, l.aivenGETs(t),
 				want.reqs, want.readAt.Format(time.TimeOnly), want.state, want.fakeSaw)
 		}
-		if o.Requests != 9 {
+		if o.Requests != 9 { // the first cycle's tenth: the retention lease period, every 10 minutes
 			t.Fatalf("cycle %d: %d OpenSearch requests, want 9", i+1, o.Requests)
 		}
 	}

@@ -47,6 +47,7 @@ type Cluster interface {
 	CrossCluster(ctx context.Context, alias string) (opensearch.WitnessAnswer, error)
 	FollowerIndices(ctx context.Context, patterns []string) (map[string]opensearch.FollowerIndex, error)
 	ShardSeqNos(ctx context.Context, indices []string) (map[string]opensearch.IndexSeqNos, error)
+	RetentionLeasePeriods(ctx context.Context, indices []string) (map[string]time.Duration, error)
 	Requests() int64
 }
 
@@ -64,8 +65,22 @@ type Prober struct {
 	Aiven *Aiven
 
 	// witness is the pair's one cross-cluster request in flight: the
-	// state a Prober keeps between cycles besides the Aiven reading.
+	// state a Prober keeps between cycles besides the Aiven reading and
+	// the retention lease period.
 	witness witness
+	lease   leasePeriod
+}
+
+// LeasePeriodEvery is how often the leader's retention lease period is
+// read again (a setting that rarely changes): one request then.
+const LeasePeriodEvery = 10 * time.Minute
+
+// leasePeriod is the last reading of the leader's shortest
+// index.soft_deletes.retention_lease.period over the pair's indices.
+type leasePeriod struct {
+	mu     sync.Mutex
+	at     time.Time
+	period time.Duration
 }
 
 // Cycle takes one observation. It never fails: every failed call is
@@ -315,6 +330,7 @@ func (p *Prober) leaderLag(ctx context.Context, obs *observe.Observation, leader
 		return
 	}
 	r.LeaderCheckpointsRead = true
+	p.leasePeriod(ctx, obs, leaderNames)
 	for name := range lseq {
 		if !InScope(name, p.Indices) {
 			continue
@@ -333,6 +349,28 @@ func (p *Prober) leaderLag(ctx context.Context, obs *observe.Observation, leader
 		ix.LeaderCheckpoint, ix.FollowerCheckpoint = lsum, fsum
 		ix.Lag, ix.LagKnown = lag, true
 	}
+}
+
+// leasePeriod sets the observation's retention lease period: the last
+// reading, read again from the leader when LeasePeriodEvery has passed.
+// A failed read keeps the last one (the next cycle tries again).
+func (p *Prober) leasePeriod(ctx context.Context, obs *observe.Observation, leaderNames []string) {
+	l := &p.lease
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(leaderNames) > 0 && (l.at.IsZero() || obs.Time.Sub(l.at) >= LeasePeriodEvery || obs.Time.Before(l.at)) {
+		// The pair's patterns: one request whatever the index count.
+		if periods, err := p.Leader.RetentionLeasePeriods(ctx, p.Indices); err == nil && len(periods) > 0 {
+			l.period = 0
+			for _, d := range periods {
+				if l.period == 0 || d < l.period {
+					l.period = d
+				}
+			}
+			l.at = obs.Time
+		}
+	}
+	obs.Leader.RetentionLeasePeriod = l.period
 }
 
 // unreplicated marks the leader indices in the pair's scope that an

@@ -72,8 +72,8 @@ func TestCycleRunning(t *testing.T) {
 	}
 	// leader: health, shard sequence numbers; follower: remote info,
 	// follower_stats, autofollow, settings, shard sequence numbers.
-	if o.Requests != 9 {
-		t.Errorf("requests = %d, want 9", o.Requests)
+	if o.Requests != 10 {
+		t.Errorf("requests = %d, want 10", o.Requests)
 	}
 }
 
@@ -121,8 +121,8 @@ func TestCyclePausedIndexFromRealCapture(t *testing.T) {
 	if r.Syncing != 2 || r.Stopped != 1 || r.MaxLag != 7 || r.TotalLag != 7 || !r.LagComplete || r.ClusterPaused != 1 {
 		t.Fatalf("replication = %+v", r)
 	}
-	if o.Requests != 9 {
-		t.Errorf("requests = %d, want 9 whatever the states", o.Requests)
+	if o.Requests != 10 {
+		t.Errorf("requests = %d, want 10 whatever the states", o.Requests)
 	}
 }
 
@@ -211,7 +211,7 @@ func TestCycleUnfollowedLeaderIndex(t *testing.T) {
 	l.leader.SetSeqNos("logs-2", 40)
 	o := l.prober.Cycle(context.Background())
 	r := o.Follower.Replication
-	if r.LagComplete || !slices.Equal(r.Unfollowed, []string{"logs-2"}) || o.Requests != 9 {
+	if r.LagComplete || !slices.Equal(r.Unfollowed, []string{"logs-2"}) || o.Requests != 10 {
 		t.Fatalf("replication = %+v (%d requests)", r, o.Requests)
 	}
 	l.leader.SetSeqNos("logs-2")
@@ -393,8 +393,8 @@ func TestCycleRequestsConstantInIndexCount(t *testing.T) {
 		if len(r.Indices) != n || r.MaxLag != min(int64(n-1), 3) || !r.LagComplete || r.Disagreeing() != 0 {
 			t.Fatalf("n=%d: %d indices, max lag %d, complete %v", n, len(r.Indices), r.MaxLag, r.LagComplete)
 		}
-		if o.Requests != 9 {
-			t.Fatalf("n=%d: %d requests, want 9", n, o.Requests)
+		if o.Requests != 10 {
+			t.Fatalf("n=%d: %d requests, want 10", n, o.Requests)
 		}
 	}
 }
@@ -415,8 +415,8 @@ func TestCycleRequestsConstantInIndexCountAiven(t *testing.T) {
 			// TestCycleRequestsConstantInIndexCount's: under -race, a
 			// lab of 2,000 indices shows 9 round trips in its 8th cycle,
 			// with or without Aiven.)
-			if i == 0 && o.Requests != 9 {
-				t.Fatalf("n=%d, cycle %d: %d OpenSearch requests, want 9", n, i, o.Requests)
+			if i == 0 && o.Requests != 10 {
+				t.Fatalf("n=%d, cycle %d: %d OpenSearch requests, want 10", n, i, o.Requests)
 			}
 			if want := int64(2 * b2i(i%3 == 0)); o.AivenRequests != want {
 				t.Fatalf("n=%d, cycle %d: %d Aiven requests, want %d", n, i, o.AivenRequests, want)

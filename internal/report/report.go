@@ -51,6 +51,13 @@ type HA struct {
 	PublishedAt   time.Time `json:"published_at,omitzero"`
 }
 
+// RetentionLease is the follower's retention lease on the leader.
+type RetentionLease struct {
+	Period       time.Duration `json:"period_ns"`
+	Left         time.Duration `json:"left_ns"`
+	StalledSince time.Time     `json:"replication_stalled_since,omitzero"`
+}
+
 // Decision is a pair's decision state and its reasons.
 type Decision struct {
 	State          string    `json:"state"`
@@ -59,8 +66,11 @@ type Decision struct {
 	RPOGuard       bool      `json:"rpo_guard_passes"`
 	RPOGuardReason string    `json:"rpo_guard"`
 	// The pending approval request, if any: approve names ApprovalID.
-	ApprovalID        string    `json:"approval_id,omitempty"`
-	ApprovalExpiresAt time.Time `json:"approval_expires_at,omitzero"`
+	// RetentionLease is how long the follower's retention lease on the
+	// leader has left (the whole period while it fetches).
+	RetentionLease    *RetentionLease `json:"retention_lease,omitempty"`
+	ApprovalID        string          `json:"approval_id,omitempty"`
+	ApprovalExpiresAt time.Time       `json:"approval_expires_at,omitzero"`
 }
 
 // Problems names what is wrong in an observation, most serious first. An
@@ -179,6 +189,10 @@ func pairText(b *strings.Builder, ps PairStatus) {
 			fmt.Fprintf(b, "             - %s\n", r)
 		}
 		fmt.Fprintf(b, "  rpo guard  %s\n", d.RPOGuardReason)
+		if l := d.RetentionLease; l != nil && !l.StalledSince.IsZero() {
+			fmt.Fprintf(b, "  lease      %s left of the leader's retention lease period %s (the follower has not fetched since %s)\n",
+				max(l.Left, 0).Round(time.Minute), l.Period, l.StalledSince.Format(time.RFC3339))
+		}
 		if d.ApprovalID != "" {
 			fmt.Fprintf(b, "  approval   request %s pending until %s\n", d.ApprovalID, d.ApprovalExpiresAt.Format(time.RFC3339))
 		}

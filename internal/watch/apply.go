@@ -111,6 +111,10 @@ func (w *Watcher) stateMetrics(s *policy.State) {
 	if s.LastGoodLag != nil {
 		w.metrics.LastGoodLagTimestamp.WithLabelValues(p).Set(float64(s.LastGoodLag.At.UnixNano()) / 1e9)
 	}
+	if s.Phase != policy.Promoted {
+		left, _ := s.LeaseLeft(w.now())
+		w.metrics.LeaseRemaining.WithLabelValues(p).Set(left.Seconds())
+	}
 }
 
 // Command applies a human's command (approve, deny, pause, resume,

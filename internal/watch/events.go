@@ -146,6 +146,11 @@ func summary(name string, st *policy.State) string {
 		return "leader degraded: it answers but refuses writes"
 	case policy.EvLeaderWritable:
 		return "leader takes writes again"
+	case policy.EvLeaseExpiring:
+		left, _ := st.LeaseLeft(time.Now())
+		return "replication stalled: the follower's retention lease on the leader expires in " + max(left, 0).Round(time.Minute).String()
+	case policy.EvLeaseRenewed:
+		return "the follower fetches from the leader again: its retention lease is renewed"
 	case policy.EvApprovalRequired:
 		return "leader down: promotion needs approval (request " + st.ApprovalID + ")"
 	case policy.EvApprovalGranted:

@@ -64,6 +64,10 @@ func (w *Watcher) haStatusLocked(ps *report.PairStatus) {
 func DecisionOf(st *policy.State, pol *config.Policy, now time.Time) *report.Decision {
 	ok, why := policy.RPOGuard(st, pol, now)
 	d := &report.Decision{State: string(st.Phase), Since: st.Since, Reasons: append([]string{}, st.Reasons...), RPOGuard: ok, RPOGuardReason: why}
+	if st.Phase != policy.Promoted {
+		left, period := st.LeaseLeft(now)
+		d.RetentionLease = &report.RetentionLease{Period: period, Left: left, StalledSince: st.StalledSince}
+	}
 	if st.Phase == policy.AwaitingApproval && st.ApprovalID != "" {
 		d.ApprovalID, d.ApprovalExpiresAt = st.ApprovalID, st.ApprovalRequested.Add(pol.ApprovalTimeout.D())
 	}

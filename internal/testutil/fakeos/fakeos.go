@@ -81,6 +81,7 @@ func NewLeader(t testing.TB) *Cluster {
 	c := New(t)
 	c.Set(RouteHealth, 200, Health("green"))
 	c.Fixture(RouteBlocks, "lab/leader_blocks_none.json")
+	c.Handle("GET /*/_settings/index.soft_deletes.retention_lease.period", fixtureHandler("lab/leader_retention_lease_period.json"))
 	c.LoadSeqNos("lab/leader_seqnos_running.json")
 	return c
 }
@@ -182,6 +183,15 @@ func (c *Cluster) FixtureStatus(route string, status int, name string) {
 		c.t.Fatalf("fixture %s: %v", name, err)
 	}
 	c.Set(route, status, string(b))
+}
+
+// fixtureHandler answers 200 with a fixture (whatever the query).
+func fixtureHandler(name string) http.HandlerFunc {
+	b, err := fixtures.ReadFile("testdata/" + name)
+	if err != nil {
+		panic(err)
+	}
+	return func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(b) }
 }
 
 // FixtureBody is a fixture file of testdata/.
