@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"os"
 	"testing"
 	"time"
 
@@ -70,5 +71,50 @@ func TestReplaceSteps(t *testing.T) {
 	}
 	if got, _ := j.loadSteps("orders", other.ID); len(got) != 1 {
 		t.Fatalf("the other promotion's steps: %+v", got)
+	}
+}
+
+// A crash in the middle of ReplaceSteps's write (the line torn anywhere):
+// a reload reads either the old steps or all the new ones - never none,
+// never some of them. The reset and its steps are one line.
+func TestReplaceStepsTornWriteLosesNothing(t *testing.T) {
+	dir := t.TempDir()
+	j, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	now := time.Now()
+	p := &promote.Promotion{ID: "orders-1", Started: now}
+	old := []promote.Step{{Name: promote.StepPlan, Status: promote.StepDone, At: now, Term: 1},
+		{Name: promote.StepDeleteIntegration, Target: "i-1", Status: promote.StepDone, At: now, Term: 1}}
+	if err := j.AppendSteps("orders", p, old...); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(j.stepsPath("orders"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs := []promote.Step{{Name: promote.StepPlan, Status: promote.StepDone, At: now, Term: 2},
+		{Name: promote.StepDeleteIntegration, Target: "i-1", Status: promote.StepStarted, At: now, Term: 2},
+		{Name: promote.StepDeleteIntegration, Target: "i-1", Status: promote.StepDone, At: now, Term: 2}}
+	if err := j.ReplaceSteps("orders", p, theirs...); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.ReadFile(j.stepsPath("orders"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for cut := len(before); cut < len(after); cut++ {
+		if err := os.WriteFile(j.stepsPath("orders"), after[:cut], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := j.loadSteps("orders", p.ID)
+		if err != nil {
+			t.Fatalf("torn at byte %d: %v", cut, err)
+		}
+		if len(got) != len(old) && len(got) != len(theirs) {
+			t.Fatalf("torn at byte %d: %d steps, want the %d old or the %d new", cut, len(got), len(old), len(theirs))
+		}
 	}
 }

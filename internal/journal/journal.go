@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -162,8 +163,12 @@ type stepLine struct {
 	Promotion string       `json:"promotion"`
 	Step      promote.Step `json:"step"`
 	// Reset: the promotion's steps before this line are replaced by
-	// those after it (ReplaceSteps).
-	Reset bool `json:"reset,omitempty"`
+	// Steps (ReplaceSteps): the reset and its steps are one line, so that
+	// a torn write leaves either the old steps or all the new ones. (A
+	// reset line without Steps, as earlier versions wrote it, is followed
+	// by the new steps' own lines.)
+	Reset bool           `json:"reset,omitempty"`
+	Steps []promote.Step `json:"steps,omitempty"`
 }
 
 // loadSteps reads the steps of promotion id. A torn last line (a crash in
@@ -194,7 +199,7 @@ func (j *Journal) loadSteps(pair, id string) ([]promote.Step, error) {
 		switch {
 		case sl.Promotion != id:
 		case sl.Reset:
-			steps = nil
+			steps = slices.Clone(sl.Steps)
 		default:
 			steps = append(steps, sl.Step)
 		}
@@ -209,7 +214,7 @@ func (j *Journal) AppendSteps(pair string, p *promote.Promotion, steps ...promot
 }
 
 // ReplaceSteps durably replaces the steps of promotion p with steps, in
-// the log (a reset line, then the steps, one fsync) and in p.Steps: with
+// the log (one reset line that carries them, one fsync) and in p.Steps: with
 // ha, a new holder takes up the steps the previous holder published when
 // its own record of the promotion went another way.
 func (j *Journal) ReplaceSteps(pair string, p *promote.Promotion, steps ...promote.Step) error {
@@ -224,10 +229,11 @@ func (j *Journal) appendSteps(pair string, p *promote.Promotion, reset bool, ste
 	var b strings.Builder
 	lines := make([]stepLine, 0, len(steps)+1)
 	if reset {
-		lines = append(lines, stepLine{Promotion: p.ID, Reset: true})
-	}
-	for _, st := range steps {
-		lines = append(lines, stepLine{Promotion: p.ID, Step: st})
+		lines = append(lines, stepLine{Promotion: p.ID, Reset: true, Steps: steps})
+	} else {
+		for _, st := range steps {
+			lines = append(lines, stepLine{Promotion: p.ID, Step: st})
+		}
 	}
 	for _, sl := range lines {
 		line, err := json.Marshal(sl)

@@ -164,6 +164,11 @@ func (e *Executor) Run(ctx context.Context, p *promote.Promotion) (promote.Resul
 			res.Failed[idx] = msg
 		}
 	}
+	// A leader that answered again mid-way was fenced then (refence):
+	// the outcome says so, not only the first fence's.
+	if s, ok := p.Last(promote.StepFence, ""); ok && s.Status == promote.StepDone {
+		res.Fenced = true
+	}
 	res.Tally(p, func(idx string) (string, bool) { return lostIndex(p, idx) }, "")
 	switch {
 	case len(res.Failed) > 0:

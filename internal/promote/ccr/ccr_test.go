@@ -1244,6 +1244,9 @@ func TestLeaderBackMidAttemptIsFencedBeforeTheNextStop(t *testing.T) {
 	if s, _ := l.reload(t).Last(promote.StepFence, ""); s.Status != promote.StepDone || len(l.leader.blocked) != 4 {
 		t.Fatalf("fence %+v, blocked %v", s, l.leader.blocked)
 	}
+	if !res.Fenced || strings.Contains(res.Detail, "not fenced") {
+		t.Fatalf("a leader fenced mid-way reported unfenced: %+v", res)
+	}
 }
 
 // A hung leader (SIGSTOP): the fence's check waits for it no longer than
