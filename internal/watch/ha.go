@@ -454,6 +454,14 @@ func (w *Watcher) applyForwarded(c policy.Command, at time.Time) error {
 		}
 	}
 	now := w.now()
+	if (c.Action == policy.ActApprove || c.Action == policy.ActPromote) && c.ID == "" && !at.IsZero() &&
+		now.Sub(at) > w.pair.Resolved.ApprovalTimeout.D() {
+		// An approval that names no request, queued longer ago than an
+		// approval request lasts: it was meant for a situation that is
+		// gone, and would approve whatever is pending now.
+		return fmt.Errorf("%w: the %s names no request and was asked at %s, longer ago than approval_timeout %s: not applied; ask again",
+			policy.ErrConflict, c.Action, at.Format(time.RFC3339), w.pair.Resolved.ApprovalTimeout)
+	}
 	if c.Action == policy.ActPause && c.For > 0 && !at.IsZero() {
 		if c.For = at.Add(c.For).Sub(now); c.For <= 0 {
 			return fmt.Errorf("%w: the pause had run out (asked at %s) before the lease holder could apply it", policy.ErrConflict, at.Format(time.RFC3339))

@@ -397,3 +397,33 @@ func TestSameTermReadoptionKeepsThisTermsSteps(t *testing.T) {
 		t.Fatalf("a's journal holds %d steps after holding the lease again, want 3 (this term's stop kept): %+v", n, rec.Promotion.Steps)
 	}
 }
+
+// An approve that names no request, queued for the holder and applied an
+// hour later (longer than approval_timeout): it was meant for another
+// moment and is refused; applied at once, the same approve promotes.
+func TestStaleQueuedApproveWithoutAnIDIsRefused(t *testing.T) {
+	for _, age := range []time.Duration{time.Hour, time.Second} {
+		t.Run(age.String(), func(t *testing.T) {
+			r := newHARig()
+			a, _, nodeA := r.daemon(t, "dr-a", downProber{}, autoPolicy())
+			r.take(t, nodeA)
+			if !a.takeHA(context.Background()) {
+				t.Fatal("a does not act")
+			}
+			a.rt.mu.Lock()
+			a.rt.rec.State = policy.State{Phase: policy.LeaderDown, Since: time.Now(), Reasons: []string{"down"}}
+			a.rt.mu.Unlock()
+			err := a.applyForwarded(policy.Command{Action: policy.ActApprove, By: "alice"}, time.Now().Add(-age))
+			a.promotions.Wait()
+			if age > time.Minute {
+				if !errors.Is(err, policy.ErrConflict) || a.phase() != policy.LeaderDown {
+					t.Fatalf("a stale approve: %v, phase %s", err, a.phase())
+				}
+				return
+			}
+			if err != nil || a.phase() == policy.LeaderDown {
+				t.Fatalf("a fresh approve: %v, phase %s", err, a.phase())
+			}
+		})
+	}
+}
