@@ -331,8 +331,11 @@ func (p *Prober) leaderLag(ctx context.Context, obs *observe.Observation, leader
 	}
 	r.LeaderCheckpointsRead = true
 	p.leasePeriod(ctx, obs, leaderNames)
+	dotted := slices.ContainsFunc(p.Indices, func(pat string) bool { return strings.HasPrefix(pat, ".") })
 	for name := range lseq {
-		if !InScope(name, p.Indices) {
+		if !InScope(name, p.Indices) || (strings.HasPrefix(name, ".") && !dotted) {
+			// A system index (".kibana", ".plugins-...") is no follower's
+			// unless the pair's patterns name dot-indices themselves.
 			continue
 		}
 		if _, followed := slices.BinarySearch(leaderNames, name); !followed {

@@ -209,6 +209,7 @@ func TestCycleOtherAliasNotInPair(t *testing.T) {
 func TestCycleUnfollowedLeaderIndex(t *testing.T) {
 	l := newLab(t)
 	l.leader.SetSeqNos("logs-2", 40)
+	l.leader.SetSeqNos(".kibana_1", 3) // a system index: not the pair's unless a pattern names dot-indices
 	o := l.prober.Cycle(context.Background())
 	r := o.Follower.Replication
 	if r.LagComplete || !slices.Equal(r.Unfollowed, []string{"logs-2"}) || o.Requests != 10 {
