@@ -181,17 +181,25 @@ type IndexSeqNos map[int]ShardSeqNo
 // named, so a probe cycle costs one request whatever the index count.
 func (c *Client) ShardSeqNos(ctx context.Context, indices []string) (map[string]IndexSeqNos, error) {
 	const op = "shard sequence numbers"
-	target, keep := "_all", map[string]bool(nil)
+	target, keep := "_all", func(string) bool { return true }
 	switch chunks := chunkNames(indices); len(chunks) {
 	case 0:
 		return map[string]IndexSeqNos{}, nil
 	case 1:
 		target = chunks[0]
 	default:
-		keep = make(map[string]bool, len(indices))
+		// _all, keeping what the request would have named: the names,
+		// and what the patterns among them match.
+		names := make(map[string]bool, len(indices))
+		var patterns []string
 		for _, n := range indices {
-			keep[n] = true
+			if strings.ContainsRune(n, '*') || strings.HasPrefix(n, "-") {
+				patterns = append(patterns, n)
+			} else {
+				names[n] = true
+			}
 		}
+		keep = func(name string) bool { return names[name] || (len(patterns) > 0 && InScope(name, patterns)) }
 	}
 	q := url.Values{}
 	q.Set("level", "shards")
@@ -207,10 +215,10 @@ func (c *Client) ShardSeqNos(ctx context.Context, indices []string) (map[string]
 
 // ParseShardSeqNos decodes a ShardSeqNos answer (kept apart for benchmarks).
 func ParseShardSeqNos(body []byte) (map[string]IndexSeqNos, error) {
-	return parseShardSeqNos("shard sequence numbers", body, nil)
+	return parseShardSeqNos("shard sequence numbers", body, func(string) bool { return true })
 }
 
-func parseShardSeqNos(op string, body []byte, keep map[string]bool) (map[string]IndexSeqNos, error) {
+func parseShardSeqNos(op string, body []byte, keep func(string) bool) (map[string]IndexSeqNos, error) {
 	var raw struct {
 		Indices map[string]struct {
 			Shards map[string][]struct {
@@ -231,7 +239,7 @@ func parseShardSeqNos(op string, body []byte, keep map[string]bool) (map[string]
 	}
 	out := make(map[string]IndexSeqNos, len(raw.Indices))
 	for name, ix := range raw.Indices {
-		if keep != nil && !keep[name] {
+		if !keep(name) {
 			continue
 		}
 		shards := IndexSeqNos{}

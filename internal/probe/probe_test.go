@@ -481,3 +481,15 @@ func TestInScope(t *testing.T) {
 		}
 	}
 }
+
+// With too many names for one request line (_all is read instead), a
+// leader index in scope that no follower follows is still found.
+func TestCycleUnfollowedLeaderIndexAmongThousands(t *testing.T) {
+	l := newLab(t)
+	fakeos.Synthetic(l.leader, l.follower, 2000, 0)
+	l.leader.SetSeqNos("zz-new", 7)
+	r := l.prober.Cycle(context.Background()).Follower.Replication
+	if len(r.Indices) != 2000 || r.LagComplete || !slices.Equal(r.Unfollowed, []string{"zz-new"}) {
+		t.Fatalf("%d indices, complete %v, unfollowed %v", len(r.Indices), r.LagComplete, r.Unfollowed)
+	}
+}
