@@ -352,14 +352,22 @@ func (l *Lease) Check(ctx context.Context, term int64) error {
 	return nil
 }
 
-// Yield gives the lease up, as Release, and does not take it again for
-// hold (two TTLs at least): a holder that cannot act for the pair (it
-// cannot adopt the shared state) leaves it to the other daemon.
+// Yield gives the lease up and does not take it again for hold (two TTLs
+// at least): a holder that cannot act for the pair (it cannot adopt the
+// shared state, its journal is unwritable) leaves it to the other daemon.
+// Unlike Release it writes nothing: it stops renewing, and the other
+// daemon takes the lease over once it has not changed for a TTL - after
+// this daemon's window is over, so that a request it still has on the
+// wire cannot meet the new holder's.
 func (l *Lease) Yield(ctx context.Context, hold time.Duration) error {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.noTakeTill = l.now().Add(max(hold, 2*l.TTL))
-	l.mu.Unlock()
-	return l.Release(ctx)
+	if l.held {
+		l.held = false
+		l.publish()
+	}
+	return nil
 }
 
 // Release gives the lease up (a clean shutdown), so that the standby

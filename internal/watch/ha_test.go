@@ -325,8 +325,18 @@ func TestHolderThatCannotAdoptGivesTheLeaseUp(t *testing.T) {
 	if st := nodeA.Lease.Step(ctx); st.Held {
 		t.Fatalf("a took the lease back at once: %+v", st)
 	}
+	// a stopped renewing: b takes the lease once it has not changed for
+	// a TTL - not at once, while a request of a's could still be on the
+	// wire within its window.
+	if st := nodeB.Lease.Step(ctx); st.Held {
+		t.Fatalf("b took the lease at once, within a's window: %+v", st)
+	}
+	r.add(haTTL)
 	if st := nodeB.Lease.Step(ctx); !st.Held || st.Term != 2 {
 		t.Fatalf("b did not take the lease a gave up: %+v", st)
+	}
+	if st := nodeA.Lease.Step(ctx); st.Held {
+		t.Fatalf("a took the lease back: %+v", st)
 	}
 }
 
