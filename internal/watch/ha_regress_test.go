@@ -345,20 +345,7 @@ func TestSameTermReadoptionKeepsThisTermsSteps(t *testing.T) {
 	ctx := context.Background()
 	r.take(t, nodeB)
 	b.tick(ctx)
-	b.rt.mu.Lock()
-	b.rt.rec.State = policy.State{Phase: policy.Promoting, Since: time.Now()}
-	p := promote.New("orders", "alice", false, time.Now())
-	p.Plan = map[string]string{"orders-1": "orders-1", "orders-2": "orders-2"}
-	p.Term = 1
-	b.rt.rec.Promotion = p
-	b.rt.mu.Unlock()
-	if err := (ha.Gate{Journal: b.journal, Lease: nodeB.Lease, After: b.rt.StepsJournaled}).AppendSteps("orders", p,
-		promote.Step{Name: promote.StepPlan, Status: promote.StepDone}); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.publish(ctx); err != nil {
-		t.Fatal(err)
-	}
+	promotionUnderWay(t, b, nodeB, promote.Step{Name: promote.StepPlan, Status: promote.StepDone})
 	// b freezes; a takes term 2 and adopts the promotion.
 	nodeA.Lease.Step(ctx)
 	r.add(haTTL)

@@ -94,6 +94,26 @@ func (r *haRig) take(t *testing.T, node *ha.Node) {
 	t.Fatalf("%s did not take the lease: %+v", node.Identity(), node.Lease.Status())
 }
 
+// promotionUnderWay puts a promotion of term 1 under way on w, which holds
+// the lease, journals steps for it through the fencing gate, and publishes.
+func promotionUnderWay(t *testing.T, w *Watcher, node *ha.Node, steps ...promote.Step) *promote.Promotion {
+	t.Helper()
+	w.rt.mu.Lock()
+	w.rt.rec.State = policy.State{Phase: policy.Promoting, Since: time.Now()}
+	p := promote.New("orders", "alice", false, time.Now())
+	p.Plan = map[string]string{"orders-1": "orders-1", "orders-2": "orders-2"}
+	p.Term = 1
+	w.rt.rec.Promotion = p
+	w.rt.mu.Unlock()
+	if err := (ha.Gate{Journal: w.journal, Lease: node.Lease, After: w.rt.StepsJournaled}).AppendSteps("orders", p, steps...); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.publish(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func (w *Watcher) phase() policy.Phase {
 	w.rt.mu.RLock()
 	defer w.rt.mu.RUnlock()
@@ -241,21 +261,9 @@ func TestTakeoverAdoptsThePublishedState(t *testing.T) {
 	ctx := context.Background()
 	a.tick(ctx)
 	// A promotion under way on a: started and one index stopped.
-	a.rt.mu.Lock()
-	a.rt.rec.State = policy.State{Phase: policy.Promoting, Since: time.Now()}
-	p := promote.New("orders", "alice", false, time.Now())
-	p.Plan = map[string]string{"orders-1": "orders-1", "orders-2": "orders-2"}
-	p.Term = 1
-	a.rt.rec.Promotion = p
-	a.rt.mu.Unlock()
-	if err := (ha.Gate{Journal: a.journal, Lease: nodeA.Lease, After: a.rt.StepsJournaled}).AppendSteps("orders", p,
+	p := promotionUnderWay(t, a, nodeA,
 		promote.Step{Name: promote.StepStop, Target: "orders-1", Status: promote.StepStarted},
-		promote.Step{Name: promote.StepStop, Target: "orders-1", Status: promote.StepDone}); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.publish(ctx); err != nil {
-		t.Fatal(err)
-	}
+		promote.Step{Name: promote.StepStop, Target: "orders-1", Status: promote.StepDone})
 	// a freezes: b sees the lease unchanged for a TTL and takes term 2.
 	nodeB.Lease.Step(ctx)
 	r.add(haTTL)
