@@ -32,6 +32,11 @@ const (
 	// LinkFailed: the follower answered that its request to the leader
 	// failed at the transport layer (refused, disconnected, timed out).
 	LinkFailed Link = "failed"
+	// LinkSkipped: the follower skipped the leader (its alias has
+	// skip_unavailable: true). The follower does so on any failure there
+	// - a refused permission as much as a dead leader - and says not
+	// which: no verdict on the link.
+	LinkSkipped Link = "skipped"
 )
 
 // WitnessAnswer is the follower's answer to a cross-cluster request.
@@ -59,6 +64,39 @@ var transportFailures = []string{
 	"connect_exception",
 }
 
+// WitnessTasks counts the follower's tasks that are the witness's search
+// (GET _tasks, the X-Opaque-Id WitnessOpaqueID): a pending witness request
+// that is a task on the follower is the follower waiting on its leader;
+// one that is not never reached the follower (it is stuck between drwatch
+// and the follower).
+func (c *Client) WitnessTasks(ctx context.Context) (int, error) {
+	const op = "follower tasks"
+	q := url.Values{"actions": {"indices:data/read/search*"}, "detailed": {"true"}}
+	body, err := c.do(ctx, op, http.MethodGet, request{path: "/_tasks", query: q})
+	if err != nil {
+		return 0, err
+	}
+	var tasks struct {
+		Nodes map[string]struct {
+			Tasks map[string]struct {
+				Headers map[string]string `json:"headers"`
+			} `json:"tasks"`
+		} `json:"nodes"`
+	}
+	if err := decode(op, body, &tasks); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, node := range tasks.Nodes {
+		for _, t := range node.Tasks {
+			if t.Headers["X-Opaque-Id"] == WitnessOpaqueID {
+				n++
+			}
+		}
+	}
+	return n, nil
+}
+
 // CrossCluster asks the follower to search <alias>:WitnessIndex: a request
 // that crosses the follower -> leader link now. It is one attempt, bounded
 // only by ctx: the caller decides how long it may stay in flight (a search
@@ -68,7 +106,8 @@ var transportFailures = []string{
 // The answer is LinkReached when the leader served it (_clusters reports a
 // successful remote), LinkFailed when the follower says its request to the
 // leader failed at the transport layer (HTTP 5xx with a transport error
-// type, or a remote skipped under skip_unavailable). Anything else is an
+// type), LinkSkipped for a remote skipped under skip_unavailable (why is
+// not said). Anything else is an
 // *Error: the follower's own failure, which says nothing about the leader.
 func (c *Client) CrossCluster(ctx context.Context, alias string) (WitnessAnswer, error) {
 	const op = "cross-cluster witness search"
@@ -114,7 +153,7 @@ func (c *Client) CrossCluster(ctx context.Context, alias string) (WitnessAnswer,
 	case cl.Successful > 0:
 		return WitnessAnswer{Link: LinkReached}, nil
 	case cl.Skipped > 0:
-		return WitnessAnswer{Link: LinkFailed, Type: "remote_skipped"}, nil
+		return WitnessAnswer{Link: LinkSkipped}, nil
 	}
 	return WitnessAnswer{}, &Error{Op: op, Class: observe.ClassMalformed, Detail: "_clusters reports neither a successful nor a skipped remote cluster"}
 }

@@ -181,7 +181,7 @@ func stepWatching(d *Decision, obs observe.Observation, pol *config.Policy, now 
 	down := fmt.Sprintf("leader unreachable for %s (%s in a row, last: %s)",
 		dur(now.Sub(s.OutageStart)), plural(s.FailedProbes, "failed probe"), failureText(obs.Leader.Failure))
 	if s.GapBefore > 0 {
-		down += fmt.Sprintf("; counted afresh after a gap of %s in observation (more than max_observation_age %s)", dur(s.GapBefore), pol.MaxObservationAge)
+		down += fmt.Sprintf("; counted afresh after a gap of %s in observation (more than max_observation_age %s)", dur(s.GapBefore), dur(GapLimit(pol)))
 	}
 	requireWitness := *pol.RequireFollowerWitness
 
@@ -236,6 +236,9 @@ func retentionLease(d *Decision, obs observe.Observation, now time.Time) {
 	if p := obs.Leader.RetentionLeasePeriod; p > 0 {
 		s.LeasePeriod = p
 	}
+	// One reason, given anew each cycle (a paused pair keeps its reasons
+	// between cycles).
+	s.Reasons = slices.DeleteFunc(slices.Clone(s.Reasons), func(r string) bool { return strings.HasPrefix(r, leaseReason) })
 	f := obs.Follower
 	r := f.Replication
 	readable := f.Reachable && r.Failure == nil && f.Remote.Failure == nil
@@ -267,10 +270,13 @@ func retentionLease(d *Decision, obs observe.Observation, now time.Time) {
 		if left <= 0 {
 			when = "has expired (" + dur(-left) + " ago)"
 		}
-		s.Reasons = append(s.Reasons, fmt.Sprintf("the follower has not fetched from the leader since %s: its retention lease on the leader %s (index.soft_deletes.retention_lease.period %s); past it the follower can never resume and must be replicated afresh",
+		s.Reasons = append(s.Reasons, fmt.Sprintf(leaseReason+" since %s: its retention lease on the leader %s (index.soft_deletes.retention_lease.period %s); past it the follower can never resume and must be replicated afresh",
 			s.StalledSince.Format(time.RFC3339), when, period))
 	}
 }
+
+// leaseReason starts the reason retentionLease gives.
+const leaseReason = "the follower has not fetched from the leader"
 
 // aivenNotes are the reasons an Aiven reading adds to a phase.
 func aivenNotes(obs observe.Observation, av aivenView) []string {

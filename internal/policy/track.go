@@ -25,7 +25,7 @@ type witnessView struct {
 // track updates the outage, checkpoint, witness and lag tracking from an
 // observation, and returns the witness.
 func track(s *State, obs observe.Observation, pol *config.Policy) witnessView {
-	if !s.ObservedAt.IsZero() && obs.Time.Sub(s.ObservedAt) > pol.MaxObservationAge.D() {
+	if gap := obs.Time.Sub(s.ObservedAt); !s.ObservedAt.IsZero() && gap > GapLimit(pol) {
 		// A gap in observation (drwatch frozen, stopped, its host
 		// suspended) longer than max_observation_age: what the readings
 		// before it showed - an outage's start, the follower's testimony -
@@ -187,6 +187,14 @@ func trackLag(s *State, obs observe.Observation) {
 			Indices: len(r.Indices), LeaderSeqNos: r.LeaderSeqNoSum, At: obs.Time, ByIndex: byIndex})
 		s.Unreplicated, s.Unfollowed = nil, nil
 	}
+}
+
+// GapLimit is the longest gap between two observations that the tracking
+// carries over: max_observation_age, but never less than two probe
+// intervals and a probe timeout (a cycle that starts late, or overruns,
+// is no gap).
+func GapLimit(pol *config.Policy) time.Duration {
+	return max(pol.MaxObservationAge.D(), 2*pol.ProbeInterval.D()+pol.ProbeTimeout.D())
 }
 
 // WitnessProbes is how many observations in a row must show the follower

@@ -2,9 +2,11 @@ package policy_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/drwatch/drwatch/internal/config"
 	"github.com/drwatch/drwatch/internal/observe"
 	"github.com/drwatch/drwatch/internal/policy"
 )
@@ -248,5 +250,49 @@ func TestRetentionLeaseRunsDownWhileReplicationStalls(t *testing.T) {
 	d := p.decide(interval, func(at time.Time) *ob { return withPeriod(up(at)) })
 	if !slices.Contains(d.Events, policy.EvLeaseRenewed) || !d.State.StalledSince.IsZero() {
 		t.Fatalf("syncing again: events %q, stalled since %s", d.Events, d.State.StalledSince)
+	}
+}
+
+// Paused with the lease running down: its reason is given once, not once
+// more every cycle.
+func TestPausedLeaseReasonIsGivenOnce(t *testing.T) {
+	p := newPair(t, policyFor("auto"))
+	p.decide(0, up)
+	if _, err := p.command(interval, pauseFor(0)); err != nil {
+		t.Fatal(err)
+	}
+	paused := func(at time.Time) *ob {
+		b := up(at).lagUnknown()
+		b.o.Leader.RetentionLeasePeriod = time.Minute
+		return b
+	}
+	for range 50 {
+		p.decide(interval, paused)
+	}
+	n := 0
+	for _, r := range p.st.Reasons {
+		if strings.Contains(r, "retention lease") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d retention lease reasons after 50 paused cycles: %q", n, p.st.Reasons)
+	}
+}
+
+// Cycles that land a little late (probe_interval plus jitter, with
+// max_observation_age as short as the interval) are no gap: a dead leader
+// is still declared down.
+func TestJitterIsNoGap(t *testing.T) {
+	p := newPair(t, policyFor("manual", func(pol *config.Policy) {
+		pol.MaxObservationAge = pol.ProbeInterval
+	}))
+	p.decide(0, up)
+	var d policy.Decision
+	for range 20 {
+		d = p.decide(interval+50*time.Millisecond, gone)
+	}
+	if d.State.Phase != policy.LeaderDown {
+		t.Fatalf("%s %q", d.State.Phase, d.State.Reasons)
 	}
 }

@@ -45,6 +45,9 @@ type Cluster interface {
 	// CrossCluster is the active witness's request: the follower's search
 	// of the leader through its remote alias (see witness).
 	CrossCluster(ctx context.Context, alias string) (opensearch.WitnessAnswer, error)
+	// WitnessTasks counts the follower's tasks that are the witness's
+	// request (asked only while one is pending).
+	WitnessTasks(ctx context.Context) (int, error)
 	FollowerIndices(ctx context.Context, patterns []string) (map[string]opensearch.FollowerIndex, error)
 	ShardSeqNos(ctx context.Context, indices []string) (map[string]opensearch.IndexSeqNos, error)
 	RetentionLeasePeriods(ctx context.Context, indices []string) (map[string]time.Duration, error)
@@ -180,10 +183,12 @@ func (p *Prober) Cycle(ctx context.Context) observe.Observation {
 	if !obs.Follower.Reachable {
 		obs.Follower.Failure = failureOf(riErr)
 	}
-	obs.Follower.Witness = p.witness.verdict(ctx, wit, obs.Follower.Reachable, p.Timeout, now)
 	p.autofollow(&obs.Follower.Autofollow, af, afErr)
 	p.replication(ctx, &obs, fsBody, fsErr, followers, fiErr, seqnos, snErr)
 	p.unreplicated(&obs.Follower)
+	// Last: a witness that answers late must not eat the deadline of the
+	// leader's sequence numbers, read just above.
+	obs.Follower.Witness = p.witness.verdict(ctx, wit, obs.Follower.Reachable, p.Timeout, now)
 
 	aivenWG.Wait()
 	obs.Duration = now().Sub(start)

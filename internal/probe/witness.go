@@ -25,7 +25,11 @@ type witness struct {
 
 type witnessCall struct {
 	sent time.Time
-	done chan struct{}
+	// parent is the caller's context (the watcher's): the task check of a
+	// pending request is bounded on its own, not by the cycle's deadline.
+	parent   context.Context
+	follower Cluster
+	done     chan struct{}
 	// set before done is closed
 	ans  opensearch.WitnessAnswer
 	err  error
@@ -42,7 +46,7 @@ func (w *witness) begin(parent context.Context, f Cluster, alias string, now tim
 	if w.cur != nil {
 		return w.cur
 	}
-	c := &witnessCall{sent: now, done: make(chan struct{})}
+	c := &witnessCall{sent: now, parent: parent, follower: f, done: make(chan struct{})}
 	w.cur = c
 	go func() {
 		ctx, cancel := context.WithTimeout(parent, WitnessCap)
@@ -62,9 +66,10 @@ func (w *witness) begin(parent context.Context, f Cluster, alias string, now tim
 // witness. An answered request is reported once, and the next cycle
 // sends a new one.
 func (w *witness) verdict(ctx context.Context, c *witnessCall, followerAnswered bool, timeout time.Duration, now func() time.Time) observe.Witness {
-	// Wait until the request is timeout old (or the cycle ends): one
-	// already older than that is judged at once.
-	wait := time.NewTimer(max(0, timeout-now().Sub(c.sent)))
+	// Wait until the request is 3/4 of timeout old (or the cycle ends):
+	// one already older is judged at once.
+	pendingAfter := timeout * 3 / 4
+	wait := time.NewTimer(max(0, pendingAfter-now().Sub(c.sent)))
 	select {
 	case <-c.done:
 	case <-wait.C:
@@ -85,6 +90,9 @@ func (w *witness) verdict(ctx context.Context, c *witnessCall, followerAnswered 
 			out.Verdict, out.Failure = observe.WitnessNone, failureOf(c.err)
 		case c.ans.Link == opensearch.LinkReached:
 			out.Verdict = observe.WitnessReached
+		case c.ans.Link == opensearch.LinkSkipped:
+			out.Verdict = observe.WitnessNone
+			out.Failure = &observe.Failure{Class: observe.ClassHTTP4xx, Message: "the follower skipped the leader (its alias has skip_unavailable: true) and does not say why: set skip_unavailable false for the witness to tell"}
 		default:
 			out.Verdict, out.Type = observe.WitnessUnreached, c.ans.Type
 		}
@@ -96,12 +104,31 @@ func (w *witness) verdict(ctx context.Context, c *witnessCall, followerAnswered 
 	case !followerAnswered:
 		out.Verdict = observe.WitnessNone
 		out.Failure = &observe.Failure{Class: observe.ClassTimeout, Message: "the follower does not answer"}
-	case out.Pending < timeout && !errors.Is(ctx.Err(), context.DeadlineExceeded):
+	case out.Pending < pendingAfter && !errors.Is(ctx.Err(), context.DeadlineExceeded):
 		// Cut short (shutting down): not a verdict on the link.
 		out.Verdict = observe.WitnessNone
 		out.Failure = &observe.Failure{Class: observe.ClassCanceled, Message: "cycle canceled"}
 	default:
-		out.Verdict = observe.WitnessUnreached
+		// Pending while the follower answers drwatch: the follower waits
+		// on its leader - if the request is a task on the follower. One
+		// that is not never got there (stuck between drwatch and the
+		// follower: a wedged node, a dropped connection): no witness. The
+		// check has its own bound (the cycle's may be spent, by a leader
+		// that hangs too).
+		tctx, cancel := context.WithTimeout(c.parent, max(timeout/2, 200*time.Millisecond))
+		n, err := c.follower.WitnessTasks(tctx)
+		cancel()
+		switch {
+		case err != nil:
+			out.Verdict = observe.WitnessNone
+			out.Failure = failureOf(err)
+			out.Failure.Message = "the witness's request is pending, and whether it is a task on the follower is not known: " + out.Failure.Message
+		case n == 0:
+			out.Verdict = observe.WitnessNone
+			out.Failure = &observe.Failure{Class: observe.ClassTimeout, Message: "the witness's request is pending but is no task on the follower: stuck between drwatch and the follower"}
+		default:
+			out.Verdict = observe.WitnessUnreached
+		}
 	}
 	return out
 }

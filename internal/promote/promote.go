@@ -49,6 +49,10 @@ type Promotion struct {
 	Finished time.Time `json:"finished,omitzero"`
 	By       string    `json:"by"`
 	Graceful bool      `json:"graceful,omitempty"`
+	// ByHand: a human's promote command started it, whatever the
+	// leader's state (not the policy finding the leader down): the
+	// leader's liveness is then checked for a whole step timeout.
+	ByHand bool `json:"by_hand,omitempty"`
 	// Plan is the follower indices to promote (follower index -> leader
 	// index), fixed when the promotion starts.
 	Plan map[string]string `json:"plan"`

@@ -93,6 +93,7 @@ func (w *Watcher) promote(ctx context.Context, graceful, byHand bool) (promote.R
 		}
 		next := *w.rt.rec
 		next.Promotion = promote.New(w.pair.Name, by, graceful, w.now())
+		next.Promotion.ByHand = w.rt.rec.State.PromotionByHand
 		if err := w.journal.Save(&next); err != nil {
 			w.rt.retryAt = w.now().Add(policy.RetryInitial)
 			w.rt.mu.Unlock()

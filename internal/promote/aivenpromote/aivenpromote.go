@@ -168,7 +168,11 @@ func (e *Executor) Run(ctx context.Context, p *promote.Promotion) (promote.Resul
 	if err := e.plan(ctx, p); err != nil {
 		return res, err
 	}
-	fence := steps.Fencer{Leader: e.Leader, Enabled: e.FenceLeader, Record: e.record, Call: e.call, Liveness: e.Liveness}
+	liveness := e.Liveness
+	if p.ByHand || p.Graceful {
+		liveness = 0 // a human's promotion: the leader may be alive, only slow
+	}
+	fence := steps.Fencer{Leader: e.Leader, Enabled: e.FenceLeader, Record: e.record, Call: e.call, Liveness: liveness, Window: e.Window}
 	deleted := deleteDone(p)
 	refused := "no integration is deleted under a live, unfenced leader"
 	if deleted {

@@ -279,9 +279,21 @@ func (e *Executor) fenceAdded(ctx context.Context, p *promote.Promotion, added m
 // (steps.Fencer: decided anew on every attempt until done; a live leader
 // that refuses fails the attempt; a graceful promotion requires it).
 func (e *Executor) fence(ctx context.Context, p *promote.Promotion) (bool, error) {
-	f := steps.Fencer{Leader: e.Leader, Enabled: e.FenceLeader, Record: e.record, Call: e.call, Liveness: e.Liveness,
+	f := steps.Fencer{Leader: e.Leader, Enabled: e.FenceLeader, Record: e.record, Call: e.call, Liveness: e.liveness(p), Window: e.Window,
 		OnDown: func(class observe.Class) { e.hung = class == observe.ClassTimeout }}
 	return f.Fence(ctx, p, "no replication is stopped under a live, unfenced leader")
+}
+
+// liveness is the bound of p's checks of whether the leader answers: the
+// policy's short one for a promotion the policy decided (the leader was
+// found down, with its witness); a whole step timeout for one a human
+// started by hand or a graceful one - the leader may be alive, only
+// slow, and must be fenced.
+func (e *Executor) liveness(p *promote.Promotion) time.Duration {
+	if p.ByHand || p.Graceful {
+		return 0
+	}
+	return e.Liveness
 }
 
 // detach removes the follower's remote-cluster settings of the leader
@@ -340,7 +352,7 @@ func (e *Executor) refence(ctx context.Context, p *promote.Promotion) error {
 	if s, ok := p.Last(promote.StepFence, ""); !ok || s.Status != promote.StepSkipped {
 		return nil // fenced already (or failed: the attempt stopped)
 	}
-	alive, _, err := steps.LeaderAnswers(ctx, e.call, e.Leader, e.Liveness)
+	alive, _, err := steps.LeaderAnswers(ctx, e.call, e.Leader, e.liveness(p), e.Window)
 	if err != nil {
 		return fmt.Errorf("re-check of the unfenced leader between batches of stops: %w; no further replication is stopped in this attempt", err)
 	}
@@ -650,7 +662,7 @@ func (e *Executor) unstick(ctx context.Context, p *promote.Promotion, stuck []st
 	if s, ok := p.Last(promote.StepDetach, ""); ok && s.Status == promote.StepDone {
 		return false, nil // detached already: the retry's stops find them done
 	}
-	alive, class, err := steps.LeaderAnswers(ctx, e.call, e.Leader, e.Liveness)
+	alive, class, err := steps.LeaderAnswers(ctx, e.call, e.Leader, e.liveness(p), e.Window)
 	if err != nil || alive || class != observe.ClassTimeout {
 		return false, nil // not a hang (or unknown): the attempt's retry decides
 	}

@@ -29,8 +29,9 @@ import (
 type fakeLeader struct {
 	mu          sync.Mutex
 	down        bool
-	hung        bool  // health waits until its context ends (SIGSTOP)
-	healthErr   error // health answers with this error (alive, refusing)
+	hung        bool          // health waits until its context ends (SIGSTOP)
+	delay       time.Duration // health answers this late (a slow leader)
+	healthErr   error         // health answers with this error (alive, refusing)
 	blockErr    error
 	healthCalls int
 	blocked     []string
@@ -38,8 +39,15 @@ type fakeLeader struct {
 
 func (l *fakeLeader) ClusterHealth(ctx context.Context) (opensearch.Health, error) {
 	l.mu.Lock()
-	hung := l.hung
+	hung, delay := l.hung, l.delay
 	l.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return opensearch.Health{}, &opensearch.Error{Op: "cluster health", Class: observe.ClassTimeout, Err: ctx.Err()}
+		}
+	}
 	if hung {
 		<-ctx.Done()
 		return opensearch.Health{}, &opensearch.Error{Op: "cluster health", Class: observe.ClassTimeout, Detail: "no answer before the probe timeout", Err: ctx.Err()}
@@ -1486,5 +1494,42 @@ func TestLeaderFrozenMidPromotionIsDetached(t *testing.T) {
 	}
 	if s, _ := l.reload(t).Last(promote.StepDetach, ""); s.Status != promote.StepDone {
 		t.Fatalf("detach = %+v", s)
+	}
+}
+
+// A hung leader behind TLS: the connection opens, the handshake never
+// ends, and the client's own handshake timeout (5s) fails the check
+// before the liveness bound is up. That is the leader not answering -
+// taken for down, detached - not a check cut short.
+func TestHungTLSLeaderIsShownDownNotUnknown(t *testing.T) {
+	l := newLab(t, 2)
+	l.leader.healthErr = &opensearch.Error{Op: "cluster health", Class: observe.ClassTimeout, Detail: "network timeout"}
+	p := l.start(t, false)
+	e := l.executor()
+	e.Liveness = time.Hour
+	end := time.Now().Add(time.Hour)
+	e.Window = func() time.Time { return end }
+	res, err := e.Run(context.Background(), p)
+	if err != nil || len(res.Promoted) != 2 {
+		t.Fatalf("Run = %+v, %v", res, err)
+	}
+	if s, _ := l.reload(t).Last(promote.StepDetach, ""); s.Status != promote.StepDone {
+		t.Fatalf("the hung leader was not detached: %+v", s)
+	}
+}
+
+// A promotion a human started by hand waits a whole step timeout for the
+// leader's answer: a live leader slower than the policy's liveness bound
+// is fenced, not taken for down and detached.
+func TestByHandPromotionWaitsForASlowLeader(t *testing.T) {
+	l := newLab(t, 2)
+	l.leader.delay = 300 * time.Millisecond
+	p := l.start(t, false)
+	p.ByHand = true
+	e := l.executor()
+	e.Liveness = 100 * time.Millisecond
+	res, err := e.Run(context.Background(), p)
+	if err != nil || !res.Fenced || len(l.follower.cleared) != 0 {
+		t.Fatalf("Run = %+v, %v; cleared %v", res, err, l.follower.cleared)
 	}
 }

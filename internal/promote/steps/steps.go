@@ -82,6 +82,8 @@ type Fencer struct {
 	// OnDown, if set, is told why the leader was taken for down (the
 	// class of its failed check: a timeout is a leader that hangs).
 	OnDown func(class observe.Class)
+	// Window, with ha, is the lease window's end (LeaderAnswers).
+	Window func() time.Time
 }
 
 // ErrLivenessUnknown: the check of whether the leader answers was cut
@@ -93,30 +95,30 @@ var ErrLivenessUnknown = errors.New("the check of whether the leader answers was
 // LeaderAnswers checks, within liveness (0: call's bound alone), whether
 // the leader answers. alive: it answered, even with an error (refused
 // credentials, 429, an OpenSearch error): it is alive. Not alive with a
-// nil error: it did not answer within its full bound, or refused the
-// connection - shown down in this attempt. ErrLivenessUnknown: the check
-// was cut short by ctx or call's own bound before liveness was up.
-func LeaderAnswers(ctx context.Context, call func(context.Context, func(context.Context) error) error, leader Leader, liveness time.Duration) (alive bool, class observe.Class, err error) {
+// nil error: it did not answer - a timeout of its own bound or of the
+// client's connect or TLS handshake, a refused connection - shown down in
+// this attempt. ErrLivenessUnknown: the check was cut short by what bounds
+// the attempt rather than the check: ctx ended, or with ha the lease's
+// window (window returns its end; zero: no longer held) ended first.
+func LeaderAnswers(ctx context.Context, call func(context.Context, func(context.Context) error) error, leader Leader, liveness time.Duration, window func() time.Time) (alive bool, class observe.Class, err error) {
 	cctx, cancel := ctx, context.CancelFunc(func() {})
 	if liveness > 0 {
 		cctx, cancel = context.WithTimeout(ctx, liveness)
 	}
 	defer cancel()
-	start := time.Now()
 	herr := call(cctx, func(ctx context.Context) error { _, err := leader.ClusterHealth(ctx); return err })
-	took := time.Since(start)
 	switch {
 	case herr == nil || answered(herr):
 		return true, "", nil
 	case ctx.Err() != nil:
 		return false, "", fmt.Errorf("%w (%v)", ErrLivenessUnknown, ctx.Err())
 	}
-	class = opensearch.ClassOf(herr)
-	if (class == observe.ClassTimeout || class == observe.ClassCanceled) && liveness > 0 && took < liveness*9/10 {
-		// The call's own bound (the lease window) ended it first.
-		return false, class, fmt.Errorf("%w (after %s of %s)", ErrLivenessUnknown, took.Round(time.Millisecond), liveness)
+	if window != nil {
+		if end := window(); end.IsZero() || !time.Now().Before(end) {
+			return false, "", fmt.Errorf("%w (the lease's window ended)", ErrLivenessUnknown)
+		}
 	}
-	return false, class, nil
+	return false, opensearch.ClassOf(herr), nil
 }
 
 // Fence write-blocks the leader copies of the planned indices before
@@ -143,7 +145,7 @@ func (f Fencer) Fence(ctx context.Context, p *promote.Promotion, refused string)
 	if !f.Enabled && !p.Graceful {
 		if f.OnDown != nil {
 			// Not fenced by policy; whether it hangs is still asked.
-			if alive, class, err := LeaderAnswers(ctx, f.Call, f.Leader, f.Liveness); err == nil && !alive {
+			if alive, class, err := LeaderAnswers(ctx, f.Call, f.Leader, f.Liveness, f.Window); err == nil && !alive {
 				f.OnDown(class)
 			}
 		}
@@ -152,7 +154,7 @@ func (f Fencer) Fence(ctx context.Context, p *promote.Promotion, refused string)
 		}
 		return skip("fence_leader is false")
 	}
-	alive, class, err := LeaderAnswers(ctx, f.Call, f.Leader, f.Liveness)
+	alive, class, err := LeaderAnswers(ctx, f.Call, f.Leader, f.Liveness, f.Window)
 	if err != nil {
 		// Neither fenced nor shown down: nothing is removed in this
 		// attempt.

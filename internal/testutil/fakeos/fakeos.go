@@ -36,6 +36,8 @@ const (
 	RouteRemoteInfo      = "GET /_remote/info"
 	RouteFollowerStats   = "GET /_plugins/_replication/follower_stats"
 	RouteAutofollowStats = "GET /_plugins/_replication/autofollow_stats"
+	// RouteTasks is GET _tasks (the witness's task check).
+	RouteTasks = "GET /_tasks"
 	// RouteBlocks is the leader's blocks.
 	RouteBlocks = "GET /_cluster/state/blocks"
 	// RouteWitness is the active witness's cross-cluster search through
@@ -55,6 +57,7 @@ type Cluster struct {
 	handlers map[string]http.HandlerFunc
 	delay    time.Duration
 	hits     map[string]int
+	inflight map[string]int // requests being answered, by route
 	seqnos   map[string][]SeqNo // index -> its primaries by shard number
 }
 
@@ -68,7 +71,7 @@ type response struct {
 
 // New starts a fake cluster, closed when the test ends.
 func New(t testing.TB) *Cluster {
-	c := &Cluster{t: t, routes: map[string]response{}, handlers: map[string]http.HandlerFunc{}, hits: map[string]int{}, seqnos: map[string][]SeqNo{}}
+	c := &Cluster{t: t, routes: map[string]response{}, handlers: map[string]http.HandlerFunc{}, hits: map[string]int{}, inflight: map[string]int{}, seqnos: map[string][]SeqNo{}}
 	c.Server = httptest.NewServer(http.HandlerFunc(c.serve))
 	t.Cleanup(c.Server.Close)
 	return c
@@ -121,6 +124,12 @@ func (c *Cluster) serve(w http.ResponseWriter, r *http.Request) {
 	route := r.Method + " " + r.URL.Path
 	c.mu.Lock()
 	c.hits[route]++
+	c.inflight[route]++
+	defer func() {
+		c.mu.Lock()
+		c.inflight[route]--
+		c.mu.Unlock()
+	}()
 	resp, ok := c.routes[route]
 	h := c.handlers[route]
 	delay := c.delay
@@ -135,6 +144,25 @@ func (c *Cluster) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	if h != nil {
 		h(w, r)
+		return
+	}
+	if !ok && route == RouteTasks {
+		// The follower's tasks: one search task, with the witness's
+		// X-Opaque-Id, per witness request being answered (as the real
+		// follower lists a cross-cluster search waiting on its leader).
+		c.mu.Lock()
+		n := c.inflight[RouteWitness]
+		c.mu.Unlock()
+		var b strings.Builder
+		b.WriteString(`{"nodes":{"n1":{"tasks":{`)
+		for i := range n {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `"n1:%d":{"action":"indices:data/read/search","headers":{"X-Opaque-Id":"drwatch-witness"}}`, i+1)
+		}
+		b.WriteString(`}}}}`)
+		_, _ = w.Write([]byte(b.String()))
 		return
 	}
 	if !ok && r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/_stats/docs") {
