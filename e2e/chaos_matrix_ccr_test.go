@@ -326,15 +326,11 @@ func requireStepsDone(t *testing.T, cfg string, detach bool, n int) {
 }
 
 // restoreRemote puts the follower's remote connection back through the
-// matrix's proxy, if a promotion removed it (the leader thawed first: a
+// matrix's proxy, if a promotion detached it (the leader thawed first: a
 // connection to a frozen leader waits).
 func restoreRemote(t *testing.T, r *chaosRig) {
 	t.Helper()
-	var info map[string]json.RawMessage
-	if err := json.Unmarshal(osOK(t, lab.FollowerURL, "GET", "/_remote/info", ""), &info); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := info[lab.Alias]; ok {
+	if !detached(t) {
 		return
 	}
 	if _, err := theLab.Thaw(drlab.Leader); err != nil {
@@ -342,6 +338,23 @@ func restoreRemote(t *testing.T, r *chaosRig) {
 	}
 	useProxy(t, r.fpx.Addr())
 	waitRemoteConnected(t, 120*time.Second)
+}
+
+// detached reports whether the follower's remote alias points at the
+// address drwatch's detach sets (a refused loopback port).
+func detached(t *testing.T) bool {
+	t.Helper()
+	var st struct {
+		Persistent map[string]json.RawMessage `json:"persistent"`
+	}
+	if err := json.Unmarshal(osOK(t, lab.FollowerURL, "GET", "/_cluster/settings?flat_settings=true", ""), &st); err != nil {
+		t.Fatal(err)
+	}
+	var addr string
+	if raw, ok := st.Persistent["cluster.remote."+lab.Alias+".proxy_address"]; ok && json.Unmarshal(raw, &addr) == nil {
+		return addr == opensearch.DetachAddress
+	}
+	return false
 }
 
 func hasReason(reasons []string, want string) bool {
@@ -461,14 +474,11 @@ func TestChaosLeaderFrozenMidPromotion(t *testing.T) {
 	// before the freeze's own cleanup waits for it (cleanups run last
 	// first).
 	t.Cleanup(func() {
-		var info map[string]json.RawMessage
-		if json.Unmarshal(osOK(t, lab.FollowerURL, "GET", "/_remote/info", ""), &info) == nil {
-			if _, ok := info[lab.Alias]; !ok {
-				if _, err := theLab.Thaw(drlab.Leader); err != nil {
-					t.Logf("thaw: %v", err)
-				}
-				useSeeds(t)
+		if detached(t) {
+			if _, err := theLab.Thaw(drlab.Leader); err != nil {
+				t.Logf("thaw: %v", err)
 			}
+			useSeeds(t)
 		}
 	})
 	err := cmd.Wait()

@@ -598,7 +598,7 @@ var promotionWrites = []string{
 	"leader: PUT <leader indices>/_block/write (indices:admin/block/add)",
 	"follower: POST _plugins/_replication/<index>/_stop (indices:admin/plugins/replication/index/stop)",
 	"follower: DELETE _plugins/_replication/_autofollow (cluster:admin/plugins/replication/autofollow/update)",
-	"follower: PUT _cluster/settings cluster.remote.<alias>.*: null, under a hung leader (cluster:admin/settings/update)",
+	"follower: PUT _cluster/settings cluster.remote.<alias>.proxy_address: 127.0.0.1:1, under a hung leader (cluster:admin/settings/update)",
 	"follower: POST <index>/_open, for an index a cut-short stop left closed (indices:admin/open)",
 }
 

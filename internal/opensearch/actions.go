@@ -172,19 +172,30 @@ func (c *Client) RemoteClusterSettings(ctx context.Context, alias string) (map[s
 	return out, nil
 }
 
-// ClearRemoteCluster removes settings of a remote alias (persistent and
-// transient): the follower drops its connection to that cluster, and every
-// request it had pending there fails at once.
-func (c *Client) ClearRemoteCluster(ctx context.Context, keys []string) error {
-	nulls := make(map[string]any, len(keys))
+// DetachAddress is where DetachRemoteCluster points a remote alias: the
+// follower's own loopback, port 1, which refuses connections.
+const DetachAddress = "127.0.0.1:1"
+
+// DetachRemoteCluster points a remote alias at DetachAddress in proxy
+// mode, clearing its other settings (keys, persistent and transient): the
+// follower drops its connection to the cluster the alias named, every
+// request it had pending there fails at once, and the alias stays known,
+// reading disconnected - to every pair that follows through it.
+func (c *Client) DetachRemoteCluster(ctx context.Context, alias string, keys []string) error {
+	mode, addr := "cluster.remote."+alias+".mode", "cluster.remote."+alias+".proxy_address"
+	persistent := map[string]any{mode: "proxy", addr: DetachAddress}
+	transient := map[string]any{}
 	for _, k := range keys {
-		nulls[k] = nil
+		transient[k] = nil
+		if k != mode && k != addr {
+			persistent[k] = nil
+		}
 	}
-	body, err := json.Marshal(map[string]any{"persistent": nulls, "transient": nulls})
+	body, err := json.Marshal(map[string]any{"persistent": persistent, "transient": transient})
 	if err != nil {
 		return err
 	}
-	_, err = c.do(ctx, "remove the remote cluster", http.MethodPut, request{path: "/_cluster/settings", body: body})
+	_, err = c.do(ctx, "detach the remote cluster", http.MethodPut, request{path: "/_cluster/settings", body: body})
 	return err
 }
 

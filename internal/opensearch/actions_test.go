@@ -638,3 +638,31 @@ func TestOversizeAnswerIsMalformed(t *testing.T) {
 		})
 	}
 }
+
+// Detaching an alias points it at the refused loopback address in proxy
+// mode and clears its other settings, persistent and transient, in one
+// update.
+func TestDetachRemoteCluster(t *testing.T) {
+	c, rec := serve(t, opensearch.Options{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"acknowledged":true,"persistent":{},"transient":{}}`))
+	}))
+	if err := c.DetachRemoteCluster(context.Background(), "leader", []string{"cluster.remote.leader.seeds", "cluster.remote.leader.skip_unavailable"}); err != nil {
+		t.Fatal(err)
+	}
+	reqs := rec.all()
+	if len(reqs) != 1 || reqs[0].Method != http.MethodPut || reqs[0].Path != "/_cluster/settings" {
+		t.Fatalf("requests = %+v", reqs)
+	}
+	var body struct {
+		Persistent map[string]any `json:"persistent"`
+		Transient  map[string]any `json:"transient"`
+	}
+	if err := json.Unmarshal([]byte(reqs[0].Body), &body); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"cluster.remote.leader.mode": "proxy", "cluster.remote.leader.proxy_address": "127.0.0.1:1",
+		"cluster.remote.leader.seeds": nil, "cluster.remote.leader.skip_unavailable": nil}
+	if !reflect.DeepEqual(body.Persistent, want) || len(body.Transient) != 2 || body.Transient["cluster.remote.leader.seeds"] != nil {
+		t.Fatalf("body = %s", reqs[0].Body)
+	}
+}

@@ -43,7 +43,7 @@ type Follower interface {
 	ShardSeqNos(ctx context.Context, indices []string) (map[string]opensearch.IndexSeqNos, error)
 	OpenIndex(ctx context.Context, index string) error
 	RemoteClusterSettings(ctx context.Context, alias string) (map[string]json.RawMessage, error)
-	ClearRemoteCluster(ctx context.Context, keys []string) error
+	DetachRemoteCluster(ctx context.Context, alias string, keys []string) error
 }
 
 // Journal records promotion steps durably.
@@ -296,15 +296,17 @@ func (e *Executor) liveness(p *promote.Promotion) time.Duration {
 	return e.Liveness
 }
 
-// detach removes the follower's remote-cluster settings of the leader
-// alias, journaled with what was removed, when the leader hangs (its
-// check timed out in this attempt): the plugin's _stop closes the
-// follower index and then waits for the leader - with no bound of its own
-// - before it reopens it. Seen on the lab with the leader SIGSTOPped: the
-// stop returned only when the leader resumed, or, within a second, when
-// the alias was removed. Removing the alias also ends the follower's
-// replication from the hung leader: after the promotion nothing is to be
-// pulled from it. Done once per promotion.
+// detach points the follower's remote alias of the leader at a refused
+// loopback address (opensearch.DetachAddress, proxy mode), journaled with
+// the settings it replaced, when the leader hangs (its check timed out in
+// this attempt): the plugin's _stop closes the follower index and then
+// waits for the leader - with no bound of its own - before it reopens it.
+// Seen on the lab with the leader SIGSTOPped: the stop returned only when
+// the leader resumed, or within a second of the alias's change. The alias
+// stays known and reads disconnected, so other pairs that follow through
+// it see their leader lost and fail over by their own rules. It also ends
+// the follower's replication from the hung leader: after the promotion
+// nothing is to be pulled from it. Done once per promotion.
 func (e *Executor) detach(ctx context.Context, p *promote.Promotion) error {
 	if s, ok := p.Last(promote.StepDetach, ""); ok && s.Status == promote.StepDone {
 		return nil
@@ -321,9 +323,6 @@ func (e *Executor) detach(ctx context.Context, p *promote.Promotion) error {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	if len(keys) == 0 {
-		return e.record(p, promote.Step{Name: promote.StepDetach, Status: promote.StepDone, Detail: "no remote cluster settings for " + e.Alias})
-	}
 	was := make([]string, 0, len(keys))
 	for _, k := range keys {
 		was = append(was, k+"="+string(settings[k]))
@@ -332,14 +331,14 @@ func (e *Executor) detach(ctx context.Context, p *promote.Promotion) error {
 	if err := e.record(p, promote.Step{Name: promote.StepDetach, Status: promote.StepStarted, Detail: detail}); err != nil {
 		return err
 	}
-	if err := e.call(ctx, func(ctx context.Context) error { return e.Follower.ClearRemoteCluster(ctx, keys) }); err != nil {
+	if err := e.call(ctx, func(ctx context.Context) error { return e.Follower.DetachRemoteCluster(ctx, e.Alias, keys) }); err != nil {
 		_ = e.record(p, promote.Step{Name: promote.StepDetach, Status: promote.StepFailed, Detail: err.Error()})
 		return fmt.Errorf("detach the hung leader: %w", err)
 	}
-	e.Log.Warn("the leader hangs: removed the follower's remote cluster settings of its alias, so that the stops do not wait for it",
-		zap.String("alias", e.Alias), zap.Strings("removed", was))
+	e.Log.Warn("the leader hangs: pointed the follower's remote alias at a refused address, so that the stops do not wait for it",
+		zap.String("alias", e.Alias), zap.String("address", opensearch.DetachAddress), zap.Strings("replaced", was))
 	return e.record(p, promote.Step{Name: promote.StepDetach, Status: promote.StepDone,
-		Detail: "removed (re-add them for failback): " + detail})
+		Detail: fmt.Sprintf("cluster.remote.%s pointed at %s (proxy mode, refused); it was (set it again for failback): %s", e.Alias, opensearch.DetachAddress, detail)})
 }
 
 // refence re-checks, between batches of stops, a leader whose fence this

@@ -284,7 +284,7 @@ func (f *fakeFollower) RemoteClusterSettings(ctx context.Context, alias string) 
 	return out, nil
 }
 
-func (f *fakeFollower) ClearRemoteCluster(ctx context.Context, keys []string) error {
+func (f *fakeFollower) DetachRemoteCluster(ctx context.Context, alias string, keys []string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.cleared = append(f.cleared, keys...)
@@ -1448,7 +1448,7 @@ func TestHungLeaderIsDetachedBeforeTheStops(t *testing.T) {
 				}
 				return
 			}
-			if s.Status != promote.StepDone || !strings.Contains(s.Detail, `cluster.remote.leader.seeds=["10.0.0.1:9300"]`) ||
+			if s.Status != promote.StepDone || !strings.Contains(s.Detail, `cluster.remote.leader.seeds=["10.0.0.1:9300"]`) || !strings.Contains(s.Detail, "127.0.0.1:1") ||
 				!slices.Equal(l.follower.cleared, []string{"cluster.remote.leader.seeds"}) {
 				t.Fatalf("detach = %+v, cleared %v", s, l.follower.cleared)
 			}

@@ -57,7 +57,7 @@ type Cluster struct {
 	handlers map[string]http.HandlerFunc
 	delay    time.Duration
 	hits     map[string]int
-	inflight map[string]int // requests being answered, by route
+	inflight map[string]int     // requests being answered, by route
 	seqnos   map[string][]SeqNo // index -> its primaries by shard number
 }
 
