@@ -252,7 +252,9 @@ func (w *Watcher) adopt(ctx context.Context, term int64) error {
 	now := w.now()
 	if !pub.At.IsZero() {
 		// The publisher's deadlines, in its clock: the time left is
-		// kept in this one's (a skew between the hosts moves nothing).
+		// kept in this one's. The evidence's times (an outage's start,
+		// the witness's) stay in the publisher's clock: a skew between
+		// the hosts moves them by as much (docs/ha.md, limits).
 		st = st.ShiftDeadlines(now.Sub(pub.At))
 	}
 	next := *w.rt.rec
