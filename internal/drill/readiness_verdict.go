@@ -32,6 +32,9 @@ func leaderLost(obs observe.Observation, at time.Time) observe.Observation {
 	down.Leader = observe.Leader{Failure: &observe.Failure{Class: observe.ClassConnRefused, Message: "leader unreachable (simulated by the readiness drill)"}}
 	down.Follower.Remote.Connected = false
 	down.Follower.Remote.NodesConnected, down.Follower.Remote.ProxySocketsConnected = 0, 0
+	// The follower's own request to a dead leader fails at once (as the
+	// lab answers a SIGKILLed leader).
+	down.Follower.Witness = observe.Witness{Verdict: observe.WitnessUnreached, SentAt: at, Type: "connect_transport_exception"}
 	r := &down.Follower.Replication
 	r.Indices = slices.Clone(r.Indices)
 	for i := range r.Indices {

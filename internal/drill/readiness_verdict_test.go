@@ -120,3 +120,16 @@ func TestETA(t *testing.T) {
 		t.Error("median of an even count")
 	}
 }
+
+// The drill's observation has the follower reach the leader now (the
+// active witness): the simulated death of the leader is seen by the
+// follower too - its request fails - so auto mode still promotes, not
+// "drwatch itself is cut off".
+func TestVerdictWithTheWitnessReached(t *testing.T) {
+	obs := healthyObs()
+	obs.Follower.Witness = observe.Witness{Verdict: observe.WitnessReached, SentAt: obs.Time, Latency: 4 * time.Millisecond}
+	c, _ := judgeVerdict(obs, fastPolicy(config.ModeAuto))
+	if c.Result != Pass || !strings.Contains(c.Detail, "would promote automatically") {
+		t.Fatalf("%s: %s", c.Result, c.Detail)
+	}
+}
