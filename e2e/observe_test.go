@@ -56,20 +56,22 @@ func TestProbeRequestCountAtTheServers(t *testing.T) {
 	if got != int64(st.Pairs[0].Observation.Requests) {
 		t.Fatalf("servers saw %d requests, drwatch counted %d", got, st.Pairs[0].Observation.Requests)
 	}
-	// The leader: cluster health, and the sequence numbers of the leader
-	// indices - when there are follower indices (without the plugin there
-	// are none, and nothing to read).
-	wantLeader := int64(1)
+	// The leader: cluster health and its write blocks, and - when there
+	// are follower indices (without the plugin there are none, and
+	// nothing to read) - the sequence numbers of the leader indices and,
+	// in a first cycle, their retention lease period.
+	wantLeader := int64(2)
 	if len(st.Pairs[0].Observation.Follower.Replication.Indices) > 0 {
-		wantLeader = 2
+		wantLeader = 4
 	}
 	if lp.n.Load() != wantLeader {
 		t.Errorf("leader saw %d requests, want %d", lp.n.Load(), wantLeader)
 	}
 	// remote info, follower_stats, autofollow_stats, follower-index
-	// settings, the follower's shard sequence numbers.
-	if fp.n.Load() != 5 {
-		t.Errorf("follower saw %d requests, want 5", fp.n.Load())
+	// settings, the follower's shard sequence numbers, the witness's
+	// cross-cluster search.
+	if fp.n.Load() != 6 {
+		t.Errorf("follower saw %d requests, want 6", fp.n.Load())
 	}
 }
 
