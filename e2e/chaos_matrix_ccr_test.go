@@ -487,6 +487,9 @@ func TestChaosLeaderFrozenMidPromotion(t *testing.T) {
 		t.Fatalf("drwatch promote with the leader frozen mid-way: %v\n%s", err, out.String())
 	}
 	t.Logf("CHAOS leader frozen mid-promotion (%s in): the promotion ended %s after it began", frozeAt.Round(time.Millisecond), took.Round(time.Millisecond))
+	for _, s := range stepLines(t, stepsFile) {
+		t.Logf("  step %s %s %s %s %.200s", s.At.Format("15:04:05.000"), s.Name, s.Target, s.Status, s.Detail)
+	}
 	for _, ix := range idx {
 		standalone(t, ix)
 		if m := missing(t, lab.FollowerURL, ix, acked[ix]); len(m) != 0 {

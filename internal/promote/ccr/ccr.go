@@ -661,7 +661,10 @@ func (e *Executor) unstick(ctx context.Context, p *promote.Promotion, stuck []st
 	if s, ok := p.Last(promote.StepDetach, ""); ok && s.Status == promote.StepDone {
 		return false, nil // detached already: the retry's stops find them done
 	}
-	alive, class, err := steps.LeaderAnswers(ctx, e.call, e.Leader, e.liveness(p), e.Window)
+	// The short bound even by hand: these stops already wait on the
+	// leader with their index closed, and the leader, if it answered
+	// before, is fenced - detaching a slow one costs nothing more.
+	alive, class, err := steps.LeaderAnswers(ctx, e.call, e.Leader, e.Liveness, e.Window)
 	if err != nil || alive || class != observe.ClassTimeout {
 		return false, nil // not a hang (or unknown): the attempt's retry decides
 	}
