@@ -88,7 +88,8 @@ type leasePeriod struct {
 
 // Cycle takes one observation. It never fails: every failed call is
 // recorded, classified, in the observation. The whole cycle is bounded by
-// p.Timeout.
+// p.Timeout, and by half as much again while a witness request is pending
+// (its task check has a bound of its own: witness.verdict).
 func (p *Prober) Cycle(ctx context.Context) observe.Observation {
 	now := time.Now
 	if p.Now != nil {
