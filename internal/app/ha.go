@@ -39,7 +39,7 @@ func endpointKey(e config.Endpoint) string {
 }
 
 func leaseClient(p *config.Pair) (*opensearch.Client, error) {
-	client, err := opensearch.New(p.Follower, opensearch.Options{UserAgent: "drwatch/" + buildinfo.Version})
+	client, err := opensearch.New(p.Follower, opensearch.Options{UserAgent: "drwatch/" + buildinfo.Version, Side: "follower"})
 	if err != nil {
 		return nil, fmt.Errorf("pair %s: ha: follower: %w", p.Name, err)
 	}

@@ -294,7 +294,7 @@ func checkIndices(ctx context.Context, p *config.Pair, r *followReport) {
 	opts := opensearch.Options{Retry: true, UserAgent: "drwatch/" + buildinfo.Version}
 
 	oldName := fmt.Sprintf("the old leader's OpenSearch answers (%s)", oldURL)
-	old, err := opensearch.New(p.Leader, opts)
+	old, err := opensearch.New(p.Leader, opts.WithSide("leader"))
 	if err == nil {
 		err = call(func(ctx context.Context) error {
 			h, err := old.ClusterHealth(ctx)
@@ -311,7 +311,7 @@ func checkIndices(ctx context.Context, p *config.Pair, r *followReport) {
 
 	listName := fmt.Sprintf("the promoted side's indices in scope %v can be listed (%s)", p.Indices, promotedURL)
 	var names []string
-	promoted, err := opensearch.New(p.Follower, opts)
+	promoted, err := opensearch.New(p.Follower, opts.WithSide("follower"))
 	if err == nil {
 		err = call(func(ctx context.Context) (err error) {
 			names, err = promoted.IndexNames(ctx, p.Indices)

@@ -173,7 +173,7 @@ func look(ctx context.Context, p *config.Pair, out io.Writer) (observe.Observati
 }
 
 func planOf(ctx context.Context, p *config.Pair) (map[string]opensearch.FollowerIndex, error) {
-	c, err := opensearch.New(p.Follower, opensearch.Options{Retry: true})
+	c, err := opensearch.New(p.Follower, opensearch.Options{Retry: true, Side: "follower"})
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,7 @@ func haStatus(ctx context.Context, cfg *config.Config, p *config.Pair, ps *repor
 		h.Error = err.Error()
 		ps.Problems = append(ps.Problems, "ha: the lease and the holder's published state cannot be read from the follower cluster ("+err.Error()+")")
 	}
-	client, err := opensearch.New(p.Follower, opensearch.Options{UserAgent: "drwatch/" + buildinfo.Version})
+	client, err := opensearch.New(p.Follower, opensearch.Options{UserAgent: "drwatch/" + buildinfo.Version, Side: "follower"})
 	if err != nil {
 		fail(err)
 		return

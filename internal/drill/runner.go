@@ -414,8 +414,8 @@ func (r *Runner) Execute(ctx context.Context, d config.Drill, p *config.Pair, h 
 	}
 	switch d.Type {
 	case TypeReadiness:
-		leader, lerr := opensearch.New(p.Leader, opensearch.Options{UserAgent: ua})
-		follower, ferr := opensearch.New(p.Follower, opensearch.Options{UserAgent: ua})
+		leader, lerr := opensearch.New(p.Leader, opensearch.Options{UserAgent: ua, Side: "leader"})
+		follower, ferr := opensearch.New(p.Follower, opensearch.Options{UserAgent: ua, Side: "follower"})
 		if err := errors.Join(lerr, ferr); err != nil {
 			rep.Result, rep.Reason = ResultFailed, err.Error()
 			return
@@ -439,8 +439,8 @@ func (r *Runner) Execute(ctx context.Context, d config.Drill, p *config.Pair, h 
 			rep.Result, rep.Reason = ResultFailed, "pair "+p.Name+" is an Aiven pair: a failover drill is not run on Aiven by this version (restoring replication needs a new Aiven integration, which drwatch makes only by hand: drwatch aiven follow); nothing was changed"
 			return
 		}
-		leader, lerr := opensearch.New(p.Leader, opensearch.Options{UserAgent: ua, Retry: true})
-		follower, ferr := opensearch.New(p.Follower, opensearch.Options{UserAgent: ua, Retry: true})
+		leader, lerr := opensearch.New(p.Leader, opensearch.Options{UserAgent: ua, Retry: true, Side: "leader"})
+		follower, ferr := opensearch.New(p.Follower, opensearch.Options{UserAgent: ua, Retry: true, Side: "follower"})
 		if err := errors.Join(lerr, ferr); err != nil {
 			rep.Result, rep.Reason = ResultFailed, err.Error()
 			return

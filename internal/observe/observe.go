@@ -61,6 +61,12 @@ type Failure struct {
 	Status  int    `json:"status,omitempty"`
 	Type    string `json:"type,omitempty"` // OpenSearch error type, when the answer was an OpenSearch error
 	Message string `json:"message"`
+	// Permission is the action the security plugin refused (a 403).
+	Permission string `json:"permission,omitempty"`
+	// Certificate is why drwatch did not accept the certificate the
+	// cluster presented (unknown_authority, hostname, expired, invalid):
+	// the cluster answered, its trust is misconfigured.
+	Certificate string `json:"certificate,omitempty"`
 }
 
 // Leader is the leader as drwatch sees it directly.
@@ -338,8 +344,10 @@ func (r Replication) ViewLag() int64 {
 // Answered reports whether the leader answered at all. A leader that
 // answers its health with a 4xx (a rotated password, a missing permission)
 // or with a body drwatch cannot read is alive: that is an observation
-// error, not an outage. Connection failures, timeouts, TLS and DNS
-// failures, and 5xx answers are outage evidence.
+// error, not an outage. So is a leader whose certificate drwatch does not
+// accept (expired, unknown CA, wrong host name): it answered the TLS
+// handshake with it. Connection failures, timeouts, other TLS failures,
+// DNS failures and 5xx answers are outage evidence.
 //
 // A 4xx counts as an answer from the leader only when it is OpenSearch's
 // own error (its error envelope has a type) or a 401/403: a proxy's or
@@ -356,6 +364,8 @@ func (l Leader) Answered() bool {
 	}
 	switch {
 	case f.Class == ClassMalformed:
+		return true
+	case f.Class == ClassTLS && f.Certificate != "":
 		return true
 	case f.Status == 401 || f.Status == 403:
 		return true

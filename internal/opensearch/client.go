@@ -40,13 +40,20 @@ type Options struct {
 	Transport http.RoundTripper
 	// UserAgent is sent with every request.
 	UserAgent string
+	// Side names the cluster in errors: "leader" or "follower".
+	Side string
 }
+
+// WithSide is o naming the cluster side in errors.
+func (o Options) WithSide(side string) Options { o.Side = side; return o }
 
 // Client talks to one cluster.
 type Client struct {
 	API      *opensearchapi.Client
 	requests atomic.Int64
 	target   string
+	side     string // "leader", "follower"; "" when not told
+	user     string // the configured username, for errors
 }
 
 // New builds a client for an endpoint.
@@ -58,7 +65,7 @@ func New(ep config.Endpoint, opts Options) (*Client, error) {
 	for i, u := range ep.Addresses {
 		addrs[i] = u.String()
 	}
-	c := &Client{target: ep.Addresses[0].Host}
+	c := &Client{target: ep.Addresses[0].Host, side: opts.Side, user: ep.Username}
 	base := opts.Transport
 	if base == nil {
 		tr, err := newTransport(ep)
@@ -178,11 +185,11 @@ func (c *Client) doAllow(ctx context.Context, op, method string, req request, al
 	}
 	resp, err := c.API.Client.Stream(httpReq.WithContext(ctx))
 	if resp == nil {
-		return 0, nil, classifyTransport(op, ctxErr(ctx, err))
+		return 0, nil, c.explain(classifyTransport(op, ctxErr(ctx, err)))
 	}
 	body, rerr := readBody(resp)
 	if err != nil {
-		return 0, nil, classifyTransport(op, ctxErr(ctx, err))
+		return 0, nil, c.explain(classifyTransport(op, ctxErr(ctx, err)))
 	}
 	if errors.Is(rerr, errTooLarge) {
 		return 0, nil, &Error{Op: op, Class: observe.ClassMalformed, Status: resp.StatusCode, Detail: rerr.Error()}
@@ -191,7 +198,7 @@ func (c *Client) doAllow(ctx context.Context, op, method string, req request, al
 		return 0, nil, classifyTransport(op, ctxErr(ctx, rerr))
 	}
 	if (resp.StatusCode < 200 || resp.StatusCode > 299) && allow != anyStatus && (allow == 0 || resp.StatusCode != allow) {
-		return resp.StatusCode, nil, classifyStatus(op, resp.StatusCode, body)
+		return resp.StatusCode, nil, c.explain(classifyStatus(op, resp.StatusCode, body))
 	}
 	return resp.StatusCode, body, nil
 }

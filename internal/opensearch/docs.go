@@ -46,7 +46,7 @@ func (c *Client) GetDoc(ctx context.Context, index, id string) (Doc, error) {
 		if json.Unmarshal(body, &nf) == nil && nf.Found != nil && !*nf.Found {
 			return Doc{}, nil
 		}
-		e := classifyStatus(op, status, body)
+		e := c.explain(classifyStatus(op, status, body))
 		if e.Type == "index_not_found_exception" {
 			return Doc{IndexMissing: true}, nil
 		}

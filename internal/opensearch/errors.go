@@ -23,7 +23,25 @@ type Error struct {
 	Type   string // OpenSearch error type, e.g. "replication_exception"
 	Detail string // short, credential-free explanation
 	Err    error  // the underlying transport error, if any
+
+	// Permission is the action the security plugin refused (403
+	// security_exception "no permissions for [...]"), User the user it
+	// refused it to.
+	Permission string
+	User       string
+	// Certificate is why drwatch did not accept the certificate the
+	// server presented: CertUnknownAuthority, CertHostname, CertExpired
+	// or CertInvalid. A server that presents a certificate answered.
+	Certificate string
 }
+
+// Why a server's certificate was not accepted (Error.Certificate).
+const (
+	CertUnknownAuthority = "unknown_authority"
+	CertHostname         = "hostname"
+	CertExpired          = "expired"
+	CertInvalid          = "invalid"
+)
 
 func (e *Error) Error() string {
 	var b strings.Builder
@@ -83,7 +101,8 @@ func classifyTransport(op string, err error) *Error {
 	case errors.As(err, &dnsErr):
 		e.Class, e.Detail = observe.ClassDNS, "cannot resolve "+dnsErr.Name
 	case errors.As(err, &certErr), errors.As(err, &uaErr), errors.As(err, &hostErr), errors.As(err, &invalErr):
-		e.Class, e.Detail = observe.ClassTLS, "certificate verification failed: "+tlsReason(err)
+		e.Class = observe.ClassTLS
+		e.Certificate, e.Detail = certReason(err)
 	case errors.As(err, &recErr):
 		e.Class, e.Detail = observe.ClassTLS, "TLS handshake failed (is the server speaking plain HTTP?)"
 	case strings.Contains(err.Error(), "tls:") || strings.Contains(err.Error(), "x509:"):
@@ -102,18 +121,26 @@ func classifyTransport(op string, err error) *Error {
 	return e
 }
 
-func tlsReason(err error) string {
+// certReason says in words why a certificate was not accepted.
+func certReason(err error) (string, string) {
 	var (
-		uaErr   x509.UnknownAuthorityError
-		hostErr x509.HostnameError
+		uaErr    x509.UnknownAuthorityError
+		hostErr  x509.HostnameError
+		invalErr x509.CertificateInvalidError
 	)
 	switch {
 	case errors.As(err, &uaErr):
-		return "unknown authority (set ca_file)"
+		return CertUnknownAuthority, "its certificate is signed by an authority drwatch does not trust (unknown CA): set ca_file to the CA that signed it"
 	case errors.As(err, &hostErr):
-		return "certificate does not match the host name"
+		names := hostErr.Certificate.DNSNames
+		for _, ip := range hostErr.Certificate.IPAddresses {
+			names = append(names, ip.String())
+		}
+		return CertHostname, fmt.Sprintf("its certificate is not valid for host %s (wrong host name; it is valid for %s)", hostErr.Host, strings.Join(names, ", "))
+	case errors.As(err, &invalErr) && invalErr.Reason == x509.Expired:
+		return CertExpired, "its certificate has expired or is not valid yet: " + invalErr.Detail
 	default:
-		return "invalid certificate"
+		return CertInvalid, "its certificate is invalid: " + err.Error()
 	}
 }
 
@@ -136,6 +163,9 @@ func classifyStatus(op string, status int, body []byte) *Error {
 	switch {
 	case status == 401 || status == 403:
 		e.Class = observe.ClassAuth
+		if typ == "security_exception" {
+			e.Permission, e.User = refusal(reason)
+		}
 	case (status == 400 || status == 404 || status == 405) && strings.Contains(reason, "no handler found"):
 		e.Class = observe.ClassPluginMissing
 		e.Detail = "the cross-cluster-replication plugin is not installed on this cluster"
@@ -143,6 +173,54 @@ func classifyStatus(op string, status int, body []byte) *Error {
 		e.Class = observe.ClassHTTP5xx
 	default:
 		e.Class = observe.ClassHTTP4xx
+	}
+	return e
+}
+
+// refusal reads the action and the user of the security plugin's refusal,
+// "no permissions for [ACTION] and User [name=USER, backend_roles=...]":
+// the plugin's own record of what it checked, for the words drwatch says
+// (the decision reads only the HTTP status and the error type).
+func refusal(reason string) (permission, user string) {
+	if rest, ok := strings.CutPrefix(reason, "no permissions for ["); ok {
+		if p, _, ok := strings.Cut(rest, "]"); ok {
+			permission = strings.TrimSpace(p)
+		}
+	}
+	if _, rest, ok := strings.Cut(reason, "User [name="); ok {
+		if u, _, ok := strings.Cut(rest, ","); ok {
+			user = strings.TrimSpace(u)
+		}
+	}
+	return permission, user
+}
+
+// explain puts the cluster's side and drwatch's user into an auth or
+// certificate error's words: "the follower refused
+// indices:admin/plugins/replication/index/stop to user drwatch: add it to
+// its role", never only "HTTP 403".
+func (c *Client) explain(e *Error) *Error {
+	side := c.side
+	if side == "" {
+		side = "the cluster"
+	} else {
+		side = "the " + side
+	}
+	user := e.User
+	if user == "" {
+		user = c.user
+	}
+	switch {
+	case e.Certificate != "":
+		e.Detail = side + " (" + c.target + ") presented a certificate drwatch does not accept: " + e.Detail
+	case e.Status == 401 && c.user == "":
+		e.Detail = side + " requires authentication: set username and password_file (or password_env)"
+	case e.Status == 401:
+		e.Detail = fmt.Sprintf("%s refused the credentials of user %s (wrong password, or no such user)", side, c.user)
+	case e.Status == 403 && e.Permission != "":
+		e.Detail = fmt.Sprintf("%s refused %s to user %s: add it to its role", side, e.Permission, user)
+	case e.Status == 403 && e.Type == "security_exception":
+		e.Detail = fmt.Sprintf("%s refused user %s: %s", side, user, e.Detail)
 	}
 	return e
 }

@@ -196,10 +196,6 @@ func (c *Client) Authinfo(ctx context.Context) (AuthInfo, error) {
 	if e, ok := AsError(err); ok && e.Class == observe.ClassPluginMissing {
 		return AuthInfo{}, nil // no handler: the security plugin is not installed
 	}
-	if e, ok := AsError(err); ok && e.Class == observe.ClassAuth {
-		e.Detail = "the security plugin refused drwatch's credentials" + suffix(e.Detail)
-		return AuthInfo{}, e
-	}
 	if err != nil {
 		return AuthInfo{}, err
 	}

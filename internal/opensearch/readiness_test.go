@@ -111,7 +111,7 @@ func TestAuthinfo(t *testing.T) {
 		t.Fatalf("with the security plugin: %+v, %v", a, err)
 	}
 	c.Set("GET /_plugins/_security/authinfo", 401, `Unauthorized`)
-	if _, err := cl.Authinfo(ctx); opensearch.ClassOf(err) != observe.ClassAuth || !strings.Contains(err.Error(), "refused drwatch's credentials") {
+	if _, err := cl.Authinfo(ctx); opensearch.ClassOf(err) != observe.ClassAuth || !strings.Contains(err.Error(), "requires authentication: set username and password_file") {
 		t.Fatalf("401: %v", err)
 	}
 	c.Set("GET /_plugins/_security/authinfo", 200, `{"roles":[]}`)

@@ -127,7 +127,7 @@ func (c *Client) CrossCluster(ctx context.Context, alias string) (WitnessAnswer,
 		return WitnessAnswer{}, err // the follower did not answer
 	}
 	if status < 200 || status > 299 {
-		e := classifyStatus(op, status, body)
+		e := c.explain(classifyStatus(op, status, body))
 		if status >= 500 {
 			if t := transportFailure(body, e); t != "" {
 				return WitnessAnswer{Link: LinkFailed, Type: t}, nil

@@ -409,6 +409,7 @@ func failureOf(err error) *observe.Failure {
 	f := &observe.Failure{Class: observe.ClassNetwork, Message: err.Error()}
 	if e, ok := opensearch.AsError(err); ok {
 		f.Class, f.Status, f.Type = e.Class, e.Status, e.Type
+		f.Permission, f.Certificate = e.Permission, e.Certificate
 	}
 	return f
 }

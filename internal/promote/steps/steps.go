@@ -27,10 +27,10 @@ import (
 // block acknowledged again).
 func Clients(p *config.Pair) (leader, follower *opensearch.Client, err error) {
 	opts := opensearch.Options{UserAgent: "drwatch/" + buildinfo.Version, Retry: true}
-	if leader, err = opensearch.New(p.Leader, opts); err != nil {
+	if leader, err = opensearch.New(p.Leader, opts.WithSide("leader")); err != nil {
 		return nil, nil, fmt.Errorf("pair %s: leader: %w", p.Name, err)
 	}
-	if follower, err = opensearch.New(p.Follower, opts); err != nil {
+	if follower, err = opensearch.New(p.Follower, opts.WithSide("follower")); err != nil {
 		return nil, nil, fmt.Errorf("pair %s: follower: %w", p.Name, err)
 	}
 	return leader, follower, nil
@@ -206,14 +206,14 @@ func WaitCaughtUp(ctx context.Context, p *promote.Promotion, record func(*promot
 
 // answered reports whether a failed call got an answer from the cluster
 // itself, as the decision core judges the leader's health
-// (observe.Leader.Answered): a 401/403, OpenSearch's own error, or a body
-// drwatch cannot read. Connection failures, timeouts and 5xx are not.
+// (observe.Leader.Answered): a 401/403, OpenSearch's own error, a
+// certificate drwatch does not accept, or a body drwatch cannot read. Connection failures, timeouts and 5xx are not.
 func answered(err error) bool {
 	e, ok := opensearch.AsError(err)
 	if !ok {
 		return false
 	}
-	return observe.Leader{Failure: &observe.Failure{Class: e.Class, Status: e.Status, Type: e.Type}}.Answered()
+	return observe.Leader{Failure: &observe.Failure{Class: e.Class, Status: e.Status, Type: e.Type, Certificate: e.Certificate}}.Answered()
 }
 
 // Checkpoints is what the catch-up wait reads of each cluster.
