@@ -22,11 +22,13 @@ func (a answer) ok() bool { return a.Code/100 == 2 }
 
 func (a answer) String() string { return fmt.Sprintf("HTTP %d %s", a.Code, bytes.TrimSpace(a.Body)) }
 
-var httpClient = &http.Client{}
-
-// call sends one request; a body (when not nil) is marshalled as JSON, an
-// ndjson body is sent as it is.
-func call(ctx context.Context, method, url string, body any, timeout time.Duration) (answer, error) {
+// call sends one request, as the admin in a secured lab; a body (when not
+// nil) is marshalled as JSON, an ndjson body is sent as it is.
+func (l *Lab) call(ctx context.Context, method, url string, body any, timeout time.Duration) (answer, error) {
+	h, err := l.http()
+	if err != nil {
+		return answer{}, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var r io.Reader
@@ -49,7 +51,10 @@ func call(ctx context.Context, method, url string, body any, timeout time.Durati
 	if r != nil {
 		req.Header.Set("Content-Type", ctype)
 	}
-	resp, err := httpClient.Do(req)
+	if h.user != "" {
+		req.SetBasicAuth(h.user, h.pass)
+	}
+	resp, err := h.client.Do(req)
 	if err != nil {
 		return answer{}, err
 	}
@@ -277,7 +282,7 @@ func seedsOnly(alias string, seeds []string) map[string]any {
 }
 
 func (l *Lab) putSettings(ctx context.Context, body any) error {
-	a, err := call(ctx, http.MethodPut, l.cfg.URL(Follower)+"/_cluster/settings", body, 30*time.Second)
+	a, err := l.call(ctx, http.MethodPut, l.cfg.URL(Follower)+"/_cluster/settings", body, 30*time.Second)
 	if err != nil {
 		return fmt.Errorf("setting the remote cluster failed: %w", err)
 	}
@@ -317,7 +322,7 @@ func (l *Lab) UseSeeds(ctx context.Context) error {
 // RemoteConnected is the follower's own view of its connection to the
 // leader alias (_remote/info).
 func (l *Lab) RemoteConnected(ctx context.Context) (bool, error) {
-	a, err := call(ctx, http.MethodGet, l.cfg.URL(Follower)+"/_remote/info", nil, 10*time.Second)
+	a, err := l.call(ctx, http.MethodGet, l.cfg.URL(Follower)+"/_remote/info", nil, 10*time.Second)
 	if err != nil {
 		return false, err
 	}
@@ -339,7 +344,7 @@ func (l *Lab) WaitRemoteConnected(ctx context.Context, within time.Duration) err
 			return nil
 		}
 		if time.Since(start) >= within {
-			if a, aerr := call(ctx, http.MethodGet, l.cfg.URL(Follower)+"/_remote/info", nil, 10*time.Second); aerr == nil {
+			if a, aerr := l.call(ctx, http.MethodGet, l.cfg.URL(Follower)+"/_remote/info", nil, 10*time.Second); aerr == nil {
 				l.logf("follower _remote/info: %s", a)
 			}
 			if err == nil {
@@ -347,7 +352,7 @@ func (l *Lab) WaitRemoteConnected(ctx context.Context, within time.Duration) err
 			}
 			return fmt.Errorf("follower did not connect to remote '%s' within %s: %w", l.cfg.Alias, within, err)
 		}
-		_, _ = call(ctx, http.MethodGet, l.cfg.URL(Follower)+"/"+l.cfg.Alias+":*/_search?size=0&ignore_unavailable=true&allow_no_indices=true", nil, 10*time.Second)
+		_, _ = l.call(ctx, http.MethodGet, l.cfg.URL(Follower)+"/"+l.cfg.Alias+":*/_search?size=0&ignore_unavailable=true&allow_no_indices=true", nil, 10*time.Second)
 		if err := sleep(ctx, time.Second); err != nil {
 			return err
 		}
@@ -375,11 +380,11 @@ func sampleDocs(index, kind string) (ndjson, error) {
 
 func (l *Lab) createSampleIndex(ctx context.Context, index, kind string, shards int) error {
 	base := l.cfg.URL(Leader)
-	if a, err := call(ctx, http.MethodGet, base+"/"+index, nil, 10*time.Second); err == nil && a.ok() {
+	if a, err := l.call(ctx, http.MethodGet, base+"/"+index, nil, 10*time.Second); err == nil && a.ok() {
 		l.logf("leader: index %s exists", index)
 		return nil
 	}
-	a, err := call(ctx, http.MethodPut, base+"/"+index,
+	a, err := l.call(ctx, http.MethodPut, base+"/"+index,
 		map[string]any{"settings": map[string]any{"index": map[string]any{"number_of_shards": shards, "number_of_replicas": 0}}}, 30*time.Second)
 	if err != nil {
 		return fmt.Errorf("creating %s failed: %w", index, err)
@@ -391,7 +396,7 @@ func (l *Lab) createSampleIndex(ctx context.Context, index, kind string, shards 
 	if err != nil {
 		return err
 	}
-	if a, err = call(ctx, http.MethodPost, base+"/"+index+"/_bulk?refresh=true", docs, 60*time.Second); err != nil {
+	if a, err = l.call(ctx, http.MethodPost, base+"/"+index+"/_bulk?refresh=true", docs, 60*time.Second); err != nil {
 		return fmt.Errorf("indexing into %s failed: %w", index, err)
 	}
 	if failed, perr := bulkFailed(a.Body); !a.ok() || failed || perr != nil {
@@ -402,12 +407,31 @@ func (l *Lab) createSampleIndex(ctx context.Context, index, kind string, shards 
 }
 
 func (l *Lab) replicationActive(ctx context.Context, index string) bool {
-	a, err := call(ctx, http.MethodGet, l.cfg.URL(Follower)+"/_plugins/_replication/"+index+"/_status", nil, 10*time.Second)
+	a, err := l.call(ctx, http.MethodGet, l.cfg.URL(Follower)+"/_plugins/_replication/"+index+"/_status", nil, 10*time.Second)
 	if err != nil || !a.ok() {
 		return false
 	}
 	st, err := ParseReplicationStatus(a.Body)
 	return err == nil && activeReplication(st)
+}
+
+// startBody is the body of _start for a follower index of leaderIndex
+// (with use_roles in a secured lab).
+func (c Config) startBody(leaderIndex string) map[string]any {
+	b := map[string]any{"leader_alias": c.Alias, "leader_index": leaderIndex}
+	if r := c.useRoles(); r != nil {
+		b["use_roles"] = r
+	}
+	return b
+}
+
+// autofollowBody is the body of an autofollow rule's creation.
+func (c Config) autofollowBody(name, pattern string) map[string]any {
+	b := map[string]any{"leader_alias": c.Alias, "name": name, "pattern": pattern}
+	if r := c.useRoles(); r != nil {
+		b["use_roles"] = r
+	}
+	return b
 }
 
 // setupReplication replicates orders-1 and orders-2 (_start), follows
@@ -420,8 +444,8 @@ func (l *Lab) setupReplication(ctx context.Context) error {
 			continue
 		}
 		l.logf("follower: starting replication of %s", idx)
-		a, err := call(ctx, http.MethodPut, f+"/_plugins/_replication/"+idx+"/_start?wait_for_restore=true",
-			map[string]string{"leader_alias": l.cfg.Alias, "leader_index": idx}, 180*time.Second)
+		a, err := l.call(ctx, http.MethodPut, f+"/_plugins/_replication/"+idx+"/_start?wait_for_restore=true",
+			l.cfg.startBody(idx), 180*time.Second)
 		if err != nil {
 			return fmt.Errorf("starting replication of %s failed: %w", idx, err)
 		}
@@ -430,8 +454,8 @@ func (l *Lab) setupReplication(ctx context.Context) error {
 		}
 	}
 	l.logf("follower: autofollow rule 'logs' for logs-*")
-	a, err := call(ctx, http.MethodPost, f+"/_plugins/_replication/_autofollow",
-		map[string]string{"leader_alias": l.cfg.Alias, "name": "logs", "pattern": "logs-*"}, 60*time.Second)
+	a, err := l.call(ctx, http.MethodPost, f+"/_plugins/_replication/_autofollow",
+		l.cfg.autofollowBody("logs", "logs-*"), 60*time.Second)
 	if err != nil {
 		return fmt.Errorf("creating the autofollow rule failed: %w", err)
 	}
@@ -442,7 +466,7 @@ func (l *Lab) setupReplication(ctx context.Context) error {
 	n := 0
 	var last answer
 	for {
-		if a, err := call(ctx, http.MethodGet, f+"/_plugins/_replication/follower_stats", nil, 10*time.Second); err == nil && a.ok() {
+		if a, err := l.call(ctx, http.MethodGet, f+"/_plugins/_replication/follower_stats", nil, 10*time.Second); err == nil && a.ok() {
 			last = a
 			if st, err := ParseFollowerStats(a.Body); err == nil {
 				n = st.NumSyncing
@@ -464,7 +488,7 @@ func (l *Lab) setupReplication(ctx context.Context) error {
 
 // healthy is whether node n answers health yellow or better within a second.
 func (l *Lab) healthy(ctx context.Context, n Node) bool {
-	a, err := call(ctx, http.MethodGet, l.cfg.URL(n)+"/_cluster/health?wait_for_status=yellow&timeout=1s", nil, 5*time.Second)
+	a, err := l.call(ctx, http.MethodGet, l.cfg.URL(n)+"/_cluster/health?wait_for_status=yellow&timeout=1s", nil, 5*time.Second)
 	return err == nil && a.ok()
 }
 

@@ -72,6 +72,7 @@ type Config struct {
 	RetryCCR          bool   // LAB_RETRY_CCR=1: ask Maven for the plugin again
 	CI                bool   // CI=true: a lab without the plugin is a failure
 	JavaHome          string // OPENSEARCH_JAVA_HOME or JAVA_HOME; empty: java on PATH
+	Security          bool   // LAB_SECURITY=1: the security plugin, TLS, users and roles (security.go)
 
 	// explicit names the saved keys that were set in the environment: a
 	// conflict with the running lab's value is an error (see Open).
@@ -86,6 +87,7 @@ const (
 	keyFollowerHTTPPort  = "FOLLOWER_HTTP_PORT"
 	keyFollowerTransport = "FOLLOWER_TRANSPORT_PORT"
 	keyAlias             = "LEADER_ALIAS"
+	keySecurity          = "LAB_SECURITY"
 )
 
 // FromEnv builds a Config from getenv (os.Getenv in practice) with the
@@ -135,6 +137,12 @@ func FromEnv(repo string, getenv func(string) string) (Config, error) {
 	c.PluginZip = getenv("DRWATCH_CCR_PLUGIN_ZIP")
 	c.Mvn = str("MVN", "mvn")
 	c.RetryCCR = getenv("LAB_RETRY_CCR") == "1"
+	switch sec := str(keySecurity, "0"); sec {
+	case "0", "1":
+		c.Security = sec == "1"
+	default:
+		errs = append(errs, fmt.Errorf("LAB_SECURITY must be 0 or 1 (got '%s')", sec))
+	}
 	c.CI = getenv("CI") == "true"
 	c.JavaHome = getenv("OPENSEARCH_JAVA_HOME")
 	if c.JavaHome == "" {
@@ -206,7 +214,13 @@ func (c Config) TransportPort(n Node) int {
 }
 
 // URL is a node's HTTP base URL.
-func (c Config) URL(n Node) string { return fmt.Sprintf("http://127.0.0.1:%d", c.HTTPPort(n)) }
+func (c Config) URL(n Node) string {
+	scheme := "http"
+	if c.Security {
+		scheme = "https"
+	}
+	return fmt.Sprintf("%s://127.0.0.1:%d", scheme, c.HTTPPort(n))
+}
 
 // Home is a node's OpenSearch home (also its data, logs and config).
 func (c Config) Home(n Node) string { return filepath.Join(c.Dir, string(n)) }
@@ -246,7 +260,14 @@ path.logs: %[4]s/logs
 discovery.type: single-node
 cluster.routing.allocation.disk.threshold_enabled: false
 action.destructive_requires_name: false
-`, n, c.HTTPPort(n), c.TransportPort(n), home)
+`, n, c.HTTPPort(n), c.TransportPort(n), home) + c.securityConfig()
+}
+
+func (c Config) securityConfig() string {
+	if !c.Security {
+		return ""
+	}
+	return securityNodeConfig()
 }
 
 // FindRepo walks up from dir to the drwatch checkout (the go.mod of

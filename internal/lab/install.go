@@ -195,8 +195,9 @@ func extractFile(f *zip.File, target string, perm fs.FileMode) error {
 }
 
 // installNode unpacks the distribution into the node's home, writes its
-// opensearch.yml and installs the plugin (when plugin is not empty).
-func (l *Lab) installNode(ctx context.Context, n Node, javaHome, plugin string) error {
+// opensearch.yml and installs the plugin (when plugin is not empty) and,
+// in a secured lab, the security plugin with its certificates and users.
+func (l *Lab) installNode(ctx context.Context, n Node, javaHome, plugin string, sec *securityInstall) error {
 	c := l.cfg
 	home := c.Home(n)
 	l.logf("%s: installing OpenSearch %s into %s", n, c.Version, home)
@@ -221,24 +222,41 @@ func (l *Lab) installNode(ctx context.Context, n Node, javaHome, plugin string) 
 	if err := os.WriteFile(filepath.Join(home, "config", "opensearch.yml"), []byte(c.NodeConfig(n)), 0o644); err != nil { //nolint:gosec // read by the node user
 		return err
 	}
-	if plugin == "" {
-		return nil
+	if plugin != "" {
+		if err := l.pluginInstall(ctx, n, javaHome, plugin, "CCR plugin"); err != nil {
+			return err
+		}
 	}
-	l.logf("%s: installing CCR plugin from %s", n, plugin)
+	if sec != nil {
+		return l.installSecurity(ctx, n, javaHome, sec.zip, sec.pki)
+	}
+	return nil
+}
+
+// securityInstall is what a secured node is installed with.
+type securityInstall struct {
+	zip string
+	pki *pki
+}
+
+// pluginInstall runs opensearch-plugin install --batch for a plugin zip.
+func (l *Lab) pluginInstall(ctx context.Context, n Node, javaHome, zip, what string) error {
+	home := l.cfg.Home(n)
+	l.logf("%s: installing %s from %s", n, what, zip)
 	logPath := filepath.Join(home, "logs", "plugin-install.log")
-	logf, err := os.Create(logPath) //nolint:gosec // the node's log dir
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644) //nolint:gosec // the node's log dir
 	if err != nil {
 		return err
 	}
 	defer logf.Close()
-	cmd := exec.CommandContext(ctx, filepath.Join(home, "bin", "opensearch-plugin"), "install", "--batch", "file://"+plugin) //nolint:gosec // the lab's own install
+	cmd := exec.CommandContext(ctx, filepath.Join(home, "bin", "opensearch-plugin"), "install", "--batch", "file://"+zip) //nolint:gosec // the lab's own install
 	cmd.Dir, cmd.Stdout, cmd.Stderr = home, logf, logf
 	cmd.Env = append(os.Environ(), "OPENSEARCH_JAVA_HOME="+javaHome, "OPENSEARCH_PATH_CONF="+filepath.Join(home, "config"))
 	if err := cmd.Run(); err != nil {
 		if b, rerr := os.ReadFile(logPath); rerr == nil { //nolint:gosec // the log just written
 			fmt.Fprintf(l.log, "%s", b)
 		}
-		return fmt.Errorf("%s: installing the CCR plugin from %s failed (wrong version for OpenSearch %s?): %w", n, plugin, c.Version, err)
+		return fmt.Errorf("%s: installing the %s from %s failed (wrong version for OpenSearch %s?): %w", n, what, zip, l.cfg.Version, err)
 	}
 	return nil
 }

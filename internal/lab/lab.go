@@ -24,6 +24,7 @@ type Lab struct {
 	mu    sync.Mutex     // the fields below, and one operation at a time in this process
 	st    state          // lab.json as last read or written
 	procs map[Node]*proc // nodes this process started
+	sec   *labHTTP       // the secured lab's client, once built
 }
 
 // proc is a node process this process started; done closes when it exited.
@@ -42,6 +43,16 @@ type Env struct {
 	Dir                                string
 	Version                            string
 	LeaderPID, FollowerPID             int // 0: not running
+
+	// The secured lab (LAB_SECURITY=1): URLs are https, the CA signs
+	// every node's certificate, and each cluster has an admin and a
+	// least-privilege drwatch user; LeaderRole and FollowerRole are the
+	// roles replication is started with (use_roles).
+	Security                         bool
+	CAFile                           string
+	AdminUser, AdminPasswordFile     string
+	DrwatchUser, DrwatchPasswordFile string
+	LeaderRole, FollowerRole         string
 }
 
 // Open returns the lab cfg describes; log receives its progress (os.Stderr
@@ -100,6 +111,12 @@ func (l *Lab) env() Env {
 		Alias:             c.Alias, Dir: c.Dir, Version: c.Version,
 		CCR: l.st.node(Leader).CCR && l.st.node(Follower).CCR,
 	}
+	if c.Security {
+		e.Security, e.CAFile = true, c.CAFile()
+		e.AdminUser, e.AdminPasswordFile = AdminUser, c.PasswordFile(AdminUser)
+		e.DrwatchUser, e.DrwatchPasswordFile = DrwatchUser, c.PasswordFile(DrwatchUser)
+		e.LeaderRole, e.FollowerRole = LeaderRole, FollowerRole
+	}
 	e.LeaderPID, _ = l.alive(Leader)
 	e.FollowerPID, _ = l.alive(Follower)
 	return e
@@ -111,12 +128,19 @@ func (e Env) Lines() []string {
 	if e.CCR {
 		ccr = 1
 	}
-	return []string{
+	lines := []string{
 		"LEADER_URL=" + e.LeaderURL, "FOLLOWER_URL=" + e.FollowerURL,
 		"LEADER_TRANSPORT=" + e.LeaderTransport, "FOLLOWER_TRANSPORT=" + e.FollowerTransport,
 		fmt.Sprintf("LEADER_PID=%d", e.LeaderPID), fmt.Sprintf("FOLLOWER_PID=%d", e.FollowerPID),
 		"LEADER_ALIAS=" + e.Alias, fmt.Sprintf("CCR=%d", ccr), "LAB_DIR=" + e.Dir, "OPENSEARCH_VERSION=" + e.Version,
 	}
+	if e.Security {
+		lines = append(lines, "LAB_SECURITY=1", "LAB_CA_FILE="+e.CAFile,
+			"LAB_ADMIN_USER="+e.AdminUser, "LAB_ADMIN_PASSWORD_FILE="+e.AdminPasswordFile,
+			"LAB_DRWATCH_USER="+e.DrwatchUser, "LAB_DRWATCH_PASSWORD_FILE="+e.DrwatchPasswordFile,
+			"LAB_LEADER_ROLE="+e.LeaderRole, "LAB_FOLLOWER_ROLE="+e.FollowerRole)
+	}
+	return lines
 }
 
 // lockAll takes the in-process and the cross-process lock.

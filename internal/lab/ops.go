@@ -35,16 +35,23 @@ func (l *Lab) Up(ctx context.Context) (Env, error) {
 		return l.env(), nil
 	}
 	plugin := ""
+	var sec *securityInstall
 	if !l.installed(Leader) || !l.installed(Follower) {
 		if plugin, err = l.Fetch(ctx); err != nil {
 			return Env{}, err
+		}
+		if l.cfg.Security {
+			sec = &securityInstall{}
+			if sec.zip, err = l.fetchSecurity(ctx); err != nil {
+				return Env{}, err
+			}
 		}
 	}
 	ras, err := l.lookupRunAs(ctx)
 	if err != nil {
 		return Env{}, err
 	}
-	if err := l.install(ctx, javaHome, plugin, ras); err != nil {
+	if err := l.install(ctx, javaHome, plugin, sec, ras); err != nil {
 		return Env{}, err
 	}
 	for _, n := range Nodes {
@@ -118,7 +125,7 @@ func (l *Lab) isHealthy(ctx context.Context) bool {
 }
 
 // install creates LAB_DIR and installs the nodes that are not installed.
-func (l *Lab) install(ctx context.Context, javaHome, plugin string, ras *runAs) error {
+func (l *Lab) install(ctx context.Context, javaHome, plugin string, sec *securityInstall, ras *runAs) error {
 	c := l.cfg
 	marker := filepath.Join(c.Dir, markerFile)
 	if entries, err := os.ReadDir(c.Dir); err == nil && len(entries) > 0 && !exists(marker) {
@@ -140,6 +147,13 @@ func (l *Lab) install(ctx context.Context, javaHome, plugin string, ras *runAs) 
 	for _, n := range Nodes {
 		l.st.node(n)
 	}
+	if sec != nil {
+		p, err := l.prepareSecurity(time.Now())
+		if err != nil {
+			return fmt.Errorf("LAB_SECURITY=1: %w", err)
+		}
+		sec.pki = p
+	}
 	if err := l.save(); err != nil {
 		return err
 	}
@@ -151,7 +165,7 @@ func (l *Lab) install(ctx context.Context, javaHome, plugin string, ras *runAs) 
 		}
 		ns := l.st.node(n)
 		wg.Go(func() {
-			if errs[i] = l.installNode(ctx, n, javaHome, plugin); errs[i] == nil {
+			if errs[i] = l.installNode(ctx, n, javaHome, plugin, sec); errs[i] == nil {
 				ns.Installed, ns.CCR = true, plugin != ""
 			}
 		})
@@ -328,7 +342,7 @@ func (l *Lab) Status(ctx context.Context, w io.Writer) bool {
 			fmt.Fprintf(w, "%-8s DOWN  url=%s\n", n, url)
 			continue
 		}
-		a, err := call(ctx, http.MethodGet, url+"/_cluster/health", nil, 5*time.Second)
+		a, err := l.call(ctx, http.MethodGet, url+"/_cluster/health", nil, 5*time.Second)
 		if err == nil && a.ok() {
 			health, herr := parseHealthStatus(a.Body)
 			if herr != nil {

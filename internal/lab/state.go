@@ -24,6 +24,7 @@ type state struct {
 	FollowerTransport int                 `json:"follower_transport_port"`
 	Alias             string              `json:"leader_alias"`
 	ProxyAddress      string              `json:"leader_proxy_address,omitempty"`
+	Security          string              `json:"security,omitempty"` // "1": a secured lab
 	Nodes             map[Node]*nodeState `json:"nodes"`
 	SetupDone         *time.Time          `json:"setup_done,omitempty"`
 }
@@ -93,18 +94,20 @@ func (c *Config) merge(s state) error {
 		cur  string
 		have string
 		set  func()
+		zero bool // "0" is a value, not "unset"
 	}
 	itoa := strconv.Itoa
 	keys := []saved{
-		{keyVersion, c.Version, s.Version, func() { c.Version = s.Version }},
-		{keyLeaderHTTPPort, itoa(c.LeaderHTTPPort), itoa(s.LeaderHTTPPort), func() { c.LeaderHTTPPort = s.LeaderHTTPPort }},
-		{keyLeaderTransport, itoa(c.LeaderTransport), itoa(s.LeaderTransport), func() { c.LeaderTransport = s.LeaderTransport }},
-		{keyFollowerHTTPPort, itoa(c.FollowerHTTPPort), itoa(s.FollowerHTTPPort), func() { c.FollowerHTTPPort = s.FollowerHTTPPort }},
-		{keyFollowerTransport, itoa(c.FollowerTransport), itoa(s.FollowerTransport), func() { c.FollowerTransport = s.FollowerTransport }},
-		{keyAlias, c.Alias, s.Alias, func() { c.Alias = s.Alias }},
+		{keyVersion, c.Version, s.Version, func() { c.Version = s.Version }, false},
+		{keyLeaderHTTPPort, itoa(c.LeaderHTTPPort), itoa(s.LeaderHTTPPort), func() { c.LeaderHTTPPort = s.LeaderHTTPPort }, false},
+		{keyLeaderTransport, itoa(c.LeaderTransport), itoa(s.LeaderTransport), func() { c.LeaderTransport = s.LeaderTransport }, false},
+		{keyFollowerHTTPPort, itoa(c.FollowerHTTPPort), itoa(s.FollowerHTTPPort), func() { c.FollowerHTTPPort = s.FollowerHTTPPort }, false},
+		{keyFollowerTransport, itoa(c.FollowerTransport), itoa(s.FollowerTransport), func() { c.FollowerTransport = s.FollowerTransport }, false},
+		{keyAlias, c.Alias, s.Alias, func() { c.Alias = s.Alias }, false},
+		{keySecurity, boolStr(c.Security), s.securityStr(), func() { c.Security = s.Security == "1" }, true},
 	}
 	for _, k := range keys {
-		if k.have == "" || k.have == "0" || k.have == k.cur {
+		if k.have == "" || (k.have == "0" && !k.zero) || k.have == k.cur {
 			continue
 		}
 		if c.explicit[k.key] {
@@ -120,6 +123,23 @@ func (c Config) record(s *state) {
 	s.Version, s.Alias = c.Version, c.Alias
 	s.LeaderHTTPPort, s.LeaderTransport = c.LeaderHTTPPort, c.LeaderTransport
 	s.FollowerHTTPPort, s.FollowerTransport = c.FollowerHTTPPort, c.FollowerTransport
+	s.Security = boolStr(c.Security)
+}
+
+func boolStr(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// securityStr is the saved security flag; "" for a lab saved before the
+// flag existed (then: not secured).
+func (s state) securityStr() string {
+	if s.Security == "" && s.Version != "" {
+		return "0"
+	}
+	return s.Security
 }
 
 // lockFile serialises up, down, start-node and stop-node across processes
