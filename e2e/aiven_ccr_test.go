@@ -86,7 +86,8 @@ func newAivenLab(t *testing.T, indices []string) *aivenLab {
 func stopOnFollower(index string) error {
 	req, _ := http.NewRequest(http.MethodPost, lab.FollowerURL+"/_plugins/_replication/"+index+"/_stop", strings.NewReader("{}"))
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	asAdmin(req)
+	resp, err := labHTTP().Do(req)
 	if err != nil {
 		return err
 	}

@@ -117,7 +117,7 @@ func TestChaosCrashAfterEachStep(t *testing.T) {
 			})
 			rule := prefix + "-rule"
 			osOK(t, lab.FollowerURL, "POST", "/_plugins/_replication/_autofollow",
-				fmt.Sprintf(`{"leader_alias":%q,"name":%q,"pattern":"%s-%s-auto-*"}`, lab.Alias, rule, prefix, runID))
+				fmt.Sprintf(`{"leader_alias":%q,"name":%q,"pattern":"%s-%s-auto-*"%s}`, lab.Alias, rule, prefix, runID, useRoles()))
 			t.Cleanup(func() {
 				osDo(t, lab.FollowerURL, "DELETE", "/_plugins/_replication/_autofollow", fmt.Sprintf(`{"leader_alias":%q,"name":%q}`, lab.Alias, rule))
 			})

@@ -32,7 +32,7 @@ func autofollowed(t *testing.T, prefix string) (rule, pattern, index string) {
 	})
 	osOK(t, lab.LeaderURL, "PUT", "/"+index, `{"settings":{"number_of_shards":1,"number_of_replicas":0}}`)
 	osOK(t, lab.FollowerURL, "POST", "/_plugins/_replication/_autofollow",
-		fmt.Sprintf(`{"leader_alias":%q,"name":%q,"pattern":%q}`, lab.Alias, rule, pattern))
+		fmt.Sprintf(`{"leader_alias":%q,"name":%q,"pattern":%q%s}`, lab.Alias, rule, pattern, useRoles()))
 	eventually(t, 120*time.Second, index+" autofollowed and syncing", func() bool { return syncing(t, index) })
 	return rule, pattern, index
 }
@@ -73,6 +73,7 @@ func hasStage(r drill.Report, name string) bool {
 // leader takes next arriving on the follower. The pair is handed back:
 // healthy, and drwatch would promote it in a real outage.
 func TestFailoverDrillTwiceZeroLoss(t *testing.T) {
+	mapDrwatchToReplicationRoles(t) // the restore starts replication with use_roles
 	started := replicated(t, "fodrill", 2, 2)
 	rule, pattern, auto := autofollowed(t, "fodrillauto")
 	all := append(slices.Clone(started), auto)

@@ -6,27 +6,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	drconfig "github.com/drwatch/drwatch/internal/config"
-	"github.com/drwatch/drwatch/internal/opensearch"
 )
 
-func labClient(t *testing.T, base string) *opensearch.Client {
-	t.Helper()
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := opensearch.New(drconfig.Endpoint{Addresses: []*url.URL{u}}, opensearch.Options{Retry: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
 
 // Fencing the old leader against the real cluster: the write block the
 // promotion puts on the leader copies rejects writes, shows in the cluster

@@ -48,7 +48,7 @@ func replicatedFrom(t *testing.T, prefix string, from, n, shards int) []string {
 	for _, idx := range names {
 		osOK(t, lab.LeaderURL, "PUT", "/"+idx, fmt.Sprintf(`{"settings":{"number_of_shards":%d,"number_of_replicas":0}}`, shards))
 		osOK(t, lab.FollowerURL, "PUT", "/_plugins/_replication/"+idx+"/_start?wait_for_restore=true",
-			fmt.Sprintf(`{"leader_alias":%q,"leader_index":%q}`, lab.Alias, idx))
+			fmt.Sprintf(`{"leader_alias":%q,"leader_index":%q%s}`, lab.Alias, idx, useRoles()))
 	}
 	eventually(t, 120*time.Second, prefix+" indices syncing", func() bool {
 		for _, idx := range names {

@@ -31,6 +31,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drwatch/drwatch/internal/acked"
 	drlab "github.com/drwatch/drwatch/internal/lab"
 )
 
@@ -83,6 +84,10 @@ func run(m *testing.M) int {
 		return 1
 	}
 	fmt.Fprintf(os.Stderr, "e2e: lab up in %s\n", time.Since(start).Round(time.Second))
+	if lab.Security {
+		// the tests' own writes and reads go as the lab's admin
+		acked.Use(labTransport(), lab.AdminUser, adminPassword())
+	}
 	if !lab.CCR && (os.Getenv("CI") == "true" || os.Getenv("DRWATCH_REQUIRE_CCR") == "1") {
 		fmt.Fprintln(os.Stderr, "e2e: the lab has no cross-cluster-replication plugin, which CI=true / DRWATCH_REQUIRE_CCR=1 require (see deploy/lab/README.md)")
 		down()
@@ -180,7 +185,8 @@ func osDo(t *testing.T, base, method, path, body string) (int, []byte) {
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	asAdmin(req)
+	resp, err := labHTTP().Do(req)
 	if err != nil {
 		t.Fatalf("%s %s%s: %v", method, base, path, err)
 	}
@@ -249,9 +255,9 @@ pairs:
   - name: lab
     leader:
       url: %s
-    follower:
+%s    follower:
       url: %s
-      leader_alias: %s
+%s      leader_alias: %s
     indices: ["*", "-.*"]
     policy: fast
 policies:
@@ -262,7 +268,7 @@ policies:
     leader_down_after: 2s
     min_failed_probes: 2
     max_observation_age: 5s
-%s`, freePort(t), dir, leaderURL, lab.FollowerURL, lab.Alias, extra)
+%s`, freePort(t), dir, leaderURL, credentials("      ", false), lab.FollowerURL, credentials("      ", true), lab.Alias, extra)
 	path := filepath.Join(dir, "drwatch.yml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

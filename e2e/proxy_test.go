@@ -126,6 +126,7 @@ func newCountingProxy(t *testing.T, upstream string) *countingProxy {
 	}
 	c := &countingProxy{}
 	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.Transport = labTransport()
 	rp.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, _ error) {
 		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
 			_ = conn.Close()

@@ -17,13 +17,42 @@ import (
 	"time"
 )
 
+// conn is how the package reaches the clusters: plain HTTP, or (Use)
+// TLS with basic credentials for a secured cluster.
+var conn = struct {
+	mu         sync.Mutex
+	transport  http.RoundTripper
+	user, pass string
+}{transport: http.DefaultTransport}
+
+// Use makes every later call go through transport with basic credentials
+// user/pass (a secured cluster: TLS trusting its CA); user "" sends none.
+func Use(transport http.RoundTripper, user, pass string) {
+	conn.mu.Lock()
+	defer conn.mu.Unlock()
+	conn.transport, conn.user, conn.pass = transport, user, pass
+}
+
+func client(timeout time.Duration) (*http.Client, string, string) {
+	conn.mu.Lock()
+	defer conn.mu.Unlock()
+	return &http.Client{Transport: conn.transport, Timeout: timeout}, conn.user, conn.pass
+}
+
+func authorize(req *http.Request, user, pass string) {
+	if user != "" {
+		req.SetBasicAuth(user, pass)
+	}
+}
+
 // Call sends one request (a JSON body when body is not empty) and returns
 // the body of a 2xx answer, or an error naming the status and the answer.
 func Call(ctx context.Context, method, url, body string) ([]byte, error) {
-	return do(ctx, http.DefaultClient, method, url, body)
+	return do(ctx, method, url, body)
 }
 
-func do(ctx context.Context, c *http.Client, method, url, body string) ([]byte, error) {
+func do(ctx context.Context, method, url, body string) ([]byte, error) {
+	c, user, pass := client(0)
 	var r io.Reader
 	if body != "" {
 		r = strings.NewReader(body)
@@ -35,6 +64,7 @@ func do(ctx context.Context, c *http.Client, method, url, body string) ([]byte, 
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	authorize(req, user, pass)
 	resp, err := c.Do(req)
 	if err != nil {
 		return nil, err
@@ -58,7 +88,7 @@ func Bulk(ctx context.Context, base, index string, from, n int) ([]string, error
 	for i := from; i < from+n; i++ {
 		fmt.Fprintf(&b, "{\"index\":{\"_id\":\"%s-%d\"}}\n{\"n\":%d,\"at\":%q}\n", index, i, i, time.Now().Format(time.RFC3339Nano))
 	}
-	body, err := do(ctx, http.DefaultClient, http.MethodPost, base+"/"+index+"/_bulk", b.String())
+	body, err := do(ctx, http.MethodPost, base+"/"+index+"/_bulk", b.String())
 	if err != nil {
 		return nil, err
 	}
@@ -85,10 +115,10 @@ func Bulk(ctx context.Context, base, index string, from, n int) ([]string, error
 // IDs returns the id of every document of index on the cluster at base,
 // after a refresh. It reads one page of 10,000 and fails beyond that.
 func IDs(ctx context.Context, base, index string) (map[string]bool, error) {
-	if _, err := do(ctx, http.DefaultClient, http.MethodPost, base+"/"+index+"/_refresh", ""); err != nil {
+	if _, err := do(ctx, http.MethodPost, base+"/"+index+"/_refresh", ""); err != nil {
 		return nil, err
 	}
-	body, err := do(ctx, http.DefaultClient, http.MethodPost, base+"/"+index+"/_search",
+	body, err := do(ctx, http.MethodPost, base+"/"+index+"/_search",
 		`{"size":10000,"_source":false,"track_total_hits":true,"query":{"match_all":{}}}`)
 	if err != nil {
 		return nil, err
@@ -153,7 +183,7 @@ func StartStream(base string, indices []string, every time.Duration) *Stream {
 // of different tags never write the same id.
 func StartStreamTagged(base string, indices []string, every time.Duration, tag string) *Stream {
 	s := &Stream{stop: make(chan struct{}), done: make(chan struct{}), acked: map[string][]string{}}
-	c := &http.Client{Timeout: time.Second}
+	c, user, pass := client(time.Second)
 	go func() {
 		defer close(s.done)
 		for i := 0; ; i++ {
@@ -169,6 +199,7 @@ func StartStreamTagged(base string, indices []string, every time.Duration, tag s
 				continue
 			}
 			req.Header.Set("Content-Type", "application/json")
+			authorize(req, user, pass)
 			resp, err := c.Do(req)
 			if err != nil {
 				continue

@@ -83,11 +83,23 @@ type Endpoint struct {
 	// LeaderAlias is the follower's remote-cluster alias for the leader
 	// (follower only).
 	LeaderAlias string `yaml:"leader_alias"`
+	// UseRoles are the roles replication runs as under the security
+	// plugin (follower only): what a failover drill's restore sends as
+	// use_roles when it starts replication again. drwatch's user must be
+	// mapped to both (docs/security.md).
+	UseRoles *UseRoles `yaml:"use_roles"`
 
 	// Resolved at load time.
 	Addresses []*url.URL `yaml:"-"`
 	Password  Secret     `yaml:"-"`
 	CACert    []byte     `yaml:"-"`
+}
+
+// UseRoles is the use_roles of the replication plugin's _start and
+// autofollow bodies.
+type UseRoles struct {
+	LeaderClusterRole   string `yaml:"leader_cluster_role" json:"leader_cluster_role"`
+	FollowerClusterRole string `yaml:"follower_cluster_role" json:"follower_cluster_role"`
 }
 
 // BaseURL is the endpoint's first address without credentials or a

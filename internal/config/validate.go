@@ -206,6 +206,14 @@ func (v *validator) endpoint(e *Endpoint, path string, follower bool) {
 	if !follower && e.LeaderAlias != "" {
 		v.fail(path+".leader_alias", "belongs on the follower, not the leader")
 	}
+	if r := e.UseRoles; r != nil {
+		switch {
+		case !follower:
+			v.fail(path+".use_roles", "belongs on the follower, not the leader")
+		case r.LeaderClusterRole == "" || r.FollowerClusterRole == "":
+			v.fail(path+".use_roles", "needs both leader_cluster_role and follower_cluster_role")
+		}
+	}
 }
 
 func (v *validator) aiven(a *Aiven, path string) {

@@ -424,7 +424,7 @@ func (f *failover) restore(ctx context.Context, owner string) {
 	var rerrs []string
 	for _, name := range slices.Sorted(maps.Keys(b.Rules)) {
 		bctx, bcancel := f.in.Target.Bound(ctx)
-		err := f.in.Follower.CreateAutofollow(bctx, alias, name, b.Rules[name])
+		err := f.in.Follower.CreateAutofollow(bctx, alias, name, b.Rules[name], f.in.Pair.Follower.UseRoles)
 		bcancel()
 		if err != nil && !alreadyExists(err) {
 			rerrs = append(rerrs, err.Error())
@@ -503,7 +503,7 @@ func (f *failover) start(ctx context.Context, ix, leader string) error {
 	alias := f.in.Pair.Follower.LeaderAlias
 	var err error
 	for attempt := 1; attempt <= 3; attempt++ {
-		err = f.in.Follower.StartReplication(ctx, ix, alias, leader)
+		err = f.in.Follower.StartReplication(ctx, ix, alias, leader, f.in.Pair.Follower.UseRoles)
 		if err == nil || alreadyReplicating(err) {
 			return nil
 		}

@@ -247,9 +247,10 @@ func (l *Lab) securityFiles(n Node) (map[string][]byte, error) {
 	}
 	// Whoever starts replication with use_roles must be mapped to the
 	// roles it names ("No mapping for User [...] on roles [...]"): the
-	// admin, and drwatch for the restore of a failover drill.
+	// admin here; drwatch only where a test runs a failover drill, whose
+	// restore starts replication again (MapToReplicationRoles).
 	for r := range replicationRoles(n) {
-		mapping[r] = map[string]any{"users": []string{AdminUser, DrwatchUser}}
+		mapping[r] = map[string]any{"users": []string{AdminUser}}
 	}
 	cfg := map[string]any{
 		"_meta": map[string]any{"type": "config", "config_version": 2},

@@ -131,7 +131,20 @@ type countingTransport struct {
 	n    *atomic.Int64
 }
 
+// ownRequest marks the context of a request drwatch makes (Client.do).
+type ownRequest struct{}
+
+// errLibraryRequest refuses a request the client library makes of its own
+// accord: opensearch-go polls GET /_nodes/_local/stats in the background
+// and would demote a node it judges overloaded, which would stop drwatch's
+// probes of a busy leader. drwatch sends only the requests it decides on
+// (and a least-privilege user has no cluster:monitor/nodes/stats).
+var errLibraryRequest = errors.New("not a request of drwatch's: refused")
+
 func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Context().Value(ownRequest{}) == nil {
+		return nil, fmt.Errorf("%s %s: %w", r.Method, r.URL.Path, errLibraryRequest)
+	}
 	t.n.Add(1)
 	return t.next.RoundTrip(r)
 }
@@ -183,7 +196,7 @@ func (c *Client) doAllow(ctx context.Context, op, method string, req request, al
 	if err != nil {
 		return 0, nil, &Error{Op: op, Class: observe.ClassNetwork, Detail: err.Error()}
 	}
-	resp, err := c.API.Client.Stream(httpReq.WithContext(ctx))
+	resp, err := c.API.Client.Stream(httpReq.WithContext(context.WithValue(ctx, ownRequest{}, true)))
 	if resp == nil {
 		return 0, nil, c.explain(classifyTransport(op, ctxErr(ctx, err)))
 	}

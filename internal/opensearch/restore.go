@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/drwatch/drwatch/internal/config"
 	"github.com/drwatch/drwatch/internal/observe"
 )
 
@@ -52,19 +53,30 @@ func (c *Client) DeleteIndices(ctx context.Context, indices []string) error {
 
 // StartReplication starts replicating leaderIndex (on the cluster the
 // follower calls alias) into index, without waiting for the bootstrap:
-// PUT _plugins/_replication/{index}/_start.
-func (c *Client) StartReplication(ctx context.Context, index, alias, leaderIndex string) error {
-	body, _ := json.Marshal(map[string]string{"leader_alias": alias, "leader_index": leaderIndex})
+// PUT _plugins/_replication/{index}/_start, with use_roles when roles is
+// not nil (the security plugin).
+func (c *Client) StartReplication(ctx context.Context, index, alias, leaderIndex string, roles *config.UseRoles) error {
+	body, _ := json.Marshal(replicationBody{LeaderAlias: alias, LeaderIndex: leaderIndex, UseRoles: roles})
 	_, err := c.do(ctx, "start replication of "+index, http.MethodPut, request{
 		path: "/_plugins/_replication/" + url.PathEscape(index) + "/_start", body: body,
 	})
 	return err
 }
 
+// replicationBody is the body of _start and of an autofollow rule.
+type replicationBody struct {
+	LeaderAlias string           `json:"leader_alias"`
+	LeaderIndex string           `json:"leader_index,omitempty"`
+	Name        string           `json:"name,omitempty"`
+	Pattern     string           `json:"pattern,omitempty"`
+	UseRoles    *config.UseRoles `json:"use_roles,omitempty"`
+}
+
 // CreateAutofollow creates an autofollow rule:
-// POST _plugins/_replication/_autofollow.
-func (c *Client) CreateAutofollow(ctx context.Context, alias, name, pattern string) error {
-	body, _ := json.Marshal(map[string]string{"leader_alias": alias, "name": name, "pattern": pattern})
+// POST _plugins/_replication/_autofollow, with use_roles when roles is not
+// nil.
+func (c *Client) CreateAutofollow(ctx context.Context, alias, name, pattern string, roles *config.UseRoles) error {
+	body, _ := json.Marshal(replicationBody{LeaderAlias: alias, Name: name, Pattern: pattern, UseRoles: roles})
 	_, err := c.do(ctx, "create autofollow rule "+name, http.MethodPost, request{
 		path: "/_plugins/_replication/_autofollow", body: body,
 	})

@@ -72,7 +72,7 @@ func TestRefusalsNameThePermissionTheSideAndTheUser(t *testing.T) {
 		t.Fatalf("stop refused: %q does not say %q", err, want)
 	}
 
-	err = c.StartReplication(t.Context(), "orders-1", "leader", "orders-1")
+	err = c.StartReplication(t.Context(), "orders-1", "leader", "orders-1", &config.UseRoles{LeaderClusterRole: "lab_ccr_leader", FollowerClusterRole: "lab_ccr_follower"})
 	if want := "the follower refused user drwatch: No mapping for User"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("no mapping: %v, want %q", err, want)
 	}
