@@ -9,9 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
-
 
 // Fencing the old leader against the real cluster: the write block the
 // promotion puts on the leader copies rejects writes, shows in the cluster
