@@ -40,6 +40,7 @@ func (a *App) newDrills(cfg *config.Config) {
 // reload).
 func (a *App) configureDrills(cfg *config.Config) {
 	a.drills.SetHooks(cfg.Hooks)
+	a.drills.SetHA(cfg.HA)
 	a.drills.Schedule(cfg.Drills)
 }
 

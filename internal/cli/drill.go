@@ -117,6 +117,7 @@ func runDrillHere(ctx context.Context, cfg *config.Config, d config.Drill, stder
 		Store: drill.NewStore(cfg.StateDir), Metrics: metrics.New(), Log: log.Named("drill"),
 	}
 	r.SetHooks(cfg.Hooks)
+	r.SetHA(cfg.HA)
 	r.SetDrills(cfg.Drills)
 	return r.Run(ctx, d.Name, who())
 }

@@ -31,6 +31,9 @@ type ReadinessInput struct {
 	// CallTimeout bounds each read of the drill's own (the observation is
 	// bounded by the pair's probe_timeout); zero: 30 s.
 	CallTimeout time.Duration
+	// HAIndex is the HA lease index ("" without HA): its permissions are
+	// checked on the follower.
+	HAIndex string
 }
 
 // Readiness check names, in the order Readiness returns them. They are
@@ -86,7 +89,7 @@ func Readiness(ctx context.Context, in ReadinessInput) []Check {
 		judgeMappings(indexPairs(g.obs), g.leaderMappings, g.leaderMappingsErr, g.followerMappings, g.followerMappingsErr),
 		judgeSettings(indexPairs(g.obs), g.leaderSettings, g.leaderSettingsErr, g.followerSettings, g.followerSettingsErr),
 		counts,
-		judgeCredentials(g.obs, g.leaderAuth, g.followerAuth, in.Pair.Aiven != nil),
+		judgeCredentials(g.obs, g.leaderAuth, g.followerAuth, in.Pair.Aiven != nil, in.Pair),
 		judgeHooks(in.Hooks, pol.Mode),
 		verdict,
 		judgeETA(g.obs, pol, sim, in.StopTimes, len(ruleNamesInScope(g.obs, g.patterns))),
@@ -142,6 +145,9 @@ type statusesRead struct {
 type authRead struct {
 	Info opensearch.AuthInfo
 	Err  error
+	// Checks are drwatch's permissions tried on the cluster (with the
+	// security plugin only).
+	Checks []opensearch.PermissionCheck
 }
 
 func (in ReadinessInput) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -203,11 +209,18 @@ func gather(ctx context.Context, in ReadinessInput, obs observe.Observation) *ga
 		g.followerMappings, g.followerMappingsErr = in.Follower.Mappings(ctx, followerTargets)
 	})
 	run(func(ctx context.Context) { g.statuses = readStatuses(ctx, in.Follower, obs) })
+	probe := opensearch.Probe{Scope: in.Pair.Indices, Alias: in.Pair.Follower.LeaderAlias, HAIndex: in.HAIndex, UseRoles: in.Pair.Follower.UseRoles}
 	run(func(ctx context.Context) {
 		g.leaderAuth.Info, g.leaderAuth.Err = in.Leader.Authinfo(ctx)
+		if g.leaderAuth.Err == nil && g.leaderAuth.Info.Security {
+			g.leaderAuth.Checks = in.Leader.CheckPermissions(ctx, opensearch.SideLeader, probe)
+		}
 	})
 	run(func(ctx context.Context) {
 		g.followerAuth.Info, g.followerAuth.Err = in.Follower.Authinfo(ctx)
+		if g.followerAuth.Err == nil && g.followerAuth.Info.Security {
+			g.followerAuth.Checks = in.Follower.CheckPermissions(ctx, opensearch.SideFollower, probe)
+		}
 	})
 	wg.Wait()
 	// Counted after the observation: the lag it measured is compared

@@ -57,16 +57,24 @@ func TestJudgeAiven(t *testing.T) {
 
 // An Aiven pair's promotion makes no replication-plugin write on the
 // follower: the credentials check does not ask for _stop or autofollow
-// permissions there.
+// permissions there, but does for the leader's write block.
 func TestCredentialsOfAnAivenPair(t *testing.T) {
-	limited := authRead{Info: opensearch.AuthInfo{Security: true, User: "drwatch", Roles: []string{"drwatch_role"}}}
-	c := judgeCredentials(observe.Observation{}, limited, limited, true)
+	refuse := func(side opensearch.Side, role, action string) opensearch.PermissionCheck {
+		return opensearch.PermissionCheck{Permission: opensearch.Permission{Side: side, Role: role, Action: action},
+			Err: &opensearch.Error{Class: observe.ClassAuth, Status: 403, Detail: "the " + string(side) + " refused " + action + " to user drwatch: add it to its role"}}
+	}
+	leader := authRead{Info: opensearch.AuthInfo{Security: true, User: "drwatch"}, Checks: []opensearch.PermissionCheck{refuse(opensearch.SideLeader, "drwatch_promote", "indices:admin/block/add*")}}
+	follower := authRead{Info: opensearch.AuthInfo{Security: true, User: "drwatch"}, Checks: []opensearch.PermissionCheck{
+		refuse(opensearch.SideFollower, "drwatch_promote", "indices:admin/plugins/replication/index/stop"),
+		refuse(opensearch.SideFollower, "drwatch_promote", "cluster:admin/plugins/replication/autofollow/update"),
+	}}
+	c := judgeCredentials(observe.Observation{}, leader, follower, true, &config.Pair{})
 	for _, it := range c.Items {
-		if strings.Contains(it, "_stop") || strings.Contains(it, "_autofollow") {
+		if strings.Contains(it, "replication/index/stop") || strings.Contains(it, "autofollow/update") {
 			t.Fatalf("an Aiven pair's check names a replication-plugin write: %q", c.Items)
 		}
 	}
-	if !strings.Contains(strings.Join(c.Items, " "), "leader: cannot check without writing: PUT <leader indices>/_block/write") {
-		t.Fatalf("the leader's write block is not named: %q", c.Items)
+	if c.Result != Fail || !strings.Contains(strings.Join(c.Items, " "), "the leader refused indices:admin/block/add* to user drwatch") {
+		t.Fatalf("the leader's write block is not named: %+v", c)
 	}
 }

@@ -591,21 +591,12 @@ func judgeDocCounts(f countFindings) Check {
 	return check(name, Pass, fmt.Sprintf("%s, each within its lag of its leader index's count (%s)", count(f.indices, "follower index", "follower indices"), how))
 }
 
-// promotionWrites are the writes a promotion makes through OpenSearch,
-// which the drill can name but not try without writing. An Aiven pair's
-// promotion makes only the first: the Aiven API removes the replication.
-var promotionWrites = []string{
-	"leader: PUT <leader indices>/_block/write (indices:admin/block/add)",
-	"follower: POST _plugins/_replication/<index>/_stop (indices:admin/plugins/replication/index/stop)",
-	"follower: DELETE _plugins/_replication/_autofollow (cluster:admin/plugins/replication/autofollow/update)",
-	"follower: PUT _cluster/settings cluster.remote.<alias>.proxy_address: 127.0.0.1:1, under a hung leader (cluster:admin/settings/update)",
-	"follower: POST <index>/_open, for an index a cut-short stop left closed (indices:admin/open)",
-}
-
-// judgeCredentials: who each cluster takes drwatch for, and whether the
-// calls a promotion makes are allowed - as far as that shows without
-// writing.
-func judgeCredentials(obs observe.Observation, la, fa authRead, aivenPair bool) Check {
+// judgeCredentials: who each cluster takes drwatch for, and whether each
+// permission drwatch needs there is allowed: tried one by one on a name
+// no index has (opensearch.CheckPermissions), so nothing changes. A
+// permission of watching, promoting or HA refused fails the check; one
+// only failover drills need warns.
+func judgeCredentials(obs observe.Observation, la, fa authRead, aivenPair bool, pair *config.Pair) Check {
 	const name = CheckCredentials
 	var fails, warns, notes []string
 	side := func(which string, a authRead, refused []string) {
@@ -624,25 +615,66 @@ func judgeCredentials(obs observe.Observation, la, fa authRead, aivenPair bool) 
 		for _, r := range refused {
 			fails = append(fails, fmt.Sprintf("%s: user %s was refused %s", which, a.Info.User, r))
 		}
-		if slices.Contains(a.Info.Roles, "all_access") {
-			notes = append(notes, who+": all_access allows every call")
+		tried, untried := 0, 0
+		for _, c := range a.Checks {
+			p := c.Permission
+			if aivenPair && p.Side == opensearch.SideFollower && p.Role != "drwatch_watch" {
+				continue // the Aiven API promotes: no stop, no drill restore in the cluster
+			}
+			switch {
+			case c.Untried == "HA is off":
+			case c.Untried != "":
+				untried++
+				warns = append(warns, fmt.Sprintf("%s: %s (%s) not tried: %s", which, p.Action, p.Role, c.Untried))
+			case c.Refused() && p.Role == "drwatch_drill":
+				tried++
+				warns = append(warns, fmt.Sprintf("%s (failover drills need it: %s)", refusalText(c.Err), p.For))
+			case c.Refused():
+				tried++
+				fails = append(fails, fmt.Sprintf("%s (%s)", refusalText(c.Err), p.For))
+			case c.Err != nil:
+				untried++
+				warns = append(warns, fmt.Sprintf("%s: %s could not be tried: %s", which, p.Action, errText(c.Err)))
+			default:
+				tried++
+			}
+		}
+		if len(a.Checks) == 0 {
+			notes = append(notes, who)
 			return
 		}
-		notes = append(notes, who+": the reads a promotion makes were allowed")
-		if w := writesOf(which, aivenPair); len(w) > 0 {
-			warns = append(warns, which+": cannot check without writing: "+strings.Join(w, "; "))
-		}
+		notes = append(notes, fmt.Sprintf("%s: %d permissions tried on names no index has", who, tried))
+		_ = untried
 	}
 	side("leader", la, refusedReads(obs, "leader"))
 	side("follower", fa, refusedReads(obs, "follower"))
+	if r := pair.Follower.UseRoles; r != nil {
+		for _, m := range []struct {
+			which, role string
+			a           authRead
+		}{{"leader", r.LeaderClusterRole, la}, {"follower", r.FollowerClusterRole, fa}} {
+			if m.a.Err == nil && m.a.Info.Security && !slices.Contains(m.a.Info.Roles, m.role) {
+				warns = append(warns, fmt.Sprintf("%s: user %s is not mapped to role %s of use_roles: a failover drill's restore could not start replication again (the security plugin answers \"No mapping for User\"): map it", m.which, m.a.Info.User, m.role))
+			}
+		}
+	}
 	detail := strings.Join(notes, "; ")
 	switch {
 	case len(fails) > 0:
-		return check(name, Fail, "drwatch's credentials would not carry a promotion"+prefixed(detail), capItems(fails)...)
+		return check(name, Fail, "drwatch's credentials would not carry a promotion"+prefixed(detail), capItems(append(fails, warns...))...)
 	case len(warns) > 0:
-		return check(name, Warn, "the security plugin checks drwatch's permissions; the writes of a promotion cannot be checked without making them"+prefixed(detail), warns...)
+		return check(name, Warn, "drwatch's permissions: some could not be tried, or only drills need them"+prefixed(detail), warns...)
 	}
 	return check(name, Pass, detail)
+}
+
+// refusalText is a refusal in its own words ("the follower refused X to
+// user drwatch: add it to its role").
+func refusalText(err error) string {
+	if e, ok := opensearch.AsError(err); ok && e.Detail != "" {
+		return e.Detail
+	}
+	return errText(err)
 }
 
 func prefixed(s string) string {
@@ -650,19 +682,6 @@ func prefixed(s string) string {
 		return ""
 	}
 	return ": " + s
-}
-
-func writesOf(which string, aivenPair bool) []string {
-	var out []string
-	for _, w := range promotionWrites {
-		if aivenPair && strings.HasPrefix(w, "follower: ") {
-			continue
-		}
-		if rest, ok := strings.CutPrefix(w, which+": "); ok {
-			out = append(out, rest)
-		}
-	}
-	return out
 }
 
 // refusedReads names the reads of the observation a cluster refused (401

@@ -352,35 +352,76 @@ func TestDocCounts(t *testing.T) {
 	}
 }
 
+func permCheck(side opensearch.Side, role, action string, refused bool) opensearch.PermissionCheck {
+	pc := opensearch.PermissionCheck{Permission: opensearch.Permission{Side: side, Role: role, Action: action, For: "what it is for"}, Allowed: !refused}
+	if refused {
+		pc.Err = &opensearch.Error{Op: "try " + action, Class: observe.ClassAuth, Status: 403, Type: "security_exception",
+			Permission: action, User: "drwatch", Detail: "the " + string(side) + " refused " + action + " to user drwatch: add it to its role"}
+	}
+	return pc
+}
+
 func TestCredentials(t *testing.T) {
 	obs := healthyObs()
+	pair := &config.Pair{}
 	none := authRead{}
-	c := judgeCredentials(obs, none, none, false)
+	c := judgeCredentials(obs, none, none, false, pair)
 	requirePass(t, c)
 	if !strings.Contains(c.Detail, "leader has no security plugin") || !strings.Contains(c.Detail, "follower has no security plugin") {
 		t.Errorf("detail %q", c.Detail)
 	}
 
 	admin := authRead{Info: opensearch.AuthInfo{Security: true, User: "admin", Roles: []string{"all_access"}}}
-	requirePass(t, judgeCredentials(obs, admin, admin, false))
+	requirePass(t, judgeCredentials(obs, admin, admin, false, pair))
 
-	limited := authRead{Info: opensearch.AuthInfo{Security: true, User: "drwatch", Roles: []string{"drwatch_role"}}}
-	c = judgeCredentials(obs, limited, none, false)
-	requireItem(t, c, Warn, "leader: ", "cannot check without writing", "_block/write")
-	if !strings.Contains(c.Detail, "user drwatch, roles [drwatch_role]") {
+	// Every permission tried and allowed: a pass that says so.
+	ok := authRead{Info: opensearch.AuthInfo{Security: true, User: "drwatch", Roles: []string{"drwatch_watch", "drwatch_promote"}},
+		Checks: []opensearch.PermissionCheck{permCheck(opensearch.SideLeader, "drwatch_promote", "indices:admin/block/add*", false)}}
+	c = judgeCredentials(obs, ok, none, false, pair)
+	requirePass(t, c)
+	if !strings.Contains(c.Detail, "user drwatch, roles [drwatch_watch, drwatch_promote], backend roles []: 1 permissions tried on names no index has") {
 		t.Errorf("detail %q", c.Detail)
 	}
 
+	// A promotion's permission refused: a failure naming it, its side and the user.
+	stop := authRead{Info: opensearch.AuthInfo{Security: true, User: "drwatch", Roles: []string{"drwatch_watch"}},
+		Checks: []opensearch.PermissionCheck{
+			permCheck(opensearch.SideFollower, "drwatch_promote", "indices:admin/plugins/replication/index/stop", true),
+			permCheck(opensearch.SideFollower, "drwatch_drill", "indices:admin/delete", true),
+			{Permission: opensearch.Permission{Side: opensearch.SideFollower, Role: "drwatch_promote", Action: "indices:admin/open"}, Untried: "the pair's indices are named exactly: a try on one of them would act on it"},
+			{Permission: opensearch.Permission{Side: opensearch.SideFollower, Role: "drwatch_ha", Action: "indices:admin/create"}, Untried: "HA is off"},
+		}}
+	c = judgeCredentials(obs, none, stop, false, pair)
+	requireItem(t, c, Fail, "the follower refused indices:admin/plugins/replication/index/stop to user drwatch: add it to its role")
+	requireItem(t, c, Fail, "the follower refused indices:admin/delete to user drwatch: add it to its role (failover drills need it")
+	requireItem(t, c, Fail, "follower: indices:admin/open (drwatch_promote) not tried: the pair's indices are named exactly")
+	for _, it := range c.Items {
+		if strings.Contains(it, "indices:admin/create") {
+			t.Errorf("a permission of HA, which is off, is named: %q", it)
+		}
+	}
+	// Only a drill's permission refused: a warning.
+	drillOnly := stop
+	drillOnly.Checks = drillOnly.Checks[1:2]
+	requireItem(t, judgeCredentials(obs, none, drillOnly, false, pair), Warn, "the follower refused indices:admin/delete")
+	// An Aiven pair's follower needs no promotion permission in the cluster.
+	requirePass(t, judgeCredentials(obs, none, authRead{Info: stop.Info, Checks: stop.Checks[:1]}, true, pair))
+
+	// The roles of use_roles: the user must be mapped to them for a drill's restore.
+	roles := &config.Pair{Follower: config.Endpoint{UseRoles: &config.UseRoles{LeaderClusterRole: "ccr_leader", FollowerClusterRole: "ccr_follower"}}}
+	mapped := authRead{Info: opensearch.AuthInfo{Security: true, User: "drwatch", Roles: []string{"ccr_follower"}}}
+	requireItem(t, judgeCredentials(obs, ok, mapped, false, roles), Warn, "leader: user drwatch is not mapped to role ccr_leader of use_roles")
+
 	refused := healthyObs()
 	refused.Follower.Autofollow.Failure = &observe.Failure{Class: observe.ClassAuth, Status: 403, Message: "no permissions"}
-	requireItem(t, judgeCredentials(refused, none, limited, false), Fail, "follower: ", "user drwatch was refused GET _plugins/_replication/autofollow_stats")
+	requireItem(t, judgeCredentials(refused, none, ok, false, pair), Fail, "follower: ", "user drwatch was refused GET _plugins/_replication/autofollow_stats")
 
-	bad := authRead{Err: &opensearch.Error{Op: "security authinfo", Class: observe.ClassAuth, Status: 401, Detail: "the security plugin refused drwatch's credentials"}}
-	requireItem(t, judgeCredentials(obs, bad, none, false), Fail, "leader: ", "refused drwatch's credentials")
+	bad := authRead{Err: &opensearch.Error{Op: "security authinfo", Class: observe.ClassAuth, Status: 401, Detail: "the leader refused the credentials of user drwatch (wrong password, or no such user)"}}
+	requireItem(t, judgeCredentials(obs, bad, none, false, pair), Fail, "leader: ", "refused the credentials of user drwatch")
 
 	// No secret is ever printed: the checks only know user names.
-	for _, c := range []Check{judgeCredentials(obs, limited, admin, false), judgeCredentials(obs, bad, limited, false)} {
-		if b, _ := json.Marshal(c); strings.Contains(string(b), "password") {
+	for _, c := range []Check{judgeCredentials(obs, stop, admin, false, pair), judgeCredentials(obs, bad, stop, false, pair)} {
+		if b, _ := json.Marshal(c); strings.Contains(string(b), "password\"") {
 			t.Errorf("%s", b)
 		}
 	}

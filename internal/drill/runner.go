@@ -62,6 +62,7 @@ type Runner struct {
 	ctx   context.Context
 	list  []config.Drill
 	hooks []config.Hook     // the config's, for the readiness check of hooks
+	haIndex string          // the HA lease index, "" without HA (readiness checks its permissions)
 	busy  map[string]string // pair -> drill running on it
 	stop  context.CancelFunc
 	loops sync.WaitGroup
@@ -323,6 +324,23 @@ func (r *Runner) SetDrills(drills []config.Drill) {
 	r.list = drills
 }
 
+// SetHA tells the readiness drills the HA lease index, whose permissions
+// they check ("" without HA).
+func (r *Runner) SetHA(ha config.HA) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.haIndex = ""
+	if ha.Enabled {
+		r.haIndex = ha.LeaseIndex
+	}
+}
+
+func (r *Runner) haLeaseIndex() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.haIndex
+}
+
 func (r *Runner) hookConfig() []config.Hook {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -422,7 +440,7 @@ func (r *Runner) Execute(ctx context.Context, d config.Drill, p *config.Pair, h 
 		}
 		rep.Checks = Readiness(ctx, ReadinessInput{
 			Pair: p, Hooks: r.hookConfig(), Leader: leader, Follower: follower, Observe: pr.Cycle,
-			StopTimes: r.stopTimes(p.Name), Now: r.clock().Now,
+			StopTimes: r.stopTimes(p.Name), Now: r.clock().Now, HAIndex: r.haLeaseIndex(),
 		})
 		rep.Result = ResultPassed
 		if AnyFailed(rep.Checks) {

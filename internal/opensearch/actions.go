@@ -210,15 +210,55 @@ func (c *Client) DeleteAutofollow(ctx context.Context, alias, name string) error
 }
 
 // BlockWrite adds a write block to indices (fencing the old leader). The
-// block is not replicated to followers.
+// block is not replicated to followers. A shard that refused the block's
+// shard-level action to drwatch's user (an answer of HTTP 200 with
+// "acknowledged": false, its failure a security_exception) is an error
+// naming that permission: the index then holds only the block's
+// temporary form.
 func (c *Client) BlockWrite(ctx context.Context, indices []string) error {
+	const op = "write-block leader indices"
 	for _, chunk := range chunkNames(indices) {
 		q := url.Values{}
 		q.Set("ignore_unavailable", "true")
-		if _, err := c.do(ctx, "write-block leader indices", http.MethodPut, request{
+		body, err := c.do(ctx, op, http.MethodPut, request{
 			path: "/" + chunk + "/_block/write", query: q,
-		}); err != nil {
+		})
+		if err != nil {
 			return err
+		}
+		if e := blockRefusal(op, body); e != nil {
+			return c.explain(e)
+		}
+	}
+	return nil
+}
+
+// blockRefusal reads an add-block answer for a shard's security refusal.
+func blockRefusal(op string, body []byte) *Error {
+	var ans struct {
+		Acknowledged *bool `json:"acknowledged"`
+		Indices      []struct {
+			Name         string `json:"name"`
+			FailedShards []struct {
+				Failures []struct {
+					Status string      `json:"status"`
+					Reason errorDetail `json:"reason"`
+				} `json:"failures"`
+			} `json:"failed_shards"`
+		} `json:"indices"`
+	}
+	if json.Unmarshal(body, &ans) != nil || ans.Acknowledged == nil || *ans.Acknowledged {
+		return nil
+	}
+	for _, ix := range ans.Indices {
+		for _, sh := range ix.FailedShards {
+			for _, f := range sh.Failures {
+				if f.Reason.Type == "security_exception" {
+					e := &Error{Op: op, Class: observe.ClassAuth, Status: http.StatusForbidden, Type: f.Reason.Type, Detail: truncate(f.Reason.Reason, 300)}
+					e.Permission, e.User = refusal(f.Reason.Reason)
+					return e
+				}
+			}
 		}
 	}
 	return nil

@@ -183,7 +183,8 @@ func classifyStatus(op string, status int, body []byte) *Error {
 // (the decision reads only the HTTP status and the error type).
 func refusal(reason string) (permission, user string) {
 	if rest, ok := strings.CutPrefix(reason, "no permissions for ["); ok {
-		if p, _, ok := strings.Cut(rest, "]"); ok {
+		// an action's name may hold brackets: indices:admin/block/add[s]
+		if p, _, ok := strings.Cut(rest, "] and User ["); ok {
 			permission = strings.TrimSpace(p)
 		}
 	}

@@ -25,8 +25,9 @@ import (
 // The security plugin's answers, as the secured lab gave them
 // (OpenSearch 2.19.3, opensearch-security 2.19.3.0).
 const (
-	labStopRefused = `{"error":{"root_cause":[{"type":"security_exception","reason":"no permissions for [indices:admin/plugins/replication/index/stop] and User [name=drwatch, backend_roles=[], requestedTenant=null]"}],"type":"security_exception","reason":"no permissions for [indices:admin/plugins/replication/index/stop] and User [name=drwatch, backend_roles=[], requestedTenant=null]"},"status":403}`
-	labNoMapping   = `{"error":{"root_cause":[{"type":"security_exception","reason":"No mapping for User [name=drwatch, backend_roles=[], requestedTenant=null] on roles [lab_ccr_follower]"}],"type":"security_exception","reason":"No mapping for User [name=drwatch, backend_roles=[], requestedTenant=null] on roles [lab_ccr_follower]"},"status":403}`
+	labStopRefused       = `{"error":{"root_cause":[{"type":"security_exception","reason":"no permissions for [indices:admin/plugins/replication/index/stop] and User [name=drwatch, backend_roles=[], requestedTenant=null]"}],"type":"security_exception","reason":"no permissions for [indices:admin/plugins/replication/index/stop] and User [name=drwatch, backend_roles=[], requestedTenant=null]"},"status":403}`
+	labBlockShardRefused = `{"acknowledged":false,"shards_acknowledged":false,"indices":[{"name":"blocktest","failed_shards":[{"id":"0","failures":[{"shard":0,"index":"blocktest","status":"FORBIDDEN","reason":{"type":"security_exception","reason":"no permissions for [indices:admin/block/add[s]] and User [name=drwatch, backend_roles=[], requestedTenant=null]"}}]}]}]}`
+	labNoMapping         = `{"error":{"root_cause":[{"type":"security_exception","reason":"No mapping for User [name=drwatch, backend_roles=[], requestedTenant=null] on roles [lab_ccr_follower]"}],"type":"security_exception","reason":"No mapping for User [name=drwatch, backend_roles=[], requestedTenant=null] on roles [lab_ccr_follower]"},"status":403}`
 )
 
 func clientFor(t *testing.T, rawURL, user string, ca []byte, side string) *opensearch.Client {
@@ -54,6 +55,8 @@ func TestRefusalsNameThePermissionTheSideAndTheUser(t *testing.T) {
 		"/_plugins/_replication/orders-1/_stop":  {403, labStopRefused},
 		"/_plugins/_replication/orders-1/_start": {403, labNoMapping},
 		"/_cluster/health":                       {401, "Unauthorized"},
+		"/blocktest/_block/write":                {200, labBlockShardRefused},
+		"/fenced/_block/write":                   {200, `{"acknowledged":true,"shards_acknowledged":true,"indices":[{"name":"fenced","blocked":true}]}`},
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a := answers[r.URL.Path]
@@ -70,6 +73,16 @@ func TestRefusalsNameThePermissionTheSideAndTheUser(t *testing.T) {
 	}
 	if want := "the follower refused indices:admin/plugins/replication/index/stop to user drwatch: add it to its role"; !strings.Contains(err.Error(), want) {
 		t.Fatalf("stop refused: %q does not say %q", err, want)
+	}
+
+	// The block's shard-level action refused: HTTP 200, not acknowledged.
+	lc := clientFor(t, srv.URL, "drwatch", nil, "leader")
+	err = lc.BlockWrite(t.Context(), []string{"blocktest"})
+	if want := "the leader refused indices:admin/block/add[s] to user drwatch: add it to its role"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("block refused on the shard: %v, want %q", err, want)
+	}
+	if err := lc.BlockWrite(t.Context(), []string{"fenced"}); err != nil {
+		t.Fatalf("an acknowledged block: %v", err)
 	}
 
 	err = c.StartReplication(t.Context(), "orders-1", "leader", "orders-1", &config.UseRoles{LeaderClusterRole: "lab_ccr_leader", FollowerClusterRole: "lab_ccr_follower"})
