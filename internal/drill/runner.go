@@ -58,15 +58,15 @@ type Runner struct {
 	// Exec runs a drill (default: Execute); tests replace it.
 	Exec func(ctx context.Context, d config.Drill, p *config.Pair, h Pair, r *Report, resume *Report)
 
-	mu    sync.Mutex
-	ctx   context.Context
-	list  []config.Drill
-	hooks []config.Hook     // the config's, for the readiness check of hooks
-	haIndex string          // the HA lease index, "" without HA (readiness checks its permissions)
-	busy  map[string]string // pair -> drill running on it
-	stop  context.CancelFunc
-	loops sync.WaitGroup
-	runs  sync.WaitGroup
+	mu      sync.Mutex
+	ctx     context.Context
+	list    []config.Drill
+	hooks   []config.Hook     // the config's, for the readiness check of hooks
+	haIndex string            // the HA lease index, "" without HA (readiness checks its permissions)
+	busy    map[string]string // pair -> drill running on it
+	stop    context.CancelFunc
+	loops   sync.WaitGroup
+	runs    sync.WaitGroup
 }
 
 func (r *Runner) clock() Clock {
