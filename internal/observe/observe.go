@@ -263,6 +263,11 @@ type Index struct {
 	FollowerView       *FollowerView `json:"follower_view,omitempty"`
 	FailedReadRequests int64         `json:"failed_read_requests"`
 	OperationsWritten  int64         `json:"operations_written"`
+	// Replication and Reason are what the plugin's _status said of an
+	// index follower_stats still lists but whose replication FAILED or
+	// is PAUSED (then State is not_syncing), and why.
+	Replication string `json:"replication_status,omitempty"`
+	Reason      string `json:"replication_reason,omitempty"`
 }
 
 // FollowerView is what follower_stats says of a syncing index: the

@@ -72,6 +72,7 @@ type Prober struct {
 	// the retention lease period.
 	witness witness
 	lease   leasePeriod
+	stopped stoppedStatus
 }
 
 // LeasePeriodEvery is how often the leader's retention lease period is
@@ -99,7 +100,7 @@ func (p *Prober) Cycle(ctx context.Context) observe.Observation {
 	reqBefore := p.Leader.Requests() + p.Follower.Requests()
 	// The witness's request outlives the cycle (bounded by WitnessCap
 	// and the caller's context): it is started, or still pending, here.
-	wit := p.witness.begin(ctx, p.Follower, p.LeaderAlias, start)
+	wit := p.witness.begin(ctx, p.Follower, p.LeaderAlias, now)
 	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
 	defer cancel()
 
@@ -190,6 +191,7 @@ func (p *Prober) Cycle(ctx context.Context) observe.Observation {
 	// Last: a witness that answers late must not eat the deadline of the
 	// leader's sequence numbers, read just above.
 	obs.Follower.Witness = p.witness.verdict(ctx, wit, obs.Follower.Reachable, p.Timeout, now)
+	p.explainStopped(ctx, &obs, now())
 
 	aivenWG.Wait()
 	obs.Duration = now().Sub(start)

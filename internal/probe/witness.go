@@ -40,20 +40,21 @@ type witnessCall struct {
 // answered and not yet reported): then that one is this cycle's too. The
 // request's context is parent's (the watcher's), bounded by WitnessCap,
 // not the cycle's deadline.
-func (w *witness) begin(parent context.Context, f Cluster, alias string, now time.Time) *witnessCall {
+func (w *witness) begin(parent context.Context, f Cluster, alias string, clock func() time.Time) *witnessCall {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.cur != nil {
 		return w.cur
 	}
-	c := &witnessCall{sent: now, parent: parent, follower: f, done: make(chan struct{})}
+	c := &witnessCall{sent: clock(), parent: parent, follower: f, done: make(chan struct{})}
 	w.cur = c
 	go func() {
 		ctx, cancel := context.WithTimeout(parent, WitnessCap)
 		defer cancel()
-		t := time.Now()
 		c.ans, c.err = f.CrossCluster(ctx, alias)
-		c.took = time.Since(t)
+		// from the time it was sent, on the clock its pending age is
+		// read on: a latency is never shorter than an age reported before
+		c.took = clock().Sub(c.sent)
 		close(c.done)
 	}()
 	return c

@@ -93,7 +93,7 @@ func TestWitnessOneRequestInFlight(t *testing.T) {
 	close(release)
 	time.Sleep(50 * time.Millisecond)
 	if w := l.prober.Cycle(t.Context()).Follower.Witness; w.Verdict != observe.WitnessReached || !w.SentAt.Equal(first) || w.Latency < last {
-		t.Fatalf("answered late: witness = %+v", w)
+		t.Fatalf("answered late: witness = %+v (first sent %s, last pending %s)", w, first, last)
 	}
 	if w := l.prober.Cycle(t.Context()).Follower.Witness; w.Verdict != observe.WitnessReached || w.SentAt.Equal(first) {
 		t.Fatalf("next cycle: witness = %+v, want a new request", w)

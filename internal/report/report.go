@@ -118,6 +118,18 @@ func osProblems(o observe.Observation) []string {
 	if r.Stopped > 0 {
 		p = append(p, fmt.Sprintf("%d follower index(es) not syncing (paused, failed or bootstrapping)", r.Stopped))
 	}
+	shown := 0
+	for _, ix := range r.Indices {
+		if ix.Replication == "" {
+			continue
+		}
+		if shown == 3 {
+			p = append(p, "... and more follower indices whose replication failed or is paused")
+			break
+		}
+		shown++
+		p = append(p, fmt.Sprintf("follower index %s: replication %s: %s", ix.Name, strings.ToLower(ix.Replication), ix.Reason))
+	}
 	if len(r.Unreplicated) > 0 {
 		p = append(p, fmt.Sprintf("autofollow failed to replicate %d leader indices in scope, so their writes are on no follower: %s",
 			len(r.Unreplicated), strings.Join(r.Unreplicated, ", ")))
