@@ -98,6 +98,9 @@ func (r role) without(action string) (role, bool) {
 	if out.ClusterPermissions == nil {
 		out.ClusterPermissions = []string{}
 	}
+	if out.IndexPermissions == nil {
+		out.IndexPermissions = r.IndexPermissions[:0:0] // [] for the REST API, never null
+	}
 	return out, found
 }
 
@@ -206,9 +209,12 @@ func readinessCredentials(t *testing.T, cfg string) drill.Check {
 	return drill.Check{}
 }
 
+// readinessConfig is the config of a readiness drill of prefix's indices
+// (without HA: the drill runs in the command; HA's permissions are
+// TestSecureHAPermissionsAreNamed's).
 func readinessConfig(t *testing.T, prefix string) string {
 	t.Helper()
-	cfg := config(t, "", fmt.Sprintf("ha:\n  enabled: true\n  lease_index: .drwatch-ha-sec-%s\n  identity: sec\ndrills:\n  - name: ready\n    pair: lab\n    schedule: \"@yearly\"\n    type: readiness\n", runID))
+	cfg := config(t, "", "drills:\n  - name: ready\n    pair: lab\n    schedule: \"@yearly\"\n    type: readiness\n")
 	rewrite(t, cfg, `    indices: ["*", "-.*"]`, fmt.Sprintf(`    indices: ["%s-%s-*"]`, prefix, runID))
 	return cfg
 }
@@ -219,12 +225,29 @@ func TestSecureReadinessTriesEveryPermission(t *testing.T) {
 	requireSecure(t)
 	replicated(t, "secready", 1, 1)
 	cfg := readinessConfig(t, "secready")
-	mark := markLogs(t)
+	// Not mapped to the roles of use_roles: the drill's restart of
+	// replication would be refused, and the drill says so.
 	c := readinessCredentials(t, cfg)
+	for _, it := range c.Items {
+		if !strings.Contains(it, "not mapped to role") && !strings.Contains(it, "setup/validate") {
+			t.Errorf("unexpected finding: %s", it)
+		}
+	}
+	if !slices.ContainsFunc(c.Items, func(it string) bool {
+		return strings.Contains(it, "follower: user drwatch is not mapped to role "+lab.FollowerRole+" of use_roles")
+	}) {
+		t.Errorf("the missing mapping to %s is not named: %q", lab.FollowerRole, c.Items)
+	}
+	mapDrwatchToReplicationRoles(t)
+	mark := markLogs(t)
+	c = readinessCredentials(t, cfg)
 	requireNoRefusals(t, mark)
+	if c.Result != drill.Pass {
+		t.Errorf("mapped to the roles of use_roles, credentials = %s: %s %q", c.Result, c.Detail, c.Items)
+	}
 	want := map[opensearch.Side]int{}
 	for _, p := range opensearch.Permissions {
-		if p.On != opensearch.OnWrite {
+		if p.On != opensearch.OnWrite && p.Role != "drwatch_ha" {
 			want[p.Side]++
 		}
 	}
@@ -236,25 +259,14 @@ func TestSecureReadinessTriesEveryPermission(t *testing.T) {
 			t.Errorf("credentials detail %q: want %q for the %s", c.Detail, s, side)
 		}
 	}
-	// Only the roles of use_roles are missing (a drill's restore needs them).
-	for _, it := range c.Items {
-		if !strings.Contains(it, "not mapped to role") && !strings.Contains(it, "setup/validate") {
-			t.Errorf("unexpected finding: %s", it)
-		}
-	}
 	// Nothing was made: no index, no autofollow rule.
 	for _, base := range []string{lab.LeaderURL, lab.FollowerURL} {
-		if code, body := osDo(t, base, "GET", "/_cat/indices/drwatch-permission-check*?format=json", ""); code != 200 || strings.TrimSpace(string(body)) != "[]" {
+		if code, body := osDo(t, base, "GET", "/_cat/indices/*drwatch-permission-check*?format=json", ""); code != 200 || strings.TrimSpace(string(body)) != "[]" {
 			t.Errorf("%s after the drill: HTTP %d %s", base, code, body)
 		}
 	}
-	if rules := autofollowRules(t); slices.ContainsFunc(rules, func(r string) bool { return strings.HasPrefix(r, "drwatch-permission-check") }) {
+	if rules := autofollowRules(t); slices.ContainsFunc(rules, func(r string) bool { return strings.Contains(r, "drwatch-permission-check") }) {
 		t.Errorf("an autofollow rule was made: %v", rules)
-	}
-	mapDrwatchToReplicationRoles(t)
-	c = readinessCredentials(t, cfg)
-	if c.Result != drill.Pass {
-		t.Errorf("mapped to the roles of use_roles, credentials = %s: %s %q", c.Result, c.Detail, c.Items)
 	}
 }
 
@@ -267,7 +279,7 @@ func TestSecureEachMissingPermissionIsNamed(t *testing.T) {
 	seen := map[string]bool{}
 	for _, p := range opensearch.Permissions {
 		key := string(p.Side) + " " + p.Action
-		if p.On == opensearch.OnWrite || seen[key] {
+		if p.Role == "drwatch_ha" || seen[key] {
 			continue
 		}
 		seen[key] = true
@@ -277,20 +289,36 @@ func TestSecureEachMissingPermissionIsNamed(t *testing.T) {
 			restore()
 			reported := strings.TrimSuffix(p.Action, "*")
 			want := fmt.Sprintf("the %s refused %s to user drwatch: add it to its role", p.Side, reported)
-			if p.Action == "indices:data/write/bulk" {
-				// a single document's write: the index action is checked first
-				want = fmt.Sprintf("the %s refused %s", p.Side, reported)
-			}
 			if !slices.ContainsFunc(c.Items, func(it string) bool { return strings.Contains(it, want) }) {
 				t.Errorf("%s revoked: credentials = %s, no item says %q:\n%s", key, c.Result, want, strings.Join(c.Items, "\n"))
 			}
-			wantResult := drill.Fail
-			if p.Role == "drwatch_drill" {
-				wantResult = drill.Fail // the readiness drill's own reads need it too, or it warns
+			// a drill's permission warns (or fails, when the readiness
+			// drill's own reads need it too); any other fails
+			if c.Result != drill.Fail && !(p.Role == "drwatch_drill" && c.Result == drill.Warn) {
+				t.Errorf("%s revoked: credentials = %s, want fail", key, c.Result)
 			}
-			if c.Result != wantResult && !(p.Role == "drwatch_drill" && c.Result == drill.Warn) {
-				t.Errorf("%s revoked: credentials = %s, want %s", key, c.Result, wantResult)
-			}
+		})
+	}
+}
+
+// Each permission of HA taken away, a daemon with HA names it: the lease
+// round that needs it fails in those words.
+func TestSecureHAPermissionsAreNamed(t *testing.T) {
+	requireSecure(t)
+	replicated(t, "secha", 1, 1)
+	for i, p := range opensearch.PermissionsOf(opensearch.SideFollower) {
+		if p.Role != "drwatch_ha" {
+			continue
+		}
+		t.Run(strings.ReplaceAll(p.Action, "/", "_"), func(t *testing.T) {
+			revoke(t, opensearch.SideFollower, p.Action)
+			lease := fmt.Sprintf(".drwatch-ha-sec-%s-%d", runID, i)
+			t.Cleanup(func() { osDo(t, lab.FollowerURL, "DELETE", "/"+lease, "") })
+			cfg, _ := decisionConfigIndices(t, "", "manual", scope("secha"))
+			writeFile(t, cfg, readFile(t, cfg)+fmt.Sprintf("ha:\n  enabled: true\n  lease_index: %s\n  identity: sec\n", lease))
+			d := startDaemonWith(t, drwatch, nil, cfg, false)
+			want := "the follower refused " + p.Action + " to user drwatch: add it to its role"
+			eventually(t, 30*time.Second, "the daemon names "+p.Action, func() bool { return strings.Contains(d.logs.String(), want) })
 		})
 	}
 }
@@ -308,8 +336,8 @@ func TestSecurePromotionNamesARefusedStop(t *testing.T) {
 		t.Fatalf("promote with _stop refused: exit %d, want the words %q\n%s\n%s", code, want, out, errOut)
 	}
 	_, status, _ := runCLI(t, "status", "--config", cfg)
-	if !strings.Contains(status, want) {
-		t.Errorf("drwatch status does not say %q:\n%s", want, status)
+	if !strings.Contains(status, "failed: stop "+idx[0]+": ") || !strings.Contains(status, want) {
+		t.Errorf("drwatch status does not say the failed stop of %s in the words %q:\n%s", idx[0], want, status)
 	}
 	steps := promotionSteps(t, cfg)
 	if !slices.ContainsFunc(steps, func(s promote.Step) bool { return strings.Contains(s.Detail, want) }) {
@@ -379,10 +407,18 @@ func TestSecureShrunkReplicationRoleIsSurfaced(t *testing.T) {
 	}
 	want := "no permissions for [indices:data/write/plugins/replication/changes] and associated roles [" + lab.FollowerRole + "]"
 	var status string
-	eventually(t, 90*time.Second, "drwatch status names the failed replication's reason", func() bool {
+	deadline := time.Now().Add(90 * time.Second)
+	for {
 		_, status, _ = runCLI(t, "status", "--config", cfg)
-		return strings.Contains(status, want)
-	})
+		if strings.Contains(status, want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			_, st := osDo(t, lab.FollowerURL, "GET", "/_plugins/_replication/"+idx[0]+"/_status", "")
+			t.Fatalf("drwatch status does not name %q after 90s:\n%s\n_status: %s", want, status, st)
+		}
+		time.Sleep(time.Second)
+	}
 	if !strings.Contains(status, "failed") {
 		t.Errorf("status does not call %s failed:\n%s", idx[0], status)
 	}

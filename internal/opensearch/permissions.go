@@ -148,17 +148,20 @@ func probeTag() string {
 func (c *Client) CheckPermissions(ctx context.Context, side Side, pr Probe) []PermissionCheck {
 	tag := probeTag()
 	name := probeName(pr.Scope, tag)
+	// A read is tried on the name in any case; a write only once the
+	// name is known to be free (read with indices:monitor/settings/get,
+	// itself one of the reads).
 	free := ""
 	if name != "" {
 		if exists, err := c.indexExists(ctx, name); err != nil || exists {
-			name, free = "", "could not make sure that "+name+" names no index: not tried"
+			free = "could not make sure that " + name + " names no index: not tried"
 		}
 	}
 	var out []PermissionCheck
 	for _, p := range PermissionsOf(side) {
 		pc := PermissionCheck{Permission: p}
 		req, untried := c.permissionRequest(p, name, tag, pr)
-		if untried != "" && p.On == OnScope && free != "" {
+		if untried == "" && p.On == OnScope && free != "" && req.method != http.MethodGet {
 			untried = free
 		}
 		if untried != "" {

@@ -2,11 +2,13 @@ package probe_test
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/drwatch/drwatch/internal/observe"
 	"github.com/drwatch/drwatch/internal/opensearch"
 	"github.com/drwatch/drwatch/internal/probe"
+	"github.com/drwatch/drwatch/internal/report"
 	"github.com/drwatch/drwatch/internal/testutil/fakeos"
 )
 
@@ -112,17 +115,59 @@ func TestCyclePausedIndexFromRealCapture(t *testing.T) {
 	l.follower.Fixture(fakeos.RouteFollowerStats, "lab/follower_stats_paused.json")
 	l.leader.LoadSeqNos("lab/leader_seqnos_paused.json")
 	l.follower.LoadSeqNos("lab/follower_seqnos_paused.json")
+	l.follower.Fixture("GET /_plugins/_replication/orders-2/_status", "lab/status_paused.json")
 	o := l.prober.Cycle(context.Background())
 	ix := index(t, o, "orders-2")
 	if ix.State != observe.StateNotSyncing || !ix.LagKnown || ix.Lag != 7 || ix.FollowerView != nil {
 		t.Fatalf("orders-2 = %+v, want not_syncing with lag 7", ix)
 	}
+	// why it does not sync: the plugin's _status, asked once a minute
+	if ix.Replication != "PAUSED" || ix.Reason != "User initiated" {
+		t.Fatalf("orders-2 = %+v, want PAUSED, User initiated", ix)
+	}
 	r := o.Follower.Replication
 	if r.Syncing != 2 || r.Stopped != 1 || r.MaxLag != 7 || r.TotalLag != 7 || !r.LagComplete || r.ClusterPaused != 1 {
 		t.Fatalf("replication = %+v", r)
 	}
-	if o.Requests != 10 {
-		t.Errorf("requests = %d, want 10 whatever the states", o.Requests)
+	if o.Requests != 11 {
+		t.Errorf("requests = %d, want 10 and the _status of the index not syncing", o.Requests)
+	}
+	o = l.prober.Cycle(context.Background())
+	if ix := index(t, o, "orders-2"); ix.Replication != "PAUSED" || o.Requests != 9 {
+		t.Errorf("the next cycle: orders-2 %+v, %d requests: want the status kept, 9 requests (no lease period read)", ix, o.Requests)
+	}
+}
+
+// An index follower_stats still lists (it reads as syncing) whose task
+// FAILED - the role of use_roles lost a permission: when the cluster
+// counts more failed indices than the pair shows, _status tells it, and
+// the index is not syncing, with the plugin's reason.
+func TestCycleFailedIndexListedAsSyncing(t *testing.T) {
+	l := newLab(t)
+	body, _ := l.follower.FixtureBody("lab/follower_stats_running.json")
+	var fs map[string]any
+	if err := json.Unmarshal(body, &fs); err != nil {
+		t.Fatal(err)
+	}
+	fs["num_failed_indices"] = 1
+	b, _ := json.Marshal(fs)
+	l.follower.Set(fakeos.RouteFollowerStats, 200, string(b))
+	reason := `Pause failed with "no permissions for [indices:admin/plugins/replication/index/pause] and associated roles [ccr_follower]". Original failure for initiating pause - [[orders-1][0] - org.opensearch.OpenSearchSecurityException - "no permissions for [indices:data/write/plugins/replication/changes] and associated roles [ccr_follower]"], `
+	failed, _ := json.Marshal(map[string]string{"status": "FAILED", "reason": reason, "leader_alias": "leader", "leader_index": "orders-1", "follower_index": "orders-1"})
+	for _, n := range []string{"orders-1", "orders-2", "logs-1"} {
+		l.follower.Fixture("GET /_plugins/_replication/"+n+"/_status", "lab/status_syncing.json")
+	}
+	l.follower.Set("GET /_plugins/_replication/orders-1/_status", 200, string(failed))
+	o := l.prober.Cycle(context.Background())
+	r := o.Follower.Replication
+	ix := index(t, o, "orders-1")
+	if ix.State != observe.StateNotSyncing || ix.Replication != "FAILED" || ix.Reason != reason || r.Stopped != 1 || r.Syncing != len(r.Indices)-1 {
+		t.Fatalf("orders-1 = %+v; replication %d syncing, %d not", ix, r.Syncing, r.Stopped)
+	}
+	if !slices.ContainsFunc(report.Problems(o), func(p string) bool {
+		return strings.Contains(p, "follower index orders-1: replication failed: "+reason)
+	}) {
+		t.Fatalf("problems %q", report.Problems(o))
 	}
 }
 

@@ -10,15 +10,16 @@ import (
 	"github.com/drwatch/drwatch/internal/opensearch"
 )
 
-// The replication plugin's follower_stats keeps listing a follower index
-// whose replication task failed (a shard task that ended on an error,
-// such as a role of use_roles that lost a permission after _start), so
-// that index reads as syncing. When follower_stats counts more failed or
-// paused indices than the pair has indices not syncing, the probe asks
-// _status of its syncing indices - a few per cycle, each answer kept a
-// while - and a FAILED or PAUSED one is not syncing, with the plugin's
-// reason. _status of a running index asks the leader, so this is done
-// only while the leader answers, after the witness's verdict.
+// Why an index is not syncing is in the replication plugin's _status
+// (FAILED or PAUSED, and the plugin's reason: a role of use_roles that
+// lost a permission after _start names it there). The probe asks it of
+// the pair's indices not syncing - a few per cycle, each answer kept a
+// while; for those the plugin answers from its own metadata, without the
+// leader. follower_stats also keeps listing some indices whose task
+// failed, which then read as syncing: when follower_stats counts more
+// failed or paused indices than the pair has not syncing, the probe asks
+// of its syncing indices too - only while the leader answers (_status of
+// a running index asks the leader), and after the witness's verdict.
 
 const (
 	statusCallsPerCycle = 3
@@ -43,27 +44,34 @@ type StatusReader interface {
 func (p *Prober) explainStopped(ctx context.Context, obs *observe.Observation, now time.Time) {
 	r := &obs.Follower.Replication
 	sr, ok := p.Follower.(StatusReader)
-	if !ok || r.Failure != nil || !obs.Leader.Reachable || r.ClusterFailed+r.ClusterPaused <= int64(r.Stopped) {
+	if !ok || r.Failure != nil {
 		return
 	}
+	suspectSyncing := obs.Leader.Reachable && r.ClusterFailed+r.ClusterPaused > int64(r.Stopped)
 	p.stopped.mu.Lock()
 	defer p.stopped.mu.Unlock()
 	if p.stopped.seen == nil {
 		p.stopped.seen = map[string]statusMemo{}
 	}
-	// the most suspect first: the largest lag, then by name
+	// not syncing first, then the largest lag, then by name
 	order := make([]int, 0, len(r.Indices))
 	for i, ix := range r.Indices {
-		if ix.State == observe.StateSyncing {
+		if ix.State != observe.StateSyncing || suspectSyncing {
 			order = append(order, i)
 		}
 	}
 	slices.SortStableFunc(order, func(a, b int) int {
-		la, lb := r.Indices[a].Lag, r.Indices[b].Lag
-		switch {
-		case la > lb:
+		x, y := r.Indices[a], r.Indices[b]
+		if (x.State == observe.StateSyncing) != (y.State == observe.StateSyncing) {
+			if x.State == observe.StateSyncing {
+				return 1
+			}
 			return -1
-		case la < lb:
+		}
+		switch {
+		case x.Lag > y.Lag:
+			return -1
+		case x.Lag < y.Lag:
 			return 1
 		}
 		return 0
@@ -84,8 +92,12 @@ func (p *Prober) explainStopped(ctx context.Context, obs *observe.Observation, n
 			m = statusMemo{status: st.Status, reason: st.Reason, at: now}
 			p.stopped.seen[ix.Name] = m
 		}
-		if m.status == "FAILED" || m.status == "PAUSED" {
-			ix.State, ix.Replication, ix.Reason = observe.StateNotSyncing, m.status, m.reason
+		if m.status != "FAILED" && m.status != "PAUSED" {
+			continue
+		}
+		ix.Replication, ix.Reason = m.status, m.reason
+		if ix.State == observe.StateSyncing {
+			ix.State = observe.StateNotSyncing
 			r.Syncing--
 			r.Stopped++
 		}

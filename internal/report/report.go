@@ -28,6 +28,28 @@ type PairStatus struct {
 	Observation *observe.Observation `json:"observation,omitempty"`
 	// HA is the pair's lease as this daemon knows it (ha.enabled only).
 	HA *HA `json:"ha,omitempty"`
+	// Journal is what the pair's journal holds (drwatch status, which
+	// reads it beside its own observation), when it is not healthy or
+	// holds a promotion.
+	Journal *Journal `json:"journal,omitempty"`
+}
+
+// Journal is a pair's journaled state and its last promotion.
+type Journal struct {
+	State string    `json:"state"`
+	Since time.Time `json:"since"`
+	// Reasons are those of the last journaled transition.
+	Reasons   []string   `json:"reasons,omitempty"`
+	Promotion *Promotion `json:"promotion,omitempty"`
+}
+
+// Promotion is a journaled promotion: when, and the steps that failed
+// (the latest outcome of each step).
+type Promotion struct {
+	ID       string    `json:"id"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished,omitzero"`
+	Failed   []string  `json:"failed_steps,omitempty"`
 }
 
 // HA is a pair's lease as this daemon knows it. On a standby the
@@ -195,6 +217,22 @@ func pairText(b *strings.Builder, ps PairStatus) {
 	fmt.Fprintf(b, "pair %s [%s]  %s   (probed %s, %s, %d HTTP requests%s)\n",
 		ps.Name, ps.Mode, verdict, o.Time.Format(time.RFC3339), round(o.Duration), o.Requests, aivenReqs)
 	haText(b, ps.HA)
+	if j := ps.Journal; j != nil && ps.Decision == nil {
+		fmt.Fprintf(b, "  journal    %s since %s\n", strings.ToUpper(j.State), j.Since.Format(time.RFC3339))
+		for _, r := range j.Reasons {
+			fmt.Fprintf(b, "             - %s\n", r)
+		}
+		if p := j.Promotion; p != nil {
+			end := "not finished"
+			if !p.Finished.IsZero() {
+				end = "finished " + p.Finished.Format(time.RFC3339)
+			}
+			fmt.Fprintf(b, "  promotion  %s started %s, %s\n", p.ID, p.Started.Format(time.RFC3339), end)
+			for _, f := range p.Failed {
+				fmt.Fprintf(b, "             failed: %s\n", f)
+			}
+		}
+	}
 	if d := ps.Decision; d != nil {
 		fmt.Fprintf(b, "  state      %s since %s\n", strings.ToUpper(d.State), d.Since.Format(time.RFC3339))
 		for _, r := range d.Reasons {
