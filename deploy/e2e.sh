@@ -24,6 +24,17 @@ fi
 rc=0
 go test -count=1 -timeout 80m -v -tags "$tags" ./e2e/ 2>&1 | tee bin/e2e.log || rc=$?
 
+# The secured lab (LAB_SECURITY=1: the security plugin, TLS, drwatch as a
+# least-privilege user): its own tests (e2e/security_ccr_test.go) and the
+# promotion, the fence of a returning leader, HA and a failover drill,
+# each proving that the security plugin refused the drwatch user nothing.
+# A lab of its own, started once for the pass.
+secure_run='^(TestSecure.*|TestCCRKilledLeaderAutoPromotesZeroLoss|TestChaosOldLeaderRestartedAfterPromotion|TestHALeaderKilledOneOfTwoPromotes|TestFailoverDrillTwiceZeroLoss)$'
+if [[ $tags == *ccr* && ${E2E_SECURE:-1} == 1 ]]; then
+	LAB_SECURITY=1 LAB_DIR="${LAB_DIR:-/tmp/drwatch-lab}-secure" \
+		go test -count=1 -timeout 40m -v -tags "$tags secure" -run "$secure_run" ./e2e/ 2>&1 | tee bin/e2e-secure.log || rc=$?
+fi
+
 if [[ $tags != *ccr* ]]; then
 	cat >&2 <<'MSG'
 

@@ -153,6 +153,7 @@ func TestChaosCrashAfterEachStep(t *testing.T) {
 // (old_leader_returned, drwatch_old_leader_unfenced 1) and fences it; its
 // copies of the promoted indices refuse writes.
 func TestChaosOldLeaderRestartedAfterPromotion(t *testing.T) {
+	noRefusalsOfDrwatch(t) // on a secured lab: least privilege, proven
 	idx := replicated(t, "oldleader", 2, 1)
 	cfg, _ := decisionConfigIndices(t, "", "auto", scope("oldleader"))
 	d := startDaemon(t, cfg)

@@ -295,6 +295,7 @@ func never(t *testing.T, span time.Duration, what string, d *haDaemon, series, b
 // standby), every index is standalone with every acknowledged write, and
 // the standby shows the holder's decision: promoted, published by dr-a.
 func TestHALeaderKilledOneOfTwoPromotes(t *testing.T) {
+	noRefusalsOfDrwatch(t) // on a secured lab: least privilege, proven
 	r := newHARun(t, "ha1", 2, false)
 	r.start(t)
 	// Two TTLs of renewals: the standby never takes a live holder's lease.

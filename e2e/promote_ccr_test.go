@@ -62,6 +62,7 @@ func isFollower(t *testing.T, index string) bool {
 // leader_down_after + 2 probe intervals, promotes, every index is
 // standalone, and the follower holds every acknowledged write, by id.
 func TestCCRKilledLeaderAutoPromotesZeroLoss(t *testing.T) {
+	noRefusalsOfDrwatch(t) // on a secured lab: least privilege, proven
 	idx := replicated(t, "kill", 2, 2)
 	acked := map[string][]string{}
 	for _, ix := range idx {

@@ -3,17 +3,20 @@
 package e2e
 
 import (
+	"bufio"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	drconfig "github.com/drwatch/drwatch/internal/config"
+	drlab "github.com/drwatch/drwatch/internal/lab"
 	"github.com/drwatch/drwatch/internal/opensearch"
 )
 
@@ -137,4 +140,71 @@ func mapDrwatchToReplicationRoles(t *testing.T) {
 			osOK(t, base, "PUT", "/_plugins/_security/api/rolesmapping/"+role, fmt.Sprintf(`{"users":[%q]}`, lab.AdminUser))
 		})
 	}
+}
+
+// logMark is where the nodes' logs end now.
+type logMark map[string]int64
+
+func markLogs(t *testing.T) logMark {
+	t.Helper()
+	m := logMark{}
+	for _, n := range drlab.Nodes {
+		p := nodeLog(n)
+		if fi, err := os.Stat(p); err == nil {
+			m[p] = fi.Size()
+		}
+	}
+	return m
+}
+
+func nodeLog(n drlab.Node) string {
+	return filepath.Join(lab.Dir, string(n), "logs", "drwatch-"+string(n)+".log")
+}
+
+// refusals are the security plugin's log lines, since the mark, of a
+// request of the drwatch user it refused ("No ... perm match for User
+// [name=drwatch").
+func (m logMark) refusals(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	for _, n := range drlab.Nodes {
+		p := nodeLog(n)
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Seek(m[p], 0); err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 1<<20), 1<<24)
+		for sc.Scan() {
+			line := sc.Text()
+			if strings.Contains(line, "perm match for User [name="+lab.DrwatchUser+",") {
+				out = append(out, string(n)+": "+line)
+			}
+		}
+		f.Close()
+	}
+	return out
+}
+
+func requireNoRefusals(t *testing.T, m logMark) {
+	t.Helper()
+	if r := m.refusals(t); len(r) > 0 {
+		t.Errorf("the security plugin refused the drwatch user %d times; the roles of deploy/security lack:\n%s", len(r), strings.Join(r, "\n"))
+	}
+}
+
+// noRefusalsOfDrwatch makes a test of a secured lab prove least
+// privilege: at its end, the security plugin must have refused the
+// drwatch user nothing while it ran (on a lab without security it does
+// nothing).
+func noRefusalsOfDrwatch(t *testing.T) {
+	t.Helper()
+	if !lab.Security {
+		return
+	}
+	mark := markLogs(t)
+	t.Cleanup(func() { requireNoRefusals(t, mark) })
 }

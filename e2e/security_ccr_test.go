@@ -8,10 +8,8 @@
 package e2e
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -132,60 +130,6 @@ func revoke(t *testing.T, side opensearch.Side, action string) func() {
 	}
 	t.Cleanup(restore)
 	return restore
-}
-
-// logMark is where the nodes' logs end now.
-type logMark map[string]int64
-
-func markLogs(t *testing.T) logMark {
-	t.Helper()
-	m := logMark{}
-	for _, n := range drlab.Nodes {
-		p := nodeLog(n)
-		if fi, err := os.Stat(p); err == nil {
-			m[p] = fi.Size()
-		}
-	}
-	return m
-}
-
-func nodeLog(n drlab.Node) string {
-	return filepath.Join(lab.Dir, string(n), "logs", "drwatch-"+string(n)+".log")
-}
-
-// refusals are the security plugin's log lines, since the mark, of a
-// request of the drwatch user it refused ("No ... perm match for User
-// [name=drwatch").
-func (m logMark) refusals(t *testing.T) []string {
-	t.Helper()
-	var out []string
-	for _, n := range drlab.Nodes {
-		p := nodeLog(n)
-		f, err := os.Open(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.Seek(m[p], 0); err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 1<<20), 1<<24)
-		for sc.Scan() {
-			line := sc.Text()
-			if strings.Contains(line, "perm match for User [name="+lab.DrwatchUser+",") {
-				out = append(out, string(n)+": "+line)
-			}
-		}
-		f.Close()
-	}
-	return out
-}
-
-func requireNoRefusals(t *testing.T, m logMark) {
-	t.Helper()
-	if r := m.refusals(t); len(r) > 0 {
-		t.Errorf("the security plugin refused the drwatch user %d times; the roles of deploy/security lack:\n%s", len(r), strings.Join(r, "\n"))
-	}
 }
 
 // readinessChecks runs the readiness drill as the drwatch user and
