@@ -18,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/drwatch/drwatch/internal/config"
+	"github.com/drwatch/drwatch/internal/opensearch"
 	"github.com/drwatch/drwatch/internal/metrics"
 	"github.com/drwatch/drwatch/internal/observe"
 	"github.com/drwatch/drwatch/internal/policy"
@@ -767,5 +768,38 @@ func TestMarkdownParser(t *testing.T) {
 	}
 	if len(d.code) != 1 || d.code[0].lang != "yaml" || !strings.Contains(d.code[0].text, "not a heading") {
 		t.Fatalf("code = %+v", d.code)
+	}
+}
+
+// docs/security.md's table of permissions is the permission table of
+// internal/opensearch, row for row.
+func TestSecurityPermissionsDocumented(t *testing.T) {
+	doc := parseDoc(t, "security.md")
+	documented := map[string]bool{}
+	for _, tb := range doc.tables {
+		if tb.col(0) != "side" || tb.col(2) != "action" {
+			continue
+		}
+		for _, r := range tb.rows {
+			role, action := r.spans(1), r.spans(2)
+			if len(role) != 1 || len(action) != 1 {
+				t.Errorf("%s: the role and the action must each be one span in backticks", r.pos(doc.name))
+				continue
+			}
+			documented[r.cell(0)+" "+role[0]+" "+action[0]] = true
+		}
+	}
+	want := map[string]bool{}
+	for _, p := range opensearch.Permissions {
+		k := string(p.Side) + " " + p.Role + " " + p.Action
+		want[k] = true
+		if !documented[k] {
+			t.Errorf("docs/security.md: no row for %s", k)
+		}
+	}
+	for k := range documented {
+		if !want[k] {
+			t.Errorf("docs/security.md: row %s is no permission drwatch needs (internal/opensearch/permissions.go)", k)
+		}
 	}
 }
