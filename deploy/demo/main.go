@@ -17,12 +17,16 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -61,6 +65,13 @@ func run() error {
 		return fmt.Errorf("lab up: %w", err)
 	}
 	leaderURL, followerURL = env.LeaderURL, env.FollowerURL
+	labEnv = env
+	if env.Security {
+		if err := useAdmin(env); err != nil {
+			return err
+		}
+		fmt.Printf("   secured lab (LAB_SECURITY=1): TLS from the lab's CA; drwatch runs as user %s with the roles of deploy/security\n", env.DrwatchUser)
+	}
 	if !env.CCR {
 		return errors.New("the lab has no replication plugin: nothing replicates, so there is no failover to show (see deploy/lab/README.md)")
 	}
@@ -90,7 +101,10 @@ func openLab() (*lab.Lab, error) {
 
 func actOne(l *lab.Lab) error {
 	indices := []string{"orders-1", "orders-2", "logs-1"}
-	const cfg = "deploy/examples/lab-failover.yml"
+	cfg, err := demoConfig("deploy/examples/lab-failover.yml")
+	if err != nil {
+		return err
+	}
 	say("2. drwatch in auto mode (" + cfg + "): leader down after 5s and 3 failed probes, follower witness required, max_lag_operations 100")
 	d, err := startDrwatch(cfg, "127.0.0.1:9464", "bin/demo-state", "bin/demo.log")
 	if err != nil {
@@ -201,7 +215,10 @@ func printPages(path string) error {
 // ---- act 2 ------------------------------------------------------------------
 
 func actTwo(ctx context.Context, l *lab.Lab) error {
-	const cfg = "deploy/examples/lab-stream.yml"
+	cfg, err := demoConfig("deploy/examples/lab-stream.yml")
+	if err != nil {
+		return err
+	}
 	indices := []string{"stream-1", "stream-2"}
 	say("8. Act two: the leader restarted, " + strings.Join(indices, " and ") + " replicated, a client writing continuously")
 	if err := l.StartNode(ctx, lab.Leader); err != nil {
@@ -212,7 +229,7 @@ func actTwo(ctx context.Context, l *lab.Lab) error {
 			return err
 		}
 		if _, err := call(followerURL, http.MethodPut, "/_plugins/_replication/"+idx+"/_start?wait_for_restore=true",
-			`{"leader_alias":"leader","leader_index":"`+idx+`"}`); err != nil {
+			`{"leader_alias":"leader","leader_index":"`+idx+`"`+useRoles()+`}`); err != nil {
 			return err
 		}
 	}
@@ -294,7 +311,7 @@ func startDrwatch(cfg, addr, state, logPath string) (*drwatch, error) {
 	}
 	d := &drwatch{cmd: cmd, addr: addr, cfg: cfg}
 	if err := waitFor(30*time.Second, func() (bool, error) {
-		_, err := call("http://"+addr, http.MethodGet, "/-/ready", "")
+		_, err := apiCall("http://"+addr, "/-/ready")
 		return err == nil, nil
 	}); err != nil {
 		d.stop()
@@ -335,7 +352,7 @@ func (d *drwatch) status() (pairStatus, error) {
 	var st struct {
 		Pairs []pairStatus `json:"pairs"`
 	}
-	b, err := call("http://"+d.addr, http.MethodGet, "/api/v1/status", "")
+	b, err := apiCall("http://"+d.addr, "/api/v1/status")
 	if err != nil {
 		return pairStatus{}, err
 	}
@@ -398,19 +415,102 @@ func call(base, method, path, body string) ([]byte, error) {
 
 // firstWrite writes to the follower until it acknowledges one (the RTO).
 func firstWrite(index string, out chan<- time.Duration) {
-	c := &http.Client{Timeout: time.Second}
 	for time.Since(t0) < 2*time.Minute {
-		req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, followerURL+"/"+index+"/_doc", strings.NewReader(`{"after":"failover"}`))
-		req.Header.Set("Content-Type", "application/json")
-		if resp, err := c.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusCreated {
-				out <- time.Since(t0)
-				return
-			}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := acked.Call(ctx, http.MethodPost, followerURL+"/"+index+"/_doc", `{"after":"failover"}`)
+		cancel()
+		if err == nil {
+			out <- time.Since(t0)
+			return
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// apiCall reads drwatch's own API (plain HTTP on loopback, no credentials:
+// the clusters' are never sent to it).
+func apiCall(base, path string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		return b, fmt.Errorf("GET %s%s: HTTP %d %s", base, path, resp.StatusCode, b)
+	}
+	return b, nil
+}
+
+// ---- the secured lab ------------------------------------------------------------------
+
+var labEnv lab.Env
+
+// useAdmin makes the demo's own writes and reads go as the lab's admin,
+// over TLS trusting the lab's CA.
+func useAdmin(env lab.Env) error {
+	ca, err := os.ReadFile(env.CAFile)
+	if err != nil {
+		return err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(ca) {
+		return fmt.Errorf("%s holds no certificate", env.CAFile)
+	}
+	pw, err := os.ReadFile(env.AdminPasswordFile)
+	if err != nil {
+		return err
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	acked.Use(tr, env.AdminUser, strings.TrimSpace(string(pw)))
+	return nil
+}
+
+func useRoles() string {
+	if !labEnv.Security {
+		return ""
+	}
+	return fmt.Sprintf(`,"use_roles":{"leader_cluster_role":%q,"follower_cluster_role":%q}`, labEnv.LeaderRole, labEnv.FollowerRole)
+}
+
+// demoConfig is the example config to run drwatch with: as it is, or, on a
+// secured lab, in bin/ with https URLs and the drwatch user's credentials
+// on both clusters.
+func demoConfig(example string) (string, error) {
+	if !labEnv.Security {
+		return example, nil
+	}
+	b, err := os.ReadFile(example) //nolint:gosec // the checkout's example
+	if err != nil {
+		return "", err
+	}
+	s := string(b)
+	creds := fmt.Sprintf("      username: %s\n      password_file: %s\n      ca_file: %s\n", labEnv.DrwatchUser, labEnv.DrwatchPasswordFile, labEnv.CAFile)
+	for _, u := range []struct{ plain, secure string }{
+		{strings.Replace(labEnv.LeaderURL, "https://", "http://", 1), labEnv.LeaderURL},
+		{strings.Replace(labEnv.FollowerURL, "https://", "http://", 1), labEnv.FollowerURL},
+	} {
+		line := "      url: " + u.plain + "\n"
+		if !strings.Contains(s, line) {
+			return "", fmt.Errorf("%s has no line %q to secure", example, strings.TrimSpace(line))
+		}
+		s = strings.Replace(s, line, "      url: "+u.secure+"\n"+creds, 1)
+	}
+	out := filepath.Join("bin", strings.TrimSuffix(filepath.Base(example), ".yml")+"-secure.yml")
+	if err := os.WriteFile(out, []byte(s), 0o600); err != nil {
+		return "", err
+	}
+	return out, nil
 }
 
 // ---- helpers ------------------------------------------------------------------
