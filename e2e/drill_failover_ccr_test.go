@@ -73,7 +73,7 @@ func hasStage(r drill.Report, name string) bool {
 // leader takes next arriving on the follower. The pair is handed back:
 // healthy, and drwatch would promote it in a real outage.
 func TestFailoverDrillTwiceZeroLoss(t *testing.T) {
-	noRefusalsOfDrwatch(t) // on a secured lab: least privilege, proven
+	noRefusalsOfDrwatch(t)          // on a secured lab: least privilege, proven
 	mapDrwatchToReplicationRoles(t) // the restore starts replication with use_roles
 	started := replicated(t, "fodrill", 2, 2)
 	rule, pattern, auto := autofollowed(t, "fodrillauto")
