@@ -54,7 +54,7 @@ type Config struct {
 	Dir               string // LAB_DIR: runtime dir, removed by Down
 	Cache             string // LAB_CACHE: downloaded zips
 	SharedCCRDir      string // SHARED_CCR_DIR: plugin zip + SHA256SUMS
-	Version           string // OPENSEARCH_VERSION
+	Version           string // LAB_VERSION or OPENSEARCH_VERSION (2.19.3; 3.4.0 needs Java 21+)
 	CCRVersion        string // CCR_PLUGIN_VERSION
 	LeaderHTTPPort    int
 	LeaderTransport   int
@@ -122,6 +122,12 @@ func FromEnv(repo string, getenv func(string) string) (Config, error) {
 	c.Cache = str("LAB_CACHE", filepath.Join(repo, ".cache", "lab"))
 	c.SharedCCRDir = str("SHARED_CCR_DIR", filepath.Join(filepath.Dir(repo), "shared", "ccr-plugin"))
 	c.Version = str(keyVersion, "2.19.3")
+	if v := getenv("LAB_VERSION"); v != "" {
+		if c.explicit[keyVersion] && v != c.Version {
+			errs = append(errs, fmt.Errorf("LAB_VERSION=%s and OPENSEARCH_VERSION=%s differ: set one", v, c.Version))
+		}
+		c.Version, c.explicit[keyVersion] = v, true
+	}
 	c.CCRVersion = str("CCR_PLUGIN_VERSION", c.Version+".0")
 	c.LeaderHTTPPort = num(keyLeaderHTTPPort, 19200)
 	c.LeaderTransport = num(keyLeaderTransport, 19300)

@@ -17,29 +17,76 @@ import (
 	"syscall"
 )
 
+// jvmDir is where the lab looks for a newer JDK when the default one is
+// too old for the OpenSearch version (Debian's and Temurin's packages).
+var jvmDir = "/usr/lib/jvm"
+
 // resolveJava finds the JDK for the nodes: the configured JAVA_HOME, else
-// the java on PATH, and checks that it is Java 11 or newer.
-func resolveJava(ctx context.Context, javaHome string) (string, error) {
+// the java on PATH, and checks that it is at least minMajor (11 for
+// OpenSearch 2, 21 for 3). When the java on PATH is older and no JAVA_HOME
+// is set, it takes the newest JDK of jvmDir that is new enough.
+func resolveJava(ctx context.Context, javaHome string, minMajor int) (string, error) {
+	explicit := javaHome != ""
 	if javaHome == "" {
 		j, err := exec.LookPath("java")
 		if err != nil {
-			return "", fmt.Errorf("no Java found; install a JDK 17 (%s) or set JAVA_HOME", hintJava)
+			return "", fmt.Errorf("no Java found; install a JDK %d+ (%s) or set JAVA_HOME", minMajor, hintJava)
 		}
 		if j, err = filepath.EvalSymlinks(j); err != nil {
 			return "", err
 		}
 		javaHome = filepath.Dir(filepath.Dir(j))
 	}
+	major, ver, err := javaVersion(ctx, javaHome)
+	if err != nil {
+		return "", err
+	}
+	if major >= minMajor {
+		return javaHome, nil
+	}
+	if !explicit {
+		if home, m := newestJDK(ctx, jvmDir); m >= minMajor {
+			return home, nil
+		}
+	}
+	return "", fmt.Errorf("OpenSearch needs Java %d+, found '%s' at %s; install a JDK %d+ (Java 25: /usr/lib/jvm/temurin-25-jdk-amd64) or set OPENSEARCH_JAVA_HOME", minMajor, ver, javaHome, minMajor)
+}
+
+func javaVersion(ctx context.Context, javaHome string) (int, string, error) {
 	java := filepath.Join(javaHome, "bin", "java")
 	out, err := exec.CommandContext(ctx, java, "-version").CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("%s does not run (%w); install openjdk-17-jdk-headless or fix JAVA_HOME/OPENSEARCH_JAVA_HOME", java, err)
+		return 0, "", fmt.Errorf("%s does not run (%w); install openjdk-17-jdk-headless or fix JAVA_HOME/OPENSEARCH_JAVA_HOME", java, err)
 	}
 	major, ver := javaMajor(string(out))
-	if major < 11 {
-		return "", fmt.Errorf("OpenSearch needs Java 11+ (17 recommended), found '%s' at %s; install openjdk-17-jdk-headless", ver, javaHome)
+	return major, ver, nil
+}
+
+// newestJDK is the JDK of dir with the highest major version (0 if none).
+func newestJDK(ctx context.Context, dir string) (string, int) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", 0
 	}
-	return javaHome, nil
+	best, bestMajor := "", 0
+	for _, e := range entries {
+		home := filepath.Join(dir, e.Name())
+		if !exists(filepath.Join(home, "bin", "java")) {
+			continue
+		}
+		if m, _, err := javaVersion(ctx, home); err == nil && m > bestMajor {
+			best, bestMajor = home, m
+		}
+	}
+	return best, bestMajor
+}
+
+// minJava is the Java major version OpenSearch version v needs.
+func minJava(v string) int {
+	if strings.HasPrefix(v, "2.") || strings.HasPrefix(v, "1.") {
+		return 11
+	}
+	return 21
 }
 
 var javaVersionRE = regexp.MustCompile(`version "([^"]*)"`)

@@ -26,7 +26,7 @@ func (l *Lab) Up(ctx context.Context) (Env, error) {
 	}
 	defer unlock()
 	t0 := time.Now()
-	javaHome, err := resolveJava(ctx, l.cfg.JavaHome)
+	javaHome, err := resolveJava(ctx, l.cfg.JavaHome, minJava(l.cfg.Version))
 	if err != nil {
 		return Env{}, err
 	}
@@ -235,7 +235,7 @@ func (l *Lab) StartNode(ctx context.Context, n Node) error {
 	if !l.installed(n) {
 		return fmt.Errorf("%s is not installed in %s; run up first", n, l.cfg.Dir)
 	}
-	javaHome, err := resolveJava(ctx, l.cfg.JavaHome)
+	javaHome, err := resolveJava(ctx, l.cfg.JavaHome, minJava(l.cfg.Version))
 	if err != nil {
 		return err
 	}

@@ -74,6 +74,15 @@ func New(ep config.Endpoint, opts Options) (*Client, error) {
 		}
 		base = tr
 	}
+	// A probe measures one attempt: no retry - except that a cluster of
+	// several addresses (urls:) is up when any node answers, so a network
+	// error (a dead node: refused, reset) goes on to the next address
+	// within the same call. An answer is never asked again.
+	retry, maxRetries := opts.Retry, 3
+	var onStatus []int // nil: opensearch-go's 502, 503, 504
+	if !opts.Retry && len(addrs) > 1 {
+		retry, maxRetries, onStatus = true, len(addrs)-1, []int{}
+	}
 	no := false
 	hdr := http.Header{}
 	if opts.UserAgent != "" {
@@ -85,8 +94,9 @@ func New(ep config.Endpoint, opts Options) (*Client, error) {
 		Password:              ep.Password.Reveal(),
 		Header:                hdr,
 		Transport:             &countingTransport{next: base, n: &c.requests},
-		DisableRetry:          !opts.Retry,
-		MaxRetries:            3,
+		DisableRetry:          !retry,
+		MaxRetries:            maxRetries,
+		RetryOnStatus:         onStatus,
 		DiscoverNodesOnStart:  &no,
 		HealthCheckMaxRetries: -1,
 		MaxRetryClusterHealth: -1,
