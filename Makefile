@@ -49,7 +49,7 @@ rules: deps ## check the Prometheus alerting rules and run their unit tests (pro
 .PHONY: vet
 vet: ## go vet
 	go vet ./...
-	go vet -tags 'e2e ccr measure secure' ./e2e/
+	go vet -tags 'e2e ccr measure secure nodes' ./e2e/
 
 .PHONY: tidy-check
 tidy-check: ## go mod tidy leaves no diff

@@ -45,10 +45,16 @@ func replicatedFrom(t *testing.T, prefix string, from, n, shards int) []string {
 			osDo(t, lab.LeaderURL, "DELETE", "/"+idx, "")
 		}
 	})
+	// On clusters of several nodes a replica on each side: a node lost,
+	// every index still serves (the follower's replicas are its own).
+	replicas, settings := 0, ""
+	if lab.NodeCount > 1 {
+		replicas, settings = 1, `,"settings":{"index.number_of_replicas":1}`
+	}
 	for _, idx := range names {
-		osOK(t, lab.LeaderURL, "PUT", "/"+idx, fmt.Sprintf(`{"settings":{"number_of_shards":%d,"number_of_replicas":0}}`, shards))
+		osOK(t, lab.LeaderURL, "PUT", "/"+idx, fmt.Sprintf(`{"settings":{"number_of_shards":%d,"number_of_replicas":%d}}`, shards, replicas))
 		osOK(t, lab.FollowerURL, "PUT", "/_plugins/_replication/"+idx+"/_start?wait_for_restore=true",
-			fmt.Sprintf(`{"leader_alias":%q,"leader_index":%q%s}`, lab.Alias, idx, useRoles()))
+			fmt.Sprintf(`{"leader_alias":%q,"leader_index":%q%s%s}`, lab.Alias, idx, useRoles(), settings))
 	}
 	eventually(t, 120*time.Second, prefix+" indices syncing", func() bool {
 		for _, idx := range names {

@@ -108,7 +108,7 @@ func run(m *testing.M) int {
 	code := m.Run()
 	if code != 0 {
 		// The nodes' own account of a failed run, before down deletes it.
-		for _, n := range drlab.Nodes {
+		for _, n := range theLab.Config().AllMembers() {
 			theLab.PrintNodeLogs(n)
 		}
 	}

@@ -148,7 +148,7 @@ type logMark map[string]int64
 func markLogs(t *testing.T) logMark {
 	t.Helper()
 	m := logMark{}
-	for _, n := range drlab.Nodes {
+	for _, n := range theLab.Config().AllMembers() {
 		p := nodeLog(n)
 		if fi, err := os.Stat(p); err == nil {
 			m[p] = fi.Size()
@@ -158,7 +158,7 @@ func markLogs(t *testing.T) logMark {
 }
 
 func nodeLog(n drlab.Node) string {
-	return filepath.Join(lab.Dir, string(n), "logs", "drwatch-"+string(n)+".log")
+	return filepath.Join(lab.Dir, string(n), "logs", "drwatch-"+string(n.Cluster())+".log")
 }
 
 // refusals are the security plugin's log lines, since the mark, of a
@@ -167,7 +167,7 @@ func nodeLog(n drlab.Node) string {
 func (m logMark) refusals(t *testing.T) []string {
 	t.Helper()
 	var out []string
-	for _, n := range drlab.Nodes {
+	for _, n := range theLab.Config().AllMembers() {
 		p := nodeLog(n)
 		f, err := os.Open(p)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -308,15 +309,18 @@ func (l *Lab) UseProxy(ctx context.Context, addr string) error {
 // every later _start fails ("repository ... missing"). Changing the seeds
 // twice more registers it again.
 func (l *Lab) UseSeeds(ctx context.Context) error {
-	seed := fmt.Sprintf("127.0.0.1:%d", l.cfg.LeaderTransport)
-	l.logf("follower: remote '%s' -> seeds %s", l.cfg.Alias, seed)
-	if err := l.putSettings(ctx, remoteSettings(l.cfg.Alias, "", []string{seed})); err != nil {
+	var seeds []string
+	for _, m := range l.cfg.Members(Leader) {
+		seeds = append(seeds, fmt.Sprintf("127.0.0.1:%d", l.cfg.TransportPort(m)))
+	}
+	l.logf("follower: remote '%s' -> seeds %s", l.cfg.Alias, strings.Join(seeds, ","))
+	if err := l.putSettings(ctx, remoteSettings(l.cfg.Alias, "", seeds)); err != nil {
 		return err
 	}
-	if err := l.putSettings(ctx, seedsOnly(l.cfg.Alias, []string{seed, fmt.Sprintf("localhost:%d", l.cfg.LeaderTransport)})); err != nil {
+	if err := l.putSettings(ctx, seedsOnly(l.cfg.Alias, append(slices.Clone(seeds), fmt.Sprintf("localhost:%d", l.cfg.LeaderTransport)))); err != nil {
 		return err
 	}
-	return l.putSettings(ctx, seedsOnly(l.cfg.Alias, []string{seed}))
+	return l.putSettings(ctx, seedsOnly(l.cfg.Alias, seeds))
 }
 
 // RemoteConnected is the follower's own view of its connection to the
@@ -384,8 +388,10 @@ func (l *Lab) createSampleIndex(ctx context.Context, index, kind string, shards 
 		l.logf("leader: index %s exists", index)
 		return nil
 	}
+	// a replica on clusters of several nodes: one node lost, they serve on
+	replicas := min(1, l.cfg.NodeCount-1)
 	a, err := l.call(ctx, http.MethodPut, base+"/"+index,
-		map[string]any{"settings": map[string]any{"index": map[string]any{"number_of_shards": shards, "number_of_replicas": 0}}}, 30*time.Second)
+		map[string]any{"settings": map[string]any{"index": map[string]any{"number_of_shards": shards, "number_of_replicas": replicas}}}, 30*time.Second)
 	if err != nil {
 		return fmt.Errorf("creating %s failed: %w", index, err)
 	}
@@ -486,10 +492,35 @@ func (l *Lab) setupReplication(ctx context.Context) error {
 	return nil
 }
 
-// healthy is whether node n answers health yellow or better within a second.
+// healthy is whether node n answers health yellow or better within a
+// second, in a cluster of all its nodes.
 func (l *Lab) healthy(ctx context.Context, n Node) bool {
-	a, err := l.call(ctx, http.MethodGet, l.cfg.URL(n)+"/_cluster/health?wait_for_status=yellow&timeout=1s", nil, 5*time.Second)
+	a, err := l.call(ctx, http.MethodGet, fmt.Sprintf("%s/_cluster/health?wait_for_status=yellow&wait_for_nodes=%d&timeout=1s", l.cfg.URL(n), l.cfg.NodeCount), nil, 5*time.Second)
 	return err == nil && a.ok()
+}
+
+// ClusterManager is the node the cluster has elected its cluster manager
+// (GET _cat/cluster_manager on any of its nodes that answers).
+func (l *Lab) ClusterManager(ctx context.Context, cluster Node) (Node, error) {
+	var last error
+	for _, m := range l.cfg.Members(cluster) {
+		a, err := l.call(ctx, http.MethodGet, l.cfg.URL(m)+"/_cat/cluster_manager?format=json", nil, 5*time.Second)
+		if err != nil || !a.ok() {
+			last = errors.Join(err, fmt.Errorf("%s: %s", m, a))
+			continue
+		}
+		var rows []struct {
+			Node string `json:"node"`
+		}
+		if err := json.Unmarshal(a.Body, &rows); err != nil {
+			return "", fmt.Errorf("_cat/cluster_manager: %w", err)
+		}
+		if len(rows) != 1 || rows[0].Node == "" {
+			return "", fmt.Errorf("_cat/cluster_manager: %d rows, want one", len(rows))
+		}
+		return ParseNode(rows[0].Node)
+	}
+	return "", fmt.Errorf("no node of %s answers: %w", cluster, last)
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -35,16 +35,61 @@ const (
 	Follower Node = "follower"
 )
 
-// Nodes are both nodes, leader first.
+// Nodes are both clusters, leader first. A cluster's first node has the
+// cluster's name ("leader"); with LAB_NODES=3 its others are "leader-1"
+// and "leader-2" (Config.Members).
 var Nodes = []Node{Leader, Follower}
 
-// ParseNode accepts "leader" or "follower".
+// MaxNodes bounds LAB_NODES.
+const MaxNodes = 5
+
+var memberRE = regexp.MustCompile(`^(leader|follower)(-[1-9])?$`)
+
+// ParseNode accepts "leader", "follower", or a node of either
+// ("leader-1", "follower-2").
 func ParseNode(s string) (Node, error) {
-	switch Node(s) {
-	case Leader, Follower:
-		return Node(s), nil
+	if !memberRE.MatchString(s) {
+		return "", fmt.Errorf("node must be 'leader' or 'follower', or a node of either such as 'leader-1' (got '%s')", s)
 	}
-	return "", fmt.Errorf("node must be 'leader' or 'follower' (got '%s')", s)
+	return Node(s), nil
+}
+
+// Cluster is the cluster node n belongs to (Leader or Follower).
+func (n Node) Cluster() Node {
+	c, _, _ := strings.Cut(string(n), "-")
+	return Node(c)
+}
+
+// Index is node n's place in its cluster (0 for the cluster's first).
+func (n Node) Index() int {
+	_, i, ok := strings.Cut(string(n), "-")
+	if !ok {
+		return 0
+	}
+	k, _ := strconv.Atoi(i)
+	return k
+}
+
+// member is the i-th node of cluster.
+func member(cluster Node, i int) Node {
+	if i == 0 {
+		return cluster
+	}
+	return Node(fmt.Sprintf("%s-%d", cluster, i))
+}
+
+// Members are the nodes of a cluster, its first one first.
+func (c Config) Members(cluster Node) []Node {
+	out := make([]Node, c.NodeCount)
+	for i := range out {
+		out[i] = member(cluster, i)
+	}
+	return out
+}
+
+// AllMembers are the nodes of both clusters, the leader's first.
+func (c Config) AllMembers() []Node {
+	return append(c.Members(Leader), c.Members(Follower)...)
 }
 
 // Config is everything the lab can be told. FromEnv reads it from the
@@ -73,6 +118,7 @@ type Config struct {
 	CI                bool   // CI=true: a lab without the plugin is a failure
 	JavaHome          string // OPENSEARCH_JAVA_HOME or JAVA_HOME; empty: java on PATH
 	Security          bool   // LAB_SECURITY=1: the security plugin, TLS, users and roles (security.go)
+	NodeCount         int    // LAB_NODES: nodes per cluster (1; 3 for clusters with an elected cluster manager)
 
 	// explicit names the saved keys that were set in the environment: a
 	// conflict with the running lab's value is an error (see Open).
@@ -88,6 +134,7 @@ const (
 	keyFollowerTransport = "FOLLOWER_TRANSPORT_PORT"
 	keyAlias             = "LEADER_ALIAS"
 	keySecurity          = "LAB_SECURITY"
+	keyNodes             = "LAB_NODES"
 )
 
 // FromEnv builds a Config from getenv (os.Getenv in practice) with the
@@ -138,7 +185,11 @@ func FromEnv(repo string, getenv func(string) string) (Config, error) {
 	c.Timeout = secs("LAB_TIMEOUT", 240)
 	c.StopTimeout = secs("LAB_STOP_TIMEOUT", 20)
 	c.CCRTimeout = secs("LAB_CCR_TIMEOUT", 180)
+	c.NodeCount = num(keyNodes, 1)
 	c.Heap = str("LAB_HEAP", "512m")
+	if c.NodeCount > 1 && getenv("LAB_HEAP") == "" {
+		c.Heap = "384m" // six JVMs on a small machine
+	}
 	c.User = str("LAB_USER", "drwatch-lab")
 	c.PluginZip = getenv("DRWATCH_CCR_PLUGIN_ZIP")
 	c.Mvn = str("MVN", "mvn")
@@ -171,9 +222,12 @@ var (
 // Validate checks the values a lab is built from.
 func (c Config) Validate() error {
 	var errs []error
+	if c.NodeCount < 1 || c.NodeCount > MaxNodes {
+		errs = append(errs, fmt.Errorf("LAB_NODES must be 1 to %d (got %d)", MaxNodes, c.NodeCount))
+	}
 	ports := map[int]bool{}
 	for _, p := range []int{c.LeaderHTTPPort, c.LeaderTransport, c.FollowerHTTPPort, c.FollowerTransport} {
-		if p <= 0 || p > 65535 {
+		if p <= 0 || p > 65535-10*MaxNodes {
 			errs = append(errs, fmt.Errorf("port %d is out of range", p))
 		}
 		ports[p] = true
@@ -181,6 +235,15 @@ func (c Config) Validate() error {
 	if len(ports) != 4 {
 		errs = append(errs, fmt.Errorf("the four ports must be distinct (got %d %d %d %d)",
 			c.LeaderHTTPPort, c.LeaderTransport, c.FollowerHTTPPort, c.FollowerTransport))
+	}
+	if c.NodeCount > 1 && c.NodeCount >= 1 && c.NodeCount <= MaxNodes {
+		all := map[int]bool{}
+		for _, n := range c.AllMembers() {
+			all[c.HTTPPort(n)], all[c.TransportPort(n)] = true, true
+		}
+		if len(all) != 4*c.NodeCount {
+			errs = append(errs, fmt.Errorf("with LAB_NODES=%d the nodes' ports (the cluster's port + 10 per node) overlap", c.NodeCount))
+		}
 	}
 	if !dirRE.MatchString(c.Dir) || c.Dir == "/" {
 		errs = append(errs, fmt.Errorf("LAB_DIR must be an absolute path of [A-Za-z0-9._/-] (got '%s')", c.Dir))
@@ -197,26 +260,30 @@ func (c Config) Validate() error {
 	if !heapRE.MatchString(c.Heap) {
 		errs = append(errs, fmt.Errorf("LAB_HEAP must be a JVM size such as 512m (got '%s')", c.Heap))
 	}
+	if c.Security && minJava(c.Version) >= 21 {
+		errs = append(errs, fmt.Errorf("LAB_SECURITY=1 runs on OpenSearch 2 only for now: the security plugin for %s needs the rule-framework plugin, which its integ-test distribution lacks and Maven Central does not serve (deploy/lab/README.md)", c.Version))
+	}
 	if c.Timeout <= 0 || c.StopTimeout <= 0 || c.CCRTimeout <= 0 {
 		errs = append(errs, errors.New("LAB_TIMEOUT, LAB_STOP_TIMEOUT and LAB_CCR_TIMEOUT must be positive"))
 	}
 	return errors.Join(errs...)
 }
 
-// HTTPPort is a node's HTTP port.
+// HTTPPort is a node's HTTP port: its cluster's, plus 10 per node before
+// it (leader 19200, leader-1 19210, leader-2 19220).
 func (c Config) HTTPPort(n Node) int {
-	if n == Leader {
-		return c.LeaderHTTPPort
+	if n.Cluster() == Leader {
+		return c.LeaderHTTPPort + 10*n.Index()
 	}
-	return c.FollowerHTTPPort
+	return c.FollowerHTTPPort + 10*n.Index()
 }
 
-// TransportPort is a node's transport port.
+// TransportPort is a node's transport port (as HTTPPort).
 func (c Config) TransportPort(n Node) int {
-	if n == Leader {
-		return c.LeaderTransport
+	if n.Cluster() == Leader {
+		return c.LeaderTransport + 10*n.Index()
 	}
-	return c.FollowerTransport
+	return c.FollowerTransport + 10*n.Index()
 }
 
 // URL is a node's HTTP base URL.
@@ -252,28 +319,39 @@ func (c Config) distArtifact() string {
 	return "org.opensearch.distribution.integ-test-zip:opensearch:" + c.Version + ":zip"
 }
 
-// NodeConfig is the opensearch.yml of node n.
+// NodeConfig is the opensearch.yml of node n: a single-node cluster, or
+// (LAB_NODES>1) one of several that elect a cluster manager among
+// themselves.
 func (c Config) NodeConfig(n Node) string {
 	home := c.Home(n)
+	discovery := "discovery.type: single-node\n"
+	if c.NodeCount > 1 {
+		var seeds, names []string
+		for _, m := range c.Members(n.Cluster()) {
+			seeds = append(seeds, fmt.Sprintf("%q", fmt.Sprintf("127.0.0.1:%d", c.TransportPort(m))))
+			names = append(names, fmt.Sprintf("%q", m))
+		}
+		discovery = fmt.Sprintf("discovery.seed_hosts: [%s]\ncluster.initial_cluster_manager_nodes: [%s]\n",
+			strings.Join(seeds, ", "), strings.Join(names, ", "))
+	}
 	return fmt.Sprintf(`# written by drwatch's internal/lab
 cluster.name: drwatch-%[1]s
-node.name: %[1]s
+node.name: %[2]s
 network.host: 127.0.0.1
-http.port: %[2]d
-transport.port: %[3]d
-path.data: %[4]s/data
-path.logs: %[4]s/logs
-discovery.type: single-node
-cluster.routing.allocation.disk.threshold_enabled: false
+http.port: %[3]d
+transport.port: %[4]d
+path.data: %[5]s/data
+path.logs: %[5]s/logs
+%[6]scluster.routing.allocation.disk.threshold_enabled: false
 action.destructive_requires_name: false
-`, n, c.HTTPPort(n), c.TransportPort(n), home) + c.securityConfig()
+`, n.Cluster(), n, c.HTTPPort(n), c.TransportPort(n), home, discovery) + c.securityConfig()
 }
 
 func (c Config) securityConfig() string {
 	if !c.Security {
 		return ""
 	}
-	return securityNodeConfig()
+	return c.securityNodeConfig()
 }
 
 // FindRepo walks up from dir to the drwatch checkout (the go.mod of

@@ -38,11 +38,15 @@ type proc struct {
 type Env struct {
 	LeaderURL, FollowerURL             string
 	LeaderTransport, FollowerTransport string // host:port
-	Alias                              string // the follower's remote cluster alias for the leader
-	CCR                                bool   // both nodes have the replication plugin
-	Dir                                string
-	Version                            string
-	LeaderPID, FollowerPID             int // 0: not running
+	// LeaderURLs and FollowerURLs are every node's (LAB_NODES>1), the
+	// first one's first; NodeCount the nodes per cluster.
+	LeaderURLs, FollowerURLs []string
+	NodeCount                int
+	Alias                    string // the follower's remote cluster alias for the leader
+	CCR                      bool   // both nodes have the replication plugin
+	Dir                      string
+	Version                  string
+	LeaderPID, FollowerPID   int // 0: not running
 
 	// The secured lab (LAB_SECURITY=1): URLs are https, the CA signs
 	// every node's certificate, and each cluster has an admin and a
@@ -111,6 +115,13 @@ func (l *Lab) env() Env {
 		Alias:             c.Alias, Dir: c.Dir, Version: c.Version,
 		CCR: l.st.node(Leader).CCR && l.st.node(Follower).CCR,
 	}
+	e.NodeCount = c.NodeCount
+	for _, m := range c.Members(Leader) {
+		e.LeaderURLs = append(e.LeaderURLs, c.URL(m))
+	}
+	for _, m := range c.Members(Follower) {
+		e.FollowerURLs = append(e.FollowerURLs, c.URL(m))
+	}
 	if c.Security {
 		e.Security, e.CAFile = true, c.CAFile()
 		e.AdminUser, e.AdminPasswordFile = AdminUser, c.PasswordFile(AdminUser)
@@ -133,6 +144,10 @@ func (e Env) Lines() []string {
 		"LEADER_TRANSPORT=" + e.LeaderTransport, "FOLLOWER_TRANSPORT=" + e.FollowerTransport,
 		fmt.Sprintf("LEADER_PID=%d", e.LeaderPID), fmt.Sprintf("FOLLOWER_PID=%d", e.FollowerPID),
 		"LEADER_ALIAS=" + e.Alias, fmt.Sprintf("CCR=%d", ccr), "LAB_DIR=" + e.Dir, "OPENSEARCH_VERSION=" + e.Version,
+	}
+	if e.NodeCount > 1 {
+		lines = append(lines, fmt.Sprintf("LAB_NODES=%d", e.NodeCount),
+			"LEADER_URLS="+strings.Join(e.LeaderURLs, ","), "FOLLOWER_URLS="+strings.Join(e.FollowerURLs, ","))
 	}
 	if e.Security {
 		lines = append(lines, "LAB_SECURITY=1", "LAB_CA_FILE="+e.CAFile,
@@ -388,7 +403,7 @@ func (l *Lab) waitGone(n Node, pid int, within time.Duration) bool {
 // before a failed test run takes the lab down.
 func (l *Lab) PrintNodeLogs(n Node) {
 	logs := filepath.Join(l.cfg.Home(n), "logs")
-	main := filepath.Join(logs, "drwatch-"+string(n)+".log")
+	main := filepath.Join(logs, "drwatch-"+string(n.Cluster())+".log")
 	files := []string{main}
 	if !nonEmpty(main) {
 		files, _ = filepath.Glob(filepath.Join(logs, "*.log"))

@@ -54,12 +54,12 @@ func (l *Lab) Up(ctx context.Context) (Env, error) {
 	if err := l.install(ctx, javaHome, plugin, sec, ras); err != nil {
 		return Env{}, err
 	}
-	for _, n := range Nodes {
+	for _, n := range l.cfg.AllMembers() {
 		if err := l.launch(n, javaHome, ras); err != nil {
 			return Env{}, err
 		}
 	}
-	if err := l.waitHealthy(ctx, Nodes...); err != nil {
+	if err := l.waitHealthy(ctx, l.cfg.AllMembers()...); err != nil {
 		return Env{}, err
 	}
 	if l.cfg.ProxyAddress != "" {
@@ -114,7 +114,7 @@ func (l *Lab) isHealthy(ctx context.Context) bool {
 	if l.st.SetupDone == nil || l.st.ProxyAddress != l.cfg.ProxyAddress {
 		return false
 	}
-	for _, n := range Nodes {
+	for _, n := range l.cfg.AllMembers() {
 		pid, st := l.alive(n)
 		if pid == 0 || st == 'T' || st == 't' || !l.healthy(ctx, n) {
 			return false
@@ -144,7 +144,7 @@ func (l *Lab) install(ctx context.Context, javaHome, plugin string, sec *securit
 		return err
 	}
 	c.record(&l.st)
-	for _, n := range Nodes {
+	for _, n := range c.AllMembers() {
 		l.st.node(n)
 	}
 	if sec != nil {
@@ -157,14 +157,18 @@ func (l *Lab) install(ctx context.Context, javaHome, plugin string, sec *securit
 	if err := l.save(); err != nil {
 		return err
 	}
-	errs := make([]error, len(Nodes))
+	members := c.AllMembers()
+	errs := make([]error, len(members))
 	var wg sync.WaitGroup
-	for i, n := range Nodes {
+	slots := make(chan struct{}, 2) // two at a time: each runs JVMs to install plugins
+	for i, n := range members {
 		if l.installed(n) {
 			continue
 		}
 		ns := l.st.node(n)
 		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
 			if errs[i] = l.installNode(ctx, n, javaHome, plugin, sec); errs[i] == nil {
 				ns.Installed, ns.CCR = true, plugin != ""
 			}
@@ -177,7 +181,7 @@ func (l *Lab) install(ctx context.Context, javaHome, plugin string, sec *securit
 	if ras == nil {
 		return nil
 	}
-	for _, n := range Nodes {
+	for _, n := range members {
 		if err := chownTree(c.Home(n), ras); err != nil {
 			return err
 		}
@@ -195,12 +199,10 @@ func (l *Lab) Down(ctx context.Context) error {
 		return err
 	}
 	defer unlock()
-	for _, n := range Nodes {
-		l.st.node(n)
-	}
-	errs := make([]error, len(Nodes))
+	members := l.knownMembers()
+	errs := make([]error, len(members))
 	var wg sync.WaitGroup
-	for i, n := range Nodes {
+	for i, n := range members {
 		wg.Go(func() { errs[i] = l.stop(n) })
 	}
 	wg.Wait()
@@ -255,6 +257,56 @@ func (l *Lab) StartNode(ctx context.Context, n Node) error {
 				return l.WaitRemoteConnected(ctx, l.cfg.Timeout)
 			}
 		}
+	}
+	return nil
+}
+
+// KillCluster SIGKILLs every node of a cluster and waits until they are
+// gone (StartCluster restarts them).
+func (l *Lab) KillCluster(cluster Node) error {
+	var errs []error
+	for _, m := range l.cfg.Members(cluster) {
+		if _, err := l.PID(m); err != nil {
+			continue // not running
+		}
+		if _, err := l.Kill(m); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// StartCluster (re)starts every node of a cluster that does not run, on
+// their data dirs, and waits until the cluster is healthy and, in a set-up
+// lab, until the follower is connected to the leader again.
+func (l *Lab) StartCluster(ctx context.Context, cluster Node) error {
+	unlock, err := l.lockAll()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	javaHome, err := resolveJava(ctx, l.cfg.JavaHome, minJava(l.cfg.Version))
+	if err != nil {
+		return err
+	}
+	ras, err := l.lookupRunAs(ctx)
+	if err != nil {
+		return err
+	}
+	members := l.cfg.Members(cluster)
+	for _, m := range members {
+		if !l.installed(m) {
+			return fmt.Errorf("%s is not installed in %s; run up first", m, l.cfg.Dir)
+		}
+		if err := l.launch(m, javaHome, ras); err != nil {
+			return err
+		}
+	}
+	if err := l.waitHealthy(ctx, members...); err != nil {
+		return err
+	}
+	if l.st.SetupDone != nil {
+		return l.WaitRemoteConnected(ctx, l.cfg.Timeout)
 	}
 	return nil
 }
@@ -329,17 +381,17 @@ func (l *Lab) Freeze(n Node) (int, error) { return l.Signal(n, syscall.SIGSTOP) 
 func (l *Lab) Thaw(n Node) (int, error) { return l.Signal(n, syscall.SIGCONT) }
 
 // Status writes each node's state and the remote connection to w; it
-// returns true when both nodes answer.
+// returns true when every node answers.
 func (l *Lab) Status(ctx context.Context, w io.Writer) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.refresh()
 	up := 0
-	for _, n := range Nodes {
+	for _, n := range l.cfg.AllMembers() {
 		pid, st := l.alive(n)
 		url := l.cfg.URL(n)
 		if pid == 0 {
-			fmt.Fprintf(w, "%-8s DOWN  url=%s\n", n, url)
+			fmt.Fprintf(w, "%-10s DOWN  url=%s\n", n, url)
 			continue
 		}
 		a, err := l.call(ctx, http.MethodGet, url+"/_cluster/health", nil, 5*time.Second)
@@ -348,13 +400,14 @@ func (l *Lab) Status(ctx context.Context, w io.Writer) bool {
 			if herr != nil {
 				health = "?"
 			}
-			fmt.Fprintf(w, "%-8s UP    pid=%d url=%s health=%s\n", n, pid, url, health)
+			fmt.Fprintf(w, "%-10s UP    pid=%d url=%s health=%s\n", n, pid, url, health)
 			up++
 			continue
 		}
-		fmt.Fprintf(w, "%-8s HUNG  pid=%d state=%c url=%s (process alive, HTTP not answering)\n", n, pid, st, url)
+		fmt.Fprintf(w, "%-10s HUNG  pid=%d state=%c url=%s (process alive, HTTP not answering)\n", n, pid, st, url)
 	}
-	if up == 2 {
+	all := len(l.cfg.AllMembers())
+	if up == all {
 		if ok, err := l.RemoteConnected(ctx); err == nil && ok {
 			fmt.Fprintf(w, "remote   %s connected\n", l.cfg.Alias)
 		} else {
@@ -369,7 +422,27 @@ func (l *Lab) Status(ctx context.Context, w io.Writer) bool {
 			fmt.Fprintln(w, s)
 		}
 	}
-	return up == 2
+	return up == all
+}
+
+// knownMembers are the nodes of the configured clusters and any other the
+// state records (a lab brought up with more nodes), each with its state.
+func (l *Lab) knownMembers() []Node {
+	seen := map[Node]bool{}
+	var out []Node
+	for _, n := range l.cfg.AllMembers() {
+		seen[n] = true
+		out = append(out, n)
+	}
+	for n := range l.st.Nodes {
+		if !seen[n] {
+			out = append(out, n)
+		}
+	}
+	for _, n := range out {
+		l.st.node(n)
+	}
+	return out
 }
 
 // HasCCRPlugin is whether a plugin zip is available without asking Maven

@@ -24,7 +24,7 @@ func fakeNodeLab(t *testing.T, script string) (*Lab, *bytes.Buffer) {
 			t.Fatal(err)
 		}
 		ports[i] = strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-		ln.Close()
+		defer ln.Close() // held until all four are chosen: four distinct ports
 	}
 	cfg, err := FromEnv(t.TempDir(), envOf(map[string]string{
 		"LAB_DIR": filepath.Join(t.TempDir(), "lab"), "LAB_STOP_TIMEOUT": "1", "LAB_TIMEOUT": "5",

@@ -42,7 +42,7 @@ var (
 
 // DrwatchRoles are the drwatch roles of node n's cluster.
 func DrwatchRoles(n Node) []string {
-	if n == Leader {
+	if n.Cluster() == Leader {
 		return LeaderDrwatchRoles
 	}
 	return FollowerDrwatchRoles
@@ -62,7 +62,7 @@ func (c Config) PasswordFile(user string) string {
 
 // RolesFile is drwatch's shipped roles file for node n's cluster.
 func (c Config) RolesFile(n Node) string {
-	return filepath.Join(c.Repo, "deploy", "security", string(n)+".yml")
+	return filepath.Join(c.Repo, "deploy", "security", string(n.Cluster())+".yml")
 }
 
 func (c Config) securityName() string {
@@ -175,18 +175,17 @@ func (c Config) readPassword(user string) (string, error) {
 }
 
 // nodeDNs are the subjects of every node of the lab (both clusters).
-func nodeDNs() []string {
+func (c Config) nodeDNs() []string {
 	var out []string
-	for _, n := range Nodes {
-		out = append(out, nodeSubjectString(n, 0))
+	for _, n := range c.AllMembers() {
+		s := nodeSubject(n.Cluster(), n.Index())
+		out = append(out, s.String())
 	}
 	return out
 }
 
-func nodeSubjectString(n Node, i int) string { s := nodeSubject(n, i); return s.String() }
-
 // securityNodeConfig is what a secured node adds to its opensearch.yml.
-func securityNodeConfig() string {
+func (c Config) securityNodeConfig() string {
 	var b strings.Builder
 	b.WriteString(`plugins.security.ssl.transport.pemcert_filepath: certs/node.pem
 plugins.security.ssl.transport.pemkey_filepath: certs/node-key.pem
@@ -204,7 +203,7 @@ plugins.security.audit.type: noop
 	adminDN := adminSubject()
 	fmt.Fprintf(&b, "plugins.security.authcz.admin_dn:\n  - %q\n", adminDN.String())
 	b.WriteString("# every node of both clusters: the leader accepts the follower's nodes\n# on its transport port (the remote cluster link) and the other way round\nplugins.security.nodes_dn:\n")
-	for _, dn := range nodeDNs() {
+	for _, dn := range c.nodeDNs() {
 		fmt.Fprintf(&b, "  - %q\n", dn)
 	}
 	return b.String()
@@ -279,7 +278,7 @@ func (l *Lab) securityFiles(n Node) (map[string][]byte, error) {
 // cross_cluster_replication_*_full_access, as roles of the lab's own so
 // that a test can change them).
 func replicationRoles(n Node) map[string]any {
-	if n == Leader {
+	if n.Cluster() == Leader {
 		return map[string]any{LeaderRole: map[string]any{
 			"description": "the lab's leader_cluster_role for use_roles",
 			"index_permissions": []any{map[string]any{"index_patterns": []string{"*"}, "allowed_actions": []string{
@@ -336,7 +335,7 @@ func (l *Lab) installSecurity(ctx context.Context, n Node, javaHome, zip string,
 	if err := l.pluginInstall(ctx, n, javaHome, zip, "security plugin"); err != nil {
 		return err
 	}
-	nodeLeaf, err := p.issue(nodeSubject(n, 0), true, time.Now())
+	nodeLeaf, err := p.issue(nodeSubject(n.Cluster(), n.Index()), true, time.Now())
 	if err != nil {
 		return err
 	}

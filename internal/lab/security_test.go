@@ -48,8 +48,9 @@ func TestPKINodeCertificates(t *testing.T) {
 	if l.Subject != "CN=follower-0.lab,OU=nodes,O=drwatch-lab" || !cert.IPAddresses[0].Equal(net.IPv4(127, 0, 0, 1)) {
 		t.Errorf("subject %q, IPs %v", l.Subject, cert.IPAddresses)
 	}
-	cfg := securityNodeConfig()
-	for _, dn := range []string{"CN=leader-0.lab,OU=nodes,O=drwatch-lab", "CN=follower-0.lab,OU=nodes,O=drwatch-lab"} {
+	c1, _ := FromEnv("/src/drwatch", envOf(map[string]string{"LAB_SECURITY": "1", "LAB_NODES": "3"}))
+	cfg := c1.securityNodeConfig()
+	for _, dn := range []string{"CN=leader-0.lab,OU=nodes,O=drwatch-lab", "CN=follower-0.lab,OU=nodes,O=drwatch-lab", "CN=leader-2.lab,OU=nodes,O=drwatch-lab", "CN=follower-1.lab,OU=nodes,O=drwatch-lab"} {
 		if !strings.Contains(cfg, `"`+dn+`"`) {
 			t.Errorf("nodes_dn lacks %s:\n%s", dn, cfg)
 		}
@@ -137,5 +138,58 @@ func TestRolesFromTheShippedFiles(t *testing.T) {
 	l = &Lab{cfg: c}
 	if _, err := l.rolesYAML(Leader); err == nil || !strings.Contains(err.Error(), "defines no role drwatch_promote") {
 		t.Errorf("a roles file without drwatch_promote: %v", err)
+	}
+}
+
+func TestSecuredLabOnOpenSearch3IsRefused(t *testing.T) {
+	_, err := FromEnv("/src/drwatch", envOf(map[string]string{"LAB_SECURITY": "1", "LAB_VERSION": "3.4.0"}))
+	if err == nil || !strings.Contains(err.Error(), "needs the rule-framework plugin") {
+		t.Fatalf("LAB_SECURITY=1 LAB_VERSION=3.4.0: %v", err)
+	}
+	c, err := FromEnv("/src/drwatch", envOf(map[string]string{"LAB_VERSION": "3.4.0"}))
+	if err != nil || c.Version != "3.4.0" || c.CCRVersion != "3.4.0.0" || minJava(c.Version) != 21 {
+		t.Fatalf("LAB_VERSION=3.4.0: %+v, %v", c, err)
+	}
+	if _, err := FromEnv("/src/drwatch", envOf(map[string]string{"LAB_VERSION": "3.4.0", "OPENSEARCH_VERSION": "2.19.3"})); err == nil {
+		t.Fatal("LAB_VERSION and OPENSEARCH_VERSION differ: no error")
+	}
+}
+
+func TestSeveralNodes(t *testing.T) {
+	c, err := FromEnv("/src/drwatch", envOf(map[string]string{"LAB_NODES": "3"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Members(Follower); len(got) != 3 || got[0] != Follower || got[2] != "follower-2" {
+		t.Fatalf("members %v", got)
+	}
+	n := Node("leader-2")
+	if n.Cluster() != Leader || n.Index() != 2 || c.HTTPPort(n) != 19220 || c.TransportPort(n) != 19320 || c.Home(n) != "/tmp/drwatch-lab/leader-2" {
+		t.Fatalf("leader-2: %s %d %d %d %s", n.Cluster(), n.Index(), c.HTTPPort(n), c.TransportPort(n), c.Home(n))
+	}
+	yml := c.NodeConfig(n)
+	for _, want := range []string{"cluster.name: drwatch-leader\n", "node.name: leader-2\n", `discovery.seed_hosts: ["127.0.0.1:19300", "127.0.0.1:19310", "127.0.0.1:19320"]`, `cluster.initial_cluster_manager_nodes: ["leader", "leader-1", "leader-2"]`} {
+		if !strings.Contains(yml, want) {
+			t.Errorf("opensearch.yml of leader-2 lacks %q:\n%s", want, yml)
+		}
+	}
+	if strings.Contains(yml, "single-node") || c.Heap != "384m" {
+		t.Errorf("heap %s, yml:\n%s", c.Heap, yml)
+	}
+	one, _ := FromEnv("/src/drwatch", envOf(nil))
+	if !strings.Contains(one.NodeConfig(Leader), "discovery.type: single-node\n") {
+		t.Error("a one-node cluster is no single-node cluster")
+	}
+	if _, err := ParseNode("leader-9"); err != nil {
+		t.Error(err)
+	}
+	if _, err := ParseNode("leader-0"); err == nil {
+		t.Error("leader-0 parsed")
+	}
+	if _, err := FromEnv("/src/drwatch", envOf(map[string]string{"LAB_NODES": "6"})); err == nil {
+		t.Error("LAB_NODES=6 accepted")
+	}
+	if _, err := FromEnv("/src/drwatch", envOf(map[string]string{"LAB_NODES": "3", "FOLLOWER_HTTP_PORT": "19210"})); err == nil {
+		t.Error("overlapping node ports accepted")
 	}
 }

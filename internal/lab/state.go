@@ -25,6 +25,7 @@ type state struct {
 	Alias             string              `json:"leader_alias"`
 	ProxyAddress      string              `json:"leader_proxy_address,omitempty"`
 	Security          string              `json:"security,omitempty"` // "1": a secured lab
+	NodeCount         int                 `json:"nodes_per_cluster,omitempty"`
 	Nodes             map[Node]*nodeState `json:"nodes"`
 	SetupDone         *time.Time          `json:"setup_done,omitempty"`
 }
@@ -105,6 +106,7 @@ func (c *Config) merge(s state) error {
 		{keyFollowerTransport, itoa(c.FollowerTransport), itoa(s.FollowerTransport), func() { c.FollowerTransport = s.FollowerTransport }, false},
 		{keyAlias, c.Alias, s.Alias, func() { c.Alias = s.Alias }, false},
 		{keySecurity, boolStr(c.Security), s.securityStr(), func() { c.Security = s.Security == "1" }, true},
+		{keyNodes, itoa(c.NodeCount), itoa(max(s.NodeCount, 1)), func() { c.NodeCount = max(s.NodeCount, 1) }, false},
 	}
 	for _, k := range keys {
 		if k.have == "" || (k.have == "0" && !k.zero) || k.have == k.cur {
@@ -124,6 +126,7 @@ func (c Config) record(s *state) {
 	s.LeaderHTTPPort, s.LeaderTransport = c.LeaderHTTPPort, c.LeaderTransport
 	s.FollowerHTTPPort, s.FollowerTransport = c.FollowerHTTPPort, c.FollowerTransport
 	s.Security = boolStr(c.Security)
+	s.NodeCount = c.NodeCount
 }
 
 func boolStr(b bool) string {

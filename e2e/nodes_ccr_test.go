@@ -1,0 +1,235 @@
+//go:build e2e && ccr && nodes
+
+// The three-node lab's own tests (LAB_NODES=3, deploy/e2e.sh's third
+// run): clusters with an elected cluster manager, drwatch given every
+// node's url. One leader node lost is no outage; the whole leader cluster
+// lost is; the follower's cluster manager lost in the middle of a
+// promotion leaves every index standalone exactly once, nothing
+// acknowledged lost.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/drwatch/drwatch/internal/acked"
+	drlab "github.com/drwatch/drwatch/internal/lab"
+	"github.com/drwatch/drwatch/internal/promote"
+)
+
+func requireNodes(t *testing.T) {
+	t.Helper()
+	if lab.NodeCount < 3 {
+		t.Fatalf("the nodes tests need clusters of three nodes: LAB_NODES=3 (deploy/e2e.sh runs them so); this lab has %d", lab.NodeCount)
+	}
+}
+
+// nodesConfig is an auto-mode config of prefix's indices with every node
+// of both clusters in urls: and a policy whose leader_down_after outlasts a
+// cluster manager's election.
+func nodesConfig(t *testing.T, prefix string) string {
+	t.Helper()
+	cfg, _ := decisionConfigIndices(t, "", "auto", scope(prefix))
+	list := func(urls []string) string { return `["` + strings.Join(urls, `", "`) + `"]` }
+	rewrite(t, cfg, "      url: "+lab.LeaderURL+"\n", "      urls: "+list(lab.LeaderURLs)+"\n")
+	rewrite(t, cfg, "      url: "+lab.FollowerURL+"\n", "      urls: "+list(lab.FollowerURLs)+"\n")
+	rewrite(t, cfg, "    leader_down_after: 2s\n", "    leader_down_after: 8s\n")
+	if code, _, errOut := runCLI(t, "check", "--config", cfg); code != 0 {
+		t.Fatalf("config invalid: %s\n%s", errOut, readFile(t, cfg))
+	}
+	return cfg
+}
+
+func clusterManager(t *testing.T, cluster drlab.Node) drlab.Node {
+	t.Helper()
+	var m drlab.Node
+	eventually(t, 60*time.Second, string(cluster)+" has an elected cluster manager", func() bool {
+		var err error
+		m, err = theLab.ClusterManager(context.Background(), cluster)
+		return err == nil
+	})
+	return m
+}
+
+func restartNode(t *testing.T, n drlab.Node) {
+	t.Helper()
+	if err := theLab.StartNode(context.Background(), n); err != nil {
+		t.Errorf("restart %s: %v", n, err)
+	}
+}
+
+// One node of the leader's three killed - a data node, then the elected
+// cluster manager - is no outage: the cluster goes on serving, drwatch
+// (given every node's url) never calls the leader down, nothing is
+// promoted.
+func TestNodesOneLeaderNodeKilledIsNoOutage(t *testing.T) {
+	requireNodes(t)
+	idx := replicated(t, "onenode", 2, 2)
+	cfg := nodesConfig(t, "onenode")
+	d := startDaemon(t, cfg)
+	d.waitMetric(t, 60*time.Second, `drwatch_rpo_guard_passing{pair="lab"}`, "1")
+	manager := clusterManager(t, drlab.Leader)
+	var other drlab.Node
+	for _, m := range theLab.Config().Members(drlab.Leader) {
+		if m != manager && m != drlab.Leader { // not the node of LEADER_URL either
+			other = m
+		}
+	}
+	for _, victim := range []drlab.Node{other, manager} {
+		t.Run(string(victim), func(t *testing.T) {
+			stop := make(chan struct{})
+			seen := watchStates(t, d, stop)
+			killNode(t, victim)
+			killed := time.Now()
+			// the cluster still takes writes, on every index
+			w := acked.StartStreamTagged(lab.LeaderURLs[0], idx, 20*time.Millisecond, "one-"+string(victim)+"-")
+			time.Sleep(20 * time.Second)
+			w.Halt()
+			close(stop)
+			requireNeverDown(t, <-seen, string(victim)+" killed")
+			for _, ix := range idx {
+				if len(w.Acked(ix)) == 0 {
+					t.Errorf("%s took no write in the 20s after %s was killed", ix, victim)
+				}
+			}
+			if v, _ := d.metric(t, `drwatch_pair_state{pair="lab",state="promoted"}`); v == "1" {
+				t.Fatal("promoted")
+			}
+			t.Logf("MEASURE nodes: %s of the leader's 3 killed: no outage in %s; writes acknowledged %d", victim, time.Since(killed).Round(time.Second), w.Total())
+			restartNode(t, victim)
+		})
+	}
+}
+
+// The whole leader cluster killed: drwatch fails over as it does for one
+// node, every acknowledged write on the promoted follower.
+func TestNodesWholeLeaderClusterKilledFailsOver(t *testing.T) {
+	requireNodes(t)
+	idx := replicated(t, "allnodes", 2, 2)
+	ackedIDs := map[string][]string{}
+	for _, ix := range idx {
+		ackedIDs[ix] = writeIDs(t, ix, 0, 100)
+	}
+	cfg := nodesConfig(t, "allnodes")
+	d := startDaemon(t, cfg)
+	d.waitMetric(t, 60*time.Second, `drwatch_rpo_guard_passing{pair="lab"}`, "1")
+	killed := time.Now()
+	if err := theLab.KillCluster(drlab.Leader); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := theLab.StartCluster(context.Background(), drlab.Leader); err != nil {
+			t.Errorf("restart the leader cluster: %v", err)
+		}
+	})
+	d.waitMetric(t, 90*time.Second, `drwatch_pair_state{pair="lab",state="promoted"}`, "1")
+	t.Logf("MEASURE nodes: the leader's 3 nodes killed: promoted %s after", time.Since(killed).Round(time.Millisecond))
+	for _, ix := range idx {
+		if m := missing(t, lab.FollowerURL, ix, ackedIDs[ix]); len(m) != 0 {
+			t.Errorf("%s: %d of %d acknowledged writes lost", ix, len(m), len(ackedIDs[ix]))
+		}
+		standalone(t, ix)
+	}
+}
+
+// The follower's elected cluster manager killed in the middle of a
+// promotion of 20 indices: every index ends standalone, each stopped
+// exactly once, nothing acknowledged lost, and drwatch says what happened.
+func TestNodesFollowerClusterManagerKilledMidPromotion(t *testing.T) {
+	requireNodes(t)
+	idx := replicated(t, "midcm", 20, 1)
+	ackedIDs := map[string][]string{}
+	for _, ix := range idx {
+		ackedIDs[ix] = writeIDs(t, ix, 0, 20)
+	}
+	cfg := nodesConfig(t, "midcm")
+	d := startDaemon(t, cfg)
+	d.waitMetric(t, 90*time.Second, `drwatch_rpo_guard_passing{pair="lab"}`, "1")
+	manager := clusterManager(t, drlab.Follower)
+	if err := theLab.KillCluster(drlab.Leader); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := theLab.StartCluster(context.Background(), drlab.Leader); err != nil {
+			t.Errorf("restart the leader cluster: %v", err)
+		}
+	})
+	// the promotion under way: some index stopped, not all
+	eventually(t, 90*time.Second, "the promotion's first stops", func() bool {
+		return strings.Contains(d.logs.String(), `"msg":"replication stopped"`)
+	})
+	killNode(t, manager)
+	killedAt := time.Now()
+	t.Cleanup(func() { restartNode(t, manager) })
+	if manager == drlab.Follower {
+		// the tests' own calls go to a node that is alive
+		saved := lab.FollowerURL
+		lab.FollowerURL = lab.FollowerURLs[1]
+		t.Cleanup(func() { lab.FollowerURL = saved })
+	}
+	t.Logf("the follower's cluster manager %s killed mid-promotion", manager)
+	eventually(t, 3*time.Minute, "the pair promoted", func() bool {
+		v, _ := d.metric(t, `drwatch_pair_state{pair="lab",state="promoted"}`)
+		return v == "1"
+	})
+	t.Logf("MEASURE nodes: promoted %s after the follower's cluster manager was killed mid-promotion", time.Since(killedAt).Round(time.Millisecond))
+	steps := promotionSteps(t, cfg)
+	stops := map[string]int{}
+	for _, s := range steps {
+		if s.Name == promote.StepStop && s.Status == promote.StepDone {
+			stops[s.Target]++
+		}
+	}
+	for _, ix := range idx {
+		if stops[ix] != 1 {
+			t.Errorf("%s: %d stops done, want exactly 1", ix, stops[ix])
+		}
+		// the lost node's shards: their replicas take over
+		osOK(t, lab.FollowerURL, "GET", "/_cluster/health/"+ix+"?wait_for_status=yellow&timeout=60s", "")
+		if m := missing(t, lab.FollowerURL, ix, ackedIDs[ix]); len(m) != 0 {
+			t.Errorf("%s: %d of %d acknowledged writes lost", ix, len(m), len(ackedIDs[ix]))
+		}
+		if took, last := firstWrite(t, ix, 2*time.Minute); took > 0 {
+			t.Logf("MEASURE nodes: %s took writes %s after the promotion (until then: %s)", ix, took.Round(time.Millisecond), last)
+		}
+		standalone(t, ix)
+	}
+	// what happened is journaled in words: the steps that met the dead node
+	var met []string
+	for _, s := range steps {
+		if s.Status == promote.StepFailed || strings.Contains(s.Detail, "retr") {
+			met = append(met, fmt.Sprintf("%s %s: %s", s.Name, s.Target, s.Detail))
+		}
+	}
+	t.Logf("the steps that met the lost cluster manager: %d\n%s", len(met), strings.Join(met, "\n"))
+	for _, m := range met {
+		if !strings.Contains(m, "midcm-") && !strings.HasPrefix(m, "verify") {
+			t.Errorf("a failed step does not name its index: %s", m)
+		}
+	}
+}
+
+// firstWrite writes to a promoted index until a write is acknowledged,
+// for at most within; it returns how long that took (0: at once) and the
+// last refusal before.
+func firstWrite(t *testing.T, index string, within time.Duration) (time.Duration, string) {
+	t.Helper()
+	start := time.Now()
+	last := ""
+	for time.Since(start) < within {
+		code, body := osDo(t, lab.FollowerURL, "POST", "/"+index+"/_doc", `{"probe":"first write"}`)
+		if code == 201 {
+			if last == "" {
+				return 0, ""
+			}
+			return time.Since(start), last
+		}
+		last = fmt.Sprintf("HTTP %d %.200s", code, body)
+		time.Sleep(time.Second)
+	}
+	t.Errorf("%s took no write within %s of the promotion: %s", index, within, last)
+	return time.Since(start), last
+}
