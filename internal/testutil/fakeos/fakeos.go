@@ -27,7 +27,7 @@ import (
 	"github.com/drwatch/drwatch/internal/config"
 )
 
-//go:embed testdata/*.json testdata/lab/*.json
+//go:embed testdata/*.json testdata/lab/*.json testdata/lab-3.4.0/*.json
 var fixtures embed.FS
 
 // Routes of the calls a probe makes.
