@@ -227,15 +227,28 @@ func (l *Lab) Down(ctx context.Context) error {
 
 // StartNode (re)starts node n on its existing data dir (fine after a
 // SIGKILL) and waits until it is healthy and, in a set-up lab with both
-// nodes running, until the follower is connected to the leader again.
+// clusters' first nodes running, until the follower is connected to the
+// leader again.
 func (l *Lab) StartNode(ctx context.Context, n Node) error {
+	return l.start(ctx, []Node{n})
+}
+
+// StartCluster (re)starts every node of a cluster that does not run, as
+// StartNode does one.
+func (l *Lab) StartCluster(ctx context.Context, cluster Node) error {
+	return l.start(ctx, l.cfg.Members(cluster))
+}
+
+func (l *Lab) start(ctx context.Context, nodes []Node) error {
 	unlock, err := l.lockAll()
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if !l.installed(n) {
-		return fmt.Errorf("%s is not installed in %s; run up first", n, l.cfg.Dir)
+	for _, n := range nodes {
+		if !l.installed(n) {
+			return fmt.Errorf("%s is not installed in %s; run up first", n, l.cfg.Dir)
+		}
 	}
 	javaHome, err := resolveJava(ctx, l.cfg.JavaHome, minJava(l.cfg.Version))
 	if err != nil {
@@ -245,10 +258,12 @@ func (l *Lab) StartNode(ctx context.Context, n Node) error {
 	if err != nil {
 		return err
 	}
-	if err := l.launch(n, javaHome, ras); err != nil {
-		return err
+	for _, n := range nodes {
+		if err := l.launch(n, javaHome, ras); err != nil {
+			return err
+		}
 	}
-	if err := l.waitHealthy(ctx, n); err != nil {
+	if err := l.waitHealthy(ctx, nodes...); err != nil {
 		return err
 	}
 	if l.st.SetupDone != nil {
@@ -274,41 +289,6 @@ func (l *Lab) KillCluster(cluster Node) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// StartCluster (re)starts every node of a cluster that does not run, on
-// their data dirs, and waits until the cluster is healthy and, in a set-up
-// lab, until the follower is connected to the leader again.
-func (l *Lab) StartCluster(ctx context.Context, cluster Node) error {
-	unlock, err := l.lockAll()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	javaHome, err := resolveJava(ctx, l.cfg.JavaHome, minJava(l.cfg.Version))
-	if err != nil {
-		return err
-	}
-	ras, err := l.lookupRunAs(ctx)
-	if err != nil {
-		return err
-	}
-	members := l.cfg.Members(cluster)
-	for _, m := range members {
-		if !l.installed(m) {
-			return fmt.Errorf("%s is not installed in %s; run up first", m, l.cfg.Dir)
-		}
-		if err := l.launch(m, javaHome, ras); err != nil {
-			return err
-		}
-	}
-	if err := l.waitHealthy(ctx, members...); err != nil {
-		return err
-	}
-	if l.st.SetupDone != nil {
-		return l.WaitRemoteConnected(ctx, l.cfg.Timeout)
-	}
-	return nil
 }
 
 // StopNode stops node n: SIGCONT, SIGTERM, SIGKILL after StopTimeout.
