@@ -622,7 +622,7 @@ func judgeCredentials(obs observe.Observation, la, fa authRead, aivenPair bool, 
 				continue // the Aiven API promotes: no stop, no drill restore in the cluster
 			}
 			switch {
-			case c.Untried == "HA is off":
+			case c.Off:
 			case c.Untried != "":
 				untried++
 				warns = append(warns, fmt.Sprintf("%s: %s (%s) not tried: %s", which, p.Action, p.Role, c.Untried))

@@ -389,7 +389,7 @@ func TestCredentials(t *testing.T) {
 			permCheck(opensearch.SideFollower, "drwatch_promote", "indices:admin/plugins/replication/index/stop", true),
 			permCheck(opensearch.SideFollower, "drwatch_drill", "indices:admin/delete", true),
 			{Permission: opensearch.Permission{Side: opensearch.SideFollower, Role: "drwatch_promote", Action: "indices:admin/open"}, Untried: "the pair's indices are named exactly: a try on one of them would act on it"},
-			{Permission: opensearch.Permission{Side: opensearch.SideFollower, Role: "drwatch_ha", Action: "indices:admin/create"}, Untried: "HA is off"},
+			{Permission: opensearch.Permission{Side: opensearch.SideFollower, Role: "drwatch_ha", Action: "indices:admin/create"}, Untried: "HA is off", Off: true},
 		}}
 	c = judgeCredentials(obs, none, stop, false, pair)
 	requireItem(t, c, Fail, "the follower refused indices:admin/plugins/replication/index/stop to user drwatch: add it to its role")
@@ -420,8 +420,11 @@ func TestCredentials(t *testing.T) {
 	requireItem(t, judgeCredentials(obs, bad, none, false, pair), Fail, "leader: ", "refused the credentials of user drwatch")
 
 	// No secret is ever printed: the checks only know user names.
-	for _, c := range []Check{judgeCredentials(obs, stop, admin, false, pair), judgeCredentials(obs, bad, stop, false, pair)} {
-		if b, _ := json.Marshal(c); strings.Contains(string(b), "password\"") {
+	secret := "s3cret-of-the-pair"
+	withSecret := &config.Pair{Leader: config.Endpoint{Username: "drwatch", Password: config.NewSecret(secret)},
+		Follower: config.Endpoint{Username: "drwatch", Password: config.NewSecret(secret), UseRoles: roles.Follower.UseRoles}}
+	for _, c := range []Check{judgeCredentials(obs, stop, admin, false, withSecret), judgeCredentials(obs, bad, stop, false, withSecret), judgeCredentials(obs, ok, mapped, false, withSecret)} {
+		if b, _ := json.Marshal(c); strings.Contains(string(b), secret) {
 			t.Errorf("%s", b)
 		}
 	}

@@ -493,9 +493,9 @@ func (l *Lab) setupReplication(ctx context.Context) error {
 }
 
 // healthy is whether node n answers health yellow or better within a
-// second, in a cluster of all its nodes.
+// second, in a cluster of at least a majority of its nodes.
 func (l *Lab) healthy(ctx context.Context, n Node) bool {
-	a, err := l.call(ctx, http.MethodGet, fmt.Sprintf("%s/_cluster/health?wait_for_status=yellow&wait_for_nodes=%d&timeout=1s", l.cfg.URL(n), l.cfg.NodeCount), nil, 5*time.Second)
+	a, err := l.call(ctx, http.MethodGet, fmt.Sprintf("%s/_cluster/health?wait_for_status=yellow&wait_for_nodes=%%3E%%3D%d&timeout=1s", l.cfg.URL(n), l.cfg.NodeCount/2+1), nil, 5*time.Second)
 	return err == nil && a.ok()
 }
 

@@ -42,6 +42,10 @@ type Options struct {
 	UserAgent string
 	// Side names the cluster in errors: "leader" or "follower".
 	Side string
+	// NextNode, for a probe (no Retry) of an endpoint with several urls:
+	// a network error goes on to the next address in the same call. Only
+	// for reads: a write whose answer was lost would be sent again.
+	NextNode bool
 }
 
 // WithSide is o naming the cluster side in errors.
@@ -80,7 +84,7 @@ func New(ep config.Endpoint, opts Options) (*Client, error) {
 	// within the same call. An answer is never asked again.
 	retry, maxRetries := opts.Retry, 3
 	var onStatus []int // nil: opensearch-go's 502, 503, 504
-	if !opts.Retry && len(addrs) > 1 {
+	if !opts.Retry && opts.NextNode && len(addrs) > 1 {
 		retry, maxRetries, onStatus = true, len(addrs)-1, []int{}
 	}
 	no := false

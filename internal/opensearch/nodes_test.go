@@ -46,7 +46,7 @@ func TestSeveralURLsOneDeadNode(t *testing.T) {
 			u, _ := url.Parse(s)
 			ep.Addresses = append(ep.Addresses, u)
 		}
-		c, err := opensearch.New(ep, opensearch.Options{Side: "leader"})
+		c, err := opensearch.New(ep, opensearch.Options{Side: "leader", NextNode: true})
 		if err != nil {
 			t.Fatal(err)
 		}

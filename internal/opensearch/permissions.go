@@ -86,8 +86,6 @@ var Permissions = []Permission{
 	{SideFollower, "drwatch_ha", "indices:data/write/index", OnHA, "write the lease and inbox documents (conditionally)"},
 	{SideFollower, "drwatch_ha", "indices:data/write/bulk[s]", OnWrite, "the shard-level part of those writes"},
 	{SideFollower, "drwatch_drill", "cluster:admin/plugins/replication/autofollow/update", OnCluster, "failover drill: re-create the autofollow rules"},
-	{SideFollower, "drwatch_drill", "indices:admin/plugins/replication/index/pause", OnScope, "readiness: pause and resume one index (when asked to)"},
-	{SideFollower, "drwatch_drill", "indices:admin/plugins/replication/index/resume", OnScope, "readiness: resume it"},
 	{SideFollower, "drwatch_drill", "indices:admin/plugins/replication/index/start", OnScope, "failover drill: start replication again (with use_roles: map the user to those roles too)"},
 	{SideFollower, "drwatch_drill", "indices:admin/mappings/get", OnScope, "readiness: compare the follower's mappings"},
 	{SideFollower, "drwatch_drill", "indices:data/read/search", OnScope, "drills: count documents"},
@@ -111,6 +109,8 @@ type PermissionCheck struct {
 	Permission Permission
 	Allowed    bool   // the security plugin let the request through
 	Untried    string // why it was not tried (then Allowed and Err say nothing)
+	// Off: not tried because what needs it is off (HA without ha.enabled).
+	Off bool
 	Err        error  // the refusal (an *Error naming the permission), or why the try failed
 }
 
@@ -165,7 +165,7 @@ func (c *Client) CheckPermissions(ctx context.Context, side Side, pr Probe) []Pe
 			untried = free
 		}
 		if untried != "" {
-			pc.Untried = untried
+			pc.Untried, pc.Off = untried, untried == haOff
 			out = append(out, pc)
 			continue
 		}
@@ -242,10 +242,6 @@ func (c *Client) permissionRequest(p Permission, name, tag string, pr Probe) (pr
 		return send(http.MethodDelete, ix, "")
 	case "indices:admin/plugins/replication/index/stop":
 		return send(http.MethodPost, "/_plugins/_replication"+ix+"/_stop", "{}")
-	case "indices:admin/plugins/replication/index/pause":
-		return send(http.MethodPost, "/_plugins/_replication"+ix+"/_pause", "{}")
-	case "indices:admin/plugins/replication/index/resume":
-		return send(http.MethodPost, "/_plugins/_replication"+ix+"/_resume", "{}")
 	case "indices:admin/plugins/replication/index/start":
 		if pr.Alias == "" {
 			return probeRequest{}, "no leader alias"
@@ -263,9 +259,13 @@ func (c *Client) permissionRequest(p Permission, name, tag string, pr Probe) (pr
 		return send(http.MethodPut, "/_cluster/settings", `{"persistent":{"cluster.remote.`+tag+`.skip_unavailable":null}}`)
 	}
 	if pr.HAIndex == "" && (p.On == OnHA || p.Role == "drwatch_ha") {
-		return probeRequest{}, "HA is off"
+		return probeRequest{}, haOff
 	}
-	ha := "/" + url.PathEscape(pr.HAIndex)
+	// A name beside the lease index that no index has (the lease index
+	// may be an alias, through which a write would land): in the roles'
+	// pattern .drwatch-ha*, never written - require_alias refuses a write
+	// to a name that is no alias, a create with impossible settings fails.
+	ha := "/" + url.PathEscape(pr.HAIndex+"-"+tag)
 	switch p.Action {
 	case "indices:admin/create":
 		// settings no index can have: refused after the permission check
@@ -280,6 +280,9 @@ func (c *Client) permissionRequest(p Permission, name, tag string, pr Probe) (pr
 	}
 	return probeRequest{}, "checked by a real write only (a shard-level action)"
 }
+
+// haOff is why HA's permissions are not tried without ha.enabled.
+const haOff = "HA is off"
 
 // indexExists is whether name is an index or alias of the cluster, read
 // with a permission drwatch has (indices:monitor/settings/get).

@@ -16,11 +16,11 @@ import (
 // the cycle's timeout, every request counted.
 func New(p *config.Pair) (*Prober, error) {
 	ua := "drwatch/" + buildinfo.Version
-	leader, err := opensearch.New(p.Leader, opensearch.Options{UserAgent: ua, Side: "leader"})
+	leader, err := opensearch.New(p.Leader, opensearch.Options{UserAgent: ua, Side: "leader", NextNode: true})
 	if err != nil {
 		return nil, fmt.Errorf("pair %s: leader: %w", p.Name, err)
 	}
-	follower, err := opensearch.New(p.Follower, opensearch.Options{UserAgent: ua, Side: "follower"})
+	follower, err := opensearch.New(p.Follower, opensearch.Options{UserAgent: ua, Side: "follower", NextNode: true})
 	if err != nil {
 		return nil, fmt.Errorf("pair %s: follower: %w", p.Name, err)
 	}

@@ -80,7 +80,9 @@ func (p *Prober) explainStopped(ctx context.Context, obs *observe.Observation, n
 	for _, i := range order {
 		ix := &r.Indices[i]
 		m, ok := p.stopped.seen[ix.Name]
-		if !ok || now.Sub(m.at) > statusKeep {
+		// an index follower_stats calls syncing is taken for stopped only
+		// on an answer of this cycle: a kept one may be of before a resume
+		if !ok || now.Sub(m.at) > statusKeep || ix.State == observe.StateSyncing {
 			if calls == statusCallsPerCycle || ctx.Err() != nil {
 				continue
 			}
