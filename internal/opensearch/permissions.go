@@ -111,7 +111,7 @@ type PermissionCheck struct {
 	Untried    string // why it was not tried (then Allowed and Err say nothing)
 	// Off: not tried because what needs it is off (HA without ha.enabled).
 	Off bool
-	Err        error  // the refusal (an *Error naming the permission), or why the try failed
+	Err error // the refusal (an *Error naming the permission), or why the try failed
 }
 
 // Probe names what the checks try permissions on.
