@@ -79,7 +79,8 @@ var Permissions = []Permission{
 	{SideFollower, "drwatch_promote", "cluster:admin/plugins/replication/autofollow/update", OnCluster, "DELETE _plugins/_replication/_autofollow: remove the autofollow rules"},
 	{SideFollower, "drwatch_promote", "cluster:admin/settings/update", OnCluster, "PUT _cluster/settings: detach a hung leader (its remote alias to a refused address)"},
 	{SideFollower, "drwatch_promote", "indices:admin/plugins/replication/index/stop", OnScope, "POST _plugins/_replication/<index>/_stop: make each index writable"},
-	{SideFollower, "drwatch_promote", "indices:admin/open", OnScope, "POST <index>/_open: reopen an index a cut-short stop left closed"},
+	{SideFollower, "drwatch_promote", "indices:admin/open", OnScope, "POST <index>/_open: reopen an index a cut-short stop left closed, or one closed to settle it"},
+	{SideFollower, "drwatch_promote", "indices:admin/close", OnScope, "POST <indices>/_close: settle indices stopped while the follower's cluster manager or nodes changed (closed and reopened)"},
 	{SideFollower, "drwatch_ha", "indices:data/write/bulk", OnCluster, "a write of the lease or the inbox (the security plugin checks a single document's write as a bulk)"},
 	{SideFollower, "drwatch_ha", "indices:admin/create", OnHA, "create the lease index"},
 	{SideFollower, "drwatch_ha", "indices:data/read/get", OnHA, "read the lease and inbox documents"},
@@ -238,6 +239,8 @@ func (c *Client) permissionRequest(p Permission, name, tag string, pr Probe) (pr
 		return send(http.MethodPut, ix+"/_settings", `{"index.blocks.write":false}`)
 	case "indices:admin/open":
 		return send(http.MethodPost, ix+"/_open", "")
+	case "indices:admin/close":
+		return send(http.MethodPost, ix+"/_close", "")
 	case "indices:admin/delete":
 		return send(http.MethodDelete, ix, "")
 	case "indices:admin/plugins/replication/index/stop":

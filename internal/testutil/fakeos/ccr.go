@@ -61,6 +61,13 @@ func NewCCRFollower(t testing.TB, indices ...string) *CCRFollower {
 	}
 	sorted := slices.Sorted(slices.Values(indices))
 	f.Handle("GET /_cluster/state/metadata,blocks/"+strings.Join(sorted, ","), f.clusterState)
+	// a steady three-node cluster (lab/cluster_membership.json), every
+	// primary active (the shape of lab/indices_health.json)
+	f.Fixture(RouteMembership, "lab/cluster_membership.json")
+	f.Handle("GET /_cluster/health/"+strings.Join(sorted, ","), f.indicesHealth)
+	for _, idx := range indices {
+		f.Handle("GET /_cluster/health/"+idx, f.indicesHealth)
+	}
 	f.Handle("GET /"+strings.Join(sorted, ",")+"/_settings/index.plugins.replication.follower.leader_index,index.number_of_shards", f.settings)
 	return f
 }
@@ -174,6 +181,16 @@ func (f *CCRFollower) stop(idx string) http.HandlerFunc {
 		f.plain[idx] = true
 		fmt.Fprint(w, `{"acknowledged":true}`)
 	}
+}
+
+// indicesHealth answers the health of the indices of the path, green,
+// one primary each, as lab/indices_health.json.
+func (f *CCRFollower) indicesHealth(w http.ResponseWriter, r *http.Request) {
+	out := map[string]any{}
+	for _, idx := range strings.Split(strings.TrimPrefix(r.URL.Path, "/_cluster/health/"), ",") {
+		out[idx] = map[string]any{"status": "green", "number_of_shards": 1, "active_primary_shards": 1, "unassigned_shards": 0}
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{"indices": out})
 }
 
 func (f *CCRFollower) clusterState(w http.ResponseWriter, _ *http.Request) {

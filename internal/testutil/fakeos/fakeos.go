@@ -40,6 +40,8 @@ const (
 	RouteTasks = "GET /_tasks"
 	// RouteBlocks is the leader's blocks.
 	RouteBlocks = "GET /_cluster/state/blocks"
+	// RouteMembership is the cluster manager and nodes (local=true).
+	RouteMembership = "GET /_cluster/state/master_node,nodes"
 	// RouteWitness is the active witness's cross-cluster search through
 	// the alias "leader".
 	RouteWitness = "GET /leader:drwatch-witness/_search"
