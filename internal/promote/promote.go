@@ -36,6 +36,13 @@ const (
 	// replication was removed (a _stop cut short between its close and
 	// its reopen): the plugin's last step, done by drwatch.
 	StepReopen = "reopen"
+	// StepSettle closes and reopens stopped indices whose stops ran while
+	// the follower cluster's manager or nodes changed: a shard that was
+	// not re-created after its stop keeps the replication engine, which
+	// refuses every write ("Expected valid sequence number for replicate
+	// op but was unassigned"); a close and an open re-create every shard
+	// on the index's standalone settings.
+	StepSettle = "settle"
 	// StepDeleteIntegration is the delete of an Aiven pair's
 	// cross-cluster-replication integration (promote/aivenpromote): Aiven's
 	// equivalent of the stops. Its target is the integration's id.

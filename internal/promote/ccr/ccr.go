@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -42,6 +43,10 @@ type Follower interface {
 	IndexStates(ctx context.Context, indices []string) (map[string]opensearch.IndexState, error)
 	ShardSeqNos(ctx context.Context, indices []string) (map[string]opensearch.IndexSeqNos, error)
 	OpenIndex(ctx context.Context, index string) error
+	Topology(ctx context.Context) (opensearch.Topology, error)
+	CloseIndices(ctx context.Context, indices []string) error
+	OpenIndices(ctx context.Context, indices []string) error
+	IndicesHealth(ctx context.Context, indices []string) (map[string]opensearch.IndexHealth, error)
 	RemoteClusterSettings(ctx context.Context, alias string) (map[string]json.RawMessage, error)
 	DetachRemoteCluster(ctx context.Context, alias string, keys []string) error
 }
@@ -154,6 +159,15 @@ func (e *Executor) Run(ctx context.Context, p *promote.Promotion) (promote.Resul
 	}
 	for idx, msg := range stopErrs {
 		res.Failed[idx] = msg
+	}
+	settleErrs, err := e.settle(ctx, p)
+	if err != nil {
+		return res, err
+	}
+	for idx, msg := range settleErrs {
+		if _, ok := res.Failed[idx]; !ok {
+			res.Failed[idx] = msg
+		}
 	}
 	verifyErrs, err := e.verify(ctx, p)
 	if err != nil {
@@ -505,6 +519,10 @@ func (e *Executor) stopAll(ctx context.Context, p *promote.Promotion) (map[strin
 	}
 	conc := max(e.Concurrency, 1)
 	done := 0
+	var before topology
+	if len(todo) > 0 {
+		before = e.topology(ctx)
+	}
 	for i := 0; i < len(todo); i += conc {
 		if i > 0 {
 			// A leader unreachable when this attempt began may answer
@@ -553,6 +571,14 @@ func (e *Executor) stopAll(ctx context.Context, p *promote.Promotion) (map[strin
 			failRest(i, err)
 			return failed, nil
 		}
+		after := e.topology(ctx)
+		if change := before.change(after); change != "" {
+			if err := e.markUnsettled(p, results, change); err != nil {
+				failRest(i, err)
+				return failed, nil
+			}
+		}
+		before = after
 		for _, r := range results {
 			if r.Status != promote.StepDone {
 				e.Log.Warn("stop failed", zap.String("index", r.Target), zap.String("error", r.Detail))
@@ -858,11 +884,36 @@ func (e *Executor) verify(ctx context.Context, p *promote.Promotion) (map[string
 			return nil, err
 		}
 	}
+	// Open and standalone is not yet writable: each primary must be
+	// active (a node lost during the stops may have taken one away).
+	var allocate []string
+	for _, idx := range names {
+		if _, b := bad[idx]; !b && states[idx].Exists {
+			allocate = append(allocate, idx)
+		}
+	}
+	if len(allocate) > 0 {
+		unassigned, err := e.primariesUnassigned(ctx, allocate, e.primaryWait())
+		if err != nil {
+			_ = e.record(p, promote.Step{Name: promote.StepVerify, Status: promote.StepFailed, Detail: err.Error()})
+			return nil, fmt.Errorf("verify: %w", err)
+		}
+		maps.Copy(bad, unassigned)
+	}
 	status, detail := promote.StepDone, fmt.Sprintf("%d indices open and writable", len(names)-len(gone))
 	if len(bad) > 0 {
 		status, detail = promote.StepFailed, promote.Summarize(bad)
 	}
 	return bad, e.record(p, promote.Step{Name: promote.StepVerify, Status: status, Detail: detail})
+}
+
+// primaryWait bounds how long verify waits for promoted indices'
+// primaries to be active: StepTimeout (default 30s).
+func (e *Executor) primaryWait() time.Duration {
+	if e.StepTimeout > 0 {
+		return e.StepTimeout
+	}
+	return 30 * time.Second
 }
 
 // replicationBlocked reports whether an index still carries the

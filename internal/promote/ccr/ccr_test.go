@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"reflect"
 	"slices"
@@ -110,7 +111,20 @@ type fakeFollower struct {
 	remote    map[string]string // the remote alias's cluster settings, as JSON values
 	onDetach  func()            // called (locked) when the remote settings are cleared
 
+	// The cluster's membership: Topology answers manager and nodes (or
+	// topologyErr); staleEngine marks indices whose stop left a shard on
+	// the replication engine (writes refused until closed and reopened);
+	// unassigned counts an index's primaries not active.
+	manager     string
+	nodes       map[string]string
+	topologyErr error
+	staleEngine map[string]bool
+	unassigned  map[string]int
+	closeErr    error
+
 	// Observations.
+	closedAll    [][]string // each CloseIndices call
+	openedAll    [][]string // each OpenIndices call
 	cleared      []string
 	opened       []string
 	stopCalls    map[string]int
@@ -133,6 +147,10 @@ func newFollower(n int) *fakeFollower {
 		stopCalls:         map[string]int{},
 		restoring:         map[string]bool{},
 		remote:            map[string]string{"cluster.remote.leader.seeds": `["10.0.0.1:9300"]`},
+		manager:           "n1",
+		nodes:             map[string]string{"n1": "follower", "n2": "follower-1", "n3": "follower-2"},
+		staleEngine:       map[string]bool{},
+		unassigned:        map[string]int{},
 	}
 	for i := range n {
 		f.addFollower(fmt.Sprintf("orders-%02d", i), fmt.Sprintf("leader-orders-%02d", i))
@@ -311,6 +329,68 @@ func (f *fakeFollower) OpenIndex(ctx context.Context, idx string) error {
 	return &opensearch.Error{Op: "open " + idx, Class: observe.ClassHTTP4xx, Status: 404, Type: "index_not_found_exception"}
 }
 
+func (f *fakeFollower) Topology(ctx context.Context) (opensearch.Topology, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.topologyErr != nil {
+		return opensearch.Topology{}, f.topologyErr
+	}
+	return opensearch.Topology{Manager: f.manager, Nodes: maps.Clone(f.nodes)}, nil
+}
+
+func (f *fakeFollower) CloseIndices(ctx context.Context, names []string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closedAll = append(f.closedAll, slices.Clone(names))
+	if f.closeErr != nil {
+		return f.closeErr
+	}
+	for _, n := range names {
+		ix, ok := f.indices[n]
+		if !ok {
+			return &opensearch.Error{Op: "close " + n, Class: observe.ClassHTTP4xx, Status: 404, Type: "index_not_found_exception"}
+		}
+		ix.open = false
+	}
+	return nil
+}
+
+func (f *fakeFollower) OpenIndices(ctx context.Context, names []string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.openedAll = append(f.openedAll, slices.Clone(names))
+	if f.openErr != nil {
+		return f.openErr
+	}
+	for _, n := range names {
+		ix, ok := f.indices[n]
+		if !ok {
+			return &opensearch.Error{Op: "open " + n, Class: observe.ClassHTTP4xx, Status: 404, Type: "index_not_found_exception"}
+		}
+		if !ix.open {
+			delete(f.staleEngine, n) // re-created on its current settings
+		}
+		ix.open = true
+	}
+	return nil
+}
+
+func (f *fakeFollower) IndicesHealth(ctx context.Context, names []string) (map[string]opensearch.IndexHealth, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]opensearch.IndexHealth{}
+	for _, n := range names {
+		if _, ok := f.indices[n]; ok {
+			h := opensearch.IndexHealth{Status: "green", Shards: 1, ActivePrimaries: 1}
+			if f.unassigned[n] > 0 {
+				h.Status, h.ActivePrimaries, h.Unassigned = "red", 1-f.unassigned[n], f.unassigned[n]
+			}
+			out[n] = h
+		}
+	}
+	return out, nil
+}
+
 func (f *fakeFollower) IndexStates(ctx context.Context, names []string) (map[string]opensearch.IndexState, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -345,15 +425,7 @@ func (f *fakeFollower) isFollowerIndex(idx string) bool {
 func (f *fakeFollower) calls() map[string]int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return maps(f.stopCalls)
-}
-
-func maps(m map[string]int) map[string]int {
-	out := make(map[string]int, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(f.stopCalls)
 }
 
 // ---- helpers --------------------------------------------------------------

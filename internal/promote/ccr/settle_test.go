@@ -1,0 +1,165 @@
+package ccr
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/drwatch/drwatch/internal/observe"
+	"github.com/drwatch/drwatch/internal/opensearch"
+	"github.com/drwatch/drwatch/internal/promote"
+)
+
+// The follower's cluster manager changes while a wave of stops runs: the
+// indices of that wave (and only those) are closed and reopened before
+// verify, which re-creates a shard left on the replication engine; the
+// journal says why.
+func TestStopsDuringClusterManagerChangeAreSettled(t *testing.T) {
+	l := newLab(t, 6)
+	l.follower.onStop = func(idx string) {
+		l.follower.mu.Lock()
+		defer l.follower.mu.Unlock()
+		if idx == "orders-03" {
+			l.follower.manager = "n2"
+			delete(l.follower.nodes, "n1")
+			l.follower.staleEngine[idx] = true
+		}
+	}
+	e := l.executor()
+	e.Concurrency = 2
+	p := l.start(t, false)
+	res, err := e.Run(context.Background(), p)
+	if err != nil || len(res.Promoted) != 6 {
+		t.Fatalf("Run = %+v, %v", res, err)
+	}
+	want := []string{"orders-02", "orders-03"}
+	if len(l.follower.closedAll) != 1 || !slices.Equal(l.follower.closedAll[0], want) ||
+		len(l.follower.openedAll) != 1 || !slices.Equal(l.follower.openedAll[0], want) {
+		t.Fatalf("closed %v, opened %v; want one close and one open of %v", l.follower.closedAll, l.follower.openedAll, want)
+	}
+	if l.follower.staleEngine["orders-03"] {
+		t.Fatal("orders-03 still runs the replication engine")
+	}
+	p = l.reload(t)
+	for _, idx := range names(6) {
+		s, ok := p.Last(promote.StepSettle, idx)
+		settled := slices.Contains(want, idx)
+		if ok != settled {
+			t.Fatalf("%s: settle step %+v (want one: %v)", idx, s, settled)
+		}
+		if settled && (s.Status != promote.StepDone || !strings.Contains(s.Detail, "closed and reopened")) {
+			t.Fatalf("%s: settle = %+v", idx, s)
+		}
+	}
+	var mark promote.Step
+	for _, s := range p.Steps {
+		if s.Name == promote.StepSettle && s.Status == promote.StepStarted {
+			mark = s
+			break
+		}
+	}
+	if !strings.Contains(mark.Detail, "cluster manager follower -> follower-1") || !strings.Contains(mark.Detail, "left: follower") {
+		t.Fatalf("the mark does not say what changed: %+v", mark)
+	}
+	// verify comes after the settle
+	iSettle, iVerify := -1, -1
+	for i, s := range p.Steps {
+		if s.Name == promote.StepSettle && s.Status == promote.StepDone && iSettle < 0 {
+			iSettle = i
+		}
+		if s.Name == promote.StepVerify && s.Target == "" {
+			iVerify = i
+		}
+	}
+	if iSettle < 0 || iVerify < iSettle {
+		t.Fatalf("settle at step %d, verify at %d", iSettle, iVerify)
+	}
+}
+
+// A steady cluster: nothing is closed.
+func TestSteadyClusterIsNotSettled(t *testing.T) {
+	l := newLab(t, 6)
+	e := l.executor()
+	e.Concurrency = 2
+	if res, err := e.Run(context.Background(), l.start(t, false)); err != nil || len(res.Promoted) != 6 {
+		t.Fatalf("Run = %+v, %v", res, err)
+	}
+	if len(l.follower.closedAll) != 0 || len(l.follower.openedAll) != 0 {
+		t.Fatalf("closed %v, opened %v on a steady cluster", l.follower.closedAll, l.follower.openedAll)
+	}
+}
+
+// A membership that cannot be read is taken as changed: the wave is
+// settled (a cluster without an elected manager is when it matters).
+func TestUnreadableMembershipSettles(t *testing.T) {
+	l := newLab(t, 2)
+	l.follower.topologyErr = &opensearch.Error{Op: "cluster membership", Class: observe.ClassHTTP5xx, Status: 503, Type: "cluster_manager_not_discovered_exception"}
+	p := l.start(t, false)
+	if res, err := l.executor().Run(context.Background(), p); err != nil || len(res.Promoted) != 2 {
+		t.Fatalf("Run = %+v, %v", res, err)
+	}
+	if len(l.follower.closedAll) != 1 || !slices.Equal(l.follower.closedAll[0], names(2)) {
+		t.Fatalf("closed %v", l.follower.closedAll)
+	}
+	if s, _ := p.Last(promote.StepSettle, "orders-00"); s.Status != promote.StepDone {
+		t.Fatalf("settle = %+v", s)
+	}
+}
+
+// A settle that fails fails the attempt, naming the index; the next
+// attempt (a restarted drwatch here: the mark is in the journal) settles
+// it and promotes.
+func TestFailedSettleIsRetriedFromTheJournal(t *testing.T) {
+	l := newLab(t, 2)
+	l.follower.onStop = func(idx string) {
+		l.follower.mu.Lock()
+		defer l.follower.mu.Unlock()
+		l.follower.manager = "n3"
+	}
+	l.follower.closeErr = &opensearch.Error{Op: "close orders-00, orders-01", Class: observe.ClassHTTP5xx, Status: 503, Type: "cluster_manager_not_discovered_exception"}
+	p := l.start(t, false)
+	_, err := l.executor().Run(context.Background(), p)
+	if err == nil || !strings.Contains(err.Error(), "orders-00") || !strings.Contains(err.Error(), "settle") {
+		t.Fatalf("first attempt: %v", err)
+	}
+	l.follower.closeErr = nil
+	l.follower.onStop = nil
+	p = l.reload(t)
+	res, err := l.executor().Run(context.Background(), p)
+	if err != nil || len(res.Promoted) != 2 {
+		t.Fatalf("retry = %+v, %v", res, err)
+	}
+	if len(l.follower.closedAll) != 2 || len(l.follower.openedAll) != 1 {
+		t.Fatalf("closes %v, opens %v", l.follower.closedAll, l.follower.openedAll)
+	}
+	if n := l.follower.calls()["orders-00"]; n != 1 {
+		t.Fatalf("orders-00 stopped %d times, want once", n)
+	}
+}
+
+// An index open and standalone whose primary is not active takes no
+// writes: verify waits for it, then fails naming it.
+func TestVerifyRequiresActivePrimaries(t *testing.T) {
+	l := newLab(t, 2)
+	l.follower.unassigned["orders-01"] = 1
+	e := l.executor()
+	e.StepTimeout = 700 * time.Millisecond
+	p := l.start(t, false)
+	_, err := e.Run(context.Background(), p)
+	if err == nil || !strings.Contains(err.Error(), "orders-01") || !strings.Contains(err.Error(), "1 of 1 primaries not active") {
+		t.Fatalf("Run: %v", err)
+	}
+	// allocated meanwhile: the wait sees it
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		l.follower.mu.Lock()
+		delete(l.follower.unassigned, "orders-01")
+		l.follower.mu.Unlock()
+	}()
+	res, err := e.Run(context.Background(), l.reload(t))
+	if err != nil || len(res.Promoted) != 2 {
+		t.Fatalf("retry = %+v, %v", res, err)
+	}
+}
