@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"io"
 	"net/http"
 	"slices"
@@ -94,12 +95,10 @@ func promoteNow(ctx context.Context, cfg *config.Config, o promoteOptions) error
 	for _, idx := range res.Promoted {
 		fmt.Fprintf(o.Out, "  writable  %s\n", idx)
 	}
-	failed := make([]string, 0, len(res.Failed))
-	for idx := range res.Failed {
-		failed = append(failed, idx)
+	for _, idx := range slices.Sorted(maps.Keys(res.Unassigned)) {
+		fmt.Fprintf(o.Out, "  NO PRIMARY %s: %s\n", idx, res.Unassigned[idx])
 	}
-	slices.Sort(failed)
-	for _, idx := range failed {
+	for _, idx := range slices.Sorted(maps.Keys(res.Failed)) {
 		fmt.Fprintf(o.Out, "  FAILED    %s: %s\n", idx, res.Failed[idx])
 	}
 	return runErr

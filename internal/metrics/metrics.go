@@ -166,7 +166,7 @@ func New() *Metrics {
 			Buckets: []float64{.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600},
 		}, []string{"pair"}),
 		PromotionIndices: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "drwatch_promotion_indices", Help: "Indices of the last promotion attempt by outcome (promoted, failed).",
+			Name: "drwatch_promotion_indices", Help: "Indices of the last promotion attempt by outcome (promoted, failed, unassigned).",
 		}, []string{"pair", "outcome"}),
 		LeaderOutage: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "drwatch_leader_unreachable_seconds", Help: "How long drwatch's leader probes have been failing without a break (0 when the leader answers). Compare with leader_down_after.",

@@ -111,15 +111,22 @@ type Result struct {
 	// Lost are planned indices that cannot be promoted and are not retried:
 	// still restoring from the leader (a _stop would delete them; their
 	// data never reached the follower), or gone.
-	Lost   map[string]string
-	Fenced bool
-	Detail string
+	Lost map[string]string
+	// Unassigned are planned indices stopped and standalone whose
+	// primaries the follower has not allocated (a follower node holding the
+	// only in-sync copy is gone): not failed - nothing drwatch can send
+	// changes them - but they take no writes until the follower allocates
+	// them, which it does when that node returns.
+	Unassigned map[string]string
+	Fenced     bool
+	Detail     string
 }
 
 // Tally completes a result from its plan, whichever executor ran it: a
 // planned index found lost (lost says why) moves from Failed to Lost; the
-// others not failed are Promoted. Detail is prefix, then how many indices
-// are writable and lost, and whether the leader was fenced.
+// others neither failed nor unassigned are Promoted. Detail is prefix,
+// then how many indices are writable, lost and not yet allocated, and
+// whether the leader was fenced.
 func (r *Result) Tally(p *Promotion, lost func(idx string) (string, bool), prefix string) {
 	for idx := range p.Plan {
 		if why, ok := lost(idx); ok {
@@ -130,7 +137,8 @@ func (r *Result) Tally(p *Promotion, lost func(idx string) (string, bool), prefi
 	for idx := range p.Plan {
 		_, failed := r.Failed[idx]
 		_, gone := r.Lost[idx]
-		if !failed && !gone {
+		_, unassigned := r.Unassigned[idx]
+		if !failed && !gone && !unassigned {
 			r.Promoted = append(r.Promoted, idx)
 		}
 	}
@@ -138,6 +146,9 @@ func (r *Result) Tally(p *Promotion, lost func(idx string) (string, bool), prefi
 	r.Detail = prefix + fmt.Sprintf("%d of %d indices writable", len(r.Promoted), len(p.Plan))
 	if len(r.Lost) > 0 {
 		r.Detail += fmt.Sprintf(", %d lost (%s)", len(r.Lost), Summarize(r.Lost))
+	}
+	if len(r.Unassigned) > 0 {
+		r.Detail += fmt.Sprintf(", %d standalone but not yet writable (%s)", len(r.Unassigned), Summarize(r.Unassigned))
 	}
 	if r.Fenced {
 		r.Detail += ", leader fenced"

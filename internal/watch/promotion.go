@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -136,6 +138,7 @@ func (w *Watcher) promote(ctx context.Context, graceful, byHand bool) (promote.R
 	w.metrics.PromotionDuration.WithLabelValues(n).Observe(took.Seconds())
 	w.metrics.PromotionIndices.WithLabelValues(n, "promoted").Set(float64(len(res.Promoted)))
 	w.metrics.PromotionIndices.WithLabelValues(n, "failed").Set(float64(len(res.Failed)))
+	w.metrics.PromotionIndices.WithLabelValues(n, "unassigned").Set(float64(len(res.Unassigned)))
 	if jerr != nil {
 		w.log.Error("journal write failed after the promotion: its outcome is kept in memory and saved once the journal is writable", zap.Error(jerr))
 	}
@@ -144,6 +147,10 @@ func (w *Watcher) promote(ctx context.Context, graceful, byHand bool) (promote.R
 		return res, err
 	}
 	w.log.Warn("promotion succeeded", zap.Duration("took", took), zap.Strings("indices", res.Promoted), zap.Bool("leader_fenced", res.Fenced))
+	if len(res.Unassigned) > 0 {
+		w.log.Error("promoted indices without an active primary take no writes until the follower allocates them (GET _cluster/allocation/explain says why)",
+			zap.Strings("indices", slices.Sorted(maps.Keys(res.Unassigned))), zap.String("detail", promote.Summarize(res.Unassigned)))
+	}
 	if jerr != nil {
 		return res, fmt.Errorf("promoted, but the outcome could not be journaled: %w", jerr)
 	}

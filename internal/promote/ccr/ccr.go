@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -169,13 +168,21 @@ func (e *Executor) Run(ctx context.Context, p *promote.Promotion) (promote.Resul
 			res.Failed[idx] = msg
 		}
 	}
-	verifyErrs, err := e.verify(ctx, p)
+	verifyErrs, unassigned, err := e.verify(ctx, p)
 	if err != nil {
 		return res, err
 	}
 	for idx, msg := range verifyErrs {
 		if _, ok := res.Failed[idx]; !ok {
 			res.Failed[idx] = msg
+		}
+	}
+	for idx, msg := range unassigned {
+		if _, ok := res.Failed[idx]; !ok {
+			if res.Unassigned == nil {
+				res.Unassigned = map[string]string{}
+			}
+			res.Unassigned[idx] = msg
 		}
 	}
 	// A leader that answered again mid-way was fenced then (refence):
@@ -823,7 +830,7 @@ func (e *Executor) restoring(ctx context.Context, names []string) (map[string]st
 // verify checks every planned index: open, no longer a follower, and free
 // of the replication block. A lost index is not checked; one that is gone
 // is journaled lost (retrying cannot bring it back).
-func (e *Executor) verify(ctx context.Context, p *promote.Promotion) (map[string]string, error) {
+func (e *Executor) verify(ctx context.Context, p *promote.Promotion) (bad, unassigned map[string]string, err error) {
 	names := make([]string, 0, len(p.Plan))
 	for idx := range p.Plan {
 		if _, lost := lostIndex(p, idx); !lost {
@@ -831,15 +838,15 @@ func (e *Executor) verify(ctx context.Context, p *promote.Promotion) (map[string
 		}
 	}
 	slices.Sort(names)
-	bad := map[string]string{}
+	bad = map[string]string{}
 	if len(names) == 0 {
-		return bad, e.record(p, promote.Step{Name: promote.StepVerify, Status: promote.StepDone, Detail: "no follower index in scope"})
+		return bad, nil, e.record(p, promote.Step{Name: promote.StepVerify, Status: promote.StepDone, Detail: "no follower index in scope"})
 	}
 	var (
 		states    map[string]opensearch.IndexState
 		followers map[string]opensearch.FollowerIndex
 	)
-	err := e.call(ctx, func(ctx context.Context) (err error) {
+	err = e.call(ctx, func(ctx context.Context) (err error) {
 		if states, err = e.Follower.IndexStates(ctx, names); err != nil {
 			return err
 		}
@@ -848,7 +855,7 @@ func (e *Executor) verify(ctx context.Context, p *promote.Promotion) (map[string
 	})
 	if err != nil {
 		_ = e.record(p, promote.Step{Name: promote.StepVerify, Status: promote.StepFailed, Detail: err.Error()})
-		return nil, fmt.Errorf("verify: %w", err)
+		return nil, nil, fmt.Errorf("verify: %w", err)
 	}
 	var gone []promote.Step
 	for _, idx := range names {
@@ -881,7 +888,7 @@ func (e *Executor) verify(ctx context.Context, p *promote.Promotion) (map[string
 	}
 	if len(gone) > 0 {
 		if err := e.record(p, gone...); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	// Open and standalone is not yet writable: each primary must be
@@ -893,18 +900,25 @@ func (e *Executor) verify(ctx context.Context, p *promote.Promotion) (map[string
 		}
 	}
 	if len(allocate) > 0 {
-		unassigned, err := e.primariesUnassigned(ctx, allocate, e.primaryWait())
+		unassigned, err = e.primariesUnassigned(ctx, allocate, e.primaryWait())
 		if err != nil {
 			_ = e.record(p, promote.Step{Name: promote.StepVerify, Status: promote.StepFailed, Detail: err.Error()})
-			return nil, fmt.Errorf("verify: %w", err)
+			return nil, nil, fmt.Errorf("verify: %w", err)
 		}
-		maps.Copy(bad, unassigned)
 	}
-	status, detail := promote.StepDone, fmt.Sprintf("%d indices open and writable", len(names)-len(gone))
+	// Stopped, standalone, but no active primary: the follower holds the
+	// only in-sync copy on a node it lost. Nothing drwatch sends changes
+	// that (the copy comes back with the node); retrying would only hold
+	// the pair short of promoted while the follower takes the writes of
+	// every other index. The result names them.
+	status, detail := promote.StepDone, fmt.Sprintf("%d indices open and writable", len(names)-len(gone)-len(unassigned))
+	if len(unassigned) > 0 {
+		detail += fmt.Sprintf("; %d standalone without an active primary: %s", len(unassigned), promote.Summarize(unassigned))
+	}
 	if len(bad) > 0 {
 		status, detail = promote.StepFailed, promote.Summarize(bad)
 	}
-	return bad, e.record(p, promote.Step{Name: promote.StepVerify, Status: status, Detail: detail})
+	return bad, unassigned, e.record(p, promote.Step{Name: promote.StepVerify, Status: status, Detail: detail})
 }
 
 // primaryWait bounds how long verify waits for promoted indices'

@@ -140,26 +140,41 @@ func TestFailedSettleIsRetriedFromTheJournal(t *testing.T) {
 }
 
 // An index open and standalone whose primary is not active takes no
-// writes: verify waits for it, then fails naming it.
+// writes: verify waits for it, then names it in the result - stopped and
+// standalone, not failed (no retry changes it; the copy comes back with
+// the follower's node).
 func TestVerifyRequiresActivePrimaries(t *testing.T) {
 	l := newLab(t, 2)
 	l.follower.unassigned["orders-01"] = 1
 	e := l.executor()
 	e.StepTimeout = 700 * time.Millisecond
-	p := l.start(t, false)
-	_, err := e.Run(context.Background(), p)
-	if err == nil || !strings.Contains(err.Error(), "orders-01") || !strings.Contains(err.Error(), "1 of 1 primaries not active") {
+	res, err := e.Run(context.Background(), l.start(t, false))
+	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	// allocated meanwhile: the wait sees it
+	if why := res.Unassigned["orders-01"]; !strings.Contains(why, "1 of 1 primaries not active") {
+		t.Errorf("unassigned = %v, want orders-01 named", res.Unassigned)
+	}
+	if !slices.Equal(res.Promoted, []string{"orders-00"}) || len(res.Failed) != 0 {
+		t.Errorf("promoted %v, failed %v", res.Promoted, res.Failed)
+	}
+	if !strings.Contains(res.Detail, "1 of 2 indices writable") || !strings.Contains(res.Detail, "1 standalone but not yet writable (orders-01: ") {
+		t.Errorf("detail = %q", res.Detail)
+	}
+
+	// allocated during the wait: writable, nothing unassigned
+	l = newLab(t, 2)
+	l.follower.unassigned["orders-01"] = 1
+	e = l.executor()
+	e.StepTimeout = 5 * time.Second
 	go func() {
 		time.Sleep(200 * time.Millisecond)
 		l.follower.mu.Lock()
 		delete(l.follower.unassigned, "orders-01")
 		l.follower.mu.Unlock()
 	}()
-	res, err := e.Run(context.Background(), l.reload(t))
-	if err != nil || len(res.Promoted) != 2 {
-		t.Fatalf("retry = %+v, %v", res, err)
+	res, err = e.Run(context.Background(), l.start(t, false))
+	if err != nil || len(res.Promoted) != 2 || len(res.Unassigned) != 0 {
+		t.Fatalf("allocated meanwhile = %+v, %v", res, err)
 	}
 }
