@@ -5,13 +5,13 @@ package e2e
 // An Aiven pair against the real lab. Aiven's API cannot run here, so the
 // Aiven side is fakeaiven (internal/testutil/fakeaiven: the paths, the
 // "aivenv1 <token>" check, ?limit=999, the JSON and error shapes of
-// ../shared/docs/aiven.md "REST shapes" and go-client-codegen v0.237.0),
+// docs/aiven.md "REST shapes" and go-client-codegen v0.237.0),
 // and everything else is real: the leader and follower clusters with the
 // replication plugin, the killed leader, the acknowledged writes. The
 // fake's delete of the CCR integration stops replication on the real
-// follower, a little later, as Aiven does (aiven.md: "Replication stops
-// and the follower accepts writes"), so drwatch's verification reads real
-// OpenSearch.
+// follower, a little later, as Aiven does (docs/aiven.md "What promote to
+// standalone is": replication stops and the follower accepts writes,
+// asynchronously), so drwatch's verification reads real OpenSearch.
 
 import (
 	"context"

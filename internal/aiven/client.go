@@ -39,8 +39,8 @@ const (
 )
 
 // IntegrationTypeCCR is the integration whose destination is a follower:
-// deleting it promotes the follower (aiven.md, "What promote to standalone
-// is").
+// deleting it promotes the follower (docs/aiven.md, "What promote to
+// standalone is").
 const IntegrationTypeCCR = string(service.IntegrationTypeOpensearchCrossClusterReplication)
 
 // Defaults of Options: a call makes at most 3 attempts (waits 1 s, then
@@ -245,7 +245,7 @@ func (c *Client) ProjectIntegrations(ctx context.Context, project string) ([]Int
 }
 
 // GetIntegration reads one integration (GET /v1/project/{project}/integration/{id}).
-// A freshly created one may briefly answer 404 (aiven.md).
+// A freshly created one may briefly answer 404 (docs/aiven.md "REST shapes").
 func (c *Client) GetIntegration(ctx context.Context, project, id string) (Integration, error) {
 	var out *service.ServiceIntegrationGetOut
 	err := c.call(ctx, "get integration "+id+" in project "+project, func(ctx context.Context) (err error) {

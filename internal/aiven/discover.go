@@ -16,7 +16,8 @@ type Pair struct {
 	Leader      Service     `json:"leader"`
 	Follower    Service     `json:"follower"`
 	// LeaderAlias is the remote-cluster alias the integration creates on
-	// the follower: <leader project>_<leader service> (aiven.md).
+	// the follower: <leader project>_<leader service> (docs/aiven.md,
+	// "What promote to standalone is").
 	LeaderAlias string `json:"leader_alias"`
 	// Notes are what discovery could not fill in or what needs care.
 	Notes []string `json:"notes,omitempty"`

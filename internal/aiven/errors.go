@@ -172,7 +172,8 @@ func classOfStatus(status int) Class {
 }
 
 // apiMessage is the API's "message", or the first of its "errors" when the
-// message is empty (Aiven's failed-response shape: aiven.md "REST shapes").
+// message is empty (Aiven's failed-response shape: docs/aiven.md "REST
+// shapes").
 func apiMessage(e avn.Error) string {
 	msg := strings.TrimSpace(e.Message)
 	if msg == "" {

@@ -16,8 +16,8 @@ import (
 // the promoted service: creating an opensearch_cross_cluster_replication
 // integration whose source is the promoted service (the pair's
 // follower_service) and whose destination is the old leader (its
-// leader_service). Aiven allows it since mid-2026 (aiven.md, "What promote
-// to standalone is"). drwatch never does it by itself: `drwatch aiven
+// leader_service). Aiven allows it since mid-2026 (docs/aiven.md, "What
+// promote to standalone is"). drwatch never does it by itself: `drwatch aiven
 // follow` does it on a human's word, after CheckFailback.
 
 // FailbackCheck is one check of CheckFailback: what was checked, whether
@@ -62,7 +62,8 @@ func (f *Failback) add(ok bool, name, detail string, args ...any) {
 
 // FailbackAlias is the remote alias a CCR integration promoted -> old
 // leader creates on the old leader: <project>_<promoted service>, as for
-// any follower (aiven.md: "<leaderproject>_<leaderservice>").
+// any follower (docs/aiven.md "What promote to standalone is":
+// <leader project>_<leader service>).
 func FailbackAlias(project, promoted string) string { return project + "_" + promoted }
 
 // CheckFailback reads both services (two requests: each service's answer
@@ -229,7 +230,7 @@ func CreateFailback(ctx context.Context, c *Client, f Failback, poll time.Durati
 // WaitActive reads the integration every poll until it is active, its
 // status is failed, ctx ends, or a read fails for another reason than 404
 // (a fresh integration answers 404 for a moment, and active false at first:
-// aiven.md). It returns the last integration read.
+// docs/aiven.md "REST shapes"). It returns the last integration read.
 func WaitActive(ctx context.Context, c *Client, project, id string, poll time.Duration) (Integration, error) {
 	start := time.Now()
 	var last Integration

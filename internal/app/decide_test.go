@@ -335,8 +335,9 @@ func TestStateDirLocked(t *testing.T) {
 
 // An Aiven pair is promoted through the Aiven API and never through the
 // replication API: in auto mode, with the leader lost, its CCR integration
-// is deleted (the fake then unfollows the index, as Aiven does: aiven.md,
-// "What promote to standalone is") and no _stop reaches the follower.
+// is deleted (the fake then unfollows the index, as Aiven does:
+// docs/aiven.md "What promote to standalone is") and no _stop reaches the
+// follower.
 // With the Aiven API failing, the attempt fails and says why, retries
 // within its bounds, and nothing falls back to the replication API.
 func TestAivenPairIsPromotedThroughTheAivenAPI(t *testing.T) {

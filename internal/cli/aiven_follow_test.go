@@ -23,7 +23,7 @@ import (
 
 // The Aiven side of these tests is fakeaiven, whose answers follow Aiven's
 // API reference and go-client-codegen v0.237.0 (its package comment cites
-// each shape; ../shared/docs/aiven.md "REST shapes"). The OpenSearch side
+// each shape; docs/aiven.md "REST shapes"). The OpenSearch side
 // is osIndices below: the index-settings answers in the shape the real lab
 // captured (fakeos testdata/lab/follower_settings.json and SOURCES.md:
 // {"<index>": {"settings": {<flat settings>}}}), and fakeos.Health.

@@ -495,10 +495,10 @@ func (f *failover) fenced(ctx context.Context, stage string) bool {
 
 // start starts replication of one index again. The plugin can time out
 // waiting for its own task on an index name stopped shortly before (HTTP
-// 500 "Timed out when waiting for persistent task", an upstream bug,
-// docs/opensearch-ccr.md); the replication may then start anyway, so its
-// status decides, and a start that did not happen is tried again on a
-// fresh index.
+// 500 "Timed out when waiting for persistent task", an upstream bug:
+// docs/replication.md "Traps when you set replication up"); the
+// replication may then start anyway, so its status decides, and a start
+// that did not happen is tried again on a fresh index.
 func (f *failover) start(ctx context.Context, ix, leader string) error {
 	alias := f.in.Pair.Follower.LeaderAlias
 	var err error

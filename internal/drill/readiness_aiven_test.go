@@ -10,9 +10,9 @@ import (
 )
 
 // The aiven check judges the probe's reading of the Aiven API (the shapes
-// of observe.Aiven, as internal/probe reads them from the API of
-// ../shared/docs/aiven.md): whatever would make a promotion through it
-// fail, fails; what would slow it, warns.
+// of observe.Aiven, as internal/probe reads them: docs/aiven.md "Probes"
+// and "REST shapes"): whatever would make a promotion through it fail,
+// fails; what would slow it, warns.
 func TestJudgeAiven(t *testing.T) {
 	a := &config.Aiven{Project: "acme", LeaderService: "os-prod", FollowerService: "os-dr"}
 	running := func(name string) *observe.AivenService {

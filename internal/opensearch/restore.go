@@ -18,7 +18,7 @@ import (
 
 // UnblockWrite lifts the write block a promotion put on leader indices:
 // PUT {indices}/_settings {"index.blocks.write": false} (the block is not
-// replicated, docs/opensearch-ccr.md "Fencing the old leader").
+// replicated, docs/replication.md "Fencing the leader").
 func (c *Client) UnblockWrite(ctx context.Context, indices []string) error {
 	for _, chunk := range chunkNames(indices) {
 		q := url.Values{}

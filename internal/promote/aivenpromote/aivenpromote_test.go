@@ -2,16 +2,17 @@ package aivenpromote
 
 // The fakes these tests run against, and the documents they follow:
 //   - fakeaiven (internal/testutil/fakeaiven) answers the Aiven API as
-//     ../shared/docs/aiven.md ("REST shapes", "What promote to standalone
-//     is") and go-client-codegen v0.237.0 describe it: paths, the
+//     docs/aiven.md ("REST shapes", "What promote to standalone is") and
+//     go-client-codegen v0.237.0 describe it: paths, the
 //     "aivenv1 <token>" check, the error envelope, 2xx or 404 on delete.
 //   - fakeos.CCRFollower (internal/testutil/fakeos) answers what the real
 //     lab's OpenSearch 2.19.3 with the replication plugin answered
 //     (fakeos/testdata/SOURCES.md: follower_settings*.json,
 //     cluster_state_follower_block.json, cluster_state_after_stop.json);
 //     its Unfollow is what Aiven does to the follower when the integration
-//     is deleted (aiven.md: "Replication stops and the follower accepts
-//     writes"), without a _stop request.
+//     is deleted (docs/aiven.md "What promote to standalone is":
+//     replication stops and the follower accepts writes), without a _stop
+//     request.
 
 import (
 	"context"
@@ -199,7 +200,7 @@ func TestHappyPath(t *testing.T) {
 		setup func(e *env)
 	}{
 		{"delete answers 200, replication stops at once", func(*env) {}},
-		// aiven.md "REST shapes": DELETE -> any 2xx ({"message"} or 204).
+		// docs/aiven.md "REST shapes": DELETE -> any 2xx ({"message"} or 204).
 		{"delete answers 204", func(e *env) { e.aiven.DeleteAnswers204() }},
 		// Aiven stops replication asynchronously: verify polls.
 		{"replication stops 200 ms after the delete", func(e *env) { e.onDelete(200*time.Millisecond, indices...) }},
@@ -371,14 +372,14 @@ func TestAivenFailureFailsWithoutFallback(t *testing.T) {
 		deleteSent bool
 	}{
 		{
-			// aiven.md "Errors and retries": 5xx retried 3 times, then transient.
+			// docs/aiven.md "Errors and retries": 5xx gets 3 attempts, then transient.
 			name:       "Aiven 502 during the delete",
 			setup:      func(e *env) { e.aiven.Fail(http.MethodDelete, "/integration/", http.StatusBadGateway, 100, "") },
 			wantErr:    []string{"delete integration", "the Aiven API is failing", "HTTP 502", "[after 3 attempts]", "never with the replication API's _stop"},
 			deleteSent: true,
 		},
 		{
-			// aiven.md: 401 when the token is refused (unauthorized).
+			// docs/aiven.md "Errors and retries": 401 when the token is refused (unauthorized).
 			name:    "Aiven 401",
 			setup:   func(e *env) { e.token = "a-revoked-token-0000" },
 			wantErr: []string{"find the follower's integration", "refused the token", "HTTP 401", "Invalid token"},
@@ -593,8 +594,8 @@ func stepOrder(p *promote.Promotion) []string {
 }
 
 // A leader that answers is write-blocked before the integration is
-// deleted, as product.md's promotion says ("fence the leader if
-// reachable"); the fence is journaled first.
+// deleted, as docs/aiven.md "Promotion through the Aiven API" says (step
+// fence, before delete_integration); the fence is journaled first.
 func TestFencesALiveLeaderBeforeTheDelete(t *testing.T) {
 	e := newEnv(t)
 	e.liveLeader(200)
@@ -701,7 +702,7 @@ func TestGracefulNeedsTheFence(t *testing.T) {
 }
 
 // The token is never in an error, a log line or the journal, whatever
-// fails (aiven.md "Token and API address").
+// fails (docs/aiven.md "Token and API address").
 func TestTokenNeverLeaks(t *testing.T) {
 	for _, tc := range []struct {
 		name  string

@@ -5,8 +5,8 @@
 // fresh integration answers for a moment).
 //
 // Sources of every shape, cited where it is written:
-//   - ../../../../shared/docs/aiven.md ("REST shapes", "What promote to
-//     standalone is"): paths, bodies, the error envelope, 404 after create;
+//   - docs/aiven.md ("REST shapes", "What promote to standalone is"):
+//     paths, bodies, the error envelope, 404 after create;
 //   - github.com/aiven/go-client-codegen v0.237.0, handler/service/service.go:
 //     the paths and verbs of ServiceList, ServiceGet, ServiceIntegrationList,
 //     ServiceIntegrationGet, ServiceIntegrationCreate and
@@ -257,8 +257,9 @@ func (s *Server) ClearFaults() {
 
 // HideAfterCreate makes every integration created through the API answer
 // GET with 404 n times, then show with active false once, then active
-// (aiven.md: "A freshly created integration may briefly 404; active turns
-// true when it is live").
+// (docs/aiven.md "REST shapes": "A freshly created integration may briefly
+// answer 404, then show with active: false; active turns true when it is
+// live").
 func (s *Server) HideAfterCreate(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -276,7 +277,7 @@ func (s *Server) OnDeleteCCR(f func(ctx context.Context, in Integration) error) 
 }
 
 // DeleteAnswers204 makes a successful delete answer 204 without a body
-// instead of 200 with a message (aiven.md: "any 2xx").
+// instead of 200 with a message (docs/aiven.md "REST shapes": "any 2xx").
 func (s *Server) DeleteAnswers204() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -375,7 +376,7 @@ func (s *Server) takeFault(r *http.Request) *fault {
 	return nil
 }
 
-// writeError answers in Aiven's failed-response shape (aiven.md "REST
+// writeError answers in Aiven's failed-response shape (docs/aiven.md "REST
 // shapes"; go-client-codegen error.go): a message, and errors with the
 // same message, an error code and the status.
 func writeError(w http.ResponseWriter, status int, code, msg string) {
@@ -491,8 +492,9 @@ func (s *Server) getIntegration(w http.ResponseWriter, proj, id string) {
 }
 
 // POST /v1/project/{project}/integration, body ServiceIntegrationCreateIn
-// {"integration_type", "source_service", "dest_service"} (aiven.md
-// "Creating a follower") -> {"service_integration": ...}.
+// {"integration_type", "source_service", "dest_service"} (docs/aiven.md
+// "What promote to standalone is" and "REST shapes") ->
+// {"service_integration": ...}.
 func (s *Server) createIntegration(w http.ResponseWriter, r *http.Request, proj string) {
 	var in struct {
 		IntegrationType string `json:"integration_type"`
@@ -609,8 +611,9 @@ func (s *Server) integrationsOf(proj string, p *project, name string) []map[stri
 	return out
 }
 
-// integrationJSON is ServiceIntegrationOut (aiven.md "Integration object";
-// go-client-codegen ServiceIntegrationOut, IntegrationStatusOut, StateOut).
+// integrationJSON is ServiceIntegrationOut (docs/aiven.md "REST shapes",
+// <integration>; go-client-codegen ServiceIntegrationOut,
+// IntegrationStatusOut, StateOut).
 func integrationJSON(in *Integration) map[string]any {
 	status := in.Status
 	if status == "" {
@@ -660,8 +663,8 @@ func statusDesc(status string) string {
 	}
 }
 
-// serviceJSON is ServiceOut (list) or ServiceGetOut (get): aiven.md "REST
-// shapes" and go-client-codegen's required fields (cloud_name,
+// serviceJSON is ServiceOut (list) or ServiceGetOut (get): docs/aiven.md
+// "REST shapes" and go-client-codegen's required fields (cloud_name,
 // create_time, group_list, plan, project_vpc_id, service_integrations,
 // service_name, service_type, service_uri, state, termination_protection,
 // update_time, user_config). update_time is RFC 3339 and never empty.

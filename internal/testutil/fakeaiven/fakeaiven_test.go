@@ -30,7 +30,7 @@ func get(t *testing.T, f *fakeaiven.Server, method, path, auth string) (int, map
 	return rsp.StatusCode, body
 }
 
-// TestShapes checks the raw answers against aiven.md "REST shapes" and the
+// TestShapes checks the raw answers against docs/aiven.md "REST shapes" and the
 // wrappers of go-client-codegen handler/service/service.go.
 func TestShapes(t *testing.T) {
 	f := fakeaiven.New(t, "tok-123456")

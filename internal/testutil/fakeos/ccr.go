@@ -209,7 +209,7 @@ func (f *CCRFollower) clusterState(w http.ResponseWriter, _ *http.Request) {
 
 // Unfollow turns idx into a normal index without a _stop request (Stops
 // does not count it): what Aiven does on the follower service when its
-// cross-cluster-replication integration is deleted (../shared/docs/aiven.md,
+// cross-cluster-replication integration is deleted (docs/aiven.md,
 // "What promote to standalone is": replication stops and the follower
 // accepts writes). The index then answers as after the lab's _stop: no
 // leader-index setting, no replication block (follower_settings_after_stop.json,
