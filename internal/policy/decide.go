@@ -238,7 +238,10 @@ func retentionLease(d *Decision, obs observe.Observation, now time.Time) {
 	}
 	// One reason, given anew each cycle (a paused pair keeps its reasons
 	// between cycles).
-	s.Reasons = slices.DeleteFunc(slices.Clone(s.Reasons), func(r string) bool { return strings.HasPrefix(r, leaseReason) })
+	if note := s.LeaseNote; note != "" {
+		s.Reasons = slices.DeleteFunc(slices.Clone(s.Reasons), func(r string) bool { return r == note })
+		s.LeaseNote = ""
+	}
 	f := obs.Follower
 	r := f.Replication
 	readable := f.Reachable && r.Failure == nil && f.Remote.Failure == nil
@@ -270,13 +273,11 @@ func retentionLease(d *Decision, obs observe.Observation, now time.Time) {
 		if left <= 0 {
 			when = "has expired (" + dur(-left) + " ago)"
 		}
-		s.Reasons = append(s.Reasons, fmt.Sprintf(leaseReason+" since %s: its retention lease on the leader %s (index.soft_deletes.retention_lease.period %s); past it the follower can never resume and must be replicated afresh",
-			s.StalledSince.Format(time.RFC3339), when, period))
+		s.LeaseNote = fmt.Sprintf("the follower has not fetched from the leader since %s: its retention lease on the leader %s (index.soft_deletes.retention_lease.period %s); past it the follower can never resume and must be replicated afresh",
+			s.StalledSince.Format(time.RFC3339), when, period)
+		s.Reasons = append(s.Reasons, s.LeaseNote)
 	}
 }
-
-// leaseReason starts the reason retentionLease gives.
-const leaseReason = "the follower has not fetched from the leader"
 
 // aivenNotes are the reasons an Aiven reading adds to a phase.
 func aivenNotes(obs observe.Observation, av aivenView) []string {
@@ -426,16 +427,22 @@ func oldLeader(d *Decision, obs observe.Observation, pol *config.Policy) {
 		s.OldLeaderReturned = true
 		d.emit(EvOldLeaderReturned)
 	}
-	base := s.Reasons
-	if len(base) > 0 && strings.HasPrefix(base[len(base)-1], "the old leader answers again") {
-		base = base[:len(base)-1]
-	}
+	prev := s.UnfencedNote
+	s.UnfencedNote = "the old leader answers again and is not fenced (fence_leader is false): both sides may take writes; block them by hand"
 	if *pol.FenceLeader {
 		d.FenceOldLeader = true
-		s.Reasons = append(slices.Clone(base), "the old leader answers again and is not fenced: write-blocking its copies of the promoted indices")
-		return
+		s.UnfencedNote = "the old leader answers again and is not fenced: write-blocking its copies of the promoted indices"
 	}
-	s.Reasons = append(slices.Clone(base), "the old leader answers again and is not fenced (fence_leader is false): both sides may take writes; block them by hand")
+	s.Reasons = append(withoutUnfencedNote(s.Reasons, prev), s.UnfencedNote)
+}
+
+// withoutUnfencedNote is reasons without a last reason that is note (the
+// one the previous cycle gave about an unfenced old leader).
+func withoutUnfencedNote(reasons []string, note string) []string {
+	if n := len(reasons); n > 0 && note != "" && reasons[n-1] == note {
+		reasons = reasons[:n-1]
+	}
+	return slices.Clone(reasons)
 }
 
 // OldLeaderFenced records that the old leader's copies of the promoted
@@ -446,11 +453,8 @@ func OldLeaderFenced(st State, detail string, now time.Time) Decision {
 		return d
 	}
 	d.State.OldLeaderFenced = true
-	base := st.Reasons
-	if len(base) > 0 && strings.HasPrefix(base[len(base)-1], "the old leader answers again") {
-		base = base[:len(base)-1]
-	}
-	d.State.Reasons = append(slices.Clone(base), "the old leader came back and was fenced at "+now.Format(time.RFC3339)+": "+detail)
+	d.State.Reasons = append(withoutUnfencedNote(st.Reasons, st.UnfencedNote), "the old leader came back and was fenced at "+now.Format(time.RFC3339)+": "+detail)
+	d.State.UnfencedNote = ""
 	d.emit(EvOldLeaderFenced)
 	return d
 }

@@ -196,6 +196,7 @@ func TestPropertyInvariants(t *testing.T) {
 					// again; it only tracks an old leader that comes back.
 					moved := d.State
 					moved.Reasons, moved.OldLeaderReturned = prev.Reasons, prev.OldLeaderReturned
+					moved.UnfencedNote, moved.LeaseNote = prev.UnfencedNote, prev.LeaseNote // the reasons' own
 					if !reflect.DeepEqual(moved, prev) || d.Promote || d.State.Phase != policy.Promoted ||
 						(len(d.Events) > 0 && (len(d.Events) != 1 || d.Events[0] != policy.EvOldLeaderReturned || prev.OldLeaderReturned)) {
 						fail("a promoted pair moved")

@@ -168,6 +168,9 @@ type Lease struct {
 	StalledSince time.Time     `json:"replication_stalled_since,omitzero"`
 	LeasePeriod  time.Duration `json:"retention_lease_period_ns,omitempty"`
 	LeaseWarned  int           `json:"retention_lease_warned,omitempty"`
+	// LeaseNote is the reason the last cycle gave about the lease running
+	// down (one a cycle, replaced by the next).
+	LeaseNote string `json:"retention_lease_note,omitempty"`
 }
 
 // DefaultLeasePeriod is OpenSearch's default retention lease period,
@@ -230,6 +233,9 @@ type Aftermath struct {
 	PromotedAt        time.Time `json:"promoted_at,omitzero"`
 	OldLeaderReturned bool      `json:"old_leader_returned,omitempty"`
 	OldLeaderFenced   bool      `json:"old_leader_fenced,omitempty"`
+	// UnfencedNote is the reason given while the old leader answers and
+	// is not fenced (the last of the reasons, replaced each cycle).
+	UnfencedNote string `json:"old_leader_unfenced_note,omitempty"`
 }
 
 // LagReading is a lag measurement and when it was taken, with the sum of

@@ -316,6 +316,7 @@ func TestPromotedIsTerminal(t *testing.T) {
 				// the pair stays promoted and never promotes again.
 				st := d.State
 				st.Reasons, st.OldLeaderReturned = promoted.Reasons, false
+				st.UnfencedNote, st.LeaseNote = promoted.UnfencedNote, promoted.LeaseNote // the reasons' own
 				if d.Promote || d.WouldPromote || !reflect.DeepEqual(st, promoted) {
 					t.Fatalf("cycle %d: a promoted pair moved: %+v", i, d)
 				}

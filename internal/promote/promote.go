@@ -92,6 +92,9 @@ type Step struct {
 	At     time.Time `json:"at"`
 	// Term is the lease term the step ran under (0 without ha).
 	Term int64 `json:"term,omitempty"`
+	// Lost marks a skipped step whose index cannot be promoted and is not
+	// retried (still restoring from the leader, or gone); Detail says why.
+	Lost bool `json:"lost,omitempty"`
 }
 
 // Last returns the latest step with name and target.

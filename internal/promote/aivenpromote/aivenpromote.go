@@ -2,8 +2,8 @@
 // OpenSearch pair into a standalone service, the way Aiven does it: by
 // deleting the opensearch_cross_cluster_replication service integration
 // whose destination is the follower service and whose source is the leader
-// service (../shared/docs/aiven.md, "What promote to standalone is"; there
-// is no promote call). It then verifies that the integration is gone and
+// service (docs/aiven.md, "What promote to standalone is"; there is no
+// promote call). It then verifies that the integration is gone and
 // that every in-scope follower index is writable, read through OpenSearch
 // (Aiven stops replication asynchronously, so both checks poll, bounded).
 // Before the delete it fences a leader that answers (write-blocks its
@@ -488,7 +488,7 @@ func (e *Executor) verify(ctx context.Context, p *promote.Promotion) (map[string
 	}
 	var steps []promote.Step
 	for _, idx := range gone {
-		steps = append(steps, promote.Step{Name: promote.StepVerify, Target: idx, Status: promote.StepSkipped,
+		steps = append(steps, promote.Step{Name: promote.StepVerify, Target: idx, Status: promote.StepSkipped, Lost: true,
 			Detail: "index not found on the follower after the integration's delete: gone, not retried"})
 	}
 	status, detail := promote.StepDone, fmt.Sprintf("%d indices open and writable", len(names)-len(gone))
@@ -540,7 +540,7 @@ func (e *Executor) check(ctx context.Context, names []string) (map[string]string
 
 // lostIndex reports whether a planned index was found gone, and why.
 func lostIndex(p *promote.Promotion, idx string) (string, bool) {
-	if s, ok := p.Last(promote.StepVerify, idx); ok && s.Status == promote.StepSkipped {
+	if s, ok := p.Last(promote.StepVerify, idx); ok && s.Lost {
 		return s.Detail, true
 	}
 	return "", false

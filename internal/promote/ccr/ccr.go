@@ -630,7 +630,7 @@ func (e *Executor) skipLost(ctx context.Context, p *promote.Promotion, todo []st
 	var lost []promote.Step
 	for _, idx := range todo {
 		if why, ok := restoring[idx]; ok {
-			lost = append(lost, promote.Step{Name: promote.StepStop, Target: idx, Status: promote.StepSkipped, Detail: lostPrefix + why})
+			lost = append(lost, promote.Step{Name: promote.StepStop, Target: idx, Status: promote.StepSkipped, Lost: true, Detail: why})
 		}
 	}
 	if len(lost) == 0 {
@@ -772,17 +772,13 @@ func (e *Executor) describeFailed(ctx context.Context, results []promote.Step, c
 	return stuck
 }
 
-// lostPrefix starts the detail of a stop step skipped because the index
-// is lost.
-const lostPrefix = "lost: "
-
-// lostIndex reports whether a planned index was found lost, and why.
+// lostIndex reports whether a planned index was found lost, and why: its
+// last stop or verify step says so (Step.Lost).
 func lostIndex(p *promote.Promotion, idx string) (string, bool) {
-	if s, ok := p.Last(promote.StepStop, idx); ok && s.Status == promote.StepSkipped && strings.HasPrefix(s.Detail, lostPrefix) {
-		return strings.TrimPrefix(s.Detail, lostPrefix), true
-	}
-	if s, ok := p.Last(promote.StepVerify, idx); ok && s.Status == promote.StepSkipped {
-		return s.Detail, true
+	for _, name := range []string{promote.StepStop, promote.StepVerify} {
+		if s, ok := p.Last(name, idx); ok && s.Lost {
+			return s.Detail, true
+		}
 	}
 	return "", false
 }
@@ -872,7 +868,7 @@ func (e *Executor) verify(ctx context.Context, p *promote.Promotion) (bad, unass
 		}
 		switch {
 		case !st.Exists:
-			gone = append(gone, promote.Step{Name: promote.StepVerify, Target: idx, Status: promote.StepSkipped,
+			gone = append(gone, promote.Step{Name: promote.StepVerify, Target: idx, Status: promote.StepSkipped, Lost: true,
 				Detail: "index not found on the follower after its stop: gone, not retried"})
 		case !st.Open:
 			bad[idx] = "index is closed"

@@ -1248,7 +1248,7 @@ func TestRestoringIndexIsNotStopped(t *testing.T) {
 	if n := l.follower.calls()["orders-02"]; n != 0 || !l.follower.isFollowerIndex("orders-02") {
 		t.Fatalf("the restoring index was stopped %d times", n)
 	}
-	if s, _ := l.reload(t).Last(promote.StepStop, "orders-02"); s.Status != promote.StepSkipped || !strings.HasPrefix(s.Detail, "lost: ") {
+	if s, _ := l.reload(t).Last(promote.StepStop, "orders-02"); s.Status != promote.StepSkipped || !s.Lost {
 		t.Fatalf("stop step = %+v", s)
 	}
 	// Restored since: still not stopped by this promotion, which is over.
