@@ -693,7 +693,7 @@ func refusedReads(obs observe.Observation, which string) []string {
 		if refused(obs.Leader.Failure) {
 			out = append(out, "GET _cluster/health")
 		}
-		if f := obs.Follower.Replication.CheckpointsFailure; refused(f) && strings.HasPrefix(f.Message, "leader") {
+		if f := obs.Follower.Replication.CheckpointsFailure; refused(f) && obs.Follower.Replication.CheckpointsSide == observe.SideLeader {
 			out = append(out, "GET <indices>/_stats")
 		}
 		return out
@@ -707,7 +707,7 @@ func refusedReads(obs observe.Observation, which string) []string {
 	if refused(obs.Follower.Autofollow.Failure) {
 		out = append(out, "GET _plugins/_replication/autofollow_stats")
 	}
-	if f := obs.Follower.Replication.CheckpointsFailure; refused(f) && strings.HasPrefix(f.Message, "follower") {
+	if f := obs.Follower.Replication.CheckpointsFailure; refused(f) && obs.Follower.Replication.CheckpointsSide == observe.SideFollower {
 		out = append(out, "GET <indices>/_stats")
 	}
 	return out

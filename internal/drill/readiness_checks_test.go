@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -415,6 +416,24 @@ func TestCredentials(t *testing.T) {
 	refused := healthyObs()
 	refused.Follower.Autofollow.Failure = &observe.Failure{Class: observe.ClassAuth, Status: 403, Message: "no permissions"}
 	requireItem(t, judgeCredentials(refused, none, ok, false, pair), Fail, "follower: ", "user drwatch was refused GET _plugins/_replication/autofollow_stats")
+	// The checkpoints' stats refused: the side that refused them is named
+	// (a typed field, whatever the message says).
+	for _, side := range []observe.Side{observe.SideLeader, observe.SideFollower} {
+		stats := healthyObs()
+		stats.Follower.Replication.CheckpointsFailure = &observe.Failure{Class: observe.ClassAuth, Status: 403, Message: "checkpoints not read: no permissions"}
+		stats.Follower.Replication.CheckpointsSide = side
+		got := refusedReads(stats, string(side))
+		if !slices.Contains(got, "GET <indices>/_stats") {
+			t.Errorf("%s refused the stats: refused reads %v", side, got)
+		}
+		other := observe.SideFollower
+		if side == other {
+			other = observe.SideLeader
+		}
+		if got := refusedReads(stats, string(other)); slices.Contains(got, "GET <indices>/_stats") {
+			t.Errorf("%s refused the stats, but %s is named: %v", side, other, got)
+		}
+	}
 
 	bad := authRead{Err: &opensearch.Error{Op: "security authinfo", Class: observe.ClassAuth, Status: 401, Detail: "the leader refused the credentials of user drwatch (wrong password, or no such user)"}}
 	requireItem(t, judgeCredentials(obs, bad, none, false, pair), Fail, "leader: ", "refused the credentials of user drwatch")

@@ -43,6 +43,7 @@ func leaderLost(obs observe.Observation, at time.Time) observe.Observation {
 	}
 	r.TotalLag, r.MaxLag, r.LagComplete, r.LeaderSeqNoSum, r.LeaderCheckpointsRead = 0, 0, false, 0, false
 	r.CheckpointsFailure = &observe.Failure{Class: observe.ClassConnRefused, Message: "leader's checkpoints not read: leader unreachable"}
+	r.CheckpointsSide = observe.SideLeader
 	return down
 }
 

@@ -69,6 +69,16 @@ type Failure struct {
 	Certificate string `json:"certificate,omitempty"`
 }
 
+// Side is one cluster of a pair.
+type Side string
+
+const (
+	SideLeader   Side = "leader"
+	SideFollower Side = "follower"
+)
+
+func (s Side) String() string { return string(s) }
+
 // Leader is the leader as drwatch sees it directly.
 type Leader struct {
 	Reachable   bool          `json:"reachable"`
@@ -217,9 +227,11 @@ type Replication struct {
 	// the leader's write rate.
 	LeaderSeqNoSum int64 `json:"leader_seq_no_sum"`
 	// LeaderCheckpointsRead: the leader's sequence numbers were read in
-	// this cycle. CheckpointsFailure says why a side's could not be.
+	// this cycle. CheckpointsFailure says why a side's could not be, and
+	// CheckpointsSide whose (SideLeader, SideFollower).
 	LeaderCheckpointsRead bool     `json:"leader_checkpoints_read"`
 	CheckpointsFailure    *Failure `json:"checkpoints_failure,omitempty"`
+	CheckpointsSide       Side     `json:"checkpoints_side,omitempty"`
 	// Counts by state, over the in-scope indices.
 	Syncing int `json:"syncing"`
 	Stopped int `json:"not_syncing"`

@@ -316,6 +316,7 @@ func (p *Prober) leaderLag(ctx context.Context, obs *observe.Observation, leader
 	case fseqErr != nil:
 		r.CheckpointsFailure = failureOf(fseqErr)
 		r.CheckpointsFailure.Message = "follower's checkpoints not read: " + r.CheckpointsFailure.Message
+		r.CheckpointsSide = observe.SideFollower
 		return
 	case !obs.Leader.Reachable:
 		f := observe.Failure{Class: observe.ClassNetwork}
@@ -323,7 +324,7 @@ func (p *Prober) leaderLag(ctx context.Context, obs *observe.Observation, leader
 			f = *obs.Leader.Failure
 		}
 		f.Message = "leader's checkpoints not read: its health did not answer (" + f.Message + ")"
-		r.CheckpointsFailure = &f
+		r.CheckpointsFailure, r.CheckpointsSide = &f, observe.SideLeader
 		return
 	}
 	slices.Sort(leaderNames)
@@ -335,6 +336,7 @@ func (p *Prober) leaderLag(ctx context.Context, obs *observe.Observation, leader
 	if err != nil {
 		r.CheckpointsFailure = failureOf(err)
 		r.CheckpointsFailure.Message = "leader's checkpoints not read: " + r.CheckpointsFailure.Message
+		r.CheckpointsSide = observe.SideLeader
 		return
 	}
 	r.LeaderCheckpointsRead = true

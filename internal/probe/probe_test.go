@@ -187,7 +187,7 @@ func TestCycleLagUnknownWhenLeaderDown(t *testing.T) {
 			t.Fatalf("%s: lag must be unknown while the leader is down: %+v", ix.Name, ix)
 		}
 	}
-	if r.LagComplete || r.LeaderCheckpointsRead || r.CheckpointsFailure == nil || r.CheckpointsFailure.Class != observe.ClassConnRefused {
+	if r.LagComplete || r.LeaderCheckpointsRead || r.CheckpointsFailure == nil || r.CheckpointsFailure.Class != observe.ClassConnRefused || r.CheckpointsSide != observe.SideLeader {
 		t.Fatalf("replication = %+v (%+v)", r, r.CheckpointsFailure)
 	}
 	if v := index(t, o, "orders-1").FollowerView; v == nil || v.Lag != 0 {
@@ -201,7 +201,7 @@ func TestCycleLeaderStatsFailing(t *testing.T) {
 	l.leader.Set("GET /logs-1,orders-1,orders-2,*/_stats/docs", 503, `{"error":{"type":"cluster_block_exception","reason":"blocked"},"status":503}`)
 	o := l.prober.Cycle(context.Background())
 	r := o.Follower.Replication
-	if !o.Leader.Reachable || r.LagComplete || r.LeaderCheckpointsRead || r.CheckpointsFailure == nil || r.CheckpointsFailure.Class != observe.ClassHTTP5xx {
+	if !o.Leader.Reachable || r.LagComplete || r.LeaderCheckpointsRead || r.CheckpointsFailure == nil || r.CheckpointsFailure.Class != observe.ClassHTTP5xx || r.CheckpointsSide != observe.SideLeader {
 		t.Fatalf("replication = %+v", r)
 	}
 	if r.UnknownLag() != 3 {
