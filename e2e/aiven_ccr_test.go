@@ -308,7 +308,7 @@ func TestAivenKilledLeaderPromotesThroughTheAivenAPI(t *testing.T) {
 	var names, timing []string
 	steps := promotionSteps(t, cfg)
 	for _, s := range steps {
-		names = append(names, s.Name+":"+s.Status)
+		names = append(names, s.Name.String()+":"+s.Status.String())
 		if s.Target == "" || s.Name == promote.StepDeleteIntegration || strings.HasPrefix(s.Target, "integration:") {
 			timing = append(timing, fmt.Sprintf("%s:%s +%s", s.Name, s.Status, s.At.Sub(killed).Round(time.Millisecond)))
 		}

@@ -304,7 +304,7 @@ func firstWrite(t *testing.T, index string, within time.Duration) (time.Duration
 }
 
 // lastStep is the last step of name on target.
-func lastStep(steps []promote.Step, name, target string) (promote.Step, bool) {
+func lastStep(steps []promote.Step, name promote.StepKind, target string) (promote.Step, bool) {
 	for i := len(steps) - 1; i >= 0; i-- {
 		if steps[i].Name == name && steps[i].Target == target {
 			return steps[i], true

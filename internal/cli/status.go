@@ -31,7 +31,7 @@ func journaled(dir, pair string) *report.Journal {
 		last := map[string]promote.Step{}
 		var order []string
 		for _, s := range p.Steps {
-			k := s.Name + " " + s.Target
+			k := s.Name.String() + " " + s.Target
 			if _, ok := last[k]; !ok {
 				order = append(order, k)
 			}

@@ -273,7 +273,7 @@ func (f *failover) promote(ctx context.Context) bool {
 			if s.Target != "" {
 				line += " " + s.Target
 			}
-			f.r.Failover.Steps = append(f.r.Failover.Steps, line+": "+s.Status)
+			f.r.Failover.Steps = append(f.r.Failover.Steps, line+": "+s.Status.String())
 		}
 	}
 	f.adopt(ctx, res.Promoted)

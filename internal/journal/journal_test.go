@@ -248,7 +248,7 @@ func writeSteps(t *testing.T, dir string, lines ...string) string {
 	return p
 }
 
-func stepLine(id, target, status string) string {
+func stepLine(id, target string, status promote.StepStatus) string {
 	b, _ := json.Marshal(map[string]any{"promotion": id, "step": promote.Step{Name: "stop", Target: target, Status: status, At: t0}})
 	return string(b) + "\n"
 }
@@ -323,7 +323,7 @@ func TestStepsLogTornAndCorrupt(t *testing.T) {
 		}
 		var targets []string
 		for _, s := range r.Promotion.Steps {
-			targets = append(targets, s.Target+"="+s.Status)
+			targets = append(targets, s.Target+"="+s.Status.String())
 		}
 		if want := []string{"orders-1=done", "orders-2=done", "orders-3=done"}; !reflect.DeepEqual(targets, want) {
 			t.Fatalf("steps = %v, want %v", targets, want)

@@ -19,34 +19,39 @@ import (
 	"time"
 )
 
-// Step names.
+// StepKind names what a step does; its String is the journal's word.
+type StepKind string
+
+func (k StepKind) String() string { return string(k) }
+
+// Step kinds.
 const (
-	StepPlan       = "plan"
-	StepFence      = "fence"
-	StepAutofollow = "delete_autofollow"
-	StepStop       = "stop"
-	StepCatchUp    = "catch_up"
-	StepVerify     = "verify"
+	StepPlan       StepKind = "plan"
+	StepFence      StepKind = "fence"
+	StepAutofollow StepKind = "delete_autofollow"
+	StepStop       StepKind = "stop"
+	StepCatchUp    StepKind = "catch_up"
+	StepVerify     StepKind = "verify"
 	// StepDetach removes the follower's remote-cluster settings of the
 	// leader alias when the leader hangs: the plugin's _stop waits for a
 	// hung leader (with the follower index closed) until its connection
 	// to it goes; its detail keeps the settings removed, for failback.
-	StepDetach = "detach_leader"
+	StepDetach StepKind = "detach_leader"
 	// StepReopen opens a planned follower index found closed after its
 	// replication was removed (a _stop cut short between its close and
 	// its reopen): the plugin's last step, done by drwatch.
-	StepReopen = "reopen"
+	StepReopen StepKind = "reopen"
 	// StepSettle closes and reopens stopped indices whose stops ran while
 	// the follower cluster's manager or nodes changed: a shard that was
 	// not re-created after its stop keeps the replication engine, which
 	// refuses every write ("Expected valid sequence number for replicate
 	// op but was unassigned"); a close and an open re-create every shard
 	// on the index's standalone settings.
-	StepSettle = "settle"
+	StepSettle StepKind = "settle"
 	// StepDeleteIntegration is the delete of an Aiven pair's
 	// cross-cluster-replication integration (promote/aivenpromote): Aiven's
 	// equivalent of the stops. Its target is the integration's id.
-	StepDeleteIntegration = "delete_integration"
+	StepDeleteIntegration StepKind = "delete_integration"
 )
 
 // Promotion is the plan and progress of a promotion.
@@ -74,22 +79,27 @@ type Promotion struct {
 	Steps []Step `json:"-"`
 }
 
+// StepStatus is a step's outcome so far; its String is the journal's word.
+type StepStatus string
+
+func (s StepStatus) String() string { return string(s) }
+
 // Step outcomes.
 const (
-	StepStarted = "started"
-	StepDone    = "done"
-	StepSkipped = "skipped"
-	StepFailed  = "failed"
+	StepStarted StepStatus = "started"
+	StepDone    StepStatus = "done"
+	StepSkipped StepStatus = "skipped"
+	StepFailed  StepStatus = "failed"
 )
 
 // Step is one action of a promotion. Target is an index or rule name, or
 // empty for pair-wide steps.
 type Step struct {
-	Name   string    `json:"name"`
-	Target string    `json:"target,omitempty"`
-	Status string    `json:"status"`
-	Detail string    `json:"detail,omitempty"`
-	At     time.Time `json:"at"`
+	Name   StepKind   `json:"name"`
+	Target string     `json:"target,omitempty"`
+	Status StepStatus `json:"status"`
+	Detail string     `json:"detail,omitempty"`
+	At     time.Time  `json:"at"`
 	// Term is the lease term the step ran under (0 without ha).
 	Term int64 `json:"term,omitempty"`
 	// Lost marks a skipped step whose index cannot be promoted and is not
@@ -98,7 +108,7 @@ type Step struct {
 }
 
 // Last returns the latest step with name and target.
-func (p *Promotion) Last(name, target string) (Step, bool) {
+func (p *Promotion) Last(name StepKind, target string) (Step, bool) {
 	for i := len(p.Steps) - 1; i >= 0; i-- {
 		if s := p.Steps[i]; s.Name == name && s.Target == target {
 			return s, true
@@ -168,7 +178,7 @@ func Changed(p *Promotion) bool {
 	if p == nil {
 		return false
 	}
-	fence := map[string]string{} // target -> its last status
+	fence := map[string]StepStatus{} // target -> its last status
 	for _, s := range p.Steps {
 		switch s.Name {
 		case StepStop, StepDeleteIntegration:

@@ -184,11 +184,11 @@ func (e *env) noStop() {
 
 func (e *env) present(id string) bool { _, ok := e.aiven.Integration(project, id); return ok }
 
-func statuses(p *promote.Promotion, name string) []string {
+func statuses(p *promote.Promotion, name promote.StepKind) []string {
 	var out []string
 	for _, s := range p.Steps {
 		if s.Name == name {
-			out = append(out, s.Target+"="+s.Status)
+			out = append(out, s.Target+"="+s.Status.String())
 		}
 	}
 	return out
@@ -254,11 +254,12 @@ func TestHappyPath(t *testing.T) {
 // the write, before the next action) or instead of writing it (a crash
 // after the action, before its outcome is journaled).
 type failingJournal struct {
-	j           *journal.Journal
-	name, state string
-	write       bool
-	mu          sync.Mutex
-	fired       bool
+	j     *journal.Journal
+	name  promote.StepKind
+	state promote.StepStatus
+	write bool
+	mu    sync.Mutex
+	fired bool
 }
 
 func (f *failingJournal) AppendSteps(pair string, p *promote.Promotion, steps ...promote.Step) error {
@@ -284,7 +285,7 @@ func TestResumeAfterCrash(t *testing.T) {
 		// crash: after "delete started" was journaled, either before the
 		// DELETE was sent (write: true, the crash is at the write) or
 		// after Aiven applied it and before "done" was journaled.
-		crashOn      string
+		crashOn      promote.StepStatus
 		write        bool
 		firstDeletes int
 		// On resume: the journaled integration is read first.
@@ -587,7 +588,7 @@ func stepOrder(p *promote.Promotion) []string {
 	var out []string
 	for _, s := range p.Steps {
 		if s.Target == "" || s.Name == promote.StepDeleteIntegration || strings.HasPrefix(s.Target, "integration:") {
-			out = append(out, s.Name+":"+s.Status)
+			out = append(out, s.Name.String()+":"+s.Status.String())
 		}
 	}
 	return out

@@ -775,7 +775,7 @@ func (e *Executor) describeFailed(ctx context.Context, results []promote.Step, c
 // lostIndex reports whether a planned index was found lost, and why: its
 // last stop or verify step says so (Step.Lost).
 func lostIndex(p *promote.Promotion, idx string) (string, bool) {
-	for _, name := range []string{promote.StepStop, promote.StepVerify} {
+	for _, name := range []promote.StepKind{promote.StepStop, promote.StepVerify} {
 		if s, ok := p.Last(name, idx); ok && s.Lost {
 			return s.Detail, true
 		}

@@ -486,7 +486,7 @@ func names(n int) []string {
 	return out
 }
 
-func lastStatus(p *promote.Promotion, name, target string) string {
+func lastStatus(p *promote.Promotion, name promote.StepKind, target string) promote.StepStatus {
 	s, ok := p.Last(name, target)
 	if !ok {
 		return ""
@@ -584,7 +584,11 @@ func TestHappyPath(t *testing.T) {
 		t.Fatalf("the saved record should not carry the plan (only steps do): %v", jp.Plan)
 	}
 	checkStopOrder(t, jp, want)
-	for _, c := range []struct{ name, target, status string }{
+	for _, c := range []struct {
+		name   promote.StepKind
+		target string
+		status promote.StepStatus
+	}{
 		{promote.StepFence, "", promote.StepDone},
 		{promote.StepAutofollow, "orders-rule", promote.StepDone},
 		{promote.StepAutofollow, "logs-rule", promote.StepDone},
@@ -1273,7 +1277,7 @@ func TestEmptyScope(t *testing.T) {
 // Changed is what lets a failed promotion be given up: only one that sent
 // no stop and no fence that may have taken effect has changed nothing.
 func TestChanged(t *testing.T) {
-	step := func(name, target, status string) promote.Step {
+	step := func(name promote.StepKind, target string, status promote.StepStatus) promote.Step {
 		return promote.Step{Name: name, Target: target, Status: status}
 	}
 	for _, tc := range []struct {
