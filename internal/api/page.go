@@ -325,7 +325,7 @@ func pairOf(ps report.PairStatus, wt *watch.Watcher, server string, now time.Tim
 	if wt != nil {
 		for _, t := range wt.History(historyShown) {
 			p.History = append(p.History, transitionView{At: stamp{At: t.At, Rel: ago(now, t.At)},
-				From: string(t.From), To: string(t.To), Events: t.Events, Reasons: t.Reasons})
+				From: string(t.From), To: string(t.To), Events: policy.EventNames(t.Events), Reasons: t.Reasons})
 		}
 	}
 	return p

@@ -355,9 +355,9 @@ func TestStatusPageObservationAndTimeline(t *testing.T) {
 	var hist []journal.Transition
 	for i := range 25 {
 		hist = append(hist, journal.Transition{At: t0.Add(time.Duration(i) * time.Minute), From: policy.Healthy, To: policy.Suspect,
-			Events: []string{"leader_suspect"}, Reasons: []string{fmt.Sprintf("transition %02d", i)}})
+			Events: []policy.Event{"leader_suspect"}, Reasons: []string{fmt.Sprintf("transition %02d", i)}})
 	}
-	hist[24].From, hist[24].To, hist[24].Events = policy.Suspect, policy.LeaderDown, []string{"leader_down"}
+	hist[24].From, hist[24].To, hist[24].Events = policy.Suspect, policy.LeaderDown, []policy.Event{"leader_down"}
 	f := newFixture(t, false, pairSpec{name: "orders", state: policy.State{Phase: policy.LeaderDown, Since: t0.Add(24 * time.Minute), Reasons: []string{"held"}}, hist: hist})
 	f.d.obs["orders"] = &observe.Observation{Pair: "orders", Time: time.Now().Add(-2 * time.Second),
 		Leader: observe.Leader{Reachable: false, Failure: &observe.Failure{Class: observe.ClassConnRefused, Message: "dial tcp 10.0.0.1:9200: connection refused"}},
@@ -576,7 +576,7 @@ func TestPageActionApproves(t *testing.T) {
 	}
 	last := rec.History[len(rec.History)-1]
 	if rec.State.Phase != policy.Promoting || rec.State.Approval == nil || rec.State.Approval.By != "alice" ||
-		strings.Join(last.Events, ",") != "approval_granted,promotion_started" || !strings.Contains(strings.Join(last.Reasons, " "), "leader is gone") {
+		strings.Join(last.EventNames(), ",") != "approval_granted,promotion_started" || !strings.Contains(strings.Join(last.Reasons, " "), "leader is gone") {
 		t.Errorf("journal: %+v, last transition %+v", rec.State, last)
 	}
 	doc := f.page(t, strings.SplitN(loc, "#", 2)[0])

@@ -48,7 +48,7 @@ func historyCmd(args []string, stdout, stderr io.Writer) int {
 		for _, h := range r.History {
 			ev := ""
 			if len(h.Events) > 0 {
-				ev = " [" + strings.Join(h.Events, ", ") + "]"
+				ev = " [" + strings.Join(h.EventNames(), ", ") + "]"
 			}
 			fmt.Fprintf(stdout, "  %s  %s -> %s%s\n", h.At.Format("2006-01-02T15:04:05.000Z07:00"), h.From, h.To, ev)
 			for _, why := range h.Reasons {

@@ -34,7 +34,7 @@ func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) 
 type Pair interface {
 	Target
 	// NotifyDrill tells the hooks a drill's outcome.
-	NotifyDrill(event, summary string, reasons []string)
+	NotifyDrill(event policy.Event, summary string, reasons []string)
 	// Standby says why this daemon does not run the pair's drills (ha:
 	// the lease holder does); "" when it does.
 	Standby() string
@@ -392,9 +392,9 @@ func (r *Runner) finish(rep *Report, h Pair, result, reason string) *Report {
 		log.Error("drill failed", zap.String("reason", reason))
 	}
 	if h != nil {
-		ev, sum := "drill_succeeded", fmt.Sprintf("drill %s passed", rep.Drill)
+		ev, sum := policy.EvDrillSucceeded, fmt.Sprintf("drill %s passed", rep.Drill)
 		if result != ResultPassed {
-			ev, sum = "drill_failed", fmt.Sprintf("drill %s failed: %s", rep.Drill, reason)
+			ev, sum = policy.EvDrillFailed, fmt.Sprintf("drill %s failed: %s", rep.Drill, reason)
 		}
 		h.NotifyDrill(ev, sum, reportReasons(rep))
 	}

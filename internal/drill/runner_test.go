@@ -105,10 +105,10 @@ func (p *fakePair) Bound(ctx context.Context) (context.Context, context.CancelFu
 	return context.WithCancel(ctx)
 }
 func (p *fakePair) Standby() string { return p.standby }
-func (p *fakePair) NotifyDrill(event, summary string, _ []string) {
+func (p *fakePair) NotifyDrill(event policy.Event, summary string, _ []string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.events = append(p.events, event+": "+summary)
+	p.events = append(p.events, event.String()+": "+summary)
 }
 
 func schedule(t *testing.T, spec string) config.Schedule {

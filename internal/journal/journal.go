@@ -44,12 +44,15 @@ type Record struct {
 
 // Transition is one journaled change of phase (or a command's answer).
 type Transition struct {
-	At      time.Time    `json:"at"`
-	From    policy.Phase `json:"from"`
-	To      policy.Phase `json:"to"`
-	Events  []string     `json:"events,omitempty"`
-	Reasons []string     `json:"reasons"`
+	At      time.Time      `json:"at"`
+	From    policy.Phase   `json:"from"`
+	To      policy.Phase   `json:"to"`
+	Events  []policy.Event `json:"events,omitempty"`
+	Reasons []string       `json:"reasons"`
 }
+
+// EventNames are the transition's events in the contract's words.
+func (t Transition) EventNames() []string { return policy.EventNames(t.Events) }
 
 // TransitionOf is the history entry a decision makes when it is applied
 // at now to a pair in state old, and whether it makes one: a change of

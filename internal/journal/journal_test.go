@@ -53,7 +53,7 @@ func sampleRecord() *journal.Record {
 			Plan:     map[string]string{"orders-1": "orders-1", "orders-2": "leader-orders-2"},
 		},
 		History: []journal.Transition{
-			{At: t0.Add(-5 * time.Minute), From: policy.Healthy, To: policy.Suspect, Events: []string{"leader_suspect"}, Reasons: []string{"probe failed"}},
+			{At: t0.Add(-5 * time.Minute), From: policy.Healthy, To: policy.Suspect, Events: []policy.Event{"leader_suspect"}, Reasons: []string{"probe failed"}},
 			{At: t0, From: policy.AwaitingApproval, To: policy.Promoting, Reasons: []string{"approved"}},
 		},
 	}

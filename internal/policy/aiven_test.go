@@ -50,7 +50,7 @@ func failing(readAt time.Time, c observe.Class) *observe.Aiven {
 // would: refreshed every 15 s from the cycle at 0.
 type outageRun struct {
 	phases    []policy.Phase
-	events    [][]string
+	events    [][]policy.Event
 	reasons   [][]string
 	promote   []bool
 	downAt    time.Duration // since the leader was lost; -1: never
@@ -250,7 +250,7 @@ func TestAivenPausedReplicationDuringRecycle(t *testing.T) {
 	const why = "1 follower index(es) not syncing while Aiven recycles nodes of os-dr: replication pauses during an Aiven node recycle; this is not a leader failure"
 	p.run(seq(
 		one(step{name: "paused during the recycle", after: interval, obs: paused, phase: policy.Healthy,
-			events: []string{policy.EvReplicationDegraded}, reasons: []string{"replication degraded", why,
+			events: []policy.Event{policy.EvReplicationDegraded}, reasons: []string{"replication degraded", why,
 				"Aiven reports follower service os-dr RUNNING, 1/3 nodes running (os-dr-2 syncing_data, os-dr-3 setting_up_vm): a node recycle"}}),
 		repeat(20, step{name: "still paused", after: interval, obs: paused, phase: policy.Healthy, reasons: []string{why}}),
 		first(repeat(20, step{name: "drwatch cut off, the follower still sees the leader", after: interval, obs: func(at time.Time) *ob {
@@ -288,7 +288,7 @@ func TestAivenIntegrationReasons(t *testing.T) {
 			p.run([]step{
 				{name: "healthy", after: interval, obs: func(at time.Time) *ob { return with(healthy(at)) }, phase: policy.Healthy, reasons: []string{tc.want}},
 				{name: "suspect", after: interval, obs: func(at time.Time) *ob { return with(gone(at)) }, phase: policy.Suspect,
-					events: []string{policy.EvLeaderSuspect}, reasons: []string{tc.want}},
+					events: []policy.Event{policy.EvLeaderSuspect}, reasons: []string{tc.want}},
 			})
 		})
 	}

@@ -11,39 +11,61 @@ import (
 	"github.com/drwatch/drwatch/internal/observe"
 )
 
-// Event names (docs/events.md); each must be in config.Events.
+// Event is what happened to a pair, as hooks and the journal name it;
+// its String is the contract's word (docs/events.md).
+type Event string
+
+func (e Event) String() string { return string(e) }
+
+// EventNames are evs' contract words, in order.
+func EventNames(evs []Event) []string {
+	if evs == nil {
+		return nil
+	}
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = e.String()
+	}
+	return out
+}
+
+// Events; each must be in config.Events.
 const (
-	EvLeaderSuspect        = "leader_suspect"
-	EvLeaderDown           = "leader_down"
-	EvLeaderRecovered      = "leader_recovered"
-	EvWatcherIsolated      = "watcher_isolated"
-	EvReplicationDegraded  = "replication_degraded"
-	EvReplicationRecovered = "replication_recovered"
-	EvLeaderDegraded       = "leader_degraded"
-	EvLeaderWritable       = "leader_writable"
-	EvLeaseExpiring        = "retention_lease_expiring"
-	EvLeaseRenewed         = "retention_lease_renewed"
-	EvApprovalRequired     = "approval_required"
-	EvApprovalGranted      = "approval_granted"
-	EvApprovalDenied       = "approval_denied"
-	EvApprovalExpired      = "approval_expired"
-	EvPromotionStarted     = "promotion_started"
-	EvPromotionVetoed      = "promotion_vetoed"
-	EvPromotionSucceeded   = "promotion_succeeded"
-	EvPromotionFailed      = "promotion_failed"
-	EvOldLeaderReturned    = "old_leader_returned"
-	EvOldLeaderFenced      = "old_leader_fenced"
+	EvLeaderSuspect        Event = "leader_suspect"
+	EvLeaderDown           Event = "leader_down"
+	EvLeaderRecovered      Event = "leader_recovered"
+	EvWatcherIsolated      Event = "watcher_isolated"
+	EvReplicationDegraded  Event = "replication_degraded"
+	EvReplicationRecovered Event = "replication_recovered"
+	EvLeaderDegraded       Event = "leader_degraded"
+	EvLeaderWritable       Event = "leader_writable"
+	EvLeaseExpiring        Event = "retention_lease_expiring"
+	EvLeaseRenewed         Event = "retention_lease_renewed"
+	EvApprovalRequired     Event = "approval_required"
+	EvApprovalGranted      Event = "approval_granted"
+	EvApprovalDenied       Event = "approval_denied"
+	EvApprovalExpired      Event = "approval_expired"
+	EvPromotionStarted     Event = "promotion_started"
+	EvPromotionVetoed      Event = "promotion_vetoed"
+	EvPromotionSucceeded   Event = "promotion_succeeded"
+	EvPromotionFailed      Event = "promotion_failed"
+	EvOldLeaderReturned    Event = "old_leader_returned"
+	EvOldLeaderFenced      Event = "old_leader_fenced"
 	// EvJournalUnwritable is raised by the daemon, not the decision core:
 	// it cannot be journaled itself.
-	EvJournalUnwritable = "journal_unwritable"
-	EvJournalRecovered  = "journal_recovered"
+	EvJournalUnwritable Event = "journal_unwritable"
+	EvJournalRecovered  Event = "journal_recovered"
+	// EvDrillSucceeded and EvDrillFailed are raised by a drill's runner
+	// when a drill ends (internal/drill).
+	EvDrillSucceeded Event = "drill_succeeded"
+	EvDrillFailed    Event = "drill_failed"
 )
 
 // Decision is the outcome of one step of the decision core.
 type Decision struct {
 	State State
 	// Events to journal and deliver, in order.
-	Events []string
+	Events []Event
 	// Promote asks the caller to run (or resume) the promotion now.
 	Promote bool
 	// By is who started the promotion, with Promote: the human who
@@ -65,7 +87,7 @@ type Decision struct {
 // Changed reports whether the phase differs from before.
 func (d Decision) Changed(prev State) bool { return d.State.Phase != prev.Phase }
 
-func (d *Decision) emit(ev string) {
+func (d *Decision) emit(ev Event) {
 	d.Events = append(d.Events, ev)
 	switch ev {
 	case EvLeaderSuspect, EvLeaderDown, EvWatcherIsolated:

@@ -15,7 +15,7 @@ import (
 func TestLeaderDownNeedsBothThresholds(t *testing.T) {
 	promoting := func(after time.Duration) step {
 		return step{name: "both met", after: after, obs: gone, phase: policy.Promoting, promote: true,
-			events: []string{policy.EvLeaderDown, policy.EvPromotionStarted}}
+			events: []policy.Event{policy.EvLeaderDown, policy.EvPromotionStarted}}
 	}
 	tests := []struct {
 		name  string
@@ -25,7 +25,7 @@ func TestLeaderDownNeedsBothThresholds(t *testing.T) {
 			name: "duration met, probes not (slow probes)",
 			steps: []step{
 				stepHealthy,
-				{name: "1st failure", after: interval, obs: gone, phase: policy.Suspect, events: []string{policy.EvLeaderSuspect}},
+				{name: "1st failure", after: interval, obs: gone, phase: policy.Suspect, events: []policy.Event{policy.EvLeaderSuspect}},
 				{name: "2nd failure, 40s later", after: 40 * time.Second, obs: gone, phase: policy.Suspect,
 					reasons: []string{"leader unreachable for 40s (2 failed probes in a row", "not yet down: needs 3 failed probes"},
 					check:   notMentioning("needs 3 failed probes, unreachable", "needs unreachable")},
@@ -35,7 +35,7 @@ func TestLeaderDownNeedsBothThresholds(t *testing.T) {
 		{
 			name: "probes met, duration not (fast probes)",
 			steps: seq(one(stepHealthy),
-				one(step{name: "1st failure", after: interval, obs: gone, phase: policy.Suspect, events: []string{policy.EvLeaderSuspect}}),
+				one(step{name: "1st failure", after: interval, obs: gone, phase: policy.Suspect, events: []policy.Event{policy.EvLeaderSuspect}}),
 				one(step{name: "2nd failure", after: time.Second, obs: gone, phase: policy.Suspect,
 					reasons: []string{"not yet down: needs 3 failed probes, unreachable for 30s"}}),
 				repeat(27, step{name: "many failures in 29s", after: time.Second, obs: gone, phase: policy.Suspect,
@@ -48,7 +48,7 @@ func TestLeaderDownNeedsBothThresholds(t *testing.T) {
 		{
 			name: "one good probe resets both",
 			steps: seq(one(stepHealthy), toSuspect(gone),
-				one(step{name: "good probe", after: interval, obs: up, phase: policy.Healthy, events: []string{policy.EvLeaderRecovered}}),
+				one(step{name: "good probe", after: interval, obs: up, phase: policy.Healthy, events: []policy.Event{policy.EvLeaderRecovered}}),
 				toSuspect(gone),
 				one(promoting(interval)),
 			),

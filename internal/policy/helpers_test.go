@@ -198,7 +198,7 @@ type step struct {
 	cmd     func(st policy.State, now time.Time) (policy.Decision, error)
 	err     error
 	phase   policy.Phase
-	events  []string // exact; nil = none
+	events  []policy.Event // exact; nil = none
 	promote bool
 	would   bool
 	reasons []string // substrings the reasons must contain
@@ -423,12 +423,12 @@ func repeat(n int, s step) []step {
 // seventh (30s, 7 probes) meets them. It returns the six suspect steps.
 func toSuspect(obs func(time.Time) *ob) []step {
 	steps := []step{{name: "first failed probe", after: interval, obs: obs, phase: policy.Suspect,
-		events: []string{policy.EvLeaderSuspect}, reasons: []string{"leader unreachable for 0s", "1 failed probe", "not yet down: needs"}}}
+		events: []policy.Event{policy.EvLeaderSuspect}, reasons: []string{"leader unreachable for 0s", "1 failed probe", "not yet down: needs"}}}
 	return append(steps, repeat(5, step{name: "still failing", after: interval, obs: obs, phase: policy.Suspect, reasons: []string{"unreachable for 30s"}})...)
 }
 
 // first sets the events expected of the first of steps (which are copies).
-func first(steps []step, events ...string) []step {
+func first(steps []step, events ...policy.Event) []step {
 	out := slices.Clone(steps)
 	out[0].events = events
 	return out

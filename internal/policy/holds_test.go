@@ -15,10 +15,10 @@ import (
 // t0+40s, which starts the cooldown.
 func episode() []step {
 	return seq(
-		one(step{name: "lagging", obs: upLag(5000), phase: policy.Healthy, events: []string{policy.EvReplicationDegraded}}),
+		one(step{name: "lagging", obs: upLag(5000), phase: policy.Healthy, events: []policy.Event{policy.EvReplicationDegraded}}),
 		toSuspect(gone),
-		one(step{name: "down", after: interval, obs: gone, phase: policy.AwaitingApproval, events: []string{policy.EvLeaderDown, policy.EvApprovalRequired}}),
-		one(step{name: "back", after: interval, obs: up, phase: policy.Healthy, events: []string{policy.EvLeaderRecovered, policy.EvReplicationRecovered},
+		one(step{name: "down", after: interval, obs: gone, phase: policy.AwaitingApproval, events: []policy.Event{policy.EvLeaderDown, policy.EvApprovalRequired}}),
+		one(step{name: "back", after: interval, obs: up, phase: policy.Healthy, events: []policy.Event{policy.EvLeaderRecovered, policy.EvReplicationRecovered},
 			check: func(t *testing.T, d policy.Decision) {
 				if !d.State.EpisodeEnd.Equal(t0.Add(40 * time.Second)) {
 					t.Fatalf("episode end %v", d.State.EpisodeEnd)
@@ -35,9 +35,9 @@ func outageAt(after time.Duration) ([]step, func(s step) step) {
 }
 
 func TestCooldown(t *testing.T) {
-	held := step{name: "down in cooldown", phase: policy.AwaitingApproval, events: []string{policy.EvLeaderDown, policy.EvApprovalRequired},
+	held := step{name: "down in cooldown", phase: policy.AwaitingApproval, events: []policy.Event{policy.EvLeaderDown, policy.EvApprovalRequired},
 		reasons: []string{"last lag 0 ops", "in cooldown until 2025-03-10T13:00:40Z", "no automatic action"}}
-	promotes := step{name: "down after cooldown", phase: policy.Promoting, promote: true, events: []string{policy.EvLeaderDown, policy.EvPromotionStarted}}
+	promotes := step{name: "down after cooldown", phase: policy.Promoting, promote: true, events: []policy.Event{policy.EvLeaderDown, policy.EvPromotionStarted}}
 
 	t.Run("auto: no automatic promotion within cooldown; approval still works", func(t *testing.T) {
 		before, down := outageAt(10 * time.Minute)
@@ -46,7 +46,7 @@ func TestCooldown(t *testing.T) {
 		newPair(t, policyFor(config.ModeAuto)).run(seq(episode(), before, one(s),
 			repeat(10, step{name: "still held", after: interval, obs: gone, phase: policy.AwaitingApproval, reasons: []string{"in cooldown"}}),
 			one(step{name: "approve", cmd: approve("alice"), phase: policy.Promoting, promote: true,
-				events: []string{policy.EvApprovalGranted, policy.EvPromotionStarted}})))
+				events: []policy.Event{policy.EvApprovalGranted, policy.EvPromotionStarted}})))
 	})
 
 	t.Run("auto: a decision 1s before the end of cooldown holds, at the end promotes", func(t *testing.T) {
@@ -55,7 +55,7 @@ func TestCooldown(t *testing.T) {
 		s.reasons = []string{"in cooldown until 2025-03-10T13:00:40Z (last episode ended 59m59s ago)"}
 		newPair(t, policyFor(config.ModeAuto)).run(seq(episode(), before, one(s),
 			one(step{name: "cooldown over", after: time.Second, obs: gone, phase: policy.Promoting, promote: true,
-				events: []string{policy.EvPromotionStarted}, reasons: []string{"auto mode: promoting"}})))
+				events: []policy.Event{policy.EvPromotionStarted}, reasons: []string{"auto mode: promoting"}})))
 	})
 
 	t.Run("auto: after cooldown", func(t *testing.T) {
@@ -71,8 +71,8 @@ func TestCooldown(t *testing.T) {
 	t.Run("on_approval_timeout promote does not override cooldown", func(t *testing.T) {
 		before, down := outageAt(time.Minute)
 		newPair(t, policyFor(config.ModeSemiAuto, withOnTimeout("promote"))).run(seq(episode(), before,
-			one(down(step{phase: policy.AwaitingApproval, events: []string{policy.EvLeaderDown, policy.EvApprovalRequired}})),
-			one(step{name: "timeout in cooldown", after: 15 * time.Minute, obs: gone, phase: policy.LeaderDown, events: []string{policy.EvApprovalExpired},
+			one(down(step{phase: policy.AwaitingApproval, events: []policy.Event{policy.EvLeaderDown, policy.EvApprovalRequired}})),
+			one(step{name: "timeout in cooldown", after: 15 * time.Minute, obs: gone, phase: policy.LeaderDown, events: []policy.Event{policy.EvApprovalExpired},
 				reasons: []string{"in cooldown until", "approval timed out; on_approval_timeout is promote but automatic action is held: holding"},
 				check:   notMentioning("RPO guard does not pass", "RPO guard fails")})))
 	})
@@ -80,12 +80,12 @@ func TestCooldown(t *testing.T) {
 	t.Run("dry-run in cooldown would not promote", func(t *testing.T) {
 		before, down := outageAt(time.Minute)
 		newPair(t, policyFor(config.ModeDryRun)).run(seq(
-			one(step{name: "lagging", obs: upLag(5000), phase: policy.Healthy, events: []string{policy.EvReplicationDegraded}}),
+			one(step{name: "lagging", obs: upLag(5000), phase: policy.Healthy, events: []policy.Event{policy.EvReplicationDegraded}}),
 			toSuspect(gone),
-			one(step{name: "down", after: interval, obs: gone, phase: policy.LeaderDown, events: []string{policy.EvLeaderDown}}),
-			one(step{name: "back", after: interval, obs: up, phase: policy.Healthy, events: []string{policy.EvLeaderRecovered, policy.EvReplicationRecovered}}),
+			one(step{name: "down", after: interval, obs: gone, phase: policy.LeaderDown, events: []policy.Event{policy.EvLeaderDown}}),
+			one(step{name: "back", after: interval, obs: up, phase: policy.Healthy, events: []policy.Event{policy.EvLeaderRecovered, policy.EvReplicationRecovered}}),
 			before,
-			one(down(step{phase: policy.LeaderDown, events: []string{policy.EvLeaderDown}, reasons: []string{"in cooldown", "dry-run: would ask for approval"}}))))
+			one(down(step{phase: policy.LeaderDown, events: []policy.Event{policy.EvLeaderDown}, reasons: []string{"in cooldown", "dry-run: would ask for approval"}}))))
 	})
 }
 

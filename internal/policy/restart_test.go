@@ -30,7 +30,7 @@ func roundTrip(t *testing.T, st policy.State) policy.State {
 func midOutage(t *testing.T) *pair {
 	p := newPair(t, policyFor(config.ModeSemiAuto))
 	p.run(seq(one(stepHealthy), toSuspect(gone),
-		one(step{name: "down", after: interval, obs: gone, phase: policy.AwaitingApproval, events: []string{policy.EvLeaderDown, policy.EvApprovalRequired}})))
+		one(step{name: "down", after: interval, obs: gone, phase: policy.AwaitingApproval, events: []policy.Event{policy.EvLeaderDown, policy.EvApprovalRequired}})))
 	return p
 }
 
@@ -57,7 +57,7 @@ func TestRestartedMidOutage(t *testing.T) {
 		p.run(seq(
 			repeat(6, step{name: "after restart", after: interval, obs: gone, phase: policy.Suspect}),
 			one(step{name: "met again", after: interval, obs: gone, phase: policy.Promoting, promote: true,
-				events: []string{policy.EvLeaderDown, policy.EvPromotionStarted}}),
+				events: []policy.Event{policy.EvLeaderDown, policy.EvPromotionStarted}}),
 		))
 	})
 
@@ -100,7 +100,7 @@ func TestRestartedMidOutage(t *testing.T) {
 	t.Run("a denial survives a restart", func(t *testing.T) {
 		p := midOutage(t)
 		p.pol = policyFor(config.ModeSemiAuto, withOnTimeout("promote"))
-		p.run(one(step{name: "deny", cmd: deny("bob"), phase: policy.LeaderDown, events: []string{policy.EvApprovalDenied}}))
+		p.run(one(step{name: "deny", cmd: deny("bob"), phase: policy.LeaderDown, events: []policy.Event{policy.EvApprovalDenied}}))
 		p.st = policy.Restarted(roundTrip(t, p.st))
 		for i := range 720 {
 			if d := p.decide(interval, gone); d.Promote {
@@ -116,7 +116,7 @@ func TestRestartedMidOutage(t *testing.T) {
 		p.st = policy.Restarted(roundTrip(t, p.st))
 		before, _ := outageAt(time.Minute)
 		p.run(seq(before, one(step{name: "down", after: interval, obs: gone, phase: policy.AwaitingApproval,
-			events: []string{policy.EvLeaderDown, policy.EvApprovalRequired}, reasons: []string{"in cooldown"}})))
+			events: []policy.Event{policy.EvLeaderDown, policy.EvApprovalRequired}, reasons: []string{"in cooldown"}})))
 	})
 }
 

@@ -91,10 +91,10 @@ func equalState(a, b policy.State) bool {
 // readings count, and how old they are when the leader is lost.
 func TestRPOGuardThroughDecide(t *testing.T) {
 	promotes := step{name: "down", after: interval, obs: gone, phase: policy.Promoting, promote: true,
-		events: []string{policy.EvLeaderDown, policy.EvPromotionStarted}}
+		events: []policy.Event{policy.EvLeaderDown, policy.EvPromotionStarted}}
 	asks := func(why ...string) step {
 		return step{name: "down", after: interval, obs: gone, phase: policy.AwaitingApproval,
-			events: []string{policy.EvLeaderDown, policy.EvApprovalRequired}, reasons: why}
+			events: []policy.Event{policy.EvLeaderDown, policy.EvApprovalRequired}, reasons: why}
 	}
 	noReading := asks("RPO guard fails: no complete lag reading (lag unknown)")
 	// upFor: the leader answers for d with the given observation, every 5s.
@@ -145,11 +145,11 @@ func TestRPOGuardThroughDecide(t *testing.T) {
 				}),
 				toSuspect(gone), one(asks("last lag 0 ops + ~1005 written in the 5s after it (201 ops/s)")))},
 		{name: "lag one over the max asks, with the loss",
-			steps: seq(one(step{name: "lag", obs: upLag(1001), phase: policy.Healthy, events: []string{policy.EvReplicationDegraded}}),
+			steps: seq(one(step{name: "lag", obs: upLag(1001), phase: policy.Healthy, events: []policy.Event{policy.EvReplicationDegraded}}),
 				toSuspect(gone), one(asks("estimated loss 1001 operations", "awaiting approval")))},
 		{name: "the last reading counts, not the worst",
-			steps: seq(one(step{name: "lag", obs: upLag(50000), phase: policy.Healthy, events: []string{policy.EvReplicationDegraded}}),
-				one(step{name: "caught up", after: interval, obs: upLag(10), phase: policy.Healthy, events: []string{policy.EvReplicationRecovered}}),
+			steps: seq(one(step{name: "lag", obs: upLag(50000), phase: policy.Healthy, events: []policy.Event{policy.EvReplicationDegraded}}),
+				one(step{name: "caught up", after: interval, obs: upLag(10), phase: policy.Healthy, events: []policy.Event{policy.EvReplicationRecovered}}),
 				toSuspect(gone), one(promotes))},
 		{name: "reading 60s old when the leader is lost passes",
 			steps: seq(one(stepHealthy), degraded(upFor(55*time.Second, up2((*ob).lagUnknown))), toSuspect(gone), one(promotes))},
@@ -184,7 +184,7 @@ func TestRPOGuardThroughDecide(t *testing.T) {
 				one(asks("RPO guard fails: 1 leader indices in scope were never replicated (autofollow failed): logs-2: their writes would be lost")))},
 		{name: "once replicated, a fresh reading is needed",
 			steps: seq(degraded(upFor(10*time.Second, up2(func(b *ob) *ob { return b.unreplicated("logs-2") }))),
-				one(step{name: "replicated now", after: interval, obs: up, phase: policy.Healthy, events: []string{policy.EvReplicationRecovered}}),
+				one(step{name: "replicated now", after: interval, obs: up, phase: policy.Healthy, events: []policy.Event{policy.EvReplicationRecovered}}),
 				one(step{name: "read again: its rate is measured", after: interval, obs: up, phase: policy.Healthy}),
 				toSuspect(gone), one(promotes))},
 		{name: "without the leader's own checkpoints there is no reading", cold: true,

@@ -78,7 +78,7 @@ func TestScenarioShortFreeze(t *testing.T) {
 			frozen := func(at time.Time) *ob { return gone(at).leaderDown(observe.ClassTimeout) }
 			for round := range 100 {
 				p.run(seq(toSuspect(frozen), // 25s, 6 probes
-					one(step{name: "back", after: interval, obs: up, phase: policy.Healthy, events: []string{policy.EvLeaderRecovered}})))
+					one(step{name: "back", after: interval, obs: up, phase: policy.Healthy, events: []policy.Event{policy.EvLeaderRecovered}})))
 				if p.st.FailedProbes != 0 || !p.st.OutageStart.IsZero() {
 					t.Fatalf("round %d: clock not reset: %+v", round, p.st)
 				}
@@ -120,15 +120,15 @@ func TestScenarioFlappingLeader(t *testing.T) {
 // estimated loss; a human approves.
 func TestScenarioLagTooHighInAuto(t *testing.T) {
 	newPair(t, policyFor(config.ModeAuto)).run(seq(
-		one(step{name: "lagging", obs: upLag(250000), phase: policy.Healthy, events: []string{policy.EvReplicationDegraded},
+		one(step{name: "lagging", obs: upLag(250000), phase: policy.Healthy, events: []policy.Event{policy.EvReplicationDegraded},
 			reasons: []string{"replication degraded: lag 250000 ops > max_lag_operations 1000"}}),
 		toSuspect(gone),
-		one(step{name: "down", after: interval, obs: gone, phase: policy.AwaitingApproval, events: []string{policy.EvLeaderDown, policy.EvApprovalRequired},
+		one(step{name: "down", after: interval, obs: gone, phase: policy.AwaitingApproval, events: []policy.Event{policy.EvLeaderDown, policy.EvApprovalRequired},
 			reasons: []string{"RPO guard fails: last lag 250000 ops (max 125000, in 2 indices) > max_lag_operations 1000: estimated loss 250000 operations",
 				"awaiting approval (expires in 15m0s)"}}),
 		repeat(10, step{name: "waiting", after: interval, obs: gone, phase: policy.AwaitingApproval, reasons: []string{"estimated loss 250000 operations"}}),
 		one(step{name: "approve", cmd: approve("alice"), phase: policy.Promoting, promote: true,
-			events: []string{policy.EvApprovalGranted, policy.EvPromotionStarted}, reasons: []string{"promotion approved by alice"}}),
+			events: []policy.Event{policy.EvApprovalGranted, policy.EvPromotionStarted}, reasons: []string{"promotion approved by alice"}}),
 	))
 }
 
@@ -146,8 +146,8 @@ func TestScenarioDenialSurvivesWitnessFlap(t *testing.T) {
 		t.Run("semi-auto, on_approval_timeout promote: "+name, func(t *testing.T) {
 			p := newPair(t, policyFor(config.ModeSemiAuto, withOnTimeout("promote")))
 			p.run(seq(one(stepHealthy), toSuspect(gone),
-				one(step{name: "down", after: interval, obs: gone, phase: policy.AwaitingApproval, events: []string{policy.EvLeaderDown, policy.EvApprovalRequired}}),
-				one(step{name: "deny", cmd: deny("bob"), phase: policy.LeaderDown, events: []string{policy.EvApprovalDenied}})))
+				one(step{name: "down", after: interval, obs: gone, phase: policy.AwaitingApproval, events: []policy.Event{policy.EvLeaderDown, policy.EvApprovalRequired}}),
+				one(step{name: "deny", cmd: deny("bob"), phase: policy.LeaderDown, events: []policy.Event{policy.EvApprovalDenied}})))
 			for i := range 720 {
 				o := gone
 				if i%100 == 3 {
@@ -175,8 +175,8 @@ func TestScenarioDenialSurvivesWitnessFlap(t *testing.T) {
 			p := newPair(t, policyFor(config.ModeAuto))
 			before, _ := outageAt(time.Minute)
 			p.run(seq(episode(), before,
-				one(step{name: "down in cooldown", after: interval, obs: gone, phase: policy.AwaitingApproval, events: []string{policy.EvLeaderDown, policy.EvApprovalRequired}}),
-				one(step{name: "deny", cmd: deny("bob"), phase: policy.LeaderDown, events: []string{policy.EvApprovalDenied}})))
+				one(step{name: "down in cooldown", after: interval, obs: gone, phase: policy.AwaitingApproval, events: []policy.Event{policy.EvLeaderDown, policy.EvApprovalRequired}}),
+				one(step{name: "deny", cmd: deny("bob"), phase: policy.LeaderDown, events: []policy.Event{policy.EvApprovalDenied}})))
 			for i := range 2 * 720 { // two hours: the cooldown ends after one
 				o := gone
 				if i%50 == 7 {

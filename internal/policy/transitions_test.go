@@ -35,20 +35,20 @@ func TestTransitions(t *testing.T) {
 			pol:  policyFor(config.ModeAuto),
 			steps: seq(one(stepHealthy), toSuspect(gone),
 				one(step{name: "down", after: interval, obs: gone, phase: policy.Promoting, promote: true,
-					events:  []string{policy.EvLeaderDown, policy.EvPromotionStarted},
+					events:  []policy.Event{policy.EvLeaderDown, policy.EvPromotionStarted},
 					reasons: append(leaderDownReasons, "auto mode: promoting")}),
 				one(step{name: "promoting is the executor's", after: interval, obs: gone, phase: policy.Promoting,
 					reasons: []string{"auto mode: promoting"}}),
 				one(step{name: "leader back while promoting: still promoting", after: interval, obs: up, phase: policy.Promoting}),
 				one(step{name: "succeeded", cmd: succeeded, phase: policy.Promoted,
-					events: []string{policy.EvPromotionSucceeded}, reasons: []string{"promoted: 3 indices writable"}}),
+					events: []policy.Event{policy.EvPromotionSucceeded}, reasons: []string{"promoted: 3 indices writable"}}),
 			),
 		},
 		{
 			name: "suspect -> healthy (leader_recovered)",
 			pol:  policyFor(config.ModeAuto),
 			steps: seq(one(stepHealthy), toSuspect(gone),
-				one(step{name: "back", after: interval, obs: up, phase: policy.Healthy, events: []string{policy.EvLeaderRecovered},
+				one(step{name: "back", after: interval, obs: up, phase: policy.Healthy, events: []policy.Event{policy.EvLeaderRecovered},
 					check: func(t *testing.T, d policy.Decision) {
 						if !d.State.OutageStart.IsZero() || d.State.FailedProbes != 0 || !d.State.WitnessLostSince.IsZero() {
 							t.Fatalf("outage not reset: %+v", d.State)
@@ -64,14 +64,14 @@ func TestTransitions(t *testing.T) {
 			pol:  policyFor(config.ModeAuto),
 			steps: []step{
 				stepHealthy,
-				{name: "cut off", after: interval, obs: cutOff, phase: policy.Isolated, events: []string{policy.EvWatcherIsolated},
+				{name: "cut off", after: interval, obs: cutOff, phase: policy.Isolated, events: []policy.Event{policy.EvWatcherIsolated},
 					reasons: []string{"leader unreachable for 0s (1 failed probe in a row, last: timeout)",
 						`but the follower still sees the leader (follower still connected to "leader")`, "drwatch itself is cut off; never acting on this"}},
 				{name: "still cut off", after: interval, obs: cutOff, phase: policy.Isolated},
-				{name: "follower loses it too", after: interval, obs: gone, phase: policy.Suspect, events: []string{policy.EvLeaderSuspect},
+				{name: "follower loses it too", after: interval, obs: gone, phase: policy.Suspect, events: []policy.Event{policy.EvLeaderSuspect},
 					reasons: []string{"leader unreachable for 10s (3 failed probes", "not yet down: needs unreachable for 30s"}},
-				{name: "follower sees it again", after: interval, obs: cutOff, phase: policy.Isolated, events: []string{policy.EvWatcherIsolated}},
-				{name: "back", after: interval, obs: up, phase: policy.Healthy, events: []string{policy.EvLeaderRecovered}},
+				{name: "follower sees it again", after: interval, obs: cutOff, phase: policy.Isolated, events: []policy.Event{policy.EvWatcherIsolated}},
+				{name: "back", after: interval, obs: up, phase: policy.Healthy, events: []policy.Event{policy.EvLeaderRecovered}},
 			},
 		},
 		{
@@ -79,11 +79,11 @@ func TestTransitions(t *testing.T) {
 			pol:  policyFor(config.ModeSemiAuto),
 			steps: seq(one(stepHealthy), toSuspect(gone), []step{
 				{name: "down", after: interval, obs: gone, phase: policy.AwaitingApproval,
-					events:  []string{policy.EvLeaderDown, policy.EvApprovalRequired},
+					events:  []policy.Event{policy.EvLeaderDown, policy.EvApprovalRequired},
 					reasons: append(leaderDownReasons, "awaiting approval (expires in 15m0s)")},
 				{name: "waiting", after: interval, obs: gone, phase: policy.AwaitingApproval, reasons: []string{"awaiting approval (expires in 14m55s)"}},
 				{name: "approve", cmd: approve("alice"), phase: policy.Promoting, promote: true,
-					events:  []string{policy.EvApprovalGranted, policy.EvPromotionStarted},
+					events:  []policy.Event{policy.EvApprovalGranted, policy.EvPromotionStarted},
 					reasons: []string{"promotion approved by alice (checked the leader)"}},
 			}),
 		},
@@ -91,14 +91,14 @@ func TestTransitions(t *testing.T) {
 			name: "semi-auto: Deny -> leader_down, held until the leader recovers; a later approval still works",
 			pol:  policyFor(config.ModeSemiAuto, withOnTimeout("promote")),
 			steps: seq(one(stepHealthy), toSuspect(gone), []step{
-				{name: "down", after: interval, obs: gone, phase: policy.AwaitingApproval, events: []string{policy.EvLeaderDown, policy.EvApprovalRequired}},
-				{name: "deny", cmd: deny("bob"), phase: policy.LeaderDown, events: []string{policy.EvApprovalDenied},
+				{name: "down", after: interval, obs: gone, phase: policy.AwaitingApproval, events: []policy.Event{policy.EvLeaderDown, policy.EvApprovalRequired}},
+				{name: "deny", cmd: deny("bob"), phase: policy.LeaderDown, events: []policy.Event{policy.EvApprovalDenied},
 					reasons: []string{"promotion denied by bob (leader is being restarted); holding until the leader recovers"}},
 				{name: "held", after: interval, obs: gone, phase: policy.LeaderDown, reasons: []string{"promotion denied by bob at 2025-03-10T12:00:35Z"}},
 				{name: "held past the approval timeout", after: time.Hour, obs: gone, phase: policy.LeaderDown, reasons: []string{"denied by bob"}},
 				{name: "deny again is a conflict", cmd: deny("bob"), err: policy.ErrConflict},
 				{name: "approve after all", cmd: approve("alice"), phase: policy.Promoting, promote: true,
-					events: []string{policy.EvApprovalGranted, policy.EvPromotionStarted}},
+					events: []policy.Event{policy.EvApprovalGranted, policy.EvPromotionStarted}},
 			}),
 		},
 		{
@@ -107,13 +107,13 @@ func TestTransitions(t *testing.T) {
 			// and on_approval_timeout: promote then promoted unattended).
 			name: "auto: Deny, pause, resume while the leader stays down: still denied",
 			pol:  policyFor(config.ModeAuto, withMaxLag(0), withOnTimeout("promote")),
-			steps: seq(one(step{name: "lag", obs: upLag(5), phase: policy.Healthy, events: []string{policy.EvReplicationDegraded}}), toSuspect(gone), []step{
-				{name: "down", after: interval, obs: gone, phase: policy.AwaitingApproval, events: []string{policy.EvLeaderDown, policy.EvApprovalRequired}},
-				{name: "deny", cmd: deny("bob"), phase: policy.LeaderDown, events: []string{policy.EvApprovalDenied}},
+			steps: seq(one(step{name: "lag", obs: upLag(5), phase: policy.Healthy, events: []policy.Event{policy.EvReplicationDegraded}}), toSuspect(gone), []step{
+				{name: "down", after: interval, obs: gone, phase: policy.AwaitingApproval, events: []policy.Event{policy.EvLeaderDown, policy.EvApprovalRequired}},
+				{name: "deny", cmd: deny("bob"), phase: policy.LeaderDown, events: []policy.Event{policy.EvApprovalDenied}},
 				{name: "pause", cmd: pauseFor(time.Hour), phase: policy.Paused},
 				{name: "resume", after: time.Minute, cmd: resume, phase: policy.Healthy},
 			}, toSuspect(gone), []step{
-				{name: "down again", after: interval, obs: gone, phase: policy.LeaderDown, events: []string{policy.EvLeaderDown},
+				{name: "down again", after: interval, obs: gone, phase: policy.LeaderDown, events: []policy.Event{policy.EvLeaderDown},
 					reasons: []string{"promotion denied by bob at"}},
 				{name: "held past the approval timeout", after: time.Hour, obs: gone, phase: policy.LeaderDown, reasons: []string{"denied by bob"}},
 			}),
@@ -122,9 +122,9 @@ func TestTransitions(t *testing.T) {
 			name: "semi-auto: Deny, then the leader recovers: the episode ends",
 			pol:  policyFor(config.ModeSemiAuto),
 			steps: seq(one(stepHealthy), toSuspect(gone), []step{
-				{name: "down", after: interval, obs: gone, phase: policy.AwaitingApproval, events: []string{policy.EvLeaderDown, policy.EvApprovalRequired}},
-				{name: "deny", cmd: deny("bob"), phase: policy.LeaderDown, events: []string{policy.EvApprovalDenied}},
-				{name: "back", after: interval, obs: up, phase: policy.Healthy, events: []string{policy.EvLeaderRecovered},
+				{name: "down", after: interval, obs: gone, phase: policy.AwaitingApproval, events: []policy.Event{policy.EvLeaderDown, policy.EvApprovalRequired}},
+				{name: "deny", cmd: deny("bob"), phase: policy.LeaderDown, events: []policy.Event{policy.EvApprovalDenied}},
+				{name: "back", after: interval, obs: up, phase: policy.Healthy, events: []policy.Event{policy.EvLeaderRecovered},
 					check: func(t *testing.T, d policy.Decision) {
 						if d.State.Denial != nil || d.State.EpisodeEnd.IsZero() {
 							t.Fatalf("denial kept or episode end missing: %+v", d.State)
@@ -136,22 +136,22 @@ func TestTransitions(t *testing.T) {
 			name: "approval timeout, on_approval_timeout hold",
 			pol:  policyFor(config.ModeSemiAuto),
 			steps: seq(one(stepHealthy), toSuspect(gone), []step{
-				{name: "down", after: interval, obs: gone, phase: policy.AwaitingApproval, events: []string{policy.EvLeaderDown, policy.EvApprovalRequired}},
+				{name: "down", after: interval, obs: gone, phase: policy.AwaitingApproval, events: []policy.Event{policy.EvLeaderDown, policy.EvApprovalRequired}},
 				{name: "almost", after: 15*time.Minute - time.Second, obs: gone, phase: policy.AwaitingApproval, reasons: []string{"expires in 1s"}},
-				{name: "expired", after: time.Second, obs: gone, phase: policy.LeaderDown, events: []string{policy.EvApprovalExpired},
+				{name: "expired", after: time.Second, obs: gone, phase: policy.LeaderDown, events: []policy.Event{policy.EvApprovalExpired},
 					reasons: []string{"approval timed out; on_approval_timeout: hold"}},
 				{name: "held", after: time.Hour, obs: gone, phase: policy.LeaderDown, reasons: []string{"approval expired; holding (approve or promote by hand)"}},
 				{name: "a human may still approve", cmd: approve("alice"), phase: policy.Promoting, promote: true,
-					events: []string{policy.EvApprovalGranted, policy.EvPromotionStarted}},
+					events: []policy.Event{policy.EvApprovalGranted, policy.EvPromotionStarted}},
 			}),
 		},
 		{
 			name: "approval timeout, on_approval_timeout promote, guard passes",
 			pol:  policyFor(config.ModeSemiAuto, withOnTimeout("promote")),
 			steps: seq(one(stepHealthy), toSuspect(gone), []step{
-				{name: "down", after: interval, obs: gone, phase: policy.AwaitingApproval, events: []string{policy.EvLeaderDown, policy.EvApprovalRequired}},
+				{name: "down", after: interval, obs: gone, phase: policy.AwaitingApproval, events: []policy.Event{policy.EvLeaderDown, policy.EvApprovalRequired}},
 				{name: "expired", after: 15 * time.Minute, obs: gone, phase: policy.Promoting, promote: true,
-					events: []string{policy.EvApprovalExpired, policy.EvPromotionStarted},
+					events: []policy.Event{policy.EvApprovalExpired, policy.EvPromotionStarted},
 					reasons: []string{"approval timed out; on_approval_timeout: promote and the RPO guard passes: promoting",
 						"last lag 0 ops, read 5s before the leader was lost"}},
 			}),
@@ -159,12 +159,12 @@ func TestTransitions(t *testing.T) {
 		{
 			name: "approval timeout, on_approval_timeout promote, guard fails: hold",
 			pol:  policyFor(config.ModeSemiAuto, withOnTimeout("promote")),
-			steps: seq(one(step{name: "lagging", obs: upLag(5000), phase: policy.Healthy, events: []string{policy.EvReplicationDegraded},
+			steps: seq(one(step{name: "lagging", obs: upLag(5000), phase: policy.Healthy, events: []policy.Event{policy.EvReplicationDegraded},
 				reasons: []string{"replication degraded: lag 5000 ops > max_lag_operations 1000"}}),
 				toSuspect(gone), []step{
-					{name: "down", after: interval, obs: gone, phase: policy.AwaitingApproval, events: []string{policy.EvLeaderDown, policy.EvApprovalRequired},
+					{name: "down", after: interval, obs: gone, phase: policy.AwaitingApproval, events: []policy.Event{policy.EvLeaderDown, policy.EvApprovalRequired},
 						reasons: []string{"estimated loss 5000 operations"}},
-					{name: "expired", after: 15 * time.Minute, obs: gone, phase: policy.LeaderDown, events: []string{policy.EvApprovalExpired},
+					{name: "expired", after: 15 * time.Minute, obs: gone, phase: policy.LeaderDown, events: []policy.Event{policy.EvApprovalExpired},
 						reasons: []string{"on_approval_timeout is promote but the RPO guard does not pass: holding", "estimated loss 5000 operations"}},
 					{name: "held", after: time.Hour, obs: gone, phase: policy.LeaderDown},
 				}),
@@ -189,7 +189,7 @@ func TestTransitions(t *testing.T) {
 					}},
 				{name: "resume twice", cmd: resume, err: policy.ErrConflict},
 				{name: "decided at once on what the pause watched", after: interval, obs: gone, phase: policy.Promoting, promote: true,
-					events:  []string{policy.EvLeaderDown, policy.EvPromotionStarted},
+					events:  []policy.Event{policy.EvLeaderDown, policy.EvPromotionStarted},
 					reasons: []string{"6001 failed probes", "last lag 0 ops, read 5s before the leader was lost", "auto mode: promoting"}},
 			}),
 		},
@@ -201,7 +201,7 @@ func TestTransitions(t *testing.T) {
 				{name: "leader gone", after: 30 * time.Minute, obs: gone, phase: policy.Paused},
 				{name: "just before expiry", after: 30*time.Minute - time.Second, obs: gone, phase: policy.Paused},
 				{name: "expired: decided on what the pause watched", after: time.Second, obs: gone, phase: policy.Promoting, promote: true,
-					events:  []string{policy.EvLeaderDown, policy.EvPromotionStarted},
+					events:  []policy.Event{policy.EvLeaderDown, policy.EvPromotionStarted},
 					reasons: []string{"leader unreachable for 59m55s", "auto mode: promoting"}},
 			}),
 		},
@@ -209,11 +209,11 @@ func TestTransitions(t *testing.T) {
 			name: "pause mid-outage, resume",
 			pol:  policyFor(config.ModeSemiAuto),
 			steps: seq(one(stepHealthy), toSuspect(gone), []step{
-				{name: "down", after: interval, obs: gone, phase: policy.AwaitingApproval, events: []string{policy.EvLeaderDown, policy.EvApprovalRequired}},
+				{name: "down", after: interval, obs: gone, phase: policy.AwaitingApproval, events: []policy.Event{policy.EvLeaderDown, policy.EvApprovalRequired}},
 				{name: "pause", cmd: pauseFor(0), phase: policy.Paused},
 				{name: "approve is a conflict while paused", cmd: approve("alice"), err: policy.ErrConflict},
 				{name: "resume", cmd: resume, phase: policy.Healthy},
-				{name: "asked again at once, under a new request", after: interval, obs: gone, phase: policy.AwaitingApproval, events: []string{policy.EvApprovalRequired}},
+				{name: "asked again at once, under a new request", after: interval, obs: gone, phase: policy.AwaitingApproval, events: []policy.Event{policy.EvApprovalRequired}},
 			}),
 		},
 		{
@@ -222,7 +222,7 @@ func TestTransitions(t *testing.T) {
 			steps: []step{
 				stepHealthy,
 				{name: "manual promote", cmd: manualPromote, phase: policy.Promoting, promote: true,
-					events: []string{policy.EvPromotionStarted}, reasons: []string{"manual promotion by dave (region lost)"}},
+					events: []policy.Event{policy.EvPromotionStarted}, reasons: []string{"manual promotion by dave (region lost)"}},
 				{name: "promote twice", cmd: manualPromote, err: policy.ErrConflict},
 				{name: "pause while promoting", cmd: pauseFor(0), err: policy.ErrConflict},
 				{name: "approve while promoting", cmd: approve("alice"), err: policy.ErrConflict},
@@ -252,7 +252,7 @@ func TestTransitions(t *testing.T) {
 func TestPromotionRetryBackoff(t *testing.T) {
 	p := newPair(t, policyFor(config.ModeAuto))
 	p.run(seq(one(stepHealthy), toSuspect(gone), one(step{name: "down", after: interval, obs: gone, phase: policy.Promoting, promote: true,
-		events: []string{policy.EvLeaderDown, policy.EvPromotionStarted}})))
+		events: []policy.Event{policy.EvLeaderDown, policy.EvPromotionStarted}})))
 
 	want := []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute, 10 * time.Minute, 10 * time.Minute, 10 * time.Minute}
 	for i, backoff := range want {
@@ -297,8 +297,8 @@ func TestPromotedIsTerminal(t *testing.T) {
 			p := newPair(t, policyFor(mode))
 			p.run([]step{
 				stepHealthy,
-				{name: "manual promote", cmd: manualPromote, phase: policy.Promoting, promote: true, events: []string{policy.EvPromotionStarted}},
-				{name: "succeeded", after: time.Minute, cmd: succeeded, phase: policy.Promoted, events: []string{policy.EvPromotionSucceeded}},
+				{name: "manual promote", cmd: manualPromote, phase: policy.Promoting, promote: true, events: []policy.Event{policy.EvPromotionStarted}},
+				{name: "succeeded", after: time.Minute, cmd: succeeded, phase: policy.Promoted, events: []policy.Event{policy.EvPromotionSucceeded}},
 			})
 			promoted := p.st
 			obs := []func(time.Time) *ob{gone, gone, gone, cutOff, up, upLag(1 << 40),
@@ -352,7 +352,7 @@ func TestPromotedIsTerminal(t *testing.T) {
 	}
 }
 
-func equalEvents(got []string, want ...string) bool { return reflect.DeepEqual(got, want) }
+func equalEvents(got []policy.Event, want ...policy.Event) bool { return reflect.DeepEqual(got, want) }
 
 // A failed promotion that changed nothing (no fence, no stop sent) is
 // abandoned when the leader answers again: retrying it would fail over a
@@ -361,7 +361,7 @@ func equalEvents(got []string, want ...string) bool { return reflect.DeepEqual(g
 func TestFailedPromotionAbandonedWhenNothingChanged(t *testing.T) {
 	down := func(p *pair) {
 		p.run(seq(one(stepHealthy), toSuspect(gone), one(step{name: "down", after: interval, obs: gone, phase: policy.Promoting, promote: true,
-			events: []string{policy.EvLeaderDown, policy.EvPromotionStarted}})))
+			events: []policy.Event{policy.EvLeaderDown, policy.EvPromotionStarted}})))
 	}
 	failedWith := func(changed bool) func(policy.State, time.Time) (policy.Decision, error) {
 		return func(st policy.State, now time.Time) (policy.Decision, error) {
@@ -431,7 +431,7 @@ func TestFailedPromotionAbandonedWhenNothingChanged(t *testing.T) {
 func TestOldLeaderReturnsAfterPromotion(t *testing.T) {
 	promoted := func(p *pair) {
 		p.run(seq(one(stepHealthy), toSuspect(gone), one(step{name: "down", after: interval, obs: gone, phase: policy.Promoting, promote: true,
-			events: []string{policy.EvLeaderDown, policy.EvPromotionStarted}})))
+			events: []policy.Event{policy.EvLeaderDown, policy.EvPromotionStarted}})))
 		if d, _ := p.command(0, succeeded); d.State.Phase != policy.Promoted {
 			t.Fatalf("not promoted: %+v", d)
 		}
@@ -479,7 +479,7 @@ func TestOldLeaderReturnsAfterPromotion(t *testing.T) {
 func TestApprovalNamesItsRequest(t *testing.T) {
 	p := newPair(t, policyFor(config.ModeSemiAuto))
 	p.run(seq(one(stepHealthy), toSuspect(gone), one(step{name: "down", after: interval, obs: gone, phase: policy.AwaitingApproval,
-		events: []string{policy.EvLeaderDown, policy.EvApprovalRequired}})))
+		events: []policy.Event{policy.EvLeaderDown, policy.EvApprovalRequired}})))
 	first := p.st.ApprovalID
 	if first == "" || !p.st.ApprovalGuardOK {
 		t.Fatalf("request %q, guard %v", first, p.st.ApprovalGuardOK)

@@ -152,11 +152,11 @@ func TestFollowerLinkCutIsDegradedNotDown(t *testing.T) {
 	linkCut := func(at time.Time) *ob { return up(at).witness(observe.WitnessUnreached, 3*time.Second, "") }
 	p.run([]step{
 		{name: "first", after: interval, obs: linkCut, phase: policy.Healthy},
-		{name: "second", after: interval, obs: linkCut, phase: policy.Healthy, events: []string{policy.EvReplicationDegraded},
+		{name: "second", after: interval, obs: linkCut, phase: policy.Healthy, events: []policy.Event{policy.EvReplicationDegraded},
 			reasons: []string{"the follower cannot reach the leader", "the link between them is cut or hangs"}},
 		{name: "still", after: interval, obs: linkCut, phase: policy.Healthy},
 		{name: "back", after: interval, obs: func(at time.Time) *ob { return up(at).witness(observe.WitnessReached, 0, "") },
-			phase: policy.Healthy, events: []string{policy.EvReplicationRecovered}, reasons: []string{"the follower reached the leader now"}},
+			phase: policy.Healthy, events: []policy.Event{policy.EvReplicationRecovered}, reasons: []string{"the follower reached the leader now"}},
 	})
 }
 
@@ -210,11 +210,11 @@ func TestLeaderRefusingWritesIsDegradedNotDown(t *testing.T) {
 				return b
 			}
 			p.run([]step{
-				{name: "blocked", after: interval, obs: blocked, phase: policy.Healthy, events: []string{policy.EvLeaderDegraded},
+				{name: "blocked", after: interval, obs: blocked, phase: policy.Healthy, events: []policy.Event{policy.EvLeaderDegraded},
 					reasons: []string{"leader degraded: it answers but refuses writes: orders: 12: disk usage exceeded flood-stage watermark"}},
 				{name: "still", after: interval, obs: blocked, phase: policy.Healthy},
 				{name: "unread", after: interval, obs: unread, phase: policy.Healthy},
-				{name: "writable", after: interval, obs: up, phase: policy.Healthy, events: []string{policy.EvLeaderWritable}},
+				{name: "writable", after: interval, obs: up, phase: policy.Healthy, events: []policy.Event{policy.EvLeaderWritable}},
 			})
 		})
 	}

@@ -250,7 +250,7 @@ func firstDifference(res *Result) Difference {
 func describe(t journal.Transition) string {
 	ev := ""
 	if len(t.Events) > 0 {
-		ev = " [" + strings.Join(t.Events, ", ") + "]"
+		ev = " [" + strings.Join(policy.EventNames(t.Events), ", ") + "]"
 	}
 	return fmt.Sprintf("went %s -> %s at %s%s (%s)", t.From, t.To, clock(t.At), ev, strings.Join(t.Reasons, "; "))
 }

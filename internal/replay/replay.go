@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/drwatch/drwatch/internal/config"
@@ -548,7 +549,7 @@ func equalTransitions(a, b []journal.Transition) bool {
 
 // EqualTransition reports whether two history entries are the same.
 func EqualTransition(a, b journal.Transition) bool {
-	return a.At.Equal(b.At) && a.From == b.From && a.To == b.To && equalStrings(a.Events, b.Events) && equalStrings(a.Reasons, b.Reasons)
+	return a.At.Equal(b.At) && a.From == b.From && a.To == b.To && slices.Equal(a.Events, b.Events) && equalStrings(a.Reasons, b.Reasons)
 }
 
 func equalStrings(a, b []string) bool {

@@ -40,9 +40,9 @@ func (w *Watcher) applyLocked(d policy.Decision, by string, now time.Time) error
 		if err := w.journal.Save(&next); err != nil {
 			w.metrics.JournalErrors.Inc()
 			if w.rt.journalErr == nil {
-				w.metrics.Events.WithLabelValues(w.pair.Name, policy.EvJournalUnwritable).Inc()
+				w.metrics.Events.WithLabelValues(w.pair.Name, policy.EvJournalUnwritable.String()).Inc()
 				w.log.Error("journal unwritable: decisions are tracked in memory only, and no promotion starts until it is writable", zap.Error(err))
-				w.notifyLocked([]string{policy.EvJournalUnwritable}, old.Phase, "", "journal unwritable: "+err.Error())
+				w.notifyLocked([]policy.Event{policy.EvJournalUnwritable}, old.Phase, "", "journal unwritable: "+err.Error())
 			}
 			w.rt.journalErr = err
 			if d.State.Phase == policy.Promoting && old.Phase != policy.Promoting {
@@ -60,9 +60,9 @@ func (w *Watcher) applyLocked(d policy.Decision, by string, now time.Time) error
 		w.rt.journalErr = nil
 		*w.rt.rec = next
 		if recovered {
-			w.metrics.Events.WithLabelValues(w.pair.Name, policy.EvJournalRecovered).Inc()
+			w.metrics.Events.WithLabelValues(w.pair.Name, policy.EvJournalRecovered.String()).Inc()
 			w.log.Info("journal writable again: the decisions tracked in memory are saved")
-			w.notifyLocked([]string{policy.EvJournalRecovered}, old.Phase, "")
+			w.notifyLocked([]policy.Event{policy.EvJournalRecovered}, old.Phase, "")
 		}
 	} else {
 		w.rt.rec.State = d.State
@@ -78,7 +78,7 @@ func (w *Watcher) observeState(d policy.Decision, old policy.State, by string) {
 	p := w.pair.Name
 	w.stateMetrics(&s)
 	for _, ev := range d.Events {
-		w.metrics.Events.WithLabelValues(p, ev).Inc()
+		w.metrics.Events.WithLabelValues(p, ev.String()).Inc()
 	}
 	if by == "" {
 		by = d.By
@@ -86,7 +86,7 @@ func (w *Watcher) observeState(d policy.Decision, old policy.State, by string) {
 	w.notifyLocked(d.Events, old.Phase, by)
 	if changed {
 		fields := []zap.Field{zap.String("from", string(old.Phase)), zap.String("to", string(s.Phase)),
-			zap.Strings("events", d.Events), zap.Strings("reasons", s.Reasons)}
+			zap.Stringers("events", d.Events), zap.Strings("reasons", s.Reasons)}
 		if by != "" {
 			fields = append(fields, zap.String("by", by))
 		}

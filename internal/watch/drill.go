@@ -67,7 +67,7 @@ func (w *Watcher) DrillEnd(drill, summary, by string) error {
 
 // NotifyDrill tells the hooks a drill's outcome (drill_succeeded or
 // drill_failed), with its summary as the reasons.
-func (w *Watcher) NotifyDrill(event, summary string, reasons []string) {
+func (w *Watcher) NotifyDrill(event policy.Event, summary string, reasons []string) {
 	if _, acting := w.acting(); w.hooks == nil || !acting {
 		return // a standby pages nobody
 	}
@@ -77,7 +77,7 @@ func (w *Watcher) NotifyDrill(event, summary string, reasons []string) {
 	ev.Summary = summary
 	ev.Reasons = reasons
 	ev.Next = ""
-	w.metrics.Events.WithLabelValues(w.pair.Name, event).Inc()
+	w.metrics.Events.WithLabelValues(w.pair.Name, event.String()).Inc()
 	w.hooks.Notify(ev)
 }
 

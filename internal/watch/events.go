@@ -25,7 +25,7 @@ type Notifier interface {
 // notifyLocked hands the events of a decision to the hooks. Called with
 // the runtime's lock held: Notify never blocks. extra reasons go before
 // the state's.
-func (w *Watcher) notifyLocked(events []string, from policy.Phase, by string, extra ...string) {
+func (w *Watcher) notifyLocked(events []policy.Event, from policy.Phase, by string, extra ...string) {
 	if w.hooks == nil || !w.actingLocked() {
 		return // with ha, only the lease holder pages
 	}
@@ -48,13 +48,13 @@ func (w *Watcher) notifyLocked(events []string, from policy.Phase, by string, ex
 // eventLocked describes an event of the pair's current state for people:
 // what happened, why, what drwatch does next, and - with a human's
 // decision pending - how to give it.
-func (w *Watcher) eventLocked(name string, from policy.Phase, by string) hooks.Event {
+func (w *Watcher) eventLocked(name policy.Event, from policy.Phase, by string) hooks.Event {
 	st := &w.rt.rec.State
 	pol := w.pair.Resolved
 	now := w.now()
 	ev := hooks.Event{
-		ID:    w.pair.Name + "-" + name + "-" + strconv.FormatInt(now.UnixNano(), 36),
-		Event: name, Pair: w.pair.Name, State: string(st.Phase), From: string(from), Mode: pol.Mode,
+		ID:    w.pair.Name + "-" + name.String() + "-" + strconv.FormatInt(now.UnixNano(), 36),
+		Event: name.String(), Pair: w.pair.Name, State: string(st.Phase), From: string(from), Mode: pol.Mode,
 		At: now, Reasons: append([]string{}, st.Reasons...), By: by,
 		StatusURL: w.url + "/", Source: w.source,
 	}
@@ -91,7 +91,7 @@ func (w *Watcher) eventLocked(name string, from policy.Phase, by string) hooks.E
 	return ev
 }
 
-func answer(name string, st *policy.State) *policy.Answer {
+func answer(name policy.Event, st *policy.State) *policy.Answer {
 	if name == policy.EvApprovalGranted {
 		return st.Approval
 	}
@@ -128,7 +128,7 @@ func (w *Watcher) approvalLocked(st *policy.State, pol *config.Policy) *hooks.Ap
 }
 
 // summary is an event's one line.
-func summary(name string, st *policy.State) string {
+func summary(name policy.Event, st *policy.State) string {
 	switch name {
 	case policy.EvLeaderSuspect:
 		return "leader suspect: its probes fail"
@@ -176,7 +176,7 @@ func summary(name string, st *policy.State) string {
 	case policy.EvJournalRecovered:
 		return "journal writable again"
 	}
-	return name
+	return name.String()
 }
 
 // nextLocked says what drwatch does next in the pair's state, and what a
@@ -211,7 +211,7 @@ func (w *Watcher) nextLocked(st *policy.State, pol *config.Policy) string {
 
 // drillHeld reports whether an event is held back from the hooks while a
 // failover drill owns the pair: its promotion's.
-func drillHeld(event string) bool {
+func drillHeld(event policy.Event) bool {
 	switch event {
 	case policy.EvPromotionStarted, policy.EvPromotionSucceeded, policy.EvPromotionFailed,
 		policy.EvOldLeaderReturned, policy.EvOldLeaderFenced:

@@ -76,19 +76,19 @@ func TestVetoStopsOnlyUnattendedPromotions(t *testing.T) {
 		runs    int
 		phase   policy.Phase
 		vetoes  int
-		emitted []string
+		emitted []policy.Event
 	}{
-		{"auto promotion vetoed", policy.State{Phase: policy.Promoting}, nil, freeze, 0, policy.LeaderDown, 1, []string{policy.EvPromotionVetoed}},
-		{"auto promotion allowed", policy.State{Phase: policy.Promoting}, nil, nil, 1, policy.Promoted, 1, []string{policy.EvPromotionStarted, policy.EvPromotionSucceeded}},
+		{"auto promotion vetoed", policy.State{Phase: policy.Promoting}, nil, freeze, 0, policy.LeaderDown, 1, []policy.Event{policy.EvPromotionVetoed}},
+		{"auto promotion allowed", policy.State{Phase: policy.Promoting}, nil, nil, 1, policy.Promoted, 1, []policy.Event{policy.EvPromotionStarted, policy.EvPromotionSucceeded}},
 		{"the retry of an automatic attempt that changed nothing is vetted again", policy.State{Phase: policy.Promoting, Attempt: policy.Attempt{PromotionAttempts: 1, LastError: "timeout"}},
 			&promote.Promotion{ID: "orders-1", By: "drwatch (auto mode)", Steps: []promote.Step{{Name: promote.StepPlan, Status: promote.StepDone}, {Name: promote.StepFence, Target: "orders-1", Status: promote.StepFailed}}},
-			freeze, 0, policy.LeaderDown, 1, []string{policy.EvPromotionVetoed}},
-		{"approved by a human: not asked", policy.State{Phase: policy.Promoting, ApprovalRequest: policy.ApprovalRequest{Approval: &policy.Answer{By: "alice"}}}, nil, freeze, 1, policy.Promoted, 0, []string{policy.EvPromotionSucceeded}},
-		{"promoted by hand: not asked", policy.State{Phase: policy.Promoting, Attempt: policy.Attempt{PromotionByHand: true}}, nil, freeze, 1, policy.Promoted, 0, []string{policy.EvPromotionSucceeded}},
-		{"a half-done promotion finishes: not asked", policy.State{Phase: policy.Promoting, Attempt: policy.Attempt{PromotionChanged: true, PromotionAttempts: 1}}, nil, freeze, 1, policy.Promoted, 0, []string{policy.EvPromotionSucceeded}},
+			freeze, 0, policy.LeaderDown, 1, []policy.Event{policy.EvPromotionVetoed}},
+		{"approved by a human: not asked", policy.State{Phase: policy.Promoting, ApprovalRequest: policy.ApprovalRequest{Approval: &policy.Answer{By: "alice"}}}, nil, freeze, 1, policy.Promoted, 0, []policy.Event{policy.EvPromotionSucceeded}},
+		{"promoted by hand: not asked", policy.State{Phase: policy.Promoting, Attempt: policy.Attempt{PromotionByHand: true}}, nil, freeze, 1, policy.Promoted, 0, []policy.Event{policy.EvPromotionSucceeded}},
+		{"a half-done promotion finishes: not asked", policy.State{Phase: policy.Promoting, Attempt: policy.Attempt{PromotionChanged: true, PromotionAttempts: 1}}, nil, freeze, 1, policy.Promoted, 0, []policy.Event{policy.EvPromotionSucceeded}},
 		{"a promotion resumed after a crash with a stop sent finishes: not asked", policy.State{Phase: policy.Promoting},
 			&promote.Promotion{ID: "orders-1", By: "drwatch (auto mode)", Steps: []promote.Step{{Name: promote.StepStop, Target: "orders-1", Status: promote.StepStarted}}},
-			freeze, 1, policy.Promoted, 0, []string{policy.EvPromotionSucceeded}},
+			freeze, 1, policy.Promoted, 0, []policy.Event{policy.EvPromotionSucceeded}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -103,7 +103,7 @@ func TestVetoStopsOnlyUnattendedPromotions(t *testing.T) {
 			if got := w.Phase(); got != c.phase {
 				t.Fatalf("phase %s, want %s (err %v)", got, c.phase, err)
 			}
-			if !slices.Equal(n.names(), c.emitted) {
+			if !slices.Equal(n.names(), policy.EventNames(c.emitted)) {
 				t.Fatalf("events %v, want %v", n.names(), c.emitted)
 			}
 			if c.runs > 0 {
@@ -144,7 +144,7 @@ func TestPromotionStartedWaitsForTheVeto(t *testing.T) {
 		n := &recorder{veto: veto, hasVet: true}
 		w, _ := watcherWith(t, policy.State{Phase: policy.LeaderDown, Since: time.Now()}, n, config.DefaultPolicy())
 		if _, err := w.command(func(s policy.State, now time.Time) (policy.Decision, error) {
-			d := policy.Decision{State: s, Events: []string{policy.EvPromotionStarted}, Promote: true, By: "drwatch (auto mode)"}
+			d := policy.Decision{State: s, Events: []policy.Event{policy.EvPromotionStarted}, Promote: true, By: "drwatch (auto mode)"}
 			d.State.Phase, d.State.Since = policy.Promoting, now
 			return d, nil
 		}, "", nil); err != nil {
@@ -154,11 +154,11 @@ func TestPromotionStartedWaitsForTheVeto(t *testing.T) {
 			t.Fatalf("before the veto, the hooks heard %v", got)
 		}
 		_, _ = w.Promote(context.Background(), false)
-		want := []string{policy.EvPromotionStarted, policy.EvPromotionSucceeded}
+		want := []policy.Event{policy.EvPromotionStarted, policy.EvPromotionSucceeded}
 		if veto != nil {
-			want = []string{policy.EvPromotionVetoed}
+			want = []policy.Event{policy.EvPromotionVetoed}
 		}
-		if got := n.names(); !slices.Equal(got, want) {
+		if got := n.names(); !slices.Equal(got, policy.EventNames(want)) {
 			t.Fatalf("veto %v: events %v, want %v", veto, got, want)
 		}
 	}
@@ -210,7 +210,7 @@ func TestCommandsNotifyHooks(t *testing.T) {
 	if _, err := w.Command(policy.Command{Action: policy.ActDeny, By: "bob", Reason: "the leader's site is coming back"}); err != nil {
 		t.Fatal(err)
 	}
-	if len(n.events) != 1 || n.events[0].Event != policy.EvApprovalDenied || n.events[0].By != "bob" ||
+	if len(n.events) != 1 || n.events[0].Event != policy.EvApprovalDenied.String() || n.events[0].By != "bob" ||
 		n.events[0].Approval == nil || n.events[0].Approval.Reason != "the leader's site is coming back" {
 		t.Fatalf("events %+v", n.events)
 	}

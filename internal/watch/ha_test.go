@@ -173,7 +173,7 @@ func TestOnlyTheLeaseHolderPromotes(t *testing.T) {
 		t.Fatalf("the holder's status: %+v", hs)
 	}
 	// Only the holder pages.
-	if got := hooksA.names(); !slices.Contains(got, policy.EvPromotionSucceeded) {
+	if got := hooksA.names(); !slices.Contains(got, policy.EvPromotionSucceeded.String()) {
 		t.Fatalf("the holder's events: %q", got)
 	}
 	b.NotifyDrill("drill_failed", "a drill", nil)

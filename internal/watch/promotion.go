@@ -164,7 +164,7 @@ func (w *Watcher) promote(ctx context.Context, graceful, byHand bool) (promote.R
 // configured.
 func (w *Watcher) vettingLocked() bool {
 	return w.hooks != nil && policy.Vettable(w.rt.rec.State) && !promote.Changed(w.rt.rec.Promotion) &&
-		w.hooks.HasVeto(policy.EvPromotionStarted)
+		w.hooks.HasVeto(policy.EvPromotionStarted.String())
 }
 
 // vetLocked asks the veto hooks about the promotion about to start,

@@ -22,7 +22,7 @@ func TestHistoryNewestFirstAndCopied(t *testing.T) {
 	rec := &journal.Record{Pair: "orders", State: policy.State{Phase: policy.Healthy, Since: t0}}
 	for i := range 5 {
 		rec.History = append(rec.History, journal.Transition{At: t0.Add(time.Duration(i) * time.Minute), From: policy.Healthy, To: policy.Healthy,
-			Events: []string{"e"}, Reasons: []string{fmt.Sprint("r", i)}})
+			Events: []policy.Event{"e"}, Reasons: []string{fmt.Sprint("r", i)}})
 	}
 	w := New(Config{Pair: &config.Pair{Name: "orders", Resolved: config.DefaultPolicy()}, Journal: j, Metrics: metrics.New(),
 		Log: zap.NewNop(), Runtime: NewRuntime(rec)})

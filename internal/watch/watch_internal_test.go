@@ -137,7 +137,7 @@ func TestPromotionOutcomeJournalFailureIsRetried(t *testing.T) {
 	if w.rt.rec.State.Phase != policy.Promoted {
 		t.Fatalf("phase %s in memory, want promoted (the truth)", w.rt.rec.State.Phase)
 	}
-	if testutil.ToFloat64(m.JournalErrors) < 1 || testutil.ToFloat64(m.Events.WithLabelValues("orders", policy.EvJournalUnwritable)) != 1 {
+	if testutil.ToFloat64(m.JournalErrors) < 1 || testutil.ToFloat64(m.Events.WithLabelValues("orders", policy.EvJournalUnwritable.String())) != 1 {
 		t.Fatal("journal error or journal_unwritable not counted")
 	}
 	if p := w.Status().Problems; len(p) == 0 || !strings.HasPrefix(p[0], "journal unwritable") {
@@ -156,7 +156,7 @@ func TestPromotionOutcomeJournalFailureIsRetried(t *testing.T) {
 	if err != nil || saved.State.Phase != policy.Promoted {
 		t.Fatalf("journal = %+v, %v", saved, err)
 	}
-	if testutil.ToFloat64(m.Events.WithLabelValues("orders", policy.EvJournalUnwritable)) != 1 {
+	if testutil.ToFloat64(m.Events.WithLabelValues("orders", policy.EvJournalUnwritable.String())) != 1 {
 		t.Fatal("journal_unwritable counted more than once for one outage")
 	}
 }
