@@ -19,7 +19,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/drwatch/drwatch/internal/deploytest"
+	"github.com/drwatch/drwatch/internal/testutil/deploytest"
 	drlab "github.com/drwatch/drwatch/internal/lab"
 )
 

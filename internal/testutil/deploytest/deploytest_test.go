@@ -17,13 +17,13 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/drwatch/drwatch/internal/deploytest"
+	"github.com/drwatch/drwatch/internal/testutil/deploytest"
 	"github.com/drwatch/drwatch/internal/metrics"
 	"github.com/drwatch/drwatch/internal/observe"
 	"github.com/drwatch/drwatch/internal/policy"
 )
 
-const root = "../.." // go test runs in this package's directory
+const root = "../../.." // go test runs in this package's directory
 
 func path(rel string) string { return filepath.Join(root, rel) }
 
