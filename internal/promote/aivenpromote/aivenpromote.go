@@ -59,9 +59,7 @@ type Follower interface {
 }
 
 // Journal records promotion steps durably.
-type Journal interface {
-	AppendSteps(pair string, p *promote.Promotion, steps ...promote.Step) error
-}
+type Journal = steps.Journal
 
 // Defaults of the Executor's bounds.
 const (
@@ -117,12 +115,6 @@ type Executor struct {
 	PollInterval    time.Duration
 }
 
-func (e *Executor) now() time.Time {
-	if e.Now != nil {
-		return e.Now()
-	}
-	return time.Now()
-}
 
 func orDefault(d, def time.Duration) time.Duration {
 	if d > 0 {
@@ -131,23 +123,18 @@ func orDefault(d, def time.Duration) time.Duration {
 	return def
 }
 
+// runner is the shared step runner (steps.Runner) of this executor's
+// pair: journal, bounds, crash hook.
+func (e *Executor) runner() steps.Runner {
+	return steps.Runner{Pair: e.Pair, Journal: e.Journal, StepTimeout: orDefault(e.StepTimeout, DefaultStepTimeout), Window: e.Window, Now: e.Now}
+}
+
 func (e *Executor) record(p *promote.Promotion, done ...promote.Step) error {
-	for i := range done {
-		if done[i].At.IsZero() {
-			done[i].At = e.now()
-		}
-	}
-	if err := e.Journal.AppendSteps(e.Pair, p, done...); err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	steps.Recorded(done)
-	return nil
+	return e.runner().Record(p, done...)
 }
 
 func (e *Executor) call(ctx context.Context, f func(context.Context) error) error {
-	ctx, cancel := steps.Bound(ctx, orDefault(e.StepTimeout, DefaultStepTimeout), e.Window)
-	defer cancel()
-	return f(ctx)
+	return e.runner().Call(ctx, f)
 }
 
 // noFallback ends the error of a failed Aiven call.
@@ -347,25 +334,26 @@ func (e *Executor) deleteIntegration(ctx context.Context, p *promote.Promotion) 
 		}
 		id, detail = in.ID, fmt.Sprintf("%s integration %s -> %s in project %s", in.Type, in.SourceService, in.DestService, e.Project)
 	}
-	if err := e.record(p, promote.Step{Name: promote.StepDeleteIntegration, Target: id, Status: promote.StepStarted, Detail: detail}); err != nil {
-		return id, err
-	}
-	e.Log.Warn("promoting the follower service: deleting its Aiven cross-cluster-replication integration",
-		zap.String("integration", id), zap.String("project", e.Project), zap.String("leader_service", e.LeaderService),
-		zap.String("follower_service", e.FollowerService))
-	err := e.call(ctx, func(ctx context.Context) error { return e.API.DeleteIntegration(ctx, e.Project, id) })
-	done := "deleted"
-	switch {
-	case err == nil:
-	case aiven.IsNotFound(err):
-		// Our own delete's earlier attempt (the client retries a 5xx) or
-		// someone else deleted it: either way it is gone.
-		done = "already gone (HTTP 404 on delete)"
-	default:
-		_ = e.record(p, promote.Step{Name: promote.StepDeleteIntegration, Target: id, Status: promote.StepFailed, Detail: err.Error()})
+	err := e.runner().Do(ctx, p, promote.Step{Name: promote.StepDeleteIntegration, Target: id, Detail: detail}, func(ctx context.Context) (string, error) {
+		e.Log.Warn("promoting the follower service: deleting its Aiven cross-cluster-replication integration",
+			zap.String("integration", id), zap.String("project", e.Project), zap.String("leader_service", e.LeaderService),
+			zap.String("follower_service", e.FollowerService))
+		err := e.API.DeleteIntegration(ctx, e.Project, id)
+		switch {
+		case err == nil:
+			return "deleted", nil
+		case aiven.IsNotFound(err):
+			// Our own delete's earlier attempt (the client retries a 5xx)
+			// or someone else deleted it: either way it is gone.
+			return "already gone (HTTP 404 on delete)", nil
+		}
+		return "", err
+	})
+	var jerr *steps.JournalError
+	if err != nil && !errors.As(err, &jerr) {
 		return id, fmt.Errorf("promote through the Aiven API: %w; %s", err, noFallback)
 	}
-	return id, e.record(p, promote.Step{Name: promote.StepDeleteIntegration, Target: id, Status: promote.StepDone, Detail: done})
+	return id, err
 }
 
 // find returns the one CCR integration whose destination is the

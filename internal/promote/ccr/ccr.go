@@ -51,9 +51,7 @@ type Follower interface {
 }
 
 // Journal records promotion steps durably.
-type Journal interface {
-	AppendSteps(pair string, p *promote.Promotion, steps ...promote.Step) error
-}
+type Journal = steps.Journal
 
 // Executor runs OpenSearch-native promotions for one pair.
 type Executor struct {
@@ -89,38 +87,24 @@ type Executor struct {
 	hung bool
 }
 
-func (e *Executor) now() time.Time {
-	if e.Now != nil {
-		return e.Now()
-	}
-	return time.Now()
+
+// runner is the shared step runner (steps.Runner) of this executor's
+// pair: journal, bounds, crash hook.
+func (e *Executor) runner() steps.Runner {
+	return steps.Runner{Pair: e.Pair, Journal: e.Journal, StepTimeout: e.StepTimeout, Window: e.Window, Now: e.Now}
 }
 
 func (e *Executor) record(p *promote.Promotion, done ...promote.Step) error {
-	for i := range done {
-		if done[i].At.IsZero() {
-			done[i].At = e.now()
-		}
-	}
-	if err := e.Journal.AppendSteps(e.Pair, p, done...); err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	steps.Recorded(done)
-	return nil
+	return e.runner().Record(p, done...)
 }
 
 func (e *Executor) call(ctx context.Context, f func(context.Context) error) error {
-	return e.callFor(ctx, e.StepTimeout, f)
+	return e.runner().Call(ctx, f)
 }
 
-// callFor is call with its own timeout (0: the default 30s).
+// callFor is call with its own timeout.
 func (e *Executor) callFor(ctx context.Context, t time.Duration, f func(context.Context) error) error {
-	if t == 0 {
-		t = 30 * time.Second
-	}
-	ctx, cancel := steps.Bound(ctx, t, e.Window)
-	defer cancel()
-	return f(ctx)
+	return e.runner().CallFor(ctx, t, f)
 }
 
 // Run runs (or resumes) promotion p. The error is nil only when every
@@ -406,27 +390,28 @@ func (e *Executor) deleteAutofollow(ctx context.Context, p *promote.Promotion) e
 		if !RuleInScope(r.Pattern, e.Indices) {
 			continue // another pair's rule: not ours to delete
 		}
-		if err := e.record(p, promote.Step{Name: promote.StepAutofollow, Target: r.Name, Status: promote.StepStarted}); err != nil {
-			return err
-		}
-		err := e.call(ctx, func(ctx context.Context) error { return e.Follower.DeleteAutofollow(ctx, e.Alias, r.Name) })
-		status, detail := promote.StepDone, "deleted"
+		err := e.runner().Do(ctx, p, promote.Step{Name: promote.StepAutofollow, Target: r.Name}, func(ctx context.Context) (string, error) {
+			err := e.Follower.DeleteAutofollow(ctx, e.Alias, r.Name)
+			switch {
+			case err == nil:
+				return "deleted", nil
+			case unknownRule(err):
+				// The plugin does not know the rule under this alias: it
+				// belongs to another remote cluster. Leaving it is right;
+				// failing the promotion for it is not. Any other failure
+				// (the plugin also answers 500 when it cannot update the
+				// rule) fails the step and is retried.
+				e.Log.Warn("autofollow rule left in place", zap.String("rule", r.Name), zap.Error(err))
+				return "", steps.Skip("not deleted: the plugin does not know it under alias " + e.Alias + " (" + err.Error() + ")")
+			}
+			return "", err
+		})
+		var jerr *steps.JournalError
 		switch {
-		case err == nil:
-		case unknownRule(err):
-			// The plugin does not know the rule under this alias: it
-			// belongs to another remote cluster. Leaving it is right;
-			// failing the promotion for it is not. Any other failure
-			// (the plugin also answers 500 when it cannot update the
-			// rule) fails the step and is retried.
-			status, detail = promote.StepSkipped, "not deleted: the plugin does not know it under alias "+e.Alias+" ("+err.Error()+")"
-			e.Log.Warn("autofollow rule left in place", zap.String("rule", r.Name), zap.Error(err))
-		default:
-			status, detail = promote.StepFailed, err.Error()
-			errs = append(errs, fmt.Errorf("autofollow rule %s: %w", r.Name, err))
-		}
-		if err := e.record(p, promote.Step{Name: promote.StepAutofollow, Target: r.Name, Status: status, Detail: detail}); err != nil {
+		case errors.As(err, &jerr):
 			return err
+		case err != nil:
+			errs = append(errs, fmt.Errorf("autofollow rule %s: %w", r.Name, err))
 		}
 	}
 	return errors.Join(errs...)
@@ -940,16 +925,13 @@ func replicationBlocked(st opensearch.IndexState) bool {
 // reopen opens a planned index found closed after its replication was
 // removed, journaled.
 func (e *Executor) reopen(ctx context.Context, p *promote.Promotion, idx string) error {
-	if err := e.record(p, promote.Step{Name: promote.StepReopen, Target: idx, Status: promote.StepStarted}); err != nil {
-		return err
-	}
-	if err := e.call(ctx, func(ctx context.Context) error { return e.Follower.OpenIndex(ctx, idx) }); err != nil {
-		_ = e.record(p, promote.Step{Name: promote.StepReopen, Target: idx, Status: promote.StepFailed, Detail: err.Error()})
-		return err
-	}
-	e.Log.Warn("reopened a promoted index its stop left closed", zap.String("index", idx))
-	return e.record(p, promote.Step{Name: promote.StepReopen, Target: idx, Status: promote.StepDone,
-		Detail: "found closed after its replication was removed (a stop cut short): opened"})
+	return e.runner().Do(ctx, p, promote.Step{Name: promote.StepReopen, Target: idx}, func(ctx context.Context) (string, error) {
+		if err := e.Follower.OpenIndex(ctx, idx); err != nil {
+			return "", err
+		}
+		e.Log.Warn("reopened a promoted index its stop left closed", zap.String("index", idx))
+		return "found closed after its replication was removed (a stop cut short): opened", nil
+	})
 }
 
 // crashAfterStops is set only in crashhook builds (see crashhook.go).
