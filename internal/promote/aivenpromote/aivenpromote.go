@@ -115,7 +115,6 @@ type Executor struct {
 	PollInterval    time.Duration
 }
 
-
 func orDefault(d, def time.Duration) time.Duration {
 	if d > 0 {
 		return d

@@ -87,7 +87,6 @@ type Executor struct {
 	hung bool
 }
 
-
 // runner is the shared step runner (steps.Runner) of this executor's
 // pair: journal, bounds, crash hook.
 func (e *Executor) runner() steps.Runner {

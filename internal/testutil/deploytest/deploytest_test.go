@@ -17,10 +17,10 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/drwatch/drwatch/internal/testutil/deploytest"
 	"github.com/drwatch/drwatch/internal/metrics"
 	"github.com/drwatch/drwatch/internal/observe"
 	"github.com/drwatch/drwatch/internal/policy"
+	"github.com/drwatch/drwatch/internal/testutil/deploytest"
 )
 
 const root = "../../.." // go test runs in this package's directory
