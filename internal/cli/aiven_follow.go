@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/drwatch/drwatch/internal/app"
 	"github.com/drwatch/drwatch/internal/aiven"
 	"github.com/drwatch/drwatch/internal/buildinfo"
 	"github.com/drwatch/drwatch/internal/config"
@@ -329,12 +330,12 @@ func checkIndices(ctx context.Context, p *config.Pair, r *followReport) {
 				r.Indices = append(r.Indices, n)
 			}
 		}
-		detail := fmt.Sprintf("%d: %s", len(r.Indices), short(r.Indices))
+		detail := fmt.Sprintf("%d: %s", len(r.Indices), app.ShortList(r.Indices))
 		if len(r.Indices) == 0 {
 			detail = "none yet: replication will have nothing to start until indices exist"
 		}
 		if len(r.SkippedIndices) > 0 {
-			detail += fmt.Sprintf("; %d dot-prefixed indices left out, matched by no pattern starting with a dot (%s)", len(r.SkippedIndices), short(r.SkippedIndices))
+			detail += fmt.Sprintf("; %d dot-prefixed indices left out, matched by no pattern starting with a dot (%s)", len(r.SkippedIndices), app.ShortList(r.SkippedIndices))
 		}
 		add(true, listName, "%s", detail)
 	}
@@ -377,7 +378,7 @@ func checkIndices(ctx context.Context, p *config.Pair, r *followReport) {
 	}
 	detail := "none of the promoted indices exists on the old leader"
 	if len(r.ReplicatingIndices) > 0 {
-		detail = fmt.Sprintf("%d already replicate from %s: %s", len(r.ReplicatingIndices), alias, short(r.ReplicatingIndices))
+		detail = fmt.Sprintf("%d already replicate from %s: %s", len(r.ReplicatingIndices), alias, app.ShortList(r.ReplicatingIndices))
 	}
 	add(true, staleName, "%s", detail)
 }
@@ -438,7 +439,7 @@ func nextSteps(cfg *config.Config, p *config.Pair, r *followReport) (*followNext
 		}
 	}
 	if len(r.SkippedIndices) > 0 {
-		n.Notes = append(n.Notes, fmt.Sprintf("dot-prefixed indices matched by no pattern starting with a dot are left out (%s): start them by hand if they must replicate", short(r.SkippedIndices)))
+		n.Notes = append(n.Notes, fmt.Sprintf("dot-prefixed indices matched by no pattern starting with a dot are left out (%s): start them by hand if they must replicate", app.ShortList(r.SkippedIndices)))
 	}
 	n.Notes = append(n.Notes, "with the security plugin, add \"use_roles\" to the bodies if your replication roles need it (OpenSearch's replication API)")
 	return n, nil

@@ -15,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/drwatch/drwatch/internal/app"
 	"github.com/drwatch/drwatch/internal/config"
 	"github.com/drwatch/drwatch/internal/drill"
 	"github.com/drwatch/drwatch/internal/journal"
@@ -94,7 +95,7 @@ func runDrillHere(ctx context.Context, cfg *config.Config, d config.Drill, stder
 		return nil, errHAManaged // only the lease holder acts for the pair
 	}
 	log, _ := NewLogger("console", "warn", stderr)
-	w, closeAll, err := handWatcher(cfg, p, log)
+	w, closeAll, err := app.HandWatcher(cfg, p, log)
 	if err != nil {
 		return nil, err
 	}
@@ -293,7 +294,7 @@ func drillRelease(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ha is enabled: releasing pair %s through the daemon\n", p.Name)
 		return releaseRemote(cfg, p.Name, c, stdout, stderr)
 	}
-	w, closeAll, err := handWatcher(cfg, p, log)
+	w, closeAll, err := app.HandWatcher(cfg, p, log)
 	if errors.Is(err, journal.ErrLocked) {
 		fmt.Fprintf(stderr, "a drwatch daemon owns %s: releasing pair %s through it\n", cfg.StateDir, p.Name)
 		return releaseRemote(cfg, p.Name, c, stdout, stderr)

@@ -1,4 +1,4 @@
-package cli
+package app
 
 // The plan `drwatch promote` shows, and asks a human to confirm, is the
 // executor's: for an Aiven pair, the integration's delete, never _stop.
