@@ -16,8 +16,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/drwatch/drwatch/internal/app"
 	"github.com/drwatch/drwatch/internal/aiven"
+	"github.com/drwatch/drwatch/internal/app"
 	"github.com/drwatch/drwatch/internal/buildinfo"
 	"github.com/drwatch/drwatch/internal/config"
 	"github.com/drwatch/drwatch/internal/opensearch"

@@ -97,4 +97,3 @@ func promoteNow(ctx context.Context, cfg *config.Config, o promoteOptions) error
 	}
 	return runErr
 }
-
