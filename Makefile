@@ -47,7 +47,8 @@ rules: deps ## check the Prometheus alerting rules and run their unit tests (pro
 	promtool test rules deploy/prometheus/drwatch-alerts_test.yml
 
 .PHONY: vet
-vet: ## go vet
+vet: ## gofmt (no file left unformatted) and go vet
+	@unformatted=$$(gofmt -l cmd deploy e2e internal); if [ -n "$$unformatted" ]; then echo "gofmt -w these files:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
 	go vet -tags 'e2e ccr measure secure nodes' ./e2e/
 

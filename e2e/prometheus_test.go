@@ -19,8 +19,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/drwatch/drwatch/internal/testutil/deploytest"
 	drlab "github.com/drwatch/drwatch/internal/lab"
+	"github.com/drwatch/drwatch/internal/testutil/deploytest"
 )
 
 // The shipped alerting rules and dashboard in a real Prometheus (the
