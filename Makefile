@@ -50,6 +50,7 @@ rules: deps ## check the Prometheus alerting rules and run their unit tests (pro
 vet: ## gofmt (no file left unformatted) and go vet
 	@unformatted=$$(gofmt -l cmd deploy e2e internal); if [ -n "$$unformatted" ]; then echo "gofmt -w these files:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
+	go vet -tags crashhook ./...
 	go vet -tags 'e2e ccr measure secure nodes' ./e2e/
 
 .PHONY: tidy-check

@@ -35,23 +35,31 @@ func goPackages(t *testing.T) map[string][]string {
 		if path != repoRoot && (strings.HasPrefix(name, ".") || name == "testdata" || name == "bin" || name == "node_modules") {
 			return filepath.SkipDir
 		}
-		p, err := build.Default.ImportDir(path, 0)
-		var noGo *build.NoGoError
-		switch {
-		case errors.As(err, &noGo):
-			return nil // no Go files, or only test files and tagged ones (e2e/)
-		case err != nil:
-			return err
-		}
-		rel, _ := filepath.Rel(repoRoot, path)
-		rel = filepath.ToSlash(rel)
+		// The daemon's files as built, and as built for the crash tests.
 		var imports []string
-		for _, imp := range p.Imports {
-			if s, ok := strings.CutPrefix(imp, module+"/"); ok {
-				imports = append(imports, s)
+		found := false
+		for _, tags := range [][]string{nil, {"crashhook"}} {
+			bc := build.Default
+			bc.BuildTags = tags
+			p, err := bc.ImportDir(path, 0)
+			var noGo *build.NoGoError
+			switch {
+			case errors.As(err, &noGo):
+				continue // no Go files, or only test files and tagged ones (e2e/)
+			case err != nil:
+				return err
+			}
+			found = true
+			for _, imp := range p.Imports {
+				if s, ok := strings.CutPrefix(imp, module+"/"); ok && !slices.Contains(imports, s) {
+					imports = append(imports, s)
+				}
 			}
 		}
-		pkgs[rel] = imports
+		if found {
+			rel, _ := filepath.Rel(repoRoot, path)
+			pkgs[filepath.ToSlash(rel)] = imports
+		}
 		return nil
 	})
 	if err != nil {

@@ -21,7 +21,7 @@ func init() {
 		return
 	}
 	AfterRecord = func(s promote.Step) {
-		if s.Name+":"+s.Status == want {
+		if s.Name.String()+":"+s.Status.String() == want {
 			fmt.Fprintf(os.Stderr, "crashhook: exiting after step %s of %q\n", want, s.Target)
 			os.Exit(99)
 		}
