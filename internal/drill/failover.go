@@ -276,7 +276,9 @@ func (f *failover) promote(ctx context.Context) bool {
 			f.r.Failover.Steps = append(f.r.Failover.Steps, line+": "+s.Status.String())
 		}
 	}
-	f.adopt(ctx, res.Promoted)
+	// Stopped without an active primary is stopped too: the restore
+	// must re-create its replication like any promoted index's.
+	f.adopt(ctx, append(slices.Clone(res.Promoted), slices.Sorted(maps.Keys(res.Unassigned))...))
 	return f.stage("promote", nil, fmt.Sprintf("graceful promotion: %s", res.Detail))
 }
 

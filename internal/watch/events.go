@@ -60,6 +60,9 @@ func (w *Watcher) eventLocked(name policy.Event, from policy.Phase, by string) h
 	}
 	hooks.Classify(&ev)
 	ev.Summary = summary(name, st)
+	if name == policy.EvPromotionSucceeded && w.rt.unassigned > 0 {
+		ev.Summary = fmt.Sprintf("promoted, but %d of the follower indices take no writes yet (no active primary): see the reasons", w.rt.unassigned)
+	}
 	ok, why := policy.RPOGuard(st, pol, now)
 	ev.Lag = &hooks.Lag{RPOGuardPasses: ok, RPOGuard: why}
 	if r := st.LastGoodLag; r != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
 
 	"github.com/drwatch/drwatch/internal/config"
@@ -223,5 +224,29 @@ func TestPromoteByHandIsNeverVetoed(t *testing.T) {
 	w, ex := watcherWith(t, policy.State{Phase: policy.Promoting, Since: time.Now()}, n, config.DefaultPolicy())
 	if _, err := w.PromoteByHand(context.Background(), "alice", "", false); err != nil || ex.runs != 1 || n.vetoes != 0 {
 		t.Fatalf("err %v, runs %d, vetoes asked %d", err, ex.runs, n.vetoes)
+	}
+}
+
+// A promotion that left indices without an active primary says so in the
+// page that closes the outage, and in the metric.
+func TestPromotionSucceededNamesIndicesNotWritable(t *testing.T) {
+	n := &recorder{}
+	w, ex := watcherWith(t, policy.State{Phase: policy.Promoting, Since: time.Now()}, n, config.DefaultPolicy())
+	ex.res = &promote.Result{Promoted: []string{"orders-1"}, Unassigned: map[string]string{"orders-2": "1 of 1 primaries not active (health red)"},
+		Detail: "1 of 2 indices writable, 1 standalone but not yet writable (orders-2: 1 of 1 primaries not active (health red))"}
+	if _, err := w.Promote(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	var got *hooks.Event
+	for i := range n.events {
+		if n.events[i].Event == policy.EvPromotionSucceeded.String() {
+			got = &n.events[i]
+		}
+	}
+	if got == nil || !strings.Contains(got.Summary, "1 of the follower indices take no writes yet") {
+		t.Fatalf("promotion_succeeded = %+v", got)
+	}
+	if v := testutil.ToFloat64(w.metrics.PromotionIndices.WithLabelValues("orders", "unassigned")); v != 1 {
+		t.Errorf(`drwatch_promotion_indices{outcome="unassigned"} = %v, want 1`, v)
 	}
 }

@@ -126,6 +126,7 @@ func (w *Watcher) promote(ctx context.Context, graceful, byHand bool) (promote.R
 		d = policy.PromotionFailed(w.rt.rec.State, err.Error(), promote.Changed(p), now)
 	} else {
 		p.Finished = now
+		w.rt.unassigned = len(res.Unassigned)
 		w.recordLocked(record.Succeeded(now, res.Detail))
 		d = policy.PromotionSucceeded(w.rt.rec.State, res.Detail, now)
 	}

@@ -129,6 +129,10 @@ type Runtime struct {
 	promotionBy string
 	// recorder keeps the decision core's inputs (nil: none are kept).
 	recorder *record.Recorder
+	// unassigned is how many indices the last promotion left standalone
+	// without an active primary (not writable yet): promotion_succeeded
+	// says so.
+	unassigned int
 	// restarted: the record came from the journal and policy.Restarted
 	// adjusted it; the first watcher's start line says so.
 	restarted bool

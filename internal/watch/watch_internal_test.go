@@ -35,11 +35,15 @@ func (s staticProber) Cycle(context.Context) observe.Observation {
 type hookExecutor struct {
 	runs int
 	hook func(run int)
+	res  *promote.Result // nil: orders-1 promoted
 }
 
 func (h *hookExecutor) Run(context.Context, *promote.Promotion) (promote.Result, error) {
 	h.runs++
 	h.hook(h.runs)
+	if h.res != nil {
+		return *h.res, nil
+	}
 	return promote.Result{Promoted: []string{"orders-1"}, Detail: "1 of 1 indices writable"}, nil
 }
 

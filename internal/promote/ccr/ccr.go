@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -177,6 +178,10 @@ func (e *Executor) Run(ctx context.Context, p *promote.Promotion) (promote.Resul
 	switch {
 	case len(res.Failed) > 0:
 		return res, fmt.Errorf("%d of %d indices not promoted: %s", len(res.Failed), len(p.Plan), promote.Summarize(res.Failed))
+	case len(res.Promoted) == 0 && len(res.Unassigned) > 0:
+		// Nothing takes writes: not a promotion to report as done (the
+		// attempt is retried, the outage stays open).
+		return res, fmt.Errorf("no index writable: %d of %d without an active primary: %s", len(res.Unassigned), len(p.Plan), promote.Summarize(res.Unassigned))
 	case afErr != nil:
 		return res, afErr
 	}
@@ -880,7 +885,9 @@ func (e *Executor) verify(ctx context.Context, p *promote.Promotion) (bad, unass
 		}
 	}
 	if len(allocate) > 0 {
-		unassigned, err = e.primariesUnassigned(ctx, allocate, e.primaryWait())
+		var missing map[string]string
+		unassigned, missing, err = e.primariesUnassigned(ctx, allocate, e.primaryWait())
+		maps.Copy(bad, missing)
 		if err != nil {
 			_ = e.record(p, promote.Step{Name: promote.StepVerify, Status: promote.StepFailed, Detail: err.Error()})
 			return nil, nil, fmt.Errorf("verify: %w", err)

@@ -120,7 +120,9 @@ type fakeFollower struct {
 	topologyErr error
 	staleEngine map[string]bool
 	unassigned  map[string]int
-	closeErr    error
+	// healthless are indices the health answer leaves out.
+	healthless map[string]bool
+	closeErr   error
 
 	// Observations.
 	closedAll    [][]string // each CloseIndices call
@@ -380,7 +382,7 @@ func (f *fakeFollower) IndicesHealth(ctx context.Context, names []string) (map[s
 	defer f.mu.Unlock()
 	out := map[string]opensearch.IndexHealth{}
 	for _, n := range names {
-		if _, ok := f.indices[n]; ok {
+		if _, ok := f.indices[n]; ok && !f.healthless[n] {
 			h := opensearch.IndexHealth{Status: "green", Shards: 1, ActivePrimaries: 1}
 			if f.unassigned[n] > 0 {
 				h.Status, h.ActivePrimaries, h.Unassigned = "red", 1-f.unassigned[n], f.unassigned[n]

@@ -3,6 +3,7 @@ package ccr
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -112,8 +113,10 @@ func (e *Executor) settle(ctx context.Context, p *promote.Promotion) (map[string
 
 // primariesUnassigned waits, for at most wait, until every index of
 // names has all its primaries active, and returns those that do not, with
-// why. An index without an active primary takes no writes.
-func (e *Executor) primariesUnassigned(ctx context.Context, names []string, wait time.Duration) (map[string]string, error) {
+// why, and those the follower's health answer lacks (deleted since).
+// An index without an active primary takes no writes. A wait cut short
+// (ctx) is an error: the attempt ends and is resumed, nothing is judged.
+func (e *Executor) primariesUnassigned(ctx context.Context, names []string, wait time.Duration) (unassigned, missing map[string]string, err error) {
 	deadline := time.Now().Add(wait)
 	for {
 		var health map[string]opensearch.IndexHealth
@@ -122,29 +125,25 @@ func (e *Executor) primariesUnassigned(ctx context.Context, names []string, wait
 			return err
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		bad := map[string]string{}
+		unassigned, missing = map[string]string{}, map[string]string{}
 		for _, idx := range names {
 			h, ok := health[idx]
 			switch {
 			case !ok:
-				bad[idx] = "not in the follower's health answer"
+				missing[idx] = "not in the follower's health answer (deleted since it was stopped?)"
 			case h.ActivePrimaries < h.Shards:
-				bad[idx] = fmt.Sprintf("%d of %d primaries not active (health %s): it takes no writes until the follower allocates them (GET _cluster/allocation/explain says why)", h.Shards-h.ActivePrimaries, h.Shards, h.Status)
+				unassigned[idx] = fmt.Sprintf("%d of %d primaries not active (health %s): it takes no writes until the follower allocates them (GET _cluster/allocation/explain says why)", h.Shards-h.ActivePrimaries, h.Shards, h.Status)
 			}
 		}
-		if len(bad) == 0 || !time.Now().Before(deadline) {
-			return bad, nil
+		if len(unassigned) == 0 || !time.Now().Before(deadline) {
+			return unassigned, missing, nil
 		}
-		names = names[:0:0]
-		for idx := range bad {
-			names = append(names, idx)
-		}
-		slices.Sort(names)
+		names = slices.Sorted(maps.Keys(unassigned))
 		select {
 		case <-ctx.Done():
-			return bad, nil
+			return nil, nil, fmt.Errorf("waiting for the promoted indices' primaries: %w", ctx.Err())
 		case <-time.After(500 * time.Millisecond):
 		}
 	}

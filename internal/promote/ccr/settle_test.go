@@ -178,3 +178,45 @@ func TestVerifyRequiresActivePrimaries(t *testing.T) {
 		t.Fatalf("allocated meanwhile = %+v, %v", res, err)
 	}
 }
+
+// The wait for primaries cut short (Ctrl-C on drwatch promote, a drill's
+// end) judges nothing: the attempt fails and is resumed; nothing is named
+// unassigned for good.
+func TestVerifyWaitCutShortIsNoVerdict(t *testing.T) {
+	l := newLab(t, 2)
+	l.follower.unassigned["orders-01"] = 1
+	e := l.executor()
+	e.StepTimeout = 10 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), 800*time.Millisecond)
+	defer cancel()
+	res, err := e.Run(ctx, l.start(t, false))
+	if err == nil || len(res.Unassigned) != 0 {
+		t.Fatalf("Run cut short during the wait = %+v, %v; want an error and nothing named", res, err)
+	}
+}
+
+// Nothing writable is no promotion: with every index without an active
+// primary the attempt fails (retried; the outage stays open).
+func TestVerifyNothingWritableFails(t *testing.T) {
+	l := newLab(t, 2)
+	l.follower.unassigned["orders-00"], l.follower.unassigned["orders-01"] = 1, 1
+	e := l.executor()
+	e.StepTimeout = 300 * time.Millisecond
+	res, err := e.Run(context.Background(), l.start(t, false))
+	if err == nil || !strings.Contains(err.Error(), "no index writable: 2 of 2 without an active primary") {
+		t.Fatalf("Run = %+v, %v", res, err)
+	}
+}
+
+// An index the health answer leaves out (deleted since its stop) is not
+// "without a primary": the attempt fails, and the next one finds it gone.
+func TestVerifyIndexMissingFromHealthFails(t *testing.T) {
+	l := newLab(t, 2)
+	l.follower.healthless = map[string]bool{"orders-01": true}
+	e := l.executor()
+	e.StepTimeout = 300 * time.Millisecond
+	res, err := e.Run(context.Background(), l.start(t, false))
+	if err == nil || len(res.Unassigned) != 0 || !strings.Contains(res.Failed["orders-01"], "not in the follower's health answer") {
+		t.Fatalf("Run = %+v, %v", res, err)
+	}
+}
