@@ -155,8 +155,10 @@ func (j *Journal) Load(pair string) (*Record, error) {
 		if err != nil {
 			return nil, err
 		}
+		promote.UpgradeSteps(steps)
 		r.Promotion.Steps = steps
 	}
+	r.State = policy.Upgrade(r.State)
 	return &r, nil
 }
 

@@ -19,6 +19,7 @@ package policy
 
 import (
 	"math"
+	"strings"
 	"time"
 )
 
@@ -310,4 +311,24 @@ func (p Phase) Terminal() bool { return p == Promoted }
 // Initial is the state of a pair drwatch has never seen.
 func Initial(now time.Time) State {
 	return State{Phase: Healthy, Since: now, Reasons: []string{"first start"}}
+}
+
+// Upgrade brings a state journaled or published by an earlier version to
+// this one's form: such a state kept no note of which of its reasons are
+// the lease's and the unfenced old leader's, so the next cycle would add
+// them a second time. The journal and the adoption of a published state
+// call it where they read a state; no decision reads the words.
+func Upgrade(s State) State {
+	if s.LeaseNote == "" {
+		for _, r := range s.Reasons {
+			if strings.HasPrefix(r, "the follower has not fetched from the leader since ") {
+				s.LeaseNote = r
+			}
+		}
+	}
+	if n := len(s.Reasons); s.UnfencedNote == "" && n > 0 && s.Phase == Promoted && !s.OldLeaderFenced &&
+		strings.HasPrefix(s.Reasons[n-1], "the old leader answers again and is not fenced") {
+		s.UnfencedNote = s.Reasons[n-1]
+	}
+	return s
 }

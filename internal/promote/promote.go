@@ -107,6 +107,23 @@ type Step struct {
 	Lost bool `json:"lost,omitempty"`
 }
 
+// LostPrefix starts the detail of a step that found its index lost: an
+// earlier version marked a lost index by it alone, and a binary of that
+// version reading this one's journal still does.
+const LostPrefix = "lost: "
+
+// UpgradeSteps brings steps journaled or published by an earlier version
+// to this one's form: a stop skipped with a LostPrefix detail is Lost.
+// The journal and the adoption of a published promotion call it where
+// they read steps; nothing else reads the prefix.
+func UpgradeSteps(steps []Step) {
+	for i := range steps {
+		if s := &steps[i]; s.Name == StepStop && s.Status == StepSkipped && strings.HasPrefix(s.Detail, LostPrefix) {
+			s.Lost = true
+		}
+	}
+}
+
 // Last returns the latest step with name and target.
 func (p *Promotion) Last(name StepKind, target string) (Step, bool) {
 	for i := len(p.Steps) - 1; i >= 0; i-- {

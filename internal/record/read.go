@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/drwatch/drwatch/internal/observe"
+	"github.com/drwatch/drwatch/internal/policy"
 )
 
 // ErrNoRecord means a pair has no record in the directory.
@@ -89,6 +90,9 @@ func parse(inputs []Input, file string, b []byte) ([]Input, []string, error) {
 		switch in.Kind {
 		case KindStart:
 			started, prev = true, nil
+			if in.Start != nil {
+				in.Start.State = policy.Upgrade(in.Start.State) // written by an earlier version
+			}
 		case KindObservation:
 			if in.Obs != nil {
 				o := *in.Obs

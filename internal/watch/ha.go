@@ -237,6 +237,7 @@ func (w *Watcher) adopt(ctx context.Context, term int64) error {
 	if err := json.Unmarshal(pub.State, &st); err != nil {
 		return fmt.Errorf("the state %s published is not drwatch's: %w", pub.Holder, err)
 	}
+	st = policy.Upgrade(st)
 	var prom *promote.Promotion
 	if len(pub.Promotion) > 0 && string(pub.Promotion) != "null" {
 		var sp sharedPromotion
@@ -244,6 +245,7 @@ func (w *Watcher) adopt(ctx context.Context, term int64) error {
 			return fmt.Errorf("the promotion %s published is not drwatch's: %v", pub.Holder, err)
 		}
 		prom = sp.Promotion
+		promote.UpgradeSteps(sp.Steps) // published by an earlier version
 		if err := w.adoptSteps(prom, sp.Steps, pub.Term); err != nil {
 			return err
 		}

@@ -619,7 +619,7 @@ func (e *Executor) skipLost(ctx context.Context, p *promote.Promotion, todo []st
 	var lost []promote.Step
 	for _, idx := range todo {
 		if why, ok := restoring[idx]; ok {
-			lost = append(lost, promote.Step{Name: promote.StepStop, Target: idx, Status: promote.StepSkipped, Lost: true, Detail: why})
+			lost = append(lost, promote.Step{Name: promote.StepStop, Target: idx, Status: promote.StepSkipped, Lost: true, Detail: promote.LostPrefix + why})
 		}
 	}
 	if len(lost) == 0 {
@@ -766,7 +766,7 @@ func (e *Executor) describeFailed(ctx context.Context, results []promote.Step, c
 func lostIndex(p *promote.Promotion, idx string) (string, bool) {
 	for _, name := range []promote.StepKind{promote.StepStop, promote.StepVerify} {
 		if s, ok := p.Last(name, idx); ok && s.Lost {
-			return s.Detail, true
+			return strings.TrimPrefix(s.Detail, promote.LostPrefix), true // the words, for people
 		}
 	}
 	return "", false
