@@ -86,7 +86,8 @@ func (r Runner) CallFor(ctx context.Context, t time.Duration, f func(context.Con
 // (bounded as Call), then s journaled done with the detail call returns,
 // skipped (call returned Skip), or failed with its error. A step whose
 // start cannot be journaled is not run. The error is call's (nil for a
-// skip) or the journal's.
+// skip), joined with the journal's when the outcome could not be
+// journaled (a JournalError: the attempt must end).
 func (r Runner) Do(ctx context.Context, p *promote.Promotion, s promote.Step, call func(context.Context) (string, error)) error {
 	s.Status, s.At = promote.StepStarted, time.Time{}
 	if err := r.Record(p, s); err != nil {
@@ -105,7 +106,9 @@ func (r Runner) Do(ctx context.Context, p *promote.Promotion, s promote.Step, ca
 		return r.Record(p, out)
 	case err != nil:
 		out.Status, out.Detail = promote.StepFailed, err.Error()
-		_ = r.Record(p, out) // the call's error is the one to report
+		if jerr := r.Record(p, out); jerr != nil {
+			return errors.Join(err, jerr) // the attempt ends: the journal does not know the outcome
+		}
 		return err
 	}
 	out.Status = promote.StepDone

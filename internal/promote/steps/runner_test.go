@@ -3,6 +3,7 @@ package steps
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,4 +83,27 @@ func TestRunnerDo(t *testing.T) {
 	if !errors.As(err, &jerr) {
 		t.Fatalf("Do with an unwritable journal = %v, want a JournalError", err)
 	}
+}
+
+// A failed call whose outcome cannot be journaled returns both errors: the
+// caller sees the JournalError and ends the attempt.
+func TestRunnerDoOutcomeUnjournaled(t *testing.T) {
+	j := &failAfter{n: 1}
+	err := Runner{Pair: "orders", Journal: j}.Do(context.Background(), &promote.Promotion{}, promote.Step{Name: promote.StepReopen, Target: "orders"},
+		func(context.Context) (string, error) { return "", errors.New("HTTP 500") })
+	var jerr *JournalError
+	if !errors.As(err, &jerr) || !strings.Contains(err.Error(), "HTTP 500") {
+		t.Fatalf("Do = %v, want the call's error and a JournalError", err)
+	}
+}
+
+// failAfter journals n appends, then fails.
+type failAfter struct{ n int }
+
+func (f *failAfter) AppendSteps(string, *promote.Promotion, ...promote.Step) error {
+	if f.n == 0 {
+		return errors.New("disk full")
+	}
+	f.n--
+	return nil
 }
