@@ -172,7 +172,7 @@ func statusCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	st, err := statusOnce(ctx, cfg)
+	st, err := app.StatusOnce(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "drwatch status: %v\n", err)
 		return ExitFailure
