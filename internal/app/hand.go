@@ -169,3 +169,18 @@ func ShortList(names []string) string {
 	}
 	return strings.Join(names[:10], ", ") + fmt.Sprintf(", ... (%d more)", len(names)-10)
 }
+
+// RefusedWithHA is why a promotion by hand is refused with ha on: only the
+// lease holder promotes, under its fencing check, and this process holds
+// no lease.
+func RefusedWithHA(cfg *config.Config, p *config.Pair) error {
+	return fmt.Errorf("%w: ha is enabled, so pair %s is promoted only by the daemon that holds its lease; ask either daemon (a standby passes it to the holder): curl -X POST -H 'Authorization: Bearer ...' <daemon URL>/api/v1/pairs/%s/promote\nwith both daemons down, start one: it takes the lease once it has been left unrenewed for ha.ttl (%s); nothing was changed",
+		promote.ErrRefused, p.Name, p.Name, cfg.HA.TTL)
+}
+
+// NothingRan reports whether a promotion by hand's error means it never
+// started: the state did not allow it, it was refused, or its start
+// could not be journaled.
+func NothingRan(err error) bool {
+	return errors.Is(err, policy.ErrConflict) || errors.Is(err, promote.ErrRefused) || errors.Is(err, watch.ErrNotStarted)
+}

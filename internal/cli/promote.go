@@ -15,9 +15,7 @@ import (
 	"github.com/drwatch/drwatch/internal/app"
 	"github.com/drwatch/drwatch/internal/config"
 	"github.com/drwatch/drwatch/internal/policy"
-	"github.com/drwatch/drwatch/internal/promote"
 	"github.com/drwatch/drwatch/internal/report"
-	"github.com/drwatch/drwatch/internal/watch"
 )
 
 // promoteOptions are the flags of `drwatch promote`.
@@ -66,8 +64,7 @@ func promoteNow(ctx context.Context, cfg *config.Config, o promoteOptions) error
 	if cfg.HA.Enabled {
 		// Only the lease holder promotes, under its fencing check: this
 		// process holds no lease, and must not act beside a daemon that does.
-		return fmt.Errorf("%w: ha is enabled, so pair %s is promoted only by the daemon that holds its lease; ask either daemon (a standby passes it to the holder): curl -X POST -H 'Authorization: Bearer ...' <daemon URL>/api/v1/pairs/%s/promote\nwith both daemons down, start one: it takes the lease once it has been left unrenewed for ha.ttl (%s); nothing was changed",
-			promote.ErrRefused, p.Name, p.Name, cfg.HA.TTL)
+		return app.RefusedWithHA(cfg, p)
 	}
 	if o.Confirm != nil && !o.Confirm(summary) {
 		return errNotConfirmed
@@ -82,8 +79,8 @@ func promoteNow(ctx context.Context, cfg *config.Config, o promoteOptions) error
 	}
 	start := time.Now()
 	res, runErr := w.PromoteByHand(ctx, o.By, o.Reason, o.Graceful)
-	if errors.Is(runErr, policy.ErrConflict) || errors.Is(runErr, promote.ErrRefused) || errors.Is(runErr, watch.ErrNotStarted) {
-		return runErr // nothing ran
+	if app.NothingRan(runErr) {
+		return runErr
 	}
 	fmt.Fprintf(o.Out, "\n%s in %s: %s\n", strings.ToUpper(string(w.Phase())), time.Since(start).Round(time.Millisecond), res.Detail)
 	for _, idx := range res.Promoted {
