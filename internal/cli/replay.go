@@ -6,17 +6,8 @@ import (
 	"io"
 	"time"
 
-	"github.com/drwatch/drwatch/internal/journal"
-	"github.com/drwatch/drwatch/internal/record"
-	"github.com/drwatch/drwatch/internal/replay"
+	"github.com/drwatch/drwatch/internal/app"
 )
-
-// replayOut is one pair's part of `drwatch replay --json`.
-type replayOut struct {
-	*replay.Result
-	Journal  *replay.JournalCheck `json:"journal,omitempty"`
-	Warnings []string             `json:"warnings"`
-}
 
 // replayCmd runs the decision inputs recorded in state_dir through the
 // decision core under the config's policies, and prints where the
@@ -56,7 +47,7 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 	if *stateDir != "" {
 		dir = *stateDir
 	}
-	var outs []replayOut
+	var outs []app.ReplayOut
 	found := false
 	for i := range cfg.Pairs {
 		p := &cfg.Pairs[i]
@@ -64,24 +55,10 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		found = true
-		inputs, warnings, err := record.Read(dir, p.Name)
+		out, err := app.ReplayPair(dir, p, from, to)
 		if err != nil {
 			fmt.Fprintf(stderr, "drwatch replay: pair %s: %v\n", p.Name, err)
 			return ExitFailure
-		}
-		res, err := replay.Replay(p.Name, inputs, replay.Options{Policy: p.Resolved, From: from, To: to})
-		if err != nil {
-			fmt.Fprintf(stderr, "drwatch replay: pair %s: %v\n", p.Name, err)
-			return ExitFailure
-		}
-		out := replayOut{Result: res, Warnings: append([]string{}, warnings...)}
-		rec, err := journal.Read(dir, p.Name)
-		switch {
-		case err != nil:
-			out.Warnings = append(out.Warnings, "the journal was not compared: "+err.Error())
-		case rec != nil:
-			jc := replay.CheckJournal(res, rec.History)
-			out.Journal = &jc
 		}
 		outs = append(outs, out)
 	}
@@ -99,10 +76,7 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 		return ExitOK
 	}
 	for _, o := range outs {
-		replay.Text(stdout, o.Result, o.Journal)
-		for _, w := range o.Warnings {
-			fmt.Fprintf(stdout, "  warning: %s\n", w)
-		}
+		o.Text(stdout)
 	}
 	return ExitOK
 }
