@@ -18,8 +18,6 @@ import (
 	"github.com/drwatch/drwatch/internal/app"
 	"github.com/drwatch/drwatch/internal/config"
 	"github.com/drwatch/drwatch/internal/drill"
-	"github.com/drwatch/drwatch/internal/journal"
-	"github.com/drwatch/drwatch/internal/metrics"
 	"github.com/drwatch/drwatch/internal/policy"
 )
 
@@ -65,7 +63,7 @@ func drillCmd(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	rep, err := runDrillHere(ctx, cfg, d, stderr)
 	switch {
-	case errors.Is(err, journal.ErrLocked):
+	case errors.Is(err, app.ErrStateDirLocked):
 		fmt.Fprintf(stderr, "a drwatch daemon owns %s: running drill %s through it\n", cfg.StateDir, d.Name)
 		rep, err = runDrillRemote(ctx, cfg, d.Name, stderr)
 	case errors.Is(err, errHAManaged):
@@ -90,37 +88,11 @@ var errHAManaged = errors.New("ha is enabled: the daemons act for the pairs")
 // runDrillHere runs the drill in this process, with the pair's journal
 // (under the state_dir lock) and hooks, as the daemon would.
 func runDrillHere(ctx context.Context, cfg *config.Config, d config.Drill, stderr io.Writer) (*drill.Report, error) {
-	p, _ := cfg.Pair(d.Pair)
 	if cfg.HA.Enabled {
 		return nil, errHAManaged // only the lease holder acts for the pair
 	}
 	log, _ := NewLogger("console", "warn", stderr)
-	w, closeAll, err := app.HandWatcher(cfg, p, log)
-	if err != nil {
-		return nil, err
-	}
-	defer closeAll()
-	if st := w.State(); st.Drill != "" && st.Phase == policy.Promoting {
-		// No daemon resumes a drill's interrupted promotion here: this
-		// process does (gracefully), then the drill finishes its restore.
-		fmt.Fprintf(stderr, "resuming the interrupted promotion of failover drill %s from the journal\n", st.Drill)
-		if _, err := w.Promote(ctx, true); err != nil {
-			fmt.Fprintf(stderr, "the drill's promotion: %v\n", err)
-		}
-	}
-	r := &drill.Runner{
-		Pair: func(name string) (*config.Pair, drill.Pair, bool) {
-			if name != p.Name {
-				return nil, nil, false
-			}
-			return p, w, true
-		},
-		Store: drill.NewStore(cfg.StateDir), Metrics: metrics.New(), Log: log.Named("drill"),
-	}
-	r.SetHooks(cfg.Hooks)
-	r.SetHA(cfg.HA)
-	r.SetDrills(cfg.Drills)
-	return r.Run(ctx, d.Name, who())
+	return app.RunDrillHere(ctx, cfg, d, who(), log, stderr)
 }
 
 // runDrillRemote asks the daemon to run the drill and waits for its
@@ -295,7 +267,7 @@ func drillRelease(args []string, stdout, stderr io.Writer) int {
 		return releaseRemote(cfg, p.Name, c, stdout, stderr)
 	}
 	w, closeAll, err := app.HandWatcher(cfg, p, log)
-	if errors.Is(err, journal.ErrLocked) {
+	if errors.Is(err, app.ErrStateDirLocked) {
 		fmt.Fprintf(stderr, "a drwatch daemon owns %s: releasing pair %s through it\n", cfg.StateDir, p.Name)
 		return releaseRemote(cfg, p.Name, c, stdout, stderr)
 	}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/drwatch/drwatch/internal/journal"
+	"github.com/drwatch/drwatch/internal/app"
 )
 
 // historyCmd prints the journaled decisions of each pair: when, from what
@@ -21,19 +21,10 @@ func historyCmd(args []string, stdout, stderr io.Writer) int {
 	if rc >= 0 {
 		return rc
 	}
-	var recs []*journal.Record
-	for _, p := range cfg.Pairs {
-		if *pair != "" && p.Name != *pair {
-			continue
-		}
-		r, err := journal.Read(cfg.StateDir, p.Name)
-		if err != nil {
-			fmt.Fprintf(stderr, "drwatch history: %v\n", err)
-			return ExitFailure
-		}
-		if r != nil {
-			recs = append(recs, r)
-		}
+	recs, err := app.History(cfg, *pair)
+	if err != nil {
+		fmt.Fprintf(stderr, "drwatch history: %v\n", err)
+		return ExitFailure
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
