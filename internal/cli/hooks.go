@@ -4,16 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
+	"github.com/drwatch/drwatch/internal/app"
 	"github.com/drwatch/drwatch/internal/config"
-	"github.com/drwatch/drwatch/internal/hooks"
 )
 
 // hooksCmd is `drwatch hooks test --config F [--hook NAME] [--pair P]`:
@@ -54,29 +51,15 @@ func hooksCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "drwatch hooks test: %v\n", err)
 		return ExitFailure
 	}
-	d, err := hooks.FromConfig(cfg.Hooks, hooks.Deps{HTTP: &http.Client{}, Log: log}, hooks.Options{Log: log, MaxAttempts: 3}, nil)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := app.TestHooks(ctx, cfg, *name, *pair, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "drwatch hooks test: %v\n", err)
 		return ExitFailure
 	}
-	defer d.Close(context.Background())
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	ev := TestEvent(cfg, *pair, time.Now())
-	// An exec hook may act (flip DNS, drain writers) whatever the event:
-	// it runs only when named.
-	types := map[string]string{}
-	for _, h := range cfg.Hooks {
-		types[h.Name] = h.Type
-	}
-	skip := func(h hooks.Hook) string {
-		if *name == "" && types[h.Name()] == "exec" {
-			return "skipped: an exec hook may act whatever the event; run it with --hook " + h.Name()
-		}
-		return ""
-	}
 	failed := 0
-	for _, o := range d.Send(ctx, *name, ev, skip) {
+	for _, o := range res.Trigger {
 		if o.Skipped != "" {
 			fmt.Fprintf(stdout, "%-20s %s\n", o.Hook, o.Skipped)
 			continue
@@ -85,11 +68,10 @@ func hooksCmd(args []string, stdout, stderr io.Writer) int {
 			failed++
 			fmt.Fprintf(stdout, "%-20s FAILED: %v\n", o.Hook, o.Err)
 		} else {
-			fmt.Fprintf(stdout, "%-20s delivered (%s)\n", o.Hook, ev.IncidentKey)
+			fmt.Fprintf(stdout, "%-20s delivered (%s)\n", o.Hook, res.IncidentKey)
 		}
 	}
-	ev.Action, ev.Summary = hooks.Resolve, "test event resolved"
-	for _, o := range d.Send(ctx, *name, ev, skip) {
+	for _, o := range res.Resolve {
 		if o.Skipped != "" {
 			continue
 		}
@@ -104,19 +86,6 @@ func hooksCmd(args []string, stdout, stderr io.Writer) int {
 		return ExitFailure
 	}
 	return ExitOK
-}
-
-// TestEvent is the event `drwatch hooks test` sends: marked as a test in
-// its title, its fields and its incident key, and saying nothing happened.
-func TestEvent(cfg *config.Config, pair string, now time.Time) hooks.Event {
-	host, _ := os.Hostname()
-	return hooks.Event{
-		ID: pair + "-test-" + strconv.FormatInt(now.UnixNano(), 36), Event: "test", Pair: pair, State: "test", At: now,
-		Summary: "test event from drwatch hooks test: nothing happened",
-		Reasons: []string{"sent by `drwatch hooks test` on " + host + " to check this hook's delivery"},
-		Next:    "nothing: this is a test", Action: hooks.Trigger, Severity: hooks.Notice,
-		IncidentKey: hooks.Key(pair, hooks.KindTest), StatusURL: cfg.URL() + "/", Source: host, Test: true,
-	}
 }
 
 func hasHook(cfg *config.Config, name string) bool {

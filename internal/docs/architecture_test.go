@@ -173,3 +173,13 @@ func TestArchitecturePackagesOwned(t *testing.T) {
 		}
 	}
 }
+
+// The CLI parses flags, calls one application service and prints: it
+// imports at most 8 of the project's packages (docs/architecture.md).
+func TestCLIImportsFew(t *testing.T) {
+	const most = 8
+	if imps := goPackages(t)["internal/cli"]; len(imps) > most {
+		slices.Sort(imps)
+		t.Errorf("internal/cli imports %d of the project's packages (at most %d: workflows and wiring belong in internal/app or their own package): %v", len(imps), most, imps)
+	}
+}
