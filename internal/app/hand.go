@@ -22,6 +22,7 @@ import (
 	"github.com/drwatch/drwatch/internal/probe"
 	"github.com/drwatch/drwatch/internal/promote"
 	"github.com/drwatch/drwatch/internal/record"
+	"github.com/drwatch/drwatch/internal/report"
 	"github.com/drwatch/drwatch/internal/watch"
 )
 
@@ -146,10 +147,10 @@ func describePlan(p *config.Pair, obs observe.Observation, plan map[string]opens
 	if a := p.Aiven; a != nil {
 		fmt.Fprintf(&b, "  2. delete the Aiven %s integration %s -> %s in project %s (through the Aiven API; never the replication API's _stop)\n",
 			aiven.IntegrationTypeCCR, a.LeaderService, a.FollowerService, a.Project)
-		fmt.Fprintf(&b, "  3. wait until the integration is gone and verify that the %d follower indices are open and writable: %s\n", len(names), ShortList(names))
+		fmt.Fprintf(&b, "  3. wait until the integration is gone and verify that the %d follower indices are open and writable: %s\n", len(names), report.Short(names))
 	} else {
 		b.WriteString("  2. delete the follower's autofollow rules\n")
-		fmt.Fprintf(&b, "  3. stop replication on %d follower indices (concurrency %d): %s\n", len(names), p.Resolved.PromoteConcurrency, ShortList(names))
+		fmt.Fprintf(&b, "  3. stop replication on %d follower indices (concurrency %d): %s\n", len(names), p.Resolved.PromoteConcurrency, report.Short(names))
 		b.WriteString("  4. verify every index is open and writable\n")
 	}
 	r := obs.Follower.Replication
@@ -162,13 +163,6 @@ func describePlan(p *config.Pair, obs observe.Observation, plan map[string]opens
 	return b.String()
 }
 
-// ShortList is names joined, the first ten only and how many more.
-func ShortList(names []string) string {
-	if len(names) <= 10 {
-		return strings.Join(names, ", ")
-	}
-	return strings.Join(names[:10], ", ") + fmt.Sprintf(", ... (%d more)", len(names)-10)
-}
 
 // RefusedWithHA is why a promotion by hand is refused with ha on: only the
 // lease holder promotes, under its fencing check, and this process holds

@@ -7,20 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"os/signal"
-	"path"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/drwatch/drwatch/internal/aiven"
-	"github.com/drwatch/drwatch/internal/app"
-	"github.com/drwatch/drwatch/internal/buildinfo"
-	"github.com/drwatch/drwatch/internal/config"
-	"github.com/drwatch/drwatch/internal/opensearch"
+	"github.com/drwatch/drwatch/internal/failback"
 )
 
 const aivenFollowUsage = "usage: drwatch aiven follow --config FILE --pair NAME [--yes] [--dry-run] [--timeout 5m] [--json]"
@@ -28,69 +21,7 @@ const aivenFollowUsage = "usage: drwatch aiven follow --config FILE --pair NAME 
 // followTuning holds what tests shorten: how often the new integration is
 // read while it settles, and the Aiven client's first retry wait (0: the
 // client's default).
-var followTuning = struct {
-	Poll         time.Duration
-	RetryWaitMin time.Duration
-}{Poll: 2 * time.Second}
-
-// followCallTimeout bounds each OpenSearch read of the checks.
-const followCallTimeout = 30 * time.Second
-
-// Outcomes of `drwatch aiven follow` (the JSON's "outcome").
-const (
-	followRefused      = "refused"           // a check failed; nothing was changed
-	followAlready      = "already_following" // the integration exists; nothing was changed
-	followDryRun       = "dry_run"           // plan shown; nothing was changed
-	followNotConfirmed = "not_confirmed"     // the operator declined; nothing was changed
-	followFailed       = "failed"            // the create failed, or the integration did not become active in time
-	followCreated      = "created"           // the integration was created and is active
-)
-
-// followReport is what `drwatch aiven follow` found and did; --json prints
-// it.
-type followReport struct {
-	Pair string `json:"pair"`
-	aiven.Failback
-	// Indices are the promoted side's indices in scope that the old
-	// leader would replicate; SkippedIndices the dot-prefixed ones left
-	// out because no pattern starting with a dot names them (system
-	// indices: autofollow "*" skips them too).
-	Indices        []string `json:"indices"`
-	SkippedIndices []string `json:"skipped_indices,omitempty"`
-	// StaleIndices exist on the old leader under the name of a promoted
-	// index and are not replicating from it: they block _start.
-	StaleIndices []string `json:"stale_indices"`
-	// ReplicatingIndices on the old leader already follow the promoted
-	// service's alias.
-	ReplicatingIndices []string           `json:"replicating_indices,omitempty"`
-	Plan               []string           `json:"plan,omitempty"`
-	Outcome            string             `json:"outcome"`
-	Integration        *aiven.Integration `json:"integration,omitempty"`
-	Existed            bool               `json:"integration_existed,omitempty"`
-	WaitedSeconds      float64            `json:"waited_seconds,omitempty"`
-	Error              string             `json:"error,omitempty"`
-	Next               *followNext        `json:"next_steps,omitempty"`
-}
-
-// followNext is what a human does after the integration exists: start
-// replication on the old leader, and give drwatch the reversed pair.
-type followNext struct {
-	// LeaderAlias is the remote alias Aiven creates on the old leader for
-	// the promoted service.
-	LeaderAlias string `json:"leader_alias"`
-	// RunOn is the old leader's OpenSearch, where the commands go.
-	RunOn string `json:"run_on"`
-	// Autofollow are curl commands creating one autofollow rule per
-	// pattern (none when a pattern is an exclusion); Start are curl
-	// commands starting replication per index. Either, not both.
-	Autofollow []string `json:"autofollow,omitempty"`
-	Start      []string `json:"start,omitempty"`
-	// PairName and Config are the reversed pair's entry of pairs:.
-	PairName string   `json:"pair_name"`
-	Config   string   `json:"config"`
-	Reload   string   `json:"reload"`
-	Notes    []string `json:"notes,omitempty"`
-}
+var followTuning = failback.Tuning{Poll: 2 * time.Second}
 
 // aivenFollowCmd is `drwatch aiven follow`: make the old leader of a
 // promoted Aiven pair a follower of the promoted service, after checks and
@@ -134,8 +65,7 @@ func aivenFollowCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "drwatch aiven follow: %v\n", err)
 		return ExitFailure
 	}
-	client, err := aiven.ForPair(p.Aiven, aiven.Options{Log: log, UserAgent: "drwatch/" + buildinfo.Version,
-		RetryWaitMin: followTuning.RetryWaitMin, RetryWaitMax: 2 * followTuning.RetryWaitMin})
+	client, err := failback.Client(p, log, followTuning)
 	if err != nil {
 		fmt.Fprintf(stderr, "drwatch aiven follow: pair %s: %v\n", p.Name, err)
 		return ExitFailure
@@ -148,7 +78,7 @@ func aivenFollowCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 	if *asJSON {
 		out, prompt = io.Discard, stderr
 	}
-	r := &followReport{Pair: p.Name, Indices: []string{}, StaleIndices: []string{}}
+	var r *failback.Report
 	finish := func(outcome string, err error) int {
 		r.Outcome = outcome
 		if err != nil {
@@ -167,9 +97,9 @@ func aivenFollowCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 			fmt.Fprintf(stderr, "drwatch aiven follow: %v\n", err)
 		}
 		switch outcome {
-		case followCreated, followAlready, followDryRun:
+		case failback.Created, failback.AlreadyFollowing, failback.DryRun:
 			return ExitOK
-		case followNotConfirmed:
+		case failback.NotConfirmed:
 			return ExitUsage
 		default:
 			return ExitFailure
@@ -178,8 +108,7 @@ func aivenFollowCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 
 	a := p.Aiven
 	fmt.Fprintf(out, "pair %s (Aiven project %s): make the old leader %s a follower of the promoted %s\n", p.Name, a.Project, a.LeaderService, a.FollowerService)
-	r.Failback = aiven.CheckFailback(ctx, client, a.Project, a.FollowerService, a.LeaderService)
-	checkIndices(ctx, p, r)
+	r = failback.Check(ctx, client, p)
 	fmt.Fprintln(out, "checks:")
 	for _, c := range r.Checks {
 		mark := "ok  "
@@ -195,33 +124,29 @@ func aivenFollowCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 				n++
 			}
 		}
-		return finish(followRefused, fmt.Errorf("refused: %d check(s) failed; nothing was changed", n))
+		return finish(failback.Refused, fmt.Errorf("refused: %d check(s) failed; nothing was changed", n))
 	}
-	next, err := nextSteps(cfg, p, r)
+	next, err := failback.NextSteps(cfg, p, r)
 	if err != nil {
-		return finish(followFailed, err)
+		return finish(failback.Failed, err)
 	}
 	r.Next = next
 	if r.Following != nil {
 		r.Integration = r.Following
 		fmt.Fprintf(out, "\n%s already follows %s (integration %s): nothing to do with the Aiven API\n", a.LeaderService, a.FollowerService, r.Following.ID)
-		printNext(out, r.Next, "")
-		return finish(followAlready, nil)
+		failback.PrintNext(out, r.Next, "")
+		return finish(failback.AlreadyFollowing, nil)
 	}
 
-	r.Plan = []string{
-		fmt.Sprintf("create an %s integration in project %s: source %s (promoted, the new leader) -> destination %s (old leader, the new follower)", aiven.IntegrationTypeCCR, a.Project, a.FollowerService, a.LeaderService),
-		fmt.Sprintf("wait until the Aiven API shows it active (at most %s)", *timeout),
-		fmt.Sprintf("then, by hand: start replication on %s and give drwatch the reversed pair (printed below)", a.LeaderService),
-	}
+	r.Plan = failback.Plan(p, *timeout)
 	fmt.Fprintln(out, "\nplan:")
 	for i, s := range r.Plan {
 		fmt.Fprintf(out, "  %d. %s\n", i+1, s)
 	}
 	if *dryRun {
-		printNext(out, r.Next, "after the integration is created, ")
+		failback.PrintNext(out, r.Next, "after the integration is created, ")
 		fmt.Fprintln(out, "\ndry-run: nothing was changed")
-		return finish(followDryRun, nil)
+		return finish(failback.DryRun, nil)
 	}
 	if !*yes {
 		if !isTerminal(stdin) {
@@ -231,262 +156,33 @@ func aivenFollowCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 		fmt.Fprintf(prompt, "\nType the old leader's service name (%s) to make it a follower of %s: ", a.LeaderService, a.FollowerService)
 		line, _ := bufio.NewReader(stdin).ReadString('\n')
 		if strings.TrimSpace(line) != a.LeaderService {
-			return finish(followNotConfirmed, errors.New("not confirmed; nothing was changed"))
+			return finish(failback.NotConfirmed, errors.New("not confirmed; nothing was changed"))
 		}
 		// The prompt may have waited long: the Aiven side is checked again
 		// right before the create.
-		if again := aiven.CheckFailback(ctx, client, a.Project, a.FollowerService, a.LeaderService); !again.Passed() || again.Following != nil {
+		if again, ok := failback.Recheck(ctx, client, p); !ok {
 			r.Failback = again
 			for _, c := range again.Checks {
 				if !c.OK {
 					fmt.Fprintf(out, "  FAIL  %s: %s\n", c.Name, c.Detail)
 				}
 			}
-			return finish(followRefused, errors.New("refused: the Aiven checks changed while waiting for confirmation; nothing was changed: run the command again"))
+			return finish(failback.Refused, errors.New("refused: the Aiven checks changed while waiting for confirmation; nothing was changed: run the command again"))
 		}
 	}
 
 	fmt.Fprintf(out, "\ncreating the integration %s -> %s ...\n", a.FollowerService, a.LeaderService)
 	cctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	res, err := aiven.CreateFailback(cctx, client, r.Failback, followTuning.Poll)
-	if res.Integration.ID != "" {
-		in := res.Integration
-		r.Integration, r.Existed = &in, res.Existed
-	}
+	res, err := failback.Create(cctx, client, r, followTuning.Poll)
 	if err != nil {
-		r.Next = nil
-		if r.Integration != nil {
-			err = fmt.Errorf("%w\nthe integration %s exists; run this command again later: it reports an existing integration and changes nothing", err, r.Integration.ID)
-		} else if createOutcomeKnown(err) {
-			err = fmt.Errorf("%w\nnothing was created", err)
-		} else {
-			err = fmt.Errorf("%w\nwhether the integration was created is not known (a create whose answer was lost may have taken effect): "+
-				"run this command again: it reports an existing integration and creates no second one", err)
-		}
-		return finish(followFailed, err)
+		return finish(failback.Failed, err)
 	}
-	r.WaitedSeconds = res.Waited.Seconds()
 	how := "created"
 	if res.Existed {
 		how = "found (the create answered that it exists: an earlier attempt made it)"
 	}
 	fmt.Fprintf(out, "integration %s %s; active after %s (status %s)\n", res.Integration.ID, how, res.Waited.Round(100*time.Millisecond), orDash(res.Integration.Status))
-	printNext(out, r.Next, "")
-	return finish(followCreated, nil)
-}
-
-// checkIndices adds the OpenSearch checks: the old leader answers, the
-// promoted side's indices in scope can be listed, and none of them has a
-// stale copy on the old leader (an index of the same name that is not a
-// follower of the promoted service: it diverged, and _start of that name
-// would fail). It reads; it never writes.
-func checkIndices(ctx context.Context, p *config.Pair, r *followReport) {
-	alias := r.LeaderAlias
-	oldURL, promotedURL := p.Leader.BaseURL(), p.Follower.BaseURL()
-	add := func(ok bool, name, detail string, args ...any) {
-		r.Checks = append(r.Checks, aiven.FailbackCheck{Name: name, OK: ok, Detail: fmt.Sprintf(detail, args...)})
-	}
-	call := func(f func(context.Context) error) error {
-		cctx, cancel := context.WithTimeout(ctx, followCallTimeout)
-		defer cancel()
-		return f(cctx)
-	}
-	opts := opensearch.Options{Retry: true, UserAgent: "drwatch/" + buildinfo.Version}
-
-	oldName := fmt.Sprintf("the old leader's OpenSearch answers (%s)", oldURL)
-	old, err := opensearch.New(p.Leader, opts.WithSide("leader"))
-	if err == nil {
-		err = call(func(ctx context.Context) error {
-			h, err := old.ClusterHealth(ctx)
-			if err == nil {
-				add(true, oldName, "health %s", h.Status)
-			}
-			return err
-		})
-	}
-	oldOK := err == nil
-	if !oldOK {
-		add(false, oldName, "%v", err)
-	}
-
-	listName := fmt.Sprintf("the promoted side's indices in scope %v can be listed (%s)", p.Indices, promotedURL)
-	var names []string
-	promoted, err := opensearch.New(p.Follower, opts.WithSide("follower"))
-	if err == nil {
-		err = call(func(ctx context.Context) (err error) {
-			names, err = promoted.IndexNames(ctx, p.Indices)
-			return err
-		})
-	}
-	listOK := err == nil
-	if !listOK {
-		add(false, listName, "%v", err)
-	} else {
-		for _, n := range names {
-			if strings.HasPrefix(n, ".") && !dotPatternMatches(p.Indices, n) {
-				r.SkippedIndices = append(r.SkippedIndices, n)
-			} else {
-				r.Indices = append(r.Indices, n)
-			}
-		}
-		detail := fmt.Sprintf("%d: %s", len(r.Indices), app.ShortList(r.Indices))
-		if len(r.Indices) == 0 {
-			detail = "none yet: replication will have nothing to start until indices exist"
-		}
-		if len(r.SkippedIndices) > 0 {
-			detail += fmt.Sprintf("; %d dot-prefixed indices left out, matched by no pattern starting with a dot (%s)", len(r.SkippedIndices), app.ShortList(r.SkippedIndices))
-		}
-		add(true, listName, "%s", detail)
-	}
-
-	staleName := "no stale copy of a promoted index on the old leader"
-	switch {
-	case !oldOK || !listOK:
-		add(false, staleName, "unknown: the old leader or the promoted side could not be read")
-		return
-	case len(r.Indices) == 0:
-		add(true, staleName, "no promoted index in scope")
-		return
-	}
-	var existing []string
-	var following map[string]opensearch.FollowerIndex
-	err = call(func(ctx context.Context) (err error) {
-		if existing, err = old.IndexNames(ctx, r.Indices); err != nil || len(existing) == 0 {
-			return err
-		}
-		following, err = old.FollowerIndices(ctx, existing)
-		return err
-	})
-	if err != nil {
-		add(false, staleName, "unknown: %v", err)
-		return
-	}
-	for _, n := range existing {
-		if f, ok := following[n]; ok && f.LeaderAlias == alias && f.LeaderIndex == n {
-			r.ReplicatingIndices = append(r.ReplicatingIndices, n)
-		} else {
-			r.StaleIndices = append(r.StaleIndices, n)
-		}
-	}
-	if len(r.StaleIndices) > 0 {
-		add(false, staleName, "%d of the %d promoted indices also exist on the old leader and do not replicate from %s: %s. "+
-			"They diverge from the promoted copies and would block replication's _start: delete or rename them by hand first "+
-			"(snapshot them if their writes matter); drwatch never deletes data",
-			len(r.StaleIndices), len(r.Indices), alias, strings.Join(r.StaleIndices, ", "))
-		return
-	}
-	detail := "none of the promoted indices exists on the old leader"
-	if len(r.ReplicatingIndices) > 0 {
-		detail = fmt.Sprintf("%d already replicate from %s: %s", len(r.ReplicatingIndices), alias, app.ShortList(r.ReplicatingIndices))
-	}
-	add(true, staleName, "%s", detail)
-}
-
-// dotPatternMatches reports whether a pattern that starts with a dot
-// matches name: a dot-prefixed index is in scope only when the pair names
-// it so (autofollow "*" skips dot-prefixed indices too).
-func dotPatternMatches(patterns []string, name string) bool {
-	for _, pat := range patterns {
-		if strings.HasPrefix(pat, ".") {
-			if m, _ := path.Match(pat, name); m {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// nextSteps are the commands and the config a human needs once the
-// integration exists. Commands carry no credential: $OS_USER and
-// $OS_PASSWORD stand for the old leader's.
-func nextSteps(cfg *config.Config, p *config.Pair, r *followReport) (*followNext, error) {
-	snippet, err := aiven.ReversedSnippet(p)
-	if err != nil {
-		return nil, err
-	}
-	alias := r.LeaderAlias
-	base := p.Leader.BaseURL()
-	n := &followNext{LeaderAlias: alias, RunOn: base, PairName: aiven.ReversedName(p.Aiven), Config: snippet,
-		Reload: fmt.Sprintf("replace pair %s in the config with %s below, then reload drwatch: kill -HUP <pid>, or curl -X POST %s/-/reload",
-			p.Name, aiven.ReversedName(p.Aiven), cfg.URL())}
-	curl := func(method, path string, body map[string]string) string {
-		b, _ := json.Marshal(body)
-		return fmt.Sprintf(`curl -sS -u "$OS_USER:$OS_PASSWORD" -X %s %s -H 'Content-Type: application/json' -d %s`,
-			method, shellQuote(base+path), shellQuote(string(b)))
-	}
-	exclusions := slices.ContainsFunc(p.Indices, func(s string) bool { return strings.HasPrefix(s, "-") })
-	if exclusions {
-		n.Notes = append(n.Notes, fmt.Sprintf("the pair's indices %v hold exclusions, which an autofollow rule's pattern cannot express: start replication per index", p.Indices))
-	} else {
-		for i, pat := range p.Indices {
-			name := "drwatch-failback"
-			if len(p.Indices) > 1 {
-				name = fmt.Sprintf("drwatch-failback-%d", i+1)
-			}
-			n.Autofollow = append(n.Autofollow, curl("POST", "/_plugins/_replication/_autofollow",
-				map[string]string{"leader_alias": alias, "name": name, "pattern": pat}))
-		}
-	}
-	replicating := map[string]bool{}
-	for _, ix := range r.ReplicatingIndices {
-		replicating[ix] = true
-	}
-	for _, ix := range r.Indices {
-		if !replicating[ix] {
-			n.Start = append(n.Start, curl("PUT", "/_plugins/_replication/"+url.PathEscape(ix)+"/_start",
-				map[string]string{"leader_alias": alias, "leader_index": ix}))
-		}
-	}
-	if len(r.SkippedIndices) > 0 {
-		n.Notes = append(n.Notes, fmt.Sprintf("dot-prefixed indices matched by no pattern starting with a dot are left out (%s): start them by hand if they must replicate", app.ShortList(r.SkippedIndices)))
-	}
-	n.Notes = append(n.Notes, "with the security plugin, add \"use_roles\" to the bodies if your replication roles need it (OpenSearch's replication API)")
-	return n, nil
-}
-
-// printNext prints the next steps; lead prefixes the first one (a dry run
-// says "after the integration is created, ").
-func printNext(w io.Writer, n *followNext, lead string) {
-	if n == nil {
-		return
-	}
-	fmt.Fprintln(w, "\nnext steps, by hand:")
-	fmt.Fprintf(w, "  1. %sthe old leader has the remote alias %s for the promoted service (GET _remote/info on %s shows it)\n", lead, n.LeaderAlias, n.RunOn)
-	fmt.Fprintf(w, "  2. start replication on the old leader (%s), $OS_USER and $OS_PASSWORD being its credentials; either\n", n.RunOn)
-	if len(n.Autofollow) > 0 {
-		fmt.Fprintln(w, "     one autofollow rule per index pattern (the matching indices, and those created later):")
-		for _, c := range n.Autofollow {
-			fmt.Fprintf(w, "       %s\n", c)
-		}
-		fmt.Fprintln(w, "     or _start per index:")
-	}
-	if len(n.Start) == 0 {
-		fmt.Fprintln(w, "       (no index to start now)")
-	}
-	for _, c := range n.Start {
-		fmt.Fprintf(w, "       %s\n", c)
-	}
-	for _, note := range n.Notes {
-		fmt.Fprintf(w, "     note: %s\n", note)
-	}
-	fmt.Fprintf(w, "  3. %s:\n", n.Reload)
-	fmt.Fprintf(w, "pairs:\n%s", n.Config)
-}
-
-// createOutcomeKnown reports whether a failed create certainly created
-// nothing: Aiven answered it with a refusal. A timeout, a lost
-// connection or a server error after the retries may hide a create that
-// took effect.
-func createOutcomeKnown(err error) bool {
-	switch aiven.ClassOf(err) {
-	case aiven.ClassUnauthorized, aiven.ClassForbidden, aiven.ClassNotFound, aiven.ClassConflict, aiven.ClassRejected:
-		return true
-	}
-	return false
-}
-
-// shellQuote quotes s for a POSIX shell.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	failback.PrintNext(out, r.Next, "")
+	return finish(failback.Created, nil)
 }

@@ -379,3 +379,11 @@ func haText(b *strings.Builder, h *HA) {
 		fmt.Fprintf(b, "             state below as %s published it (term %d, %s)\n", h.PublishedBy, h.PublishedTerm, h.PublishedAt.Format(time.RFC3339))
 	}
 }
+
+// Short is names joined, the first ten only and how many more.
+func Short(names []string) string {
+	if len(names) <= 10 {
+		return strings.Join(names, ", ")
+	}
+	return strings.Join(names[:10], ", ") + fmt.Sprintf(", ... (%d more)", len(names)-10)
+}
