@@ -163,7 +163,6 @@ func describePlan(p *config.Pair, obs observe.Observation, plan map[string]opens
 	return b.String()
 }
 
-
 // RefusedWithHA is why a promotion by hand is refused with ha on: only the
 // lease holder promotes, under its fencing check, and this process holds
 // no lease.
