@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -89,15 +90,18 @@ type HandPlan struct {
 	Summary     string
 }
 
-// PlanPromotion probes the pair once and lists the follower indices a
-// promotion would promote. The observation is returned even when the
-// indices cannot be listed (err names that).
-func PlanPromotion(ctx context.Context, p *config.Pair, graceful bool) (HandPlan, error) {
+// PlanPromotion probes the pair once, shows on out what drwatch sees (as
+// soon as it is seen: the listing that follows may take its 30 s), and
+// lists the follower indices a promotion would promote.
+func PlanPromotion(ctx context.Context, p *config.Pair, graceful bool, out io.Writer) (HandPlan, error) {
 	pr, err := probe.New(p)
 	if err != nil {
 		return HandPlan{}, err
 	}
 	h := HandPlan{Observation: pr.Cycle(ctx)}
+	obs := h.Observation
+	fmt.Fprintf(out, "pair %s: what drwatch sees now\n", p.Name)
+	_ = report.Text(out, report.Status{Pairs: []report.PairStatus{{Name: p.Name, Mode: p.Resolved.Mode, Problems: report.Problems(obs), Observation: &obs}}})
 	if h.Indices, err = planOf(ctx, p); err != nil {
 		return h, fmt.Errorf("cannot list the follower indices to promote: %w", err)
 	}

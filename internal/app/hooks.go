@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strconv"
@@ -13,21 +15,15 @@ import (
 	"github.com/drwatch/drwatch/internal/hooks"
 )
 
-// HookTest is what `drwatch hooks test` sent and what each hook answered:
-// the test event's trigger, then its resolve (no test incident stays open).
-type HookTest struct {
-	IncidentKey      string
-	Trigger, Resolve []hooks.Outcome
-}
-
 // TestHooks sends a clearly marked test event to the hooks of cfg (only
-// the one named name, if not empty), naming pair, and then its resolve.
-// An exec hook runs only when name names it: it may act whatever the
-// event says.
-func TestHooks(ctx context.Context, cfg *config.Config, name, pair string, log *zap.Logger) (HookTest, error) {
+// the one named name, if not empty), naming pair, then its resolve (no
+// test incident stays open), and writes on out what each hook answered as
+// it answers. An exec hook runs only when name names it: it may act
+// whatever the event says. failed counts the deliveries that failed.
+func TestHooks(ctx context.Context, cfg *config.Config, name, pair string, log *zap.Logger, out io.Writer) (failed int, err error) {
 	d, err := hooks.FromConfig(cfg.Hooks, hooks.Deps{HTTP: &http.Client{}, Log: log}, hooks.Options{Log: log, MaxAttempts: 3}, nil)
 	if err != nil {
-		return HookTest{}, err
+		return 0, err
 	}
 	defer d.Close(context.Background())
 	ev := TestEvent(cfg, pair, time.Now())
@@ -41,10 +37,29 @@ func TestHooks(ctx context.Context, cfg *config.Config, name, pair string, log *
 		}
 		return ""
 	}
-	out := HookTest{IncidentKey: ev.IncidentKey, Trigger: d.Send(ctx, name, ev, skip)}
+	for _, o := range d.Send(ctx, name, ev, skip) {
+		switch {
+		case o.Skipped != "":
+			fmt.Fprintf(out, "%-20s %s\n", o.Hook, o.Skipped)
+		case o.Err != nil:
+			failed++
+			fmt.Fprintf(out, "%-20s FAILED: %v\n", o.Hook, o.Err)
+		default:
+			fmt.Fprintf(out, "%-20s delivered (%s)\n", o.Hook, ev.IncidentKey)
+		}
+	}
 	ev.Action, ev.Summary = hooks.Resolve, "test event resolved"
-	out.Resolve = d.Send(ctx, name, ev, skip)
-	return out, nil
+	for _, o := range d.Send(ctx, name, ev, skip) {
+		switch {
+		case o.Skipped != "":
+		case o.Err != nil:
+			failed++
+			fmt.Fprintf(out, "%-20s FAILED to resolve the test incident: %v\n", o.Hook, o.Err)
+		default:
+			fmt.Fprintf(out, "%-20s test incident resolved\n", o.Hook)
+		}
+	}
+	return failed, nil
 }
 
 // TestEvent is the event `drwatch hooks test` sends: marked as a test in

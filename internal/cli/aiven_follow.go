@@ -78,7 +78,7 @@ func aivenFollowCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 	if *asJSON {
 		out, prompt = io.Discard, stderr
 	}
-	var r *failback.Report
+	r := &failback.Report{Pair: p.Name, Indices: []string{}, StaleIndices: []string{}} // replaced by the checks'
 	finish := func(outcome string, err error) int {
 		r.Outcome = outcome
 		if err != nil {

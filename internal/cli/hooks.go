@@ -53,34 +53,10 @@ func hooksCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	res, err := app.TestHooks(ctx, cfg, *name, *pair, log)
+	failed, err := app.TestHooks(ctx, cfg, *name, *pair, log, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "drwatch hooks test: %v\n", err)
 		return ExitFailure
-	}
-	failed := 0
-	for _, o := range res.Trigger {
-		if o.Skipped != "" {
-			fmt.Fprintf(stdout, "%-20s %s\n", o.Hook, o.Skipped)
-			continue
-		}
-		if o.Err != nil {
-			failed++
-			fmt.Fprintf(stdout, "%-20s FAILED: %v\n", o.Hook, o.Err)
-		} else {
-			fmt.Fprintf(stdout, "%-20s delivered (%s)\n", o.Hook, res.IncidentKey)
-		}
-	}
-	for _, o := range res.Resolve {
-		if o.Skipped != "" {
-			continue
-		}
-		if o.Err != nil {
-			failed++
-			fmt.Fprintf(stdout, "%-20s FAILED to resolve the test incident: %v\n", o.Hook, o.Err)
-		} else {
-			fmt.Fprintf(stdout, "%-20s test incident resolved\n", o.Hook)
-		}
 	}
 	if failed > 0 {
 		return ExitFailure

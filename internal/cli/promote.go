@@ -15,7 +15,6 @@ import (
 	"github.com/drwatch/drwatch/internal/app"
 	"github.com/drwatch/drwatch/internal/config"
 	"github.com/drwatch/drwatch/internal/policy"
-	"github.com/drwatch/drwatch/internal/report"
 )
 
 // promoteOptions are the flags of `drwatch promote`.
@@ -48,10 +47,7 @@ func promoteNow(ctx context.Context, cfg *config.Config, o promoteOptions) error
 	if err := policy.Promotable(p, policy.ByHand); err != nil {
 		return err
 	}
-	plan, err := app.PlanPromotion(ctx, p, o.Graceful)
-	fmt.Fprintf(o.Out, "pair %s: what drwatch sees now\n", p.Name)
-	obs := plan.Observation
-	_ = report.Text(o.Out, report.Status{Pairs: []report.PairStatus{{Name: p.Name, Mode: p.Resolved.Mode, Problems: report.Problems(obs), Observation: &obs}}})
+	plan, err := app.PlanPromotion(ctx, p, o.Graceful, o.Out)
 	if err != nil {
 		return err
 	}

@@ -850,6 +850,9 @@ func (e *Executor) verify(ctx context.Context, p *promote.Promotion) (bad, unass
 			// short): open it, as the plugin would have. An index left
 			// closed takes no writes on the side that now owns them.
 			if err := e.reopen(ctx, p, idx); err != nil {
+				if jerr := (*steps.JournalError)(nil); errors.As(err, &jerr) {
+					return nil, nil, err // the journal does not know: the attempt ends
+				}
 				bad[idx] = "index is closed and could not be opened: " + err.Error()
 				continue
 			}

@@ -118,6 +118,7 @@ func (e *Executor) settle(ctx context.Context, p *promote.Promotion) (map[string
 // (ctx) is an error: the attempt ends and is resumed, nothing is judged.
 func (e *Executor) primariesUnassigned(ctx context.Context, names []string, wait time.Duration) (unassigned, missing map[string]string, err error) {
 	deadline := time.Now().Add(wait)
+	missing = map[string]string{} // kept from the first read on: the later ones ask only for the unassigned
 	for {
 		var health map[string]opensearch.IndexHealth
 		err := e.call(ctx, func(ctx context.Context) (err error) {
@@ -127,7 +128,7 @@ func (e *Executor) primariesUnassigned(ctx context.Context, names []string, wait
 		if err != nil {
 			return nil, nil, err
 		}
-		unassigned, missing = map[string]string{}, map[string]string{}
+		unassigned = map[string]string{}
 		for _, idx := range names {
 			h, ok := health[idx]
 			switch {

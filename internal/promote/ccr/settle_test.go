@@ -220,3 +220,24 @@ func TestVerifyIndexMissingFromHealthFails(t *testing.T) {
 		t.Fatalf("Run = %+v, %v", res, err)
 	}
 }
+
+// An index missing from the health answer stays failed whatever the wait
+// for another's primary does (the later reads ask only for the
+// unassigned).
+func TestVerifyMissingStaysFailedWhileAnotherWaits(t *testing.T) {
+	l := newLab(t, 3)
+	l.follower.healthless = map[string]bool{"orders-00": true}
+	l.follower.unassigned["orders-01"] = 1
+	e := l.executor()
+	e.StepTimeout = 3 * time.Second
+	go func() {
+		time.Sleep(700 * time.Millisecond)
+		l.follower.mu.Lock()
+		delete(l.follower.unassigned, "orders-01")
+		l.follower.mu.Unlock()
+	}()
+	res, err := e.Run(context.Background(), l.start(t, false))
+	if err == nil || !strings.Contains(res.Failed["orders-00"], "not in the follower's health answer") || slices.Contains(res.Promoted, "orders-00") {
+		t.Fatalf("Run = %+v, %v", res, err)
+	}
+}
