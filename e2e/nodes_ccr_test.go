@@ -87,8 +87,16 @@ func TestNodesOneLeaderNodeKilledIsNoOutage(t *testing.T) {
 			seen := watchStates(t, d, stop)
 			killNode(t, victim)
 			killed := time.Now()
-			// the cluster still takes writes, on every index
-			w := acked.StartStreamTagged(lab.LeaderURLs[0], idx, 20*time.Millisecond, "one-"+string(victim)+"-")
+			// the cluster still takes writes, on every index, through a
+			// node that is alive (the elected manager may be the node of
+			// the first url)
+			via := ""
+			for i, m := range theLab.Config().Members(drlab.Leader) {
+				if m != victim && via == "" {
+					via = lab.LeaderURLs[i]
+				}
+			}
+			w := acked.StartStreamTagged(via, idx, 20*time.Millisecond, "one-"+string(victim)+"-")
 			time.Sleep(20 * time.Second)
 			w.Halt()
 			close(stop)
