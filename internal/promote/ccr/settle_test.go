@@ -167,12 +167,7 @@ func TestVerifyRequiresActivePrimaries(t *testing.T) {
 	l.follower.unassigned["orders-01"] = 1
 	e = l.executor()
 	e.StepTimeout = 5 * time.Second
-	go func() {
-		time.Sleep(200 * time.Millisecond)
-		l.follower.mu.Lock()
-		delete(l.follower.unassigned, "orders-01")
-		l.follower.mu.Unlock()
-	}()
+	l.allocateAfter("orders-01", 200*time.Millisecond)
 	res, err = e.Run(context.Background(), l.start(t, false))
 	if err != nil || len(res.Promoted) != 2 || len(res.Unassigned) != 0 {
 		t.Fatalf("allocated meanwhile = %+v, %v", res, err)
@@ -230,14 +225,20 @@ func TestVerifyMissingStaysFailedWhileAnotherWaits(t *testing.T) {
 	l.follower.unassigned["orders-01"] = 1
 	e := l.executor()
 	e.StepTimeout = 3 * time.Second
-	go func() {
-		time.Sleep(700 * time.Millisecond)
-		l.follower.mu.Lock()
-		delete(l.follower.unassigned, "orders-01")
-		l.follower.mu.Unlock()
-	}()
+	l.allocateAfter("orders-01", 700*time.Millisecond)
 	res, err := e.Run(context.Background(), l.start(t, false))
 	if err == nil || !strings.Contains(res.Failed["orders-00"], "not in the follower's health answer") || slices.Contains(res.Promoted, "orders-00") {
 		t.Fatalf("Run = %+v, %v", res, err)
 	}
+}
+
+// allocateAfter gives idx its primary back after d, as a follower
+// allocating it during verify's wait.
+func (l *lab) allocateAfter(idx string, d time.Duration) {
+	go func() {
+		time.Sleep(d)
+		l.follower.mu.Lock()
+		delete(l.follower.unassigned, idx)
+		l.follower.mu.Unlock()
+	}()
 }
