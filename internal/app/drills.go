@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"strings"
 
 	"go.uber.org/zap"
 
@@ -21,10 +20,9 @@ func (a *App) startDrills(ctx context.Context, cfg *config.Config) {
 		if st.Drill == "" {
 			continue
 		}
-		name, _, _ := strings.Cut(st.Drill, "/")
-		if _, err := a.drills.Trigger(name, "drwatch (finishing the restore after a restart)"); err != nil {
+		if _, err := a.drills.Trigger(st.Drill.Name(), "drwatch (finishing the restore after a restart)"); err != nil {
 			a.log.Error("pair is owned by a failover drill that is no longer configured: finish its restore by hand (drwatch drill show), then resume",
-				zap.String("pair", p.Name), zap.String("drill", st.Drill), zap.Error(err))
+				zap.String("pair", p.Name), zap.Stringer("drill", st.Drill), zap.Error(err))
 		}
 	}
 }

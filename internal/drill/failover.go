@@ -26,8 +26,8 @@ type Target interface {
 	State() policy.State
 	// Promotion is the pair's current promotion record (nil: none).
 	Promotion() *promote.Promotion
-	DrillPromote(ctx context.Context, drill, by string) (promote.Result, error)
-	DrillEnd(drill, summary, by string) error
+	DrillPromote(ctx context.Context, drill policy.DrillID, by string) (promote.Result, error)
+	DrillEnd(drill policy.DrillID, summary, by string) error
 	// Acting is nil while this daemon may act for the pair: always
 	// without ha; with it, its lease confirmed in the follower cluster
 	// (the fencing check before each of the restore's changes).
@@ -73,7 +73,7 @@ func (in *FailoverInput) defaults() {
 
 // Owner is the value of policy.State.Drill while the drill of report r
 // owns its pair.
-func Owner(r *Report) string { return r.Drill + "/" + r.ID }
+func Owner(r *Report) policy.DrillID { return policy.NewDrillID(r.Drill, r.ID) }
 
 // RunFailover runs a failover drill, or finishes one that stopped half-way
 // (resume: its report, when the pair's state says the drill still owns
@@ -364,7 +364,7 @@ func (f *failover) measure(ctx context.Context) {
 
 // restore undoes the promotion and hands the pair back; on failure it
 // leaves where everything is and the commands that finish the restore.
-func (f *failover) restore(ctx context.Context, owner string) {
+func (f *failover) restore(ctx context.Context, owner policy.DrillID) {
 	b := f.r.Failover.Before
 	plan := b.all()
 	followers := slices.Sorted(maps.Keys(plan))

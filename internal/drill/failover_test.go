@@ -33,12 +33,12 @@ func (t *target) State() policy.State { return t.st }
 func (t *target) Promotion() *promote.Promotion {
 	return &promote.Promotion{Started: time.Unix(100, 0), Steps: []promote.Step{{Name: promote.StepStop, Target: "orders-1", Status: promote.StepDone, At: time.Unix(101, 0)}}}
 }
-func (t *target) DrillPromote(context.Context, string, string) (promote.Result, error) {
+func (t *target) DrillPromote(context.Context, policy.DrillID, string) (promote.Result, error) {
 	t.promoted.Add(1)
 	return t.promote()
 }
-func (t *target) DrillEnd(string, string, string) error { t.ended.Add(1); return nil }
-func (t *target) Acting(context.Context) error          { return t.notActing }
+func (t *target) DrillEnd(policy.DrillID, string, string) error { t.ended.Add(1); return nil }
+func (t *target) Acting(context.Context) error                  { return t.notActing }
 func (t *target) Bound(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithCancel(ctx)
 }

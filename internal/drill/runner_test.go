@@ -95,12 +95,12 @@ type fakePair struct {
 }
 
 func (p *fakePair) State() policy.State { p.mu.Lock(); defer p.mu.Unlock(); return p.st }
-func (p *fakePair) DrillPromote(context.Context, string, string) (promote.Result, error) {
+func (p *fakePair) DrillPromote(context.Context, policy.DrillID, string) (promote.Result, error) {
 	panic("not called by these tests")
 }
-func (p *fakePair) DrillEnd(string, string, string) error { panic("not called by these tests") }
-func (p *fakePair) Promotion() *promote.Promotion         { return nil }
-func (p *fakePair) Acting(context.Context) error          { return nil }
+func (p *fakePair) DrillEnd(policy.DrillID, string, string) error { panic("not called by these tests") }
+func (p *fakePair) Promotion() *promote.Promotion                 { return nil }
+func (p *fakePair) Acting(context.Context) error                  { return nil }
 func (p *fakePair) Bound(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithCancel(ctx)
 }

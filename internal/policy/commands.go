@@ -34,7 +34,7 @@ type Command struct {
 	// until resumed).
 	For time.Duration `json:"for_ns,omitempty"`
 	// Drill names the failover drill of a drill command ("<drill>/<id>").
-	Drill string `json:"drill,omitempty"`
+	Drill DrillID `json:"drill,omitempty"`
 }
 
 // Command actions.
@@ -69,7 +69,7 @@ const (
 // promotion's writes deleted with the drill's copies). Release first.
 func (c Command) Apply(st State, now time.Time) (Decision, error) {
 	if st.Drill != "" && c.Action != ActDrillStart && c.Action != ActDrillEnd && c.Action != ActRelease {
-		return Decision{State: st}, fmt.Errorf("%w: failover drill %s owns the pair until its restore ends (drwatch drill --name %s finishes it); to act on the pair now, release it from the drill first (drwatch drill release)", ErrConflict, st.Drill, drillName(st.Drill))
+		return Decision{State: st}, fmt.Errorf("%w: failover drill %s owns the pair until its restore ends (drwatch drill --name %s finishes it); to act on the pair now, release it from the drill first (drwatch drill release)", ErrConflict, st.Drill, st.Drill.Name())
 	}
 	switch c.Action {
 	case ActApprove:

@@ -13,14 +13,14 @@ import (
 // and for a pair another drill owns. A lag over max_lag_operations does
 // not refuse it: a graceful promotion waits until the follower has caught
 // up with the write-blocked leader.
-func DrillStart(st State, drill, by string, now time.Time) (Decision, error) {
+func DrillStart(st State, drill DrillID, by string, now time.Time) (Decision, error) {
 	switch {
 	case st.Drill != "":
 		return Decision{State: st}, fmt.Errorf("%w: failover drill %s has not finished on this pair", ErrConflict, st.Drill)
 	case st.Phase != Healthy:
 		return Decision{State: st}, fmt.Errorf("%w: a failover drill runs only on a healthy pair; it is %s", ErrConflict, st.Phase)
 	}
-	d, err := ManualPromote(st, by, "failover drill "+drill, now)
+	d, err := ManualPromote(st, by, "failover drill "+drill.String(), now)
 	if err != nil {
 		return d, err
 	}
@@ -32,7 +32,7 @@ func DrillStart(st State, drill, by string, now time.Time) (Decision, error) {
 // its replication: it is healthy again and watched afresh, with the
 // drill's promotion forgotten (its record too: Abandon) so that a real
 // outage can promote it. Only the drill that owns the pair ends it.
-func DrillEnded(st State, drill, summary string, now time.Time) (Decision, error) {
+func DrillEnded(st State, drill DrillID, summary string, now time.Time) (Decision, error) {
 	if st.Drill == "" || st.Drill != drill {
 		return Decision{State: st}, fmt.Errorf("%w: the pair is not in failover drill %s", ErrConflict, drill)
 	}
@@ -42,7 +42,7 @@ func DrillEnded(st State, drill, summary string, now time.Time) (Decision, error
 	d := Decision{State: Initial(now)}
 	d.State.EpisodeEnd = st.EpisodeEnd
 	d.Abandon = true
-	d.enter(Healthy, now, "failover drill "+drill+" restored replication: "+summary)
+	d.enter(Healthy, now, "failover drill "+drill.String()+" restored replication: "+summary)
 	return d, nil
 }
 
@@ -66,7 +66,7 @@ func DrillReleased(st State, by, reason string, now time.Time) (Decision, error)
 	msg := fmt.Sprintf("released from failover drill %s by %s%s", st.Drill, by, suffix(reason))
 	switch st.Phase {
 	case Failed:
-		d.State.PausedFrom, d.State.PausedBy, d.State.PauseReason = Failed, by, "released from failover drill "+st.Drill
+		d.State.PausedFrom, d.State.PausedBy, d.State.PauseReason = Failed, by, "released from failover drill "+st.Drill.String()
 		d.State.PausedUntil = time.Time{}
 		d.enter(Paused, now, msg+": its promotion failed half-way; paused until a human resumes (which retries the promotion)")
 	case Promoted:
@@ -77,22 +77,37 @@ func DrillReleased(st State, by, reason string, now time.Time) (Decision, error)
 	return d, nil
 }
 
-// drillName is the drill's name in an owner "<drill>/<report id>".
-func drillName(owner string) string {
-	name, _, _ := strings.Cut(owner, "/")
-	return name
-}
-
 // DrillReason says, among a pair's reasons, that a drill owns it.
-func DrillReason(owner string) string {
-	return "failover drill " + owner + " owns the pair: drwatch decides nothing for it until the drill restores replication and hands it back (drwatch drill show --name " + drillName(owner) + ")"
+func DrillReason(owner DrillID) string {
+	return "failover drill " + owner.String() + " owns the pair: drwatch decides nothing for it until the drill restores replication and hands it back (drwatch drill show --name " + owner.Name() + ")"
 }
 
 // withDrillReason is reasons ending with DrillReason(owner), once.
-func withDrillReason(reasons []string, owner string) []string {
+func withDrillReason(reasons []string, owner DrillID) []string {
 	r := DrillReason(owner)
 	if n := len(reasons); n > 0 && reasons[n-1] == r {
 		return reasons
 	}
 	return append(slices.Clone(reasons), r)
+}
+
+// DrillID names the failover drill that owns a pair and its report:
+// "<drill>/<report id>" in the journal and the API.
+type DrillID string
+
+// NewDrillID is the id of drill's run whose report is report.
+func NewDrillID(drill, report string) DrillID { return DrillID(drill + "/" + report) }
+
+func (d DrillID) String() string { return string(d) }
+
+// Name is the drill's name (config drills[].name).
+func (d DrillID) Name() string {
+	name, _, _ := strings.Cut(string(d), "/")
+	return name
+}
+
+// Report is the id of the drill's report.
+func (d DrillID) Report() string {
+	_, report, _ := strings.Cut(string(d), "/")
+	return report
 }

@@ -121,7 +121,7 @@ type State struct {
 	// DrillEnded): the promotion is a rehearsal, the leader answering after
 	// it is expected, and nothing is decided until the drill hands the
 	// pair back.
-	Drill string `json:"drill,omitempty"`
+	Drill DrillID `json:"drill,omitempty"`
 
 	// Reasons for the current phase, human-readable.
 	Reasons []string `json:"reasons"`

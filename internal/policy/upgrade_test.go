@@ -34,3 +34,11 @@ func TestUpgradeKeepsReasonsSingle(t *testing.T) {
 		t.Errorf("Upgrade changed a current state: %+v", got)
 	}
 }
+
+// A drill id is the drill's name and its report's id, read back as such.
+func TestDrillID(t *testing.T) {
+	id := policy.NewDrillID("weekly-failover", "20260302T030000Z-4f2a")
+	if id.Name() != "weekly-failover" || id.Report() != "20260302T030000Z-4f2a" || id.String() != "weekly-failover/20260302T030000Z-4f2a" {
+		t.Fatalf("id %q: name %q, report %q", id, id.Name(), id.Report())
+	}
+}

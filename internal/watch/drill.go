@@ -16,7 +16,7 @@ import (
 // nothing, unless the pair is healthy, no promotion runs and the daemon
 // may write to the clusters (not dry-run). drill names the drill and its
 // report ("<drill>/<id>"); by is who runs it.
-func (w *Watcher) DrillPromote(ctx context.Context, drill, by string) (promote.Result, error) {
+func (w *Watcher) DrillPromote(ctx context.Context, drill policy.DrillID, by string) (promote.Result, error) {
 	if err := policy.Promotable(w.pair, policy.ByDaemon); err != nil {
 		return promote.Result{}, err
 	}
@@ -57,7 +57,7 @@ func (w *Watcher) DrillPromote(ctx context.Context, drill, by string) (promote.R
 
 // DrillEnd hands the pair back after its failover drill restored
 // replication (policy.DrillEnded): healthy, watched afresh.
-func (w *Watcher) DrillEnd(drill, summary, by string) error {
+func (w *Watcher) DrillEnd(drill policy.DrillID, summary, by string) error {
 	_, err := w.Command(policy.Command{Action: policy.ActDrillEnd, By: by, Drill: drill, Reason: summary})
 	if errors.Is(err, ErrQueued) {
 		return nil // ha: recorded in the inbox; the lease holder applies it
