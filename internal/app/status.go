@@ -87,7 +87,7 @@ func StatusOnce(ctx context.Context, cfg *config.Config) (report.Status, error) 
 // the holder published, from the follower cluster (read only: this
 // process takes no part in the lease). What cannot be read is a problem.
 func haStatus(ctx context.Context, cfg *config.Config, p *config.Pair, ps *report.PairStatus) {
-	h := &report.HA{Role: "observer"}
+	h := &report.HA{Role: report.RoleObserver}
 	ps.HA = h
 	fail := func(err error) {
 		h.Error = err.Error()

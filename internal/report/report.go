@@ -52,12 +52,22 @@ type Promotion struct {
 	Failed   []string  `json:"failed_steps,omitempty"`
 }
 
+// HARole is a daemon's part in a pair's lease; its String is the
+// status's word.
+type HARole string
+
+const (
+	RoleHolder   HARole = "holder"   // this daemon acts for the pair
+	RoleStandby  HARole = "standby"  // another daemon does; this one watches
+	RoleObserver HARole = "observer" // drwatch status: reads the lease, takes no part
+)
+
+func (r HARole) String() string { return string(r) }
+
 // HA is a pair's lease as this daemon knows it. On a standby the
 // decision shown is the one the holder published.
 type HA struct {
-	// Role is "holder" (this daemon acts for the pair), "standby", or
-	// "observer" (drwatch status: it reads the lease, takes no part).
-	Role     string `json:"role"`
+	Role     HARole `json:"role"`
 	Identity string `json:"identity"`
 	// Holder is who holds the lease, as last read ("" none or unknown).
 	Holder string `json:"holder"`
@@ -360,11 +370,11 @@ func haText(b *strings.Builder, h *HA) {
 		return
 	}
 	switch {
-	case h.Role == "observer" && h.Holder != "":
+	case h.Role == RoleObserver && h.Holder != "":
 		fmt.Fprintf(b, "  ha         %s holds the lease (term %d) and acts for the pair\n", h.Holder, h.Term)
-	case h.Role == "observer":
+	case h.Role == RoleObserver:
 		fmt.Fprintf(b, "  ha         no daemon holds the lease\n")
-	case h.Role == "holder":
+	case h.Role == RoleHolder:
 		fmt.Fprintf(b, "  ha         HOLDER  %s holds the lease (term %d, %s left): it acts for the pair\n", h.Identity, h.Term, round(time.Duration(h.ExpiresInSeconds*float64(time.Second))))
 	case h.Holder != "":
 		fmt.Fprintf(b, "  ha         STANDBY %s: %s holds the lease and acts for the pair\n", h.Identity, h.Holder)
@@ -374,7 +384,7 @@ func haText(b *strings.Builder, h *HA) {
 	if h.Error != "" {
 		fmt.Fprintf(b, "             lease: %s\n", h.Error)
 	}
-	if h.Role != "holder" && h.PublishedBy != "" {
+	if h.Role != RoleHolder && h.PublishedBy != "" {
 		// The decision below is the holder's, not this process's.
 		fmt.Fprintf(b, "             state below as %s published it (term %d, %s)\n", h.PublishedBy, h.PublishedTerm, h.PublishedAt.Format(time.RFC3339))
 	}

@@ -40,15 +40,15 @@ func (w *Watcher) Status() report.PairStatus {
 // read is a problem (this daemon would not act).
 func (w *Watcher) haStatusLocked(ps *report.PairStatus) {
 	ls := w.ha.Lease.Status()
-	h := &report.HA{Role: "standby", Identity: w.ha.Identity(), Holder: ls.Holder}
+	h := &report.HA{Role: report.RoleStandby, Identity: w.ha.Identity(), Holder: ls.Holder}
 	ps.HA = h
 	if w.actingLocked() {
-		h.Role, h.Term, h.ExpiresInSeconds = "holder", ls.Term, ls.Expires.Seconds()
+		h.Role, h.Term, h.ExpiresInSeconds = report.RoleHolder, ls.Term, ls.Expires.Seconds()
 	}
 	if ls.Err != nil {
 		h.Error = ls.Err.Error()
 	}
-	if h.Role == "standby" {
+	if h.Role == report.RoleStandby {
 		if m := w.rt.ha.mirror; m != nil && w.rt.ha.mstate != nil {
 			h.PublishedBy, h.PublishedTerm, h.PublishedAt = m.Holder, m.Term, m.At // the decision shown
 		}
