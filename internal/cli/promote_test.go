@@ -190,3 +190,26 @@ func TestPromoteByHandNotifiesHooks(t *testing.T) {
 		t.Fatalf("events: %+v", events)
 	}
 }
+
+// With ha on, a promotion by hand is refused after the plan is shown and
+// before anything is asked or touched: only the lease holder promotes.
+func TestPromoteByHandRefusedWithHA(t *testing.T) {
+	cfg, _, follower, stateDir := handPair(t)
+	cfg.HA.Enabled = true
+	var out bytes.Buffer
+	o := handOptions(&out)
+	o.Confirm = func(string) bool { t.Fatal("asked for confirmation with ha on"); return false }
+	err := promoteNow(context.Background(), cfg, o)
+	if !errors.Is(err, promote.ErrRefused) || !strings.Contains(err.Error(), "only by the daemon that holds its lease") {
+		t.Fatalf("err = %v, want refused for ha", err)
+	}
+	if !strings.Contains(out.String(), "promotion plan for pair orders") {
+		t.Fatalf("the plan was not shown:\n%s", out.String())
+	}
+	if _, err := os.Stat(stateDir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("state_dir touched with ha on: %v", err)
+	}
+	if follower.Stops["orders-1"] != 0 {
+		t.Fatal("the follower was stopped with ha on")
+	}
+}
