@@ -16,6 +16,7 @@ import (
 	"github.com/drwatch/drwatch/internal/probe"
 	"github.com/drwatch/drwatch/internal/promote"
 	"github.com/drwatch/drwatch/internal/promote/ccr"
+	"github.com/drwatch/drwatch/internal/promote/steps"
 	"github.com/drwatch/drwatch/internal/report"
 	"github.com/drwatch/drwatch/internal/watch"
 )
@@ -144,6 +145,59 @@ func (f *failover) stage(name string, err error, detail string) bool {
 	f.stamp = now
 	f.save()
 	return err == nil
+}
+
+// stageStep is the kind of the restore's steps when they go through the
+// step runner: their target is the stage's name.
+const stageStep promote.StepKind = "stage"
+
+// stageJournal journals the restore's steps as the report's stages: the
+// report is the drill's journal (saved after each), started stages
+// included, so that a crash mid-stage shows what was under way.
+type stageJournal struct{ f *failover }
+
+func (j stageJournal) AppendSteps(_ string, _ *promote.Promotion, steps ...promote.Step) error {
+	f := j.f
+	for _, s := range steps {
+		st := Stage{Name: s.Target, Status: s.Status.String(), Detail: s.Detail, At: s.At}
+		if s.Status != promote.StepStarted {
+			if !f.stamp.IsZero() {
+				st.Took = s.At.Sub(f.stamp).Seconds()
+			}
+			f.stamp = s.At
+		}
+		f.r.Failover.Stages = append(f.r.Failover.Stages, st)
+	}
+	f.save()
+	return nil
+}
+
+// step runs one stage of the restore that changes the clusters through
+// the step runner (steps.Runner.Do): the fencing check (with ha, this
+// daemon still holds the lease), the stage journaled started, the call
+// bounded by the lease's window (bound false: the call bounds each of its
+// requests itself, for a stage of many), the outcome journaled (a failure
+// as detail: error). notActing reports a failed fencing check.
+func (f *failover) step(ctx context.Context, name, detail string, bound bool, call func(context.Context) error) (ok, notActing bool) {
+	r := steps.Runner{Pair: f.in.Pair.Name, Journal: stageJournal{f}, Now: f.in.Now, Bound: f.in.Target.Bound,
+		Acting: func(ctx context.Context) error {
+			err := f.in.Target.Acting(ctx)
+			notActing = err != nil
+			return err
+		}}
+	if !bound {
+		r.Bound = func(ctx context.Context) (context.Context, context.CancelFunc) { return context.WithCancel(ctx) }
+	}
+	err := r.Do(ctx, nil, promote.Step{Name: stageStep, Target: name, Detail: detail}, func(ctx context.Context) (string, error) {
+		if err := call(ctx); err != nil {
+			if detail != "" {
+				return "", fmt.Errorf("%s: %w", detail, err)
+			}
+			return "", err
+		}
+		return detail, nil
+	})
+	return err == nil, notActing
 }
 
 func (f *failover) save() {
@@ -379,14 +433,8 @@ func (f *failover) restore(ctx context.Context, owner policy.DrillID) {
 	alias := f.in.Pair.Follower.LeaderAlias
 	unblock := slices.DeleteFunc(slices.Clone(leaders), func(ix string) bool { return slices.Contains(b.Blocked, ix) })
 
-	if !f.fenced(ctx, "restore: lift the leader's write block") {
-		return
-	}
-	bctx, bcancel := f.in.Target.Bound(ctx)
-	err := f.in.Leader.UnblockWrite(bctx, unblock)
-	bcancel()
-	if !f.stage("restore: lift the leader's write block", err, strings.Join(unblock, ", ")) {
-		f.halt(ctx, "the leader's write block could not be lifted")
+	if !f.stepOrHalt(ctx, "restore: lift the leader's write block", strings.Join(unblock, ", "), true,
+		func(ctx context.Context) error { return f.in.Leader.UnblockWrite(ctx, unblock) }, "the leader's write block could not be lifted") {
 		return
 	}
 	// Only the copies this drill promoted: an index that is a follower
@@ -410,51 +458,41 @@ func (f *failover) restore(ctx context.Context, owner policy.DrillID) {
 		f.halt(ctx, "the pair was released from the drill")
 		return
 	}
-	if !f.fenced(ctx, "restore: delete the promoted copies on the follower") {
+	if !f.stepOrHalt(ctx, "restore: delete the promoted copies on the follower", strings.Join(del, ", "), true,
+		func(ctx context.Context) error { return f.in.Follower.DeleteIndices(ctx, del) }, "the promoted copies could not be deleted") {
 		return
 	}
-	bctx, bcancel = f.in.Target.Bound(ctx)
-	err = f.in.Follower.DeleteIndices(bctx, del)
-	bcancel()
-	if !f.stage("restore: delete the promoted copies on the follower", err, strings.Join(del, ", ")) {
-		f.halt(ctx, "the promoted copies could not be deleted")
-		return
-	}
-	if !f.fenced(ctx, "restore: re-create the autofollow rules") {
-		return
-	}
-	var rerrs []string
-	for _, name := range slices.Sorted(maps.Keys(b.Rules)) {
-		bctx, bcancel := f.in.Target.Bound(ctx)
-		err := f.in.Follower.CreateAutofollow(bctx, alias, name, b.Rules[name], f.in.Pair.Follower.UseRoles)
-		bcancel()
-		if err != nil && !alreadyExists(err) {
-			rerrs = append(rerrs, err.Error())
+	if !f.stepOrHalt(ctx, "restore: re-create the autofollow rules", strings.Join(ruleList(b.Rules), ", "), false, func(ctx context.Context) error {
+		var rerrs []string
+		for _, name := range slices.Sorted(maps.Keys(b.Rules)) {
+			bctx, bcancel := f.in.Target.Bound(ctx)
+			err := f.in.Follower.CreateAutofollow(bctx, alias, name, b.Rules[name], f.in.Pair.Follower.UseRoles)
+			bcancel()
+			if err != nil && !alreadyExists(err) {
+				rerrs = append(rerrs, err.Error())
+			}
 		}
-	}
-	if !f.stage("restore: re-create the autofollow rules", joinErr(rerrs), strings.Join(ruleList(b.Rules), ", ")) {
-		f.halt(ctx, "the autofollow rules could not be re-created")
-		return
-	}
-	if !f.fenced(ctx, "restore: start replication") {
+		return joinErr(rerrs)
+	}, "the autofollow rules could not be re-created") {
 		return
 	}
 	started := slices.Sorted(maps.Keys(b.Started))
-	var serrs []string
-	for _, ix := range started {
-		if _, ok := still[ix]; ok {
-			continue
+	if !f.stepOrHalt(ctx, "restore: start replication", strings.Join(started, ", "), false, func(ctx context.Context) error {
+		var serrs []string
+		for _, ix := range started {
+			if _, ok := still[ix]; ok {
+				continue
+			}
+			if err := f.in.Target.Acting(ctx); err != nil { // each index's start is long
+				serrs = append(serrs, ix+": not started: "+err.Error())
+				break
+			}
+			if err := f.start(ctx, ix, b.Started[ix]); err != nil {
+				serrs = append(serrs, err.Error())
+			}
 		}
-		if err := f.in.Target.Acting(ctx); err != nil { // each index's start is long
-			serrs = append(serrs, ix+": not started: "+err.Error())
-			break
-		}
-		if err := f.start(ctx, ix, b.Started[ix]); err != nil {
-			serrs = append(serrs, err.Error())
-		}
-	}
-	if !f.stage("restore: start replication", joinErr(serrs), strings.Join(started, ", ")) {
-		f.halt(ctx, "replication could not be started again")
+		return joinErr(serrs)
+	}, "replication could not be started again") {
 		return
 	}
 	if err := f.waitSynced(ctx, plan); !f.stage("restore: every index syncing, lag 0", err, fmt.Sprintf("%d indices", len(plan))) {
@@ -463,6 +501,8 @@ func (f *failover) restore(ctx context.Context, owner policy.DrillID) {
 	}
 	f.r.Failover.RestoredAfter = f.in.Now().Sub(promotedAt).Seconds()
 	summary := fmt.Sprintf("%d indices syncing with lag 0", len(plan))
+	// A command, not a cluster call: with ha a standby passes it to the
+	// holder through the inbox, so no fencing check here.
 	if err := f.in.Target.DrillEnd(owner, summary, "drill "+f.r.Drill); !f.stage("hand the pair back to drwatch", err, "") {
 		f.halt(ctx, "the pair could not be handed back")
 		return
@@ -483,16 +523,21 @@ func (f *failover) restore(ctx context.Context, owner policy.DrillID) {
 	f.save()
 }
 
-// fenced is the fencing check before a stage of the restore that changes
-// the clusters: a daemon that no longer holds the pair's lease (ha) stops
-// the restore there, and says where it stopped.
-func (f *failover) fenced(ctx context.Context, stage string) bool {
-	if err := f.in.Target.Acting(ctx); err != nil {
-		f.stage(stage, err, "")
+// stepOrHalt runs a stage that changes the clusters (step) and stops the
+// restore there when it fails, saying where: a daemon that no longer
+// holds the pair's lease (ha) stops before the stage, halted as why
+// otherwise.
+func (f *failover) stepOrHalt(ctx context.Context, name, detail string, bound bool, call func(context.Context) error, why string) bool {
+	ok, notActing := f.step(ctx, name, detail, bound, call)
+	switch {
+	case ok:
+		return true
+	case notActing:
 		f.halt(ctx, "this daemon no longer holds the pair's lease")
-		return false
+	default:
+		f.halt(ctx, why)
 	}
-	return true
+	return false
 }
 
 // start starts replication of one index again. The plugin can time out

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -205,6 +206,11 @@ func TestFailoverDrillHaltsWithFinishCommands(t *testing.T) {
 	if tg.ended.Load() != 0 {
 		t.Fatal("a half-done restore handed the pair back")
 	}
+	// The stage went through the step runner: journaled started in the
+	// report before its call, then its outcome.
+	if got := stageStatuses(r, "restore: lift the leader's write block"); !slices.Equal(got, []string{"started", "failed"}) {
+		t.Fatalf("the lift's stages: %v (%+v)", got, r.Failover.Stages)
+	}
 	f := r.Failover
 	if len(f.Where) != 1 || !strings.HasPrefix(f.Where[0], "orders-1: ") {
 		t.Fatalf("where: %v", f.Where)
@@ -306,4 +312,19 @@ func TestFailoverDrillRestoreStopsWithoutTheLease(t *testing.T) {
 	if tg.ended.Load() != 0 || len(r.Failover.Finish) == 0 {
 		t.Fatalf("handed back %d times, finish commands %q", tg.ended.Load(), r.Failover.Finish)
 	}
+	// Refused by the fencing check: failed, never started.
+	if got := stageStatuses(r, "restore: lift the leader's write block"); !slices.Equal(got, []string{"failed"}) {
+		t.Fatalf("the lift's stages without the lease: %v", got)
+	}
+}
+
+// stageStatuses are the statuses of the report's stages of name, in order.
+func stageStatuses(r *Report, name string) []string {
+	var out []string
+	for _, s := range r.Failover.Stages {
+		if s.Name == name {
+			out = append(out, s.Status)
+		}
+	}
+	return out
 }

@@ -54,7 +54,7 @@ type Setup struct {
 // Stage is one stage of a failover drill.
 type Stage struct {
 	Name   string    `json:"name"`
-	Status string    `json:"status"` // done | failed
+	Status string    `json:"status"` // started | done | failed
 	Detail string    `json:"detail,omitempty"`
 	At     time.Time `json:"at"`
 	Took   float64   `json:"took_seconds"`
@@ -63,6 +63,9 @@ type Stage struct {
 func (f *Failover) summary() string {
 	var b strings.Builder
 	for _, s := range f.Stages {
+		if s.Status == "started" {
+			continue // its outcome follows (or the restore stopped in it: Where says)
+		}
 		fmt.Fprintf(&b, "  %-6s %s (%.1fs)", strings.ToUpper(s.Status), s.Name, s.Took)
 		if s.Detail != "" {
 			fmt.Fprintf(&b, ": %s", s.Detail)

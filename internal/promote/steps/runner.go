@@ -29,6 +29,14 @@ type Runner struct {
 	// Window, with ha, is the end of the lease's window (Bound).
 	Window func() time.Time
 	Now    func() time.Time
+	// Acting, if set, is the fencing check Do makes before it starts a
+	// step (a failover drill's restore: Watcher.Acting); the executors'
+	// is in their journal (ha.Gate checks the lease before a step that
+	// starts something is written).
+	Acting func(ctx context.Context) error
+	// Bound, if set, bounds each call instead of StepTimeout and Window
+	// (a failover drill's: Watcher.Bound, the lease's window).
+	Bound func(ctx context.Context) (context.Context, context.CancelFunc)
 }
 
 // DefaultCallTimeout bounds a cluster call when no StepTimeout is set.
@@ -71,6 +79,11 @@ func (r Runner) Call(ctx context.Context, f func(context.Context) error) error {
 // CallFor is Call with its own timeout (0: StepTimeout, then
 // DefaultCallTimeout).
 func (r Runner) CallFor(ctx context.Context, t time.Duration, f func(context.Context) error) error {
+	if r.Bound != nil {
+		bctx, cancel := r.Bound(ctx)
+		defer cancel()
+		return f(bctx)
+	}
 	if t == 0 {
 		t = r.StepTimeout
 	}
@@ -82,13 +95,24 @@ func (r Runner) CallFor(ctx context.Context, t time.Duration, f func(context.Con
 	return f(ctx)
 }
 
-// Do runs one step that changes something: s journaled started, then call
+// Do runs one step that changes something: the fencing check (Acting, if
+// set; refused: journaled failed, not started), s journaled started, then call
 // (bounded as Call), then s journaled done with the detail call returns,
 // skipped (call returned Skip), or failed with its error. A step whose
 // start cannot be journaled is not run. The error is call's (nil for a
 // skip), joined with the journal's when the outcome could not be
 // journaled (a JournalError: the attempt must end).
 func (r Runner) Do(ctx context.Context, p *promote.Promotion, s promote.Step, call func(context.Context) (string, error)) error {
+	if r.Acting != nil {
+		if err := r.Acting(ctx); err != nil {
+			out := s
+			out.Status, out.Detail, out.At = promote.StepFailed, err.Error(), time.Time{}
+			if jerr := r.Record(p, out); jerr != nil {
+				return errors.Join(err, jerr)
+			}
+			return err // not started: this daemon may not act now
+		}
+	}
 	s.Status, s.At = promote.StepStarted, time.Time{}
 	if err := r.Record(p, s); err != nil {
 		return err
