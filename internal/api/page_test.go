@@ -197,7 +197,7 @@ func healthyState(since time.Time) policy.State {
 func awaitingState(requested time.Time, id string) policy.State {
 	return policy.State{Phase: policy.AwaitingApproval, Since: requested, Reasons: []string{"leader unreachable for 45s (9 failed probes)", "awaiting approval (expires in 15m0s): request " + id},
 		ApprovalRequest: policy.ApprovalRequest{ApprovalRequested: requested, ApprovalID: id, ApprovalGuardOK: true},
-		LastGoodLag:     &policy.LagReading{TotalOperations: 20, MaxOperations: 20, Indices: 1, At: requested.Add(-time.Minute), RateKnown: true},
+		Tracking:        policy.Tracking{LastGoodLag: &policy.LagReading{TotalOperations: 20, MaxOperations: 20, Indices: 1, At: requested.Add(-time.Minute), RateKnown: true}},
 		Outage:          policy.Outage{OutageStart: requested.Add(-50 * time.Second), FailedProbes: 9}}
 }
 

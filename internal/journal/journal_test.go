@@ -37,7 +37,7 @@ func sampleRecord() *journal.Record {
 			Outage:      policy.Outage{OutageStart: t0.Add(-5 * time.Minute), FailedProbes: 7},
 			Witness:     policy.Witness{WitnessLostSince: t0.Add(-4 * time.Minute)},
 			Checkpoints: policy.Checkpoints{LeaderCheckpoint: 12345, FailedReads: 42},
-			LastGoodLag: &policy.LagReading{TotalOperations: 10, MaxOperations: 4, Indices: 3, At: t0.Add(-6 * time.Minute)},
+			Tracking:    policy.Tracking{LastGoodLag: &policy.LagReading{TotalOperations: 10, MaxOperations: 4, Indices: 3, At: t0.Add(-6 * time.Minute)}},
 			ApprovalRequest: policy.ApprovalRequest{
 				ApprovalRequested: t0.Add(-3 * time.Minute),
 				Approval:          &policy.Answer{By: "alice", At: t0.Add(-2 * time.Minute), Reason: "leader DC down"},

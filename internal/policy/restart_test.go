@@ -66,7 +66,7 @@ func TestRestartedMidOutage(t *testing.T) {
 			Phase: policy.Suspect, Since: t0, Outage: policy.Outage{OutageStart: t0.Add(-10 * time.Hour), FailedProbes: 100000},
 			Witness:     policy.Witness{WitnessLostSince: t0.Add(-10 * time.Hour)},
 			Checkpoints: policy.Checkpoints{CheckpointFrozenSince: t0.Add(-11 * time.Hour), FailedReadRises: 5},
-			LastGoodLag: &policy.LagReading{At: t0.Add(-time.Second)}, Reasons: []string{"saved"},
+			Tracking:    policy.Tracking{LastGoodLag: &policy.LagReading{At: t0.Add(-time.Second)}}, Reasons: []string{"saved"},
 		}
 		for _, mode := range allModes {
 			p := newPair(t, policyFor(mode))

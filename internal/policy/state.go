@@ -54,6 +54,39 @@ type State struct {
 	Witness
 	Checkpoints
 
+	Tracking
+
+	ApprovalRequest
+	// Denial is a human's no to promoting in this outage: it holds until
+	// the leader answers again or a human approves after all (not reset
+	// with the request).
+	Denial *Answer `json:"denial,omitempty"`
+
+	Lease
+
+	Health
+
+	Cooldown
+
+	PauseInfo
+	Attempt
+	Aftermath
+
+	// Drill names the failover drill ("<drill>/<report id>") that owns the
+	// pair from its graceful promotion until its restore ends (DrillStart,
+	// DrillEnded): the promotion is a rehearsal, the leader answering after
+	// it is expected, and nothing is decided until the drill hands the
+	// pair back.
+	Drill DrillID `json:"drill,omitempty"`
+
+	// Reasons for the current phase, human-readable.
+	Reasons []string `json:"reasons"`
+}
+
+// Tracking is what the observations folded in so far say about the
+// outage's evidence: when the last was taken, the gap before it, the
+// last good lag reading and the leader indices replication misses.
+type Tracking struct {
 	// ObservedAt is the time of the last observation folded into the
 	// tracking; GapBefore, the gap before the current one when it was
 	// longer than max_observation_age (the tracking started afresh).
@@ -71,19 +104,15 @@ type State struct {
 	// (a rollover's new index before its follower existed), kept the same
 	// way: the RPO guard fails while there are any.
 	Unfollowed []string `json:"unfollowed,omitempty"`
+}
 
-	ApprovalRequest
-	// Denial is a human's no to promoting in this outage: it holds until
-	// the leader answers again or a human approves after all (not reset
-	// with the request).
-	Denial *Answer `json:"denial,omitempty"`
-
+// Health is what the replication_degraded/recovered and
+// leader_degraded/writable events are raised from.
+type Health struct {
 	// Degraded is set while replication is unhealthy with the leader up
 	// (lag over max_lag_operations, or an index not syncing or of unknown
 	// lag): it drives replication_degraded / replication_recovered.
 	Degraded bool `json:"degraded,omitempty"`
-	Lease
-
 	// LeaderDegraded is set while the leader answers but refuses writes
 	// (write blocks): it drives leader_degraded / leader_writable.
 	LeaderDegraded bool `json:"leader_degraded,omitempty"`
@@ -92,7 +121,12 @@ type State struct {
 	// went unanswered (the active witness): from WitnessProbes on, the
 	// link between them is reported cut (replication_degraded).
 	LinkUnreached int `json:"link_unreached,omitempty"`
+}
 
+// Cooldown is an outage episode and what follows it: whether one is
+// under way, whether Aiven's view delayed it, whether its page is open,
+// and when the last one ended (the cooldown counts from it).
+type Cooldown struct {
 	// Episode is set from the first leader_down of an outage until the
 	// leader answers again: blips of the witness or the thresholds inside
 	// it (leader_down -> suspect -> leader_down) are the same episode.
@@ -111,20 +145,6 @@ type State struct {
 	OutageRaised bool `json:"outage_raised,omitempty"`
 	// EpisodeEnd is when the last outage episode ended (cooldown).
 	EpisodeEnd time.Time `json:"episode_end,omitzero"`
-
-	PauseInfo
-	Attempt
-	Aftermath
-
-	// Drill names the failover drill ("<drill>/<report id>") that owns the
-	// pair from its graceful promotion until its restore ends (DrillStart,
-	// DrillEnded): the promotion is a rehearsal, the leader answering after
-	// it is expected, and nothing is decided until the drill hands the
-	// pair back.
-	Drill DrillID `json:"drill,omitempty"`
-
-	// Reasons for the current phase, human-readable.
-	Reasons []string `json:"reasons"`
 }
 
 // Outage is the current leader outage, as drwatch sees it: when its

@@ -271,8 +271,8 @@ func TestTakeoverOnADayOldJournalNeverPromotes(t *testing.T) {
 	day := time.Now().Add(-24 * time.Hour)
 	b.rt.mu.Lock()
 	b.rt.rec.State = policy.State{Phase: policy.Suspect, Since: day, Outage: policy.Outage{OutageStart: day, FailedProbes: 3},
-		ObservedAt: day, LastGoodLag: &policy.LagReading{Indices: 1, At: day.Add(-5 * time.Second), RateKnown: true},
-		Reasons: []string{"leader unreachable"}}
+		Tracking: policy.Tracking{ObservedAt: day, LastGoodLag: &policy.LagReading{Indices: 1, At: day.Add(-5 * time.Second), RateKnown: true}},
+		Reasons:  []string{"leader unreachable"}}
 	b.rt.mu.Unlock()
 	r.take(t, nodeB)
 	for range 20 {

@@ -64,7 +64,7 @@ func (r *haRig) daemon(t *testing.T, id string, prober Cycler, pol *config.Polic
 	_, j := openJournal(t)
 	start := time.Now()
 	rec := &journal.Record{Pair: "orders", State: policy.State{Phase: policy.Healthy, Since: start,
-		LastGoodLag: &policy.LagReading{Indices: 1, At: start, RateKnown: true}}}
+		Tracking: policy.Tracking{LastGoodLag: &policy.LagReading{Indices: 1, At: start, RateKnown: true}}}}
 	if err := j.Save(rec); err != nil {
 		t.Fatal(err)
 	}

@@ -187,7 +187,7 @@ func TestUnwritableJournalTracksInMemoryAndNeverPromotes(t *testing.T) {
 	pol.LeaderDownAfter, pol.MinFailedProbes = config.Duration(time.Millisecond), 1
 	start := time.Now()
 	rec := &journal.Record{Pair: "orders", State: policy.State{Phase: policy.Healthy, Since: start,
-		LastGoodLag: &policy.LagReading{Indices: 1, At: start, RateKnown: true}}}
+		Tracking: policy.Tracking{LastGoodLag: &policy.LagReading{Indices: 1, At: start, RateKnown: true}}}}
 	if err := j.Save(rec); err != nil {
 		t.Fatal(err)
 	}
