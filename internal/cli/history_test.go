@@ -50,7 +50,7 @@ func TestHistory(t *testing.T) {
 			Events []string `json:"events"`
 		} `json:"history"`
 	}
-	if err := json.Unmarshal(out.Bytes(), &got); err != nil || len(got) != 1 || got[0].Pair != "orders" || len(got[0].History) != 1 || got[0].History[0].Events[0] != "leader_suspect" {
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil || len(got) != 1 || got[0].Pair != "orders" || len(got[0].History) != 1 || len(got[0].History[0].Events) != 1 || got[0].History[0].Events[0] != "leader_suspect" {
 		t.Fatalf("history --json = %v (%v):\n%s", got, err, out.String())
 	}
 }

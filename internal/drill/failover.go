@@ -190,10 +190,7 @@ func (f *failover) step(ctx context.Context, name, detail string, bound bool, ca
 	}
 	err := r.Do(ctx, nil, promote.Step{Name: stageStep, Target: name, Detail: detail}, func(ctx context.Context) (string, error) {
 		if err := call(ctx); err != nil {
-			if detail != "" {
-				return "", fmt.Errorf("%s: %w", detail, err)
-			}
-			return "", err
+			return "", trimmed{fmt.Errorf("%s: %w", detail, err)}
 		}
 		return detail, nil
 	})
@@ -522,6 +519,15 @@ func (f *failover) restore(ctx context.Context, owner policy.DrillID) {
 	f.r.Result = ResultPassed
 	f.save()
 }
+
+// trimmed is a stage's error as the report words it: "detail: error",
+// without the separator when there is no detail, trimmed of spaces.
+type trimmed struct{ err error }
+
+func (t trimmed) Error() string {
+	return strings.TrimPrefix(strings.TrimSpace(t.err.Error()), ": ")
+}
+func (t trimmed) Unwrap() error { return t.err }
 
 // stepOrHalt runs a stage that changes the clusters (step) and stops the
 // restore there when it fails, saying where: a daemon that no longer

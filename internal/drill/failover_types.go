@@ -2,6 +2,7 @@ package drill
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -62,9 +63,9 @@ type Stage struct {
 
 func (f *Failover) summary() string {
 	var b strings.Builder
-	for _, s := range f.Stages {
-		if s.Status == "started" {
-			continue // its outcome follows (or the restore stopped in it: Where says)
+	for i, s := range f.Stages {
+		if s.Status == "started" && slices.ContainsFunc(f.Stages[i+1:], func(o Stage) bool { return o.Name == s.Name }) {
+			continue // its outcome follows; a stage left started (a crash in it) shows as STARTED
 		}
 		fmt.Fprintf(&b, "  %-6s %s (%.1fs)", strings.ToUpper(s.Status), s.Name, s.Took)
 		if s.Detail != "" {

@@ -240,7 +240,7 @@ func (r *Runner) run(ctx context.Context, d config.Drill, p *config.Pair, h Pair
 	switch {
 	case st.Drill != "" && st.Phase == policy.Promoting:
 		return r.finish(rep, h, ResultFailed, fmt.Sprintf("the promotion of failover drill %s is still running after %s: run the drill again once it ends", st.Drill, MaxPromotionWait))
-	case st.Drill != "" && d.Type == TypeFailover && st.Drill.Name() == d.Name:
+	case st.Drill != "" && d.Type == TypeFailover && st.Drill.Name() == d.Name && st.Drill.Report() != "":
 		prev, err := r.Store.Load(d.Name, st.Drill.Report())
 		if err != nil || prev.Failover == nil {
 			return r.finish(rep, h, ResultFailed, fmt.Sprintf("the pair is still owned by failover drill %s, whose report cannot be read (%v): finish its restore by hand", st.Drill, err))

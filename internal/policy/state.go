@@ -43,9 +43,11 @@ const (
 var Phases = []Phase{Healthy, Suspect, Isolated, LeaderDown, AwaitingApproval, Promoting, Promoted, Failed, Paused}
 
 // State is what drwatch remembers about a pair between cycles and across
-// restarts (the journal stores it). Its fields are grouped into the parts
-// that reset together; the groups are embedded, so the journal's JSON is
-// one flat object and a field reads as s.OutageStart.
+// restarts (the journal stores it). Its fields are grouped by what they
+// are about (an outage, the witness, an approval, a pause, ...); the
+// groups are embedded, so the journal's JSON is one flat object and a
+// field reads as s.OutageStart. A group is not reset as a whole unless
+// its doc says so (resetTracking says what an outage's end resets).
 type State struct {
 	Phase Phase     `json:"phase"`
 	Since time.Time `json:"since"`

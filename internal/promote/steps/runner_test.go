@@ -107,3 +107,32 @@ func (f *failAfter) AppendSteps(string, *promote.Promotion, ...promote.Step) err
 	f.n--
 	return nil
 }
+
+// A runner with a fencing check (a drill's restore) starts nothing it
+// refuses: the step is journaled failed, never started, never called;
+// and its Bound replaces StepTimeout and Window for the call.
+func TestRunnerActingAndBound(t *testing.T) {
+	j := &memJournal{}
+	refused := errors.New("standby: dr-b holds the lease")
+	r := Runner{Pair: "orders", Journal: j, Acting: func(context.Context) error { return refused }}
+	err := r.Do(context.Background(), &promote.Promotion{}, promote.Step{Name: promote.StepReopen, Target: "orders"}, func(context.Context) (string, error) {
+		t.Fatal("called although the fencing check refused")
+		return "", nil
+	})
+	if !errors.Is(err, refused) || len(j.steps) != 1 || j.steps[0].Status != promote.StepFailed || j.steps[0].Detail != refused.Error() {
+		t.Fatalf("Do = %v, journaled %+v", err, j.steps)
+	}
+	bounded := false
+	r = Runner{Pair: "orders", Journal: &memJournal{}, Bound: func(ctx context.Context) (context.Context, context.CancelFunc) {
+		bounded = true
+		return context.WithCancel(ctx)
+	}}
+	if err := r.Call(context.Background(), func(ctx context.Context) error {
+		if _, ok := ctx.Deadline(); ok {
+			t.Error("StepTimeout applied although Bound is set")
+		}
+		return nil
+	}); err != nil || !bounded {
+		t.Fatalf("Call = %v, bounded %v", err, bounded)
+	}
+}
