@@ -12,8 +12,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/drwatch/drwatch/internal/acting"
 	"github.com/drwatch/drwatch/internal/policy"
-	"github.com/drwatch/drwatch/internal/watch"
 )
 
 // actionRequest is the JSON body of POST /api/v1/pairs/{pair}/{action}.
@@ -116,12 +116,12 @@ func (a *server) run(name, action string, req actionRequest, via string) (action
 	case errors.Is(err, policy.ErrConflict):
 		resp.Error = err.Error()
 		return resp, http.StatusConflict
-	case errors.Is(err, watch.ErrQueued):
+	case errors.Is(err, acting.ErrQueued):
 		// ha: recorded in the pair's inbox, not yet applied and shared;
 		// whichever daemon holds the lease applies it.
 		resp.Error = err.Error()
 		return resp, http.StatusAccepted
-	case errors.Is(err, watch.ErrStandby), errors.Is(err, watch.ErrUnshared):
+	case errors.Is(err, acting.ErrStandby), errors.Is(err, acting.ErrUnshared):
 		resp.Error = err.Error()
 		return resp, http.StatusServiceUnavailable
 	case err != nil:

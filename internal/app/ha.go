@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/drwatch/drwatch/internal/acting"
 	"github.com/drwatch/drwatch/internal/buildinfo"
 	"github.com/drwatch/drwatch/internal/config"
 	"github.com/drwatch/drwatch/internal/ha"
@@ -18,7 +19,8 @@ import (
 // a reload does not hand the lease over).
 type haPair struct {
 	node     *ha.Node
-	follower string // the follower endpoint the lease was made with
+	role     *acting.HA // this daemon's part in the pair: outlives watchers too
+	follower string     // the follower endpoint the lease was made with
 	stop     context.CancelFunc
 	done     chan struct{}
 }
@@ -46,10 +48,11 @@ func leaseClient(p *config.Pair) (*opensearch.Client, error) {
 	return client, nil
 }
 
-// haNode returns pair p's lease, starting its loop the first time.
-// Its client makes one attempt per request (no transport retries): a
-// lease round measures the follower cluster as it is.
-func (a *App) haNode(ctx context.Context, cfg *config.Config, p *config.Pair) (*ha.Node, error) {
+// haRole returns this daemon's part in pair p (its lease), starting the
+// lease's loop the first time. Its client makes one attempt per request
+// (no transport retries): a lease round measures the follower cluster as
+// it is.
+func (a *App) haRole(ctx context.Context, cfg *config.Config, p *config.Pair) (*acting.HA, error) {
 	a.leases.mu.Lock()
 	defer a.leases.mu.Unlock()
 	if a.leases.pairs == nil {
@@ -67,7 +70,7 @@ func (a *App) haNode(ctx context.Context, cfg *config.Config, p *config.Pair) (*
 			hp.follower = key
 			a.log.Info("ha: the pair's lease uses the reloaded follower endpoint", zap.String("pair", p.Name))
 		}
-		return hp.node, nil
+		return hp.role, nil
 	}
 	client, err := leaseClient(p)
 	if err != nil {
@@ -78,10 +81,10 @@ func (a *App) haNode(ctx context.Context, cfg *config.Config, p *config.Pair) (*
 		return nil, fmt.Errorf("pair %s: ha: %w", p.Name, err)
 	}
 	lctx, stop := context.WithCancel(ctx)
-	hp := &haPair{node: node, follower: endpointKey(p.Follower), stop: stop, done: make(chan struct{})}
+	log := a.log.Named("ha").With(zap.String("pair", p.Name))
+	hp := &haPair{node: node, role: acting.NewHA(node, a.journal, log), follower: endpointKey(p.Follower), stop: stop, done: make(chan struct{})}
 	a.leases.pairs[p.Name] = hp
 	a.metrics.InitHA(p.Name)
-	log := a.log.Named("ha").With(zap.String("pair", p.Name))
 	a.leases.wg.Go(func() {
 		defer close(hp.done)
 		var was ha.Status
@@ -99,7 +102,7 @@ func (a *App) haNode(ctx context.Context, cfg *config.Config, p *config.Pair) (*
 			was = st
 		})
 	})
-	return node, nil
+	return hp.role, nil
 }
 
 // releaseLeases stops the lease loops and releases every lease held (a

@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/drwatch/drwatch/internal/acting"
 	"github.com/drwatch/drwatch/internal/config"
 	"github.com/drwatch/drwatch/internal/ha"
 	"github.com/drwatch/drwatch/internal/probe"
@@ -27,20 +28,17 @@ func (a *App) start(ctx context.Context, cfg *config.Config) {
 		p := &cfg.Pairs[i]
 		log := a.log.Named("watcher").With(zap.String("pair", p.Name))
 		rt, err := a.record(p.Name)
-		var node *ha.Node
+		var role acting.Role = acting.Single{}
 		var j ha.StepJournal = a.journal
+		var window func() time.Time
 		if err == nil && cfg.HA.Enabled {
-			node, err = a.haNode(a.haCtx, cfg, p)
-			if err == nil {
-				j = ha.Gate{Journal: a.journal, Lease: node.Lease, After: rt.StepsJournaled}
+			var h *acting.HA
+			if h, err = a.haRole(a.haCtx, cfg, p); err == nil {
+				role, j, window = h, h.Journal(a.journal, rt.StepsJournaled), h.Window
 			}
 		}
 		var pr *probe.Prober
 		var ex promote.Executor
-		var window func() time.Time
-		if node != nil {
-			window = node.Lease.Window
-		}
 		if err == nil {
 			pr, ex, err = Parts(p, j, window, log)
 		}
@@ -53,7 +51,7 @@ func (a *App) start(ctx context.Context, cfg *config.Config) {
 		a.metrics.InitPair(p.Name)
 		watchers = append(watchers, watch.New(watch.Config{
 			Pair: p, Prober: pr, Exec: ex, Journal: a.journal, Metrics: a.metrics, Log: log,
-			Runtime: rt, Promotions: &a.promotions, Hooks: &a.hooks, URL: cfg.URL(), HA: node,
+			Runtime: rt, Promotions: &a.promotions, Hooks: &a.hooks, URL: cfg.URL(), Role: role,
 		}))
 	}
 	var wg sync.WaitGroup

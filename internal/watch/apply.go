@@ -120,18 +120,12 @@ func (w *Watcher) stateMetrics(s *policy.State) {
 // Command applies a human's command (approve, deny, pause, resume,
 // promote) and wakes the loop.
 //
-// With ha, a command goes through the pair's inbox in the follower
-// cluster whichever daemon receives it: a standby passes it to the lease
-// holder (forward); the holder records it there too before applying it
-// (commandHeld), so that a command is never known to one daemon only.
+// The pair's role takes it (acting.Role.Command): alone, it is applied
+// at once; with ha, it goes through the pair's inbox in the follower
+// cluster whichever daemon receives it, so that a command is never known
+// to one daemon only.
 func (w *Watcher) Command(c policy.Command) (policy.State, error) {
-	if w.ha == nil {
-		return w.command(c.Apply, c.By, &c)
-	}
-	if _, acting := w.acting(); !acting {
-		return w.forward(c)
-	}
-	return w.commandHeld(c)
+	return w.role.Command(rolePair{w}, c)
 }
 
 // command applies f, a command's decision function; c is the command,

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/drwatch/drwatch/internal/acting"
+
 	"github.com/drwatch/drwatch/internal/policy"
 	"github.com/drwatch/drwatch/internal/promote"
 	"github.com/drwatch/drwatch/internal/record"
@@ -21,9 +23,9 @@ func (w *Watcher) DrillPromote(ctx context.Context, drill policy.DrillID, by str
 		return promote.Result{}, err
 	}
 	w.rt.mu.Lock()
-	if !w.actingLocked() {
+	if _, err := w.role.Acting(); err != nil {
 		w.rt.mu.Unlock()
-		return promote.Result{}, fmt.Errorf("%w: %w", ErrNotStarted, ErrStandby)
+		return promote.Result{}, fmt.Errorf("%w: %w", ErrNotStarted, err)
 	}
 	if w.rt.inFlight {
 		w.rt.mu.Unlock()
@@ -59,7 +61,7 @@ func (w *Watcher) DrillPromote(ctx context.Context, drill policy.DrillID, by str
 // replication (policy.DrillEnded): healthy, watched afresh.
 func (w *Watcher) DrillEnd(drill policy.DrillID, summary, by string) error {
 	_, err := w.Command(policy.Command{Action: policy.ActDrillEnd, By: by, Drill: drill, Reason: summary})
-	if errors.Is(err, ErrQueued) {
+	if errors.Is(err, acting.ErrQueued) {
 		return nil // ha: recorded in the inbox; the lease holder applies it
 	}
 	return err
@@ -68,7 +70,7 @@ func (w *Watcher) DrillEnd(drill policy.DrillID, summary, by string) error {
 // NotifyDrill tells the hooks a drill's outcome (drill_succeeded or
 // drill_failed), with its summary as the reasons.
 func (w *Watcher) NotifyDrill(event policy.Event, summary string, reasons []string) {
-	if _, acting := w.acting(); w.hooks == nil || !acting {
+	if _, err := w.role.Acting(); w.hooks == nil || err != nil {
 		return // a standby pages nobody
 	}
 	w.rt.mu.RLock()
@@ -98,36 +100,31 @@ func (w *Watcher) Promotion() *promote.Promotion {
 // Standby says why this daemon does not run the pair's drills ("" when
 // it acts for the pair): with ha, the lease holder runs them.
 func (w *Watcher) Standby() string {
-	if _, acting := w.acting(); acting {
+	_, err := w.role.Acting()
+	if err == nil {
 		return ""
 	}
-	holder := w.ha.Lease.Status().Holder
+	h, _ := w.role.Report()
+	if h == nil {
+		return fmt.Sprintf("pair %s: %v", w.pair.Name, err)
+	}
+	holder := h.Holder
 	if holder == "" {
 		holder = "no daemon yet"
 	}
-	return fmt.Sprintf("this daemon (%s) is standby for pair %s: the lease holder (%s) runs its drills", w.ha.Identity(), w.pair.Name, holder)
+	return fmt.Sprintf("this daemon (%s) is standby for pair %s: the lease holder (%s) runs its drills", h.Identity, w.pair.Name, holder)
 }
 
-// Bound bounds ctx by this daemon's lease window (ha): a call made with
-// it is never sent after the window. Without ha, ctx as it is.
+// Bound bounds ctx by the window in which this daemon may act (ha: its
+// lease's): a call made with it is never sent after the window.
 func (w *Watcher) Bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	if w.ha == nil {
-		return context.WithCancel(ctx)
-	}
-	return context.WithDeadline(ctx, w.ha.Lease.Window())
+	return w.role.Bound(ctx)
 }
 
-// Acting is nil while this daemon may act for the pair: always without
-// ha; with it, while it holds the pair's lease, confirmed in the follower
+// Acting is nil while this daemon may act for the pair: always alone;
+// with ha, while it holds the pair's lease, confirmed in the follower
 // cluster now (ha.Lease.Check) - the fencing check of what a failover
 // drill changes outside a promotion.
 func (w *Watcher) Acting(ctx context.Context) error {
-	if w.ha == nil {
-		return nil
-	}
-	term, acting := w.acting()
-	if !acting {
-		return fmt.Errorf("%w (%s holds the lease)", ErrStandby, w.ha.Lease.Status().Holder)
-	}
-	return w.ha.Lease.Check(ctx, term)
+	return w.role.Confirm(ctx)
 }

@@ -26,7 +26,7 @@ type Notifier interface {
 // the runtime's lock held: Notify never blocks. extra reasons go before
 // the state's.
 func (w *Watcher) notifyLocked(events []policy.Event, from policy.Phase, by string, extra ...string) {
-	if w.hooks == nil || !w.actingLocked() {
+	if _, err := w.role.Acting(); w.hooks == nil || err != nil {
 		return // with ha, only the lease holder pages
 	}
 	for _, name := range events {

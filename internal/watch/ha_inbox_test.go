@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+
+	"github.com/drwatch/drwatch/internal/acting"
 	"github.com/drwatch/drwatch/internal/ha"
 	"github.com/drwatch/drwatch/internal/journal"
 	"github.com/drwatch/drwatch/internal/opensearch"
@@ -156,7 +159,7 @@ func TestUnwritableJournalKeepsThePauseQueued(t *testing.T) {
 	if err := os.Rename(dir, dir+".away"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Command(policy.Command{Action: policy.ActPause, By: "alice", For: time.Hour}); !errors.Is(err, ErrQueued) {
+	if _, err := a.Command(policy.Command{Action: policy.ActPause, By: "alice", For: time.Hour}); !errors.Is(err, acting.ErrQueued) {
 		t.Fatalf("a pause with the journal unwritable: %v, want queued (202)", err)
 	}
 	pub, _, _ := nodeA.Shared.Read(ctx)
@@ -181,7 +184,7 @@ func TestUnwritableJournalKeepsThePauseQueued(t *testing.T) {
 	node2.Lease.Now, node2.Instance = r.now, nodeA.Instance
 	ex2 := &hookExecutor{hook: func(int) {}}
 	a2 := New(Config{Pair: a.pair, Prober: downProber{}, Exec: ex2, Journal: a.journal, Metrics: a.metrics,
-		Log: a.log, Runtime: rt2, HA: node2})
+		Log: a.log, Runtime: rt2, Role: acting.NewHA(node2, a.journal, zap.NewNop())})
 	a2.interval = 10 * time.Millisecond
 	if s := node2.Lease.Step(ctx); !s.Held {
 		t.Fatalf("the restarted daemon did not take its released lease: %+v", s)
@@ -230,7 +233,7 @@ func TestAdoptedStepsReplaceADivergedRecord(t *testing.T) {
 	cp.Steps = nil
 	st := a.rt.rec.State
 	stb, _ := json.Marshal(st)
-	prb, _ := json.Marshal(sharedPromotion{Promotion: &cp, Steps: theirs})
+	prb, _ := json.Marshal(acting.PublishedPromotion{Promotion: &cp, Steps: theirs})
 	if err := nodeA.Shared.Publish(ctx, ha.Published{Holder: "dr-b", Instance: "b-instance", Term: 2, At: now, State: stb, Promotion: prb}); err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +271,7 @@ func TestPauseAppliedAgainEndsAtTheSameTime(t *testing.T) {
 	r.take(t, nodeA)
 	a.tick(ctx)
 	fa.failStateWrites.Store(true)
-	if _, err := a.Command(policy.Command{Action: policy.ActPause, By: "alice", For: time.Hour}); !errors.Is(err, ErrQueued) {
+	if _, err := a.Command(policy.Command{Action: policy.ActPause, By: "alice", For: time.Hour}); !errors.Is(err, acting.ErrQueued) {
 		t.Fatalf("want 202, got %v", err)
 	}
 	first := a.rt.rec.State.PausedUntil
@@ -284,7 +287,7 @@ func TestPauseAppliedAgainEndsAtTheSameTime(t *testing.T) {
 	node2 := ha.NewNode(r.store, ".drwatch-ha", "orders", "dr-a", haTTL)
 	node2.Lease.Now, node2.Instance = r.now, nodeA.Instance
 	a2 := New(Config{Pair: a.pair, Prober: staticProber{}, Exec: &hookExecutor{hook: func(int) {}}, Journal: a.journal, Metrics: a.metrics,
-		Log: a.log, Runtime: rt2, HA: node2, Now: func() time.Time { return later }})
+		Log: a.log, Runtime: rt2, Role: acting.NewHA(node2, a.journal, zap.NewNop()), Now: func() time.Time { return later }})
 	if s := node2.Lease.Step(ctx); !s.Held {
 		t.Fatalf("%+v", s)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/drwatch/drwatch/internal/acting"
 	"github.com/drwatch/drwatch/internal/config"
 	"github.com/drwatch/drwatch/internal/ha"
 	"github.com/drwatch/drwatch/internal/journal"
@@ -76,7 +77,7 @@ func (r *haRig) daemon(t *testing.T, id string, prober Cycler, pol *config.Polic
 	}
 	ex := &hookExecutor{hook: func(int) {}}
 	w := New(Config{Pair: &config.Pair{Name: "orders", Resolved: pol}, Prober: prober, Exec: ex, Journal: j, Metrics: metrics.New(),
-		Log: zap.NewNop(), Runtime: NewRuntime(rec), HA: node})
+		Log: zap.NewNop(), Runtime: NewRuntime(rec), Role: acting.NewHA(node, j, zap.NewNop())})
 	w.interval = 10 * time.Millisecond
 	return w, ex, node
 }
@@ -105,7 +106,7 @@ func promotionUnderWay(t *testing.T, w *Watcher, node *ha.Node, steps ...promote
 	p.Term = 1
 	w.rt.rec.Promotion = p
 	w.rt.mu.Unlock()
-	if err := (ha.Gate{Journal: w.journal, Lease: node.Lease, After: w.rt.StepsJournaled}).AppendSteps("orders", p, steps...); err != nil {
+	if err := w.role.(*acting.HA).Journal(w.journal, w.rt.StepsJournaled).AppendSteps("orders", p, steps...); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.publish(context.Background()); err != nil {
@@ -141,12 +142,15 @@ func TestOnlyTheLeaseHolderPromotes(t *testing.T) {
 	if exB.runs != 0 || b.phase() != policy.Healthy {
 		t.Fatalf("the standby decided: %d promotions, phase %s", exB.runs, b.phase())
 	}
-	if _, err := b.Promote(ctx, false); !errors.Is(err, ErrStandby) {
+	if _, err := b.Promote(ctx, false); !errors.Is(err, acting.ErrStandby) {
 		t.Fatalf("the standby's Promote: %v", err)
+	}
+	if got, want := b.Standby(), "this daemon (dr-b) is standby for pair orders: the lease holder (dr-a) runs its drills"; got != want {
+		t.Fatalf("the standby says %q, want %q", got, want)
 	}
 	pctx, stopPublishing := context.WithCancel(ctx)
 	defer stopPublishing()
-	go a.publishLoop(pctx) // as Start runs it: publishes the outcome
+	go a.role.Run(pctx, rolePair{a}) // as Start runs it: publishes the outcome
 	for i := 0; i < 100 && a.phase() != policy.Promoted; i++ {
 		time.Sleep(2 * time.Millisecond) // past leader_down_after
 		a.tick(ctx)
@@ -154,6 +158,9 @@ func TestOnlyTheLeaseHolderPromotes(t *testing.T) {
 	}
 	if exA.runs != 1 || a.phase() != policy.Promoted {
 		t.Fatalf("the holder: %d promotions, phase %s", exA.runs, a.phase())
+	}
+	if got := a.Standby(); got != "" {
+		t.Fatalf("the holder says it is standby: %q", got)
 	}
 	var st report.PairStatus
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
@@ -200,7 +207,7 @@ func TestNoLeaseNoAction(t *testing.T) {
 		t.Fatalf("runs %d, phase %s, status %+v %q", ex.runs, a.phase(), st.HA, st.Problems)
 	}
 	// Its API cannot pass a command on either: refused, nothing applied.
-	if _, err := a.Command(policy.Command{Action: policy.ActPause, By: "alice", For: time.Hour}); !errors.Is(err, ErrStandby) || a.phase() != policy.Healthy {
+	if _, err := a.Command(policy.Command{Action: policy.ActPause, By: "alice", For: time.Hour}); !errors.Is(err, acting.ErrStandby) || a.phase() != policy.Healthy {
 		t.Fatalf("a pause with the follower cluster unreachable: %v, %s", err, a.phase())
 	}
 }
@@ -323,7 +330,7 @@ func TestHolderThatCannotAdoptGivesTheLeaseUp(t *testing.T) {
 	r.store.Seq++
 	r.store.Docs["orders.state"] = opensearch.Doc{Found: true, SeqNo: r.store.Seq, PrimaryTerm: 1, Source: []byte(`{"holder":`)}
 	r.store.Mu.Unlock()
-	for range maxStuck {
+	for range acting.MaxStuck {
 		a.tick(ctx)
 	}
 	a.promotions.Wait()

@@ -64,11 +64,11 @@ func (w *Watcher) Promote(ctx context.Context, graceful bool) (promote.Result, e
 }
 
 func (w *Watcher) promote(ctx context.Context, graceful, byHand bool) (promote.Result, error) {
-	// With ha, only the lease holder promotes, under its term: every
-	// mutating step checks it first (ha.Gate).
-	term, acting := w.acting()
-	if !acting {
-		return promote.Result{}, fmt.Errorf("%w: %w (%s holds the lease)", ErrNotStarted, ErrStandby, w.ha.Lease.Status().Holder)
+	// Only the daemon acting for the pair promotes, under its term: with
+	// a lease, every mutating step checks it first (ha.Gate).
+	term, err := w.role.Acting()
+	if err != nil {
+		return promote.Result{}, fmt.Errorf("%w: %w", ErrNotStarted, err)
 	}
 	w.rt.mu.Lock()
 	if w.rt.rec.State.Phase != policy.Promoting {
@@ -107,7 +107,7 @@ func (w *Watcher) promote(ctx context.Context, graceful, byHand bool) (promote.R
 	}
 	p := w.rt.rec.Promotion
 	p.Term = term
-	w.rt.ha.running, w.rt.ha.prom = true, snapshotOf(p)
+	w.rt.running, w.rt.runCopy = true, copyPromotion(p)
 	w.rt.mu.Unlock()
 
 	start := time.Now()
@@ -116,7 +116,7 @@ func (w *Watcher) promote(ctx context.Context, graceful, byHand bool) (promote.R
 	took := time.Since(start)
 
 	w.rt.mu.Lock()
-	w.rt.ha.running = false
+	w.rt.running, w.rt.runCopy = false, nil
 	var d policy.Decision
 	result := "success"
 	now := w.now()
@@ -132,7 +132,7 @@ func (w *Watcher) promote(ctx context.Context, graceful, byHand bool) (promote.R
 	}
 	jerr := w.applyLocked(d, "", now)
 	w.rt.mu.Unlock()
-	w.rt.kickPublish() // ha: the outcome is published at once
+	w.role.Kick() // the outcome is shared at once
 
 	n := w.pair.Name
 	w.metrics.Promotions.WithLabelValues(n, result).Inc()
@@ -182,8 +182,8 @@ func (w *Watcher) vetLocked(ctx context.Context) error {
 	if w.rt.rec.State.Phase != policy.Promoting {
 		return fmt.Errorf("%w: the pair is %s now", ErrNotStarted, w.rt.rec.State.Phase)
 	}
-	if !w.actingLocked() { // the lease was lost while the hooks were asked
-		return fmt.Errorf("%w: %w", ErrNotStarted, ErrStandby)
+	if _, err := w.role.Acting(); err != nil { // the lease was lost while the hooks were asked
+		return fmt.Errorf("%w: %w", ErrNotStarted, err)
 	}
 	if verr == nil {
 		w.hooks.Notify(w.eventLocked(policy.EvPromotionStarted, "", w.rt.promotionBy))
@@ -229,15 +229,12 @@ func (w *Watcher) PromoteByHand(ctx context.Context, by, reason string, graceful
 // fenceOldLeader write-blocks an old leader that answers again after the
 // promotion, and records it; on failure the next cycle tries again.
 func (w *Watcher) fenceOldLeader(ctx context.Context) {
-	term, acting := w.acting()
-	if !acting {
+	if _, err := w.role.Acting(); err != nil {
 		return
 	}
-	if w.ha != nil {
-		if err := w.ha.Lease.Check(ctx, term); err != nil {
-			w.log.Error("the old leader answers again; not fencing it: this daemon's lease is not confirmed", zap.Error(err))
-			return
-		}
+	if err := w.role.Confirm(ctx); err != nil {
+		w.log.Error("the old leader answers again; not fencing it: this daemon's lease is not confirmed", zap.Error(err))
+		return
 	}
 	w.rt.mu.RLock()
 	p := w.rt.rec.Promotion

@@ -29,35 +29,13 @@ func (w *Watcher) Status() report.PairStatus {
 	if st.OldLeaderUnfenced() {
 		ps.Problems = append([]string{"the old leader answers again after the promotion and is not fenced: both sides may take writes"}, ps.Problems...)
 	}
-	if w.ha != nil {
-		w.haStatusLocked(&ps)
+	if h, problems := w.role.Report(); h != nil {
+		ps.HA = h
+		if len(problems) > 0 {
+			ps.Problems = append(problems, ps.Problems...)
+		}
 	}
 	return ps
-}
-
-// haStatusLocked adds the lease to a pair's status: on a standby, the
-// decision is the holder's published one, and a lease that cannot be
-// read is a problem (this daemon would not act).
-func (w *Watcher) haStatusLocked(ps *report.PairStatus) {
-	ls := w.ha.Lease.Status()
-	h := &report.HA{Role: report.RoleStandby, Identity: w.ha.Identity(), Holder: ls.Holder}
-	ps.HA = h
-	if w.actingLocked() {
-		h.Role, h.Term, h.ExpiresInSeconds = report.RoleHolder, ls.Term, ls.Expires.Seconds()
-	}
-	if ls.Err != nil {
-		h.Error = ls.Err.Error()
-	}
-	if h.Role == report.RoleStandby {
-		if m := w.rt.ha.mirror; m != nil && w.rt.ha.mstate != nil {
-			h.PublishedBy, h.PublishedTerm, h.PublishedAt = m.Holder, m.Term, m.At // the decision shown
-		}
-		if ls.Err != nil {
-			ps.Problems = append([]string{"ha: this daemon cannot confirm the pair's lease in the follower cluster, so it does not act for the pair (" + ls.Err.Error() + ")"}, ps.Problems...)
-		} else if err := w.rt.ha.readErr; err != nil {
-			ps.Problems = append([]string{"ha: the holder's published state cannot be read (" + err.Error() + "): the decision shown is this daemon's own, from before"}, ps.Problems...)
-		}
-	}
 }
 
 // DecisionOf is a decision state as the status shows it.
@@ -121,7 +99,7 @@ func (w *Watcher) State() policy.State {
 // shownLocked is the decision state the pair's status shows: its own, or
 // on a standby (ha) the one the holder published, once read.
 func (w *Watcher) shownLocked() policy.State {
-	if ms := w.rt.ha.mstate; w.ha != nil && ms != nil && !w.actingLocked() {
+	if ms := w.role.Shown(); ms != nil {
 		return *ms
 	}
 	return w.rt.rec.State

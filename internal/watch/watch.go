@@ -21,8 +21,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/drwatch/drwatch/internal/acting"
 	"github.com/drwatch/drwatch/internal/config"
-	"github.com/drwatch/drwatch/internal/ha"
 	"github.com/drwatch/drwatch/internal/journal"
 	"github.com/drwatch/drwatch/internal/metrics"
 	"github.com/drwatch/drwatch/internal/observe"
@@ -54,7 +54,9 @@ type Watcher struct {
 	hooks      Notifier
 	url        string // the daemon's external URL
 	source     string // the host name, for events
-	ha         *ha.Node
+	// role says whether this daemon acts for the pair now (acting.Single
+	// alone; acting.HA with a lease shared with another daemon).
+	role acting.Role
 }
 
 // Config is what a Watcher is made of.
@@ -74,9 +76,9 @@ type Config struct {
 	// URL is the daemon's external URL (config.Config.URL), for the
 	// links and commands in events.
 	URL string
-	// HA is the pair's lease and shared state (ha.enabled); nil: this
-	// daemon acts alone.
-	HA *ha.Node
+	// Role is this daemon's part in acting for the pair (nil:
+	// acting.Single, it acts alone).
+	Role acting.Role
 }
 
 // New makes the watcher of a pair.
@@ -87,11 +89,14 @@ func New(c Config) *Watcher {
 	if c.Promotions == nil {
 		c.Promotions = &sync.WaitGroup{}
 	}
+	if c.Role == nil {
+		c.Role = acting.Single{}
+	}
 	host, _ := os.Hostname()
 	w := &Watcher{
 		pair: c.Pair, prober: c.Prober, exec: c.Exec, journal: c.Journal, metrics: c.Metrics, log: c.Log,
 		interval: c.Pair.Resolved.ProbeInterval.D(), now: c.Now, rt: c.Runtime, promotions: c.Promotions,
-		hooks: c.Hooks, url: c.URL, source: host, ha: c.HA,
+		hooks: c.Hooks, url: c.URL, source: host, role: c.Role,
 	}
 	// The record starts with the state and the policy this watcher
 	// decides with (a reload makes a new watcher: a new policy).
@@ -136,11 +141,12 @@ type Runtime struct {
 	// restarted: the record came from the journal and policy.Restarted
 	// adjusted it; the first watcher's start line says so.
 	restarted bool
-	// ha is the lease's part of the state (ha.enabled).
-	ha      haState
-	pubMu   sync.Mutex    // serialises publishes
-	inboxMu sync.Mutex    // serialises applying the inbox
-	pubKick chan struct{} // a promotion step was journaled: publish
+	// running is set while this daemon's executor runs a promotion:
+	// runCopy is then the copy of it that others read (the executor
+	// changes the promotion without the pair's lock; it is copied after
+	// each step is journaled: StepsJournaled).
+	running bool
+	runCopy *promote.Promotion
 }
 
 // CloseRecorder closes the pair's record file (at shutdown).
@@ -182,7 +188,7 @@ func Load(j *journal.Journal, pair string, now time.Time) (*Runtime, error) {
 
 // NewRuntime is the live state of a pair starting from record r.
 func NewRuntime(r *journal.Record) *Runtime {
-	return &Runtime{rec: r, kick: make(chan struct{}, 1), pubKick: make(chan struct{}, 1)}
+	return &Runtime{rec: r, kick: make(chan struct{}, 1)}
 }
 
 // State is the pair's current decision state.
@@ -212,10 +218,10 @@ func (w *Watcher) Start(ctx context.Context) error {
 	w.metrics.SetState(w.pair.Name, string(w.rt.rec.State.Phase), phaseNames)
 	resume := w.rt.rec.State.Phase == policy.Promoting
 	w.rt.mu.RUnlock()
-	if w.ha != nil {
-		go w.publishLoop(ctx)
-	} else if resume {
-		// (With ha, the first cycle that holds the lease resumes it.)
+	go w.role.Run(ctx, rolePair{w})
+	if _, err := w.role.Acting(); err == nil && resume {
+		// (A daemon that does not act yet resumes it at the first cycle
+		// in which it does.)
 		w.log.Warn("resuming an interrupted promotion from the journal")
 		w.startPromotion(ctx)
 	}
@@ -243,17 +249,15 @@ func (w *Watcher) tick(ctx context.Context) {
 	if ctx.Err() != nil {
 		return // shutting down: a canceled cycle is not an observation
 	}
-	if w.ha != nil {
-		if !w.takeHA(ctx) {
-			w.standby(ctx, obs)
-			return
-		}
-		defer func() {
-			pctx, cancel := context.WithTimeout(ctx, w.haBound())
-			_ = w.publish(pctx)
-			cancel()
-		}()
+	if !w.role.Begin(ctx, rolePair{w}) {
+		w.observeOnly(obs) // the daemon acting for the pair decides
+		return
 	}
+	defer func() {
+		pctx, cancel := context.WithTimeout(ctx, w.sharedBound())
+		_ = w.role.Publish(pctx, rolePair{w})
+		cancel()
+	}()
 	w.rt.mu.Lock()
 	prev := w.rt.last
 	w.rt.last = &obs

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
 
+	"github.com/drwatch/drwatch/internal/acting"
 	"github.com/drwatch/drwatch/internal/config"
 	"github.com/drwatch/drwatch/internal/journal"
 	"github.com/drwatch/drwatch/internal/metrics"
@@ -81,7 +82,7 @@ func TestWatcherStopNeverWaitsOnAPromotion(t *testing.T) {
 	var promotions sync.WaitGroup
 	watch := func() (stop func()) {
 		w := &Watcher{pair: &config.Pair{Name: "orders", Resolved: config.DefaultPolicy()}, prober: staticProber{}, exec: ex, journal: j,
-			metrics: metrics.New(), log: zap.NewNop(), interval: 10 * time.Millisecond, now: time.Now, rt: rt, promotions: &promotions}
+			metrics: metrics.New(), log: zap.NewNop(), interval: 10 * time.Millisecond, now: time.Now, rt: rt, promotions: &promotions, role: acting.Single{}}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { _ = w.Start(ctx); close(done) }()
@@ -135,7 +136,7 @@ func TestPromotionOutcomeJournalFailureIsRetried(t *testing.T) {
 	}}
 	m := metrics.New()
 	w := &Watcher{pair: pair, prober: staticProber{}, exec: ex, journal: j, metrics: m, log: zap.NewNop(),
-		interval: time.Hour, now: time.Now, rt: NewRuntime(rec), promotions: &sync.WaitGroup{}}
+		interval: time.Hour, now: time.Now, rt: NewRuntime(rec), promotions: &sync.WaitGroup{}, role: acting.Single{}}
 
 	_, _ = w.Promote(context.Background(), false) // succeeds, but its outcome cannot be saved
 	if w.rt.rec.State.Phase != policy.Promoted {
@@ -194,7 +195,7 @@ func TestUnwritableJournalTracksInMemoryAndNeverPromotes(t *testing.T) {
 	ex := &hookExecutor{hook: func(int) {}}
 	m := metrics.New()
 	w := &Watcher{pair: &config.Pair{Name: "orders", Resolved: pol}, prober: downProber{}, exec: ex, journal: j, metrics: m,
-		log: zap.NewNop(), interval: time.Hour, now: time.Now, rt: NewRuntime(rec), promotions: &sync.WaitGroup{}}
+		log: zap.NewNop(), interval: time.Hour, now: time.Now, rt: NewRuntime(rec), promotions: &sync.WaitGroup{}, role: acting.Single{}}
 	moved := dir + ".away"
 	if err := os.Rename(dir, moved); err != nil {
 		t.Fatal(err)
