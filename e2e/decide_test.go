@@ -137,82 +137,124 @@ func journalHistory(t *testing.T, cfgPath string) []struct {
 	return rec.History
 }
 
-// drwatch cut off from the leader while the follower still sees it: in auto
-// mode it goes isolated and never promotes, however long the cut lasts.
-func TestIsolatedNeverPromotes(t *testing.T) {
-	px := newTCPProxy(t, "drwatch-leader", strings.TrimPrefix(lab.LeaderURL, "http://"))
-	cfg, _ := decisionConfig(t, "http://"+px.Addr(), "auto")
-	d := startDaemon(t, cfg)
-	d.waitMetric(t, 10*time.Second, `drwatch_pair_state{pair="lab",state="healthy"}`, "1")
+// The faults that must never promote, in auto mode: one row each, with
+// what the pair must show while the fault holds, and every state watched
+// from the fault to the pair healthy again. Adding such a fault is one
+// row (the faults that must promote, with writes counted by id, are the
+// chaos matrix's, on the plugin's lab).
 
-	stop := make(chan struct{})
-	states := watchStates(t, d, stop)
-	px.Cut()
-	d.waitMetric(t, 10*time.Second, `drwatch_pair_state{pair="lab",state="isolated"}`, "1")
-	d.waitCycles(t, "lab", 24) // 24 x probe_interval: four times leader_down_after
-	close(stop)
-	seen := <-states
-	requireNeverDown(t, seen, "cut off from the leader, drwatch")
-	if v, _ := d.metric(t, `drwatch_promotions_total{pair="lab",result="success"}`); v != "0" {
-		t.Fatalf("promotions = %s", v)
-	}
-	if v, _ := d.metric(t, `drwatch_events_total{event="watcher_isolated",pair="lab"}`); v != "1" {
-		t.Errorf("watcher_isolated events = %q, want 1", v)
-	}
-	px.Restore(t)
-	d.waitMetric(t, 10*time.Second, `drwatch_pair_state{pair="lab",state="healthy"}`, "1")
-	t.Logf("states seen while cut off: %v", seen)
+// holdRig is what a row can break: drwatch's link to the leader (dpx)
+// and the follower's (fpx), each through a TCP proxy when the row asks.
+type holdRig struct {
+	dpx, fpx *tcpProxy
 }
 
-// The leader frozen (SIGSTOP) for less than leader_down_after, then
-// resumed: no promotion, not even leader_down.
-func TestLeaderFrozenShortlyNeverPromotes(t *testing.T) {
-	cfg, _ := decisionConfig(t, "", "auto")
+type holdCell struct {
+	name                      string
+	drwatchLink, followerLink bool
+	// fault breaks something, and returns how to heal it (nil: it heals
+	// itself before it returns, or the cleanups heal it).
+	fault func(t *testing.T, r *holdRig) (heal func())
+	// during: the state the pair must reach while the fault holds, held
+	// for holdCycles probe cycles ("": none asserted).
+	during     string
+	holdCycles int
+	// event: raised exactly once; seen: a state that must have been seen
+	// (the fault was noticed at all).
+	event, seen string
+}
+
+func TestNeverPromotes(t *testing.T) {
+	cells := []holdCell{
+		{
+			// drwatch cut off from the leader while the follower still
+			// sees it: isolated, however long the cut lasts (24 cycles:
+			// four times leader_down_after).
+			name: "drwatch cut off from the leader", drwatchLink: true,
+			fault:  func(t *testing.T, r *holdRig) func() { r.dpx.Cut(); return func() { r.dpx.Restore(t) } },
+			during: "isolated", holdCycles: 24, event: "watcher_isolated",
+		},
+		{
+			// The leader frozen for less than leader_down_after (3s):
+			// not even leader_down.
+			name: "leader SIGSTOP for 2s",
+			fault: func(t *testing.T, r *holdRig) func() {
+				resume := freezeLeader(t)
+				time.Sleep(2 * time.Second)
+				resume()
+				return nil
+			},
+		},
+		{
+			// Both drwatch's link and the follower's cut for 2s, restored
+			// for 1s, six times: every good probe resets the clock.
+			name: "flapping leader", drwatchLink: true, followerLink: true,
+			fault: func(t *testing.T, r *holdRig) func() {
+				for range 6 {
+					r.dpx.Cut()
+					r.fpx.Cut()
+					time.Sleep(2 * time.Second)
+					r.dpx.Restore(t)
+					r.fpx.Restore(t)
+					time.Sleep(1 * time.Second)
+				}
+				return nil
+			},
+			seen: "suspect",
+		},
+	}
+	for _, c := range cells {
+		t.Run(c.name, func(t *testing.T) { runHoldCell(t, c) })
+	}
+}
+
+func runHoldCell(t *testing.T, c holdCell) {
+	r := &holdRig{}
+	if c.followerLink {
+		r.fpx = newTCPProxy(t, "follower-leader", lab.LeaderTransport)
+		useProxy(t, r.fpx.Addr())
+		t.Cleanup(func() { useSeeds(t) })
+		waitRemoteConnected(t, 60*time.Second)
+	}
+	leaderURL := ""
+	if c.drwatchLink {
+		r.dpx = newTCPProxy(t, "drwatch-leader", strings.TrimPrefix(lab.LeaderURL, "http://"))
+		leaderURL = "http://" + r.dpx.Addr()
+	}
+	cfg, _ := decisionConfig(t, leaderURL, "auto")
 	d := startDaemon(t, cfg)
 	d.waitMetric(t, 10*time.Second, `drwatch_pair_state{pair="lab",state="healthy"}`, "1")
+
 	stop := make(chan struct{})
 	states := watchStates(t, d, stop)
-	resume := freezeLeader(t)
-	time.Sleep(2 * time.Second) // < leader_down_after (3s)
-	resume()
+	heal := c.fault(t, r)
+	if c.during != "" {
+		d.waitMetric(t, 10*time.Second, fmt.Sprintf(`drwatch_pair_state{pair="lab",state=%q}`, c.during), "1")
+		d.waitCycles(t, "lab", c.holdCycles)
+		if s := d.state(t); s != c.during {
+			t.Errorf("after %d cycles of the fault the pair is %s, want %s", c.holdCycles, s, c.during)
+		}
+	}
+	if heal != nil {
+		heal()
+	}
 	d.waitMetric(t, 15*time.Second, `drwatch_pair_state{pair="lab",state="healthy"}`, "1")
 	d.waitCycles(t, "lab", 4)
 	close(stop)
 	seen := <-states
-	requireNeverDown(t, seen, "a 2s freeze made drwatch")
-	t.Logf("states seen: %v", seen)
-}
-
-// A flapping leader - both drwatch's link and the follower's cut for 2s
-// (less than leader_down_after), then restored for 1s, six times - never
-// reaches leader_down: every good probe resets the clock.
-func TestFlappingLeaderNeverPromotes(t *testing.T) {
-	fpx := newTCPProxy(t, "follower-leader", lab.LeaderTransport)
-	useProxy(t, fpx.Addr())
-	t.Cleanup(func() { useSeeds(t) })
-	waitRemoteConnected(t, 60*time.Second)
-	dpx := newTCPProxy(t, "drwatch-leader", strings.TrimPrefix(lab.LeaderURL, "http://"))
-	cfg, _ := decisionConfig(t, "http://"+dpx.Addr(), "auto")
-	d := startDaemon(t, cfg)
-	d.waitMetric(t, 10*time.Second, `drwatch_pair_state{pair="lab",state="healthy"}`, "1")
-
-	stop := make(chan struct{})
-	states := watchStates(t, d, stop)
-	for range 6 {
-		dpx.Cut()
-		fpx.Cut()
-		time.Sleep(2 * time.Second)
-		dpx.Restore(t)
-		fpx.Restore(t)
-		time.Sleep(1 * time.Second)
+	requireNeverDown(t, seen, c.name+": drwatch")
+	if c.seen != "" && seen[c.seen] == 0 {
+		t.Fatalf("%s: the fault was not seen at all (no %s): %v", c.name, c.seen, seen)
 	}
-	close(stop)
-	seen := <-states
-	requireNeverDown(t, seen, "a flapping leader made drwatch")
-	if seen["suspect"] == 0 {
-		t.Fatalf("the outages were not seen at all: %v", seen)
+	if v, _ := d.metric(t, `drwatch_promotions_total{pair="lab",result="success"}`); v != "0" {
+		t.Fatalf("promotions = %s", v)
 	}
-	t.Logf("states seen while flapping: %v", seen)
+	if c.event != "" {
+		if v, _ := d.metric(t, fmt.Sprintf(`drwatch_events_total{event=%q,pair="lab"}`, c.event)); v != "1" {
+			t.Errorf("%s events = %q, want 1", c.event, v)
+		}
+	}
+	t.Logf("HOLD %s: never promoted; states seen: %v", c.name, seen)
 }
 
 // noReading scopes a pair to indices that do not exist: no lag reading can
