@@ -157,69 +157,117 @@ func TestReadinessHealthyLabPasses(t *testing.T) {
 	}
 }
 
-// A leader index in the pair's scope that nothing replicates (no
-// autofollow rule matches it, no _start): named in "replicated".
-func TestReadinessFindsUnreplicatedIndex(t *testing.T) {
-	replicated(t, "rdyu", 1, 1)
-	extra := fmt.Sprintf("rdyu-%s-99", runID)
-	t.Cleanup(func() { osDo(t, lab.LeaderURL, "DELETE", "/"+extra, "") })
-	osOK(t, lab.LeaderURL, "PUT", "/"+extra, `{"settings":{"number_of_shards":1,"number_of_replicas":0}}`)
-	checks, _ := runReadiness(t, "rdyu", "")
-	requireFinding(t, checks, drill.CheckReplicated, extra+" (leader)", "not replicated", "no autofollow rule or _start")
+// The readiness findings: one row per problem the drill must find on the
+// real lab - what breaks the pair, the check that must fail, and the item
+// that must name it. Adding a finding is one row.
+type finding struct {
+	name string
+	// prefix, indices: the row's replicated indices (one shard each).
+	prefix  string
+	indices int
+	// setup breaks the pair; alias, if not "", is the follower.leader_alias
+	// the drill runs with.
+	setup func(t *testing.T, idx []string) (alias string)
+	check string
+	// item: the start of the item that names the problem, and words it
+	// must hold.
+	item  func(idx []string, alias string) string
+	words []string
+	// clean: indices that are fine, and must not be named in check.
+	clean func(idx []string) []string
 }
 
-// A paused follower index: named in "followers_syncing", with what
-// _status says of it.
-func TestReadinessFindsPausedIndex(t *testing.T) {
-	idx := replicated(t, "rdyp", 2, 1)
-	pauseForTest(t, idx[0])
-	checks, _ := runReadiness(t, "rdyp", "")
-	requireFinding(t, checks, drill.CheckFollowers, idx[0]+": ", "paused", "User initiated")
-	for _, it := range checkNamed(t, checks, drill.CheckFollowers).Items {
-		if strings.HasPrefix(it, idx[1]) {
-			t.Errorf("the syncing index %s was named: %q", idx[1], it)
-		}
+func TestReadinessFindings(t *testing.T) {
+	rows := []finding{
+		{
+			// A leader index in the pair's scope that nothing replicates
+			// (no autofollow rule matches it, no _start).
+			name: "an index not replicated", prefix: "rdyu", indices: 1,
+			setup: func(t *testing.T, idx []string) string {
+				extra := fmt.Sprintf("rdyu-%s-99", runID)
+				t.Cleanup(func() { osDo(t, lab.LeaderURL, "DELETE", "/"+extra, "") })
+				osOK(t, lab.LeaderURL, "PUT", "/"+extra, `{"settings":{"number_of_shards":1,"number_of_replicas":0}}`)
+				return ""
+			},
+			check: drill.CheckReplicated,
+			item:  func([]string, string) string { return fmt.Sprintf("rdyu-%s-99 (leader)", runID) },
+			words: []string{"not replicated", "no autofollow rule or _start"},
+		},
+		{
+			// A paused follower index, with what _status says of it; the
+			// syncing one is not named.
+			name: "a paused index", prefix: "rdyp", indices: 2,
+			setup: func(t *testing.T, idx []string) string { pauseForTest(t, idx[0]); return "" },
+			check: drill.CheckFollowers,
+			item:  func(idx []string, _ string) string { return idx[0] + ": " },
+			words: []string{"paused", "User initiated"},
+			clean: func(idx []string) []string { return idx[1:] },
+		},
+		{
+			// A follower index refuses mapping changes (the replication
+			// block), paused or not; a mapping change on the leader
+			// reaches a syncing follower with the plugin's metadata sync
+			// (every 60 s) but not a paused one: pause, then add a field on
+			// the leader.
+			name: "a mapping that differs", prefix: "rdym", indices: 1,
+			setup: func(t *testing.T, idx []string) string {
+				ix := idx[0]
+				pauseForTest(t, ix)
+				code, body := osDo(t, lab.FollowerURL, "PUT", "/"+ix+"/_mapping", `{"properties":{"on_the_follower":{"type":"keyword"}}}`)
+				t.Logf("a mapping change on the paused follower index: HTTP %d %s", code, body)
+				if code/100 == 2 {
+					t.Fatalf("the follower index took a mapping change: the test's premise is wrong")
+				}
+				osOK(t, lab.LeaderURL, "PUT", "/"+ix+"/_mapping", `{"properties":{"readiness_only_on_leader":{"type":"keyword"}}}`)
+				return ""
+			},
+			check: drill.CheckMappings,
+			item:  func(idx []string, _ string) string { return idx[0] + ": " },
+			words: []string{"mapping differs", "properties.readiness_only_on_leader", "only on the leader"},
+		},
+		{
+			// follower.leader_alias naming a remote cluster the follower
+			// does not have.
+			name: "an alias the follower does not have", prefix: "rdya", indices: 1,
+			setup: func(*testing.T, []string) string { return "nowhere-" + runID },
+			check: drill.CheckLeaderSeen,
+			item:  func(_ []string, alias string) string { return alias + ": " },
+			words: []string{"no such remote cluster"},
+		},
+		{
+			// follower.leader_alias whose seeds connect to nothing.
+			name: "an alias whose seeds connect to nothing", prefix: "rdys", indices: 1,
+			setup: func(t *testing.T, _ []string) string {
+				alias := "deadseeds-" + runID
+				t.Cleanup(func() {
+					osOK(t, lab.FollowerURL, "PUT", "/_cluster/settings", fmt.Sprintf(`{"persistent":{"cluster.remote.%s.seeds":null}}`, alias))
+				})
+				osOK(t, lab.FollowerURL, "PUT", "/_cluster/settings", fmt.Sprintf(`{"persistent":{"cluster.remote.%s.seeds":["127.0.0.1:1"]}}`, alias))
+				return alias
+			},
+			check: drill.CheckLeaderSeen,
+			item:  func(_ []string, alias string) string { return alias + ": " },
+			words: []string{"does not connect", "127.0.0.1:1"},
+		},
 	}
-}
-
-// A mapping that differs. A follower index refuses mapping changes (the
-// replication block), paused or not; a mapping change on the leader
-// reaches a syncing follower with the plugin's metadata sync (every 60 s)
-// but not a paused one: pause, then add a field on the leader.
-func TestReadinessFindsMappingDifference(t *testing.T) {
-	idx := replicated(t, "rdym", 1, 1)
-	ix := idx[0]
-	pauseForTest(t, ix)
-	const field = "readiness_only_on_leader"
-	code, body := osDo(t, lab.FollowerURL, "PUT", "/"+ix+"/_mapping", `{"properties":{"on_the_follower":{"type":"keyword"}}}`)
-	t.Logf("a mapping change on the paused follower index: HTTP %d %s", code, body)
-	if code/100 == 2 {
-		t.Fatalf("the follower index took a mapping change: the test's premise is wrong")
-	}
-	osOK(t, lab.LeaderURL, "PUT", "/"+ix+"/_mapping", `{"properties":{"`+field+`":{"type":"keyword"}}}`)
-	checks, _ := runReadiness(t, "rdym", "")
-	requireFinding(t, checks, drill.CheckMappings, ix+": ", "mapping differs", "properties."+field, "only on the leader")
-}
-
-// follower.leader_alias that points nowhere: an alias the follower does
-// not have, and one whose seeds connect to nothing. Named in
-// "leader_seen".
-func TestReadinessFindsAliasPointingNowhere(t *testing.T) {
-	replicated(t, "rdya", 1, 1)
-	t.Run("unknown alias", func(t *testing.T) {
-		alias := "nowhere-" + runID
-		checks, _ := runReadiness(t, "rdya", alias)
-		requireFinding(t, checks, drill.CheckLeaderSeen, alias+": ", "no such remote cluster")
-	})
-	t.Run("seeds that connect to nothing", func(t *testing.T) {
-		alias := "deadseeds-" + runID
-		t.Cleanup(func() {
-			osOK(t, lab.FollowerURL, "PUT", "/_cluster/settings", fmt.Sprintf(`{"persistent":{"cluster.remote.%s.seeds":null}}`, alias))
+	for _, r := range rows {
+		t.Run(r.name, func(t *testing.T) {
+			idx := replicated(t, r.prefix, r.indices, 1)
+			alias := r.setup(t, idx)
+			checks, _ := runReadiness(t, r.prefix, alias)
+			requireFinding(t, checks, r.check, r.item(idx, alias), r.words...)
+			if r.clean == nil {
+				return
+			}
+			for _, ix := range r.clean(idx) {
+				for _, it := range checkNamed(t, checks, r.check).Items {
+					if strings.HasPrefix(it, ix) {
+						t.Errorf("%s is fine, but %s names it: %q", ix, r.check, it)
+					}
+				}
+			}
 		})
-		osOK(t, lab.FollowerURL, "PUT", "/_cluster/settings", fmt.Sprintf(`{"persistent":{"cluster.remote.%s.seeds":["127.0.0.1:1"]}}`, alias))
-		checks, _ := runReadiness(t, "rdya", alias)
-		requireFinding(t, checks, drill.CheckLeaderSeen, alias+": ", "does not connect", "127.0.0.1:1")
-	})
+	}
 }
 
 // The readiness drill as an operator runs it, `drwatch drill`, with no
