@@ -54,9 +54,12 @@ type Role interface {
 	Bound(ctx context.Context) (context.Context, context.CancelFunc)
 	// Begin starts a cycle and reports whether this daemon decides in
 	// it. A holder first takes up the shared state at the start of its
-	// term and applies the commands queued for it; a standby reads the
-	// holder's published state (Shown) and decides nothing.
+	// term and applies the commands queued for it.
 	Begin(ctx context.Context, p Pair) bool
+	// Follow is the rest of a cycle in which this daemon does not decide
+	// (Begin said so), once the watcher has shown its own observation: it
+	// reads what the deciding daemon published (Shown).
+	Follow(ctx context.Context, p Pair)
 	// Publish shares the pair's state with the other daemon, when this
 	// daemon acts and the state changed since it last did.
 	Publish(ctx context.Context, p Pair) error
@@ -111,6 +114,7 @@ var _ Role = Single{}
 func (Single) Acting() (int64, error)           { return 0, nil }
 func (Single) Confirm(context.Context) error    { return nil }
 func (Single) Begin(context.Context, Pair) bool { return true }
+func (Single) Follow(context.Context, Pair)     {}
 func (Single) Publish(context.Context, Pair) error {
 	return nil
 }

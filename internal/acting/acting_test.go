@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -50,7 +51,13 @@ func (p *fakePair) Show(st *policy.State) {
 func (p *fakePair) Shared() (policy.State, *promote.Promotion, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.rec.State, p.rec.Promotion, p.jerr
+	var prom *promote.Promotion
+	if p.rec.Promotion != nil {
+		c := *p.rec.Promotion
+		c.Steps = slices.Clone(c.Steps)
+		prom = &c
+	}
+	return p.rec.State, prom, p.jerr
 }
 
 func (p *fakePair) Take(f func(*journal.Record) (*journal.Record, error)) error {
@@ -207,6 +214,10 @@ func TestAdoptionNotJournaledIsNotActing(t *testing.T) {
 	if b.Begin(context.Background(), pb) {
 		t.Fatal("b decides without the adopted state")
 	}
+	b.Follow(context.Background(), pb)
+	if sh := b.Shown(); sh == nil || sh.Phase != policy.Paused {
+		t.Fatalf("b, not acting, shows %+v; a published paused", sh)
+	}
 	if _, err := b.Acting(); !errors.Is(err, ErrStandby) {
 		t.Fatalf("b acts: %v", err)
 	}
@@ -281,4 +292,81 @@ func TestPublishedPromotionCarriesItsSteps(t *testing.T) {
 	if err := json.Unmarshal(b, &back); err != nil || back.Promotion == nil || back.ID != p.ID || len(back.Steps) != 1 || back.Steps[0].Target != "orders-1" {
 		t.Fatalf("%s -> %+v, %v", b, back, err)
 	}
+}
+
+// A holder that cannot act (its journal unwritable, or the shared state
+// not taken up) for MaxStuck cycles in a row gives the lease up; a cycle
+// in which it can act starts the count again.
+func TestHolderThatCannotActGivesTheLeaseUp(t *testing.T) {
+	r := newRig()
+	na := r.node("dr-a", "a")
+	r.take(t, na)
+	a := NewHA(na, nopSteps{}, zap.NewNop())
+	p := newFakePair(policy.State{Phase: policy.Healthy})
+	if !a.Begin(context.Background(), p) {
+		t.Fatal("a does not act")
+	}
+	p.jerr = errors.New("state_dir read-only")
+	for i := range MaxStuck - 1 {
+		a.Begin(context.Background(), p)
+		if _, held := na.Lease.Held(); !held {
+			t.Fatalf("gave the lease up after %d cycles, want %d", i+1, MaxStuck)
+		}
+	}
+	p.jerr = nil
+	a.Begin(context.Background(), p) // it can act: the count starts again
+	p.jerr = errors.New("state_dir read-only")
+	for i := range MaxStuck - 1 {
+		a.Begin(context.Background(), p)
+		if _, held := na.Lease.Held(); !held {
+			t.Fatalf("a cycle that could act did not reset the count: gave up after %d more", i+1)
+		}
+	}
+	a.Begin(context.Background(), p)
+	if _, held := na.Lease.Held(); held {
+		t.Fatalf("still holds the lease after %d cycles that could not act", MaxStuck)
+	}
+	if _, err := a.Acting(); !errors.Is(err, ErrStandby) {
+		t.Fatalf("acts after giving the lease up: %v", err)
+	}
+}
+
+// The executors' step journal with HA: every step with the promotion's
+// term, the watcher told of each promotion journaled (it keeps the copy
+// it publishes), and a publish asked for.
+func TestJournalTermsStepsAndAsksForAPublish(t *testing.T) {
+	r := newRig()
+	na := r.node("dr-a", "a")
+	a := NewHA(na, nopSteps{}, zap.NewNop())
+	var rec recSteps
+	var copied []string
+	j := a.Journal(&rec, func(p *promote.Promotion) { copied = append(copied, p.ID) })
+	p := promote.New("orders", "alice", false, time.Unix(1_000_000, 0))
+	p.Term = 4
+	if err := j.AppendSteps("orders", p, promote.Step{Name: promote.StepPlan, Status: promote.StepDone}); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.steps) != 1 || rec.steps[0].Term != 4 {
+		t.Fatalf("journaled %+v, want one step of term 4", rec.steps)
+	}
+	if len(copied) != 1 || copied[0] != p.ID {
+		t.Fatalf("the watcher was told of %v", copied)
+	}
+	select {
+	case <-a.kick:
+	default:
+		t.Fatal("no publish asked for after a step")
+	}
+	// A started step is refused without the lease: nothing journaled.
+	err := j.AppendSteps("orders", p, promote.Step{Name: promote.StepStop, Target: "orders-1", Status: promote.StepStarted})
+	if err == nil || len(rec.steps) != 1 {
+		t.Fatalf("a started step without the lease: %v, %d journaled", err, len(rec.steps))
+	}
+}
+
+type recSteps struct{ steps []promote.Step }
+
+func (r *recSteps) AppendSteps(_ string, _ *promote.Promotion, steps ...promote.Step) error {
+	r.steps = append(r.steps, steps...)
+	return nil
 }

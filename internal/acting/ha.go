@@ -158,10 +158,10 @@ func bound(p Pair) time.Duration {
 	return min(max(p.Interval(), time.Second), 5*time.Second)
 }
 
-// Begin is the lease's part of a cycle: false on a standby (it reads the
-// holder's published state, and nothing is decided); on the holder, the
-// shared state is adopted at the start of a term and the queued commands
-// applied, before the cycle decides.
+// Begin is the lease's part of a cycle: false on a standby (nothing is
+// decided; Follow reads the holder's published state); on the holder,
+// the shared state is adopted at the start of a term and the queued
+// commands applied, before the cycle decides.
 func (h *HA) Begin(ctx context.Context, p Pair) bool {
 	term, held := h.node.Lease.Held()
 	h.mu.Lock()
@@ -175,7 +175,6 @@ func (h *HA) Begin(ctx context.Context, p Pair) bool {
 			h.log.Warn("this daemon no longer holds the pair's lease: standby, it acts no more", zap.Int64("term", was),
 				zap.String("holder", h.node.Lease.Status().Holder))
 		}
-		h.follow(ctx, p)
 		return false
 	}
 	h.mu.Lock()
@@ -195,7 +194,6 @@ func (h *HA) Begin(ctx context.Context, p Pair) bool {
 		if err != nil {
 			h.log.Error("holds the lease but cannot take up the shared state: not acting until it can", zap.Int64("term", term), zap.Error(err))
 			h.stuckCycle(ctx, p, "it cannot take up the shared state")
-			h.follow(ctx, p)
 			return false
 		}
 	}
@@ -271,6 +269,11 @@ func (h *HA) Adopt(ctx context.Context, p Pair, term int64) error {
 		prom, steps = sp.Promotion, sp.Steps
 		promote.UpgradeSteps(steps) // published by an earlier version
 	}
+	// Not while a command is being applied: one applied to the record
+	// this replaces must not be answered in the new term (it is applied
+	// again from the inbox, to the adopted state).
+	h.inboxMu.Lock()
+	defer h.inboxMu.Unlock()
 	err = p.Take(func(rec *journal.Record) (*journal.Record, error) {
 		if prom != nil {
 			if err := h.adoptSteps(rec, prom, steps, pub.Term); err != nil {
@@ -602,9 +605,9 @@ func (h *HA) Run(ctx context.Context, p Pair) {
 	}
 }
 
-// follow is a standby's part of a cycle: the holder's published state,
+// Follow is a standby's part of a cycle: the holder's published state,
 // read for the status and the decision series; nothing is decided.
-func (h *HA) follow(ctx context.Context, p Pair) {
+func (h *HA) Follow(ctx context.Context, p Pair) {
 	rctx, cancel := context.WithTimeout(ctx, bound(p))
 	pub, found, err := h.node.Shared.Read(rctx)
 	cancel()

@@ -82,7 +82,9 @@ func (a *App) haRole(ctx context.Context, cfg *config.Config, p *config.Pair) (*
 	}
 	lctx, stop := context.WithCancel(ctx)
 	log := a.log.Named("ha").With(zap.String("pair", p.Name))
-	hp := &haPair{node: node, role: acting.NewHA(node, a.journal, log), follower: endpointKey(p.Follower), stop: stop, done: make(chan struct{})}
+	// The role logs as the pair's watcher, which it acts for.
+	role := acting.NewHA(node, a.journal, a.log.Named("watcher").With(zap.String("pair", p.Name)))
+	hp := &haPair{node: node, role: role, follower: endpointKey(p.Follower), stop: stop, done: make(chan struct{})}
 	a.leases.pairs[p.Name] = hp
 	a.metrics.InitHA(p.Name)
 	a.leases.wg.Go(func() {

@@ -8,6 +8,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -383,5 +385,51 @@ func TestSameTermReadoptionKeepsThisTermsSteps(t *testing.T) {
 	}
 	if n := len(rec.Promotion.Steps); n != 3 {
 		t.Fatalf("a's journal holds %d steps after holding the lease again, want 3 (this term's stop kept): %+v", n, rec.Promotion.Steps)
+	}
+}
+
+// An approve that names no request, queued for the holder and taken from
+// the inbox an hour later (longer than approval_timeout): it was meant for
+// another moment and is refused, answered as a conflict; taken at once,
+// the same approve starts the promotion.
+func TestStaleQueuedApproveWithoutAnIDIsRefused(t *testing.T) {
+	for _, age := range []time.Duration{time.Hour, time.Second} {
+		t.Run(age.String(), func(t *testing.T) {
+			ctx := context.Background()
+			r := newHARig()
+			a, _, nodeA := r.daemon(t, "dr-a", downProber{}, autoPolicy())
+			r.take(t, nodeA)
+			if !a.takeHA(ctx) {
+				t.Fatal("a does not act")
+			}
+			a.rt.mu.Lock()
+			a.rt.rec.State = policy.State{Phase: policy.LeaderDown, Since: time.Now(), Reasons: []string{"down"}}
+			a.rt.mu.Unlock()
+			body, _ := json.Marshal(policy.Command{Action: policy.ActApprove, By: "alice"})
+			if err := nodeA.Shared.Send(ctx, ha.Command{ID: "ap1", At: time.Now().Add(-age), Via: "dr-b", Action: policy.ActApprove, Body: body}); err != nil {
+				t.Fatal(err)
+			}
+			if !a.takeHA(ctx) {
+				t.Fatal("a does not act")
+			}
+			a.promotions.Wait()
+			pub, _, err := nodeA.Shared.Read(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			i := slices.IndexFunc(pub.Answers, func(x ha.Answer) bool { return x.ID == "ap1" })
+			if i < 0 {
+				t.Fatalf("the approve is not answered: %+v", pub.Answers)
+			}
+			if age > time.Minute {
+				if ans := pub.Answers[i]; !ans.Conflict || !strings.Contains(ans.Error, "approval_timeout") || a.phase() != policy.LeaderDown {
+					t.Fatalf("a stale approve: answered %+v, phase %s", ans, a.phase())
+				}
+				return
+			}
+			if ans := pub.Answers[i]; ans.Error != "" || a.phase() != policy.Promoting && a.phase() != policy.Promoted {
+				t.Fatalf("a fresh approve: answered %+v, phase %s", ans, a.phase())
+			}
+		})
 	}
 }

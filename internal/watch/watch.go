@@ -220,8 +220,10 @@ func (w *Watcher) Start(ctx context.Context) error {
 	w.rt.mu.RUnlock()
 	go w.role.Run(ctx, rolePair{w})
 	if _, err := w.role.Acting(); err == nil && resume {
-		// (A daemon that does not act yet resumes it at the first cycle
-		// in which it does.)
+		// At once, not after the first cycle's probe. (A daemon that
+		// does not act yet resumes it at the first cycle in which it
+		// does; a reload is refused while a pair promotes, and
+		// startPromotion never starts a second one.)
 		w.log.Warn("resuming an interrupted promotion from the journal")
 		w.startPromotion(ctx)
 	}
@@ -251,6 +253,7 @@ func (w *Watcher) tick(ctx context.Context) {
 	}
 	if !w.role.Begin(ctx, rolePair{w}) {
 		w.observeOnly(obs) // the daemon acting for the pair decides
+		w.role.Follow(ctx, rolePair{w})
 		return
 	}
 	defer func() {
