@@ -38,18 +38,12 @@ const (
 	mxDownAfer = 3 * time.Second
 )
 
-// chaosRig is what a cell can break: drwatch's link to the leader (dpx,
-// HTTP) and the follower's (fpx, transport).
-type chaosRig struct {
-	dpx, fpx *tcpProxy
-}
-
 // chaosCell is one row of the matrix.
 type chaosCell struct {
 	name string
 	// fault breaks something and returns how to heal it (nil: healed by
 	// the cleanups, e.g. a killed leader's restart).
-	fault func(t *testing.T, r *chaosRig) (heal func())
+	fault func(t *testing.T, r *links) (heal func())
 	// hold: for a cell that must never promote, how long the fault is
 	// held (and the states watched) before it is judged.
 	hold time.Duration
@@ -74,12 +68,7 @@ type chaosCell struct {
 }
 
 func TestChaosMatrix(t *testing.T) {
-	fpx := newTCPProxy(t, "follower-leader", lab.LeaderTransport)
-	useProxy(t, fpx.Addr())
-	t.Cleanup(func() { useSeeds(t) })
-	waitRemoteConnected(t, 60*time.Second)
-	dpx := newTCPProxy(t, "drwatch-leader", strings.TrimPrefix(lab.LeaderURL, "http://"))
-	rig := &chaosRig{dpx: dpx, fpx: fpx}
+	rig, _ := newLinks(t, true, true)
 
 	// The bound of a hung leader's detection: leader_down_after plus two
 	// probe intervals, plus the probe timeout of the cycle that decides.
@@ -87,12 +76,12 @@ func TestChaosMatrix(t *testing.T) {
 	cells := []chaosCell{
 		{
 			name:    "leader SIGKILL",
-			fault:   func(t *testing.T, r *chaosRig) func() { killLeader(t); return nil },
+			fault:   func(t *testing.T, r *links) func() { killLeader(t); return nil },
 			promote: true, within: hungBound,
 		},
 		{
 			name: "leader SIGSTOP for good",
-			fault: func(t *testing.T, r *chaosRig) func() {
+			fault: func(t *testing.T, r *links) func() {
 				return freezeLeader(t)
 			},
 			promote: true, within: hungBound, hold: 5 * time.Second, detach: true,
@@ -100,7 +89,7 @@ func TestChaosMatrix(t *testing.T) {
 		},
 		{
 			name: "leader SIGSTOP 2s, 6 times",
-			fault: func(t *testing.T, r *chaosRig) func() {
+			fault: func(t *testing.T, r *links) func() {
 				for range 6 {
 					resume := freezeLeader(t)
 					time.Sleep(2 * time.Second)
@@ -113,7 +102,7 @@ func TestChaosMatrix(t *testing.T) {
 		},
 		{
 			name: "blackhole drwatch <-> leader",
-			fault: func(t *testing.T, r *chaosRig) func() {
+			fault: func(t *testing.T, r *links) func() {
 				r.dpx.Swallow(t)
 				return func() { r.dpx.Heal(t) }
 			},
@@ -121,7 +110,7 @@ func TestChaosMatrix(t *testing.T) {
 		},
 		{
 			name: "blackhole follower <-> leader",
-			fault: func(t *testing.T, r *chaosRig) func() {
+			fault: func(t *testing.T, r *links) func() {
 				r.fpx.Swallow(t)
 				return func() { r.fpx.Heal(t) }
 			},
@@ -131,7 +120,7 @@ func TestChaosMatrix(t *testing.T) {
 		},
 		{
 			name: "blackhole leader <-> everyone",
-			fault: func(t *testing.T, r *chaosRig) func() {
+			fault: func(t *testing.T, r *links) func() {
 				r.dpx.Swallow(t)
 				r.fpx.Swallow(t)
 				return func() { r.dpx.Heal(t); r.fpx.Heal(t) }
@@ -141,7 +130,7 @@ func TestChaosMatrix(t *testing.T) {
 		},
 		{
 			name: "leader 2x probe_timeout slow for 30s",
-			fault: func(t *testing.T, r *chaosRig) func() {
+			fault: func(t *testing.T, r *links) func() {
 				r.dpx.Slow(t, 2*mxTimeout)
 				r.fpx.Slow(t, 2*mxTimeout)
 				return func() { r.dpx.Heal(t); r.fpx.Heal(t) }
@@ -153,7 +142,7 @@ func TestChaosMatrix(t *testing.T) {
 	// watermark's block on its indices (the cell's, set by hand here).
 	cells = append(cells, chaosCell{
 		name: "leader answers, writes refused (read_only_allow_delete)",
-		fault: func(t *testing.T, r *chaosRig) func() {
+		fault: func(t *testing.T, r *links) func() {
 			osOK(t, lab.LeaderURL, "PUT", "/"+chaosPrefix(t)+"-*/_settings", `{"index.blocks.read_only_allow_delete":true}`)
 			return func() {
 				osOK(t, lab.LeaderURL, "PUT", "/"+chaosPrefix(t)+"-*/_settings", `{"index.blocks.read_only_allow_delete":null}`)
@@ -193,7 +182,7 @@ var hangHold = func() time.Duration {
 	return 5 * time.Minute
 }()
 
-func runChaosCell(t *testing.T, r *chaosRig, prefix string, c chaosCell) {
+func runChaosCell(t *testing.T, r *links, prefix string, c chaosCell) {
 	idx := replicated(t, prefix, 2, 1)
 	acked := map[string][]string{}
 	for _, ix := range idx {
@@ -328,7 +317,7 @@ func requireStepsDone(t *testing.T, cfg string, detach bool, n int) {
 // restoreRemote puts the follower's remote connection back through the
 // matrix's proxy, if a promotion detached it (the leader thawed first: a
 // connection to a frozen leader waits).
-func restoreRemote(t *testing.T, r *chaosRig) {
+func restoreRemote(t *testing.T, r *links) {
 	t.Helper()
 	if !detached(t) {
 		return

@@ -143,18 +143,12 @@ func journalHistory(t *testing.T, cfgPath string) []struct {
 // row (the faults that must promote, with writes counted by id, are the
 // chaos matrix's, on the plugin's lab).
 
-// holdRig is what a row can break: drwatch's link to the leader (dpx)
-// and the follower's (fpx), each through a TCP proxy when the row asks.
-type holdRig struct {
-	dpx, fpx *tcpProxy
-}
-
 type holdCell struct {
 	name                      string
 	drwatchLink, followerLink bool
 	// fault breaks something, and returns how to heal it (nil: it heals
 	// itself before it returns, or the cleanups heal it).
-	fault func(t *testing.T, r *holdRig) (heal func())
+	fault func(t *testing.T, r *links) (heal func())
 	// during: the state the pair must reach while the fault holds, held
 	// for holdCycles probe cycles ("": none asserted).
 	during     string
@@ -171,14 +165,14 @@ func TestNeverPromotes(t *testing.T) {
 			// sees it: isolated, however long the cut lasts (24 cycles:
 			// four times leader_down_after).
 			name: "drwatch cut off from the leader", drwatchLink: true,
-			fault:  func(t *testing.T, r *holdRig) func() { r.dpx.Cut(); return func() { r.dpx.Restore(t) } },
+			fault:  func(t *testing.T, r *links) func() { r.dpx.Cut(); return func() { r.dpx.Restore(t) } },
 			during: "isolated", holdCycles: 24, event: "watcher_isolated",
 		},
 		{
 			// The leader frozen for less than leader_down_after (3s):
 			// not even leader_down.
 			name: "leader SIGSTOP for 2s",
-			fault: func(t *testing.T, r *holdRig) func() {
+			fault: func(t *testing.T, r *links) func() {
 				resume := freezeLeader(t)
 				time.Sleep(2 * time.Second)
 				resume()
@@ -189,7 +183,7 @@ func TestNeverPromotes(t *testing.T) {
 			// Both drwatch's link and the follower's cut for 2s, restored
 			// for 1s, six times: every good probe resets the clock.
 			name: "flapping leader", drwatchLink: true, followerLink: true,
-			fault: func(t *testing.T, r *holdRig) func() {
+			fault: func(t *testing.T, r *links) func() {
 				for range 6 {
 					r.dpx.Cut()
 					r.fpx.Cut()
@@ -209,18 +203,7 @@ func TestNeverPromotes(t *testing.T) {
 }
 
 func runHoldCell(t *testing.T, c holdCell) {
-	r := &holdRig{}
-	if c.followerLink {
-		r.fpx = newTCPProxy(t, "follower-leader", lab.LeaderTransport)
-		useProxy(t, r.fpx.Addr())
-		t.Cleanup(func() { useSeeds(t) })
-		waitRemoteConnected(t, 60*time.Second)
-	}
-	leaderURL := ""
-	if c.drwatchLink {
-		r.dpx = newTCPProxy(t, "drwatch-leader", strings.TrimPrefix(lab.LeaderURL, "http://"))
-		leaderURL = "http://" + r.dpx.Addr()
-	}
+	r, leaderURL := newLinks(t, c.drwatchLink, c.followerLink)
 	cfg, _ := decisionConfig(t, leaderURL, "auto")
 	d := startDaemon(t, cfg)
 	d.waitMetric(t, 10*time.Second, `drwatch_pair_state{pair="lab",state="healthy"}`, "1")

@@ -113,12 +113,6 @@ func TestDaemonMetricsAndReload(t *testing.T) {
 // observation; then healed, the leader up again. Adding a fault is one
 // row.
 
-// obsRig is what a row can break: drwatch's link to the leader (dpx,
-// with a row's drwatchLink) and the follower's (fpx, with followerLink).
-type obsRig struct {
-	dpx, fpx *tcpProxy
-}
-
 type obsCell struct {
 	name string
 	// drwatchLink, followerLink: the link goes through a TCP proxy the
@@ -126,7 +120,7 @@ type obsCell struct {
 	drwatchLink, followerLink bool
 	// fault breaks something and returns how to heal it (nil: the
 	// cleanups heal it, e.g. a killed leader's restart).
-	fault func(t *testing.T, r *obsRig) (heal func())
+	fault func(t *testing.T, r *links) (heal func())
 	// leaderUp: drwatch_leader_up while the fault holds.
 	leaderUp bool
 	// class: the leader probe's failure class ("" with leaderUp).
@@ -145,31 +139,31 @@ func TestObservationMatrix(t *testing.T) {
 	cells := []obsCell{
 		{
 			name:  "leader SIGKILL",
-			fault: func(t *testing.T, r *obsRig) func() { killLeader(t); return nil },
+			fault: func(t *testing.T, r *links) func() { killLeader(t); return nil },
 			class: "connection_refused", witness: "lost",
 		},
 		{
 			name: "drwatch cut off from the leader (refused)", drwatchLink: true,
-			fault: func(t *testing.T, r *obsRig) func() { r.dpx.Cut(); return func() { r.dpx.Restore(t) } },
+			fault: func(t *testing.T, r *links) func() { r.dpx.Cut(); return func() { r.dpx.Restore(t) } },
 			// The observation that must make the policy say "isolated",
 			// never "leader down": the follower still sees the leader.
 			class: "connection_refused", witness: "connected", witnessHolds: true, recovers: true,
 		},
 		{
 			name: "drwatch cut off from the leader (blackhole)", drwatchLink: true,
-			fault: func(t *testing.T, r *obsRig) func() { r.dpx.Blackhole(t); return func() { r.dpx.Heal(t) } },
+			fault: func(t *testing.T, r *links) func() { r.dpx.Blackhole(t); return func() { r.dpx.Heal(t) } },
 			class: "timeout", witness: "connected", witnessHolds: true, recovers: true,
 		},
 		{
 			name:  "leader SIGSTOP",
-			fault: func(t *testing.T, r *obsRig) func() { return freezeLeader(t) },
+			fault: func(t *testing.T, r *links) func() { return freezeLeader(t) },
 			// The witness is not asserted: a frozen leader's transport
 			// connections stay open for a while.
 			class: "timeout", recovers: true,
 		},
 		{
 			name: "follower's link to the leader cut", followerLink: true,
-			fault:    func(t *testing.T, r *obsRig) func() { r.fpx.Cut(); return nil },
+			fault:    func(t *testing.T, r *links) func() { r.fpx.Cut(); return nil },
 			leaderUp: true, witness: "lost",
 		},
 	}
@@ -179,18 +173,7 @@ func TestObservationMatrix(t *testing.T) {
 }
 
 func runObsCell(t *testing.T, c obsCell) {
-	r := &obsRig{}
-	if c.followerLink {
-		r.fpx = newTCPProxy(t, "follower-leader", lab.LeaderTransport)
-		useProxy(t, r.fpx.Addr())
-		t.Cleanup(func() { useSeeds(t) })
-		waitRemoteConnected(t, 60*time.Second)
-	}
-	leaderURL := ""
-	if c.drwatchLink {
-		r.dpx = newTCPProxy(t, "drwatch-leader", strings.TrimPrefix(lab.LeaderURL, "http://"))
-		leaderURL = "http://" + r.dpx.Addr()
-	}
+	r, leaderURL := newLinks(t, c.drwatchLink, c.followerLink)
 	cfg := config(t, leaderURL, "")
 	d := startDaemon(t, cfg)
 	d.waitMetric(t, 10*time.Second, `drwatch_leader_up{pair="lab"}`, "1")

@@ -173,3 +173,29 @@ func (c *countingProxy) stops() map[string]int {
 	}
 	return out
 }
+
+// links are the two links a fault can break, each through a TCP proxy
+// when asked for: drwatch's to the leader (dpx, HTTP) and the follower's
+// (fpx, its remote cluster in proxy mode, on the leader's transport).
+type links struct {
+	dpx, fpx *tcpProxy
+}
+
+// newLinks puts the links asked for behind proxies (the follower's put
+// back on the leader's seeds at the end of the test) and returns the
+// leader URL drwatch is to use ("": the leader's own).
+func newLinks(t *testing.T, drwatch, follower bool) (*links, string) {
+	t.Helper()
+	l := &links{}
+	if follower {
+		l.fpx = newTCPProxy(t, "follower-leader", lab.LeaderTransport)
+		useProxy(t, l.fpx.Addr())
+		t.Cleanup(func() { useSeeds(t) })
+		waitRemoteConnected(t, 60*time.Second)
+	}
+	if !drwatch {
+		return l, ""
+	}
+	l.dpx = newTCPProxy(t, "drwatch-leader", strings.TrimPrefix(lab.LeaderURL, "http://"))
+	return l, "http://" + l.dpx.Addr()
+}

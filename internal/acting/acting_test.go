@@ -96,23 +96,16 @@ func (nopSteps) ReplaceSteps(string, *promote.Promotion, ...promote.Step) error 
 // rig is one lease store and one clock for the daemons of a test.
 type rig struct {
 	store *memdocs.Store
-	mu    sync.Mutex
-	t     time.Time
+	*memdocs.Clock
 }
 
 const ttl = 3 * time.Second
 
-func newRig() *rig { return &rig{store: memdocs.New(), t: time.Unix(1_000_000, 0)} }
-
-func (r *rig) now() time.Time {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.t
-}
+func newRig() *rig { return &rig{store: memdocs.New(), Clock: memdocs.NewClock()} }
 
 func (r *rig) node(id, instance string) *ha.Node {
 	n := ha.NewNode(r.store, ".drwatch-ha", "orders", id, ttl)
-	n.Lease.Now, n.Instance = r.now, instance
+	n.Lease.Now, n.Instance = r.Now, instance
 	return n
 }
 
@@ -124,9 +117,7 @@ func (r *rig) take(t *testing.T, n *ha.Node) {
 		if st := n.Lease.Step(context.Background()); st.Held {
 			return
 		}
-		r.mu.Lock()
-		r.t = r.t.Add(ttl)
-		r.mu.Unlock()
+		r.Add(ttl)
 	}
 	t.Fatalf("%s did not take the lease: %+v", n.Identity(), n.Lease.Status())
 }

@@ -96,7 +96,7 @@ func TestLatePublishDoesNotAcknowledge(t *testing.T) {
 	}()
 	<-atPut // a passed its acting check; its write is on the way
 
-	r.add(haTTL) // a's window is over; b has waited a TTL
+	r.Add(haTTL) // a's window is over; b has waited a TTL
 	if s := nodeB.Lease.Step(ctx); !s.Held {
 		t.Fatalf("b did not take over: %+v", s)
 	}
@@ -181,7 +181,7 @@ func TestUnwritableJournalKeepsThePauseQueued(t *testing.T) {
 		t.Fatal(err)
 	}
 	node2 := ha.NewNode(r.store, ".drwatch-ha", "orders", "dr-a", haTTL)
-	node2.Lease.Now, node2.Instance = r.now, nodeA.Instance
+	node2.Lease.Now, node2.Instance = r.Now, nodeA.Instance
 	ex2 := &hookExecutor{hook: func(int) {}}
 	a2 := New(Config{Pair: a.pair, Prober: downProber{}, Exec: ex2, Journal: a.journal, Metrics: a.metrics,
 		Log: a.log, Runtime: rt2, Role: acting.NewHA(node2, a.journal, zap.NewNop())})
@@ -285,7 +285,7 @@ func TestPauseAppliedAgainEndsAtTheSameTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	node2 := ha.NewNode(r.store, ".drwatch-ha", "orders", "dr-a", haTTL)
-	node2.Lease.Now, node2.Instance = r.now, nodeA.Instance
+	node2.Lease.Now, node2.Instance = r.Now, nodeA.Instance
 	a2 := New(Config{Pair: a.pair, Prober: staticProber{}, Exec: &hookExecutor{hook: func(int) {}}, Journal: a.journal, Metrics: a.metrics,
 		Log: a.log, Runtime: rt2, Role: acting.NewHA(node2, a.journal, zap.NewNop()), Now: func() time.Time { return later }})
 	if s := node2.Lease.Step(ctx); !s.Held {

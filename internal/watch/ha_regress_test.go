@@ -51,7 +51,7 @@ func jumpOnNextNow(r *haRig, w *Watcher) *atomic.Bool {
 	var armed atomic.Bool
 	w.now = func() time.Time {
 		if armed.CompareAndSwap(true, false) {
-			r.add(haTTL)
+			r.Add(haTTL)
 		}
 		return time.Now()
 	}
@@ -128,7 +128,7 @@ func TestQueuedPauseKeptUntilPublished(t *testing.T) {
 	t.Logf("commands left in the inbox: %d; a's own phase: %s", len(left), a.phase())
 
 	// a freezes; b takes over and adopts what was published.
-	r.add(haTTL)
+	r.Add(haTTL)
 	if s := nodeB.Lease.Step(ctx); !s.Held {
 		t.Fatalf("b did not take over: %+v", s)
 	}
@@ -155,7 +155,7 @@ func TestSameIdentityStillAdopts(t *testing.T) {
 	_ = json.Unmarshal(pub.State, &ps)
 	t.Logf("published: holder %q term %d phase %s", pub.Holder, pub.Term, ps.Phase)
 	nodeB.Lease.Step(ctx)
-	r.add(haTTL)
+	r.Add(haTTL)
 	if s := nodeB.Lease.Step(ctx); !s.Held {
 		t.Fatalf("b did not take over: %+v", s)
 	}
@@ -197,7 +197,7 @@ func TestCommandReappliedAfterReadoption(t *testing.T) {
 	b.tick(ctx)
 	// a takes term 3 and adopts b's state.
 	nodeA.Lease.Step(ctx)
-	r.add(haTTL)
+	r.Add(haTTL)
 	if s := nodeA.Lease.Step(ctx); !s.Held || s.Term != 3 {
 		t.Fatalf("a did not take term 3: %+v", s)
 	}
@@ -317,7 +317,7 @@ func TestAdoptionKeepsTheTimeLeftWhateverTheClocks(t *testing.T) {
 				t.Fatal(err)
 			}
 			nodeB.Lease.Step(ctx)
-			r.add(haTTL)
+			r.Add(haTTL)
 			if st := nodeB.Lease.Step(ctx); !st.Held {
 				t.Fatalf("b: %+v", st)
 			}
@@ -351,7 +351,7 @@ func TestSameTermReadoptionKeepsThisTermsSteps(t *testing.T) {
 	promotionUnderWay(t, b, nodeB, promote.Step{Name: promote.StepPlan, Status: promote.StepDone})
 	// b freezes; a takes term 2 and adopts the promotion.
 	nodeA.Lease.Step(ctx)
-	r.add(haTTL)
+	r.Add(haTTL)
 	if st := nodeA.Lease.Step(ctx); !st.Held || st.Term != 2 {
 		t.Fatalf("a: %+v", st)
 	}
@@ -369,7 +369,7 @@ func TestSameTermReadoptionKeepsThisTermsSteps(t *testing.T) {
 	}
 	// a's window passes unrenewed (a slow round), then it renews: the
 	// same term, nobody else took it.
-	r.add(haTTL)
+	r.Add(haTTL)
 	if a.takeHA(ctx) {
 		t.Fatal("a acts past its window")
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,25 +28,12 @@ import (
 // the test moves (both processes' monotonic clocks).
 type haRig struct {
 	store *memdocs.Store
-	mu    sync.Mutex
-	t     time.Time
+	*memdocs.Clock
 }
 
 const haTTL = 3 * time.Second
 
-func newHARig() *haRig { return &haRig{store: memdocs.New(), t: time.Unix(1_000_000, 0)} }
-
-func (r *haRig) now() time.Time {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.t
-}
-
-func (r *haRig) add(d time.Duration) {
-	r.mu.Lock()
-	r.t = r.t.Add(d)
-	r.mu.Unlock()
-}
+func newHARig() *haRig { return &haRig{store: memdocs.New(), Clock: memdocs.NewClock()} }
 
 // autoPolicy promotes as soon as the leader is down (auto mode).
 func autoPolicy() *config.Policy {
@@ -70,7 +56,7 @@ func (r *haRig) daemon(t *testing.T, id string, prober Cycler, pol *config.Polic
 		t.Fatal(err)
 	}
 	node := ha.NewNode(r.store, ".drwatch-ha", "orders", id, haTTL)
-	node.Lease.Now = r.now
+	node.Lease.Now = r.Now
 	var err error
 	if node.Instance, err = j.Instance(); err != nil {
 		t.Fatal(err)
@@ -90,7 +76,7 @@ func (r *haRig) take(t *testing.T, node *ha.Node) {
 		if st := node.Lease.Step(context.Background()); st.Held {
 			return
 		}
-		r.add(haTTL)
+		r.Add(haTTL)
 	}
 	t.Fatalf("%s did not take the lease: %+v", node.Identity(), node.Lease.Status())
 }
@@ -197,7 +183,7 @@ func TestNoLeaseNoAction(t *testing.T) {
 	r.store.SetDown(true)
 	for range 3 {
 		node.Lease.Step(context.Background())
-		r.add(haTTL)
+		r.Add(haTTL)
 		a.tick(context.Background())
 	}
 	a.promotions.Wait()
@@ -273,7 +259,7 @@ func TestTakeoverAdoptsThePublishedState(t *testing.T) {
 		promote.Step{Name: promote.StepStop, Target: "orders-1", Status: promote.StepDone})
 	// a freezes: b sees the lease unchanged for a TTL and takes term 2.
 	nodeB.Lease.Step(ctx)
-	r.add(haTTL)
+	r.Add(haTTL)
 	if st := nodeB.Lease.Step(ctx); !st.Held || st.Term != 2 {
 		t.Fatalf("b: %+v", st)
 	}
@@ -346,7 +332,7 @@ func TestHolderThatCannotAdoptGivesTheLeaseUp(t *testing.T) {
 	if st := nodeB.Lease.Step(ctx); st.Held {
 		t.Fatalf("b took the lease at once, within a's window: %+v", st)
 	}
-	r.add(haTTL)
+	r.Add(haTTL)
 	if st := nodeB.Lease.Step(ctx); !st.Held || st.Term != 2 {
 		t.Fatalf("b did not take the lease a gave up: %+v", st)
 	}

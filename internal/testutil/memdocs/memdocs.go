@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/drwatch/drwatch/internal/opensearch"
 )
@@ -88,4 +89,29 @@ func (m *Store) Counts() (writes, reads int) {
 	m.Mu.Lock()
 	defer m.Mu.Unlock()
 	return m.Writes, m.Reads
+}
+
+// Clock is the one clock of the daemons of a test that share a Store
+// (each process's monotonic clock), moved by the test. The zero value is
+// not usable: NewClock.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock is a clock at a fixed instant.
+func NewClock() *Clock { return &Clock{t: time.Unix(1_000_000, 0)} }
+
+// Now is the clock's time (a lease's Now).
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Add moves the clock on by d.
+func (c *Clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
 }
