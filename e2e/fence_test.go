@@ -43,7 +43,7 @@ func TestFenceBlocksLeaderWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, i := range idx {
-		if !st[i].Open || len(st[i].Blocks) != 1 || !strings.Contains(st[i].Blocks[0], "index write") {
+		if !st[i].Open || len(st[i].Blocks) != 1 || !strings.Contains(st[i].Blocks[0].Description, "index write") {
 			t.Fatalf("%s state = %+v", i, st[i])
 		}
 	}

@@ -268,9 +268,31 @@ func blockRefusal(op string, body []byte) *Error {
 type IndexState struct {
 	Exists bool
 	Open   bool
-	// Blocks are the descriptions of the index's cluster blocks (the
-	// replication block reads "index read-only (cross-cluster-replication)").
-	Blocks []string
+	// Blocks are the index's cluster blocks.
+	Blocks []Block
+}
+
+// Block is one of an index's cluster blocks (GET _cluster/state/blocks).
+type Block struct {
+	ID          string // the block's id, as the cluster state keys it
+	Description string
+}
+
+func (b Block) String() string { return b.ID + ": " + b.Description }
+
+// ReplicationBlockID is the id of the replication plugin's block on a
+// follower index (INDEX_REPLICATION_BLOCK, "index read-only(cross-cluster-
+// replication)": writes and metadata writes refused until _stop removes it).
+const ReplicationBlockID = "1000"
+
+// ReplicationBlock is the index's replication block, if it still carries it.
+func (s IndexState) ReplicationBlock() (Block, bool) {
+	for _, b := range s.Blocks {
+		if b.ID == ReplicationBlockID {
+			return b, true
+		}
+	}
+	return Block{}, false
 }
 
 // IndexStates reads the open/close state and blocks of indices from the
@@ -305,8 +327,9 @@ func (c *Client) IndexStates(ctx context.Context, indices []string) (map[string]
 		for name, m := range raw.Metadata.Indices {
 			st := IndexState{Exists: true, Open: m.State == "open"}
 			for id, b := range raw.Blocks.Indices[name] {
-				st.Blocks = append(st.Blocks, id+": "+b.Description)
+				st.Blocks = append(st.Blocks, Block{ID: id, Description: b.Description})
 			}
+			slices.SortFunc(st.Blocks, func(a, b Block) int { return strings.Compare(a.ID, b.ID) })
 			out[name] = st
 		}
 	}

@@ -357,8 +357,8 @@ func TestIndexStates(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]opensearch.IndexState{
-		"orders-1": {Exists: true, Open: true, Blocks: []string{"1000: index read-only (cross-cluster-replication)"}},
-		"orders-2": {Exists: true, Open: false, Blocks: []string{"4: index closed"}},
+		"orders-1": {Exists: true, Open: true, Blocks: []opensearch.Block{{ID: "1000", Description: "index read-only (cross-cluster-replication)"}}},
+		"orders-2": {Exists: true, Open: false, Blocks: []opensearch.Block{{ID: "4", Description: "index closed"}}},
 		"orders-3": {Exists: true, Open: true},
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -366,6 +366,12 @@ func TestIndexStates(t *testing.T) {
 	}
 	if st := got["gone"]; st.Exists {
 		t.Fatal("a missing index exists")
+	}
+	if b, ok := got["orders-1"].ReplicationBlock(); !ok || b.ID != opensearch.ReplicationBlockID {
+		t.Fatalf("orders-1's replication block not found: %+v", got["orders-1"].Blocks)
+	}
+	if b, ok := got["orders-2"].ReplicationBlock(); ok {
+		t.Fatalf("orders-2 (closed, no replication block) has one: %+v", b)
 	}
 	if fc.Hits(route) != 1 {
 		t.Fatalf("hits %d", fc.Hits(route))

@@ -192,7 +192,7 @@ func TestRealStopAndBlocks(t *testing.T) {
 		const state = "GET /_cluster/state/metadata,blocks/stopme"
 		c.Fixture(state, dir+"/cluster_state_follower_block.json")
 		st, err := cl.IndexStates(ctx, []string{"stopme"})
-		if err != nil || !st["stopme"].Open || len(st["stopme"].Blocks) != 1 || st["stopme"].Blocks[0] != "1000: index read-only(cross-cluster-replication)" {
+		if err != nil || !st["stopme"].Open || len(st["stopme"].Blocks) != 1 || st["stopme"].Blocks[0] != (opensearch.Block{ID: "1000", Description: "index read-only(cross-cluster-replication)"}) {
 			t.Fatalf("follower index state = %+v, %v", st, err)
 		}
 		c.Fixture(state, dir+"/cluster_state_after_stop.json")

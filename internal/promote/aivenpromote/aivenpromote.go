@@ -515,10 +515,8 @@ func (e *Executor) check(ctx context.Context, names []string) (map[string]string
 		case followers[idx].LeaderIndex != "":
 			bad[idx] = "still a follower index (replication settings present)"
 		default:
-			for _, b := range st.Blocks {
-				if strings.Contains(b, "cross-cluster-replication") || strings.HasPrefix(b, "1000:") {
-					bad[idx] = "replication block still present: " + b
-				}
+			if b, ok := st.ReplicationBlock(); ok {
+				bad[idx] = "replication block still present: " + b.String()
 			}
 		}
 	}

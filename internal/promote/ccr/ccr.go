@@ -867,10 +867,8 @@ func (e *Executor) verify(ctx context.Context, p *promote.Promotion) (bad, unass
 		case followers[idx].LeaderIndex != "":
 			bad[idx] = "still a follower index (replication settings present)"
 		default:
-			for _, b := range st.Blocks {
-				if strings.Contains(b, "cross-cluster-replication") || strings.HasPrefix(b, "1000:") {
-					bad[idx] = "replication block still present: " + b
-				}
+			if b, ok := st.ReplicationBlock(); ok {
+				bad[idx] = "replication block still present: " + b.String()
 			}
 		}
 	}
@@ -923,12 +921,8 @@ func (e *Executor) primaryWait() time.Duration {
 // replicationBlocked reports whether an index still carries the
 // replication block.
 func replicationBlocked(st opensearch.IndexState) bool {
-	for _, b := range st.Blocks {
-		if strings.Contains(b, "cross-cluster-replication") || strings.HasPrefix(b, "1000:") {
-			return true
-		}
-	}
-	return false
+	_, ok := st.ReplicationBlock()
+	return ok
 }
 
 // reopen opens a planned index found closed after its replication was

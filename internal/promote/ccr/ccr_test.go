@@ -80,10 +80,10 @@ func (l *fakeLeader) BlockWrite(ctx context.Context, indices []string) error {
 
 type index struct {
 	open   bool
-	blocks []string
+	blocks []opensearch.Block
 }
 
-const replicationBlock = "1000: index read-only (cross-cluster-replication)"
+var replicationBlock = opensearch.Block{ID: opensearch.ReplicationBlockID, Description: "index read-only(cross-cluster-replication)"}
 
 // fakeFollower models the replication plugin on the follower: follower
 // indices carry the replication block until _stop; _stop is not
@@ -163,7 +163,7 @@ func newFollower(n int) *fakeFollower {
 
 func (f *fakeFollower) addFollower(name, leader string) {
 	f.followers[name] = leader
-	f.indices[name] = &index{open: true, blocks: []string{replicationBlock}}
+	f.indices[name] = &index{open: true, blocks: []opensearch.Block{replicationBlock}}
 }
 
 func (f *fakeFollower) resetCounters() {
