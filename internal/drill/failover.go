@@ -480,12 +480,11 @@ func (f *failover) restore(ctx context.Context, owner policy.DrillID) {
 			if _, ok := still[ix]; ok {
 				continue
 			}
-			if err := f.in.Target.Acting(ctx); err != nil { // each index's start is long
-				serrs = append(serrs, ix+": not started: "+err.Error())
-				break
-			}
 			if err := f.start(ctx, ix, b.Started[ix]); err != nil {
 				serrs = append(serrs, err.Error())
+				if errors.Is(err, errNotActing) {
+					break
+				}
 			}
 		}
 		return joinErr(serrs)
@@ -556,9 +555,14 @@ func (f *failover) start(ctx context.Context, ix, leader string) error {
 	alias := f.in.Pair.Follower.LeaderAlias
 	var err error
 	for attempt := 1; attempt <= 3; attempt++ {
-		err = f.in.Follower.StartReplication(ctx, ix, alias, leader, f.in.Pair.Follower.UseRoles)
+		err = f.change(ctx, func(ctx context.Context) error {
+			return f.in.Follower.StartReplication(ctx, ix, alias, leader, f.in.Pair.Follower.UseRoles)
+		})
 		if err == nil || alreadyReplicating(err) {
 			return nil
+		}
+		if errors.Is(err, errNotActing) {
+			return fmt.Errorf("%s: not started: %w", ix, err)
 		}
 		deadline := f.in.Now().Add(45 * time.Second)
 		notStarted := false
@@ -577,11 +581,27 @@ func (f *failover) start(ctx context.Context, ix, leader string) error {
 			// index that may be replicating.
 			return fmt.Errorf("%s: %w (its replication status is not known to be stopped: left as it is)", ix, err)
 		}
-		if derr := f.in.Follower.DeleteIndices(ctx, []string{ix}); derr != nil {
+		if derr := f.change(ctx, func(ctx context.Context) error { return f.in.Follower.DeleteIndices(ctx, []string{ix}) }); derr != nil {
 			return fmt.Errorf("%s: %w (and deleting it for another try: %w)", ix, err, derr)
 		}
 	}
 	return fmt.Errorf("%s: %w", ix, err)
+}
+
+// errNotActing marks a change refused by the fencing check.
+var errNotActing = errors.New("refused by the fencing check")
+
+// change makes one change to a cluster within a stage of many (each
+// index's start, with its waits, outlasts a lease's window): the fencing
+// check first (with ha, this daemon still holds the lease), then the call
+// bounded by the window.
+func (f *failover) change(ctx context.Context, call func(context.Context) error) error {
+	if err := f.in.Target.Acting(ctx); err != nil {
+		return fmt.Errorf("%w: %w", errNotActing, err)
+	}
+	bctx, cancel := f.in.Target.Bound(ctx)
+	defer cancel()
+	return call(bctx)
 }
 
 // waitSynced waits until every index is a follower index of its leader
@@ -601,10 +621,9 @@ func (f *failover) waitSynced(ctx context.Context, plan map[string]string) error
 			kicked = true
 			for ix, leader := range f.r.Failover.Before.Autofollowed {
 				if fi, _ := f.in.Follower.FollowerIndices(ctx, []string{ix}); len(fi) == 0 {
-					if err := f.in.Target.Acting(ctx); err != nil {
-						return fmt.Errorf("%s not started: %w", ix, err)
+					if err := f.start(ctx, ix, leader); errors.Is(err, errNotActing) {
+						return err
 					}
-					_ = f.start(ctx, ix, leader)
 				}
 			}
 		}

@@ -2,6 +2,7 @@ package drill
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -327,4 +328,72 @@ func stageStatuses(r *Report, name string) []string {
 		}
 	}
 	return out
+}
+
+// flipTarget acts until its first change is made, then no longer (its
+// lease lost while an index's start waits).
+type flipTarget struct {
+	target
+	checks atomic.Int32
+	after  int32 // checks that pass
+}
+
+func (t *flipTarget) Acting(context.Context) error {
+	if t.checks.Add(1) > t.after {
+		return fmt.Errorf("this daemon is standby for the pair (dr-b holds the lease)")
+	}
+	return nil
+}
+
+// Starting an index again is long (a refused start is waited on, then the
+// index deleted for another try): each change is fenced on its own, so a
+// daemon that lost the lease meanwhile deletes nothing; one that keeps it
+// deletes and tries again.
+func TestRestoreStartFencesEachChange(t *testing.T) {
+	for _, keeps := range []bool{false, true} {
+		t.Run(fmt.Sprintf("keeps the lease %v", keeps), func(t *testing.T) {
+			var starts, deletes atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				switch {
+				case r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/_start"):
+					starts.Add(1)
+					w.WriteHeader(http.StatusInternalServerError)
+					fmt.Fprint(w, `{"error":{"type":"exception","reason":"boom"},"status":500}`)
+				case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/_status"):
+					fmt.Fprint(w, `{"status":"REPLICATION NOT IN PROGRESS"}`)
+				case r.Method == http.MethodDelete:
+					deletes.Add(1)
+					fmt.Fprint(w, `{"acknowledged":true}`)
+				default:
+					w.WriteHeader(http.StatusNotFound)
+					fmt.Fprint(w, `{"error":{"type":"not_found","reason":"no such route"},"status":404}`)
+				}
+			}))
+			t.Cleanup(srv.Close)
+			u, _ := url.Parse(srv.URL)
+			ep := config.Endpoint{URL: srv.URL, Addresses: []*url.URL{u}, LeaderAlias: "leader"}
+			tg := &flipTarget{after: 1}
+			if keeps {
+				tg.after = 1 << 30
+			}
+			clock := time.Unix(1000, 0)
+			f := &failover{in: FailoverInput{Pair: &config.Pair{Name: "orders", Follower: ep}, Target: tg,
+				Follower: client(t, ep), Poll: time.Millisecond,
+				Now: func() time.Time { clock = clock.Add(10 * time.Second); return clock }}}
+			err := f.start(context.Background(), "orders-1", "orders-1")
+			if err == nil {
+				t.Fatal("a start refused three times succeeded")
+			}
+			if keeps {
+				if starts.Load() != 3 || deletes.Load() != 3 {
+					t.Fatalf("keeping the lease: %d starts, %d deletes, want 3 and 3 (%v)", starts.Load(), deletes.Load(), err)
+				}
+				return
+			}
+			if !errors.Is(err, errNotActing) || deletes.Load() != 0 || starts.Load() != 1 {
+				t.Fatalf("after the lease was lost: %v; %d starts, %d deletes, want 1 and none", err, starts.Load(), deletes.Load())
+			}
+		})
+	}
 }
