@@ -462,9 +462,12 @@ func (f *failover) restore(ctx context.Context, owner policy.DrillID) {
 	if !f.stepOrHalt(ctx, "restore: re-create the autofollow rules", strings.Join(ruleList(b.Rules), ", "), false, func(ctx context.Context) error {
 		var rerrs []string
 		for _, name := range slices.Sorted(maps.Keys(b.Rules)) {
-			bctx, bcancel := f.in.Target.Bound(ctx)
-			err := f.in.Follower.CreateAutofollow(bctx, alias, name, b.Rules[name], f.in.Pair.Follower.UseRoles)
-			bcancel()
+			err := f.change(ctx, func(ctx context.Context) error {
+				return f.in.Follower.CreateAutofollow(ctx, alias, name, b.Rules[name], f.in.Pair.Follower.UseRoles)
+			})
+			if errors.Is(err, errNotActing) {
+				return err
+			}
 			if err != nil && !alreadyExists(err) {
 				rerrs = append(rerrs, err.Error())
 			}
