@@ -305,7 +305,7 @@ func (h *HA) Adopt(ctx context.Context, p Pair, term int64) error {
 	h.answers = slices.Clone(pub.Answers)
 	h.mu.Unlock()
 	h.log.Warn("took the pair's lease: acting for it", zap.Int64("term", term), zap.String("previous_holder", pub.Holder),
-		zap.String("state", string(st.Phase)), zap.Bool("promotion", prom != nil))
+		zap.String("state", st.Phase.String()), zap.Bool("promotion", prom != nil))
 	return nil
 }
 

@@ -111,7 +111,7 @@ func (a *server) run(name, action string, req actionRequest, via string) (action
 		}
 	}
 	st, err := wt.Command(c)
-	resp.State, resp.Reasons = string(st.Phase), st.Reasons
+	resp.State, resp.Reasons = st.Phase.String(), st.Reasons
 	switch {
 	case errors.Is(err, policy.ErrConflict):
 		resp.Error = err.Error()

@@ -105,7 +105,7 @@ func (a *App) record(pair string) (*watch.Runtime, error) {
 	rt.SetRecorder(record.New(a.journal.Dir(), pair, record.Options{
 		Log: a.log.Named("record").With(zap.String("pair", pair)), Errors: a.metrics.RecordErrors}))
 	st := rt.State()
-	a.log.Info("journal loaded", zap.String("pair", pair), zap.String("state", string(st.Phase)), zap.Time("since", st.Since))
+	a.log.Info("journal loaded", zap.String("pair", pair), zap.String("state", st.Phase.String()), zap.Time("since", st.Since))
 	a.pairs[pair] = rt
 	return rt, nil
 }

@@ -27,7 +27,7 @@ func journaled(dir, pair string) *report.Journal {
 	if err != nil || rec == nil || (rec.State.Phase == policy.Healthy && rec.Promotion == nil) {
 		return nil
 	}
-	j := &report.Journal{State: string(rec.State.Phase), Since: rec.State.Since}
+	j := &report.Journal{State: rec.State.Phase.String(), Since: rec.State.Since}
 	if n := len(rec.History); n > 0 {
 		j.Reasons = rec.History[n-1].Reasons
 	}

@@ -249,7 +249,7 @@ func (r *Runner) run(ctx context.Context, d config.Drill, p *config.Pair, h Pair
 	case st.Drill != "":
 		return r.finish(rep, h, ResultSkipped, fmt.Sprintf("failover drill %s has not finished its restore on pair %s", st.Drill, d.Pair))
 	case st.Phase != policy.Healthy:
-		why := string(st.Phase)
+		why := st.Phase.String()
 		if len(st.Reasons) > 0 {
 			why += ": " + st.Reasons[len(st.Reasons)-1]
 		}

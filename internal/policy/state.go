@@ -26,6 +26,10 @@ import (
 // Phase is a pair's decision state (docs/events.md, "The states").
 type Phase string
 
+// String is the phase's word in the contract (the metrics' state label,
+// the status's decision.state, the events' state).
+func (p Phase) String() string { return string(p) }
+
 // Phases.
 const (
 	Healthy          Phase = "healthy"

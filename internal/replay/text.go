@@ -150,5 +150,5 @@ func summary(r *Run) string {
 		}
 		parts = append(parts, s)
 	}
-	return strings.Join(parts, "; ") + ", ends " + string(r.Final.Phase)
+	return strings.Join(parts, "; ") + ", ends " + r.Final.Phase.String()
 }

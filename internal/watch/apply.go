@@ -85,7 +85,7 @@ func (w *Watcher) observeState(d policy.Decision, old policy.State, by string) {
 	}
 	w.notifyLocked(d.Events, old.Phase, by)
 	if changed {
-		fields := []zap.Field{zap.String("from", string(old.Phase)), zap.String("to", string(s.Phase)),
+		fields := []zap.Field{zap.String("from", old.Phase.String()), zap.String("to", s.Phase.String()),
 			zap.Stringers("events", d.Events), zap.Strings("reasons", s.Reasons)}
 		if by != "" {
 			fields = append(fields, zap.String("by", by))
@@ -98,7 +98,7 @@ func (w *Watcher) observeState(d policy.Decision, old policy.State, by string) {
 // holder's published state's).
 func (w *Watcher) stateMetrics(s *policy.State) {
 	p := w.pair.Name
-	w.metrics.SetState(p, string(s.Phase), phaseNames)
+	w.metrics.SetState(p, s.Phase.String(), phaseNames)
 	outage := 0.0
 	if !s.OutageStart.IsZero() {
 		outage = w.now().Sub(s.OutageStart).Seconds()

@@ -41,7 +41,7 @@ func (w *Watcher) Status() report.PairStatus {
 // DecisionOf is a decision state as the status shows it.
 func DecisionOf(st *policy.State, pol *config.Policy, now time.Time) *report.Decision {
 	ok, why := policy.RPOGuard(st, pol, now)
-	d := &report.Decision{State: string(st.Phase), Since: st.Since, Reasons: append([]string{}, st.Reasons...), RPOGuard: ok, RPOGuardReason: why}
+	d := &report.Decision{State: st.Phase.String(), Since: st.Since, Reasons: append([]string{}, st.Reasons...), RPOGuard: ok, RPOGuardReason: why}
 	if st.Phase != policy.Promoted {
 		left, period := st.LeaseLeft(now)
 		d.RetentionLease = &report.RetentionLease{Period: period, Left: left, StalledSince: st.StalledSince}

@@ -215,7 +215,7 @@ func (w *Watcher) Start(ctx context.Context) error {
 		w.metrics.ForgetAiven(w.pair.Name) // a reload took its aiven block away
 	}
 	w.rt.mu.RLock()
-	w.metrics.SetState(w.pair.Name, string(w.rt.rec.State.Phase), phaseNames)
+	w.metrics.SetState(w.pair.Name, w.rt.rec.State.Phase.String(), phaseNames)
 	resume := w.rt.rec.State.Phase == policy.Promoting
 	w.rt.mu.RUnlock()
 	go w.role.Run(ctx, rolePair{w})
