@@ -194,7 +194,9 @@ func (f *failover) step(ctx context.Context, name, detail string, bound bool, ca
 		}
 		return detail, nil
 	})
-	return err == nil, notActing
+	// Refused before the stage, or by the fencing check of one of its
+	// changes (a stage of many).
+	return err == nil, notActing || errors.Is(err, errNotActing)
 }
 
 func (f *failover) save() {
@@ -466,7 +468,7 @@ func (f *failover) restore(ctx context.Context, owner policy.DrillID) {
 				return f.in.Follower.CreateAutofollow(ctx, alias, name, b.Rules[name], f.in.Pair.Follower.UseRoles)
 			})
 			if errors.Is(err, errNotActing) {
-				return err
+				return errors.Join(joinErr(rerrs), err)
 			}
 			if err != nil && !alreadyExists(err) {
 				rerrs = append(rerrs, err.Error())
@@ -484,10 +486,10 @@ func (f *failover) restore(ctx context.Context, owner policy.DrillID) {
 				continue
 			}
 			if err := f.start(ctx, ix, b.Started[ix]); err != nil {
-				serrs = append(serrs, err.Error())
 				if errors.Is(err, errNotActing) {
-					break
+					return errors.Join(joinErr(serrs), err)
 				}
+				serrs = append(serrs, err.Error())
 			}
 		}
 		return joinErr(serrs)
@@ -495,7 +497,11 @@ func (f *failover) restore(ctx context.Context, owner policy.DrillID) {
 		return
 	}
 	if err := f.waitSynced(ctx, plan); !f.stage("restore: every index syncing, lag 0", err, fmt.Sprintf("%d indices", len(plan))) {
-		f.halt(ctx, "replication did not sync again")
+		if errors.Is(err, errNotActing) {
+			f.halt(ctx, "this daemon no longer holds the pair's lease")
+		} else {
+			f.halt(ctx, "replication did not sync again")
+		}
 		return
 	}
 	f.r.Failover.RestoredAfter = f.in.Now().Sub(promotedAt).Seconds()

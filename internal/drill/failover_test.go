@@ -397,3 +397,33 @@ func TestRestoreStartFencesEachChange(t *testing.T) {
 		})
 	}
 }
+
+// A stage of many changes refused by the fencing check of one of them
+// (the lease lost while the stage ran) halts the restore for the lease,
+// as a refusal before the stage does; any other failure halts it for the
+// stage's own reason.
+func TestFencedMidStageHaltsForTheLease(t *testing.T) {
+	for _, fenced := range []bool{true, false} {
+		t.Run(fmt.Sprintf("fenced %v", fenced), func(t *testing.T) {
+			ep, _ := failing(t)
+			f := &failover{in: FailoverInput{Pair: &config.Pair{Name: "orders", Follower: ep}, Target: &target{}, Follower: client(t, ep), Now: time.Now},
+				r: &Report{Drill: "monthly", Failover: &Failover{}}}
+			err := errors.New("orders-0: boom")
+			if fenced {
+				err = errors.Join(err, fmt.Errorf("orders-1: not started: %w", fmt.Errorf("%w: standby", errNotActing)))
+			}
+			ok := f.stepOrHalt(context.Background(), "restore: start replication", "orders-0, orders-1", false,
+				func(context.Context) error { return err }, "replication could not be started again")
+			want := "restore stopped: replication could not be started again"
+			if fenced {
+				want = "restore stopped: this daemon no longer holds the pair's lease"
+			}
+			if ok || f.r.Result != ResultFailed || !strings.Contains(f.r.Reason, want) {
+				t.Fatalf("ok %v, %s: %q; want %q", ok, f.r.Result, f.r.Reason, want)
+			}
+			if got := stageStatuses(f.r, "restore: start replication"); !slices.Equal(got, []string{"started", "failed"}) {
+				t.Fatalf("the stage's statuses: %v", got)
+			}
+		})
+	}
+}

@@ -285,10 +285,17 @@ func (b Block) String() string { return b.ID + ": " + b.Description }
 // replication)": writes and metadata writes refused until _stop removes it).
 const ReplicationBlockID = "1000"
 
-// ReplicationBlock is the index's replication block, if it still carries it.
+// replicationBlockName is the plugin's own name for its block, in the
+// block's description.
+const replicationBlockName = "cross-cluster-replication"
+
+// ReplicationBlock is the index's replication block, if it still carries
+// it: the block of the plugin's id, or - should a build number it
+// otherwise - a block the plugin describes as its own. A block missed
+// would let verify pass an index that still refuses writes.
 func (s IndexState) ReplicationBlock() (Block, bool) {
 	for _, b := range s.Blocks {
-		if b.ID == ReplicationBlockID {
+		if b.ID == ReplicationBlockID || strings.Contains(b.Description, replicationBlockName) {
 			return b, true
 		}
 	}

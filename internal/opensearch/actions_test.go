@@ -373,6 +373,10 @@ func TestIndexStates(t *testing.T) {
 	if b, ok := got["orders-2"].ReplicationBlock(); ok {
 		t.Fatalf("orders-2 (closed, no replication block) has one: %+v", b)
 	}
+	renumbered := opensearch.IndexState{Blocks: []opensearch.Block{{ID: "4", Description: "index closed"}, {ID: "1001", Description: "index read-only(cross-cluster-replication)"}}}
+	if b, ok := renumbered.ReplicationBlock(); !ok || b.ID != "1001" {
+		t.Fatalf("the plugin's block under another id was missed: %+v", b)
+	}
 	if fc.Hits(route) != 1 {
 		t.Fatalf("hits %d", fc.Hits(route))
 	}

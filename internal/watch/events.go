@@ -54,7 +54,7 @@ func (w *Watcher) eventLocked(name policy.Event, from policy.Phase, by string) h
 	now := w.now()
 	ev := hooks.Event{
 		ID:    w.pair.Name + "-" + name.String() + "-" + strconv.FormatInt(now.UnixNano(), 36),
-		Event: name.String(), Pair: w.pair.Name, State: st.Phase.String(), From: string(from), Mode: pol.Mode,
+		Event: name.String(), Pair: w.pair.Name, State: st.Phase.String(), From: from.String(), Mode: pol.Mode,
 		At: now, Reasons: append([]string{}, st.Reasons...), By: by,
 		StatusURL: w.url + "/", Source: w.source,
 	}
