@@ -138,33 +138,6 @@ func TestQueuedPauseKeptUntilPublished(t *testing.T) {
 	}
 }
 
-// Two daemons given the same identity still adopt each other's state
-// (adoption is keyed on the journal's instance).
-func TestSameIdentityStillAdopts(t *testing.T) {
-	r := newHARig()
-	a, _, nodeA := r.daemon(t, "drwatch", staticProber{}, autoPolicy())
-	b, exB, nodeB := r.daemon(t, "drwatch", downProber{}, autoPolicy())
-	r.take(t, nodeA)
-	ctx := context.Background()
-	a.tick(ctx)
-	if _, err := a.Command(policy.Command{Action: policy.ActPause, By: "alice", For: time.Hour}); err != nil {
-		t.Fatal(err)
-	}
-	pub, _, _ := nodeA.Shared.Read(ctx)
-	var ps policy.State
-	_ = json.Unmarshal(pub.State, &ps)
-	t.Logf("published: holder %q term %d phase %s", pub.Holder, pub.Term, ps.Phase)
-	nodeB.Lease.Step(ctx)
-	r.Add(haTTL)
-	if s := nodeB.Lease.Step(ctx); !s.Held {
-		t.Fatalf("b did not take over: %+v", s)
-	}
-	tickUntilPromoted(b, func() int { return exB.runs })
-	if exB.runs > 0 {
-		t.Fatalf("same identity: the takeover kept its own journal instead of the published pause, and promoted")
-	}
-}
-
 // A command this daemon applied in an earlier term, whose effect was
 // never published, is applied again once it adopts another holder's
 // state (the answers it keeps are the adopted state's).

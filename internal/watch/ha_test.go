@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,7 +15,6 @@ import (
 	"github.com/drwatch/drwatch/internal/ha"
 	"github.com/drwatch/drwatch/internal/journal"
 	"github.com/drwatch/drwatch/internal/metrics"
-	"github.com/drwatch/drwatch/internal/opensearch"
 	"github.com/drwatch/drwatch/internal/policy"
 	"github.com/drwatch/drwatch/internal/promote"
 	"github.com/drwatch/drwatch/internal/report"
@@ -175,29 +173,6 @@ func TestOnlyTheLeaseHolderPromotes(t *testing.T) {
 	}
 }
 
-// A daemon that holds no lease (it cannot reach the follower cluster, or
-// has not yet waited out a missing lease) decides nothing, alone.
-func TestNoLeaseNoAction(t *testing.T) {
-	r := newHARig()
-	a, ex, node := r.daemon(t, "dr-a", downProber{}, autoPolicy())
-	r.store.SetDown(true)
-	for range 3 {
-		node.Lease.Step(context.Background())
-		r.Add(haTTL)
-		a.tick(context.Background())
-	}
-	a.promotions.Wait()
-	st := a.Status()
-	if ex.runs != 0 || a.phase() != policy.Healthy || st.HA.Role != "standby" ||
-		!strings.HasPrefix(st.Problems[0], "ha: this daemon cannot confirm the pair's lease in the follower cluster, so it does not act for the pair") {
-		t.Fatalf("runs %d, phase %s, status %+v %q", ex.runs, a.phase(), st.HA, st.Problems)
-	}
-	// Its API cannot pass a command on either: refused, nothing applied.
-	if _, err := a.Command(policy.Command{Action: policy.ActPause, By: "alice", For: time.Hour}); !errors.Is(err, acting.ErrStandby) || a.phase() != policy.Healthy {
-		t.Fatalf("a pause with the follower cluster unreachable: %v, %s", err, a.phase())
-	}
-}
-
 // A pause received by the standby's API is passed to the holder, applied
 // there before it decides, and answered: the holder does not promote
 // while the leader is down, and a refused command is refused at once.
@@ -299,57 +274,5 @@ func TestTakeoverAdoptsThePublishedState(t *testing.T) {
 	}
 	if err := json.Unmarshal(r.store.Docs["orders.state"].Source, &pub); err != nil || pub.Term != 2 {
 		t.Fatalf("published term %d (%v), want 2", pub.Term, err)
-	}
-}
-
-// A holder that cannot take up the shared state (here: not drwatch's)
-// acts for nobody; after a few cycles it gives the lease up, does not
-// take it back at once, and the other daemon takes it.
-func TestHolderThatCannotAdoptGivesTheLeaseUp(t *testing.T) {
-	r := newHARig()
-	a, exA, nodeA := r.daemon(t, "dr-a", downProber{}, autoPolicy())
-	_, _, nodeB := r.daemon(t, "dr-b", downProber{}, autoPolicy())
-	r.take(t, nodeA)
-	ctx := context.Background()
-	nodeB.Lease.Step(ctx)
-	r.store.Mu.Lock()
-	r.store.Seq++
-	r.store.Docs["orders.state"] = opensearch.Doc{Found: true, SeqNo: r.store.Seq, PrimaryTerm: 1, Source: []byte(`{"holder":`)}
-	r.store.Mu.Unlock()
-	for range acting.MaxStuck {
-		a.tick(ctx)
-	}
-	a.promotions.Wait()
-	if exA.runs != 0 || a.phase() != policy.Healthy {
-		t.Fatalf("acted on a state it could not read: %d promotions, %s", exA.runs, a.phase())
-	}
-	if st := nodeA.Lease.Step(ctx); st.Held {
-		t.Fatalf("a took the lease back at once: %+v", st)
-	}
-	// a stopped renewing: b takes the lease once it has not changed for
-	// a TTL - not at once, while a request of a's could still be on the
-	// wire within its window.
-	if st := nodeB.Lease.Step(ctx); st.Held {
-		t.Fatalf("b took the lease at once, within a's window: %+v", st)
-	}
-	r.Add(haTTL)
-	if st := nodeB.Lease.Step(ctx); !st.Held || st.Term != 2 {
-		t.Fatalf("b did not take the lease a gave up: %+v", st)
-	}
-	if st := nodeA.Lease.Step(ctx); st.Held {
-		t.Fatalf("a took the lease back: %+v", st)
-	}
-}
-
-// A pause without an end, through the inbox, stays without one (only a
-// pause for a time counts from when it was asked).
-func TestPauseUntilResumedThroughTheInbox(t *testing.T) {
-	r := newHARig()
-	a, _, nodeA := r.daemon(t, "dr-a", staticProber{}, autoPolicy())
-	r.take(t, nodeA)
-	a.tick(context.Background())
-	st, err := a.Command(policy.Command{Action: policy.ActPause, By: "alice", Reason: "until further notice"})
-	if err != nil || st.Phase != policy.Paused || !st.PausedUntil.IsZero() {
-		t.Fatalf("pause until resumed: %s until %v, %v", st.Phase, st.PausedUntil, err)
 	}
 }
