@@ -521,7 +521,8 @@ func applyForwarded(p Pair, c policy.Command, at time.Time) error {
 }
 
 // Publish writes the pair's state and promotion to the shared state,
-// when it changed since the last publish (holder only).
+// when it changed since the last publish (holder only); the write is
+// bounded as any shared-state request of a cycle, and by the window.
 func (h *HA) Publish(ctx context.Context, p Pair) error {
 	h.pubMu.Lock()
 	defer h.pubMu.Unlock()
@@ -553,8 +554,10 @@ func (h *HA) Publish(ctx context.Context, p Pair) error {
 	if cur, err := h.Acting(); err != nil || term == 0 || cur != term {
 		return fmt.Errorf("%w: not published (this daemon's lease window is over)", ErrStandby)
 	}
-	ctx, cancel := context.WithDeadline(ctx, h.node.Lease.Window())
+	ctx, cancel := context.WithTimeout(ctx, bound(p))
 	defer cancel()
+	ctx, cancelWindow := context.WithDeadline(ctx, h.node.Lease.Window())
+	defer cancelWindow()
 	key, _ := json.Marshal([]any{term, json.RawMessage(state), json.RawMessage(orNull(promb)), answers})
 	if string(key) == last {
 		return nil

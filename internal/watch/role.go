@@ -82,12 +82,6 @@ func (rt *Runtime) StepsJournaled(p *promote.Promotion) {
 	rt.mu.Unlock()
 }
 
-// sharedBound is the time sharing the pair's state may take within a
-// cycle.
-func (w *Watcher) sharedBound() time.Duration {
-	return min(max(w.interval, time.Second), 5*time.Second)
-}
-
 // observeOnly folds an observation into what this daemon shows (status,
 // metrics, logs) without deciding: a daemon that does not act for the
 // pair (its role's Begin said so).

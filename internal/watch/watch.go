@@ -256,11 +256,7 @@ func (w *Watcher) tick(ctx context.Context) {
 		w.role.Follow(ctx, rolePair{w})
 		return
 	}
-	defer func() {
-		pctx, cancel := context.WithTimeout(ctx, w.sharedBound())
-		_ = w.role.Publish(pctx, rolePair{w})
-		cancel()
-	}()
+	defer func() { _ = w.role.Publish(ctx, rolePair{w}) }()
 	w.rt.mu.Lock()
 	prev := w.rt.last
 	w.rt.last = &obs
